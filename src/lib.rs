@@ -1,0 +1,13 @@
+//! latedecay: numerical and statistical checks of why a late learning-rate
+//! decay generalizes better. See `README.md` and the derivations in `proofs/`.
+pub mod cli;
+pub mod data;
+pub mod dynamics;
+pub mod experiment;
+pub mod linalg;
+pub mod manifold;
+pub mod model;
+pub mod noise;
+pub mod scalar;
+pub mod schedule;
+pub mod stats;

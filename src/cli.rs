@@ -1,0 +1,356 @@
+//! Command-line interface of the `latedecay` binary.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::data::{CsvConfig, DataConfig, Dataset, Spectrum};
+use crate::experiment::{
+    run_experiment, run_sweep, ExperimentConfig, RunReport, SweepOptions, SweepReport,
+};
+use crate::manifold::{flattest_interpolant, min_norm_interpolant, Interpolant};
+use crate::model::ModelKind;
+use crate::scalar::{Mpfr, Precision, Real};
+
+/// latedecay: why a late learning-rate decay generalizes better.
+#[derive(Debug, Parser)]
+#[command(name = "latedecay", version, about, long_about = None)]
+pub struct Cli {
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The main job on built-in defaults: early-vs-late decay sweep and θ_mn.
+    Reproduce(ReproduceArgs),
+    /// One experiment (many seeds) from a TOML config.
+    Run(RunArgs),
+    /// Decay steps × learning rates × seeds, in parallel, resumable.
+    Sweep(SweepArgs),
+    /// Minimum-norm (or flattest) interpolant of data given as CSV, any precision.
+    Minnorm(MinnormArgs),
+}
+
+/// `reproduce` options.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// Fewer seeds (4 instead of 16).
+    #[arg(long)]
+    pub quick: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Directory for results (sweep CSV/JSONL).
+    #[arg(long, default_value = "out/reproduce")]
+    pub out: PathBuf,
+}
+
+/// `run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Experiment config (TOML), see configs/.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write one trajectory CSV per seed into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `sweep` options.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Experiment config with a [sweep] section (TOML).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Output directory (results.jsonl, results.csv, summary.csv).
+    #[arg(long, default_value = "out/sweep")]
+    pub out: PathBuf,
+    /// Continue an interrupted sweep, skipping finished jobs.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `minnorm` options.
+#[derive(Debug, Args)]
+pub struct MinnormArgs {
+    /// Model whose parameter norm is minimized.
+    #[arg(long, value_enum)]
+    pub model: ModelKind,
+    /// X as CSV (n rows × d columns, no header).
+    #[arg(long)]
+    pub x: PathBuf,
+    /// y as CSV (one column, n rows).
+    #[arg(long)]
+    pub y: PathBuf,
+    /// Optional β* (one column, d rows) to report test losses (Λ = I).
+    #[arg(long)]
+    pub beta_star: Option<PathBuf>,
+    /// Working precision in bits (53 = f64).
+    #[arg(long, default_value_t = 256)]
+    pub precision: u32,
+    /// Normalize columns to (1/n)Σx² = 1 first.
+    #[arg(long)]
+    pub normalize_columns: bool,
+    /// Compute the flattest interpolant θ_R = argmin tr G instead.
+    #[arg(long)]
+    pub flattest: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Entry point (called by `main`).
+pub fn main_with(cli: Cli) -> Result<()> {
+    if let Some(t) = cli.threads {
+        if t == 0 {
+            bail!("--threads = 0: need at least one thread");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()
+            .context("configuring the thread pool")?;
+    }
+    match cli.command {
+        Command::Reproduce(a) => reproduce(&a),
+        Command::Run(a) => {
+            let cfg = ExperimentConfig::from_file(&a.config)?;
+            let report = run_experiment(&cfg)?;
+            if let Some(dir) = &a.out {
+                write_trajectories(dir, &report)?;
+            }
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_run(&report);
+            }
+            Ok(())
+        }
+        Command::Sweep(a) => {
+            let cfg = ExperimentConfig::from_file(&a.config)?;
+            let report = run_sweep(
+                &cfg,
+                &SweepOptions {
+                    out_dir: Some(a.out.clone()),
+                    resume: a.resume,
+                },
+            )?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&sweep_json(&report))?);
+            } else {
+                print_sweep(&report);
+                println!("results: {}", a.out.display());
+            }
+            Ok(())
+        }
+        Command::Minnorm(a) => minnorm(&a),
+    }
+}
+
+fn reproduce(a: &ReproduceArgs) -> Result<()> {
+    let mut cfg = ExperimentConfig::default_late_decay();
+    if a.quick {
+        cfg.run.seeds = crate::experiment::Seeds::Range { first: 1, count: 4 };
+    }
+    let out = a.out.join(if a.quick { "sweep-quick" } else { "sweep" });
+    let report = run_sweep(
+        &cfg,
+        &SweepOptions {
+            out_dir: Some(out.clone()),
+            resume: true,
+        },
+    )?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&sweep_json(&report))?);
+    } else {
+        println!("{}", cfg.name);
+        print_sweep(&report);
+        println!("results: {}", out.display());
+    }
+    Ok(())
+}
+
+/// JSON form of a sweep (without trajectories).
+pub fn sweep_json(report: &SweepReport) -> serde_json::Value {
+    serde_json::json!({
+        "name": report.name,
+        "reference": report.reference,
+        "cells": report.cells,
+        "jobs": report.jobs.iter().map(|j| serde_json::json!({
+            "lr": j.key.lr, "decay_step": j.key.decay_step, "seed": j.key.seed,
+            "summary": j.summary,
+        })).collect::<Vec<_>>(),
+        "computed": report.computed,
+    })
+}
+
+/// Print the sweep table.
+pub fn print_sweep(report: &SweepReport) {
+    let r = &report.reference;
+    println!(
+        "reference: ‖θ_mn‖ = {:.4}, R(β_mn) = {:.3e}, R(0) = {:.3e}, optimum = {:.3e}, certificate {}",
+        r.minnorm_norm,
+        r.minnorm_test_loss,
+        r.null_risk,
+        r.optimal_risk,
+        if r.minnorm_certificate_ok { "ok" } else { "FAILED" }
+    );
+    println!(
+        "{:>8} {:>10} {:>5} {:>18} {:>22} {:>18}",
+        "lr", "decay_step", "seeds", "‖θ‖ (mean ± sd)", "test loss (mean ± sd)", "‖θ−θ_mn‖/‖θ_mn‖"
+    );
+    for c in &report.cells {
+        let a = &c.aggregate;
+        println!(
+            "{:>8} {:>10} {:>5} {:>10.4} ± {:<6.4} {:>11.3e} ± {:<9.2e} {:>9.4} ± {:<6.4}",
+            c.lr,
+            c.decay_step,
+            a.seeds,
+            a.norm,
+            a.norm_sd,
+            a.test_loss,
+            a.test_loss_sd,
+            a.rel_dist_minnorm,
+            a.rel_dist_minnorm_sd
+        );
+    }
+    println!(
+        "({} jobs computed now, {} resumed)",
+        report.computed,
+        report.jobs.len() - report.computed
+    );
+}
+
+fn print_run(report: &RunReport) {
+    println!(
+        "{} — model {}, {} bits, {} steps per seed",
+        report.name, report.model, report.precision_bits, report.steps
+    );
+    println!(
+        "reference: ‖θ_mn‖ = {:.6}, R(β_mn) = {:.3e}, R(0) = {:.3e}",
+        report.reference.minnorm_norm,
+        report.reference.minnorm_test_loss,
+        report.reference.null_risk
+    );
+    println!(
+        "{:>6} {:>12} {:>12} {:>12} {:>12} {:>12}",
+        "seed", "‖θ‖", "test loss", "train loss", "‖θ−θ_mn‖", "relative"
+    );
+    for s in &report.per_seed {
+        println!(
+            "{:>6} {:>12.6} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
+            s.seed, s.norm, s.test_loss, s.train_loss, s.dist_minnorm, s.rel_dist_minnorm
+        );
+    }
+    let m = &report.mean;
+    println!(
+        "{:>6} {:>12.6} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
+        "mean", m.norm, m.test_loss, m.train_loss, m.dist_minnorm, m.rel_dist_minnorm
+    );
+}
+
+fn write_trajectories(dir: &std::path::Path, report: &RunReport) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (s, records) in report.per_seed.iter().zip(&report.trajectories) {
+        let path = dir.join(format!("trajectory_seed{}.csv", s.seed));
+        let mut w =
+            csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+        for r in records {
+            w.serialize(r)?;
+        }
+        w.flush()?;
+    }
+    std::fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    Ok(())
+}
+
+fn minnorm(a: &MinnormArgs) -> Result<()> {
+    let precision = Precision::new(a.precision).context("--precision")?;
+    let data = Dataset::from_config(&DataConfig::Csv(CsvConfig {
+        x: a.x.clone(),
+        y: a.y.clone(),
+        beta_star: a.beta_star.clone(),
+        spectrum: Spectrum::Identity,
+        target_noise_sigma: 0.0,
+        normalize_columns: a.normalize_columns,
+    }))?;
+    data.require_overparameterized()?;
+    let value = if precision.bits() == 53 {
+        minnorm_in::<f64>(a, &data, ())?
+    } else {
+        minnorm_in::<Mpfr>(a, &data, precision.bits())?
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        let get = |k: &str| value.get(k).cloned().unwrap_or_default();
+        println!(
+            "{} interpolant, model {}, {} bits",
+            if a.flattest {
+                "flattest"
+            } else {
+                "minimum-norm"
+            },
+            a.model,
+            a.precision
+        );
+        println!("‖θ‖        = {}", get("norm_digits").as_str().unwrap_or(""));
+        println!("objective  = {}", get("objective"));
+        println!("residual   = {}", get("residual"));
+        println!("support    = {}", get("support"));
+        println!(
+            "certificate: {} (support violation {}, complementarity margin {})",
+            if get("certificate_ok").as_bool() == Some(true) {
+                "ok"
+            } else {
+                "FAILED"
+            },
+            get("support_violation"),
+            get("complementarity_margin")
+        );
+        if let Some(t) = value.get("test_loss") {
+            println!("test loss  = {t}");
+        }
+        println!("β (nonzero entries):");
+        if let (Some(beta), Some(supp)) = (get("beta").as_array(), get("support").as_array()) {
+            for j in supp {
+                let j = j.as_u64().unwrap_or(0) as usize;
+                println!("  β[{j}] = {}", beta[j]);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn minnorm_in<R: Real>(
+    a: &MinnormArgs,
+    data: &Dataset<f64>,
+    ctx: R::Ctx,
+) -> Result<serde_json::Value> {
+    let data_r = data.convert::<R>(ctx);
+    let interp: Interpolant<R> = if a.flattest {
+        flattest_interpolant(a.model, &data_r)?
+    } else {
+        min_norm_interpolant(a.model, &data_r)?
+    };
+    let mut value = serde_json::to_value(interp.summary(a.model))?;
+    if let Some(t) = data_r.test_loss(&interp.beta) {
+        value["test_loss"] = serde_json::json!(t.to_f64());
+    }
+    Ok(value)
+}

@@ -1,0 +1,594 @@
+//! Data: Gaussian designs with known population covariance, or CSV files.
+//!
+//! Data are always generated (or read) in f64 and converted exactly into the
+//! working scalar type, so runs at every precision see the same numbers.
+//!
+//! With column normalization the columns of X are scaled by `s_j` so that
+//! `c_j = (1/n) Σ_i x_ij² = 1` (to f64 rounding). The dataset is then expressed in
+//! the normalized coordinates: the population covariance becomes `λ_j s_j²` and
+//! the ground truth `β*_j / s_j`, so predictions `⟨β, x̃⟩` and the closed-form test
+//! loss stay consistent.
+
+use std::path::{Path, PathBuf};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+use crate::linalg::{dot_into, Mat};
+use crate::scalar::Real;
+
+/// Errors while building or loading data. Each names the field/file and value.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A configuration field has an invalid value.
+    #[error("invalid data config: {field} = {value}: {reason}")]
+    InvalidField {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// Cannot read a file.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A CSV cell could not be parsed or is not finite.
+    #[error("{path}: line {line}, column {column}: {reason} (value {value:?})")]
+    BadCell {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        value: String,
+        reason: &'static str,
+    },
+    /// Rows of different lengths.
+    #[error("{path}: line {line} has {found} columns but line 1 has {expected} (ragged rows)")]
+    Ragged {
+        path: PathBuf,
+        line: usize,
+        found: usize,
+        expected: usize,
+    },
+    /// Sizes of X, y, β* do not fit.
+    #[error("size mismatch: {0}")]
+    SizeMismatch(String),
+    /// Interpolation needs more features than samples.
+    #[error("n = {n} samples ≥ d = {d} features: the model must be overparameterized (n < d) so that the training loss has a manifold of zero-loss minima")]
+    NotOverparameterized { n: usize, d: usize },
+}
+
+/// Spectrum of the population covariance Λ = diag(λ).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Spectrum {
+    /// Λ = I.
+    Identity,
+    /// λ_j = j^(−exponent), j = 1..d (then rescaled so that mean λ = 1 if `normalize_trace`).
+    PowerLaw {
+        exponent: f64,
+        #[serde(default)]
+        normalize_trace: bool,
+    },
+}
+
+/// Ground truth β*.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GroundTruth {
+    /// `nonzeros` leading coordinates equal to `value` (the rest zero).
+    Sparse { nonzeros: usize, value: f64 },
+    /// Dense i.i.d. N(0, scale²/d) entries.
+    Dense { scale: f64 },
+}
+
+/// Synthetic Gaussian design.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticConfig {
+    /// Number of samples n.
+    pub n: usize,
+    /// Number of features d.
+    pub d: usize,
+    /// Population spectrum.
+    #[serde(default = "default_spectrum")]
+    pub spectrum: Spectrum,
+    /// Ground truth.
+    #[serde(default = "default_truth")]
+    pub ground_truth: GroundTruth,
+    /// Standard deviation σ_ε of the noise in y (0 = noiseless).
+    #[serde(default)]
+    pub target_noise_sigma: f64,
+    /// Scale columns so that (1/n) Σ_i x_ij² = 1.
+    #[serde(default)]
+    pub normalize_columns: bool,
+    /// Seed of the data (independent of the SGD seeds).
+    #[serde(default = "default_data_seed")]
+    pub seed: u64,
+}
+
+fn default_spectrum() -> Spectrum {
+    Spectrum::Identity
+}
+fn default_truth() -> GroundTruth {
+    GroundTruth::Sparse {
+        nonzeros: 3,
+        value: 1.0,
+    }
+}
+fn default_data_seed() -> u64 {
+    20_240_601
+}
+
+/// Data read from CSV files (no header; X: n rows × d columns, y: one column).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvConfig {
+    /// Path of X.
+    pub x: PathBuf,
+    /// Path of y.
+    pub y: PathBuf,
+    /// Optional path of β* (one column, d rows), enables the test loss.
+    #[serde(default)]
+    pub beta_star: Option<PathBuf>,
+    /// Population spectrum assumed for the closed-form test loss (default Λ = I).
+    #[serde(default = "default_spectrum")]
+    pub spectrum: Spectrum,
+    /// Noise level σ_ε assumed for the test loss.
+    #[serde(default)]
+    pub target_noise_sigma: f64,
+    /// Scale columns so that (1/n) Σ_i x_ij² = 1.
+    #[serde(default)]
+    pub normalize_columns: bool,
+}
+
+/// Where the data come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum DataConfig {
+    /// Gaussian design.
+    Synthetic(SyntheticConfig),
+    /// CSV files.
+    Csv(CsvConfig),
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        Self {
+            n: 40,
+            d: 100,
+            spectrum: default_spectrum(),
+            ground_truth: default_truth(),
+            target_noise_sigma: 0.0,
+            normalize_columns: false,
+            seed: default_data_seed(),
+        }
+    }
+}
+
+/// A regression data set in the working scalar type.
+#[derive(Debug, Clone)]
+pub struct Dataset<R> {
+    /// Design X (n × d, row-major), in model coordinates (normalized if requested).
+    pub x: Mat<R>,
+    /// Targets y.
+    pub y: Vec<R>,
+    /// Ground truth β* in model coordinates, if known.
+    pub beta_star: Option<Vec<R>>,
+    /// Diagonal of the population covariance in model coordinates.
+    pub population_cov: Vec<R>,
+    /// Noise level σ_ε of y.
+    pub target_noise_sigma: f64,
+    /// Column second moments c_j = (1/n) Σ_i x_ij².
+    pub column_moments: Vec<R>,
+    /// Scale s_j applied to column j (all 1 without normalization).
+    pub column_scale: Vec<f64>,
+}
+
+impl Dataset<f64> {
+    /// Build from raw f64 parts (validates sizes and finiteness).
+    pub fn from_parts(
+        x: Mat<f64>,
+        y: Vec<f64>,
+        beta_star: Option<Vec<f64>>,
+        spectrum_diag: Vec<f64>,
+        target_noise_sigma: f64,
+        normalize_columns: bool,
+    ) -> Result<Self, DataError> {
+        let (n, d) = (x.rows(), x.cols());
+        if y.len() != n {
+            return Err(DataError::SizeMismatch(format!(
+                "y has {} entries but X has {n} rows",
+                y.len()
+            )));
+        }
+        if let Some(b) = &beta_star {
+            if b.len() != d {
+                return Err(DataError::SizeMismatch(format!(
+                    "beta_star has {} entries but X has {d} columns",
+                    b.len()
+                )));
+            }
+        }
+        if spectrum_diag.len() != d {
+            return Err(DataError::SizeMismatch(format!(
+                "spectrum has {} entries but X has {d} columns",
+                spectrum_diag.len()
+            )));
+        }
+        if !(target_noise_sigma.is_finite() && target_noise_sigma >= 0.0) {
+            return Err(DataError::InvalidField {
+                field: "target_noise_sigma",
+                value: target_noise_sigma.to_string(),
+                reason: "must be finite and ≥ 0".into(),
+            });
+        }
+        let mut x = x;
+        let mut column_scale = vec![1.0; d];
+        if normalize_columns {
+            for (j, scale) in column_scale.iter_mut().enumerate() {
+                let ms = (0..n).map(|i| x[(i, j)] * x[(i, j)]).sum::<f64>() / n as f64;
+                if ms == 0.0 {
+                    return Err(DataError::InvalidField {
+                        field: "normalize_columns",
+                        value: "true".into(),
+                        reason: format!("column {j} of X is zero and cannot be normalized"),
+                    });
+                }
+                *scale = 1.0 / ms.sqrt();
+            }
+            for i in 0..n {
+                for (j, s) in column_scale.iter().enumerate() {
+                    x[(i, j)] *= s;
+                }
+            }
+        }
+        let population_cov: Vec<f64> = spectrum_diag
+            .iter()
+            .zip(&column_scale)
+            .map(|(l, s)| l * s * s)
+            .collect();
+        let beta_star =
+            beta_star.map(|b| b.iter().zip(&column_scale).map(|(b, s)| b / s).collect());
+        let column_moments = (0..d)
+            .map(|j| (0..n).map(|i| x[(i, j)] * x[(i, j)]).sum::<f64>() / n as f64)
+            .collect();
+        Ok(Self {
+            x,
+            y,
+            beta_star,
+            population_cov,
+            target_noise_sigma,
+            column_moments,
+            column_scale,
+        })
+    }
+
+    /// Generate a synthetic Gaussian design.
+    ///
+    /// # Examples
+    /// ```
+    /// use latedecay::data::{Dataset, SyntheticConfig};
+    /// let cfg = SyntheticConfig { n: 5, d: 12, normalize_columns: true, ..Default::default() };
+    /// let data = Dataset::synthetic(&cfg).unwrap();
+    /// assert_eq!((data.n(), data.d()), (5, 12));
+    /// assert!((data.column_moments[0] - 1.0).abs() < 1e-12);
+    /// ```
+    pub fn synthetic(cfg: &SyntheticConfig) -> Result<Self, DataError> {
+        validate_synthetic(cfg)?;
+        let (n, d) = (cfg.n, cfg.d);
+        let lambda = spectrum_diag(&cfg.spectrum, d);
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let mut x = Mat::<f64>::zeros(n, d, ());
+        for i in 0..n {
+            for (j, l) in lambda.iter().enumerate() {
+                let z: f64 = rng.sample(StandardNormal);
+                x[(i, j)] = z * l.sqrt();
+            }
+        }
+        let beta_star: Vec<f64> = match cfg.ground_truth {
+            GroundTruth::Sparse { nonzeros, value } => (0..d)
+                .map(|j| if j < nonzeros { value } else { 0.0 })
+                .collect(),
+            GroundTruth::Dense { scale } => (0..d)
+                .map(|_| {
+                    let z: f64 = rng.sample(StandardNormal);
+                    z * scale / (d as f64).sqrt()
+                })
+                .collect(),
+        };
+        let y: Vec<f64> = (0..n)
+            .map(|i| {
+                let clean: f64 = x.row(i).iter().zip(&beta_star).map(|(a, b)| a * b).sum();
+                let eps: f64 = rng.sample(StandardNormal);
+                clean + cfg.target_noise_sigma * eps
+            })
+            .collect();
+        Self::from_parts(
+            x,
+            y,
+            Some(beta_star),
+            lambda,
+            cfg.target_noise_sigma,
+            cfg.normalize_columns,
+        )
+    }
+
+    /// Load X, y and optionally β* from CSV files (no header).
+    pub fn from_csv(cfg: &CsvConfig) -> Result<Self, DataError> {
+        let (n, d, xs) = read_csv_matrix(&cfg.x)?;
+        let (ny, dy, ys) = read_csv_matrix(&cfg.y)?;
+        if dy != 1 {
+            return Err(DataError::SizeMismatch(format!(
+                "{}: y must have exactly one column, found {dy}",
+                cfg.y.display()
+            )));
+        }
+        if ny != n {
+            return Err(DataError::SizeMismatch(format!(
+                "{} has {ny} rows but {} has {n} rows",
+                cfg.y.display(),
+                cfg.x.display()
+            )));
+        }
+        let beta_star = match &cfg.beta_star {
+            None => None,
+            Some(p) => {
+                let (nb, db, bs) = read_csv_matrix(p)?;
+                if db != 1 || nb != d {
+                    return Err(DataError::SizeMismatch(format!(
+                        "{}: beta_star must be one column with d = {d} rows, found {nb} rows × {db} columns",
+                        p.display()
+                    )));
+                }
+                Some(bs)
+            }
+        };
+        validate_spectrum(&cfg.spectrum)?;
+        Self::from_parts(
+            Mat::from_row_major(n, d, xs),
+            ys,
+            beta_star,
+            spectrum_diag(&cfg.spectrum, d),
+            cfg.target_noise_sigma,
+            cfg.normalize_columns,
+        )
+    }
+
+    /// Build from any [`DataConfig`].
+    pub fn from_config(cfg: &DataConfig) -> Result<Self, DataError> {
+        match cfg {
+            DataConfig::Synthetic(s) => Self::synthetic(s),
+            DataConfig::Csv(c) => Self::from_csv(c),
+        }
+    }
+
+    /// Exact conversion into another scalar type.
+    pub fn convert<R: Real>(&self, ctx: R::Ctx) -> Dataset<R> {
+        let conv = |v: &[f64]| v.iter().map(|&a| R::from_f64(a, ctx)).collect::<Vec<R>>();
+        Dataset {
+            x: Mat::from_f64(self.x.rows(), self.x.cols(), self.x.as_slice(), ctx),
+            y: conv(&self.y),
+            beta_star: self.beta_star.as_deref().map(conv),
+            population_cov: conv(&self.population_cov),
+            target_noise_sigma: self.target_noise_sigma,
+            column_moments: conv(&self.column_moments),
+            column_scale: self.column_scale.clone(),
+        }
+    }
+}
+
+impl<R: Real> Dataset<R> {
+    /// Number of samples n.
+    pub fn n(&self) -> usize {
+        self.x.rows()
+    }
+    /// Number of features d.
+    pub fn d(&self) -> usize {
+        self.x.cols()
+    }
+    /// Scalar context of the data.
+    pub fn ctx(&self) -> R::Ctx {
+        self.y[0].ctx()
+    }
+    /// Require n < d (a manifold of interpolants exists).
+    pub fn require_overparameterized(&self) -> Result<(), DataError> {
+        if self.n() >= self.d() {
+            Err(DataError::NotOverparameterized {
+                n: self.n(),
+                d: self.d(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Closed-form population loss R(β) = ½(β−β*)ᵀΛ(β−β*) + ½σ_ε², or `None`
+    /// when β* is unknown.
+    pub fn test_loss(&self, beta: &[R]) -> Option<R> {
+        let beta_star = self.beta_star.as_ref()?;
+        let ctx = self.ctx();
+        let mut acc = R::zero(ctx);
+        let mut diff = R::zero(ctx);
+        let mut weighted = R::zero(ctx);
+        for ((b, bs), l) in beta.iter().zip(beta_star).zip(&self.population_cov) {
+            diff.assign(b);
+            diff -= bs;
+            weighted.set_mul(&diff, l);
+            acc.add_mul(&weighted, &diff);
+        }
+        acc *= 0.5;
+        acc += 0.5 * self.target_noise_sigma * self.target_noise_sigma;
+        Some(acc)
+    }
+
+    /// Risk of the zero predictor, R(0) = ½β*ᵀΛβ* + ½σ_ε².
+    pub fn null_risk(&self) -> Option<R> {
+        let zero = vec![R::zero(self.ctx()); self.d()];
+        self.test_loss(&zero)
+    }
+
+    /// Residuals of a linear predictor: `out_i = ⟨β, x_i⟩ − y_i`.
+    pub fn linear_residuals_into(&self, beta: &[R], out: &mut [R]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            dot_into(o, self.x.row(i), beta);
+            *o -= &self.y[i];
+        }
+    }
+}
+
+fn validate_spectrum(s: &Spectrum) -> Result<(), DataError> {
+    if let Spectrum::PowerLaw { exponent, .. } = s {
+        if !exponent.is_finite() || *exponent < 0.0 {
+            return Err(DataError::InvalidField {
+                field: "spectrum.exponent",
+                value: exponent.to_string(),
+                reason: "must be finite and ≥ 0".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn validate_synthetic(cfg: &SyntheticConfig) -> Result<(), DataError> {
+    if cfg.n == 0 {
+        return Err(DataError::InvalidField {
+            field: "n",
+            value: "0".into(),
+            reason: "need at least one sample".into(),
+        });
+    }
+    if cfg.d == 0 {
+        return Err(DataError::InvalidField {
+            field: "d",
+            value: "0".into(),
+            reason: "need at least one feature".into(),
+        });
+    }
+    validate_spectrum(&cfg.spectrum)?;
+    match cfg.ground_truth {
+        GroundTruth::Sparse { nonzeros, value } => {
+            if nonzeros > cfg.d {
+                return Err(DataError::InvalidField {
+                    field: "ground_truth.nonzeros",
+                    value: nonzeros.to_string(),
+                    reason: format!("exceeds d = {}", cfg.d),
+                });
+            }
+            if !value.is_finite() {
+                return Err(DataError::InvalidField {
+                    field: "ground_truth.value",
+                    value: value.to_string(),
+                    reason: "must be finite".into(),
+                });
+            }
+        }
+        GroundTruth::Dense { scale } => {
+            if !scale.is_finite() {
+                return Err(DataError::InvalidField {
+                    field: "ground_truth.scale",
+                    value: scale.to_string(),
+                    reason: "must be finite".into(),
+                });
+            }
+        }
+    }
+    if !(cfg.target_noise_sigma.is_finite() && cfg.target_noise_sigma >= 0.0) {
+        return Err(DataError::InvalidField {
+            field: "target_noise_sigma",
+            value: cfg.target_noise_sigma.to_string(),
+            reason: "must be finite and ≥ 0".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Diagonal of Λ for a spectrum.
+pub fn spectrum_diag(s: &Spectrum, d: usize) -> Vec<f64> {
+    match s {
+        Spectrum::Identity => vec![1.0; d],
+        Spectrum::PowerLaw {
+            exponent,
+            normalize_trace,
+        } => {
+            let mut l: Vec<f64> = (1..=d).map(|j| (j as f64).powf(-exponent)).collect();
+            if *normalize_trace {
+                let mean = l.iter().sum::<f64>() / d as f64;
+                l.iter_mut().for_each(|v| *v /= mean);
+            }
+            l
+        }
+    }
+}
+
+/// Read a header-less numeric CSV: returns (rows, columns, row-major values).
+///
+/// Errors name the file, line, column and offending text: ragged rows,
+/// non-numbers, NaN or infinite values, empty files.
+pub fn read_csv_matrix(path: &Path) -> Result<(usize, usize, Vec<f64>), DataError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut values = Vec::new();
+    let mut cols: Option<usize> = None;
+    let mut rows = 0;
+    for (line_idx, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let cells: Vec<&str> = trimmed.split(',').collect();
+        match cols {
+            None => cols = Some(cells.len()),
+            Some(c) if c != cells.len() => {
+                return Err(DataError::Ragged {
+                    path: path.to_path_buf(),
+                    line: line_idx + 1,
+                    found: cells.len(),
+                    expected: c,
+                })
+            }
+            _ => {}
+        }
+        for (col_idx, cell) in cells.iter().enumerate() {
+            let cell = cell.trim();
+            let bad = |reason| DataError::BadCell {
+                path: path.to_path_buf(),
+                line: line_idx + 1,
+                column: col_idx + 1,
+                value: cell.to_string(),
+                reason,
+            };
+            let v: f64 = cell.parse().map_err(|_| bad("not a number"))?;
+            if v.is_nan() {
+                return Err(bad("NaN is not allowed"));
+            }
+            if !v.is_finite() {
+                return Err(bad("infinite values are not allowed"));
+            }
+            values.push(v);
+        }
+        rows += 1;
+    }
+    match cols {
+        Some(c) => Ok((rows, c, values)),
+        None => Err(DataError::SizeMismatch(format!(
+            "{} contains no data rows",
+            path.display()
+        ))),
+    }
+}
+
+/// Write a header-less numeric CSV (row-major values, `cols` per row).
+pub fn write_csv_matrix(path: &Path, cols: usize, values: &[f64]) -> Result<(), std::io::Error> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for row in values.chunks(cols) {
+        let line: Vec<String> = row.iter().map(|v| format!("{v:e}")).collect();
+        writeln!(f, "{}", line.join(","))?;
+    }
+    f.flush()
+}

@@ -1,0 +1,433 @@
+//! Discrete SGD with minibatches and label noise:
+//! θ_{k+1} = θ_k − η_k (1/B) Σ_{i∈I_k} (f_i(θ_k) − y_i − σ ξ_{k,i}) ∇f_i(θ_k).
+//!
+//! Split in the argmin way: [`Sgd`] is the *method* (serializable settings),
+//! [`SgdState`] the *state* (iterate, step, random stream), [`run_sgd`] the
+//! *driver* (loop, recording through a [`Probe`], stopping). Generic over the
+//! scalar type and the model.
+
+use serde::{Deserialize, Serialize};
+
+use crate::linalg::{distance, norm, norm_l1};
+use crate::model::diagonal::flip_distance;
+use crate::model::{LinearInX, Model, Problem};
+use crate::noise::{BatchNoise, Sampling};
+use crate::scalar::Real;
+use crate::schedule::Schedule;
+
+/// SGD settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sgd {
+    /// Minibatch size B.
+    pub batch_size: usize,
+    /// Label-noise standard deviation σ (0 = plain minibatch SGD).
+    pub label_noise_sigma: f64,
+    /// Index sampling.
+    #[serde(default)]
+    pub sampling: Sampling,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+}
+
+/// Invalid SGD settings.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SgdError {
+    /// A field has an invalid value.
+    #[error("invalid SGD setting: {field} = {value}: {reason}")]
+    InvalidField {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// The schedule is invalid.
+    #[error(transparent)]
+    Schedule(#[from] crate::schedule::ScheduleError),
+    /// The iterate diverged.
+    #[error(
+        "SGD diverged at step {step} (learning rate {lr}): {quantity} became {value}. Hint: {hint}"
+    )]
+    Diverged {
+        step: u64,
+        lr: f64,
+        quantity: String,
+        value: String,
+        hint: String,
+    },
+}
+
+impl Sgd {
+    /// Check every field against the data size n.
+    pub fn validate(&self, n: usize) -> Result<(), SgdError> {
+        if self.batch_size == 0 {
+            return Err(SgdError::InvalidField {
+                field: "batch_size",
+                value: "0".into(),
+                reason: "must be ≥ 1".into(),
+            });
+        }
+        if self.sampling == Sampling::Shuffle && self.batch_size > n {
+            return Err(SgdError::InvalidField {
+                field: "batch_size",
+                value: self.batch_size.to_string(),
+                reason: format!("exceeds n = {n} with sampling = shuffle"),
+            });
+        }
+        if !(self.label_noise_sigma.is_finite() && self.label_noise_sigma >= 0.0) {
+            return Err(SgdError::InvalidField {
+                field: "label_noise_sigma",
+                value: self.label_noise_sigma.to_string(),
+                reason: "must be finite and ≥ 0".into(),
+            });
+        }
+        self.schedule.validate()?;
+        Ok(())
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StopReason {
+    /// All requested steps were taken.
+    Completed,
+    /// A residual or the iterate became NaN/infinite.
+    Diverged {
+        step: u64,
+        lr: f64,
+        quantity: String,
+        value: String,
+        hint: String,
+    },
+}
+
+/// The mutable state of an SGD run.
+#[derive(Debug, Clone)]
+pub struct SgdState<R> {
+    /// Current iterate θ_k.
+    pub theta: Vec<R>,
+    /// Steps taken so far (k).
+    pub step: u64,
+    noise: BatchNoise,
+}
+
+impl<R: Real> SgdState<R> {
+    /// Initial state: θ_0 and the random stream of `seed`.
+    pub fn new(theta0: Vec<R>, seed: u64, n: usize, method: &Sgd) -> Self {
+        Self {
+            theta: theta0,
+            step: 0,
+            noise: BatchNoise::new(seed, n, method.sampling, method.label_noise_sigma > 0.0),
+        }
+    }
+}
+
+/// Measurements at one recorded step (all in f64 for output).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Step k.
+    pub step: u64,
+    /// η_k.
+    pub lr: f64,
+    /// SDE time t = Σ_{j<k} η_j.
+    pub sde_time: f64,
+    /// Slow-flow time τ = Σ_{j<k} η_j².
+    pub flow_time: f64,
+    /// Training loss L(θ_k).
+    pub train_loss: f64,
+    /// Test loss R(β(θ_k)) (NaN if β* unknown).
+    pub test_loss: f64,
+    /// ‖θ_k‖.
+    pub norm: f64,
+    /// ‖β(θ_k)‖₁ (NaN for models not linear in x).
+    pub beta_l1: f64,
+    /// ‖r(θ_k)‖, the residual norm (distance to Γ to first order).
+    pub residual_norm: f64,
+    /// Distance to θ_mn (nearest sign flip for Diagonal; NaN without reference).
+    pub dist_minnorm: f64,
+}
+
+/// Computes the measurements of a [`Record`] from θ.
+pub trait Probe<R: Real> {
+    /// Measure θ at a step.
+    fn measure(&mut self, step: u64, lr: f64, sde_time: f64, flow_time: f64, theta: &[R])
+        -> Record;
+}
+
+/// The standard probe for models linear in x: every field of [`Record`].
+pub struct StandardProbe<'a, R: Real, M> {
+    problem: &'a Problem<R, M>,
+    reference: Option<&'a [R]>,
+    flip_symmetric: bool,
+    residuals: Vec<R>,
+    beta: Vec<R>,
+}
+
+impl<'a, R: Real, M: LinearInX<R>> StandardProbe<'a, R, M> {
+    /// Probe for a problem, with an optional θ_mn reference. `flip_symmetric`
+    /// measures distances to the nearest per-coordinate sign flip (Diagonal).
+    pub fn new(problem: &'a Problem<R, M>, reference: Option<&'a [R]>) -> Self {
+        let ctx = problem.ctx();
+        Self {
+            problem,
+            reference,
+            flip_symmetric: problem.model.name() == "diagonal",
+            residuals: vec![R::zero(ctx); problem.n()],
+            beta: vec![R::zero(ctx); problem.data.d()],
+        }
+    }
+}
+
+impl<R: Real, M: LinearInX<R>> Probe<R> for StandardProbe<'_, R, M> {
+    fn measure(
+        &mut self,
+        step: u64,
+        lr: f64,
+        sde_time: f64,
+        flow_time: f64,
+        theta: &[R],
+    ) -> Record {
+        let p = self.problem;
+        self.problem.model.beta_into(theta, &mut self.beta);
+        p.data
+            .linear_residuals_into(&self.beta, &mut self.residuals);
+        let res_norm = norm(&self.residuals).to_f64();
+        let n = p.n() as f64;
+        Record {
+            step,
+            lr,
+            sde_time,
+            flow_time,
+            train_loss: res_norm * res_norm / (2.0 * n),
+            test_loss: p
+                .data
+                .test_loss(&self.beta)
+                .map_or(f64::NAN, |v| v.to_f64()),
+            norm: norm(theta).to_f64(),
+            beta_l1: norm_l1(&self.beta).to_f64(),
+            residual_norm: res_norm,
+            dist_minnorm: match self.reference {
+                None => f64::NAN,
+                Some(r) if self.flip_symmetric => flip_distance(theta, r).to_f64(),
+                Some(r) => distance(theta, r).to_f64(),
+            },
+        }
+    }
+}
+
+/// Which steps to record.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecordPlan {
+    /// Every `every` steps (and the last step).
+    Every { every: u64 },
+    /// About `points` log-spaced steps (and the last step).
+    LogSpaced { points: u32 },
+    /// Only the final step.
+    FinalOnly,
+}
+
+impl RecordPlan {
+    /// Sorted list of steps to record in a run of `total` steps (0 and `total` included).
+    pub fn steps(&self, total: u64) -> Vec<u64> {
+        let mut steps = match *self {
+            RecordPlan::Every { every } => {
+                let every = every.max(1);
+                (0..=total / every).map(|k| k * every).collect()
+            }
+            RecordPlan::LogSpaced { points } => {
+                let mut v = vec![0];
+                let top = (total.max(1) as f64).ln();
+                for i in 0..=points {
+                    v.push((top * i as f64 / points.max(1) as f64).exp().round() as u64);
+                }
+                v
+            }
+            RecordPlan::FinalOnly => vec![0],
+        };
+        steps.push(total);
+        steps.sort_unstable();
+        steps.dedup();
+        steps.retain(|&s| s <= total);
+        steps
+    }
+}
+
+/// Result of an SGD run.
+#[derive(Debug, Clone)]
+pub struct SgdRun<R> {
+    /// Final iterate.
+    pub theta: Vec<R>,
+    /// Recorded measurements.
+    pub records: Vec<Record>,
+    /// Why the run stopped.
+    pub stop: StopReason,
+    /// Steps taken.
+    pub steps: u64,
+}
+
+impl<R> SgdRun<R> {
+    /// Turn a divergence into an error.
+    pub fn into_result(self) -> Result<Self, SgdError> {
+        match self.stop {
+            StopReason::Completed => Ok(self),
+            StopReason::Diverged {
+                step,
+                lr,
+                quantity,
+                value,
+                hint,
+            } => Err(SgdError::Diverged {
+                step,
+                lr,
+                quantity,
+                value,
+                hint,
+            }),
+        }
+    }
+}
+
+/// Hint for a divergence: compare η with the linear-stability limit 2/λ_max(G).
+fn divergence_hint<R: Real, M: Model<R>>(problem: &Problem<R, M>, theta0: &[R], lr: f64) -> String {
+    let sharpness = sharpness_estimate(problem, theta0);
+    format!(
+        "the Gauss–Newton sharpness at θ₀ is about {sharpness:.3e}, so full-batch stability needs lr < 2/λ_max ≈ {:.3e} (lr was {lr:.3e}); reduce the learning rate, the label noise or the initialization scale",
+        2.0 / sharpness
+    )
+}
+
+/// λ_max(G(θ)) in f64 by power iteration on JᵀJ/n.
+pub fn sharpness_estimate<R: Real, M: Model<R>>(problem: &Problem<R, M>, theta: &[R]) -> f64 {
+    let jac = problem.jacobian(theta).to_f64();
+    let n = problem.n() as f64;
+    let dim = jac.cols();
+    let mut v = vec![1.0 / (dim as f64).sqrt(); dim];
+    let mut lambda = 0.0;
+    for _ in 0..100 {
+        let jv = jac.mul_vec(&v);
+        let mut w = jac.tr_mul_vec(&jv);
+        w.iter_mut().for_each(|x| *x /= n);
+        let nw = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if nw == 0.0 || !nw.is_finite() {
+            return nw;
+        }
+        lambda = nw;
+        v = w.into_iter().map(|x| x / nw).collect();
+    }
+    lambda
+}
+
+/// Run SGD for `steps` steps from `state`, recording at `plan`'s steps through
+/// `probe`. `on_progress(k)` is called every ~1% of the run (for progress bars).
+pub fn run_sgd<R, M, P>(
+    problem: &Problem<R, M>,
+    method: &Sgd,
+    state: &mut SgdState<R>,
+    steps: u64,
+    plan: RecordPlan,
+    probe: &mut P,
+    mut on_progress: impl FnMut(u64),
+) -> SgdRun<R>
+where
+    R: Real,
+    M: Model<R>,
+    P: Probe<R>,
+{
+    let ctx = problem.ctx();
+    let batch_size = method.batch_size;
+    let sigma = method.label_noise_sigma;
+    let schedule = &method.schedule;
+    let x = &problem.data.x;
+    let y = &problem.data.y;
+    let mut ws = problem.model.workspace(ctx);
+    let mut indices = vec![0usize; batch_size];
+    let mut xi = vec![0.0f64; batch_size];
+    let mut batch: Vec<(usize, R)> = (0..batch_size).map(|_| (0, R::zero(ctx))).collect();
+    let mut noise_term = R::zero(ctx);
+    let theta0 = state.theta.clone();
+    let record_steps = plan.steps(state.step + steps);
+    let mut next_record = record_steps.partition_point(|&s| s < state.step);
+    let mut records = Vec::with_capacity(record_steps.len());
+    let end = state.step + steps;
+    let progress_every = (steps / 100).max(1);
+    let mut stop = StopReason::Completed;
+
+    // SDE and flow times are accumulated with Kahan summation.
+    let (mut t, mut t_c) = (schedule.sde_time(state.step), 0.0f64);
+    let (mut tau, mut tau_c) = (schedule.flow_time(state.step), 0.0f64);
+
+    while state.step <= end {
+        let k = state.step;
+        let lr = schedule.lr(k);
+        if next_record < record_steps.len() && record_steps[next_record] == k {
+            records.push(probe.measure(k, lr, t, tau, &state.theta));
+            next_record += 1;
+            if !state.theta.iter().all(Real::is_finite) {
+                stop = StopReason::Diverged {
+                    step: k,
+                    lr,
+                    quantity: "iterate".into(),
+                    value: "non-finite".into(),
+                    hint: divergence_hint(problem, &theta0, lr),
+                };
+                break;
+            }
+        }
+        if k == end {
+            break;
+        }
+        state.noise.next_batch(&mut indices, &mut xi);
+        // coef_b = (η/B)(f_b − y_b − σ ξ_b)
+        let mut diverged = false;
+        for ((entry, &row), &xi_b) in batch.iter_mut().zip(&indices).zip(&xi) {
+            entry.0 = row;
+            let r = &mut entry.1;
+            problem
+                .model
+                .predict_into(&state.theta, x.row(row), r, &mut ws);
+            *r -= &y[row];
+            if sigma > 0.0 {
+                noise_term.set_f64(xi_b);
+                noise_term *= sigma;
+                *r -= &noise_term;
+            }
+            if !r.is_finite() {
+                diverged = true;
+            }
+            *r *= lr;
+            if batch_size > 1 {
+                *r /= batch_size as f64;
+            }
+        }
+        if diverged {
+            stop = StopReason::Diverged {
+                step: k,
+                lr,
+                quantity: "residual".into(),
+                value: "non-finite".into(),
+                hint: divergence_hint(problem, &theta0, lr),
+            };
+            break;
+        }
+        problem.model.descend(&mut state.theta, x, &batch, &mut ws);
+        state.step += 1;
+        let dt = lr - t_c;
+        let nt = t + dt;
+        t_c = (nt - t) - dt;
+        t = nt;
+        let dtau = lr * lr - tau_c;
+        let ntau = tau + dtau;
+        tau_c = (ntau - tau) - dtau;
+        tau = ntau;
+        if state.step.is_multiple_of(progress_every) {
+            on_progress(state.step);
+        }
+    }
+    SgdRun {
+        theta: state.theta.clone(),
+        records,
+        stop,
+        steps: state.step,
+    }
+}

@@ -1,0 +1,296 @@
+//! Experiment configuration (TOML). Every field is documented in
+//! `configs/diagonal_label_noise.toml`; unknown fields are rejected.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{DataConfig, GroundTruth, SyntheticConfig};
+use crate::dynamics::sgd::{RecordPlan, Sgd};
+use crate::model::ModelKind;
+use crate::noise::Sampling;
+use crate::scalar::{Precision, MIN_PRECISION_BITS};
+use crate::schedule::Schedule;
+
+/// Errors reading or validating a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// File could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// TOML syntax or type error (the message names the field and line).
+    #[error("invalid config {path}: {message}")]
+    Parse { path: String, message: String },
+    /// A value is out of range.
+    #[error("invalid config: {field} = {value}: {reason}")]
+    Invalid {
+        field: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Initialization of θ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Init {
+    /// Every parameter equal to `scale` (Diagonal: u = v = scale·1).
+    Uniform { scale: f64 },
+    /// i.i.d. N(0, scale²) parameters, from the run seed (stream `INIT`).
+    Gaussian { scale: f64 },
+}
+
+impl Default for Init {
+    fn default() -> Self {
+        Init::Uniform { scale: 1.0 }
+    }
+}
+
+/// Which seeds to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Seeds {
+    /// Explicit list.
+    List(Vec<u64>),
+    /// `count` consecutive seeds from `first`.
+    Range { first: u64, count: u64 },
+}
+
+impl Seeds {
+    /// The seeds, in order.
+    pub fn to_vec(&self) -> Vec<u64> {
+        match self {
+            Seeds::List(v) => v.clone(),
+            Seeds::Range { first, count } => (*first..first + count).collect(),
+        }
+    }
+}
+
+/// The `[run]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Seeds of the SGD noise (and of a Gaussian init).
+    pub seeds: Seeds,
+    /// Total number of SGD steps. For a step-decay schedule it may be omitted
+    /// when `steps_after_decay` is given: steps = decay_step + steps_after_decay.
+    #[serde(default)]
+    pub steps: Option<u64>,
+    /// Steps to run after the decay (step-decay schedules).
+    #[serde(default)]
+    pub steps_after_decay: Option<u64>,
+    /// Which steps to record.
+    #[serde(default = "default_record")]
+    pub record: RecordPlan,
+}
+
+fn default_record() -> RecordPlan {
+    RecordPlan::LogSpaced { points: 60 }
+}
+
+/// The `[sweep]` section: a grid of decay steps × initial learning rates × seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSection {
+    /// Decay steps T to compare.
+    pub decay_steps: Vec<u64>,
+    /// Initial (large) learning rates η₁; default: the schedule's `lr`.
+    #[serde(default)]
+    pub lrs: Vec<f64>,
+    /// Ratio η₂/η₁ after the decay; default: the schedule's ratio.
+    #[serde(default)]
+    pub decay_factor: Option<f64>,
+    /// Steps after the decay (the same for every T).
+    pub steps_after_decay: u64,
+}
+
+/// A whole experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Free-form name, echoed in outputs.
+    #[serde(default)]
+    pub name: String,
+    /// Model.
+    pub model: ModelKind,
+    /// Precision in bits: 53 runs in f64, more runs in MPFR.
+    #[serde(default = "default_precision")]
+    pub precision_bits: u32,
+    /// Data.
+    pub data: DataConfig,
+    /// Initialization.
+    #[serde(default)]
+    pub init: Init,
+    /// SGD method.
+    pub sgd: Sgd,
+    /// Run settings.
+    pub run: RunSection,
+    /// Optional sweep grid.
+    #[serde(default)]
+    pub sweep: Option<SweepSection>,
+}
+
+fn default_precision() -> u32 {
+    MIN_PRECISION_BITS
+}
+
+impl ExperimentConfig {
+    /// Parse TOML text (`origin` names the source in errors) and validate.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let cfg: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Read and validate a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Check ranges that serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, value: String, reason: &str| ConfigError::Invalid {
+            field: field.to_string(),
+            value,
+            reason: reason.to_string(),
+        };
+        Precision::new(self.precision_bits).map_err(|e| {
+            invalid(
+                "precision_bits",
+                self.precision_bits.to_string(),
+                &e.to_string(),
+            )
+        })?;
+        self.sgd
+            .validate(usize::MAX)
+            .map_err(|e| invalid("sgd", String::new(), &e.to_string()))?;
+        if self.run.seeds.to_vec().is_empty() {
+            return Err(invalid(
+                "run.seeds",
+                format!("{:?}", self.run.seeds),
+                "no seeds",
+            ));
+        }
+        match self.init {
+            Init::Uniform { scale } | Init::Gaussian { scale } if !scale.is_finite() => {
+                return Err(invalid("init.scale", scale.to_string(), "must be finite"))
+            }
+            _ => {}
+        }
+        if self.run.steps.is_none() && self.run.steps_after_decay.is_none() && self.sweep.is_none()
+        {
+            return Err(invalid(
+                "run.steps",
+                "missing".into(),
+                "give run.steps, or run.steps_after_decay with a step_decay schedule",
+            ));
+        }
+        if self.run.steps.is_none()
+            && self.run.steps_after_decay.is_some()
+            && !matches!(self.sgd.schedule, Schedule::StepDecay { .. })
+        {
+            return Err(invalid(
+                "run.steps_after_decay",
+                format!("{:?}", self.run.steps_after_decay),
+                "needs sgd.schedule.kind = \"step_decay\" (or give run.steps)",
+            ));
+        }
+        if let Some(sw) = &self.sweep {
+            if sw.decay_steps.is_empty() {
+                return Err(invalid("sweep.decay_steps", "[]".into(), "no decay steps"));
+            }
+            if !matches!(self.sgd.schedule, Schedule::StepDecay { .. }) {
+                return Err(invalid(
+                    "sgd.schedule.kind",
+                    format!("{:?}", self.sgd.schedule),
+                    "a sweep over decay steps needs kind = \"step_decay\"",
+                ));
+            }
+            for &lr in &sw.lrs {
+                if !(lr.is_finite() && lr > 0.0) {
+                    return Err(invalid(
+                        "sweep.lrs",
+                        lr.to_string(),
+                        "must be finite and > 0",
+                    ));
+                }
+            }
+            if let Some(f) = sw.decay_factor {
+                if !(f.is_finite() && f > 0.0) {
+                    return Err(invalid("sweep.decay_factor", f.to_string(), "must be > 0"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Total steps of the `run` section.
+    pub fn total_steps(&self) -> u64 {
+        if let Some(s) = self.run.steps {
+            return s;
+        }
+        let after = self.run.steps_after_decay.unwrap_or(0);
+        match self.sgd.schedule {
+            Schedule::StepDecay { decay_step, .. } => decay_step + after,
+            _ => after,
+        }
+    }
+
+    /// The built-in default: label-noise SGD on the diagonal network, n = 40,
+    /// d = 100, β* with 3 ones, normalized columns, u = v = 1, B = 1, σ = 1,
+    /// η₁ = 0.004 → η₂ = 0.0004, 40k steps after the decay, decay steps
+    /// 0 / 50k / 200k / 800k, 16 seeds.
+    pub fn default_late_decay() -> Self {
+        Self {
+            name: "label-noise diagonal network: early vs late decay".into(),
+            model: ModelKind::Diagonal,
+            precision_bits: 53,
+            data: DataConfig::Synthetic(SyntheticConfig {
+                n: 40,
+                d: 100,
+                ground_truth: GroundTruth::Sparse {
+                    nonzeros: 3,
+                    value: 1.0,
+                },
+                normalize_columns: true,
+                ..Default::default()
+            }),
+            init: Init::Uniform { scale: 1.0 },
+            sgd: Sgd {
+                batch_size: 1,
+                label_noise_sigma: 1.0,
+                sampling: Sampling::WithReplacement,
+                schedule: Schedule::StepDecay {
+                    lr: 0.004,
+                    lr_after: 0.0004,
+                    decay_step: 800_000,
+                },
+            },
+            run: RunSection {
+                seeds: Seeds::Range {
+                    first: 1,
+                    count: 16,
+                },
+                steps: None,
+                steps_after_decay: Some(40_000),
+                record: RecordPlan::LogSpaced { points: 60 },
+            },
+            sweep: Some(SweepSection {
+                decay_steps: vec![0, 50_000, 200_000, 800_000],
+                lrs: vec![],
+                decay_factor: None,
+                steps_after_decay: 40_000,
+            }),
+        }
+    }
+}

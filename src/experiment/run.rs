@@ -1,0 +1,436 @@
+//! Running experiments: one configuration, many seeds, in f64 or MPFR.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::config::{ExperimentConfig, Init};
+use crate::data::Dataset;
+use crate::dynamics::sgd::{
+    run_sgd, Record, RecordPlan, Sgd, SgdError, SgdState, StandardProbe, StopReason,
+};
+use crate::manifold::{flattest_interpolant, min_norm_interpolant, Interpolant, InterpolantError};
+use crate::model::{Diagonal, Linear, LinearInX, ModelKind, Problem};
+use crate::noise::{rng_for, stream};
+use crate::scalar::{Mpfr, Real};
+
+/// Errors of an experiment.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// Configuration problem.
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
+    /// Data problem.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// Interpolant computation failed.
+    #[error(transparent)]
+    Interpolant(#[from] InterpolantError),
+    /// SGD setting or divergence.
+    #[error("seed {seed}: {source}")]
+    Sgd { seed: u64, source: SgdError },
+    /// File output.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    /// Resume refused or corrupt results.
+    #[error("{0}")]
+    Resume(String),
+}
+
+/// A problem with a model chosen at run time.
+#[derive(Debug, Clone)]
+pub enum AnyProblem<R: Real> {
+    /// Linear model.
+    Linear(Problem<R, Linear>),
+    /// Diagonal network.
+    Diagonal(Problem<R, Diagonal>),
+}
+
+impl<R: Real> AnyProblem<R> {
+    /// Build from a model kind and data.
+    pub fn new(kind: ModelKind, data: Dataset<R>) -> Self {
+        let d = data.d();
+        match kind {
+            ModelKind::Linear => AnyProblem::Linear(Problem::new(Linear::new(d), data)),
+            ModelKind::Diagonal => AnyProblem::Diagonal(Problem::new(Diagonal::new(d), data)),
+        }
+    }
+    /// The data.
+    pub fn data(&self) -> &Dataset<R> {
+        match self {
+            AnyProblem::Linear(p) => &p.data,
+            AnyProblem::Diagonal(p) => &p.data,
+        }
+    }
+    /// Parameter dimension.
+    pub fn dim(&self) -> usize {
+        match self {
+            AnyProblem::Linear(p) => p.dim(),
+            AnyProblem::Diagonal(p) => p.dim(),
+        }
+    }
+    /// Model kind.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            AnyProblem::Linear(_) => ModelKind::Linear,
+            AnyProblem::Diagonal(_) => ModelKind::Diagonal,
+        }
+    }
+    /// Run SGD from θ₀ with the standard probe.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_sgd(
+        &self,
+        method: &Sgd,
+        theta0: Vec<R>,
+        seed: u64,
+        steps: u64,
+        plan: RecordPlan,
+        reference: Option<&[R]>,
+        on_progress: impl FnMut(u64),
+    ) -> (Vec<R>, Vec<Record>, StopReason) {
+        fn go<R: Real, M: LinearInX<R>>(
+            p: &Problem<R, M>,
+            method: &Sgd,
+            theta0: Vec<R>,
+            seed: u64,
+            steps: u64,
+            plan: RecordPlan,
+            reference: Option<&[R]>,
+            on_progress: impl FnMut(u64),
+        ) -> (Vec<R>, Vec<Record>, StopReason) {
+            let mut state = SgdState::new(theta0, seed, p.n(), method);
+            let mut probe = StandardProbe::new(p, reference);
+            let run = run_sgd(p, method, &mut state, steps, plan, &mut probe, on_progress);
+            (run.theta, run.records, run.stop)
+        }
+        match self {
+            AnyProblem::Linear(p) => {
+                go(p, method, theta0, seed, steps, plan, reference, on_progress)
+            }
+            AnyProblem::Diagonal(p) => {
+                go(p, method, theta0, seed, steps, plan, reference, on_progress)
+            }
+        }
+    }
+}
+
+/// Initial θ for a model, an init rule and a seed.
+pub fn initial_theta<R: Real>(init: &Init, dim: usize, seed: u64, ctx: R::Ctx) -> Vec<R> {
+    match *init {
+        Init::Uniform { scale } => vec![R::from_f64(scale, ctx); dim],
+        Init::Gaussian { scale } => {
+            use rand::RngExt;
+            let mut rng = rng_for(seed, stream::INIT);
+            (0..dim)
+                .map(|_| {
+                    let z: f64 = rng.sample(rand_distr::StandardNormal);
+                    let mut v = R::from_f64(z, ctx);
+                    v *= scale;
+                    v
+                })
+                .collect()
+        }
+    }
+}
+
+/// Data, problem and reference interpolants, prepared once per configuration.
+#[derive(Debug, Clone)]
+pub struct Prepared<R: Real> {
+    /// The problem.
+    pub problem: AnyProblem<R>,
+    /// θ_mn.
+    pub minnorm: Interpolant<R>,
+    /// θ_R (flattest).
+    pub flattest: Interpolant<R>,
+}
+
+impl<R: Real> Prepared<R> {
+    /// Build data and interpolants in context `ctx`.
+    pub fn new(cfg: &ExperimentConfig, ctx: R::Ctx) -> Result<Self, ExperimentError> {
+        let data64 = Dataset::from_config(&cfg.data)?;
+        data64.require_overparameterized()?;
+        let data = data64.convert::<R>(ctx);
+        let minnorm = min_norm_interpolant(cfg.model, &data)?;
+        let flattest = flattest_interpolant(cfg.model, &data)?;
+        Ok(Self {
+            problem: AnyProblem::new(cfg.model, data),
+            minnorm,
+            flattest,
+        })
+    }
+    /// Reference numbers in f64.
+    pub fn reference(&self) -> ReferenceValues {
+        let data = self.problem.data();
+        let nan = f64::NAN;
+        ReferenceValues {
+            minnorm_norm: self.minnorm.norm.to_f64(),
+            minnorm_test_loss: data
+                .test_loss(&self.minnorm.beta)
+                .map_or(nan, |v| v.to_f64()),
+            flattest_norm: self.flattest.norm.to_f64(),
+            flattest_test_loss: data
+                .test_loss(&self.flattest.beta)
+                .map_or(nan, |v| v.to_f64()),
+            null_risk: data.null_risk().map_or(nan, |v| v.to_f64()),
+            optimal_risk: 0.5 * data.target_noise_sigma * data.target_noise_sigma,
+            minnorm_certificate_ok: self.minnorm.certificate_ok,
+        }
+    }
+}
+
+/// Reference values of a problem.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReferenceValues {
+    /// ‖θ_mn‖.
+    pub minnorm_norm: f64,
+    /// R(β_mn).
+    pub minnorm_test_loss: f64,
+    /// ‖θ_R‖.
+    pub flattest_norm: f64,
+    /// R(β_R).
+    pub flattest_test_loss: f64,
+    /// R(0), the risk of the zero predictor.
+    pub null_risk: f64,
+    /// Bayes risk ½σ_ε².
+    pub optimal_risk: f64,
+    /// Whether θ_mn's certificate holds.
+    pub minnorm_certificate_ok: bool,
+}
+
+/// Final measurements of one seed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SeedSummary {
+    /// Seed.
+    pub seed: u64,
+    /// Steps run.
+    pub steps: u64,
+    /// Final ‖θ‖.
+    pub norm: f64,
+    /// Final test loss.
+    pub test_loss: f64,
+    /// Final training loss.
+    pub train_loss: f64,
+    /// Final ‖β‖₁.
+    pub beta_l1: f64,
+    /// Final distance to θ_mn.
+    pub dist_minnorm: f64,
+    /// Final distance to θ_mn divided by ‖θ_mn‖.
+    pub rel_dist_minnorm: f64,
+    /// Why the run stopped.
+    pub stop: StopReason,
+}
+
+/// Mean and standard deviation of the summaries over seeds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Aggregate {
+    /// Number of seeds.
+    pub seeds: usize,
+    /// Mean final ‖θ‖.
+    pub norm: f64,
+    /// Std of final ‖θ‖.
+    pub norm_sd: f64,
+    /// Mean final test loss.
+    pub test_loss: f64,
+    /// Std of final test loss.
+    pub test_loss_sd: f64,
+    /// Mean final training loss.
+    pub train_loss: f64,
+    /// Mean final distance to θ_mn.
+    pub dist_minnorm: f64,
+    /// Mean relative distance.
+    pub rel_dist_minnorm: f64,
+    /// Std of the relative distance.
+    pub rel_dist_minnorm_sd: f64,
+}
+
+fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let v: Vec<f64> = values.collect();
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+impl Aggregate {
+    /// Aggregate seed summaries (only completed runs).
+    pub fn of(summaries: &[SeedSummary]) -> Self {
+        let ok: Vec<&SeedSummary> = summaries
+            .iter()
+            .filter(|s| s.stop == StopReason::Completed)
+            .collect();
+        let (norm, norm_sd) = mean_sd(ok.iter().map(|s| s.norm));
+        let (test_loss, test_loss_sd) = mean_sd(ok.iter().map(|s| s.test_loss));
+        let (train_loss, _) = mean_sd(ok.iter().map(|s| s.train_loss));
+        let (dist_minnorm, _) = mean_sd(ok.iter().map(|s| s.dist_minnorm));
+        let (rel, rel_sd) = mean_sd(ok.iter().map(|s| s.rel_dist_minnorm));
+        Self {
+            seeds: ok.len(),
+            norm,
+            norm_sd,
+            test_loss,
+            test_loss_sd,
+            train_loss,
+            dist_minnorm,
+            rel_dist_minnorm: rel,
+            rel_dist_minnorm_sd: rel_sd,
+        }
+    }
+}
+
+/// Summary of a finished seed from its last record.
+pub fn summarize(
+    seed: u64,
+    records: &[Record],
+    stop: StopReason,
+    minnorm_norm: f64,
+) -> SeedSummary {
+    let last = records.last().cloned().unwrap_or(Record {
+        step: 0,
+        lr: f64::NAN,
+        sde_time: 0.0,
+        flow_time: 0.0,
+        train_loss: f64::NAN,
+        test_loss: f64::NAN,
+        norm: f64::NAN,
+        beta_l1: f64::NAN,
+        residual_norm: f64::NAN,
+        dist_minnorm: f64::NAN,
+    });
+    SeedSummary {
+        seed,
+        steps: last.step,
+        norm: last.norm,
+        test_loss: last.test_loss,
+        train_loss: last.train_loss,
+        beta_l1: last.beta_l1,
+        dist_minnorm: last.dist_minnorm,
+        rel_dist_minnorm: last.dist_minnorm / minnorm_norm,
+        stop,
+    }
+}
+
+/// Result of `latedecay run`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Config name.
+    pub name: String,
+    /// Model.
+    pub model: ModelKind,
+    /// Precision in bits.
+    pub precision_bits: u32,
+    /// Steps per seed.
+    pub steps: u64,
+    /// Reference values.
+    pub reference: ReferenceValues,
+    /// Per-seed final values.
+    pub per_seed: Vec<SeedSummary>,
+    /// Averages over seeds.
+    pub mean: Aggregate,
+    /// Recorded trajectories, one per seed (not serialized into the JSON report).
+    #[serde(skip)]
+    pub trajectories: Vec<Vec<Record>>,
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% ({eta} left)")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_string());
+    bar
+}
+
+/// Run every seed of `cfg.run` (in parallel; results independent of threads).
+pub fn run_experiment(cfg: &ExperimentConfig) -> Result<RunReport, ExperimentError> {
+    cfg.validate()?;
+    if cfg.precision_bits == 53 {
+        run_experiment_in::<f64>(cfg, ())
+    } else {
+        run_experiment_in::<Mpfr>(cfg, cfg.precision_bits)
+    }
+}
+
+fn run_experiment_in<R: Real>(
+    cfg: &ExperimentConfig,
+    ctx: R::Ctx,
+) -> Result<RunReport, ExperimentError> {
+    use rayon::prelude::*;
+    let prepared = Prepared::<R>::new(cfg, ctx)?;
+    let n = prepared.problem.data().n();
+    cfg.sgd
+        .validate(n)
+        .map_err(|source| ExperimentError::Sgd { seed: 0, source })?;
+    let steps = cfg.total_steps();
+    let seeds = cfg.run.seeds.to_vec();
+    let reference = prepared.reference();
+    let bar = progress_bar(steps * seeds.len() as u64, "run");
+    let results: Vec<(SeedSummary, Vec<Record>)> = seeds
+        .par_iter()
+        .map(|&seed| {
+            let theta0 = initial_theta::<R>(&cfg.init, prepared.problem.dim(), seed, ctx);
+            let mut last = 0;
+            let (_, records, stop) = prepared.problem.run_sgd(
+                &cfg.sgd,
+                theta0,
+                seed,
+                steps,
+                cfg.run.record,
+                Some(&prepared.minnorm.theta),
+                |k| {
+                    bar.inc(k - last);
+                    last = k;
+                },
+            );
+            (
+                summarize(seed, &records, stop, reference.minnorm_norm),
+                records,
+            )
+        })
+        .collect();
+    bar.finish_and_clear();
+    let (per_seed, trajectories): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+    if let Some(s) = per_seed.iter().find(|s| s.stop != StopReason::Completed) {
+        if let StopReason::Diverged {
+            step,
+            lr,
+            quantity,
+            value,
+            hint,
+        } = &s.stop
+        {
+            return Err(ExperimentError::Sgd {
+                seed: s.seed,
+                source: SgdError::Diverged {
+                    step: *step,
+                    lr: *lr,
+                    quantity: quantity.clone(),
+                    value: value.clone(),
+                    hint: hint.clone(),
+                },
+            });
+        }
+    }
+    Ok(RunReport {
+        name: cfg.name.clone(),
+        model: cfg.model,
+        precision_bits: cfg.precision_bits,
+        steps,
+        reference,
+        mean: Aggregate::of(&per_seed),
+        per_seed,
+        trajectories,
+    })
+}

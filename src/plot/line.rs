@@ -1,0 +1,755 @@
+//! Line charts: series with optional confidence bands, reference lines,
+//! linear/log axes, automatic legend placement and an annotation box.
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::axes::{self, Frame};
+use super::geometry::{clip_polyline, place_boxes, split_runs, Bounds, BoxSpec, Occupancy, Placed};
+use super::legend::{
+    draw_legend_box, draw_marker, draw_polyline, draw_text_box, draw_title, legend_box_size,
+    text_box_size, Glyph, LegendEntry, MarkerShape, Px, Target, MARKER_CYCLE,
+};
+use super::style::{palette_color, text_size, Style, REF_LINE};
+use super::ticks::{padded_range, ticks, Fit, Ticks};
+use super::{draw_err, ensure_fonts, ensure_parent, render_png, with_suffix, AxisScale, PlotError};
+
+/// How a series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineKind {
+    /// Solid line.
+    #[default]
+    Solid,
+    /// Dashed line.
+    Dashed,
+    /// Markers only, one per point.
+    MarkersOnly,
+    /// Solid line with markers (thinned to at most ~20 markers).
+    LineAndMarkers,
+}
+
+/// One data series of a [`LineChart`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    /// Legend label (series with an empty label are left out of the legend).
+    pub label: String,
+    /// Abscissae.
+    pub xs: Vec<f64>,
+    /// Ordinates (same length as `xs`).
+    pub ys: Vec<f64>,
+    /// Optional shaded band `(lower, upper)`, each the same length as `xs`.
+    pub band: Option<(Vec<f64>, Vec<f64>)>,
+    /// Line / marker style.
+    pub kind: LineKind,
+    /// Palette colour index; `None` uses the series' position in the chart.
+    /// Series with markers also take their marker shape from this index.
+    pub color_index: Option<usize>,
+}
+
+impl Series {
+    /// A solid-line series.
+    pub fn new(label: impl Into<String>, xs: Vec<f64>, ys: Vec<f64>) -> Self {
+        Series {
+            label: label.into(),
+            xs,
+            ys,
+            ..Default::default()
+        }
+    }
+
+    /// Adds a shaded band between `lower` and `upper`.
+    pub fn with_band(mut self, lower: Vec<f64>, upper: Vec<f64>) -> Self {
+        self.band = Some((lower, upper));
+        self
+    }
+
+    /// Sets the line kind.
+    pub fn with_kind(mut self, kind: LineKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Sets the palette colour index.
+    pub fn with_color(mut self, color_index: usize) -> Self {
+        self.color_index = Some(color_index);
+        self
+    }
+}
+
+/// A horizontal reference line spanning the whole chart (shown in the legend).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefLine {
+    /// Legend label (empty: not in the legend).
+    pub label: String,
+    /// Ordinate of the line.
+    pub y: f64,
+    /// Dashed (true) or solid (false).
+    pub dashed: bool,
+}
+
+impl RefLine {
+    /// A reference line at `y`.
+    pub fn new(label: impl Into<String>, y: f64, dashed: bool) -> Self {
+        RefLine {
+            label: label.into(),
+            y,
+            dashed,
+        }
+    }
+}
+
+/// A 2-D line chart written as SVG and PNG by [`LineChart::render`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineChart {
+    /// Title above the plot (may be empty).
+    pub title: String,
+    /// Label of the x axis.
+    pub x_label: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// Scale of the x axis.
+    pub x_scale: AxisScale,
+    /// Scale of the y axis.
+    pub y_scale: AxisScale,
+    /// Data series, drawn in order (later on top).
+    pub series: Vec<Series>,
+    /// Horizontal reference lines.
+    pub ref_lines: Vec<RefLine>,
+    /// Lines of text shown in a boxed corner annotation
+    /// (e.g. `"fitted order 1.002 ± 0.003"`).
+    pub annotations: Vec<String>,
+}
+
+struct PSeries {
+    label: String,
+    color: RGBColor,
+    kind: LineKind,
+    shape: MarkerShape,
+    runs: Vec<Vec<(f64, f64)>>,
+    /// (x, lower, upper) in drawing space; lower = -inf means "below the axis".
+    band_runs: Vec<Vec<(f64, f64, f64)>>,
+    has_band: bool,
+}
+
+struct PRef {
+    label: String,
+    y: f64,
+    dashed: bool,
+}
+
+struct Prepared {
+    series: Vec<PSeries>,
+    refs: Vec<PRef>,
+    /// Raw (unpadded) data extent in drawing space.
+    x_ext: (f64, f64),
+    y_ext: (f64, f64),
+}
+
+struct Layout {
+    left: i32,
+    right: i32,
+    top: i32,
+    bottom: i32,
+    x_area: i32,
+    y_area: i32,
+    xr: (f64, f64),
+    yr: (f64, f64),
+    x_ticks: Ticks,
+    y_ticks: Ticks,
+    legend: Vec<LegendEntry>,
+    /// Placement of legend and annotation box (normalised, y up).
+    legend_at: Option<Placed>,
+    annot_at: Option<Placed>,
+}
+
+fn extend(ext: &mut (f64, f64), v: f64) {
+    if v.is_finite() {
+        ext.0 = ext.0.min(v);
+        ext.1 = ext.1.max(v);
+    }
+}
+
+impl LineChart {
+    /// An empty chart with the given title and axis labels (linear axes).
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
+        LineChart {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
+    /// (creating the parent directory if needed); returns both paths.
+    pub fn render(&self, path_stem: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
+        self.render_with_style(path_stem, &Style::default())
+    }
+
+    /// Renders with an explicit [`Style`].
+    pub fn render_with_style(
+        &self,
+        path_stem: impl AsRef<Path>,
+        style: &Style,
+    ) -> Result<Vec<PathBuf>, PlotError> {
+        ensure_fonts()?;
+        let prep = self.prepare()?;
+        let stem = path_stem.as_ref();
+        let svg = with_suffix(stem, "svg");
+        let png = with_suffix(stem, "png");
+        ensure_parent(&svg)?;
+        let dims = (style.width, style.height);
+        let lay = self.layout(&prep, style);
+        {
+            let root = SVGBackend::new(&svg, dims).into_drawing_area();
+            self.draw(&root, &prep, &lay, style)?;
+            root.present().map_err(draw_err)?;
+        }
+        render_png(&png, dims, style, |root, st| {
+            let scaled = self.rescale(&lay, &prep, st);
+            self.draw(root, &prep, &scaled, st)
+        })?;
+        Ok(vec![svg, png])
+    }
+
+    fn what(&self) -> String {
+        if self.title.is_empty() {
+            "line chart".to_string()
+        } else {
+            format!("line chart `{}`", self.title)
+        }
+    }
+
+    fn prepare(&self) -> Result<Prepared, PlotError> {
+        if self.series.is_empty() {
+            return Err(PlotError::NothingToPlot { what: self.what() });
+        }
+        let (xs_, ys_) = (self.x_scale, self.y_scale);
+        let mut x_ext = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut y_ext = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut series = Vec::with_capacity(self.series.len());
+        for (i, s) in self.series.iter().enumerate() {
+            let name = if s.label.is_empty() {
+                format!("#{i}")
+            } else {
+                s.label.clone()
+            };
+            if s.xs.is_empty() {
+                return Err(PlotError::EmptySeries { label: name });
+            }
+            if s.ys.len() != s.xs.len() {
+                return Err(PlotError::LengthMismatch {
+                    what: format!("series `{name}`: ys vs xs"),
+                    expected: s.xs.len(),
+                    found: s.ys.len(),
+                });
+            }
+            let pts: Vec<Option<(f64, f64)>> =
+                s.xs.iter()
+                    .zip(&s.ys)
+                    .map(|(&x, &y)| Some((xs_.forward(x)?, ys_.forward(y)?)))
+                    .collect();
+            let runs = split_runs(pts.iter().copied());
+            if runs.is_empty() {
+                return Err(PlotError::NoFiniteData {
+                    what: format!("series `{name}`"),
+                });
+            }
+            for r in &runs {
+                for &(x, y) in r {
+                    extend(&mut x_ext, x);
+                    extend(&mut y_ext, y);
+                }
+            }
+            let mut band_runs = vec![];
+            if let Some((lo, hi)) = &s.band {
+                for (v, what) in [(lo, "band lower"), (hi, "band upper")] {
+                    if v.len() != s.xs.len() {
+                        return Err(PlotError::LengthMismatch {
+                            what: format!("series `{name}`: {what} vs xs"),
+                            expected: s.xs.len(),
+                            found: v.len(),
+                        });
+                    }
+                }
+                let b = s.xs.iter().zip(lo.iter().zip(hi)).map(|(&x, (&l, &h))| {
+                    let x = xs_.forward(x)?;
+                    let h = ys_.forward(h)?;
+                    let l = match ys_.forward(l) {
+                        Some(l) => l,
+                        None if l.is_finite() => f64::NEG_INFINITY, // <= 0 on log axis
+                        None => return None,
+                    };
+                    Some((x, l.min(h), h.max(l)))
+                });
+                band_runs = split_runs(b);
+                for r in &band_runs {
+                    for &(x, l, h) in r {
+                        extend(&mut x_ext, x);
+                        extend(&mut y_ext, l);
+                        extend(&mut y_ext, h);
+                    }
+                }
+            }
+            let ci = s.color_index.unwrap_or(i);
+            series.push(PSeries {
+                label: s.label.clone(),
+                color: palette_color(ci),
+                kind: s.kind,
+                shape: MARKER_CYCLE[ci % MARKER_CYCLE.len()],
+                runs,
+                band_runs,
+                has_band: s.band.is_some(),
+            });
+        }
+        let mut refs = vec![];
+        for r in &self.ref_lines {
+            let y = ys_.forward(r.y).ok_or_else(|| {
+                PlotError::InvalidInput(format!(
+                    "reference line `{}` at y = {} cannot be shown on a {:?} axis",
+                    r.label, r.y, ys_
+                ))
+            })?;
+            extend(&mut y_ext, y);
+            refs.push(PRef {
+                label: r.label.clone(),
+                y,
+                dashed: r.dashed,
+            });
+        }
+        Ok(Prepared {
+            series,
+            refs,
+            x_ext,
+            y_ext,
+        })
+    }
+
+    fn occupancy(prep: &Prepared, xr: (f64, f64), yr: (f64, f64)) -> Occupancy {
+        let mut occ = Occupancy::new(80, 56);
+        let u = |x: f64| (x - xr.0) / (xr.1 - xr.0);
+        let v = |y: f64| (y.max(yr.0) - yr.0) / (yr.1 - yr.0);
+        for s in &prep.series {
+            for r in &s.band_runs {
+                for w in r.windows(2) {
+                    let n = ((u(w[1].0) - u(w[0].0)).abs() * 160.0)
+                        .ceil()
+                        .clamp(1.0, 400.0) as usize;
+                    for k in 0..=n {
+                        let t = k as f64 / n as f64;
+                        let x = w[0].0 + t * (w[1].0 - w[0].0);
+                        let lo = w[0].1.max(yr.0) + t * (w[1].1.max(yr.0) - w[0].1.max(yr.0));
+                        let hi = w[0].2 + t * (w[1].2 - w[0].2);
+                        occ.mark_vspan(u(x), v(lo), v(hi), 0.3);
+                    }
+                }
+            }
+        }
+        for s in &prep.series {
+            for r in &s.runs {
+                if s.kind != LineKind::MarkersOnly {
+                    for w in r.windows(2) {
+                        occ.mark_segment((u(w[0].0), v(w[0].1)), (u(w[1].0), v(w[1].1)), 1.0);
+                    }
+                }
+                for &(x, y) in r {
+                    let (a, b) = (u(x), v(y));
+                    for (da, db) in [
+                        (0.0, 0.0),
+                        (0.01, 0.0),
+                        (-0.01, 0.0),
+                        (0.0, 0.015),
+                        (0.0, -0.015),
+                    ] {
+                        occ.mark((a + da, b + db), 1.0);
+                    }
+                }
+            }
+        }
+        for r in &prep.refs {
+            occ.mark_segment((0.0, v(r.y)), (1.0, v(r.y)), 1.0);
+        }
+        occ
+    }
+
+    fn legend_entries(prep: &Prepared, style: &Style) -> Vec<LegendEntry> {
+        let mut entries = vec![];
+        for s in &prep.series {
+            if s.label.is_empty() {
+                continue;
+            }
+            let glyph = match s.kind {
+                LineKind::MarkersOnly => Glyph::Marker {
+                    fill: s.color,
+                    edge: s.color,
+                    shape: s.shape,
+                    radius: style.marker_size as i32,
+                },
+                k => Glyph::Line {
+                    color: s.color,
+                    width: style.line_width,
+                    dashed: k == LineKind::Dashed,
+                    marker: (k == LineKind::LineAndMarkers).then_some(s.shape),
+                    band_alpha: s.has_band.then_some(style.band_alpha),
+                    halo: false,
+                },
+            };
+            entries.push(LegendEntry {
+                label: s.label.clone(),
+                glyph,
+            });
+        }
+        for r in &prep.refs {
+            if r.label.is_empty() {
+                continue;
+            }
+            entries.push(LegendEntry {
+                label: r.label.clone(),
+                glyph: Glyph::Line {
+                    color: REF_LINE,
+                    width: style.line_width,
+                    dashed: r.dashed,
+                    marker: None,
+                    band_alpha: None,
+                    halo: false,
+                },
+            });
+        }
+        entries
+    }
+
+    fn layout(&self, prep: &Prepared, style: &Style) -> Layout {
+        let (w, h) = (style.width as i32, style.height as i32);
+        let m = style.margin as i32;
+        let tick_font = style.font(style.tick_font);
+        let (_, tick_h) = text_size(&tick_font, "0123456789");
+        let top = axes::plot_top(style, axes::title_band(style, !self.title.is_empty()));
+        let x_area = axes::x_area(style);
+        let bottom = m / 2 + style.px(2.0);
+        let left = m / 2 + style.px(2.0);
+        let plot_h = (h - top - x_area - bottom).max(50);
+
+        let xr = padded_range(prep.x_ext.0, prep.x_ext.1, self.x_scale, 0.03);
+        let mut yr = padded_range(prep.y_ext.0, prep.y_ext.1, self.y_scale, 0.06);
+
+        let tick_w = |s: &str| text_size(&tick_font, s).0 as f64;
+        let tick_hf = |_: &str| tick_h as f64;
+        let y_ticks_for = |yr: (f64, f64)| {
+            ticks(
+                self.y_scale,
+                yr.0,
+                yr.1,
+                &Fit {
+                    px_per_unit: plot_h as f64 / (yr.1 - yr.0),
+                    extent: &tick_hf,
+                    gap: tick_h as f64 * 0.9,
+                    max_ticks: 7,
+                },
+            )
+        };
+        let x_layout = |y_ticks: &Ticks| {
+            let y_tw = y_ticks
+                .labels
+                .iter()
+                .map(|l| tick_w(l) as i32)
+                .max()
+                .unwrap_or(0);
+            let y_area = axes::y_area(style, y_tw);
+            let mut right = m + style.px(6.0);
+            let mut x_ticks = Ticks::default();
+            for _ in 0..2 {
+                let plot_w = (w - left - y_area - right).max(50);
+                x_ticks = ticks(
+                    self.x_scale,
+                    xr.0,
+                    xr.1,
+                    &Fit {
+                        px_per_unit: plot_w as f64 / (xr.1 - xr.0),
+                        extent: &tick_w,
+                        gap: style.px(16.0) as f64,
+                        max_ticks: 9,
+                    },
+                );
+                if let (Some(t), Some(l)) = (x_ticks.major.last(), x_ticks.labels.last()) {
+                    let dist = (xr.1 - t) / (xr.1 - xr.0) * plot_w as f64;
+                    let over = (tick_w(l) / 2.0 - dist).ceil() as i32 + style.px(3.0);
+                    right = right.max(over);
+                }
+            }
+            (y_area, right, x_ticks)
+        };
+
+        let mut y_ticks = y_ticks_for(yr);
+        let (mut y_area, mut right, mut x_ticks) = x_layout(&y_ticks);
+
+        // Legend and annotation placement.
+        let legend = Self::legend_entries(prep, style);
+        let plot_w = (w - left - y_area - right).max(50) as f64;
+        let pad = style.px(9.0) as f64;
+        let mut specs = vec![];
+        if !legend.is_empty() {
+            let (bw, bh) = legend_box_size(&legend, style);
+            specs.push(BoxSpec {
+                w: bw as f64 / plot_w,
+                h: bh as f64 / plot_h as f64,
+                pad_x: pad / plot_w,
+                pad_y: pad / plot_h as f64,
+            });
+        }
+        if !self.annotations.is_empty() {
+            let (bw, bh) = text_box_size(&self.annotations, style);
+            specs.push(BoxSpec {
+                w: bw as f64 / plot_w,
+                h: bh as f64 / plot_h as f64,
+                pad_x: pad / plot_w,
+                pad_y: pad / plot_h as f64,
+            });
+        }
+        let (mut placed, cost) = place_boxes(&Self::occupancy(prep, xr, yr), &specs);
+        if cost > 0.0 && !specs.is_empty() {
+            // Try making head-room above the data for the boxes.
+            let need = specs
+                .iter()
+                .map(|b| b.h + 1.5 * b.pad_y)
+                .fold(0.0, f64::max);
+            if need < 0.6 {
+                let yr2 = (yr.0, yr.0 + (yr.1 - yr.0) / (1.0 - need));
+                let (placed2, cost2) = place_boxes(&Self::occupancy(prep, xr, yr2), &specs);
+                if cost2 < 0.5 * cost {
+                    yr = yr2;
+                    placed = placed2;
+                    y_ticks = y_ticks_for(yr);
+                    (y_area, right, x_ticks) = x_layout(&y_ticks);
+                }
+            }
+        }
+        let mut it = placed.into_iter();
+        let legend_at = if legend.is_empty() { None } else { it.next() };
+        let annot_at = if self.annotations.is_empty() {
+            None
+        } else {
+            it.next()
+        };
+        let decided = Layout {
+            left,
+            right,
+            top,
+            bottom,
+            x_area,
+            y_area,
+            xr,
+            yr,
+            x_ticks,
+            y_ticks,
+            legend,
+            legend_at,
+            annot_at,
+        };
+        self.rescale(&decided, prep, style)
+    }
+
+    /// Keeps the decisions of `base` (ranges, ticks, legend placement) and
+    /// recomputes the pixel margins for `style`, so the supersampled PNG is
+    /// laid out exactly like the SVG.
+    fn rescale(&self, base: &Layout, prep: &Prepared, style: &Style) -> Layout {
+        let w = style.width as i32;
+        let m = style.margin as i32;
+        let tick_font = style.font(style.tick_font);
+        let tick_w = |s: &str| text_size(&tick_font, s).0 as f64;
+        let left = m / 2 + style.px(2.0);
+        let y_tw = base
+            .y_ticks
+            .labels
+            .iter()
+            .map(|l| tick_w(l) as i32)
+            .max()
+            .unwrap_or(0);
+        let y_area = axes::y_area(style, y_tw);
+        let mut right = m + style.px(6.0);
+        if let (Some(t), Some(l)) = (base.x_ticks.major.last(), base.x_ticks.labels.last()) {
+            let plot_w = (w - left - y_area - right).max(50) as f64;
+            let (x0, x1) = base.xr;
+            let dist = (x1 - t) / (x1 - x0) * plot_w;
+            right = right.max((tick_w(l) / 2.0 - dist).ceil() as i32 + style.px(3.0));
+        }
+        Layout {
+            left,
+            right,
+            top: axes::plot_top(style, axes::title_band(style, !self.title.is_empty())),
+            bottom: m / 2 + style.px(2.0),
+            x_area: axes::x_area(style),
+            y_area,
+            xr: base.xr,
+            yr: base.yr,
+            x_ticks: base.x_ticks.clone(),
+            y_ticks: base.y_ticks.clone(),
+            legend: Self::legend_entries(prep, style),
+            legend_at: base.legend_at,
+            annot_at: base.annot_at,
+        }
+    }
+
+    fn draw<DB: Target>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        prep: &Prepared,
+        lay: &Layout,
+        style: &Style,
+    ) -> Result<(), PlotError> {
+        root.fill(&WHITE).map_err(draw_err)?;
+        let (xr, yr) = (lay.xr, lay.yr);
+        let (xspec, yspec) = (xr.0..xr.1, yr.0..yr.1);
+        let chart = ChartBuilder::on(root)
+            .margin_top(lay.top)
+            .margin_bottom(lay.bottom)
+            .margin_left(lay.left)
+            .margin_right(lay.right)
+            .x_label_area_size(lay.x_area)
+            .y_label_area_size(lay.y_area)
+            .build_cartesian_2d(xspec, yspec)
+            .map_err(draw_err)?;
+        let (px_x, px_y) = chart.plotting_area().get_pixel_range();
+        let to_px = |(x, y): (f64, f64)| -> Px { chart.backend_coord(&(x, y)) };
+        let fx = |x: f64| to_px((x, yr.0)).0;
+        let fy = |y: f64| to_px((xr.0, y)).1;
+        let frame = Frame {
+            px_x: px_x.clone(),
+            px_y: px_y.clone(),
+            fx: &fx,
+            fy: &fy,
+        };
+        axes::draw_grid(root, &frame, &lay.x_ticks, &lay.y_ticks, style)?;
+        let bounds = Bounds {
+            x0: xr.0,
+            x1: xr.1,
+            y0: yr.0,
+            y1: yr.1,
+        };
+
+        // Title, centred over the plotting area.
+        draw_title(
+            root,
+            &self.title,
+            (px_x.start + px_x.end) / 2,
+            style.margin as i32,
+            style,
+        )?;
+
+        // Bands.
+        for s in &prep.series {
+            let fill = s.color.mix(style.band_alpha).filled();
+            for r in &s.band_runs {
+                if r.len() < 2 {
+                    continue;
+                }
+                let clampy = |y: f64| y.clamp(yr.0, yr.1);
+                let mut poly: Vec<Px> = r.iter().map(|&(x, _, h)| to_px((x, clampy(h)))).collect();
+                poly.extend(r.iter().rev().map(|&(x, l, _)| to_px((x, clampy(l)))));
+                root.draw(&Polygon::new(poly, fill)).map_err(draw_err)?;
+            }
+        }
+        // Reference lines.
+        for r in &prep.refs {
+            let pts = [to_px((xr.0, r.y)), to_px((xr.1, r.y))];
+            draw_polyline(
+                root,
+                &pts,
+                REF_LINE,
+                style.line_width,
+                r.dashed,
+                false,
+                style,
+            )?;
+        }
+        // Lines.
+        for s in &prep.series {
+            if s.kind == LineKind::MarkersOnly {
+                continue;
+            }
+            for r in &s.runs {
+                if r.len() == 1 {
+                    // An isolated point of a line series: show it as a dot.
+                    if bounds.contains(r[0]) {
+                        let rad = (style.line_width as i32 + style.px(1.0)).max(2);
+                        root.draw(&Circle::new(to_px(r[0]), rad, s.color.filled()))
+                            .map_err(draw_err)?;
+                    }
+                    continue;
+                }
+                for piece in clip_polyline(r, &bounds) {
+                    let pts: Vec<Px> = piece.into_iter().map(to_px).collect();
+                    draw_polyline(
+                        root,
+                        &pts,
+                        s.color,
+                        style.line_width,
+                        s.kind == LineKind::Dashed,
+                        false,
+                        style,
+                    )?;
+                }
+            }
+        }
+        // Markers.
+        for s in &prep.series {
+            let every = match s.kind {
+                LineKind::MarkersOnly => 1,
+                LineKind::LineAndMarkers => {
+                    let n: usize = s.runs.iter().map(Vec::len).sum();
+                    n.div_ceil(20).max(1)
+                }
+                _ => continue,
+            };
+            let pts = s.runs.iter().flatten().step_by(every);
+            for &p in pts {
+                if bounds.contains(p) {
+                    draw_marker(
+                        root,
+                        to_px(p),
+                        s.shape,
+                        style.marker_size as i32,
+                        s.color,
+                        s.color,
+                        style,
+                    )?;
+                }
+            }
+        }
+        // Frame, ticks, labels.
+        axes::draw_axes(root, &frame, &lay.x_ticks, &lay.y_ticks, style)?;
+        axes::draw_axis_titles(
+            root,
+            &frame,
+            &self.x_label,
+            &self.y_label,
+            style.height as i32 - lay.bottom,
+            lay.left,
+            style,
+        )?;
+
+        // Legend and annotations.
+        let (pw, ph) = (
+            (px_x.end - px_x.start) as f64,
+            (px_y.end - px_y.start) as f64,
+        );
+        let corner = |p: &Placed| -> Px {
+            (
+                px_x.start + (p.u0 * pw).round() as i32,
+                px_y.end - ((p.v0 + p.h) * ph).round() as i32,
+            )
+        };
+        if let Some(p) = &lay.legend_at {
+            draw_legend_box(root, &lay.legend, corner(p), style)?;
+        }
+        if let Some(p) = &lay.annot_at {
+            draw_text_box(root, &self.annotations, corner(p), style)?;
+        }
+        Ok(())
+    }
+}

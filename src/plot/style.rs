@@ -1,0 +1,159 @@
+//! Figure-wide look: palette, font sizes, figure dimensions.
+
+use plotters::style::{FontDesc, FontFamily, FontStyle, RGBColor};
+
+/// Font family name under which the embedded DejaVu Sans is registered.
+pub const FONT_FAMILY: &str = "DejaVu Sans";
+
+/// The Okabe–Ito colour-blind-safe palette, ordered for line plots on white
+/// (blue, vermillion, bluish green, orange, reddish purple, sky blue, black,
+/// yellow — yellow last as it is weak on white).
+pub const OKABE_ITO: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(230, 159, 0),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+    RGBColor(240, 228, 66),
+];
+
+/// Colour `i` of the palette (cycling).
+pub fn palette_color(i: usize) -> RGBColor {
+    OKABE_ITO[i % OKABE_ITO.len()]
+}
+
+pub(crate) const TEXT: RGBColor = RGBColor(0, 0, 0);
+pub(crate) const REF_LINE: RGBColor = RGBColor(90, 90, 90);
+pub(crate) const GRID_MAJOR: RGBColor = RGBColor(222, 222, 222);
+pub(crate) const GRID_MINOR: RGBColor = RGBColor(240, 240, 240);
+pub(crate) const MISSING: RGBColor = RGBColor(200, 200, 200);
+
+/// Sizes used for a figure. All lengths are pixels; font sizes are plotters
+/// font sizes (roughly 1.16 × the em size). [`Style::default`] is tuned for a
+/// 640×440 single-column figure whose text stays readable when the figure is
+/// shrunk to ~3.4 in; [`Style::scaled`] makes a proportionally larger one
+/// (e.g. `scaled(2.0)` for a high-resolution PNG).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Style {
+    /// Width of a line chart.
+    pub width: u32,
+    /// Height of a line chart.
+    pub height: u32,
+    /// Width of one contour panel (plot + its axis labels).
+    pub contour_panel_width: u32,
+    /// Height of a contour figure (including its legend strip).
+    pub contour_height: u32,
+    /// Width of the colour-bar column of a contour figure.
+    pub colorbar_width: u32,
+    /// Font size of titles.
+    pub title_font: f64,
+    /// Font size of axis labels.
+    pub label_font: f64,
+    /// Font size of tick labels.
+    pub tick_font: f64,
+    /// Font size of legend entries.
+    pub legend_font: f64,
+    /// Font size of the annotation box.
+    pub annotation_font: f64,
+    /// Stroke width of data lines.
+    pub line_width: u32,
+    /// Marker radius.
+    pub marker_size: u32,
+    /// Opacity of confidence bands.
+    pub band_alpha: f64,
+    /// Target number of filled-contour levels (the actual count is chosen so
+    /// that level boundaries are round numbers, typically 10–20).
+    pub contour_levels: usize,
+    /// Outer margin of the figure.
+    pub margin: u32,
+    /// Multiplier for built-in paddings, tick lengths and hairline widths
+    /// (1 by default; [`Style::scaled`] multiplies it too).
+    pub scale: f64,
+    /// PNGs are drawn at this many times the resolution and box-filtered
+    /// down, which anti-aliases thick lines and markers (1 disables).
+    pub png_supersample: u32,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            width: 640,
+            height: 440,
+            contour_panel_width: 470,
+            contour_height: 480,
+            colorbar_width: 120,
+            title_font: 21.0,
+            label_font: 20.0,
+            tick_font: 18.0,
+            legend_font: 17.0,
+            annotation_font: 17.0,
+            line_width: 2,
+            marker_size: 4,
+            band_alpha: 0.22,
+            contour_levels: 14,
+            margin: 10,
+            scale: 1.0,
+            png_supersample: 3,
+        }
+    }
+}
+
+impl Style {
+    /// A copy with every length and font size multiplied by `factor`.
+    pub fn scaled(&self, factor: f64) -> Style {
+        let u = |v: u32| ((v as f64) * factor).round().max(1.0) as u32;
+        Style {
+            width: u(self.width),
+            height: u(self.height),
+            contour_panel_width: u(self.contour_panel_width),
+            contour_height: u(self.contour_height),
+            colorbar_width: u(self.colorbar_width),
+            title_font: self.title_font * factor,
+            label_font: self.label_font * factor,
+            tick_font: self.tick_font * factor,
+            legend_font: self.legend_font * factor,
+            annotation_font: self.annotation_font * factor,
+            line_width: u(self.line_width),
+            marker_size: u(self.marker_size),
+            band_alpha: self.band_alpha,
+            contour_levels: self.contour_levels,
+            margin: u(self.margin),
+            scale: self.scale * factor,
+            png_supersample: self.png_supersample,
+        }
+    }
+
+    pub(crate) fn font(&self, size: f64) -> FontDesc<'static> {
+        FontDesc::new(FontFamily::Name(FONT_FAMILY), size, FontStyle::Normal)
+    }
+
+    /// A built-in length of `v` pixels at scale 1.
+    pub(crate) fn px(&self, v: f64) -> i32 {
+        (v * self.scale).round() as i32
+    }
+
+    /// Width of hairlines (axes, frames, grid, marker edges).
+    pub(crate) fn hair(&self) -> u32 {
+        self.scale.round().max(1.0) as u32
+    }
+
+    /// Length of tick marks (plotters puts tick labels at twice this).
+    pub(crate) fn tick_len(&self) -> i32 {
+        self.px(5.0).max(2)
+    }
+}
+
+/// Pixel size of `text` in `font` (width, height).
+pub(crate) fn text_size(font: &FontDesc, text: &str) -> (i32, i32) {
+    if text.is_empty() {
+        return (0, 0);
+    }
+    font.box_size(text)
+        .map(|(w, h)| (w as i32, h as i32))
+        .unwrap_or_else(|_| {
+            let s = font.get_size();
+            ((0.6 * s * text.chars().count() as f64) as i32, s as i32)
+        })
+}

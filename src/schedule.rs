@@ -1,0 +1,306 @@
+//! Learning-rate schedules η_k.
+//!
+//! The object of study is the decay step T of [`Schedule::StepDecay`]: η₁ for
+//! k < T, then η₂. Times used by the continuous limits: t = Σ η_k (SDE time) and
+//! τ = Σ η_k² (slow-flow time), see [`Schedule::sde_time`], [`Schedule::flow_time`].
+
+use serde::{Deserialize, Serialize};
+
+/// Invalid schedule parameter (names the field and value).
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid schedule: {field} = {value}: {reason}")]
+pub struct ScheduleError {
+    /// Offending field.
+    pub field: &'static str,
+    /// Its value.
+    pub value: String,
+    /// Why it is rejected.
+    pub reason: &'static str,
+}
+
+/// A learning-rate schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Schedule {
+    /// η_k = lr.
+    Constant { lr: f64 },
+    /// η₁ = `lr` for k < `decay_step`, then `lr_after`.
+    StepDecay {
+        lr: f64,
+        lr_after: f64,
+        decay_step: u64,
+    },
+    /// η_k = `lr` · Π_{m ≤ k} `factor` over the milestones passed.
+    MultiStep {
+        lr: f64,
+        milestones: Vec<u64>,
+        factor: f64,
+    },
+    /// Cosine from `lr` to `lr_min` over `total_steps`, then `lr_min`.
+    Cosine {
+        lr: f64,
+        lr_min: f64,
+        total_steps: u64,
+    },
+    /// Linear warm-up from `lr_start` over `warmup_steps`, then `after`
+    /// (whose step counter starts at the end of the warm-up).
+    Warmup {
+        warmup_steps: u64,
+        lr_start: f64,
+        after: Box<Schedule>,
+    },
+}
+
+fn check_lr(field: &'static str, lr: f64) -> Result<(), ScheduleError> {
+    if lr.is_finite() && lr > 0.0 {
+        Ok(())
+    } else {
+        Err(ScheduleError {
+            field,
+            value: lr.to_string(),
+            reason: "learning rates must be finite and > 0",
+        })
+    }
+}
+
+impl Schedule {
+    /// Step decay η₁ → η₂ at `decay_step`, checked.
+    ///
+    /// # Examples
+    /// ```
+    /// use latedecay::schedule::Schedule;
+    /// let s = Schedule::step_decay(0.004, 0.0004, 1000).unwrap();
+    /// assert_eq!(s.lr(999), 0.004);
+    /// assert_eq!(s.lr(1000), 0.0004);
+    /// ```
+    pub fn step_decay(lr: f64, lr_after: f64, decay_step: u64) -> Result<Self, ScheduleError> {
+        let s = Schedule::StepDecay {
+            lr,
+            lr_after,
+            decay_step,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Constant schedule, checked.
+    pub fn constant(lr: f64) -> Result<Self, ScheduleError> {
+        let s = Schedule::Constant { lr };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Check every field.
+    pub fn validate(&self) -> Result<(), ScheduleError> {
+        match self {
+            Schedule::Constant { lr } => check_lr("lr", *lr),
+            Schedule::StepDecay { lr, lr_after, .. } => {
+                check_lr("lr", *lr)?;
+                check_lr("lr_after", *lr_after)
+            }
+            Schedule::MultiStep {
+                lr,
+                milestones,
+                factor,
+            } => {
+                check_lr("lr", *lr)?;
+                if !(factor.is_finite() && *factor > 0.0) {
+                    return Err(ScheduleError {
+                        field: "factor",
+                        value: factor.to_string(),
+                        reason: "must be finite and > 0",
+                    });
+                }
+                if milestones.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(ScheduleError {
+                        field: "milestones",
+                        value: format!("{milestones:?}"),
+                        reason: "must be strictly increasing",
+                    });
+                }
+                Ok(())
+            }
+            Schedule::Cosine {
+                lr,
+                lr_min,
+                total_steps,
+            } => {
+                check_lr("lr", *lr)?;
+                if !(lr_min.is_finite() && *lr_min >= 0.0 && lr_min <= lr) {
+                    return Err(ScheduleError {
+                        field: "lr_min",
+                        value: lr_min.to_string(),
+                        reason: "must be finite, ≥ 0 and ≤ lr",
+                    });
+                }
+                if *total_steps == 0 {
+                    return Err(ScheduleError {
+                        field: "total_steps",
+                        value: "0".into(),
+                        reason: "must be > 0",
+                    });
+                }
+                Ok(())
+            }
+            Schedule::Warmup {
+                lr_start, after, ..
+            } => {
+                if !(lr_start.is_finite() && *lr_start >= 0.0) {
+                    return Err(ScheduleError {
+                        field: "lr_start",
+                        value: lr_start.to_string(),
+                        reason: "must be finite and ≥ 0",
+                    });
+                }
+                after.validate()
+            }
+        }
+    }
+
+    /// Learning rate η_k at step k (k = 0, 1, …).
+    #[inline]
+    pub fn lr(&self, step: u64) -> f64 {
+        match self {
+            Schedule::Constant { lr } => *lr,
+            Schedule::StepDecay {
+                lr,
+                lr_after,
+                decay_step,
+            } => {
+                if step < *decay_step {
+                    *lr
+                } else {
+                    *lr_after
+                }
+            }
+            Schedule::MultiStep {
+                lr,
+                milestones,
+                factor,
+            } => {
+                let passed = milestones.iter().filter(|&&m| step >= m).count();
+                lr * factor.powi(passed as i32)
+            }
+            Schedule::Cosine {
+                lr,
+                lr_min,
+                total_steps,
+            } => {
+                if step >= *total_steps {
+                    *lr_min
+                } else {
+                    let frac = step as f64 / *total_steps as f64;
+                    lr_min + 0.5 * (lr - lr_min) * (1.0 + (std::f64::consts::PI * frac).cos())
+                }
+            }
+            Schedule::Warmup {
+                warmup_steps,
+                lr_start,
+                after,
+            } => {
+                if step < *warmup_steps {
+                    let target = after.lr(0);
+                    lr_start + (target - lr_start) * step as f64 / *warmup_steps as f64
+                } else {
+                    after.lr(step - warmup_steps)
+                }
+            }
+        }
+    }
+
+    /// Largest learning rate over the first `steps` steps.
+    pub fn max_lr(&self, steps: u64) -> f64 {
+        match self {
+            Schedule::Constant { lr } => *lr,
+            Schedule::StepDecay { lr, lr_after, .. } => lr.max(*lr_after),
+            _ => (0..steps.min(1_000_000))
+                .map(|k| self.lr(k))
+                .fold(0.0, f64::max),
+        }
+    }
+
+    /// SDE time after `steps` steps: t = Σ_{k<steps} η_k.
+    pub fn sde_time(&self, steps: u64) -> f64 {
+        self.sum_powers(steps, 1)
+    }
+
+    /// Slow-flow time after `steps` steps: τ = Σ_{k<steps} η_k².
+    pub fn flow_time(&self, steps: u64) -> f64 {
+        self.sum_powers(steps, 2)
+    }
+
+    fn sum_powers(&self, steps: u64, power: i32) -> f64 {
+        match self {
+            Schedule::Constant { lr } => steps as f64 * lr.powi(power),
+            Schedule::StepDecay {
+                lr,
+                lr_after,
+                decay_step,
+            } => {
+                let before = steps.min(*decay_step) as f64;
+                let after = steps.saturating_sub(*decay_step) as f64;
+                before * lr.powi(power) + after * lr_after.powi(power)
+            }
+            _ => {
+                // Kahan summation keeps the sum exact to f64 roundoff over long runs.
+                let (mut sum, mut comp) = (0.0f64, 0.0f64);
+                for k in 0..steps {
+                    let term = self.lr(k).powi(power) - comp;
+                    let next = sum + term;
+                    comp = (next - sum) - term;
+                    sum = next;
+                }
+                sum
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_have_expected_values() {
+        let m = Schedule::MultiStep {
+            lr: 1.0,
+            milestones: vec![10, 20],
+            factor: 0.1,
+        };
+        assert_eq!(m.lr(9), 1.0);
+        assert!((m.lr(10) - 0.1).abs() < 1e-15);
+        assert!((m.lr(25) - 0.01).abs() < 1e-15);
+        let c = Schedule::Cosine {
+            lr: 1.0,
+            lr_min: 0.0,
+            total_steps: 100,
+        };
+        assert_eq!(c.lr(0), 1.0);
+        assert!((c.lr(50) - 0.5).abs() < 1e-12);
+        assert_eq!(c.lr(100), 0.0);
+        let w = Schedule::Warmup {
+            warmup_steps: 10,
+            lr_start: 0.0,
+            after: Box::new(Schedule::Constant { lr: 1.0 }),
+        };
+        assert_eq!(w.lr(0), 0.0);
+        assert!((w.lr(5) - 0.5).abs() < 1e-15);
+        assert_eq!(w.lr(10), 1.0);
+    }
+
+    #[test]
+    fn times_match_direct_sums() {
+        let s = Schedule::step_decay(0.1, 0.01, 7).unwrap();
+        let direct: f64 = (0..20).map(|k| s.lr(k)).sum();
+        assert!((s.sde_time(20) - direct).abs() < 1e-14);
+        let direct2: f64 = (0..20).map(|k| s.lr(k).powi(2)).sum();
+        assert!((s.flow_time(20) - direct2).abs() < 1e-15);
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let e = Schedule::step_decay(0.1, -1.0, 5).unwrap_err();
+        assert_eq!(e.field, "lr_after");
+        assert!(e.to_string().contains("-1"));
+    }
+}

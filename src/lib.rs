@@ -8,6 +8,7 @@ pub mod linalg;
 pub mod manifold;
 pub mod model;
 pub mod noise;
+pub mod plot;
 pub mod scalar;
 pub mod schedule;
 pub mod stats;

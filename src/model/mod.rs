@@ -8,9 +8,11 @@
 
 pub mod diagonal;
 pub mod linear;
+pub mod mlp;
 
 pub use diagonal::Diagonal;
 pub use linear::Linear;
+pub use mlp::Mlp;
 
 use serde::{Deserialize, Serialize};
 

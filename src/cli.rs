@@ -36,6 +36,28 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Minimum-norm (or flattest) interpolant of data given as CSV, any precision.
     Minnorm(MinnormArgs),
+    /// Paper figures F1–F7 (SVG + PNG + CSV) into figures/.
+    Figures(FiguresArgs),
+}
+
+/// `figures` options.
+#[derive(Debug, Args)]
+pub struct FiguresArgs {
+    /// Only these figures (e.g. `--only F3` or `--only F3,F4`).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Output directory.
+    #[arg(long, default_value = "figures")]
+    pub out: PathBuf,
+    /// Smaller runs (fewer seeds and steps, coarser grids).
+    #[arg(long)]
+    pub quick: bool,
+    /// Extra F5 series (SDE, slow flow) from a CSV `tau, <series…>`.
+    #[arg(long)]
+    pub f5_extra_csv: Option<PathBuf>,
+    /// F6 input: weak-error CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`.
+    #[arg(long)]
+    pub f6_csv: Option<PathBuf>,
 }
 
 /// `reproduce` options.
@@ -156,7 +178,40 @@ pub fn main_with(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Minnorm(a) => minnorm(&a),
+        Command::Figures(a) => figures(&a),
     }
+}
+
+fn figures(a: &FiguresArgs) -> Result<()> {
+    let only = a
+        .only
+        .iter()
+        .map(|s| s.parse::<crate::figures::FigureId>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = crate::figures::FigureOptions {
+        out_dir: a.out.clone(),
+        quick: a.quick,
+        only,
+        f5_extra_csv: a.f5_extra_csv.clone(),
+        f6_csv: a.f6_csv.clone(),
+    };
+    let start = std::time::Instant::now();
+    let reports = crate::figures::generate(&opts)?;
+    for r in &reports {
+        println!("{} ({:.1} s)", r.id, r.seconds);
+        for n in &r.notes {
+            println!("  {n}");
+        }
+        for f in &r.files {
+            println!("  wrote {}", f.display());
+        }
+    }
+    println!(
+        "figures done in {:.1} s{}",
+        start.elapsed().as_secs_f64(),
+        if a.quick { " (quick)" } else { "" }
+    );
+    Ok(())
 }
 
 fn reproduce(a: &ReproduceArgs) -> Result<()> {

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod data;
 pub mod dynamics;
 pub mod experiment;
+pub mod figures;
 pub mod linalg;
 pub mod manifold;
 pub mod model;

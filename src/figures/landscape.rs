@@ -1,0 +1,788 @@
+//! F1 and F2: training- and test-loss landscapes on the plane through the
+//! initial point θ₀, the early-decay solution and the late-decay solution, with
+//! the two SGD trajectories projected onto the plane.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::{fmt_num, FigureError};
+use crate::dynamics::sgd::{run_sgd, Probe, Record, RecordPlan, Sgd, SgdState, StandardProbe};
+use crate::experiment::run::{initial_theta, AnyProblem};
+use crate::experiment::{ExperimentConfig, Prepared};
+use crate::manifold::project_onto_manifold;
+use crate::model::mlp::{heldout_loss, MlpProbe, TeacherConfig, TeacherTask};
+use crate::model::{Mlp, Model, Problem};
+use crate::noise::Sampling;
+use crate::plot::{
+    grid_columns, write_csv, ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape,
+    PathOverlay,
+};
+use crate::schedule::Schedule;
+
+/// An affine plane θ₀ + c₁e₁ + c₂e₂ in parameter space (e₁, e₂ orthonormal).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plane {
+    /// θ₀.
+    pub origin: Vec<f64>,
+    /// e₁ ∥ a − θ₀.
+    pub e1: Vec<f64>,
+    /// e₂ ⊥ e₁, in span(a − θ₀, b − θ₀).
+    pub e2: Vec<f64>,
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl Plane {
+    /// The plane through `origin`, `a` and `b` (Gram–Schmidt on a − origin,
+    /// b − origin). Errors if the three points are (nearly) collinear.
+    ///
+    /// # Examples
+    /// ```
+    /// use latedecay::figures::Plane;
+    /// let p = Plane::through(&[0.0, 0.0, 1.0], &[2.0, 0.0, 1.0], &[1.0, 3.0, 1.0]).unwrap();
+    /// assert_eq!(p.coords(&[1.0, 3.0, 1.0]), (1.0, 3.0));
+    /// assert_eq!(p.point(2.0, 0.0), vec![2.0, 0.0, 1.0]);
+    /// ```
+    pub fn through(origin: &[f64], a: &[f64], b: &[f64]) -> Result<Self, FigureError> {
+        let sub = |p: &[f64]| -> Vec<f64> { p.iter().zip(origin).map(|(x, o)| x - o).collect() };
+        let mut e1 = sub(a);
+        let n1 = dot(&e1, &e1).sqrt();
+        if n1 == 0.0 || !n1.is_finite() {
+            return Err(FigureError::Input(format!(
+                "plane: first direction has norm {n1} (the two points coincide)"
+            )));
+        }
+        e1.iter_mut().for_each(|v| *v /= n1);
+        let mut e2 = sub(b);
+        let c = dot(&e2, &e1);
+        e2.iter_mut().zip(&e1).for_each(|(v, u)| *v -= c * u);
+        let n2 = dot(&e2, &e2).sqrt();
+        if n2 <= 1e-12 * n1 || !n2.is_finite() {
+            return Err(FigureError::Input(format!(
+                "plane: the three points are collinear (second direction has norm {n2:e})"
+            )));
+        }
+        e2.iter_mut().for_each(|v| *v /= n2);
+        Ok(Self {
+            origin: origin.to_vec(),
+            e1,
+            e2,
+        })
+    }
+
+    /// Coordinates (⟨θ − θ₀, e₁⟩, ⟨θ − θ₀, e₂⟩) of the orthogonal projection.
+    pub fn coords(&self, theta: &[f64]) -> (f64, f64) {
+        let mut c = (0.0, 0.0);
+        for ((t, o), (a, b)) in theta
+            .iter()
+            .zip(&self.origin)
+            .zip(self.e1.iter().zip(&self.e2))
+        {
+            c.0 += (t - o) * a;
+            c.1 += (t - o) * b;
+        }
+        c
+    }
+
+    /// The point θ₀ + c₁e₁ + c₂e₂.
+    pub fn point(&self, c1: f64, c2: f64) -> Vec<f64> {
+        self.origin
+            .iter()
+            .zip(self.e1.iter().zip(&self.e2))
+            .map(|(o, (a, b))| o + c1 * a + c2 * b)
+            .collect()
+    }
+
+    /// Distance of θ from the plane.
+    pub fn off_plane_distance(&self, theta: &[f64]) -> f64 {
+        let (c1, c2) = self.coords(theta);
+        let p = self.point(c1, c2);
+        p.iter()
+            .zip(theta)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt()
+    }
+}
+
+/// A marked point of a landscape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LandscapeMarker {
+    /// Legend label.
+    pub label: String,
+    /// Plane coordinates of the (projected) point.
+    pub x: f64,
+    /// Plane coordinates of the (projected) point.
+    pub y: f64,
+    /// Distance of the point from the plane (0 for points in the plane).
+    pub off_plane: f64,
+    /// Marker shape.
+    pub shape: MarkerShape,
+    /// Palette colour (None: white).
+    pub color_index: Option<usize>,
+}
+
+/// A projected SGD trajectory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trajectory {
+    /// Legend label.
+    pub label: String,
+    /// Steps of the recorded points.
+    pub steps: Vec<u64>,
+    /// Plane coordinates of θ_k.
+    pub points: Vec<(f64, f64)>,
+    /// Palette colour.
+    pub color_index: usize,
+    /// Final training loss.
+    pub final_train_loss: f64,
+    /// Final test loss.
+    pub final_test_loss: f64,
+    /// Final ‖θ‖.
+    pub final_norm: f64,
+}
+
+/// Everything behind F1 / F2.
+#[derive(Debug, Clone)]
+pub struct LandscapeData {
+    /// Figure title prefix (model and setting).
+    pub title: String,
+    /// Label of the test-loss panel.
+    pub test_label: String,
+    /// Plane coordinates of the grid (c₁).
+    pub xs: Vec<f64>,
+    /// Plane coordinates of the grid (c₂).
+    pub ys: Vec<f64>,
+    /// Training loss `train[iy][ix]`.
+    pub train: Vec<Vec<f64>>,
+    /// Test loss `test[iy][ix]`.
+    pub test: Vec<Vec<f64>>,
+    /// Early- and late-decay trajectories.
+    pub trajectories: Vec<Trajectory>,
+    /// A curve on Γ (projected onto the plane), empty if none.
+    pub gamma: Vec<(f64, f64)>,
+    /// Residual ‖r‖ of each point of `gamma` (before projecting onto the plane).
+    pub gamma_residuals: Vec<f64>,
+    /// Legend label of the Γ curve.
+    pub gamma_label: String,
+    /// Marked points.
+    pub markers: Vec<LandscapeMarker>,
+    /// Key numbers.
+    pub notes: Vec<String>,
+}
+
+/// Records like the inner probe and keeps θ_k (as f64) at every record.
+struct KeepTheta<P> {
+    inner: P,
+    thetas: Vec<Vec<f64>>,
+}
+
+impl<P: Probe<f64>> Probe<f64> for KeepTheta<P> {
+    fn measure(
+        &mut self,
+        step: u64,
+        lr: f64,
+        sde_time: f64,
+        flow_time: f64,
+        theta: &[f64],
+    ) -> Record {
+        self.thetas.push(theta.to_vec());
+        self.inner.measure(step, lr, sde_time, flow_time, theta)
+    }
+}
+
+fn decay_label(t: u64) -> String {
+    if t == 0 {
+        "T = 0".into()
+    } else if t % 1000 == 0 {
+        format!("T = {}k", t / 1000)
+    } else {
+        format!("T = {t}")
+    }
+}
+
+/// Square grid covering `pts` with 15% padding on each side.
+fn grid_around(pts: &[(f64, f64)], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let (mut x0, mut x1, mut y0, mut y1) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for &(x, y) in pts.iter().filter(|p| p.0.is_finite() && p.1.is_finite()) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    let (sx, sy) = ((x1 - x0).max(1e-9), (y1 - y0).max(1e-9));
+    let big = sx.max(sy);
+    let (px, py) = (0.15 * sx + 0.03 * big, 0.15 * sy + 0.03 * big);
+    let lin = |a: f64, b: f64| -> Vec<f64> {
+        (0..n)
+            .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
+            .collect()
+    };
+    (lin(x0 - px, x1 + px), lin(y0 - py, y1 + py))
+}
+
+/// Evaluate `f` on the grid of the plane (rows in parallel).
+fn eval_grid(
+    plane: &Plane,
+    xs: &[f64],
+    ys: &[f64],
+    f: &(dyn Fn(&[f64]) -> f64 + Sync),
+) -> Vec<Vec<f64>> {
+    ys.par_iter()
+        .map(|&y| xs.iter().map(|&x| f(&plane.point(x, y))).collect())
+        .collect()
+}
+
+/// Project the segment from `a` to `b` (extended by 20% at both ends) onto Γ
+/// point by point (Gauss–Newton, minimum-norm correction); keep the points
+/// whose residual reaches `tol`.
+fn gamma_curve<M: Model<f64>>(
+    problem: &Problem<f64, M>,
+    plane: &Plane,
+    a: &[f64],
+    b: &[f64],
+    points: usize,
+    tol: f64,
+) -> Result<(Vec<(f64, f64)>, Vec<f64>), FigureError> {
+    let mut curve = Vec::new();
+    let mut residuals = Vec::new();
+    for i in 0..points {
+        let t = -0.2 + 1.4 * i as f64 / (points - 1) as f64;
+        let p: Vec<f64> = a.iter().zip(b).map(|(x, y)| x + t * (y - x)).collect();
+        let proj = project_onto_manifold(problem, &p, tol, 60)?;
+        if proj.converged {
+            curve.push(plane.coords(&proj.theta));
+            residuals.push(proj.residual_norm);
+        }
+    }
+    Ok((curve, residuals))
+}
+
+/// F1 settings: Mlp on a teacher task, label-noise SGD with step decay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpLandscapeParams {
+    /// The teacher task.
+    pub task: TeacherConfig,
+    /// Student width m.
+    pub width: usize,
+    /// Seed of the init and of SGD.
+    pub seed: u64,
+    /// Large learning rate η₁.
+    pub lr: f64,
+    /// Learning rate after the decay η₂.
+    pub lr_after: f64,
+    /// Label-noise σ.
+    pub label_noise_sigma: f64,
+    /// Decay step of the early-decay run.
+    pub early_decay: u64,
+    /// Decay step of the late-decay run.
+    pub late_decay: u64,
+    /// Steps after the decay (both runs).
+    pub steps_after: u64,
+    /// Grid points per axis.
+    pub grid: usize,
+}
+
+impl MlpLandscapeParams {
+    /// Defaults (quick: shorter runs, coarser grid, smaller held-out sample).
+    pub fn new(quick: bool) -> Self {
+        Self {
+            task: TeacherConfig {
+                n: 20,
+                d: 10,
+                teacher_width: 2,
+                n_test: if quick { 1000 } else { 4000 },
+                target_noise_sigma: 0.0,
+                seed: 20_240_602,
+            },
+            width: 20,
+            seed: 1,
+            lr: 0.1,
+            lr_after: 0.01,
+            label_noise_sigma: 0.5,
+            early_decay: 0,
+            late_decay: if quick { 100_000 } else { 400_000 },
+            steps_after: if quick { 20_000 } else { 50_000 },
+            grid: if quick { 31 } else { 71 },
+        }
+    }
+}
+
+/// F1 data: Mlp landscapes through θ₀, θ_early, θ_late.
+pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureError> {
+    let task = TeacherTask::new(&p.task)?;
+    let model = Mlp::new(p.task.d, p.width);
+    let problem = Problem::new(model, task.train.clone());
+    let theta0 = model.gaussian_init::<f64>(p.seed, 1.0, 1.0, ());
+    let run = |decay: u64,
+               color: usize|
+     -> Result<(Vec<f64>, Trajectory, Vec<Vec<f64>>), FigureError> {
+        let method = Sgd {
+            batch_size: 1,
+            label_noise_sigma: p.label_noise_sigma,
+            sampling: Sampling::WithReplacement,
+            schedule: Schedule::step_decay(p.lr, p.lr_after, decay)?,
+        };
+        method.validate(problem.n())?;
+        let total = decay + p.steps_after;
+        let mut state = SgdState::new(theta0.clone(), p.seed, problem.n(), &method);
+        let mut probe = MlpProbe::new(&problem, &task.test_x, &task.test_y, true);
+        let out = run_sgd(
+            &problem,
+            &method,
+            &mut state,
+            total,
+            RecordPlan::Every {
+                every: (total / 150).max(1),
+            },
+            &mut probe,
+            |_| {},
+        )
+        .into_result()?;
+        let last = out.records.last().expect("final record").clone();
+        Ok((
+            out.theta,
+            Trajectory {
+                label: format!("SGD, decay at {}", decay_label(decay)),
+                steps: out.records.iter().map(|r| r.step).collect(),
+                points: vec![],
+                color_index: color,
+                final_train_loss: last.train_loss,
+                final_test_loss: last.test_loss,
+                final_norm: last.norm,
+            },
+            probe.thetas,
+        ))
+    };
+    let (early, mut t_early, th_early) = run(p.early_decay, 1)?;
+    let (late, mut t_late, th_late) = run(p.late_decay, 4)?;
+    let plane = Plane::through(&theta0, &early, &late)?;
+    t_early.points = th_early.iter().map(|t| plane.coords(t)).collect();
+    t_late.points = th_late.iter().map(|t| plane.coords(t)).collect();
+    let (gamma, gamma_residuals) = gamma_curve(&problem, &plane, &early, &late, 41, 1e-9)?;
+    let markers = vec![
+        marker("θ₀ (init)", &plane, &theta0, MarkerShape::Circle, None),
+        marker("early-decay end", &plane, &early, MarkerShape::Square, Some(1)),
+        marker("late-decay end", &plane, &late, MarkerShape::Diamond, Some(4)),
+    ];
+    let mut pts: Vec<(f64, f64)> = t_early.points.clone();
+    pts.extend(&t_late.points);
+    pts.extend(markers.iter().map(|m| (m.x, m.y)));
+    let (xs, ys) = grid_around(&pts, p.grid);
+    let train = eval_grid(&plane, &xs, &ys, &|t| problem.train_loss(t));
+    let test = eval_grid(&plane, &xs, &ys, &|t| {
+        heldout_loss(&model, t, &task.test_x, &task.test_y)
+    });
+    let null = task.null_test_loss();
+    let notes = vec![
+        format!(
+            "Mlp d = {}, m = {} (D = {}), n = {}, teacher width {}, held-out N = {}; label-noise SGD σ = {}, η = {} → {}",
+            p.task.d,
+            p.width,
+            Model::<f64>::param_dim(&model),
+            p.task.n,
+            p.task.teacher_width,
+            p.task.n_test,
+            p.label_noise_sigma,
+            p.lr,
+            p.lr_after
+        ),
+        traj_note(&t_early),
+        traj_note(&t_late),
+        format!(
+            "test loss of the zero predictor {}, at θ₀ {}",
+            fmt_num(null),
+            fmt_num(heldout_loss(&model, &theta0, &task.test_x, &task.test_y))
+        ),
+        gamma_note(&gamma_residuals, 41),
+    ];
+    Ok(LandscapeData {
+        title: format!("Mlp (m = {}, n = {})", p.width, p.task.n),
+        test_label: format!("test loss (held-out, N = {})", p.task.n_test),
+        xs,
+        ys,
+        train,
+        test,
+        trajectories: vec![t_early, t_late],
+        gamma,
+        gamma_residuals,
+        gamma_label: "Γ (segment projected)".into(),
+        markers,
+        notes,
+    })
+}
+
+fn marker(
+    label: &str,
+    plane: &Plane,
+    theta: &[f64],
+    shape: MarkerShape,
+    color_index: Option<usize>,
+) -> LandscapeMarker {
+    let (x, y) = plane.coords(theta);
+    LandscapeMarker {
+        label: label.to_string(),
+        x,
+        y,
+        off_plane: plane.off_plane_distance(theta),
+        shape,
+        color_index,
+    }
+}
+
+fn traj_note(t: &Trajectory) -> String {
+    format!(
+        "{}: final train loss {}, test loss {}, ‖θ‖ = {}",
+        t.label,
+        fmt_num(t.final_train_loss),
+        fmt_num(t.final_test_loss),
+        fmt_num(t.final_norm)
+    )
+}
+
+fn gamma_note(res: &[f64], tried: usize) -> String {
+    format!(
+        "Γ curve: {} of {} points projected, max residual ‖r‖ = {}",
+        res.len(),
+        tried,
+        fmt_num(res.iter().copied().fold(0.0, f64::max))
+    )
+}
+
+/// F2 settings: the default late-decay experiment (optionally smaller d).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiagonalLandscapeParams {
+    /// The experiment (data, init, SGD; the schedule's η₁ → η₂ are used).
+    pub cfg: ExperimentConfig,
+    /// Seed of SGD.
+    pub seed: u64,
+    /// Decay step of the early-decay run.
+    pub early_decay: u64,
+    /// Decay step of the late-decay run.
+    pub late_decay: u64,
+    /// Steps after the decay.
+    pub steps_after: u64,
+    /// Grid points per axis.
+    pub grid: usize,
+}
+
+impl DiagonalLandscapeParams {
+    /// Defaults: `ExperimentConfig::default_late_decay()` (d = 100, n = 40),
+    /// T = 0 vs T = 800k (quick: 200k), 40k steps after the decay.
+    pub fn new(quick: bool) -> Self {
+        Self {
+            cfg: ExperimentConfig::default_late_decay(),
+            seed: 1,
+            early_decay: 0,
+            late_decay: if quick { 200_000 } else { 800_000 },
+            steps_after: 40_000,
+            grid: if quick { 31 } else { 71 },
+        }
+    }
+}
+
+fn step_decay_of(cfg: &ExperimentConfig, decay: u64) -> Result<Sgd, FigureError> {
+    let (lr, lr_after) = match cfg.sgd.schedule {
+        Schedule::StepDecay { lr, lr_after, .. } => (lr, lr_after),
+        ref other => {
+            return Err(FigureError::Input(format!(
+                "sgd.schedule = {other:?}: the figures need a step_decay schedule"
+            )))
+        }
+    };
+    Ok(Sgd {
+        schedule: Schedule::step_decay(lr, lr_after, decay)?,
+        ..cfg.sgd.clone()
+    })
+}
+
+pub(crate) fn diagonal_problem(
+    cfg: &ExperimentConfig,
+) -> Result<(Prepared<f64>, Problem<f64, crate::model::Diagonal>), FigureError> {
+    let prepared = Prepared::<f64>::new(cfg, ())?;
+    let problem = match &prepared.problem {
+        AnyProblem::Diagonal(p) => p.clone(),
+        AnyProblem::Linear(_) => {
+            return Err(FigureError::Input(format!(
+                "model = {}: this figure needs the diagonal model",
+                cfg.model
+            )))
+        }
+    };
+    Ok((prepared, problem))
+}
+
+pub(crate) fn sgd_method(cfg: &ExperimentConfig, decay: u64) -> Result<Sgd, FigureError> {
+    step_decay_of(cfg, decay)
+}
+
+/// θ_ref with each coordinate pair (u_j, v_j) sign-flipped to be nearest θ.
+pub(crate) fn nearest_flip(theta_ref: &[f64], theta: &[f64]) -> Vec<f64> {
+    let d = theta.len() / 2;
+    let mut out = theta_ref.to_vec();
+    for j in 0..d {
+        let plus = (theta[j] - theta_ref[j]).powi(2) + (theta[j + d] - theta_ref[j + d]).powi(2);
+        let minus = (theta[j] + theta_ref[j]).powi(2) + (theta[j + d] + theta_ref[j + d]).powi(2);
+        if minus < plus {
+            out[j] = -theta_ref[j];
+            out[j + d] = -theta_ref[j + d];
+        }
+    }
+    out
+}
+
+/// F2 data: Diagonal landscapes with Γ, θ_mn and the test minimizer marked.
+pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, FigureError> {
+    let (prepared, problem) = diagonal_problem(&p.cfg)?;
+    let theta0: Vec<f64> = initial_theta(&p.cfg.init, problem.dim(), p.seed, ());
+    let reference = prepared.reference();
+    let theta_mn = &prepared.minnorm.theta;
+    let run = |decay: u64, color: usize| -> Result<(Vec<f64>, Trajectory, Vec<Vec<f64>>), FigureError> {
+        let method = sgd_method(&p.cfg, decay)?;
+        method.validate(problem.n())?;
+        let total = decay + p.steps_after;
+        let mut state = SgdState::new(theta0.clone(), p.seed, problem.n(), &method);
+        let mut probe = KeepTheta {
+            inner: StandardProbe::new(&problem, Some(theta_mn)),
+            thetas: vec![],
+        };
+        let out = run_sgd(
+            &problem,
+            &method,
+            &mut state,
+            total,
+            RecordPlan::Every {
+                every: (total / 150).max(1),
+            },
+            &mut probe,
+            |_| {},
+        )
+        .into_result()?;
+        let last = out.records.last().expect("final record").clone();
+        Ok((
+            out.theta,
+            Trajectory {
+                label: format!("SGD, decay at {}", decay_label(decay)),
+                steps: out.records.iter().map(|r| r.step).collect(),
+                points: vec![],
+                color_index: color,
+                final_train_loss: last.train_loss,
+                final_test_loss: last.test_loss,
+                final_norm: last.norm,
+            },
+            probe.thetas,
+        ))
+    };
+    let (early, mut t_early, th_early) = run(p.early_decay, 1)?;
+    let (late, mut t_late, th_late) = run(p.late_decay, 4)?;
+    let plane = Plane::through(&theta0, &early, &late)?;
+    t_early.points = th_early.iter().map(|t| plane.coords(t)).collect();
+    t_late.points = th_late.iter().map(|t| plane.coords(t)).collect();
+    let (gamma, gamma_residuals) = gamma_curve(&problem, &plane, &early, &late, 41, 1e-10)?;
+    let mn = nearest_flip(theta_mn, &late);
+    // The minimum-norm point of the test minimizer set {u ⊙ v = β*}:
+    // u_j = sign(β*_j)√|β*_j|, v_j = √|β*_j|.
+    let beta_star = problem.data.beta_star.clone().unwrap_or_default();
+    let d = problem.data.d();
+    let mut star = vec![0.0; 2 * d];
+    for (j, b) in beta_star.iter().enumerate() {
+        star[j] = if *b < 0.0 { -b.abs().sqrt() } else { b.abs().sqrt() };
+        star[j + d] = b.abs().sqrt();
+    }
+    let star = nearest_flip(&star, &late);
+    let markers = vec![
+        marker("θ₀ (init)", &plane, &theta0, MarkerShape::Circle, None),
+        marker("early-decay end", &plane, &early, MarkerShape::Square, Some(1)),
+        marker("late-decay end", &plane, &late, MarkerShape::Diamond, Some(4)),
+        marker("θ_mn (projected)", &plane, &mn, MarkerShape::Star, Some(7)),
+        marker(
+            "u⊙v = β* (projected)",
+            &plane,
+            &star,
+            MarkerShape::Cross,
+            None,
+        ),
+    ];
+    let mut pts: Vec<(f64, f64)> = t_early.points.clone();
+    pts.extend(&t_late.points);
+    pts.extend(markers.iter().map(|m| (m.x, m.y)));
+    pts.extend(&gamma);
+    let (xs, ys) = grid_around(&pts, p.grid);
+    let train = eval_grid(&plane, &xs, &ys, &|t| problem.train_loss(t));
+    let test = eval_grid(&plane, &xs, &ys, &|t| {
+        problem.test_loss(t).unwrap_or(f64::NAN)
+    });
+    let dist = |t: &[f64]| -> f64 {
+        t.iter()
+            .zip(&mn)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt()
+            / reference.minnorm_norm
+    };
+    let data = &problem.data;
+    let notes = vec![
+        format!(
+            "Diagonal d = {}, n = {}, label-noise SGD σ = {}, B = {}",
+            d,
+            data.n(),
+            p.cfg.sgd.label_noise_sigma,
+            p.cfg.sgd.batch_size
+        ),
+        traj_note(&t_early),
+        traj_note(&t_late),
+        format!(
+            "‖θ_mn‖ = {}, R(β_mn) = {}; ‖θ−θ_mn‖/‖θ_mn‖: early {}, late {}; θ_mn is {} off the plane",
+            fmt_num(reference.minnorm_norm),
+            fmt_num(reference.minnorm_test_loss),
+            fmt_num(dist(&early)),
+            fmt_num(dist(&late)),
+            fmt_num(plane.off_plane_distance(&mn))
+        ),
+        gamma_note(&gamma_residuals, 41),
+    ];
+    Ok(LandscapeData {
+        title: format!("Diagonal network (d = {}, n = {})", d, data.n()),
+        test_label: "test loss R(β(θ))".into(),
+        xs,
+        ys,
+        train,
+        test,
+        trajectories: vec![t_early, t_late],
+        gamma,
+        gamma_residuals,
+        gamma_label: "Γ (segment projected)".into(),
+        markers,
+        notes,
+    })
+}
+
+/// Render F1/F2: two filled-contour panels (train, test) with a shared log
+/// colour scale, trajectories, Γ and markers; writes `stem.{svg,png,csv}` and
+/// `stem_overlays.csv`.
+pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf>, FigureError> {
+    // Log colour scale: floor at 1e-12 × the largest value so that exact zeros
+    // (points on Γ) do not stretch the scale.
+    let max = data
+        .train
+        .iter()
+        .chain(&data.test)
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let floor = (max * 1e-12).max(f64::MIN_POSITIVE);
+    let clip = |g: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+        g.iter()
+            .map(|r| r.iter().map(|&v| if v.is_finite() { v.max(floor) } else { v }).collect())
+            .collect()
+    };
+    let paths: Vec<PathOverlay> = data
+        .trajectories
+        .iter()
+        .map(|t| PathOverlay {
+            label: t.label.clone(),
+            points: t.points.clone(),
+            color_index: Some(t.color_index),
+        })
+        .collect();
+    let curves = if data.gamma.len() >= 2 {
+        vec![CurveOverlay {
+            label: data.gamma_label.clone(),
+            points: data.gamma.clone(),
+            dashed: true,
+        }]
+    } else {
+        vec![]
+    };
+    let markers: Vec<Marker> = data
+        .markers
+        .iter()
+        .map(|m| Marker {
+            label: m.label.clone(),
+            x: m.x,
+            y: m.y,
+            shape: m.shape,
+            color_index: m.color_index,
+        })
+        .collect();
+    let panel = |title: String, values: Vec<Vec<f64>>, legend: bool| ContourPanel {
+        title,
+        x_label: "c₁ = ⟨θ − θ₀, e₁⟩".into(),
+        y_label: "c₂ = ⟨θ − θ₀, e₂⟩".into(),
+        xs: data.xs.clone(),
+        ys: data.ys.clone(),
+        values,
+        log_color: true,
+        paths: paths
+            .iter()
+            .map(|p| PathOverlay {
+                label: if legend { p.label.clone() } else { String::new() },
+                ..p.clone()
+            })
+            .collect(),
+        markers: markers
+            .iter()
+            .map(|m| Marker {
+                label: if legend { m.label.clone() } else { String::new() },
+                ..m.clone()
+            })
+            .collect(),
+        curves: curves
+            .iter()
+            .map(|c| CurveOverlay {
+                label: if legend { c.label.clone() } else { String::new() },
+                ..c.clone()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let fig = ContourFigure {
+        panels: vec![
+            panel(
+                format!("{}: training loss L(θ)", data.title),
+                clip(&data.train),
+                true,
+            ),
+            panel(data.test_label.clone(), clip(&data.test), false),
+        ],
+        colorbar_label: "loss (log scale)".into(),
+        shared_color_scale: true,
+        iso_lines: true,
+    };
+    let mut files = fig.render(stem)?;
+    let csv = super::with_ext(stem, "csv");
+    let mut cols = grid_columns(&data.xs, &data.ys, &data.train)?;
+    cols.push(grid_columns(&data.xs, &data.ys, &data.test)?.remove(2));
+    write_csv(&csv, &["x", "y", "train_loss", "test_loss"], &cols)?;
+    files.push(csv);
+    let mut ov: [Vec<f64>; 5] = Default::default();
+    let mut push = |kind: f64, idx: usize, (x, y): (f64, f64), v: f64| {
+        ov[0].push(kind);
+        ov[1].push(idx as f64);
+        ov[2].push(x);
+        ov[3].push(y);
+        ov[4].push(v);
+    };
+    for (k, t) in data.trajectories.iter().enumerate() {
+        for (i, (&pt, &s)) in t.points.iter().zip(&t.steps).enumerate() {
+            push(k as f64, i, pt, s as f64);
+        }
+    }
+    for (i, (&pt, &r)) in data.gamma.iter().zip(&data.gamma_residuals).enumerate() {
+        push(2.0, i, pt, r);
+    }
+    for (i, m) in data.markers.iter().enumerate() {
+        push(3.0, i, (m.x, m.y), m.off_plane);
+    }
+    let ov_path = super::with_ext(&stem.with_file_name(format!(
+        "{}_overlays",
+        stem.file_name().and_then(|s| s.to_str()).unwrap_or("landscape")
+    )), "csv");
+    write_csv(&ov_path, &["kind", "index", "x", "y", "value"], &ov)?;
+    files.push(ov_path);
+    Ok(files)
+}
+

@@ -1,0 +1,332 @@
+//! Paper-style figures F1–F7 (DESIGN.md §4), each written as SVG + PNG plus the
+//! CSV behind it, by `latedecay figures [--only F3] [--out DIR] [--quick]`.
+//!
+//! Every figure is split into a *data* function (a plain struct, checked by
+//! tests/figures.rs) and a *render* function (SVG/PNG/CSV through
+//! [`crate::plot`]):
+//!
+//! | figure | data | render | files (stem in the output directory) |
+//! |---|---|---|---|
+//! | F1 Mlp loss landscape | [`mlp_landscape`] | [`render_landscape`] | `F1_mlp_landscape` |
+//! | F2 Diagonal loss landscape | [`diagonal_landscape`] | [`render_landscape`] | `F2_diagonal_landscape` |
+//! | F3 ‖θ_k‖ vs k | [`decay_sweep`] | [`render_norm_vs_step`] | `F3_norm_vs_step` |
+//! | F4 test loss vs decay step | [`decay_sweep`] | [`render_test_loss_vs_decay`] | `F4_test_loss_vs_decay` |
+//! | F5 distance to θ_mn vs τ | [`sgd_distance_curves`] (+ [`DistanceCurves::from_csv`]) | [`render_distance_vs_tau`] | `F5_distance_vs_tau` |
+//! | F6 weak error vs η | [`WeakErrorTable::from_csv`] | [`render_weak_error`] | `F6_weak_error` |
+//! | F7 f64 vs MPFR | [`precision_divergence`] | [`render_precision_divergence`] | `F7_f64_vs_mpfr` |
+//!
+//! CSV layouts. Landscapes: `<stem>.csv` = `x, y, train_loss, test_loss`
+//! (long format, one row per grid point; x, y are coordinates in the plane),
+//! `<stem>_overlays.csv` = `kind, index, x, y, value` with kind 0 = early-decay
+//! trajectory, 1 = late-decay trajectory (value = step), 2 = a curve on Γ
+//! (value = residual ‖r‖ after projection), 3 = marker (index as in the legend,
+//! value = distance of the point from the plane). F3: `step, decay_step, mean,
+//! q10, q90` per recorded step. F4: `decay_step, mean, q10, q90, median` (final
+//! test loss), plus the reference values in `F4_reference.csv`. F5: `tau,
+//! <series…>` (relative distance ‖θ−θ_mn‖/‖θ_mn‖; NaN where a series has no
+//! value). F6: `eta, err_gf, err_sme1, err_sme2` and optional `*_f64`
+//! columns. F7: `step, lr, rel_diff`.
+
+mod decay;
+mod landscape;
+mod limits;
+mod precision;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+pub use decay::{
+    decay_sweep, render_norm_vs_step, render_test_loss_vs_decay, DecaySweep, DecaySweepParams,
+};
+pub use landscape::{
+    diagonal_landscape, mlp_landscape, render_landscape, DiagonalLandscapeParams, LandscapeData,
+    LandscapeMarker, MlpLandscapeParams, Plane,
+};
+pub use limits::{
+    render_distance_vs_tau, render_weak_error, sgd_distance_curves, DistanceCurves,
+    DistanceParams, WeakErrorTable,
+};
+pub use precision::{
+    precision_divergence, render_precision_divergence, PrecisionDivergence, PrecisionParams,
+};
+
+/// Errors while computing or drawing a figure.
+#[derive(Debug, thiserror::Error)]
+pub enum FigureError {
+    /// Plotting or file output.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+    /// Experiment setup (data, interpolant).
+    #[error(transparent)]
+    Experiment(#[from] crate::experiment::ExperimentError),
+    /// Data generation.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// SGD setting or divergence.
+    #[error(transparent)]
+    Sgd(#[from] crate::dynamics::sgd::SgdError),
+    /// Schedule setting.
+    #[error(transparent)]
+    Schedule(#[from] crate::schedule::ScheduleError),
+    /// Linear algebra (projection onto Γ).
+    #[error(transparent)]
+    Linalg(#[from] crate::linalg::LinalgError),
+    /// Invalid figure input (names the field and value).
+    #[error("invalid figure input: {0}")]
+    Input(String),
+}
+
+/// One of the figures F1–F7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FigureId {
+    /// Mlp loss landscape.
+    F1,
+    /// Diagonal loss landscape.
+    F2,
+    /// ‖θ_k‖ vs k.
+    F3,
+    /// Final test loss vs decay step.
+    F4,
+    /// Distance to θ_mn vs rescaled time.
+    F5,
+    /// Weak error vs η.
+    F6,
+    /// f64 vs MPFR divergence.
+    F7,
+}
+
+impl FigureId {
+    /// All figures in order.
+    pub const ALL: [FigureId; 7] = [
+        FigureId::F1,
+        FigureId::F2,
+        FigureId::F3,
+        FigureId::F4,
+        FigureId::F5,
+        FigureId::F6,
+        FigureId::F7,
+    ];
+    /// File stem of the figure.
+    pub fn stem(self) -> &'static str {
+        match self {
+            FigureId::F1 => "F1_mlp_landscape",
+            FigureId::F2 => "F2_diagonal_landscape",
+            FigureId::F3 => "F3_norm_vs_step",
+            FigureId::F4 => "F4_test_loss_vs_decay",
+            FigureId::F5 => "F5_distance_vs_tau",
+            FigureId::F6 => "F6_weak_error",
+            FigureId::F7 => "F7_f64_vs_mpfr",
+        }
+    }
+}
+
+impl std::fmt::Display for FigureId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "F{}", *self as usize + 1)
+    }
+}
+
+impl FromStr for FigureId {
+    type Err = FigureError;
+    /// `F3` or `f3` (also `3`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let digits = t.strip_prefix(['F', 'f']).unwrap_or(t);
+        match digits.parse::<usize>() {
+            Ok(k @ 1..=7) => Ok(FigureId::ALL[k - 1]),
+            _ => Err(FigureError::Input(format!(
+                "--only = {s:?}: expected one of F1..F7"
+            ))),
+        }
+    }
+}
+
+/// What `latedecay figures` should do.
+#[derive(Debug, Clone)]
+pub struct FigureOptions {
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// Smaller runs (fewer seeds/steps, coarser grids).
+    pub quick: bool,
+    /// Figures to make (empty: all).
+    pub only: Vec<FigureId>,
+    /// Extra F5 series (e.g. SDE, slow flow) from a CSV `tau, <series…>`.
+    pub f5_extra_csv: Option<PathBuf>,
+    /// F6 input: CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]` (from the
+    /// exact-moments module). Without it F6 is skipped with a note.
+    pub f6_csv: Option<PathBuf>,
+}
+
+impl Default for FigureOptions {
+    fn default() -> Self {
+        Self {
+            out_dir: PathBuf::from("figures"),
+            quick: false,
+            only: vec![],
+            f5_extra_csv: None,
+            f6_csv: None,
+        }
+    }
+}
+
+/// What was made for one figure.
+#[derive(Debug, Clone)]
+pub struct FigureReport {
+    /// Which figure.
+    pub id: FigureId,
+    /// Files written (SVG, PNG, CSV), empty when skipped.
+    pub files: Vec<PathBuf>,
+    /// Key numbers / notes, one per line.
+    pub notes: Vec<String>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Make the requested figures (all by default) and return what was written.
+pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> {
+    let wanted = |id: FigureId| opts.only.is_empty() || opts.only.contains(&id);
+    let dir = &opts.out_dir;
+    let q = opts.quick;
+    let mut reports = Vec::new();
+    let timed = |id: FigureId,
+                 f: &mut dyn FnMut() -> Result<(Vec<PathBuf>, Vec<String>), FigureError>|
+     -> Result<FigureReport, FigureError> {
+        let t0 = Instant::now();
+        let (files, notes) = f()?;
+        Ok(FigureReport {
+            id,
+            files,
+            notes,
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    };
+    if wanted(FigureId::F1) {
+        reports.push(timed(FigureId::F1, &mut || {
+            let data = mlp_landscape(&MlpLandscapeParams::new(q))?;
+            let files = render_landscape(&data, &stem(dir, FigureId::F1))?;
+            Ok((files, data.notes.clone()))
+        })?);
+    }
+    if wanted(FigureId::F2) {
+        reports.push(timed(FigureId::F2, &mut || {
+            let data = diagonal_landscape(&DiagonalLandscapeParams::new(q))?;
+            let files = render_landscape(&data, &stem(dir, FigureId::F2))?;
+            Ok((files, data.notes.clone()))
+        })?);
+    }
+    if wanted(FigureId::F3) || wanted(FigureId::F4) {
+        let t0 = Instant::now();
+        let sweep = decay_sweep(&DecaySweepParams::new(q))?;
+        let shared = t0.elapsed().as_secs_f64();
+        let mut first = true;
+        if wanted(FigureId::F3) {
+            reports.push(timed(FigureId::F3, &mut || {
+                let files = render_norm_vs_step(&sweep, &stem(dir, FigureId::F3))?;
+                Ok((files, sweep.norm_notes()))
+            })?);
+            reports.last_mut().expect("just pushed").seconds += shared;
+            first = false;
+        }
+        if wanted(FigureId::F4) {
+            reports.push(timed(FigureId::F4, &mut || {
+                let files = render_test_loss_vs_decay(&sweep, &stem(dir, FigureId::F4))?;
+                Ok((files, sweep.test_loss_notes()))
+            })?);
+            if first {
+                reports.last_mut().expect("just pushed").seconds += shared;
+            }
+        }
+    }
+    if wanted(FigureId::F5) {
+        reports.push(timed(FigureId::F5, &mut || {
+            let mut curves = sgd_distance_curves(&DistanceParams::new(q))?;
+            if let Some(path) = &opts.f5_extra_csv {
+                curves.merge(&DistanceCurves::from_csv(path)?)?;
+            }
+            let files = render_distance_vs_tau(&curves, &stem(dir, FigureId::F5))?;
+            Ok((files, curves.notes()))
+        })?);
+    }
+    if wanted(FigureId::F6) {
+        reports.push(timed(FigureId::F6, &mut || match &opts.f6_csv {
+            Some(path) => {
+                let table = WeakErrorTable::from_csv(path)?;
+                let (files, notes) = render_weak_error(&table, &stem(dir, FigureId::F6))?;
+                Ok((files, notes))
+            }
+            None => Ok((
+                vec![],
+                vec![
+                    "skipped: F6 needs the weak-error table of the exact-moments module \
+                     (pass --f6-csv FILE with columns eta, err_gf, err_sme1, err_sme2)"
+                        .to_string(),
+                ],
+            )),
+        })?);
+    }
+    if wanted(FigureId::F7) {
+        reports.push(timed(FigureId::F7, &mut || {
+            let data = precision_divergence(&PrecisionParams::new(q))?;
+            let files = render_precision_divergence(&data, &stem(dir, FigureId::F7))?;
+            Ok((files, data.iter().map(PrecisionDivergence::note).collect()))
+        })?);
+    }
+    Ok(reports)
+}
+
+/// `stem` + `.ext` (appended, keeping dots already in the stem).
+pub(crate) fn with_ext(stem: &Path, ext: &str) -> PathBuf {
+    let mut s = stem.as_os_str().to_owned();
+    s.push(".");
+    s.push(ext);
+    PathBuf::from(s)
+}
+
+fn stem(dir: &Path, id: FigureId) -> PathBuf {
+    dir.join(id.stem())
+}
+
+/// Quantile `q` ∈ [0, 1] of finite values (linear interpolation between order
+/// statistics); NaN if there are none.
+///
+/// # Examples
+/// ```
+/// use latedecay::figures::quantile;
+/// assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), 2.0);
+/// assert!((quantile(&[0.0, 10.0], 0.1) - 1.0).abs() < 1e-12);
+/// ```
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (pos - lo as f64) * (v[hi] - v[lo])
+}
+
+/// Mean of the finite values (NaN if none).
+pub fn finite_mean(values: &[f64]) -> f64 {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// Format a number compactly for legends and notes (`1.23e-4`, `0.0456`).
+pub fn fmt_num(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if !v.is_finite() {
+        format!("{v}")
+    } else if (1e-3..1e4).contains(&v.abs()) {
+        let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{v:.digits$}")
+    } else {
+        format!("{v:.2e}")
+    }
+}

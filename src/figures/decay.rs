@@ -273,8 +273,11 @@ pub fn render_norm_vs_step(sweep: &DecaySweep, stem: &Path) -> Result<Vec<PathBu
                 .with_color(i),
         );
     }
+    // Runs share their path until their decay step: draw the longest first so
+    // that each shorter run's post-decay tail lies on top.
+    series.reverse();
     let chart = LineChart {
-        title: format!("Parameter norm vs step ({})", data_desc(&sweep.params.cfg)),
+        title: "Parameter norm vs step, step decay at T".into(),
         x_label: "step k".into(),
         y_label: "‖θ_k‖".into(),
         x_scale: AxisScale::Log10,
@@ -286,6 +289,7 @@ pub fn render_norm_vs_step(sweep: &DecaySweep, stem: &Path) -> Result<Vec<PathBu
             true,
         )],
         annotations: vec![
+            data_desc(&sweep.params.cfg),
             format!("η = {lr} for k < T, then {lr_after}"),
             format!(
                 "label noise σ = {}, B = {}",
@@ -346,9 +350,8 @@ pub fn render_test_loss_vs_decay(
     if below(r.minnorm_test_loss) && below(r.optimal_risk) {
         refs.push(RefLine::new(
             format!(
-                "R(β_mn) = {:.1e} and optimum ½σ_ε² = {} (both below floor {:.0e})",
-                r.minnorm_test_loss,
-                fmt_num(r.optimal_risk),
+                "R(β_mn) = {} = optimum (drawn at {:.0e})",
+                fmt_num(r.minnorm_test_loss),
                 floor
             ),
             floor,
@@ -358,7 +361,7 @@ pub fn render_test_loss_vs_decay(
         let line = |name: &str, v: f64, dashed: bool| {
             if below(v) {
                 RefLine::new(
-                    format!("{name} = {v:.1e} (drawn at floor {floor:.0e})"),
+                    format!("{name} = {v:.1e} (drawn at {floor:.0e})"),
                     floor,
                     dashed,
                 )
@@ -370,25 +373,27 @@ pub fn render_test_loss_vs_decay(
         refs.push(line("optimum ½σ_ε²", r.optimal_risk, false));
     }
     refs.push(RefLine::new(
-        format!("R(0) = {} (zero predictor)", fmt_num(r.null_risk)),
+        format!("R(0) = {}", fmt_num(r.null_risk)),
         r.null_risk,
         false,
     ));
     let chart = LineChart {
-        title: format!(
-            "Final test loss vs decay step ({})",
-            data_desc(&sweep.params.cfg)
-        ),
-        x_label: "decay step T".into(),
+        title: "Final test loss vs decay step T".into(),
+        x_label: "decay step T (×10³ steps)".into(),
         y_label: "test loss R(β(θ)) after decay".into(),
         x_scale: AxisScale::Linear,
         y_scale: AxisScale::Log10,
-        series: vec![Series::new("mean over seeds (10–90% band)", ts.clone(), mean.clone())
+        series: vec![Series::new(
+            "mean (band: 10–90%)",
+            ts.iter().map(|t| t / 1e3).collect(),
+            mean.clone(),
+        )
             .with_band(lo.clone(), hi.clone())
             .with_kind(LineKind::LineAndMarkers)
             .with_color(0)],
         ref_lines: refs,
         annotations: vec![
+            data_desc(&sweep.params.cfg),
             format!("η = {lr} → {lr_after} at T"),
             format!(
                 "{} steps after decay, {} seeds",

@@ -283,6 +283,9 @@ pub struct MlpLandscapeParams {
     pub steps_after: u64,
     /// Grid points per axis.
     pub grid: usize,
+    /// Further seeds (init + SGD) on which early vs late decay is repeated,
+    /// to report whether the shown seed is typical (empty: none).
+    pub check_seeds: Vec<u64>,
 }
 
 impl MlpLandscapeParams {
@@ -290,22 +293,23 @@ impl MlpLandscapeParams {
     pub fn new(quick: bool) -> Self {
         Self {
             task: TeacherConfig {
-                n: 20,
+                n: 40,
                 d: 10,
                 teacher_width: 2,
-                n_test: if quick { 1000 } else { 4000 },
+                n_test: if quick { 1000 } else { 2000 },
                 target_noise_sigma: 0.0,
                 seed: 20_240_602,
             },
-            width: 20,
+            width: 50,
             seed: 1,
-            lr: 0.1,
-            lr_after: 0.01,
-            label_noise_sigma: 0.5,
+            lr: 0.05,
+            lr_after: 0.005,
+            label_noise_sigma: 1.0,
+            check_seeds: if quick { vec![] } else { (2..=5).collect() },
             early_decay: 0,
             late_decay: if quick { 100_000 } else { 400_000 },
             steps_after: if quick { 20_000 } else { 50_000 },
-            grid: if quick { 31 } else { 71 },
+            grid: if quick { 31 } else { 61 },
         }
     }
 }
@@ -364,8 +368,20 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
     let (gamma, gamma_residuals) = gamma_curve(&problem, &plane, &early, &late, 41, 1e-9)?;
     let markers = vec![
         marker("θ₀ (init)", &plane, &theta0, MarkerShape::Circle, None),
-        marker("early-decay end", &plane, &early, MarkerShape::Square, Some(1)),
-        marker("late-decay end", &plane, &late, MarkerShape::Diamond, Some(4)),
+        marker(
+            &format!("early end (test {})", fmt_num(t_early.final_test_loss)),
+            &plane,
+            &early,
+            MarkerShape::Square,
+            Some(1),
+        ),
+        marker(
+            &format!("late end (test {})", fmt_num(t_late.final_test_loss)),
+            &plane,
+            &late,
+            MarkerShape::Diamond,
+            Some(4),
+        ),
     ];
     let mut pts: Vec<(f64, f64)> = t_early.points.clone();
     pts.extend(&t_late.points);
@@ -398,6 +414,29 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
         ),
         gamma_note(&gamma_residuals, 41),
     ];
+    let mut notes = notes;
+    if !p.check_seeds.is_empty() {
+        let finals: Vec<Result<(f64, f64), FigureError>> = p
+            .check_seeds
+            .par_iter()
+            .map(|&seed| {
+                let th0 = model.gaussian_init::<f64>(seed, 1.0, 1.0, ());
+                let e = final_test_loss(&problem, &task, p, th0.clone(), seed, p.early_decay)?;
+                let l = final_test_loss(&problem, &task, p, th0, seed, p.late_decay)?;
+                Ok((e, l))
+            })
+            .collect();
+        let finals = finals.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let better = finals.iter().filter(|(e, l)| l < e).count();
+        notes.push(format!(
+            "seeds {:?}: final test loss early {:?}, late {:?}; late decay lower in {} of {}",
+            p.check_seeds,
+            finals.iter().map(|f| fmt_num(f.0)).collect::<Vec<_>>(),
+            finals.iter().map(|f| fmt_num(f.1)).collect::<Vec<_>>(),
+            better,
+            finals.len()
+        ));
+    }
     Ok(LandscapeData {
         title: format!("Mlp (m = {}, n = {})", p.width, p.task.n),
         test_label: format!("test loss (held-out, N = {})", p.task.n_test),
@@ -412,6 +451,36 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
         markers,
         notes,
     })
+}
+
+/// Final held-out loss of one Mlp run with decay at `decay`.
+fn final_test_loss(
+    problem: &Problem<f64, Mlp>,
+    task: &TeacherTask,
+    p: &MlpLandscapeParams,
+    theta0: Vec<f64>,
+    seed: u64,
+    decay: u64,
+) -> Result<f64, FigureError> {
+    let method = Sgd {
+        batch_size: 1,
+        label_noise_sigma: p.label_noise_sigma,
+        sampling: Sampling::WithReplacement,
+        schedule: Schedule::step_decay(p.lr, p.lr_after, decay)?,
+    };
+    let mut state = SgdState::new(theta0, seed, problem.n(), &method);
+    let mut probe = MlpProbe::new(problem, &task.test_x, &task.test_y, false);
+    let run = run_sgd(
+        problem,
+        &method,
+        &mut state,
+        decay + p.steps_after,
+        RecordPlan::FinalOnly,
+        &mut probe,
+        |_| {},
+    )
+    .into_result()?;
+    Ok(run.records.last().expect("final record").test_loss)
 }
 
 fn marker(
@@ -594,8 +663,20 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     let star = nearest_flip(&star, &late);
     let markers = vec![
         marker("θ₀ (init)", &plane, &theta0, MarkerShape::Circle, None),
-        marker("early-decay end", &plane, &early, MarkerShape::Square, Some(1)),
-        marker("late-decay end", &plane, &late, MarkerShape::Diamond, Some(4)),
+        marker(
+            &format!("early end (test {})", fmt_num(t_early.final_test_loss)),
+            &plane,
+            &early,
+            MarkerShape::Square,
+            Some(1),
+        ),
+        marker(
+            &format!("late end (test {})", fmt_num(t_late.final_test_loss)),
+            &plane,
+            &late,
+            MarkerShape::Diamond,
+            Some(4),
+        ),
         marker("θ_mn (projected)", &plane, &mn, MarkerShape::Star, Some(7)),
         marker(
             "u⊙v = β* (projected)",

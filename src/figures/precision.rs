@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{fmt_num, with_ext, FigureError};
+use super::{with_ext, FigureError};
 use crate::data::Dataset;
 use crate::dynamics::sgd::{run_sgd, Probe, Record, RecordPlan, Sgd, SgdState, StopReason};
 use crate::experiment::run::initial_theta;
@@ -37,12 +37,12 @@ pub struct PrecisionParams {
 
 impl PrecisionParams {
     /// Default: the default late-decay instance, η ∈ {η₂, η₁} = {0.0004, 0.004}
-    /// and a larger 0.008, 200k steps (quick: 20k), 256 bits, threshold 1e-3.
+    /// and a larger 0.008, 500k steps (quick: 20k), 256 bits, threshold 1e-3.
     pub fn new(quick: bool) -> Self {
         Self {
             cfg: ExperimentConfig::default_late_decay(),
             lrs: vec![0.0004, 0.004, 0.008],
-            steps: if quick { 20_000 } else { 200_000 },
+            steps: if quick { 20_000 } else { 500_000 },
             checkpoints: if quick { 25 } else { 60 },
             bits: 256,
             seed: 1,
@@ -68,6 +68,8 @@ pub struct PrecisionDivergence {
     pub steps_run: u64,
     /// MPFR precision.
     pub bits: u32,
+    /// Whether a run stopped early (non-finite iterate).
+    pub diverged: bool,
 }
 
 impl PrecisionDivergence {
@@ -75,13 +77,18 @@ impl PrecisionDivergence {
     pub fn note(&self) -> String {
         let last = self.rel_diff.last().copied().unwrap_or(f64::NAN);
         let max = self.rel_diff.iter().copied().fold(0.0, f64::max);
+        let stop = if self.diverged {
+            " (run diverged)"
+        } else {
+            ""
+        };
         match self.horizon {
             Some(h) => format!(
-                "η = {}: f64 vs {}-bit MPFR relative divergence exceeds {:.0e} at step {h} (final {:.2e})",
+                "η = {}: f64 vs {}-bit MPFR relative divergence exceeds {:.0e} at step {h} (final {:.2e}){stop}",
                 self.lr, self.bits, self.threshold, last
             ),
             None => format!(
-                "η = {}: relative divergence stays below {:.0e} for all {} steps (max {:.2e}, final {:.2e})",
+                "η = {}: relative divergence stays below {:.0e} for all {} steps (max {:.2e}, final {:.2e}){stop}",
                 self.lr, self.threshold, self.steps_run, max, last
             ),
         }
@@ -167,11 +174,13 @@ pub fn precision_divergence(
             let mut s64 = SgdState::new(t64, p.seed, p64.n(), &method);
             let mut smp = SgdState::new(tmp, p.seed, pmp.n(), &method);
             let (mut steps, mut diffs) = (vec![], vec![]);
+            let mut diverged = false;
             for &c in &checkpoints {
                 let k = c - s64.step;
                 let a = run_sgd(&p64, &method, &mut s64, k, RecordPlan::FinalOnly, &mut NullProbe, |_| {});
                 let b = run_sgd(&pmp, &method, &mut smp, k, RecordPlan::FinalOnly, &mut NullProbe, |_| {});
                 if a.stop != StopReason::Completed || b.stop != StopReason::Completed {
+                    diverged = true;
                     break;
                 }
                 steps.push(c);
@@ -183,6 +192,7 @@ pub fn precision_divergence(
                 .find(|(_, &v)| v > p.threshold || !v.is_finite())
                 .map(|(&s, _)| s);
             Ok(PrecisionDivergence {
+                diverged,
                 lr,
                 steps_run: s64.step,
                 steps,
@@ -220,10 +230,11 @@ pub fn render_precision_divergence(
         .map(|d| match d.horizon {
             Some(h) => format!("η = {}: trusted up to step {h}", d.lr),
             None => format!(
-                "η = {}: < {:.0e} through step {}",
+                "η = {}: max {:.1e}, < {:.0e} for all {} steps",
                 d.lr,
+                d.rel_diff.iter().copied().fold(0.0, f64::max),
                 d.threshold,
-                fmt_num(d.steps_run as f64)
+                d.steps_run
             ),
         })
         .collect();

@@ -149,6 +149,19 @@ pub(crate) fn draw_polyline<DB: Target>(
         if dashed {
             area.draw(&DashedPathElement::new(pts.iter().copied(), dash, gap, st))
                 .map_err(draw_err)?;
+        } else if st.stroke_width > 1 && pts.len() > 2 {
+            // Thick polylines are drawn segment by segment with round joins:
+            // plotters' mitred joins throw long spikes at sharp reversals
+            // (noisy SGD trajectories).
+            for seg in pts.windows(2) {
+                area.draw(&PathElement::new(seg.to_vec(), st))
+                    .map_err(draw_err)?;
+            }
+            let r = (st.stroke_width as f64 / 2.0).round().max(1.0) as i32;
+            for &p in &pts[1..pts.len() - 1] {
+                area.draw(&Circle::new(p, r, st.color.filled()))
+                    .map_err(draw_err)?;
+            }
         } else {
             area.draw(&PathElement::new(pts.to_vec(), st))
                 .map_err(draw_err)?;

@@ -12,9 +12,15 @@ use latedecay::figures::*;
 use latedecay::plot::{check_png, check_svg};
 
 fn check_files(files: &[std::path::PathBuf]) {
-    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "png")));
-    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "svg")));
-    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "csv")));
+    assert!(files
+        .iter()
+        .any(|f| f.extension().is_some_and(|e| e == "png")));
+    assert!(files
+        .iter()
+        .any(|f| f.extension().is_some_and(|e| e == "svg")));
+    assert!(files
+        .iter()
+        .any(|f| f.extension().is_some_and(|e| e == "csv")));
     for f in files {
         let len = std::fs::metadata(f).unwrap().len();
         assert!(len > 20, "{} is only {len} bytes", f.display());
@@ -108,8 +114,16 @@ fn f2_diagonal_landscape() {
     assert!(data.gamma_residuals.iter().all(|&r| r <= 1e-10));
     // θ_mn and the u⊙v = β* point are marked; here β_mn = β* (exact recovery),
     // so the two projected markers coincide.
-    let mn = data.markers.iter().find(|m| m.label.contains("θ_mn")).unwrap();
-    let star = data.markers.iter().find(|m| m.label.contains("β*")).unwrap();
+    let mn = data
+        .markers
+        .iter()
+        .find(|m| m.label.contains("θ_mn"))
+        .unwrap();
+    let star = data
+        .markers
+        .iter()
+        .find(|m| m.label.contains("β*"))
+        .unwrap();
     assert!((mn.x - star.x).abs() < 1e-6 && (mn.y - star.y).abs() < 1e-6);
     // The late end is closer (in the plane) to θ_mn than the early end.
     let d = |a: &LandscapeMarker| ((a.x - mn.x).powi(2) + (a.y - mn.y).powi(2)).sqrt();
@@ -137,15 +151,16 @@ fn f3_f4_decay_sweep() {
     let norms = sweep.mean_final_norm();
     assert!(strictly_decreasing(&norms), "{norms:?}");
     // ‖θ‖ ≥ ‖θ_mn‖ − slack for runs that are (nearly) on Γ.
-    assert!(norms.iter().all(|&n| n > 0.95 * sweep.reference.minnorm_norm));
+    assert!(norms
+        .iter()
+        .all(|&n| n > 0.95 * sweep.reference.minnorm_norm));
     // C3: final test loss decreases with T (measured 44 → 1.8e-3).
     let losses = sweep.mean_final_test_loss();
     assert!(strictly_decreasing(&losses), "{losses:?}");
     assert!(*losses.last().unwrap() < 1e-2);
-    assert!(sweep
-        .curves
-        .iter()
-        .all(|c| c.norms.len() == p.seeds.len() && c.norms.iter().all(|n| n.len() == c.steps.len())));
+    assert!(sweep.curves.iter().all(
+        |c| c.norms.len() == p.seeds.len() && c.norms.iter().all(|n| n.len() == c.steps.len())
+    ));
     let dir = tempfile::tempdir().unwrap();
     let f3 = render_norm_vs_step(&sweep, &dir.path().join("F3")).unwrap();
     check_files(&f3);
@@ -184,7 +199,10 @@ fn f5_distance_curves_and_csv_round_trip() {
         assert_eq!(a.value, b.value);
     }
     let mut merged = curves.clone();
-    assert!(merged.merge(&back).is_err(), "duplicate series must be refused");
+    assert!(
+        merged.merge(&back).is_err(),
+        "duplicate series must be refused"
+    );
 }
 
 #[test]
@@ -244,7 +262,11 @@ fn f7_f64_vs_mpfr() {
         assert_eq!(*d.steps.last().unwrap(), 4000);
         // f64 and MPFR differ (roundoff) but stay close: measured ~1e-16 at
         // step 1 and ~2e-15 at step 4000.
-        assert!(d.rel_diff.iter().all(|&v| v > 0.0 && v < 1e-10), "{:?}", d.rel_diff);
+        assert!(
+            d.rel_diff.iter().all(|&v| v > 0.0 && v < 1e-10),
+            "{:?}",
+            d.rel_diff
+        );
         assert_eq!(d.horizon, None);
     }
     // Negative control: an absurdly strict threshold is crossed at once.

@@ -84,10 +84,15 @@ pub struct DecaySweep {
     pub final_rel_dist: Vec<Vec<f64>>,
 }
 
+/// Recorded steps, norms, final test loss, final norm, final relative distance.
+type JobOut = (Vec<u64>, Vec<f64>, f64, f64, f64);
+
 /// Run the sweep (decay steps × seeds in parallel; deterministic per seed).
 pub fn decay_sweep(p: &DecaySweepParams) -> Result<DecaySweep, FigureError> {
     if p.seeds.is_empty() {
-        return Err(FigureError::Input("seeds = []: need at least one seed".into()));
+        return Err(FigureError::Input(
+            "seeds = []: need at least one seed".into(),
+        ));
     }
     if let Some(t) = p
         .curve_decay_steps
@@ -104,7 +109,7 @@ pub fn decay_sweep(p: &DecaySweepParams) -> Result<DecaySweep, FigureError> {
     let jobs: Vec<(usize, usize)> = (0..p.decay_steps.len())
         .flat_map(|t| (0..p.seeds.len()).map(move |s| (t, s)))
         .collect();
-    let results: Vec<Result<(Vec<u64>, Vec<f64>, f64, f64, f64), FigureError>> = jobs
+    let results: Vec<Result<JobOut, FigureError>> = jobs
         .par_iter()
         .map(|&(t, s)| {
             let decay = p.decay_steps[t];
@@ -155,10 +160,7 @@ pub fn decay_sweep(p: &DecaySweepParams) -> Result<DecaySweep, FigureError> {
         final_test_loss[t][s] = test;
         final_norm[t][s] = norm;
         final_rel_dist[t][s] = rel;
-        if let Some(c) = curves
-            .iter_mut()
-            .find(|c| c.decay_step == p.decay_steps[t])
-        {
+        if let Some(c) = curves.iter_mut().find(|c| c.decay_step == p.decay_steps[t]) {
             c.steps = steps;
             c.norms.push(norms);
         }
@@ -174,9 +176,9 @@ pub fn decay_sweep(p: &DecaySweepParams) -> Result<DecaySweep, FigureError> {
 }
 
 fn t_label(t: u64) -> String {
-    if t >= 1_000_000 && t % 100_000 == 0 {
+    if t >= 1_000_000 && t.is_multiple_of(100_000) {
         format!("{}M", t as f64 / 1e6)
-    } else if t >= 1000 && t % 1000 == 0 {
+    } else if t >= 1000 && t.is_multiple_of(1000) {
         format!("{}k", t / 1000)
     } else {
         t.to_string()
@@ -197,7 +199,10 @@ impl DecaySweep {
     }
     /// Mean final test loss per decay step.
     pub fn mean_final_test_loss(&self) -> Vec<f64> {
-        self.final_test_loss.iter().map(|v| finite_mean(v)).collect()
+        self.final_test_loss
+            .iter()
+            .map(|v| finite_mean(v))
+            .collect()
     }
     /// Key numbers of F3.
     pub fn norm_notes(&self) -> Vec<String> {
@@ -295,10 +300,7 @@ pub fn render_norm_vs_step(sweep: &DecaySweep, stem: &Path) -> Result<Vec<PathBu
                 "label noise σ = {}, B = {}",
                 sweep.params.cfg.sgd.label_noise_sigma, sweep.params.cfg.sgd.batch_size
             ),
-            format!(
-                "mean, 10–90% band over {} seeds",
-                sweep.params.seeds.len()
-            ),
+            format!("mean, 10–90% band over {} seeds", sweep.params.seeds.len()),
         ],
     };
     let mut files = chart.render(stem)?;
@@ -388,9 +390,9 @@ pub fn render_test_loss_vs_decay(
             ts.iter().map(|t| t / 1e3).collect(),
             mean.clone(),
         )
-            .with_band(lo.clone(), hi.clone())
-            .with_kind(LineKind::LineAndMarkers)
-            .with_color(0)],
+        .with_band(lo.clone(), hi.clone())
+        .with_kind(LineKind::LineAndMarkers)
+        .with_color(0)],
         ref_lines: refs,
         annotations: vec![
             data_desc(&sweep.params.cfg),

@@ -173,6 +173,11 @@ pub struct LandscapeData {
     pub notes: Vec<String>,
 }
 
+/// A point in plane coordinates.
+type Point = (f64, f64);
+/// Final θ, the trajectory summary and θ_k at the records.
+type RunOut = (Vec<f64>, Trajectory, Vec<Vec<f64>>);
+
 /// Records like the inner probe and keeps θ_k (as f64) at every record.
 struct KeepTheta<P> {
     inner: P,
@@ -196,7 +201,7 @@ impl<P: Probe<f64>> Probe<f64> for KeepTheta<P> {
 fn decay_label(t: u64) -> String {
     if t == 0 {
         "T = 0".into()
-    } else if t % 1000 == 0 {
+    } else if t.is_multiple_of(1000) {
         format!("T = {}k", t / 1000)
     } else {
         format!("T = {t}")
@@ -245,7 +250,7 @@ fn gamma_curve<M: Model<f64>>(
     b: &[f64],
     points: usize,
     tol: f64,
-) -> Result<(Vec<(f64, f64)>, Vec<f64>), FigureError> {
+) -> Result<(Vec<Point>, Vec<f64>), FigureError> {
     let mut curve = Vec::new();
     let mut residuals = Vec::new();
     for i in 0..points {
@@ -320,9 +325,7 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
     let model = Mlp::new(p.task.d, p.width);
     let problem = Problem::new(model, task.train.clone());
     let theta0 = model.gaussian_init::<f64>(p.seed, 1.0, 1.0, ());
-    let run = |decay: u64,
-               color: usize|
-     -> Result<(Vec<f64>, Trajectory, Vec<Vec<f64>>), FigureError> {
+    let run = |decay: u64, color: usize| -> Result<RunOut, FigureError> {
         let method = Sgd {
             batch_size: 1,
             label_noise_sigma: p.label_noise_sigma,
@@ -608,7 +611,7 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     let theta0: Vec<f64> = initial_theta(&p.cfg.init, problem.dim(), p.seed, ());
     let reference = prepared.reference();
     let theta_mn = &prepared.minnorm.theta;
-    let run = |decay: u64, color: usize| -> Result<(Vec<f64>, Trajectory, Vec<Vec<f64>>), FigureError> {
+    let run = |decay: u64, color: usize| -> Result<RunOut, FigureError> {
         let method = sgd_method(&p.cfg, decay)?;
         method.validate(problem.n())?;
         let total = decay + p.steps_after;
@@ -657,7 +660,11 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     let d = problem.data.d();
     let mut star = vec![0.0; 2 * d];
     for (j, b) in beta_star.iter().enumerate() {
-        star[j] = if *b < 0.0 { -b.abs().sqrt() } else { b.abs().sqrt() };
+        star[j] = if *b < 0.0 {
+            -b.abs().sqrt()
+        } else {
+            b.abs().sqrt()
+        };
         star[j + d] = b.abs().sqrt();
     }
     let star = nearest_flip(&star, &late);
@@ -757,7 +764,11 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
     let floor = (max * 1e-12).max(f64::MIN_POSITIVE);
     let clip = |g: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
         g.iter()
-            .map(|r| r.iter().map(|&v| if v.is_finite() { v.max(floor) } else { v }).collect())
+            .map(|r| {
+                r.iter()
+                    .map(|&v| if v.is_finite() { v.max(floor) } else { v })
+                    .collect()
+            })
             .collect()
     };
     let paths: Vec<PathOverlay> = data
@@ -800,21 +811,33 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         paths: paths
             .iter()
             .map(|p| PathOverlay {
-                label: if legend { p.label.clone() } else { String::new() },
+                label: if legend {
+                    p.label.clone()
+                } else {
+                    String::new()
+                },
                 ..p.clone()
             })
             .collect(),
         markers: markers
             .iter()
             .map(|m| Marker {
-                label: if legend { m.label.clone() } else { String::new() },
+                label: if legend {
+                    m.label.clone()
+                } else {
+                    String::new()
+                },
                 ..m.clone()
             })
             .collect(),
         curves: curves
             .iter()
             .map(|c| CurveOverlay {
-                label: if legend { c.label.clone() } else { String::new() },
+                label: if legend {
+                    c.label.clone()
+                } else {
+                    String::new()
+                },
                 ..c.clone()
             })
             .collect(),
@@ -858,12 +881,16 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
     for (i, m) in data.markers.iter().enumerate() {
         push(3.0, i, (m.x, m.y), m.off_plane);
     }
-    let ov_path = super::with_ext(&stem.with_file_name(format!(
-        "{}_overlays",
-        stem.file_name().and_then(|s| s.to_str()).unwrap_or("landscape")
-    )), "csv");
+    let ov_path = super::with_ext(
+        &stem.with_file_name(format!(
+            "{}_overlays",
+            stem.file_name()
+                .and_then(|s| s.to_str())
+                .unwrap_or("landscape")
+        )),
+        "csv",
+    );
     write_csv(&ov_path, &["kind", "index", "x", "y", "value"], &ov)?;
     files.push(ov_path);
     Ok(files)
 }
-

@@ -171,8 +171,7 @@ impl DistanceCurves {
                     .min_by(|a, b| (a.0 - target).abs().total_cmp(&(b.0 - target).abs()))
                     .map(|(t, v)| (*t, *v))
             };
-            if let (Some((t1, v1)), Some((tl, vl))) = (at(1.0), s.tau.last().zip(s.value.last()))
-            {
+            if let (Some((t1, v1)), Some((tl, vl))) = (at(1.0), s.tau.last().zip(s.value.last())) {
                 v.push(format!(
                     "{}: ‖θ−θ_mn‖/‖θ_mn‖ = {} at τ = {}, {} at τ = {}",
                     s.label,
@@ -186,6 +185,9 @@ impl DistanceCurves {
         v
     }
 }
+
+/// η, τ at the records, relative distance at the records (one seed).
+type LrCurve = (f64, Vec<f64>, Vec<f64>);
 
 /// SGD curves of F5: constant-η label-noise SGD, mean relative distance to θ_mn
 /// (nearest sign flip) over seeds, recorded on the τ grid k·Δτ.
@@ -206,7 +208,7 @@ pub fn sgd_distance_curves(p: &DistanceParams) -> Result<DistanceCurves, FigureE
             jobs.push((lr, every.round() as u64, seed));
         }
     }
-    let results: Vec<Result<(f64, Vec<f64>, Vec<f64>), FigureError>> = jobs
+    let results: Vec<Result<LrCurve, FigureError>> = jobs
         .par_iter()
         .map(|&(lr, every, seed)| {
             let method = Sgd {
@@ -321,8 +323,8 @@ fn read_numeric_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), FigureE
         .collect();
     let mut cols = vec![Vec::new(); headers.len()];
     for (line, rec) in rdr.records().enumerate() {
-        let rec =
-            rec.map_err(|e| FigureError::Input(format!("{} row {}: {e}", path.display(), line + 2)))?;
+        let rec = rec
+            .map_err(|e| FigureError::Input(format!("{} row {}: {e}", path.display(), line + 2)))?;
         if rec.len() != headers.len() {
             return Err(FigureError::Input(format!(
                 "{} row {}: {} fields, header has {}",
@@ -402,7 +404,9 @@ impl WeakErrorTable {
     /// Build and validate (η > 0, equal lengths).
     pub fn new(eta: Vec<f64>, columns: Vec<(String, Vec<f64>)>) -> Result<Self, FigureError> {
         if let Some(e) = eta.iter().find(|e| !(e.is_finite() && **e > 0.0)) {
-            return Err(FigureError::Input(format!("eta = {e}: must be finite and > 0")));
+            return Err(FigureError::Input(format!(
+                "eta = {e}: must be finite and > 0"
+            )));
         }
         if let Some((name, c)) = columns.iter().find(|(_, c)| c.len() != eta.len()) {
             return Err(FigureError::Input(format!(

@@ -44,8 +44,8 @@ pub use landscape::{
     LandscapeMarker, MlpLandscapeParams, Plane,
 };
 pub use limits::{
-    render_distance_vs_tau, render_weak_error, sgd_distance_curves, DistanceCurves,
-    DistanceParams, WeakErrorTable,
+    render_distance_vs_tau, render_weak_error, sgd_distance_curves, DistanceCurves, DistanceParams,
+    WeakErrorTable,
 };
 pub use precision::{
     precision_divergence, render_precision_divergence, PrecisionDivergence, PrecisionParams,

@@ -77,11 +77,7 @@ impl PrecisionDivergence {
     pub fn note(&self) -> String {
         let last = self.rel_diff.last().copied().unwrap_or(f64::NAN);
         let max = self.rel_diff.iter().copied().fold(0.0, f64::max);
-        let stop = if self.diverged {
-            " (run diverged)"
-        } else {
-            ""
-        };
+        let stop = if self.diverged { " (run diverged)" } else { "" };
         match self.horizon {
             Some(h) => format!(
                 "η = {}: f64 vs {}-bit MPFR relative divergence exceeds {:.0e} at step {h} (final {:.2e}){stop}",
@@ -148,11 +144,11 @@ fn rel_diff(a: &[f64], b: &[Mpfr]) -> f64 {
 }
 
 /// Run each learning rate in f64 and MPFR in lock-step and compare.
-pub fn precision_divergence(
-    p: &PrecisionParams,
-) -> Result<Vec<PrecisionDivergence>, FigureError> {
+pub fn precision_divergence(p: &PrecisionParams) -> Result<Vec<PrecisionDivergence>, FigureError> {
     if p.steps == 0 {
-        return Err(FigureError::Input("steps = 0: need at least one step".into()));
+        return Err(FigureError::Input(
+            "steps = 0: need at least one step".into(),
+        ));
     }
     crate::scalar::Precision::new(p.bits)
         .map_err(|e| FigureError::Input(format!("bits = {}: {e}", p.bits)))?;
@@ -177,8 +173,24 @@ pub fn precision_divergence(
             let mut diverged = false;
             for &c in &checkpoints {
                 let k = c - s64.step;
-                let a = run_sgd(&p64, &method, &mut s64, k, RecordPlan::FinalOnly, &mut NullProbe, |_| {});
-                let b = run_sgd(&pmp, &method, &mut smp, k, RecordPlan::FinalOnly, &mut NullProbe, |_| {});
+                let a = run_sgd(
+                    &p64,
+                    &method,
+                    &mut s64,
+                    k,
+                    RecordPlan::FinalOnly,
+                    &mut NullProbe,
+                    |_| {},
+                );
+                let b = run_sgd(
+                    &pmp,
+                    &method,
+                    &mut smp,
+                    k,
+                    RecordPlan::FinalOnly,
+                    &mut NullProbe,
+                    |_| {},
+                );
                 if a.stop != StopReason::Completed || b.stop != StopReason::Completed {
                     diverged = true;
                     break;

@@ -32,7 +32,10 @@ pub struct Mlp {
 impl Mlp {
     /// Network on d inputs with m hidden units.
     pub fn new(d: usize, m: usize) -> Self {
-        assert!(d > 0 && m > 0, "Mlp needs d ≥ 1 and m ≥ 1 (got d = {d}, m = {m})");
+        assert!(
+            d > 0 && m > 0,
+            "Mlp needs d ≥ 1 and m ≥ 1 (got d = {d}, m = {m})"
+        );
         Self { d, m }
     }
 

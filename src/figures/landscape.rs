@@ -450,7 +450,7 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
         trajectories: vec![t_early, t_late],
         gamma,
         gamma_residuals,
-        gamma_label: "Γ (segment projected)".into(),
+        gamma_label: "Γ (early–late chord, projected)".into(),
         markers,
         notes,
     })
@@ -741,7 +741,7 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
         trajectories: vec![t_early, t_late],
         gamma,
         gamma_residuals,
-        gamma_label: "Γ (segment projected)".into(),
+        gamma_label: "Γ (early–late chord, projected)".into(),
         markers,
         notes,
     })

@@ -274,18 +274,23 @@ pub fn render_distance_vs_tau(
     curves: &DistanceCurves,
     stem: &Path,
 ) -> Result<Vec<PathBuf>, FigureError> {
+    // SGD curves take palette colours 0, 1, 2, …; continuous-time limits are
+    // dashed, black first (palette 6), then reddish purple, sky blue.
+    let (mut solid, mut dashed) = (0, 0);
     let series: Vec<Series> = curves
         .series
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
+        .map(|s| {
+            let (kind, color) = if s.dashed {
+                dashed += 1;
+                (LineKind::Dashed, [6, 4, 5][(dashed - 1) % 3])
+            } else {
+                solid += 1;
+                (LineKind::Solid, solid - 1)
+            };
             Series::new(s.label.clone(), s.tau.clone(), s.value.clone())
-                .with_kind(if s.dashed {
-                    LineKind::Dashed
-                } else {
-                    LineKind::Solid
-                })
-                .with_color(if s.dashed { 6 + i } else { i })
+                .with_kind(kind)
+                .with_color(color)
         })
         .collect();
     let mut annotations = vec!["label-noise SGD, σ = 1, B = 1".to_string()];

@@ -128,12 +128,12 @@ fn generic_rk4_flow_matches_dopri5_in_f64_and_mpfr() {
     let mpfr_problem = Problem::new(Diagonal::new(6), problem.data.convert::<Mpfr>(128));
     let init_mp: Vec<Mpfr> = init.iter().map(|v| Mpfr::from_f64(*v, 128)).collect();
     let rk4_mp = label_noise_flow_generic(&mpfr_problem, &init_mp, &settings, &taus, 1e-2).unwrap();
-    for k in 0..taus.len() {
+    for (k, tau) in taus.iter().enumerate() {
         let mp: Vec<f64> = rk4_mp.thetas[k].iter().map(Real::to_f64).collect();
         let e1 = distance(&reference.thetas[k], &rk4.thetas[k]);
         let e2 = distance(&mp, &rk4.thetas[k]);
-        assert!(e1 < 1e-8, "Dopri5 vs RK4 at τ = {}: {e1:e}", taus[k]);
-        assert!(e2 < 1e-12, "f64 vs MPFR RK4 at τ = {}: {e2:e}", taus[k]);
+        assert!(e1 < 1e-8, "Dopri5 vs RK4 at τ = {tau}: {e1:e}");
+        assert!(e2 < 1e-12, "f64 vs MPFR RK4 at τ = {tau}: {e2:e}");
         assert!(
             rk4_mp.residuals[k] < 1e-30,
             "MPFR residual {}",

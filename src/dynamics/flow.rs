@@ -97,9 +97,19 @@ impl FlowSettings {
         }
     }
 
-    /// The coefficient c σ²/B multiplying −P∇trG.
+    /// The coefficient c σ²/B multiplying −P∇trG (f64).
     pub fn coefficient(&self) -> f64 {
         self.drift_constant * self.sigma * self.sigma / self.batch_size as f64
+    }
+
+    /// The coefficient c σ²/B in a working precision (σ and c are taken as
+    /// the exact values of their f64s; the product is not rounded to f64).
+    pub fn coefficient_in<R: Real>(&self, ctx: R::Ctx) -> R {
+        let mut c = R::from_f64(self.sigma, ctx);
+        c *= self.sigma;
+        c *= self.drift_constant;
+        c /= self.batch_size as f64;
+        c
     }
 
     /// Check every field.
@@ -208,31 +218,34 @@ impl<R: Real> FlowTrajectory<R> {
     }
 }
 
-/// The closed-form label-noise drift `out = −coef · P(θ) ∇trG(θ)`.
+/// The closed-form label-noise drift `−c (σ²/B) · P(θ) ∇trG(θ)` with the
+/// coefficient of `settings` computed in the working precision.
 ///
 /// # Examples
 /// ```
 /// use latedecay::data::{Dataset, SyntheticConfig};
-/// use latedecay::dynamics::flow::label_noise_drift;
+/// use latedecay::dynamics::flow::{label_noise_drift, FlowSettings};
 /// use latedecay::model::{Linear, Problem};
 /// let data = Dataset::synthetic(&SyntheticConfig { n: 3, d: 6, ..Default::default() }).unwrap();
 /// let problem = Problem::new(Linear::new(6), data);
-/// let v = label_noise_drift(&problem, &[0.1; 6], 0.25).unwrap();
+/// let v = label_noise_drift(&problem, &[0.1; 6], &FlowSettings::label_noise(1.0, 1)).unwrap();
 /// assert!(v.iter().all(|x| *x == 0.0)); // Linear: ∇ tr G = 0
 /// ```
 pub fn label_noise_drift<R: Real, M: TraceGradient<R>>(
     problem: &Problem<R, M>,
     theta: &[R],
-    coef: f64,
+    settings: &FlowSettings,
 ) -> Result<Vec<R>, LinalgError> {
     let ctx = problem.ctx();
+    let mut coef: R = settings.coefficient_in(ctx);
+    coef.neg_mut();
     let mut g = vec![R::zero(ctx); theta.len()];
     problem
         .model
         .grad_trace_gn_into(theta, &problem.data, &mut g);
     let mut p = project_tangent(problem, theta, &g)?;
     for v in p.iter_mut() {
-        *v *= -coef;
+        *v *= &coef;
     }
     Ok(p)
 }
@@ -267,7 +280,7 @@ fn project<R: Real, M: TraceGradient<R>>(
     let proj = project_onto_manifold(problem, theta, tol, 100)
         .map_err(|source| FlowError::Linalg { tau, source })?;
     // Accept the roundoff floor: 10× the tolerance.
-    if !(proj.residual_norm <= 10.0 * tol) {
+    if proj.residual_norm.is_nan() || proj.residual_norm > 10.0 * tol {
         return Err(FlowError::Projection {
             tau,
             residual: proj.residual_norm,
@@ -278,7 +291,7 @@ fn project<R: Real, M: TraceGradient<R>>(
 
 struct FlowSystem<'a, M> {
     problem: &'a Problem<f64, M>,
-    coef: f64,
+    settings: &'a FlowSettings,
     failed: &'a std::cell::Cell<bool>,
     evaluations: &'a std::cell::Cell<usize>,
 }
@@ -286,7 +299,7 @@ struct FlowSystem<'a, M> {
 impl<M: TraceGradient<f64>> System<f64, DVector<f64>> for FlowSystem<'_, M> {
     fn system(&self, _tau: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
         self.evaluations.set(self.evaluations.get() + 1);
-        match label_noise_drift(self.problem, y.as_slice(), self.coef) {
+        match label_noise_drift(self.problem, y.as_slice(), self.settings) {
             Ok(v) => dy.as_mut_slice().copy_from_slice(&v),
             Err(_) => {
                 self.failed.set(true);
@@ -318,7 +331,6 @@ pub fn label_noise_flow<M: TraceGradient<f64>>(
         residuals: vec![res0],
         evaluations: 0,
     };
-    let coef = settings.coefficient();
     for w in taus.windows(2) {
         let (start, end) = (w[0], w[1]);
         let pieces = ((end - start) / settings.max_segment).ceil().max(1.0) as usize;
@@ -334,7 +346,7 @@ pub fn label_noise_flow<M: TraceGradient<f64>>(
             let evaluations = std::cell::Cell::new(0usize);
             let system = FlowSystem {
                 problem,
-                coef,
+                settings,
                 failed: &failed,
                 evaluations: &evaluations,
             };
@@ -417,7 +429,6 @@ pub fn label_noise_flow_generic<R: Real, M: TraceGradient<R>>(
         residuals: vec![res0],
         evaluations: 0,
     };
-    let coef = settings.coefficient();
     let dim = theta.len();
     let mut stage = vec![R::zero(ctx); dim];
     let mut tmp = R::zero(ctx);
@@ -429,13 +440,13 @@ pub fn label_noise_flow_generic<R: Real, M: TraceGradient<R>>(
         for s in 0..steps {
             let tau = start + s as f64 * h;
             let lin = |tau: f64, e| FlowError::Linalg { tau, source: e };
-            let k1 = label_noise_drift(problem, &theta, coef).map_err(|e| lin(tau, e))?;
+            let k1 = label_noise_drift(problem, &theta, settings).map_err(|e| lin(tau, e))?;
             axpy_into(&mut stage, &theta, &k1, h / 2.0, &mut tmp);
-            let k2 = label_noise_drift(problem, &stage, coef).map_err(|e| lin(tau, e))?;
+            let k2 = label_noise_drift(problem, &stage, settings).map_err(|e| lin(tau, e))?;
             axpy_into(&mut stage, &theta, &k2, h / 2.0, &mut tmp);
-            let k3 = label_noise_drift(problem, &stage, coef).map_err(|e| lin(tau, e))?;
+            let k3 = label_noise_drift(problem, &stage, settings).map_err(|e| lin(tau, e))?;
             axpy_into(&mut stage, &theta, &k3, h, &mut tmp);
-            let k4 = label_noise_drift(problem, &stage, coef).map_err(|e| lin(tau, e))?;
+            let k4 = label_noise_drift(problem, &stage, settings).map_err(|e| lin(tau, e))?;
             out.evaluations += 4;
             for i in 0..dim {
                 tmp.assign(&k2[i]);

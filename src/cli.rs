@@ -36,6 +36,19 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Minimum-norm (or flattest) interpolant of data given as CSV, any precision.
     Minnorm(MinnormArgs),
+    /// SGD vs SDE vs slow flow: error-vs-η tables with fitted orders, f64 vs MPFR.
+    Compare(CompareArgs),
+}
+
+/// `compare` options.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Compare config (TOML), see configs/compare.toml.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `reproduce` options.
@@ -156,6 +169,20 @@ pub fn main_with(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Minnorm(a) => minnorm(&a),
+        Command::Compare(a) => {
+            let cfg = crate::compare::CompareConfig::from_file(&a.config)?;
+            let report = crate::compare::run_compare(&cfg)?;
+            let files = crate::compare::write_report(&cfg.out_dir, &report)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", crate::compare::format_report(&report));
+                for f in files {
+                    println!("wrote {}", f.display());
+                }
+            }
+            Ok(())
+        }
     }
 }
 

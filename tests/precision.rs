@@ -269,3 +269,82 @@ fn linear_null_space_invariance_mpfr() {
     assert!(moved > 0.1);
     assert!(drift < 1e-70, "null-space part moved: {drift:e}");
 }
+
+// ---------------------------------------------------------------------------
+// F7: f64 vs MPFR, same seed
+// ---------------------------------------------------------------------------
+
+/// Small and large LR on a d = 20, n = 8 instance: the f64 trajectory stays
+/// within 1e-10 (relative) of the 256-bit one for 20 000 steps, so the trusted
+/// horizon (threshold 1e-3) lies beyond the run; the distance is nonzero (f64
+/// does round). Negative control: a threshold below the rounding level is
+/// flagged at the first record.
+#[test]
+fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
+    use latedecay::compare::{precision_divergence, write_divergence_csv};
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 8,
+        d: 20,
+        normalize_columns: true,
+        seed: 3,
+        ..Default::default()
+    })
+    .unwrap();
+    let theta0 = vec![1.0; 40];
+    let mut curves = Vec::new();
+    for lr in [0.005, 0.05] {
+        let method = Sgd {
+            batch_size: 1,
+            label_noise_sigma: 1.0,
+            sampling: Default::default(),
+            schedule: Schedule::constant(lr).unwrap(),
+        };
+        let c = precision_divergence(
+            Diagonal::new(20),
+            &data,
+            &method,
+            &theta0,
+            1,
+            20_000,
+            1000,
+            BITS,
+            1e-3,
+        )
+        .unwrap();
+        let max = c.relative_distance.iter().cloned().fold(0.0, f64::max);
+        eprintln!(
+            "F7 lr {lr}: max relative distance {max:e}, horizon {:?}",
+            c.trusted_horizon
+        );
+        assert!(max > 0.0 && max < 1e-10, "lr {lr}: {max:e}");
+        assert!(c.trusted_horizon.is_none());
+        curves.push(c);
+    }
+    // Negative control: with a threshold below the f64 rounding level the
+    // horizon must be detected at the first record where f64 has rounded.
+    let method = Sgd {
+        batch_size: 1,
+        label_noise_sigma: 1.0,
+        sampling: Default::default(),
+        schedule: Schedule::constant(0.05).unwrap(),
+    };
+    let c = precision_divergence(
+        Diagonal::new(20),
+        &data,
+        &method,
+        &theta0,
+        1,
+        2000,
+        1000,
+        BITS,
+        1e-300,
+    )
+    .unwrap();
+    assert_eq!(c.trusted_horizon, Some(1000));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f7.csv");
+    write_divergence_csv(&path, &curves).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 1 + 2 * 21);
+    assert!(text.starts_with("lr,step,relative_distance"));
+}

@@ -278,3 +278,99 @@ fn invalid_sde_settings_name_the_field() {
     let e = solve_sde(&problem, &s, &[0.0, 0.0], 3, 0, &[]).unwrap_err();
     assert!(e.to_string().contains("label_noise_sigma"), "{e}");
 }
+
+/// C5 by Monte Carlo (proofs/covariance.md §5): SGD vs SME-1 weak errors of
+/// E‖θ‖² and the test loss over η = 0.02 … 0.0025 with the sequential path plan.
+/// Pre-registered: both fitted orders in [0.7, 1.5] and both CI upper ends < 2
+/// (the claim "SME-1 is weak order 2" is rejected).
+#[test]
+fn c5_monte_carlo_sgd_vs_sme1_order_one() {
+    use latedecay::compare::{sde_tables, CompareConfig};
+    let cfg = CompareConfig::from_toml_str(
+        r#"
+        label_noise_sigma = 1.0
+        etas = [0.02, 0.01, 0.005, 0.0025]
+        seeds = 4
+        [data]
+        n = 8
+        d = 20
+        normalize_columns = true
+        seed = 3
+        [sde]
+        horizon = 1.0
+        paths = 40000
+        batch_paths = 1000
+        level = 2
+        label_noise_sigma = 0.2
+        batch_size = 4
+        "#,
+        "c5 test",
+    )
+    .unwrap();
+    let data = Dataset::synthetic(&cfg.data).unwrap();
+    let problem = Problem::new(Diagonal::new(20), data);
+    let tables = sde_tables(&cfg, cfg.sde.as_ref().unwrap(), &problem).unwrap();
+    for t in &tables {
+        let fit = t.fit.as_ref().expect("order resolved");
+        eprintln!(
+            "C5 {}: errors {:?}, order {:.3} CI ({:.3}, {:.3})",
+            t.name,
+            t.rows.iter().map(|r| r.error).collect::<Vec<_>>(),
+            fit.order,
+            fit.ci.0,
+            fit.ci.1
+        );
+        assert_eq!(fit.points, 4, "every row must be resolved");
+        assert!(
+            (0.7..=1.5).contains(&fit.order),
+            "{}: order {}",
+            t.name,
+            fit.order
+        );
+        assert!(
+            fit.ci.1 < 2.0,
+            "{}: order 2 not rejected, CI {:?}",
+            t.name,
+            fit.ci
+        );
+    }
+}
+
+#[test]
+fn compare_config_parses_and_names_bad_fields() {
+    use latedecay::compare::CompareConfig;
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/compare.toml"))
+            .unwrap();
+    let cfg = CompareConfig::from_toml_str(&text, "configs/compare.toml").unwrap();
+    assert!(cfg.flow.is_some() && cfg.sde.is_some() && cfg.precision.is_some());
+    let bad = text.replace(
+        "etas = [0.02, 0.01, 0.005, 0.0025]",
+        "etas = [0.02, -0.01, 0.005]",
+    );
+    let e = CompareConfig::from_toml_str(&bad, "x").unwrap_err();
+    assert!(e.to_string().contains("etas = -0.01"), "{e}");
+    let bad = text.replace("seeds = 8", "seeds = 8\nbogus = 1");
+    let e = CompareConfig::from_toml_str(&bad, "x").unwrap_err();
+    assert!(e.to_string().contains("bogus"), "{e}");
+}
+
+#[test]
+fn sme2_hessian_vector_product_is_exact_for_linear() {
+    use latedecay::dynamics::sde::hessian_vector;
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 4,
+        d: 7,
+        ..Default::default()
+    })
+    .unwrap();
+    let problem = Problem::new(Linear::new(7), data);
+    let theta: Vec<f64> = (0..7).map(|k| 0.2 * k as f64 - 0.5).collect();
+    let v: Vec<f64> = (0..7).map(|k| 1.0 - 0.3 * k as f64).collect();
+    let hv = hessian_vector(&problem, &theta, &v, f64::EPSILON.cbrt());
+    let h = problem.gauss_newton(&theta); // = XᵀX/n = ∇²L for Linear
+    let exact = h.mul_vec(&v);
+    for (a, b) in hv.iter().zip(&exact) {
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+}

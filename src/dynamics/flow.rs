@@ -13,8 +13,11 @@
 //! * [`label_noise_flow`] (f64): Dormand–Prince 5(4) from `ode_solvers`
 //!   (sparse output) between consecutive output times, each output point
 //!   projected back onto Γ (segments longer than `max_segment` are split);
-//! * [`label_noise_flow_generic`] (any [`Real`], used for MPFR): classical RK4
-//!   with fixed step `dtau`, projected onto Γ after every step.
+//! * [`label_noise_flow_generic`] (any [`Real`]): classical RK4 with fixed step
+//!   `dtau`, projected onto Γ after every step (cross-checks, moderate accuracy);
+//! * [`label_noise_flow_gbs`] (any [`Real`], for MPFR): adaptive
+//!   Gragg–Bulirsch–Stoer macro steps with exact rational weights, projected
+//!   after every step — ~1e-70 self-consistency at 256 bits.
 //!
 //! The drift constant ¼ is a field ([`FlowSettings::drift_constant`]) so that the
 //! negative control "constant ½" can be run through the same code (and rejected

@@ -38,6 +38,8 @@ pub enum Command {
     Minnorm(MinnormArgs),
     /// Paper figures F1–F7 (SVG + PNG + CSV) into figures/.
     Figures(FiguresArgs),
+    /// SGD vs SDE vs slow flow: error-vs-η tables with fitted orders, f64 vs MPFR.
+    Compare(CompareArgs),
 }
 
 /// `figures` options.
@@ -58,6 +60,17 @@ pub struct FiguresArgs {
     /// F6 input: weak-error CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`.
     #[arg(long)]
     pub f6_csv: Option<PathBuf>,
+}
+
+/// `compare` options.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Compare config (TOML), see configs/compare.toml.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `reproduce` options.
@@ -179,6 +192,20 @@ pub fn main_with(cli: Cli) -> Result<()> {
         }
         Command::Minnorm(a) => minnorm(&a),
         Command::Figures(a) => figures(&a),
+        Command::Compare(a) => {
+            let cfg = crate::compare::CompareConfig::from_file(&a.config)?;
+            let report = crate::compare::run_compare(&cfg)?;
+            let files = crate::compare::write_report(&cfg.out_dir, &report)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", crate::compare::format_report(&report));
+                for f in files {
+                    println!("wrote {}", f.display());
+                }
+            }
+            Ok(())
+        }
     }
 }
 

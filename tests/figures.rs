@@ -203,6 +203,25 @@ fn f5_distance_curves_and_csv_round_trip() {
         merged.merge(&back).is_err(),
         "duplicate series must be refused"
     );
+    // The slow flow (η → 0 limit, started at Φ(θ₀)) on the same τ grid: finite,
+    // decreasing, and SGD approaches it as η decreases (measured at τ = 2.9
+    // in quick mode: SGD 1.03, 1.11, 1.20 for η = 0.006, 0.004, 0.002, flow
+    // 1.29 — gaps roughly ∝ η).
+    let flow = flow_distance_curve(&p).unwrap();
+    assert_eq!(flow.tau.len(), 21);
+    assert!(flow.value.iter().all(|v| v.is_finite()));
+    assert!(strictly_decreasing(&flow.value[1..]));
+    let last = flow.tau.len() - 1;
+    let gap = |s: &DistanceSeries| (s.value[last] - flow.value[last]).abs();
+    let gaps: Vec<f64> = curves.series.iter().map(gap).collect();
+    assert!(strictly_decreasing(&gaps), "{gaps:?}");
+    merged
+        .merge(&DistanceCurves {
+            series: vec![flow],
+            ..Default::default()
+        })
+        .unwrap();
+    check_files(&render_distance_vs_tau(&merged, &dir.path().join("F5b")).unwrap());
 }
 
 #[test]

@@ -8,9 +8,12 @@ use rayon::prelude::*;
 
 use super::landscape::diagonal_problem;
 use super::{finite_mean, fmt_num, with_ext, FigureError};
+use crate::dynamics::flow::{label_noise_flow, FlowSettings};
+use crate::dynamics::gradient_flow::{gradient_flow_limit, GradientFlowSettings};
 use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
 use crate::experiment::run::initial_theta;
 use crate::experiment::ExperimentConfig;
+use crate::model::diagonal::flip_distance;
 use crate::plot::{write_csv, AxisScale, LineChart, LineKind, Series};
 use crate::schedule::Schedule;
 use crate::stats::linear_fit;
@@ -266,6 +269,42 @@ pub fn sgd_distance_curves(p: &DistanceParams) -> Result<DistanceCurves, FigureE
         series,
         minnorm_norm: reference.minnorm_norm,
         seeds: p.seeds.len(),
+    })
+}
+
+/// The slow-flow curve of F5: the label-noise slow flow along Γ,
+/// dθ/dτ = −(σ²/(4B)) P(θ)∇tr G(θ) (module `dynamics::flow`), started at the
+/// gradient-flow limit Φ(θ₀) of the SGD initialization (SGD at small η first
+/// falls onto Γ near Φ(θ₀), in a τ-time O(η), then drifts), sampled on the same
+/// τ grid as the SGD curves; relative distance to θ_mn (nearest sign flip).
+pub fn flow_distance_curve(p: &DistanceParams) -> Result<DistanceSeries, FigureError> {
+    let (prepared, problem) = diagonal_problem(&p.cfg)?;
+    let reference = prepared.reference();
+    let theta_mn = &prepared.minnorm.theta;
+    let seed = p.seeds.first().copied().unwrap_or(1);
+    let theta0: Vec<f64> = initial_theta(&p.cfg.init, problem.dim(), seed, ());
+    // Φ(θ₀) to ‖∇L‖ ≤ 1e-7 (the flow integrator then projects it onto Γ to
+    // roundoff); the last stretch of gradient flow is slow and changes θ by
+    // O(‖∇L‖/λ_min), invisible at the scale of the figure.
+    let mut gf = GradientFlowSettings::for_precision::<f64>(());
+    gf.grad_tol = 1e-7;
+    gf.max_time = 2e4;
+    let limit = gradient_flow_limit(&problem, &theta0, &gf)
+        .map_err(|e| FigureError::Input(format!("gradient-flow limit Φ(θ₀): {e}")))?;
+    let settings = FlowSettings::label_noise(p.cfg.sgd.label_noise_sigma, p.cfg.sgd.batch_size);
+    let taus: Vec<f64> = (0..=p.tau_points).map(|k| k as f64 * p.tau_step).collect();
+    let flow = label_noise_flow(&problem, &limit.theta, &settings, &taus)
+        .map_err(|e| FigureError::Input(format!("slow flow: {e}")))?;
+    let value = flow
+        .thetas
+        .iter()
+        .map(|t| flip_distance(t, theta_mn) / reference.minnorm_norm)
+        .collect();
+    Ok(DistanceSeries {
+        label: "slow flow from Φ(θ₀)".into(),
+        tau: flow.taus,
+        value,
+        dashed: true,
     })
 }
 

@@ -11,7 +11,7 @@
 //! | F2 Diagonal loss landscape | [`diagonal_landscape`] | [`render_landscape`] | `F2_diagonal_landscape` |
 //! | F3 ‖θ_k‖ vs k | [`decay_sweep`] | [`render_norm_vs_step`] | `F3_norm_vs_step` |
 //! | F4 test loss vs decay step | [`decay_sweep`] | [`render_test_loss_vs_decay`] | `F4_test_loss_vs_decay` |
-//! | F5 distance to θ_mn vs τ | [`sgd_distance_curves`] (+ [`DistanceCurves::from_csv`]) | [`render_distance_vs_tau`] | `F5_distance_vs_tau` |
+//! | F5 distance to θ_mn vs τ | [`sgd_distance_curves`], [`flow_distance_curve`] (+ [`DistanceCurves::from_csv`]) | [`render_distance_vs_tau`] | `F5_distance_vs_tau` |
 //! | F6 weak error vs η | [`WeakErrorTable::from_csv`] | [`render_weak_error`] | `F6_weak_error` |
 //! | F7 f64 vs MPFR | [`precision_divergence`] | [`render_precision_divergence`] | `F7_f64_vs_mpfr` |
 //!
@@ -38,14 +38,15 @@ use std::time::Instant;
 
 pub use decay::{
     decay_sweep, render_norm_vs_step, render_test_loss_vs_decay, DecaySweep, DecaySweepParams,
+    NormCurves,
 };
 pub use landscape::{
     diagonal_landscape, mlp_landscape, render_landscape, DiagonalLandscapeParams, LandscapeData,
-    LandscapeMarker, MlpLandscapeParams, Plane,
+    LandscapeMarker, MlpLandscapeParams, Plane, Trajectory,
 };
 pub use limits::{
-    render_distance_vs_tau, render_weak_error, sgd_distance_curves, DistanceCurves, DistanceParams,
-    WeakErrorTable,
+    flow_distance_curve, render_distance_vs_tau, render_weak_error, sgd_distance_curves,
+    DistanceCurves, DistanceParams, DistanceSeries, FittedOrder, WeakErrorTable,
 };
 pub use precision::{
     precision_divergence, render_precision_divergence, PrecisionDivergence, PrecisionParams,
@@ -240,7 +241,13 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     }
     if wanted(FigureId::F5) {
         reports.push(timed(FigureId::F5, &mut || {
-            let mut curves = sgd_distance_curves(&DistanceParams::new(q))?;
+            let params = DistanceParams::new(q);
+            let mut curves = sgd_distance_curves(&params)?;
+            let flow = flow_distance_curve(&params)?;
+            curves.merge(&DistanceCurves {
+                series: vec![flow],
+                ..Default::default()
+            })?;
             if let Some(path) = &opts.f5_extra_csv {
                 curves.merge(&DistanceCurves::from_csv(path)?)?;
             }

@@ -25,7 +25,8 @@
 //! test loss), plus the reference values in `F4_reference.csv`. F5: `tau,
 //! <series…>` (relative distance ‖θ−θ_mn‖/‖θ_mn‖; NaN where a series has no
 //! value). F6: `eta, err_gf, err_sme1, err_sme2` and optional `*_f64`
-//! columns. F7: `step, lr, rel_diff`.
+//! columns. F7: `case, step, lr, rel_diff` (case = index in the legend: label-noise SGD
+//! at each η, then full-batch GD at the edge of stability).
 
 mod decay;
 mod landscape;
@@ -49,7 +50,8 @@ pub use limits::{
     DistanceCurves, DistanceParams, DistanceSeries, FittedOrder, WeakErrorTable,
 };
 pub use precision::{
-    precision_divergence, render_precision_divergence, PrecisionDivergence, PrecisionParams,
+    precision_divergence, render_precision_divergence, FullBatchCase, PrecisionDivergence,
+    PrecisionParams,
 };
 
 /// Errors while computing or drawing a figure.

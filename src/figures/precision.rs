@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::{with_ext, FigureError};
-use crate::data::Dataset;
+use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::sgd::{run_sgd, Probe, Record, RecordPlan, Sgd, SgdState, StopReason};
 use crate::experiment::run::initial_theta;
-use crate::experiment::ExperimentConfig;
+use crate::experiment::{ExperimentConfig, Init};
 use crate::model::{Diagonal, Problem};
+use crate::noise::Sampling;
 use crate::plot::{write_csv, AxisScale, LineChart, RefLine, Series};
 use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
@@ -33,11 +34,28 @@ pub struct PrecisionParams {
     pub seed: u64,
     /// Relative divergence that ends the trusted horizon.
     pub threshold: f64,
+    /// A chaotic control: full-batch GD near the edge of stability.
+    pub full_batch: Option<FullBatchCase>,
+}
+
+/// Full-batch gradient descent (B = n, σ = 0) on its own small instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FullBatchCase {
+    /// Data.
+    pub data: SyntheticConfig,
+    /// u = v = `init_scale`.
+    pub init_scale: f64,
+    /// Learning rate.
+    pub lr: f64,
+    /// Steps.
+    pub steps: u64,
 }
 
 impl PrecisionParams {
     /// Default: the default late-decay instance, η ∈ {η₂, η₁} = {0.0004, 0.004}
-    /// and a larger 0.008, 500k steps (quick: 20k), 256 bits, threshold 1e-3.
+    /// and a larger 0.008, 500k steps (quick: 20k), 256 bits, threshold 1e-3;
+    /// plus full-batch GD at η = 1 from u = v = 0.5 on an n = 8, d = 20
+    /// instance (edge of stability, chaotic), 5000 steps (quick: 1000).
     pub fn new(quick: bool) -> Self {
         Self {
             cfg: ExperimentConfig::default_late_decay(),
@@ -47,13 +65,27 @@ impl PrecisionParams {
             bits: 256,
             seed: 1,
             threshold: 1e-3,
+            full_batch: Some(FullBatchCase {
+                data: SyntheticConfig {
+                    n: 8,
+                    d: 20,
+                    normalize_columns: true,
+                    seed: 3,
+                    ..Default::default()
+                },
+                init_scale: 0.5,
+                lr: 1.0,
+                steps: if quick { 1000 } else { 5000 },
+            }),
         }
     }
 }
 
-/// Divergence of one learning rate.
+/// Divergence of one case (method and learning rate).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrecisionDivergence {
+    /// Legend label (method, η).
+    pub label: String,
     /// Learning rate.
     pub lr: f64,
     /// Checkpoint steps.
@@ -80,12 +112,12 @@ impl PrecisionDivergence {
         let stop = if self.diverged { " (run diverged)" } else { "" };
         match self.horizon {
             Some(h) => format!(
-                "η = {}: f64 vs {}-bit MPFR relative divergence exceeds {:.0e} at step {h} (final {:.2e}){stop}",
-                self.lr, self.bits, self.threshold, last
+                "{}: f64 vs {}-bit MPFR relative divergence exceeds {:.0e} at step {h} (final {:.2e}){stop}",
+                self.label, self.bits, self.threshold, last
             ),
             None => format!(
-                "η = {}: relative divergence stays below {:.0e} for all {} steps (max {:.2e}, final {:.2e}){stop}",
-                self.lr, self.threshold, self.steps_run, max, last
+                "{}: relative divergence stays below {:.0e} for all {} steps (max {:.2e}, final {:.2e}){stop}",
+                self.label, self.threshold, self.steps_run, max, last
             ),
         }
     }
@@ -143,7 +175,77 @@ fn rel_diff(a: &[f64], b: &[Mpfr]) -> f64 {
     num.to_f64()
 }
 
-/// Run each learning rate in f64 and MPFR in lock-step and compare.
+/// Run the same method from the same θ₀ and seed in f64 and MPFR in lock-step
+/// and compare at log-spaced checkpoints.
+#[allow(clippy::too_many_arguments)]
+fn lockstep(
+    label: String,
+    data64: &Dataset<f64>,
+    method: &Sgd,
+    init: &Init,
+    seed: u64,
+    steps: u64,
+    checkpoints: usize,
+    bits: u32,
+    threshold: f64,
+) -> Result<PrecisionDivergence, FigureError> {
+    let d = data64.d();
+    let p64 = Problem::new(Diagonal::new(d), data64.clone());
+    let pmp = Problem::new(Diagonal::new(d), data64.convert::<Mpfr>(bits));
+    method.validate(p64.n())?;
+    let t64: Vec<f64> = initial_theta(init, 2 * d, seed, ());
+    let tmp: Vec<Mpfr> = initial_theta(init, 2 * d, seed, bits);
+    let mut s64 = SgdState::new(t64, seed, p64.n(), method);
+    let mut smp = SgdState::new(tmp, seed, pmp.n(), method);
+    let (mut at, mut diffs) = (vec![], vec![]);
+    let mut diverged = false;
+    for c in log_checkpoints(steps, checkpoints) {
+        let k = c - s64.step;
+        let a = run_sgd(
+            &p64,
+            method,
+            &mut s64,
+            k,
+            RecordPlan::FinalOnly,
+            &mut NullProbe,
+            |_| {},
+        );
+        let b = run_sgd(
+            &pmp,
+            method,
+            &mut smp,
+            k,
+            RecordPlan::FinalOnly,
+            &mut NullProbe,
+            |_| {},
+        );
+        if a.stop != StopReason::Completed || b.stop != StopReason::Completed {
+            diverged = true;
+            break;
+        }
+        at.push(c);
+        diffs.push(rel_diff(&s64.theta, &smp.theta));
+    }
+    let horizon = at
+        .iter()
+        .zip(&diffs)
+        .find(|(_, &v)| v > threshold || !v.is_finite())
+        .map(|(&s, _)| s);
+    Ok(PrecisionDivergence {
+        label,
+        lr: method.schedule.lr(0),
+        steps_run: s64.step,
+        steps: at,
+        rel_diff: diffs,
+        horizon,
+        threshold,
+        bits,
+        diverged,
+    })
+}
+
+/// Run each case in f64 and MPFR in lock-step and compare: label-noise SGD
+/// at each of `lrs`, then full-batch GD (if `full_batch` is set).
 pub fn precision_divergence(p: &PrecisionParams) -> Result<Vec<PrecisionDivergence>, FigureError> {
     if p.steps == 0 {
         return Err(FigureError::Input(
@@ -153,66 +255,52 @@ pub fn precision_divergence(p: &PrecisionParams) -> Result<Vec<PrecisionDivergen
     crate::scalar::Precision::new(p.bits)
         .map_err(|e| FigureError::Input(format!("bits = {}: {e}", p.bits)))?;
     let data64 = Dataset::from_config(&p.cfg.data)?;
-    let d = data64.d();
-    let p64 = Problem::new(Diagonal::new(d), data64.clone());
-    let pmp = Problem::new(Diagonal::new(d), data64.convert::<Mpfr>(p.bits));
-    let checkpoints = log_checkpoints(p.steps, p.checkpoints);
-    p.lrs
+    let mut cases: Vec<(String, Dataset<f64>, Sgd, Init, u64)> = vec![];
+    for &lr in &p.lrs {
+        let method = Sgd {
+            schedule: Schedule::constant(lr)?,
+            ..p.cfg.sgd.clone()
+        };
+        cases.push((
+            format!("SGD η = {lr}"),
+            data64.clone(),
+            method,
+            p.cfg.init.clone(),
+            p.steps,
+        ));
+    }
+    if let Some(fb) = &p.full_batch {
+        let data = Dataset::synthetic(&fb.data)?;
+        let method = Sgd {
+            batch_size: data.n(),
+            label_noise_sigma: 0.0,
+            sampling: Sampling::Shuffle,
+            schedule: Schedule::constant(fb.lr)?,
+        };
+        cases.push((
+            format!("full-batch GD η = {}", fb.lr),
+            data,
+            method,
+            Init::Uniform {
+                scale: fb.init_scale,
+            },
+            fb.steps,
+        ));
+    }
+    cases
         .par_iter()
-        .map(|&lr| {
-            let method = Sgd {
-                schedule: Schedule::constant(lr)?,
-                ..p.cfg.sgd.clone()
-            };
-            method.validate(p64.n())?;
-            let t64: Vec<f64> = initial_theta(&p.cfg.init, 2 * d, p.seed, ());
-            let tmp: Vec<Mpfr> = initial_theta(&p.cfg.init, 2 * d, p.seed, p.bits);
-            let mut s64 = SgdState::new(t64, p.seed, p64.n(), &method);
-            let mut smp = SgdState::new(tmp, p.seed, pmp.n(), &method);
-            let (mut steps, mut diffs) = (vec![], vec![]);
-            let mut diverged = false;
-            for &c in &checkpoints {
-                let k = c - s64.step;
-                let a = run_sgd(
-                    &p64,
-                    &method,
-                    &mut s64,
-                    k,
-                    RecordPlan::FinalOnly,
-                    &mut NullProbe,
-                    |_| {},
-                );
-                let b = run_sgd(
-                    &pmp,
-                    &method,
-                    &mut smp,
-                    k,
-                    RecordPlan::FinalOnly,
-                    &mut NullProbe,
-                    |_| {},
-                );
-                if a.stop != StopReason::Completed || b.stop != StopReason::Completed {
-                    diverged = true;
-                    break;
-                }
-                steps.push(c);
-                diffs.push(rel_diff(&s64.theta, &smp.theta));
-            }
-            let horizon = steps
-                .iter()
-                .zip(&diffs)
-                .find(|(_, &v)| v > p.threshold || !v.is_finite())
-                .map(|(&s, _)| s);
-            Ok(PrecisionDivergence {
-                diverged,
-                lr,
-                steps_run: s64.step,
-                steps,
-                rel_diff: diffs,
-                horizon,
-                threshold: p.threshold,
-                bits: p.bits,
-            })
+        .map(|(label, data, method, init, steps)| {
+            lockstep(
+                label.clone(),
+                data,
+                method,
+                init,
+                p.seed,
+                *steps,
+                p.checkpoints,
+                p.bits,
+                p.threshold,
+            )
         })
         .collect()
 }
@@ -230,7 +318,7 @@ pub fn render_precision_divergence(
         .enumerate()
         .map(|(i, d)| {
             Series::new(
-                format!("η = {}", d.lr),
+                d.label.clone(),
                 d.steps.iter().map(|&s| s as f64).collect(),
                 d.rel_diff.clone(),
             )
@@ -240,18 +328,17 @@ pub fn render_precision_divergence(
     let annotations = data
         .iter()
         .map(|d| match d.horizon {
-            Some(h) => format!("η = {}: trusted up to step {h}", d.lr),
+            Some(h) => format!("{}: > {:.0e} from step {h}", d.label, d.threshold),
             None => format!(
-                "η = {}: max {:.1e}, < {:.0e} for all {} steps",
-                d.lr,
+                "{}: max {:.1e} in {} steps",
+                d.label,
                 d.rel_diff.iter().copied().fold(0.0, f64::max),
-                d.threshold,
                 d.steps_run
             ),
         })
         .collect();
     let chart = LineChart {
-        title: format!("f64 vs {bits}-bit MPFR: same seed, same noise path"),
+        title: format!("f64 vs {bits}-bit MPFR, same seed and noise path"),
         x_label: "step k".into(),
         y_label: "‖θ_f64 − θ_mpfr‖ / ‖θ_mpfr‖".into(),
         x_scale: AxisScale::Log10,
@@ -265,16 +352,17 @@ pub fn render_precision_divergence(
         annotations,
     };
     let mut files = chart.render(stem)?;
-    let mut cols: [Vec<f64>; 3] = Default::default();
-    for d in data {
+    let mut cols: [Vec<f64>; 4] = Default::default();
+    for (i, d) in data.iter().enumerate() {
         for (s, v) in d.steps.iter().zip(&d.rel_diff) {
-            cols[0].push(*s as f64);
-            cols[1].push(d.lr);
-            cols[2].push(*v);
+            cols[0].push(i as f64);
+            cols[1].push(*s as f64);
+            cols[2].push(d.lr);
+            cols[3].push(*v);
         }
     }
     let path = with_ext(stem, "csv");
-    write_csv(&path, &["step", "lr", "rel_diff"], &cols)?;
+    write_csv(&path, &["case", "step", "lr", "rel_diff"], &cols)?;
     files.push(path);
     Ok(files)
 }

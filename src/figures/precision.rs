@@ -317,39 +317,31 @@ pub fn render_precision_divergence(
         .iter()
         .enumerate()
         .map(|(i, d)| {
+            let summary = match d.horizon {
+                Some(h) => format!("{}: > {:.0e} from k = {h}", d.label, d.threshold),
+                None => format!(
+                    "{}: max {:.0e}",
+                    d.label,
+                    d.rel_diff.iter().copied().fold(0.0, f64::max)
+                ),
+            };
             Series::new(
-                d.label.clone(),
+                summary,
                 d.steps.iter().map(|&s| s as f64).collect(),
                 d.rel_diff.clone(),
             )
             .with_color(i)
         })
         .collect();
-    let annotations = data
-        .iter()
-        .map(|d| match d.horizon {
-            Some(h) => format!("{}: > {:.0e} from step {h}", d.label, d.threshold),
-            None => format!(
-                "{}: max {:.1e} in {} steps",
-                d.label,
-                d.rel_diff.iter().copied().fold(0.0, f64::max),
-                d.steps_run
-            ),
-        })
-        .collect();
     let chart = LineChart {
-        title: format!("f64 vs {bits}-bit MPFR, same seed and noise path"),
+        title: format!("f64 vs {bits}-bit MPFR (dashed: threshold {threshold:.0e})"),
         x_label: "step k".into(),
         y_label: "‖θ_f64 − θ_mpfr‖ / ‖θ_mpfr‖".into(),
         x_scale: AxisScale::Log10,
         y_scale: AxisScale::Log10,
         series,
-        ref_lines: vec![RefLine::new(
-            format!("trust threshold {threshold:.0e}"),
-            threshold,
-            true,
-        )],
-        annotations,
+        ref_lines: vec![RefLine::new(String::new(), threshold, true)],
+        annotations: vec![],
     };
     let mut files = chart.render(stem)?;
     let mut cols: [Vec<f64>; 4] = Default::default();

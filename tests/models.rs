@@ -106,7 +106,10 @@ fn check_model<R: Real, M: LinearInX<R> + TraceGradient<R>>(
         }
         let mut stepped = theta.clone();
         model.descend(&mut stepped, &problem.data.x, &batch, &mut ws);
-        prop_assert!(max_rel_err(&stepped, &expected) < tol * 1e-3, "descend mismatch");
+        prop_assert!(
+            max_rel_err(&stepped, &expected) < tol * 1e-3,
+            "descend mismatch"
+        );
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Exact identities of SGD (DESIGN §2, proofs/identities.md), checked in 256-bit
 //! MPFR where they must hold to working precision, and in f64.
+#![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
 use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};

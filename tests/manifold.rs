@@ -1,5 +1,6 @@
 //! Manifold tools: projection onto Γ, tangent projector, θ_mn (Linear, Diagonal
 //! with MPFR polish), θ_R, flip distance.
+#![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
 use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::linalg::{distance, norm, Mat};
@@ -51,7 +52,7 @@ fn projection_reaches_gamma_and_reports_the_residual() {
 #[test]
 fn projection_reports_failure_honestly_when_capped() {
     let problem = Problem::new(Diagonal::new(20), dataset(8, 20, 1, true));
-    let proj = project_onto_manifold(&problem, &vec![0.7f64; 40], 1e-12, 1).unwrap();
+    let proj = project_onto_manifold(&problem, &[0.7f64; 40], 1e-12, 1).unwrap();
     assert_eq!(proj.iterations, 1);
     assert!(!proj.converged);
     assert!(proj.residual_norm > 1e-12);
@@ -99,7 +100,7 @@ fn linear_min_norm_is_the_pseudoinverse_solution() {
     let from_dual = data.x.tr_mul_vec(&mn.dual);
     assert!(distance(&from_dual, &mn.theta) < 1e-12);
     let problem = Problem::new(Linear::new(15), data.clone());
-    let other = project_onto_manifold(&problem, &vec![1.0; 15], 1e-13, 10)
+    let other = project_onto_manifold(&problem, &[1.0; 15], 1e-13, 10)
         .unwrap()
         .theta;
     assert!(norm(&other) > mn.norm + 1e-3);

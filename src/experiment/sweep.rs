@@ -172,14 +172,25 @@ fn load_finished(
     let text = std::fs::read_to_string(&results_path)
         .map_err(io_err(format!("reading {}", results_path.display())))?;
     let mut done = Vec::new();
+    let total_lines = text.lines().count();
+    let mut good_lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<JobResult>(line) {
-            Ok(r) => done.push(r),
-            // A line cut by an interruption is simply recomputed.
-            Err(_) if i + 1 == text.lines().count() => {}
+            Ok(r) => {
+                done.push(r);
+                good_lines.push(line);
+            }
+            // A line cut by an interruption is dropped (rewritten below) and its
+            // job recomputed.
+            Err(_) if i + 1 == total_lines => {
+                let mut clean = good_lines.join("\n");
+                clean.push('\n');
+                std::fs::write(&results_path, clean)
+                    .map_err(io_err(format!("rewriting {}", results_path.display())))?;
+            }
             Err(e) => {
                 return Err(ExperimentError::Resume(format!(
                     "{} line {}: {e}",
@@ -188,6 +199,13 @@ fn load_finished(
                 )))
             }
         }
+    }
+    if !text.is_empty() && !text.ends_with('\n') && good_lines.len() == total_lines {
+        // Valid last line without its newline: terminate it before appending.
+        let mut clean = good_lines.join("\n");
+        clean.push('\n');
+        std::fs::write(&results_path, clean)
+            .map_err(io_err(format!("rewriting {}", results_path.display())))?;
     }
     Ok(done)
 }

@@ -37,13 +37,25 @@ fn bench_f64(c: &mut Criterion) {
     for batch_size in [1usize, 8] {
         let problem = Problem::new(Diagonal::new(100), data());
         let m = method(batch_size);
-        group.bench_with_input(BenchmarkId::new("diagonal_B", batch_size), &batch_size, |b, _| {
-            b.iter(|| {
-                let mut state = SgdState::new(vec![1.0f64; 200], 1, 40, &m);
-                let mut probe = StandardProbe::new(&problem, None);
-                run_sgd(&problem, &m, &mut state, steps, RecordPlan::FinalOnly, &mut probe, |_| {})
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("diagonal_B", batch_size),
+            &batch_size,
+            |b, _| {
+                b.iter(|| {
+                    let mut state = SgdState::new(vec![1.0f64; 200], 1, 40, &m);
+                    let mut probe = StandardProbe::new(&problem, None);
+                    run_sgd(
+                        &problem,
+                        &m,
+                        &mut state,
+                        steps,
+                        RecordPlan::FinalOnly,
+                        &mut probe,
+                        |_| {},
+                    )
+                })
+            },
+        );
     }
     let problem = Problem::new(Linear::new(100), data());
     let m = method(1);
@@ -51,7 +63,15 @@ fn bench_f64(c: &mut Criterion) {
         b.iter(|| {
             let mut state = SgdState::new(vec![1.0f64; 100], 1, 40, &m);
             let mut probe = StandardProbe::new(&problem, None);
-            run_sgd(&problem, &m, &mut state, steps, RecordPlan::FinalOnly, &mut probe, |_| {})
+            run_sgd(
+                &problem,
+                &m,
+                &mut state,
+                steps,
+                RecordPlan::FinalOnly,
+                &mut probe,
+                |_| {},
+            )
         })
     });
     group.finish();
@@ -65,13 +85,25 @@ fn bench_mpfr(c: &mut Criterion) {
     for bits in [256u32, 1024] {
         let problem = Problem::new(Diagonal::new(100), data().convert::<Mpfr>(bits));
         let m = method(1);
-        group.bench_with_input(BenchmarkId::new("diagonal_B1_bits", bits), &bits, |b, &bits| {
-            b.iter(|| {
-                let mut state = SgdState::new(vec![Mpfr::from_f64(1.0, bits); 200], 1, 40, &m);
-                let mut probe = StandardProbe::new(&problem, None);
-                run_sgd(&problem, &m, &mut state, steps, RecordPlan::FinalOnly, &mut probe, |_| {})
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("diagonal_B1_bits", bits),
+            &bits,
+            |b, &bits| {
+                b.iter(|| {
+                    let mut state = SgdState::new(vec![Mpfr::from_f64(1.0, bits); 200], 1, 40, &m);
+                    let mut probe = StandardProbe::new(&problem, None);
+                    run_sgd(
+                        &problem,
+                        &m,
+                        &mut state,
+                        steps,
+                        RecordPlan::FinalOnly,
+                        &mut probe,
+                        |_| {},
+                    )
+                })
+            },
+        );
     }
     group.finish();
 }

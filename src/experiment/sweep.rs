@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::ExperimentConfig;
 use super::run::{
-    initial_theta, progress_bar, summarize, Aggregate, ExperimentError, Prepared, ReferenceValues,
-    SeedSummary,
+    progress_bar, Aggregate, ExperimentError, Prepared, ReferenceValues, SeedSummary,
 };
 use crate::dynamics::sgd::{Record, Sgd, StopReason};
 use crate::scalar::{Mpfr, Real};
@@ -270,24 +269,18 @@ fn run_sweep_in<R: Real>(
         .map(|key| {
             let method = job_method(cfg, key);
             let steps = key.decay_step + after;
-            let theta0 = initial_theta::<R>(&cfg.init, prepared.problem.dim(), key.seed, ctx);
-            let mut last = 0;
-            let (_, records, stop) = prepared.problem.run_sgd(
+            let (summary, records) = prepared.run_seed(
+                &cfg.init,
                 &method,
-                theta0,
                 key.seed,
                 steps,
                 cfg.run.record,
-                Some(&prepared.minnorm.theta),
-                |k| {
-                    bar.inc(k - last);
-                    last = k;
-                },
+                ctx,
+                &bar,
             );
-            bar.inc(steps.saturating_sub(last));
             let result = JobResult {
                 key: *key,
-                summary: summarize(key.seed, &records, stop, reference.minnorm_norm),
+                summary,
                 records,
             };
             if let Some(log) = &log {

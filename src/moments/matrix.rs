@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn power_matches_repeated_product() {
         let a = Mat::<f64>::from_row_major(2, 2, vec![0.5, 0.25, -0.125, 0.75]);
-        let mut slow = Mat::identity(2, ());
+        let mut slow = Mat::<f64>::identity(2, ());
         for k in 0..13u64 {
             let fast = power(&a, k);
             for (x, y) in fast.as_slice().iter().zip(slow.as_slice()) {

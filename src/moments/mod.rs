@@ -36,6 +36,10 @@
 //! assert!(lm.second_moment_trace(&gf) > 0.1);
 //! ```
 
+// The moment formulas are index arithmetic on d×d blocks; explicit indices
+// mirror the formulas in proofs/moments.md.
+#![allow(clippy::needless_range_loop)]
+
 pub mod matrix;
 pub mod weak_order;
 
@@ -332,10 +336,19 @@ impl<R: Real> LinearMoments<R> {
         }
     }
 
-    /// Load m, S from z into the scratch and compute Hm.
+    /// Load m and the symmetric part (S + Sᵀ)/2 of S from z into the scratch
+    /// and compute Hm. Symmetrizing makes every map vanish on antisymmetric
+    /// S, so the matrices of different maps are comparable entry by entry
+    /// (true states are symmetric and unaffected).
     fn load(&self, z: &[R], sc: &mut Scratch<R>) {
         let d = self.d();
-        sc.s.as_mut_slice().clone_from_slice(&z[d..d + d * d]);
+        for j in 0..d {
+            for k in 0..d {
+                sc.s[(j, k)].assign(&z[d + j * d + k]);
+                sc.s[(j, k)] += &z[d + k * d + j];
+                sc.s[(j, k)] /= 2.0;
+            }
+        }
         self.hess.mul_vec_into(&z[..d], &mut sc.hm);
     }
 

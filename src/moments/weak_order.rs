@@ -338,7 +338,18 @@ fn log2_abs<R: Real>(v: &R) -> f64 {
     a.to_f64() / std::f64::consts::LN_2
 }
 
-/// Fit the order over the points with the given indices (into the sweep).
+/// Fit the order over the points with the given indices (into the sweep):
+/// least squares of log₂|δ| on log₂η = −j with a 95% CI
+/// ([`crate::stats::linear_fit`]), and successive orders log₂(δ_{i−1}/δ_i)/(j_i − j_{i−1}).
+///
+/// # Examples
+/// ```
+/// use latedecay::moments::{weak_order::fit_order, ContinuousModel};
+/// let exps = [10u32, 11, 12, 13];
+/// let deltas: Vec<f64> = exps.iter().map(|&j| 0.5 * 4f64.powi(-(j as i32))).collect();
+/// let fit = fit_order(ContinuousModel::Sme2, &exps, &deltas, 0..4).unwrap();
+/// assert!((fit.order - 2.0).abs() < 1e-12);
+/// ```
 pub fn fit_order<R: Real>(
     method: ContinuousModel,
     exponents: &[u32],
@@ -378,6 +389,22 @@ pub fn fit_order<R: Real>(
 /// Richardson extrapolation of c(η) = δ(η)/η^p = C + C₁η + C₂η² + … over the
 /// last `levels + 1` points (consecutive η halve): level l combines
 /// (2^l R_{l−1}(η/2) − R_{l−1}(η)) / (2^l − 1). Returns (C, |R_L − R_{L−1}|).
+///
+/// # Examples
+/// ```
+/// use latedecay::moments::weak_order::richardson_coefficient;
+/// // δ(η) = 3η + 5η² − 7η³ (order 1): two levels remove the η and η² terms.
+/// let exps = [4u32, 5, 6];
+/// let deltas: Vec<f64> = exps
+///     .iter()
+///     .map(|&j| {
+///         let e = 2f64.powi(-(j as i32));
+///         3.0 * e + 5.0 * e * e - 7.0 * e * e * e
+///     })
+///     .collect();
+/// let (c, _) = richardson_coefficient(&exps, &deltas, 1, 2);
+/// assert!((c - 3.0).abs() < 1e-13);
+/// ```
 pub fn richardson_coefficient<R: Real>(
     exponents: &[u32],
     deltas: &[R],

@@ -533,3 +533,29 @@ fn invalid_settings_name_the_field() {
     let err = LinearMoments::<f64>::new(&data, 1, -1.0).unwrap_err();
     assert!(err.to_string().contains("label_noise_sigma = -1"));
 }
+
+/// proofs/sme.md §4 for another setting: B = 2 without label noise (plain
+/// minibatch SGD), η = 2⁻¹⁸ … 2⁻³⁰ at 256 bits: orders 1, 1, 2 within 1e-6.
+#[test]
+fn weak_orders_with_minibatch_and_no_label_noise() {
+    let cfg = WeakOrderConfig {
+        batch_size: 2,
+        label_noise_sigma: 0.0,
+        eta_exponent_min: 18,
+        eta_exponent_max: 30,
+        reference_exponent_max: 20,
+        ..WeakOrderConfig::default()
+    };
+    let errs = weak_errors::<Mpfr>(&cfg, &ContinuousModel::F6, BITS).unwrap();
+    let exps = cfg.exponents();
+    let count = exps.len();
+    for (method, d) in ContinuousModel::F6.iter().zip(&errs) {
+        let fit = fit_order(*method, &exps, d, count - 8..count).unwrap();
+        let p = method.weak_order() as f64;
+        assert!(
+            (fit.order - p).abs() < 1e-6,
+            "{method}: order {}",
+            fit.order
+        );
+    }
+}

@@ -7,6 +7,7 @@ pub mod experiment;
 pub mod linalg;
 pub mod manifold;
 pub mod model;
+pub mod moments;
 pub mod noise;
 pub mod plot;
 pub mod scalar;

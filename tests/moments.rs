@@ -495,12 +495,12 @@ fn wrong_sme2_constant_loses_order_two() {
     assert!((right.order - 2.0).abs() < 1e-6);
     // Richardson from this shorter, larger-η range (η ≥ 2⁻³⁶, 4 levels)
     // reproduces the leading coefficient of the default sweep (η down to 2⁻⁴⁰):
-    // C_SME2 = 2.18915787518380543826908890997060908763 (proofs/moments.md §5).
+    // C_SME2 = 2.18915787395315863235512165196724401212 (proofs/moments.md §5).
     let (c, err) = richardson_coefficient(&exps, &errs[1], 2, 4);
     let mut diff = c.clone();
     diff -= &Mpfr::with_val(
         BITS,
-        Mpfr::parse("2.18915787518380543826908890997060908763").unwrap(),
+        Mpfr::parse("2.18915787395315863235512165196724401212").unwrap(),
     );
     assert!(diff.to_f64().abs() < 1e-25, "C_SME2 = {c}, diff {diff}");
     assert!(err < 1e-25);

@@ -39,6 +39,8 @@ pub enum Command {
     /// Exact weak orders of gradient flow, SME-1, SME-2 vs SGD (Linear model,
     /// exact moments, no Monte Carlo), in f64 and MPFR (claim C5, figure F6).
     WeakOrders(WeakOrdersArgs),
+    /// SGD vs SDE vs slow flow: error-vs-η tables with fitted orders, f64 vs MPFR.
+    Compare(CompareArgs),
 }
 
 /// `weak-orders` options.
@@ -51,6 +53,17 @@ pub struct WeakOrdersArgs {
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// Print the whole report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `compare` options.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Compare config (TOML), see configs/compare.toml.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -174,6 +187,20 @@ pub fn main_with(cli: Cli) -> Result<()> {
         }
         Command::Minnorm(a) => minnorm(&a),
         Command::WeakOrders(a) => weak_orders(&a),
+        Command::Compare(a) => {
+            let cfg = crate::compare::CompareConfig::from_file(&a.config)?;
+            let report = crate::compare::run_compare(&cfg)?;
+            let files = crate::compare::write_report(&cfg.out_dir, &report)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", crate::compare::format_report(&report));
+                for f in files {
+                    println!("wrote {}", f.display());
+                }
+            }
+            Ok(())
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! latedecay: numerical and statistical checks of why a late learning-rate
 //! decay generalizes better. See `README.md` and the derivations in `proofs/`.
 pub mod cli;
+pub mod compare;
 pub mod data;
 pub mod dynamics;
 pub mod experiment;

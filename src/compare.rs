@@ -129,8 +129,17 @@ fn default_batch_paths() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrecisionComparison {
-    /// Learning rates (e.g. one small, one large).
+    /// Learning rates of label-noise SGD (top-level σ and B).
+    #[serde(default)]
     pub lrs: Vec<f64>,
+    /// Learning rates of full-batch gradient descent (B = n, each sample once
+    /// per step, σ = 0): near the edge of stability GD is chaotic and f64
+    /// loses track of the exact trajectory.
+    #[serde(default)]
+    pub full_batch_lrs: Vec<f64>,
+    /// Initialization u = v = `init_scale` (default: the top-level value).
+    #[serde(default)]
+    pub init_scale: Option<f64>,
     /// SGD steps.
     pub steps: u64,
     /// Record every this many steps.
@@ -282,10 +291,11 @@ impl CompareConfig {
             }
         }
         if let Some(p) = &self.precision {
-            if p.lrs.is_empty() || p.lrs.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
+            let all: Vec<f64> = p.lrs.iter().chain(&p.full_batch_lrs).copied().collect();
+            if all.is_empty() || all.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
                 return Err(invalid(
                     "precision.lrs",
-                    format!("{:?}", p.lrs),
+                    format!("{all:?}"),
                     "need ≥ 1 finite positive rate",
                 ));
             }
@@ -358,6 +368,8 @@ pub struct ErrorTable {
 /// f64 vs MPFR divergence for one learning rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DivergenceCurve {
+    /// "label_noise_sgd" or "full_batch_gd".
+    pub method: String,
     /// Learning rate.
     pub lr: f64,
     /// Recorded steps.
@@ -599,7 +611,15 @@ where
     let mut sf = SgdState::new(theta0.to_vec(), seed, data.n(), method);
     let th_m: Vec<Mpfr> = theta0.iter().map(|v| Mpfr::from_f64(*v, bits)).collect();
     let mut sm = SgdState::new(th_m, seed, data.n(), method);
+    let full_batch = method.label_noise_sigma == 0.0
+        && method.batch_size == data.n()
+        && method.sampling == crate::noise::Sampling::Shuffle;
     let mut out = DivergenceCurve {
+        method: if full_batch {
+            "full_batch_gd".into()
+        } else {
+            "label_noise_sgd".into()
+        },
         lr: method.schedule.lr(0),
         steps: vec![0],
         relative_distance: vec![0.0],
@@ -643,22 +663,31 @@ where
     Ok(out)
 }
 
-/// Write the F7 CSV: columns lr, step, relative_distance (one block per rate).
+/// Write the F7 CSV: columns full_batch (0/1), lr, step, relative_distance (one
+/// block per run).
 pub fn write_divergence_csv(path: &Path, curves: &[DivergenceCurve]) -> Result<(), CompareError> {
-    let (mut lr, mut step, mut rel) = (vec![], vec![], vec![]);
+    let (mut fb, mut lr, mut step, mut rel) = (vec![], vec![], vec![], vec![]);
     for c in curves {
         for (s, r) in c.steps.iter().zip(&c.relative_distance) {
+            fb.push(if c.method == "full_batch_gd" {
+                1.0
+            } else {
+                0.0
+            });
             lr.push(c.lr);
             step.push(*s as f64);
             rel.push(*r);
         }
     }
-    crate::plot::write_csv(path, &["lr", "step", "relative_distance"], &[lr, step, rel]).map_err(
-        |e| CompareError::Write {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        },
+    crate::plot::write_csv(
+        path,
+        &["full_batch", "lr", "step", "relative_distance"],
+        &[fb, lr, step, rel],
     )
+    .map_err(|e| CompareError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Write an error table as CSV: eta, error, standard_error, ci_low, ci_high, steps, paths.
@@ -707,9 +736,21 @@ pub fn run_compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
     };
     let mut precision = Vec::new();
     if let Some(pc) = &cfg.precision {
-        let init = problem.model.uniform_init::<f64>(cfg.init_scale, ());
-        for &lr in &pc.lrs {
-            let method = sgd_method(cfg, lr)?;
+        let init = problem
+            .model
+            .uniform_init::<f64>(pc.init_scale.unwrap_or(cfg.init_scale), ());
+        let runs = pc
+            .lrs
+            .iter()
+            .map(|&lr| (lr, false))
+            .chain(pc.full_batch_lrs.iter().map(|&lr| (lr, true)));
+        for (lr, full_batch) in runs {
+            let mut method = sgd_method(cfg, lr)?;
+            if full_batch {
+                method.batch_size = data.n();
+                method.label_noise_sigma = 0.0;
+                method.sampling = crate::noise::Sampling::Shuffle;
+            }
             precision.push(precision_divergence(
                 Diagonal::new(data.d()),
                 &data,
@@ -784,7 +825,8 @@ pub fn format_report(report: &CompareReport) -> String {
     for c in &report.precision {
         let last = c.relative_distance.last().copied().unwrap_or(0.0);
         s.push_str(&format!(
-            "f64 vs MPFR, lr {:.3e}: final relative distance {:.3e} after {} steps; trusted horizon (> {:.0e}): {}\n",
+            "f64 vs MPFR, {} lr {:.3e}: final relative distance {:.3e} after {} steps; trusted horizon (> {:.0e}): {}\n",
+            c.method,
             c.lr,
             last,
             c.steps.last().copied().unwrap_or(0),

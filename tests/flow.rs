@@ -289,3 +289,34 @@ fn c6_projected_sgd_tracks_slow_flow_at_rate_eta() {
     assert!(fit_wrong.slope < 0.3, "½-flow slope {}", fit_wrong.slope);
     assert!(err_wrong[4] > 5.0 * err_good[4], "½-flow not rejected");
 }
+
+/// The GBS flow at 256 bits is self-consistent to 1e-60 (two different
+/// maximal macro steps) and agrees with the f64 Dopri5 flow to 1e-8.
+#[test]
+fn high_precision_flow_converges_in_mpfr() {
+    use latedecay::dynamics::flow::label_noise_flow_gbs;
+    use latedecay::dynamics::gradient_flow::GradientFlowSettings;
+    let problem = diagonal_problem(3, 6, 5);
+    let init = Diagonal::new(6).uniform_init::<f64>(1.0, ());
+    let settings = FlowSettings::label_noise(0.7, 2);
+    let taus = [0.0, 0.5, 1.0];
+    let reference = label_noise_flow(&problem, &init, &settings, &taus).unwrap();
+    let pm = Problem::new(Diagonal::new(6), problem.data.convert::<Mpfr>(256));
+    let init_mp: Vec<Mpfr> = init.iter().map(|v| Mpfr::from_f64(*v, 256)).collect();
+    let mut gbs = GradientFlowSettings::for_precision::<Mpfr>(256);
+    gbs.max_step = 0.25;
+    let a = label_noise_flow_gbs(&pm, &init_mp, &settings, &taus, &gbs).unwrap();
+    gbs.max_step = 0.1;
+    gbs.initial_step = 0.05;
+    let b = label_noise_flow_gbs(&pm, &init_mp, &settings, &taus, &gbs).unwrap();
+    for (k, tau) in taus.iter().enumerate() {
+        let self_diff = distance(&a.thetas[k], &b.thetas[k]).to_f64();
+        let af: Vec<f64> = a.thetas[k].iter().map(Real::to_f64).collect();
+        let vs_f64 = distance(&af, &reference.thetas[k]);
+        eprintln!("GBS flow τ = {tau}: self-consistency {self_diff:e}, vs f64 Dopri5 {vs_f64:e}",);
+        assert!(self_diff < 1e-60, "GBS flow not converged: {self_diff:e}");
+        assert!(vs_f64 < 1e-8, "GBS vs Dopri5: {vs_f64:e}");
+        assert!(a.residuals[k] < 1e-70);
+    }
+    assert!(a.norms[2] < a.norms[0]);
+}

@@ -341,10 +341,45 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
     )
     .unwrap();
     assert_eq!(c.trusted_horizon, Some(1000));
+    // Large LR, chaotic: full-batch GD at the edge of stability (lr = 1, init
+    // 0.5). The f64/MPFR distance starts at roundoff and grows exponentially;
+    // pre-registered: below 1e-8 at step 50, trusted horizon in (50, 400].
+    let gd = Sgd {
+        batch_size: 8,
+        label_noise_sigma: 0.0,
+        sampling: latedecay::noise::Sampling::Shuffle,
+        schedule: Schedule::constant(1.0).unwrap(),
+    };
+    let c = precision_divergence(
+        Diagonal::new(20),
+        &data,
+        &gd,
+        &[0.5; 40],
+        0,
+        400,
+        5,
+        BITS,
+        1e-3,
+    )
+    .unwrap();
+    eprintln!(
+        "F7 full-batch GD lr 1: horizon {:?}, distance at 50/100/150: {:e} {:e} {:e}",
+        c.trusted_horizon,
+        c.relative_distance[10],
+        c.relative_distance[20],
+        c.relative_distance[30]
+    );
+    assert_eq!(c.method, "full_batch_gd");
+    assert!(c.relative_distance[10] < 1e-8);
+    let horizon = c
+        .trusted_horizon
+        .expect("chaotic GD must lose f64 accuracy");
+    assert!(horizon > 50 && horizon <= 400, "horizon {horizon}");
+    curves.push(c);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f7.csv");
     write_divergence_csv(&path, &curves).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text.lines().count(), 1 + 2 * 21);
-    assert!(text.starts_with("lr,step,relative_distance"));
+    assert_eq!(text.lines().count(), 1 + 2 * 21 + 81);
+    assert!(text.starts_with("full_batch,lr,step,relative_distance"));
 }

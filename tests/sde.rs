@@ -374,3 +374,18 @@ fn sme2_hessian_vector_product_is_exact_for_linear() {
         assert!((a - b).abs() < 1e-9, "{a} vs {b}");
     }
 }
+
+/// Two-point signs of the weak-2 scheme: reproducible, random-access (the same
+/// signs whatever else was drawn), fair: the mean of 64 000 signs is within
+/// 4/√64000 ≈ 0.016 of 0. Negative control: another step index differs.
+#[test]
+fn two_point_signs_are_fair_and_reproducible() {
+    let s = Schedule::constant(0.1).unwrap();
+    let p = BrownianPath::new(11, 4, &s, 5, 2);
+    let q = BrownianPath::new(11, 4, &s, 50, 3);
+    assert_eq!(p.two_point_signs(2, 7, 120), q.two_point_signs(2, 7, 120));
+    assert_ne!(p.two_point_signs(2, 7, 120), p.two_point_signs(2, 8, 120));
+    let total: f64 = (0..1000).flat_map(|i| p.two_point_signs(1, i, 64)).sum();
+    let mean = total / 64_000.0;
+    assert!(mean.abs() < 0.016, "sign mean {mean}");
+}

@@ -108,19 +108,23 @@ pub struct GradientFlowLimit<R> {
     pub evaluations: usize,
 }
 
-/// One GBS macro step of size `big_h` from `y`: returns the extrapolated value,
-/// or `None` if the extrapolation table did not converge within `max_levels`.
-/// Also returns the level used.
-fn gbs_step<R: Real, M: Model<R>>(
-    problem: &Problem<R, M>,
+/// One Gragg–Bulirsch–Stoer macro step of size `big_h` for dy/dt = v(y)
+/// from `y` (with `v0` = v(y)): modified midpoint rule with n = 2, 4, 6, …
+/// substeps and Aitken–Neville extrapolation in h² with exact rational
+/// weights. Returns the extrapolated value and the level used, or `None` if
+/// successive diagonal entries did not agree to `step_tol`·(1 + ‖y‖) within
+/// `max_levels` levels. Generic over [`Real`]: the order is 2·(level + 1) at
+/// any precision.
+pub fn gbs_step<R: Real, E>(
+    field: &mut impl FnMut(&[R]) -> Result<Vec<R>, E>,
     y: &[R],
-    f0: &[R],
-    big_h: f64,
+    v0: &[R],
+    big_h: &R,
     max_levels: usize,
     step_tol: f64,
     evaluations: &mut usize,
-) -> Option<(Vec<R>, usize)> {
-    let ctx = problem.ctx();
+) -> Result<Option<(Vec<R>, usize)>, E> {
+    let ctx = y[0].ctx();
     let dim = y.len();
     let mut prev_row: Vec<Vec<R>> = Vec::new();
     let mut tmp = R::zero(ctx);
@@ -129,36 +133,34 @@ fn gbs_step<R: Real, M: Model<R>>(
         let substeps = 2 * (level + 1);
         // h = H/n in the working precision (an f64 quotient would make the
         // levels integrate over slightly different intervals: a 1e-17 floor).
-        let mut h = R::from_f64(big_h, ctx);
+        let mut h = big_h.clone();
         h /= substeps as f64;
-        let mut minus_h = h.clone();
-        minus_h.neg_mut();
-        let mut minus_2h = minus_h.clone();
-        minus_2h *= 2.0;
+        let mut two_h = h.clone();
+        two_h *= 2.0;
         // modified midpoint: z0 = y, z1 = z0 + h f(z0), z_{m+1} = z_{m-1} + 2h f(z_m)
         let mut z_prev = y.to_vec();
         let mut z = y.to_vec();
-        for (zi, fi) in z.iter_mut().zip(f0) {
-            zi.add_mul(fi, &minus_h);
+        for (zi, fi) in z.iter_mut().zip(v0) {
+            zi.add_mul(fi, &h);
         }
         for _ in 1..substeps {
-            let g = problem.gradient(&z);
+            let g = field(&z)?;
             *evaluations += 1;
             for ((zp, zi), gi) in z_prev.iter_mut().zip(z.iter_mut()).zip(&g) {
-                // new = z_prev − 2h g(z); then shift
+                // new = z_prev + 2h v(z); then shift
                 tmp.assign(zp);
-                tmp.add_mul(gi, &minus_2h);
+                tmp.add_mul(gi, &two_h);
                 zp.assign(zi);
                 zi.assign(&tmp);
             }
         }
         // Gragg smoothing: ½ (z_n + z_{n−1} + h f(z_n))
-        let g = problem.gradient(&z);
+        let g = field(&z)?;
         *evaluations += 1;
         let mut t = z;
         for ((ti, zp), gi) in t.iter_mut().zip(&z_prev).zip(&g) {
             *ti += zp;
-            ti.add_mul(gi, &minus_h);
+            ti.add_mul(gi, &h);
             *ti *= 0.5;
         }
         // Aitken–Neville in h²: row `level`
@@ -190,12 +192,12 @@ fn gbs_step<R: Real, M: Model<R>>(
             }
             if err <= step_tol * scale {
                 let best = row.pop().expect("row is non-empty");
-                return Some((best, level));
+                return Ok(Some((best, level)));
             }
         }
         prev_row = row;
     }
-    None
+    Ok(None)
 }
 
 /// Run gradient flow dθ/dt = −∇L(θ) from `theta0` until ‖∇L‖ ≤ `grad_tol`
@@ -262,15 +264,30 @@ pub fn gradient_flow_limit<R: Real, M: Model<R>>(
                 grad_tol: settings.grad_tol,
             });
         }
-        match gbs_step(
-            problem,
+        let mut field = |z: &[R]| -> Result<Vec<R>, std::convert::Infallible> {
+            let mut v = problem.gradient(z);
+            for x in v.iter_mut() {
+                x.neg_mut();
+            }
+            Ok(v)
+        };
+        let mut v0 = g;
+        for x in v0.iter_mut() {
+            x.neg_mut();
+        }
+        let outcome = match gbs_step(
+            &mut field,
             &theta,
-            &g,
-            big_h,
+            &v0,
+            &R::from_f64(big_h, problem.ctx()),
             settings.max_levels,
             settings.step_tol,
             &mut evaluations,
         ) {
+            Ok(o) => o,
+            Err(never) => match never {},
+        };
+        match outcome {
             Some((next, level)) => {
                 theta = next;
                 time += big_h;

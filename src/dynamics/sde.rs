@@ -177,6 +177,8 @@ impl SdeSettings {
 /// refined: the path at level l+1 passes exactly through the level-l values.
 #[derive(Debug, Clone)]
 pub struct BrownianPath {
+    /// Seed the path was built from.
+    pub seed: u64,
     /// Dimension of W.
     pub dim: usize,
     /// Finest level built.
@@ -244,11 +246,36 @@ impl BrownianPath {
             values = new_values;
         }
         Self {
+            seed,
             dim,
             level,
             times,
             values,
         }
+    }
+
+    /// `count` independent fair signs (±1) attached to solver step `index` of
+    /// level `at_level`, drawn from their own stream by random access (ChaCha
+    /// word position), so they depend only on (seed, level, index) and are
+    /// independent of the Brownian values. Used for the two-point variables
+    /// V_{r,j} of the weak order 2 scheme.
+    pub fn two_point_signs(&self, at_level: u32, index: usize, count: usize) -> Vec<f64> {
+        use rand::Rng;
+        let mut rng = rng_for(self.seed, stream::BROWNIAN);
+        rng.set_stream(stream::BROWNIAN + ((at_level as u64 + 1) << 16) + (1 << 40));
+        let words = count.div_ceil(32) as u128;
+        rng.set_word_pos(index as u128 * words);
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let w = rng.next_u32();
+            for b in 0..32 {
+                if out.len() == count {
+                    break;
+                }
+                out.push(if (w >> b) & 1 == 0 { 1.0 } else { -1.0 });
+            }
+        }
+        out
     }
 
     fn level_rng(seed: u64, level: u32) -> rand_chacha::ChaCha8Rng {
@@ -508,7 +535,18 @@ pub fn solve_sde_with_path<R: Real, M: Model<R>>(
                     em_step(&coeffs, &theta, lr, h, path.map(|_| dw.as_slice()))
                 }
                 Scheme::PlatenWeak2 => {
-                    platen_step(&coeffs, &theta, lr, h, path.map(|_| dw.as_slice()))
+                    let m = noise_dim;
+                    let signs = path.map(|p| {
+                        p.two_point_signs(settings.level, k as usize * sub + s, m * (m - 1) / 2)
+                    });
+                    platen_step(
+                        &coeffs,
+                        &theta,
+                        lr,
+                        h,
+                        path.map(|_| dw.as_slice()),
+                        signs.as_deref(),
+                    )
                 }
             };
             solver_steps += 1;
@@ -559,8 +597,8 @@ fn add_factor_times<R: Real>(out: &mut [R], a: &Mat<R>, w: &[f64], ctx: R::Ctx) 
 /// Platen's explicit weak order 2.0 scheme (Kloeden–Platen (15.1.3)) for
 /// dX = a dt + Σ_j b^j dW^j with m = 2n noise columns. The Gaussian increments
 /// ΔŴ^j = ΔW^j are taken from the Brownian path; the iterated-integral
-/// surrogates V_{r,j} (r < j) are two-point ±h from the sign bits of the
-/// fractional parts of the path increments (deterministic in the seed):
+/// surrogates V_{r,j} (r < j) are two-point ±h with the independent fair signs
+/// `signs` (upper triangle, row-major; [`BrownianPath::two_point_signs`]):
 /// V_{j,r} = −V_{r,j}, V_{j,j} = −h.
 fn platen_step<R: Real, M: Model<R>>(
     c: &Coefficients<'_, R, M>,
@@ -568,6 +606,7 @@ fn platen_step<R: Real, M: Model<R>>(
     lr: f64,
     h: f64,
     dw: Option<&[f64]>,
+    signs: Option<&[f64]>,
 ) -> Vec<R> {
     let ctx = c.problem.ctx();
     let dim = theta.len();
@@ -609,14 +648,15 @@ fn platen_step<R: Real, M: Model<R>>(
         tmp *= &half;
         out[i].add_mul(&hh, &tmp);
     }
-    // two-point V_{r,j}
+    // two-point V_{r,j}: upper-triangle index of (lo, hi) in row-major order
+    let signs = signs.expect("the weak order 2 scheme needs two-point signs");
     let v = |r: usize, j: usize| -> f64 {
         if r == j {
             return -h;
         }
         let (lo, hi) = if r < j { (r, j) } else { (j, r) };
-        let bits = (dw[lo].to_bits() ^ dw[hi].to_bits().rotate_left(17)) & 1;
-        let s = if bits == 0 { h } else { -h };
+        let idx = lo * (2 * m - lo - 1) / 2 + (hi - lo - 1);
+        let s = signs[idx] * h;
         if r < j {
             s
         } else {

@@ -36,6 +36,22 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Minimum-norm (or flattest) interpolant of data given as CSV, any precision.
     Minnorm(MinnormArgs),
+    /// Run the claims C1–C10 and print the claims table (exit code ≠ 0 if any fails).
+    Verify(VerifyArgs),
+}
+
+/// `verify` options.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Quick protocol (16 seeds, 6 decay steps; the default).
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// Full protocol (64 seeds, 8 decay steps).
+    #[arg(long)]
+    pub full: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `reproduce` options.
@@ -50,6 +66,9 @@ pub struct ReproduceArgs {
     /// Directory for results (sweep CSV/JSONL).
     #[arg(long, default_value = "out/reproduce")]
     pub out: PathBuf,
+    /// Run the full claims protocol instead of the quick one.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `run` options.
@@ -156,7 +175,29 @@ pub fn main_with(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Minnorm(a) => minnorm(&a),
+        Command::Verify(a) => {
+            let mode = if a.full {
+                crate::claims::Mode::Full
+            } else {
+                crate::claims::Mode::Quick
+            };
+            run_verify(mode, a.json)
+        }
     }
+}
+
+/// Run the claims, print the table (or JSON), fail if any claim fails.
+fn run_verify(mode: crate::claims::Mode, json: bool) -> Result<()> {
+    let report = crate::claims::verify(mode);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    if !report.all_passed() {
+        bail!("claims failed: {}", report.failed_ids().join(", "));
+    }
+    Ok(())
 }
 
 fn reproduce(a: &ReproduceArgs) -> Result<()> {
@@ -172,12 +213,26 @@ fn reproduce(a: &ReproduceArgs) -> Result<()> {
             resume: true,
         },
     )?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&sweep_json(&report))?);
-    } else {
+    if !a.json {
         println!("{}", cfg.name);
         print_sweep(&report);
         println!("results: {}", out.display());
+        println!();
+    }
+    let mode = if a.full {
+        crate::claims::Mode::Full
+    } else {
+        crate::claims::Mode::Quick
+    };
+    let claims = crate::claims::verify(mode);
+    if a.json {
+        let value = serde_json::json!({"sweep": sweep_json(&report), "claims": claims});
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", claims.to_table());
+    }
+    if !claims.all_passed() {
+        bail!("claims failed: {}", claims.failed_ids().join(", "));
     }
     Ok(())
 }

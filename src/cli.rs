@@ -43,10 +43,10 @@ pub enum Command {
 /// `verify` options.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Quick protocol (16 seeds, 6 decay steps; the default).
+    /// Quick protocol (16 seeds, 7 decay steps; the default).
     #[arg(long, conflicts_with = "full")]
     pub quick: bool,
-    /// Full protocol (64 seeds, 8 decay steps).
+    /// Full protocol (64 fresh seeds, 9 decay steps).
     #[arg(long)]
     pub full: bool,
     /// Print JSON instead of a table.

@@ -6,7 +6,7 @@
 //! dθ/dτ = −(σ²/(4B)) P(θ) ∇ tr G(θ),
 //!
 //! kept on Γ (for `Diagonal` with normalized columns ∇ tr G = 2θ, so this is the
-//! Riemannian gradient flow of ½(σ²/B)‖θ‖²... scaled by ½). The flow is
+//! Riemannian gradient flow of (σ²/(4B))‖θ‖² on Γ). The flow is
 //! integrated here with Heun's method on the manifold: each stage evaluates the
 //! tangent velocity with [`project_tangent`], and every intermediate point is
 //! retracted onto Γ with [`project_onto_manifold`]. The flow starts at the

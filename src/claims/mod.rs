@@ -63,9 +63,9 @@ pub const CLAIM_IDS: [&str; 10] = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// 16 seeds, 6 decay steps.
+    /// 16 seeds, 7 decay steps.
     Quick,
-    /// 64 seeds, 8 decay steps, longer checks.
+    /// 64 fresh seeds, 9 decay steps, longer checks.
     Full,
 }
 

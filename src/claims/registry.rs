@@ -65,7 +65,7 @@ impl Protocol {
             Mode::Quick => Self {
                 base,
                 seeds: (1..=16).collect(),
-                halvings: 5,
+                halvings: 6,
                 steps_after_decay: 40_000,
                 flow_target_rel_dist: 0.025,
                 flow_safety_factor: 2.0,
@@ -81,7 +81,7 @@ impl Protocol {
                 base,
                 // fresh seeds, never used while the protocol was designed
                 seeds: (1001..=1064).collect(),
-                halvings: 7,
+                halvings: 8,
                 steps_after_decay: 40_000,
                 flow_target_rel_dist: 0.025,
                 flow_safety_factor: 2.0,
@@ -643,7 +643,7 @@ pub fn default_registry() -> Registry {
         },
         Claim {
             id: "C2",
-            statement: "the iterate approaches θ_mn: ‖θ−θ_mn‖/‖θ_mn‖ decreases with T and is ≤ 5% at the slow-flow-predicted T_max",
+            statement: "the iterate approaches θ_mn: ‖θ−θ_mn‖/‖θ_mn‖ decreases with T and is ≤ 5% at T_max = 2 × the slow-flow prediction",
             kind: ClaimKind::Statistical,
             alpha: FAMILY_ALPHA,
             run: c2,

@@ -38,6 +38,8 @@ pub enum Command {
     Minnorm(MinnormArgs),
     /// Run the claims C1–C10 and print the claims table (exit code ≠ 0 if any fails).
     Verify(VerifyArgs),
+    /// SGD vs SDE vs slow flow: error-vs-η tables with fitted orders, f64 vs MPFR.
+    Compare(CompareArgs),
 }
 
 /// `verify` options.
@@ -49,6 +51,17 @@ pub struct VerifyArgs {
     /// Full protocol (64 fresh seeds, 9 decay steps).
     #[arg(long)]
     pub full: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `compare` options.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Compare config (TOML), see configs/compare.toml.
+    #[arg(long)]
+    pub config: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -182,6 +195,20 @@ pub fn main_with(cli: Cli) -> Result<()> {
                 crate::claims::Mode::Quick
             };
             run_verify(mode, a.json)
+        }
+        Command::Compare(a) => {
+            let cfg = crate::compare::CompareConfig::from_file(&a.config)?;
+            let report = crate::compare::run_compare(&cfg)?;
+            let files = crate::compare::write_report(&cfg.out_dir, &report)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", crate::compare::format_report(&report));
+                for f in files {
+                    println!("wrote {}", f.display());
+                }
+            }
+            Ok(())
         }
     }
 }

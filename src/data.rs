@@ -374,7 +374,24 @@ impl Dataset<f64> {
             beta_star: self.beta_star.as_deref().map(conv),
             population_cov: conv(&self.population_cov),
             target_noise_sigma: self.target_noise_sigma,
-            column_moments: conv(&self.column_moments),
+            column_moments: if R::ARBITRARY_PRECISION {
+                // Recompute c_j = (1/n) Σ_i x_ij² from the (exactly converted) X in
+                // the working precision: the f64 values are only 1e-16-accurate,
+                // which would make tr G inconsistent with the Jacobian.
+                let x = Mat::from_f64(self.x.rows(), self.x.cols(), self.x.as_slice(), ctx);
+                (0..x.cols())
+                    .map(|j| {
+                        let mut c = R::zero(ctx);
+                        for i in 0..x.rows() {
+                            c.add_mul(&x[(i, j)], &x[(i, j)]);
+                        }
+                        c /= x.rows() as f64;
+                        c
+                    })
+                    .collect()
+            } else {
+                conv(&self.column_moments)
+            },
             column_scale: self.column_scale.clone(),
         }
     }

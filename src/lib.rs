@@ -2,6 +2,7 @@
 //! decay generalizes better. See `README.md` and the derivations in `proofs/`.
 pub mod claims;
 pub mod cli;
+pub mod compare;
 pub mod data;
 pub mod dynamics;
 pub mod experiment;

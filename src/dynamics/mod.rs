@@ -1,3 +1,7 @@
 //! The three descriptions of the dynamics: discrete SGD ([`sgd`]), its SDE
-//! approximations, and the slow flow along the minima manifold.
+//! approximations ([`sde`]), and the slow flow along the minima manifold
+//! ([`flow`]), plus the gradient-flow limit map Φ ([`gradient_flow`]).
+pub mod flow;
+pub mod gradient_flow;
+pub mod sde;
 pub mod sgd;

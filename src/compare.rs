@@ -1,0 +1,796 @@
+//! `compare`: SGD vs SDE vs slow flow, error-vs-η tables with fitted orders and
+//! confidence intervals, and the f64-vs-MPFR divergence behind figure F7.
+//!
+//! Three comparisons, each optional in the TOML config ([`CompareConfig`]):
+//! * `flow` (claim C6): label-noise SGD from θ₀ ∈ Γ, projected onto Γ after
+//!   K = τ/η² steps, vs the slow flow at τ (`dynamics::flow`); mean distance over
+//!   seeds per η and the least-squares slope on log–log with a CI;
+//! * `sde` (claim C5, Monte Carlo): weak error of SGD vs SME-1 (Euler–Maruyama,
+//!   2^level substeps per SGD step) for E‖θ_T‖² and the expected test loss at
+//!   SDE time T, with CIs that include the Monte Carlo error of both sides;
+//! * `precision` (figure F7): the same seed in f64 and in MPFR, relative distance
+//!   between the two trajectories versus step and the *trusted horizon* of f64
+//!   (first recorded step where it exceeds `threshold`).
+//!
+//! Derivations: `proofs/slow_flow.md` §4 (C6), `proofs/covariance.md` (SME-1,
+//! C5 Monte Carlo plan).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, SyntheticConfig};
+use crate::dynamics::flow::{label_noise_flow, FlowSettings};
+use crate::dynamics::sde::{solve_sde, Scheme, SdeKind, SdeSettings};
+use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use crate::linalg::{distance, norm, norm_sq};
+use crate::manifold::project_onto_manifold;
+use crate::model::{Diagonal, LinearInX, Model, Problem};
+use crate::scalar::{Mpfr, Real};
+use crate::schedule::Schedule;
+use crate::stats::{linear_fit, LinearFit};
+
+/// The `compare` configuration (TOML). The model is the diagonal network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareConfig {
+    /// Synthetic data.
+    pub data: SyntheticConfig,
+    /// Initialization u = v = `init_scale`.
+    #[serde(default = "one")]
+    pub init_scale: f64,
+    /// Label-noise σ.
+    pub label_noise_sigma: f64,
+    /// Minibatch size B.
+    #[serde(default = "one_usize")]
+    pub batch_size: usize,
+    /// Learning rates η (≥ 3 for a fit with a CI).
+    pub etas: Vec<f64>,
+    /// Number of SGD seeds (0..seeds).
+    pub seeds: u64,
+    /// Confidence level of the intervals.
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// C6: SGD vs slow flow.
+    #[serde(default)]
+    pub flow: Option<FlowComparison>,
+    /// C5: SGD vs SME-1 by Monte Carlo.
+    #[serde(default)]
+    pub sde: Option<SdeComparison>,
+    /// F7: f64 vs MPFR.
+    #[serde(default)]
+    pub precision: Option<PrecisionComparison>,
+    /// Output directory for the CSV/JSON files.
+    #[serde(default = "default_out")]
+    pub out_dir: PathBuf,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn one_usize() -> usize {
+    1
+}
+fn default_confidence() -> f64 {
+    0.95
+}
+fn default_out() -> PathBuf {
+    PathBuf::from("out/compare")
+}
+
+/// C6 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowComparison {
+    /// Flow time τ at which SGD (K = τ/η² steps) is compared.
+    pub tau: f64,
+    /// Drift constant of the flow (¼ correct; ½ = negative control).
+    #[serde(default = "quarter")]
+    pub drift_constant: f64,
+}
+
+fn quarter() -> f64 {
+    0.25
+}
+
+/// C5 Monte Carlo settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdeComparison {
+    /// SDE time T = Kη at which the moments are compared.
+    pub horizon: f64,
+    /// Largest number of Monte Carlo paths for each of SGD and SME-1. Paths
+    /// are run in batches of `batch_paths` until the CI half-width is below
+    /// half the measured bias (the bias is then resolved) or this budget is
+    /// spent (the row is then reported as unresolved: its CI contains 0).
+    pub paths: u64,
+    /// Paths per batch of the sequential plan.
+    #[serde(default = "default_batch_paths")]
+    pub batch_paths: u64,
+    /// Label-noise σ for this comparison (default: the top-level value).
+    #[serde(default)]
+    pub label_noise_sigma: Option<f64>,
+    /// Minibatch size B for this comparison (default: the top-level value).
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    /// Each SGD step is split into 2^level Euler–Maruyama steps.
+    #[serde(default = "default_level")]
+    pub level: u32,
+}
+
+fn default_level() -> u32 {
+    3
+}
+fn default_batch_paths() -> u64 {
+    200
+}
+
+/// F7 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrecisionComparison {
+    /// Learning rates (e.g. one small, one large).
+    pub lrs: Vec<f64>,
+    /// SGD steps.
+    pub steps: u64,
+    /// Record every this many steps.
+    pub every: u64,
+    /// MPFR precision in bits.
+    #[serde(default = "default_bits")]
+    pub bits: u32,
+    /// Relative-distance threshold defining the trusted horizon.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    /// Seed.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_bits() -> u32 {
+    256
+}
+fn default_threshold() -> f64 {
+    1e-3
+}
+
+/// Errors of `compare`.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// Invalid field.
+    #[error("invalid compare config: {field} = {value}: {reason}")]
+    Invalid {
+        /// Field.
+        field: String,
+        /// Value.
+        value: String,
+        /// Reason.
+        reason: String,
+    },
+    /// Reading/parsing.
+    #[error("cannot read compare config {path}: {message}")]
+    Read {
+        /// Path.
+        path: String,
+        /// Message.
+        message: String,
+    },
+    /// Data.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// Flow.
+    #[error(transparent)]
+    Flow(#[from] crate::dynamics::flow::FlowError),
+    /// SDE.
+    #[error(transparent)]
+    Sde(#[from] crate::dynamics::sde::SdeError),
+    /// SGD.
+    #[error(transparent)]
+    Sgd(#[from] crate::dynamics::sgd::SgdError),
+    /// Statistics.
+    #[error("statistics: {0}")]
+    Stats(String),
+    /// Linear algebra.
+    #[error(transparent)]
+    Linalg(#[from] crate::linalg::LinalgError),
+    /// Output.
+    #[error("writing {path}: {message}")]
+    Write {
+        /// Path.
+        path: String,
+        /// Message.
+        message: String,
+    },
+}
+
+fn invalid(field: &str, value: impl ToString, reason: &str) -> CompareError {
+    CompareError::Invalid {
+        field: field.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl CompareConfig {
+    /// Parse TOML text (`origin` names the source in errors).
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, CompareError> {
+        let cfg: Self = toml::from_str(text).map_err(|e| CompareError::Read {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+    /// Read a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, CompareError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CompareError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+    /// Check every field.
+    pub fn validate(&self) -> Result<(), CompareError> {
+        if self.etas.len() < 3 {
+            return Err(invalid(
+                "etas",
+                format!("{:?}", self.etas),
+                "need ≥ 3 learning rates for a fit with a CI",
+            ));
+        }
+        for &e in &self.etas {
+            if !(e.is_finite() && e > 0.0) {
+                return Err(invalid("etas", e, "learning rates must be finite and > 0"));
+            }
+        }
+        if self.seeds < 2 {
+            return Err(invalid("seeds", self.seeds, "need ≥ 2"));
+        }
+        if self.batch_size == 0 {
+            return Err(invalid("batch_size", 0, "must be ≥ 1"));
+        }
+        if !(self.label_noise_sigma.is_finite() && self.label_noise_sigma > 0.0) {
+            return Err(invalid(
+                "label_noise_sigma",
+                self.label_noise_sigma,
+                "must be finite and > 0",
+            ));
+        }
+        if !(self.confidence > 0.0 && self.confidence < 1.0) {
+            return Err(invalid("confidence", self.confidence, "must be in (0, 1)"));
+        }
+        if !(self.init_scale.is_finite() && self.init_scale > 0.0) {
+            return Err(invalid(
+                "init_scale",
+                self.init_scale,
+                "must be finite and > 0",
+            ));
+        }
+        if let Some(f) = &self.flow {
+            if !(f.tau.is_finite() && f.tau > 0.0) {
+                return Err(invalid("flow.tau", f.tau, "must be finite and > 0"));
+            }
+        }
+        if let Some(s) = &self.sde {
+            if !(s.horizon.is_finite() && s.horizon > 0.0) {
+                return Err(invalid("sde.horizon", s.horizon, "must be finite and > 0"));
+            }
+            if s.paths < 2 {
+                return Err(invalid("sde.paths", s.paths, "need ≥ 2"));
+            }
+            if s.level > 12 {
+                return Err(invalid("sde.level", s.level, "at most 12"));
+            }
+        }
+        if let Some(p) = &self.precision {
+            if p.lrs.is_empty() || p.lrs.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
+                return Err(invalid(
+                    "precision.lrs",
+                    format!("{:?}", p.lrs),
+                    "need ≥ 1 finite positive rate",
+                ));
+            }
+            if p.every == 0 || p.steps == 0 {
+                return Err(invalid(
+                    "precision.every",
+                    p.every,
+                    "steps and every must be ≥ 1",
+                ));
+            }
+            crate::scalar::Precision::new(p.bits)
+                .map_err(|e| invalid("precision.bits", p.bits, &e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// One row of an error-vs-η table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorRow {
+    /// Learning rate.
+    pub eta: f64,
+    /// Estimated error (mean distance, or |bias| of a moment).
+    pub error: f64,
+    /// Standard error of the estimate.
+    pub standard_error: f64,
+    /// CI of the error at the config's confidence level.
+    pub ci: (f64, f64),
+    /// SGD steps per run.
+    pub steps: u64,
+    /// Monte Carlo paths per side (seeds for the flow table).
+    pub paths: u64,
+}
+
+/// A fitted order: slope of log(error) on log(η).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderFit {
+    /// Slope (the order).
+    pub order: f64,
+    /// CI of the slope.
+    pub ci: (f64, f64),
+    /// R².
+    pub r_squared: f64,
+    /// Points used (rows whose CI excludes 0).
+    pub points: usize,
+}
+
+impl From<&LinearFit> for OrderFit {
+    fn from(f: &LinearFit) -> Self {
+        Self {
+            order: f.slope,
+            ci: f.slope_ci,
+            r_squared: f.r_squared,
+            points: f.n,
+        }
+    }
+}
+
+/// An error-vs-η table with its fitted order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorTable {
+    /// What is compared.
+    pub name: String,
+    /// Rows, one per η.
+    pub rows: Vec<ErrorRow>,
+    /// Fitted order (None if fewer than 3 rows are resolved from 0).
+    pub fit: Option<OrderFit>,
+}
+
+/// f64 vs MPFR divergence for one learning rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DivergenceCurve {
+    /// Learning rate.
+    pub lr: f64,
+    /// Recorded steps.
+    pub steps: Vec<u64>,
+    /// ‖θ_f64 − θ_mpfr‖ / ‖θ_mpfr‖ at each recorded step.
+    pub relative_distance: Vec<f64>,
+    /// First recorded step where the relative distance exceeds the threshold.
+    pub trusted_horizon: Option<u64>,
+    /// The threshold.
+    pub threshold: f64,
+}
+
+/// Everything `compare` produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareReport {
+    /// C6 table.
+    pub flow: Option<ErrorTable>,
+    /// C5 tables (‖θ‖² and test loss).
+    pub sde: Vec<ErrorTable>,
+    /// F7 curves.
+    pub precision: Vec<DivergenceCurve>,
+}
+
+fn normal_quantile(confidence: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    Normal::new(0.0, 1.0)
+        .expect("standard normal")
+        .inverse_cdf(0.5 + confidence / 2.0)
+}
+
+fn mean_se(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    let v = x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m, (v / n).sqrt())
+}
+
+/// Fit the order over rows whose CI excludes 0 (needs ≥ 3).
+pub fn fit_order(rows: &[ErrorRow], confidence: f64) -> Option<OrderFit> {
+    let used: Vec<&ErrorRow> = rows
+        .iter()
+        .filter(|r| r.error > 0.0 && r.ci.0 > 0.0)
+        .collect();
+    if used.len() < 3 {
+        return None;
+    }
+    let x: Vec<f64> = used.iter().map(|r| r.eta.ln()).collect();
+    let y: Vec<f64> = used.iter().map(|r| r.error.ln()).collect();
+    linear_fit(&x, &y, confidence)
+        .ok()
+        .map(|f| OrderFit::from(&f))
+}
+
+fn sgd_method(cfg: &CompareConfig, eta: f64) -> Result<Sgd, CompareError> {
+    Ok(Sgd {
+        batch_size: cfg.batch_size,
+        label_noise_sigma: cfg.label_noise_sigma,
+        sampling: Default::default(),
+        schedule: Schedule::constant(eta).map_err(|e| invalid("etas", eta, &e.to_string()))?,
+    })
+}
+
+/// Run SGD for `steps` from `theta0` with `seed`; final iterate.
+pub fn sgd_final<R: Real, M: LinearInX<R>>(
+    problem: &Problem<R, M>,
+    method: &Sgd,
+    theta0: &[R],
+    seed: u64,
+    steps: u64,
+) -> Result<Vec<R>, CompareError> {
+    let mut state = SgdState::new(theta0.to_vec(), seed, problem.n(), method);
+    let mut probe = StandardProbe::new(problem, None);
+    let run = run_sgd(
+        problem,
+        method,
+        &mut state,
+        steps,
+        RecordPlan::FinalOnly,
+        &mut probe,
+        |_| {},
+    );
+    Ok(run.into_result()?.theta)
+}
+
+/// C6 table: mean distance between projected SGD and the flow at τ.
+pub fn flow_table(
+    cfg: &CompareConfig,
+    fc: &FlowComparison,
+    problem: &Problem<f64, Diagonal>,
+) -> Result<ErrorTable, CompareError> {
+    let init = problem.model.uniform_init::<f64>(cfg.init_scale, ());
+    let start = project_onto_manifold(problem, &init, 1e-13, 100)?.theta;
+    let mut settings = FlowSettings::label_noise(cfg.label_noise_sigma, cfg.batch_size);
+    settings.drift_constant = fc.drift_constant;
+    let flow = label_noise_flow(problem, &start, &settings, &[0.0, fc.tau])?;
+    let target = flow.last().to_vec();
+    let z = normal_quantile(cfg.confidence);
+    let mut rows = Vec::new();
+    for &eta in &cfg.etas {
+        let steps = (fc.tau / (eta * eta)).round() as u64;
+        let method = sgd_method(cfg, eta)?;
+        let mut d = Vec::new();
+        for seed in 0..cfg.seeds {
+            let th = sgd_final(problem, &method, &start, seed, steps)?;
+            let p = project_onto_manifold(problem, &th, 1e-12, 100)?;
+            d.push(distance(&p.theta, &target));
+        }
+        let (m, se) = mean_se(&d);
+        rows.push(ErrorRow {
+            eta,
+            error: m,
+            standard_error: se,
+            ci: (m - z * se, m + z * se),
+            steps,
+            paths: cfg.seeds,
+        });
+    }
+    Ok(ErrorTable {
+        name: format!("sgd_vs_flow_c{}", fc.drift_constant),
+        fit: fit_order(&rows, cfg.confidence),
+        rows,
+    })
+}
+
+/// C5 tables: SGD vs SME-1 weak errors of ‖θ_T‖² and the test loss.
+pub fn sde_tables(
+    cfg: &CompareConfig,
+    sc: &SdeComparison,
+    problem: &Problem<f64, Diagonal>,
+) -> Result<Vec<ErrorTable>, CompareError> {
+    let init = problem.model.uniform_init::<f64>(cfg.init_scale, ());
+    let z = normal_quantile(cfg.confidence);
+    let mut norm_rows = Vec::new();
+    let mut loss_rows = Vec::new();
+    let sigma = sc.label_noise_sigma.unwrap_or(cfg.label_noise_sigma);
+    let batch_size = sc.batch_size.unwrap_or(cfg.batch_size);
+    for &eta in &cfg.etas {
+        let steps = (sc.horizon / eta).round() as u64;
+        let mut method = sgd_method(cfg, eta)?;
+        method.label_noise_sigma = sigma;
+        method.batch_size = batch_size;
+        let settings = SdeSettings {
+            kind: SdeKind::Sme1,
+            scheme: Scheme::EulerMaruyama,
+            batch_size,
+            label_noise_sigma: sigma,
+            schedule: method.schedule.clone(),
+            level: sc.level,
+        };
+        let (mut sgd_n, mut sgd_l, mut sde_n, mut sde_l) = (vec![], vec![], vec![], vec![]);
+        let mut rows_here: Vec<ErrorRow> = Vec::new();
+        let mut path = 0;
+        while path < sc.paths {
+            let end = (path + sc.batch_paths.max(2)).min(sc.paths);
+            for p in path..end {
+                let th = sgd_final(problem, &method, &init, p, steps)?;
+                sgd_n.push(norm_sq(&th));
+                sgd_l.push(problem.test_loss(&th).unwrap_or(f64::NAN));
+                // SDE paths use seeds offset by 2^32: independent of the SGD seeds.
+                let run = solve_sde(problem, &settings, &init, steps, p + (1 << 32), &[])?;
+                sde_n.push(norm_sq(&run.theta));
+                sde_l.push(problem.test_loss(&run.theta).unwrap_or(f64::NAN));
+            }
+            path = end;
+            rows_here.clear();
+            for (a, b) in [(&sgd_n, &sde_n), (&sgd_l, &sde_l)] {
+                let (ma, sa) = mean_se(a);
+                let (mb, sb) = mean_se(b);
+                let bias = (ma - mb).abs();
+                let se = (sa * sa + sb * sb).sqrt();
+                rows_here.push(ErrorRow {
+                    eta,
+                    error: bias,
+                    standard_error: se,
+                    ci: (bias - z * se, bias + z * se),
+                    steps,
+                    paths: path,
+                });
+            }
+            if rows_here
+                .iter()
+                .all(|r| z * r.standard_error < 0.5 * r.error)
+            {
+                break;
+            }
+        }
+        loss_rows.push(rows_here.pop().expect("two rows"));
+        norm_rows.push(rows_here.pop().expect("two rows"));
+    }
+    Ok(vec![
+        ErrorTable {
+            name: "sgd_vs_sme1_norm_sq".into(),
+            fit: fit_order(&norm_rows, cfg.confidence),
+            rows: norm_rows,
+        },
+        ErrorTable {
+            name: "sgd_vs_sme1_test_loss".into(),
+            fit: fit_order(&loss_rows, cfg.confidence),
+            rows: loss_rows,
+        },
+    ])
+}
+
+/// F7: run SGD with the same seed in f64 and in MPFR (`bits`) and record the
+/// relative distance every `every` steps; the trusted horizon is the first
+/// recorded step where it exceeds `threshold`.
+///
+/// # Examples
+/// ```
+/// use latedecay::compare::precision_divergence;
+/// use latedecay::data::{Dataset, SyntheticConfig};
+/// use latedecay::dynamics::sgd::Sgd;
+/// use latedecay::model::Diagonal;
+/// use latedecay::schedule::Schedule;
+/// let data = Dataset::synthetic(&SyntheticConfig { n: 3, d: 6, ..Default::default() }).unwrap();
+/// let method = Sgd { batch_size: 1, label_noise_sigma: 0.5, sampling: Default::default(),
+///     schedule: Schedule::constant(0.01).unwrap() };
+/// let c = precision_divergence(Diagonal::new(6), &data, &method, &[1.0; 12], 7, 100, 50, 128, 1e-3).unwrap();
+/// assert_eq!(c.steps, vec![0, 50, 100]);
+/// assert!(c.relative_distance[2] < 1e-12 && c.trusted_horizon.is_none());
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn precision_divergence<M>(
+    model: M,
+    data: &Dataset<f64>,
+    method: &Sgd,
+    theta0: &[f64],
+    seed: u64,
+    steps: u64,
+    every: u64,
+    bits: u32,
+    threshold: f64,
+) -> Result<DivergenceCurve, CompareError>
+where
+    M: LinearInX<f64> + LinearInX<Mpfr> + Model<f64> + Model<Mpfr>,
+{
+    let pf = Problem::new(model.clone(), data.clone());
+    let pm = Problem::new(model, data.convert::<Mpfr>(bits));
+    let mut sf = SgdState::new(theta0.to_vec(), seed, data.n(), method);
+    let th_m: Vec<Mpfr> = theta0.iter().map(|v| Mpfr::from_f64(*v, bits)).collect();
+    let mut sm = SgdState::new(th_m, seed, data.n(), method);
+    let mut out = DivergenceCurve {
+        lr: method.schedule.lr(0),
+        steps: vec![0],
+        relative_distance: vec![0.0],
+        trusted_horizon: None,
+        threshold,
+    };
+    let mut done = 0;
+    while done < steps {
+        let chunk = every.min(steps - done);
+        let mut probe_f = StandardProbe::new(&pf, None);
+        let mut probe_m = StandardProbe::new(&pm, None);
+        run_sgd(
+            &pf,
+            method,
+            &mut sf,
+            chunk,
+            RecordPlan::FinalOnly,
+            &mut probe_f,
+            |_| {},
+        )
+        .into_result()?;
+        run_sgd(
+            &pm,
+            method,
+            &mut sm,
+            chunk,
+            RecordPlan::FinalOnly,
+            &mut probe_m,
+            |_| {},
+        )
+        .into_result()?;
+        done += chunk;
+        let as_mp: Vec<Mpfr> = sf.theta.iter().map(|v| Mpfr::from_f64(*v, bits)).collect();
+        let rel = distance(&as_mp, &sm.theta).to_f64() / norm(&sm.theta).to_f64();
+        out.steps.push(done);
+        out.relative_distance.push(rel);
+        if out.trusted_horizon.is_none() && rel > threshold {
+            out.trusted_horizon = Some(done);
+        }
+    }
+    Ok(out)
+}
+
+/// Write the F7 CSV: columns lr, step, relative_distance (one block per rate).
+pub fn write_divergence_csv(path: &Path, curves: &[DivergenceCurve]) -> Result<(), CompareError> {
+    let (mut lr, mut step, mut rel) = (vec![], vec![], vec![]);
+    for c in curves {
+        for (s, r) in c.steps.iter().zip(&c.relative_distance) {
+            lr.push(c.lr);
+            step.push(*s as f64);
+            rel.push(*r);
+        }
+    }
+    crate::plot::write_csv(path, &["lr", "step", "relative_distance"], &[lr, step, rel]).map_err(
+        |e| CompareError::Write {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        },
+    )
+}
+
+/// Write an error table as CSV: eta, error, standard_error, ci_low, ci_high, steps, paths.
+pub fn write_table_csv(path: &Path, table: &ErrorTable) -> Result<(), CompareError> {
+    let col = |f: &dyn Fn(&ErrorRow) -> f64| table.rows.iter().map(f).collect::<Vec<f64>>();
+    crate::plot::write_csv(
+        path,
+        &[
+            "eta",
+            "error",
+            "standard_error",
+            "ci_low",
+            "ci_high",
+            "steps",
+            "paths",
+        ],
+        &[
+            col(&|r| r.eta),
+            col(&|r| r.error),
+            col(&|r| r.standard_error),
+            col(&|r| r.ci.0),
+            col(&|r| r.ci.1),
+            col(&|r| r.steps as f64),
+            col(&|r| r.paths as f64),
+        ],
+    )
+    .map_err(|e| CompareError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Run every comparison of the config (no files written).
+pub fn run_compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
+    cfg.validate()?;
+    let data = Dataset::synthetic(&cfg.data)?;
+    data.require_overparameterized()?;
+    let problem = Problem::new(Diagonal::new(data.d()), data.clone());
+    let flow = match &cfg.flow {
+        Some(fc) => Some(flow_table(cfg, fc, &problem)?),
+        None => None,
+    };
+    let sde = match &cfg.sde {
+        Some(sc) => sde_tables(cfg, sc, &problem)?,
+        None => vec![],
+    };
+    let mut precision = Vec::new();
+    if let Some(pc) = &cfg.precision {
+        let init = problem.model.uniform_init::<f64>(cfg.init_scale, ());
+        for &lr in &pc.lrs {
+            let method = sgd_method(cfg, lr)?;
+            precision.push(precision_divergence(
+                Diagonal::new(data.d()),
+                &data,
+                &method,
+                &init,
+                pc.seed,
+                pc.steps,
+                pc.every,
+                pc.bits,
+                pc.threshold,
+            )?);
+        }
+    }
+    Ok(CompareReport {
+        flow,
+        sde,
+        precision,
+    })
+}
+
+/// Write the report: one CSV per table, `precision.csv`, and `report.json`.
+pub fn write_report(dir: &Path, report: &CompareReport) -> Result<Vec<PathBuf>, CompareError> {
+    std::fs::create_dir_all(dir).map_err(|e| CompareError::Write {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut written = Vec::new();
+    for t in report.flow.iter().chain(&report.sde) {
+        let p = dir.join(format!("{}.csv", t.name));
+        write_table_csv(&p, t)?;
+        written.push(p);
+    }
+    if !report.precision.is_empty() {
+        let p = dir.join("precision.csv");
+        write_divergence_csv(&p, &report.precision)?;
+        written.push(p);
+    }
+    let p = dir.join("report.json");
+    let json = serde_json::to_string_pretty(report).expect("report serializes");
+    std::fs::write(&p, json).map_err(|e| CompareError::Write {
+        path: p.display().to_string(),
+        message: e.to_string(),
+    })?;
+    written.push(p);
+    Ok(written)
+}
+
+/// Plain-text rendering of the report.
+pub fn format_report(report: &CompareReport) -> String {
+    let mut s = String::new();
+    for t in report.flow.iter().chain(&report.sde) {
+        s.push_str(&format!(
+            "{}\n  {:>10} {:>12} {:>12} {:>26} {:>9} {:>7}\n",
+            t.name, "eta", "error", "se", "CI", "steps", "paths"
+        ));
+        for r in &t.rows {
+            s.push_str(&format!(
+                "  {:>10.3e} {:>12.4e} {:>12.2e}   ({:>10.3e}, {:>10.3e}) {:>9} {:>7}\n",
+                r.eta, r.error, r.standard_error, r.ci.0, r.ci.1, r.steps, r.paths
+            ));
+        }
+        match &t.fit {
+            Some(f) => s.push_str(&format!(
+                "  fitted order {:.3}, CI ({:.3}, {:.3}), R² {:.3}, {} points\n",
+                f.order, f.ci.0, f.ci.1, f.r_squared, f.points
+            )),
+            None => s.push_str(
+                "  fitted order: not resolved (fewer than 3 errors with CI excluding 0)\n",
+            ),
+        }
+    }
+    for c in &report.precision {
+        let last = c.relative_distance.last().copied().unwrap_or(0.0);
+        s.push_str(&format!(
+            "f64 vs MPFR, lr {:.3e}: final relative distance {:.3e} after {} steps; trusted horizon (> {:.0e}): {}\n",
+            c.lr,
+            last,
+            c.steps.last().copied().unwrap_or(0),
+            c.threshold,
+            c.trusted_horizon.map_or("beyond the run".to_string(), |h| format!("step {h}"))
+        ));
+    }
+    s
+}

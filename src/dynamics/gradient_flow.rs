@@ -1,0 +1,373 @@
+//! Gradient flow dθ/dt = −∇L(θ) to convergence, its limit map Φ (Φ(θ) = the
+//! point of Γ that gradient flow from θ converges to), and the general
+//! Li–Wang–Arora slow-flow drift ½ ∂²Φ(θ)[Σ(θ)] by finite differences.
+//!
+//! The integrator is Gragg–Bulirsch–Stoer (modified midpoint rule with
+//! polynomial extrapolation in h²), generic over [`Real`]: all its
+//! coefficients are exact rationals, so its order (2k with k extrapolation
+//! levels) is available at any precision — in 256-bit MPFR it reaches the
+//! 1e-70 accuracy needed to take second differences of Φ with step 1e-20. A
+//! fixed-coefficient method given by f64 decimals (e.g. Dop853's tableau) would
+//! be wrong at the 1e-16 level in MPFR.
+//!
+//! Derivation of ∂²Φ[Σ] = −(σ²/(2B)) P∇trG for label noise on Γ and of the
+//! finite-difference error (O(h²) truncation, O(ε/h²) roundoff):
+//! `proofs/slow_flow.md` §3.
+
+use serde::{Deserialize, Serialize};
+
+use crate::linalg::norm;
+use crate::model::{Model, Problem};
+use crate::scalar::Real;
+
+/// Settings of the gradient-flow solve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradientFlowSettings {
+    /// Initial macro step in t (adapted: halved when extrapolation does not
+    /// converge, enlarged when it converges early).
+    pub initial_step: f64,
+    /// Largest macro step.
+    pub max_step: f64,
+    /// Largest number of extrapolation levels (order 2·levels).
+    pub max_levels: usize,
+    /// Stop when ‖∇L(θ)‖ ≤ `grad_tol`.
+    pub grad_tol: f64,
+    /// Relative tolerance of one extrapolated step (defaults to a few ulps).
+    pub step_tol: f64,
+    /// Give up after this much flow time.
+    pub max_time: f64,
+}
+
+impl GradientFlowSettings {
+    /// Defaults for a scalar context: `grad_tol` = `step_tol` = 1e3 ε of that
+    /// precision (the modified midpoint rule accumulates O(n ε) roundoff over
+    /// its n substeps, so a few ε is not reachable).
+    ///
+    /// # Examples
+    /// ```
+    /// use latedecay::dynamics::gradient_flow::GradientFlowSettings;
+    /// let s = GradientFlowSettings::for_precision::<f64>(());
+    /// assert!(s.grad_tol < 1e-12 && s.grad_tol > 1e-14);
+    /// ```
+    pub fn for_precision<R: Real>(ctx: R::Ctx) -> Self {
+        let eps = R::epsilon(ctx);
+        Self {
+            initial_step: 0.1,
+            max_step: 1.0,
+            max_levels: if R::ctx_bits(ctx) > 53 { 16 } else { 8 },
+            grad_tol: 1e3 * eps,
+            step_tol: 1e3 * eps,
+            max_time: 1e5,
+        }
+    }
+}
+
+/// Errors of the gradient-flow solve.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum GradientFlowError {
+    /// Did not converge.
+    #[error("gradient flow did not converge by t = {time}: ‖∇L‖ = {grad_norm:e} > grad_tol = {grad_tol:e}")]
+    NotConverged {
+        /// Time reached.
+        time: f64,
+        /// Gradient norm reached.
+        grad_norm: f64,
+        /// Target.
+        grad_tol: f64,
+    },
+    /// The macro step underflowed.
+    #[error("gradient flow step size underflow at t = {time} (step {step:e})")]
+    StepUnderflow {
+        /// Time reached.
+        time: f64,
+        /// Step.
+        step: f64,
+    },
+    /// A setting is invalid.
+    #[error("invalid gradient-flow setting: {field} = {value}")]
+    InvalidField {
+        /// Field.
+        field: &'static str,
+        /// Value.
+        value: String,
+    },
+}
+
+/// The limit of gradient flow.
+#[derive(Debug, Clone)]
+pub struct GradientFlowLimit<R> {
+    /// Φ(θ₀), the limit point.
+    pub theta: Vec<R>,
+    /// Flow time used.
+    pub time: f64,
+    /// ‖∇L‖ at the end.
+    pub grad_norm: f64,
+    /// Accepted macro steps.
+    pub steps: usize,
+    /// Gradient evaluations.
+    pub evaluations: usize,
+}
+
+/// One GBS macro step of size `big_h` from `y`: returns the extrapolated value,
+/// or `None` if the extrapolation table did not converge within `max_levels`.
+/// Also returns the level used.
+fn gbs_step<R: Real, M: Model<R>>(
+    problem: &Problem<R, M>,
+    y: &[R],
+    f0: &[R],
+    big_h: f64,
+    max_levels: usize,
+    step_tol: f64,
+    evaluations: &mut usize,
+) -> Option<(Vec<R>, usize)> {
+    let ctx = problem.ctx();
+    let dim = y.len();
+    let mut prev_row: Vec<Vec<R>> = Vec::new();
+    let mut tmp = R::zero(ctx);
+    let scale = 1.0 + norm(y).to_f64();
+    for level in 0..max_levels {
+        let substeps = 2 * (level + 1);
+        // h = H/n in the working precision (an f64 quotient would make the
+        // levels integrate over slightly different intervals: a 1e-17 floor).
+        let mut h = R::from_f64(big_h, ctx);
+        h /= substeps as f64;
+        let mut minus_h = h.clone();
+        minus_h.neg_mut();
+        let mut minus_2h = minus_h.clone();
+        minus_2h *= 2.0;
+        // modified midpoint: z0 = y, z1 = z0 + h f(z0), z_{m+1} = z_{m-1} + 2h f(z_m)
+        let mut z_prev = y.to_vec();
+        let mut z = y.to_vec();
+        for (zi, fi) in z.iter_mut().zip(f0) {
+            zi.add_mul(fi, &minus_h);
+        }
+        for _ in 1..substeps {
+            let g = problem.gradient(&z);
+            *evaluations += 1;
+            for ((zp, zi), gi) in z_prev.iter_mut().zip(z.iter_mut()).zip(&g) {
+                // new = z_prev − 2h g(z); then shift
+                tmp.assign(zp);
+                tmp.add_mul(gi, &minus_2h);
+                zp.assign(zi);
+                zi.assign(&tmp);
+            }
+        }
+        // Gragg smoothing: ½ (z_n + z_{n−1} + h f(z_n))
+        let g = problem.gradient(&z);
+        *evaluations += 1;
+        let mut t = z;
+        for ((ti, zp), gi) in t.iter_mut().zip(&z_prev).zip(&g) {
+            *ti += zp;
+            ti.add_mul(gi, &minus_h);
+            *ti *= 0.5;
+        }
+        // Aitken–Neville in h²: row `level`
+        let mut row: Vec<Vec<R>> = vec![t];
+        for k in 1..=level {
+            // 1/((n_j/n_{j−k})² − 1) = n_{j−k}²/(n_j² − n_{j−k}²), exact integers
+            let num = (substeps * substeps) as f64;
+            let den = (2 * (level - k + 1)).pow(2) as f64;
+            let prev_same = &row[k - 1];
+            let prev_above = &prev_row[k - 1];
+            let mut next = prev_same.clone();
+            for i in 0..dim {
+                tmp.assign(&prev_same[i]);
+                tmp -= &prev_above[i];
+                tmp *= den;
+                tmp /= num - den;
+                next[i] += &tmp;
+            }
+            row.push(next);
+        }
+        if level >= 1 {
+            let a = &row[level];
+            let b = &row[level - 1];
+            let mut err = 0.0f64;
+            for i in 0..dim {
+                tmp.assign(&a[i]);
+                tmp -= &b[i];
+                err = err.max(tmp.to_f64().abs());
+            }
+            if err <= step_tol * scale {
+                let best = row.pop().expect("row is non-empty");
+                return Some((best, level));
+            }
+        }
+        prev_row = row;
+    }
+    None
+}
+
+/// Run gradient flow dθ/dt = −∇L(θ) from `theta0` until ‖∇L‖ ≤ `grad_tol`
+/// (adaptive GBS, generic precision) and return the limit Φ(θ₀).
+///
+/// # Examples
+/// ```
+/// use latedecay::data::{Dataset, SyntheticConfig};
+/// use latedecay::dynamics::gradient_flow::{gradient_flow_limit, GradientFlowSettings};
+/// use latedecay::model::{Linear, Problem};
+/// let data = Dataset::synthetic(&SyntheticConfig { n: 2, d: 4, ..Default::default() }).unwrap();
+/// let problem = Problem::new(Linear::new(4), data);
+/// let s = GradientFlowSettings::for_precision::<f64>(());
+/// let lim = gradient_flow_limit(&problem, &[0.0; 4], &s).unwrap();
+/// assert!(problem.residual_norm(&lim.theta) < 1e-10);
+/// ```
+pub fn gradient_flow_limit<R: Real, M: Model<R>>(
+    problem: &Problem<R, M>,
+    theta0: &[R],
+    settings: &GradientFlowSettings,
+) -> Result<GradientFlowLimit<R>, GradientFlowError> {
+    for (field, v) in [
+        ("initial_step", settings.initial_step),
+        ("max_step", settings.max_step),
+        ("grad_tol", settings.grad_tol),
+        ("step_tol", settings.step_tol),
+        ("max_time", settings.max_time),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(GradientFlowError::InvalidField {
+                field,
+                value: v.to_string(),
+            });
+        }
+    }
+    if settings.max_levels < 2 {
+        return Err(GradientFlowError::InvalidField {
+            field: "max_levels",
+            value: settings.max_levels.to_string(),
+        });
+    }
+    let mut theta = theta0.to_vec();
+    let mut time = 0.0;
+    let mut big_h = settings.initial_step.min(settings.max_step);
+    let mut steps = 0;
+    let mut evaluations = 0;
+    loop {
+        let g = problem.gradient(&theta);
+        evaluations += 1;
+        let grad_norm = norm(&g).to_f64();
+        if grad_norm <= settings.grad_tol {
+            return Ok(GradientFlowLimit {
+                theta,
+                time,
+                grad_norm,
+                steps,
+                evaluations,
+            });
+        }
+        if time > settings.max_time || !grad_norm.is_finite() {
+            return Err(GradientFlowError::NotConverged {
+                time,
+                grad_norm,
+                grad_tol: settings.grad_tol,
+            });
+        }
+        match gbs_step(
+            problem,
+            &theta,
+            &g,
+            big_h,
+            settings.max_levels,
+            settings.step_tol,
+            &mut evaluations,
+        ) {
+            Some((next, level)) => {
+                theta = next;
+                time += big_h;
+                steps += 1;
+                if level + 3 < settings.max_levels {
+                    big_h = (big_h * 1.5).min(settings.max_step);
+                }
+            }
+            None => {
+                big_h *= 0.5;
+                if big_h < 1e-12 {
+                    return Err(GradientFlowError::StepUnderflow { time, step: big_h });
+                }
+            }
+        }
+    }
+}
+
+/// Second directional derivative ∂²Φ(θ)[a, a] by the central second
+/// difference (Φ(θ+ha) − 2Φ(θ) + Φ(θ−ha))/h². For θ on Γ, Φ(θ) = θ is used
+/// only if `theta_on_gamma` (otherwise Φ(θ) is solved for too).
+pub fn second_derivative_of_limit<R: Real, M: Model<R>>(
+    problem: &Problem<R, M>,
+    theta: &[R],
+    direction: &[R],
+    h: f64,
+    settings: &GradientFlowSettings,
+    theta_on_gamma: bool,
+) -> Result<Vec<R>, GradientFlowError> {
+    let ctx = problem.ctx();
+    let mut step = R::from_f64(h, ctx);
+    let shifted = |sign: f64, step: &mut R| {
+        step.set_f64(h * sign);
+        theta
+            .iter()
+            .zip(direction)
+            .map(|(t, a)| {
+                let mut v = t.clone();
+                v.add_mul(a, step);
+                v
+            })
+            .collect::<Vec<R>>()
+    };
+    let plus = gradient_flow_limit(problem, &shifted(1.0, &mut step), settings)?.theta;
+    let minus = gradient_flow_limit(problem, &shifted(-1.0, &mut step), settings)?.theta;
+    let center = if theta_on_gamma {
+        theta.to_vec()
+    } else {
+        gradient_flow_limit(problem, theta, settings)?.theta
+    };
+    let mut out = plus;
+    for ((o, m), c) in out.iter_mut().zip(&minus).zip(&center) {
+        *o += m;
+        o.sub_mul(c, &R::from_f64(2.0, ctx));
+        *o /= h;
+        *o /= h;
+    }
+    Ok(out)
+}
+
+/// The general (Li–Wang–Arora) slow-flow drift for label noise at θ on Γ:
+/// ½ ∂²Φ(θ)[Σ] with Σ = (σ²/B) G = Σ_i a_i a_iᵀ, a_i = σ∇f_i/√(nB), i.e.
+/// ½ Σ_i ∂²Φ(θ)[a_i, a_i], each by a central second difference with step h.
+pub fn lwa_label_noise_drift<R: Real, M: Model<R>>(
+    problem: &Problem<R, M>,
+    theta: &[R],
+    sigma: f64,
+    batch_size: usize,
+    h: f64,
+    settings: &GradientFlowSettings,
+) -> Result<Vec<R>, GradientFlowError> {
+    let ctx = problem.ctx();
+    let jac = problem.jacobian(theta);
+    let n = problem.n();
+    // factor scale σ/√(nB), applied in the working precision
+    let mut scale = R::from_f64((n * batch_size) as f64, ctx);
+    scale.sqrt_mut();
+    scale.recip_mut();
+    scale *= sigma;
+    let mut total = vec![R::zero(ctx); theta.len()];
+    for i in 0..n {
+        let a: Vec<R> = jac
+            .row(i)
+            .iter()
+            .map(|v| {
+                let mut x = v.clone();
+                x *= &scale;
+                x
+            })
+            .collect();
+        let d2 = second_derivative_of_limit(problem, theta, &a, h, settings, true)?;
+        for (t, v) in total.iter_mut().zip(&d2) {
+            *t += v;
+        }
+    }
+    for t in total.iter_mut() {
+        *t *= 0.5;
+    }
+    Ok(total)
+}

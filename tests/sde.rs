@@ -1,0 +1,280 @@
+//! Tests of the SDE solvers (`latedecay::dynamics::sde`): Brownian paths coupled
+//! by dyadic refinement, the factorized covariance, Euler–Maruyama and Platen's
+//! weak-order-2 scheme on an Ornstein–Uhlenbeck instance with known moments.
+//! Derivations and thresholds: proofs/covariance.md.
+
+use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::dynamics::sde::{
+    noise_factor, solve_sde, BrownianPath, Scheme, SdeKind, SdeSettings,
+};
+use latedecay::linalg::Mat;
+use latedecay::model::{Diagonal, Linear, Problem};
+use latedecay::scalar::{Mpfr, Real};
+use latedecay::schedule::Schedule;
+
+#[test]
+fn coupled_brownian_paths_share_coarse_points_exactly() {
+    let schedule = Schedule::step_decay(0.1, 0.02, 7).unwrap();
+    let coarse = BrownianPath::new(42, 3, &schedule, 20, 0);
+    let fine = BrownianPath::new(42, 3, &schedule, 20, 1);
+    let finest = BrownianPath::new(42, 3, &schedule, 20, 5);
+    assert_eq!(coarse.endpoint(), fine.endpoint());
+    assert_eq!(coarse.endpoint(), finest.endpoint());
+    for i in 0..=20 {
+        assert_eq!(coarse.value_at(i, 0), finest.value_at(i, 0));
+    }
+    for i in 0..=40 {
+        assert_eq!(fine.value_at(i, 1), finest.value_at(i, 1));
+    }
+    // a different seed gives a different path
+    let other = BrownianPath::new(43, 3, &schedule, 20, 0);
+    assert_ne!(coarse.endpoint(), other.endpoint());
+    // grid times follow the schedule: t_K = Σ η_k
+    let t_end = *finest.times.last().unwrap();
+    assert!((t_end - schedule.sde_time(20)).abs() < 1e-12);
+}
+
+/// Finest-level increments are N(0, h): their normalized sum of squares is
+/// χ²_m/m with m = 3·20·32 = 1920 (mean 1, sd √(2/m) ≈ 0.032); accept |·−1| < 0.15
+/// (4.7 sd). Negative control: the increments divided by the *coarse* step would
+/// have mean 1/32.
+#[test]
+fn bridge_increments_have_the_right_variance() {
+    let schedule = Schedule::constant(0.05).unwrap();
+    let path = BrownianPath::new(7, 3, &schedule, 20, 5);
+    let mut acc = 0.0;
+    let mut count = 0;
+    for i in 0..path.times.len() - 1 {
+        let h = path.times[i + 1] - path.times[i];
+        let (a, b) = (path.value_at(i, 5), path.value_at(i + 1, 5));
+        for j in 0..3 {
+            acc += (b[j] - a[j]).powi(2) / h;
+            count += 1;
+        }
+    }
+    let ratio = acc / count as f64;
+    assert!(
+        (ratio - 1.0).abs() < 0.15,
+        "increment variance ratio {ratio}"
+    );
+}
+
+#[test]
+fn noise_factor_reproduces_the_covariance() {
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 4,
+        d: 6,
+        ..Default::default()
+    })
+    .unwrap();
+    let problem = Problem::new(Diagonal::new(6), data);
+    let theta: Vec<f64> = (0..12).map(|k| 0.3 + 0.1 * k as f64).collect();
+    let (b, sigma, lr) = (3usize, 0.7, 0.02);
+    let a = noise_factor(&problem, &theta, b, sigma, lr);
+    let cov = a.mul(&a.transpose());
+    // direct: η[(1/(nB))Σ(r_i∇f_i − ∇L)(·)ᵀ + (σ²/B) G]
+    let n = 4.0;
+    let r = problem.residuals(&theta);
+    let jac = problem.jacobian(&theta);
+    let grad = problem.gradient(&theta);
+    let g = problem.gauss_newton(&theta);
+    let mut direct = Mat::<f64>::zeros(12, 12, ());
+    for i in 0..4 {
+        let c: Vec<f64> = (0..12).map(|k| r[i] * jac[(i, k)] - grad[k]).collect();
+        for p in 0..12 {
+            for q in 0..12 {
+                direct[(p, q)] += lr * c[p] * c[q] / (n * b as f64)
+            }
+        }
+    }
+    for p in 0..12 {
+        for q in 0..12 {
+            direct[(p, q)] += lr * sigma * sigma / b as f64 * g[(p, q)];
+            assert!(
+                (direct[(p, q)] - cov[(p, q)]).abs() < 1e-14,
+                "({p},{q}): {} vs {}",
+                direct[(p, q)],
+                cov[(p, q)]
+            );
+        }
+    }
+    // the same factor in MPFR agrees with f64 to f64 roundoff
+    let pm = Problem::new(Diagonal::new(6), problem.data.convert::<Mpfr>(128));
+    let th_m: Vec<Mpfr> = theta.iter().map(|v| Mpfr::from_f64(*v, 128)).collect();
+    let am = noise_factor(&pm, &th_m, b, sigma, lr);
+    for (x, y) in am.as_slice().iter().zip(a.as_slice()) {
+        assert!((x.to_f64() - y).abs() < 1e-15);
+    }
+}
+
+/// OU instance: n = 1, x = (1, 0), y = 0, Linear. The data column is the only
+/// noise: r∇f − ∇L = 0 for n = 1, so SME-1 is dΘ₁ = −Θ₁ dt + √η σ dW (Θ₂ frozen).
+fn ou_problem() -> Problem<f64, Linear> {
+    let x = Mat::from_f64(1, 2, &[1.0, 0.0], ());
+    let data = Dataset::from_parts(x, vec![0.0], None, vec![1.0, 1.0], 0.0, false).unwrap();
+    Problem::new(Linear::new(2), data)
+}
+
+/// Monte Carlo mean and variance of Θ₁(T) over `paths` seeds.
+fn ou_moments(scheme: Scheme, level: u32, paths: u64) -> (f64, f64) {
+    let problem = ou_problem();
+    let settings = SdeSettings {
+        kind: SdeKind::Sme1,
+        scheme,
+        batch_size: 1,
+        label_noise_sigma: 2.0,
+        schedule: Schedule::constant(0.25).unwrap(),
+        level,
+    };
+    let xs: Vec<f64> = (0..paths)
+        .map(|seed| {
+            let run = solve_sde(&problem, &settings, &[1.0, 0.5], 4, seed, &[]).unwrap();
+            assert_eq!(run.theta[1], 0.5);
+            run.theta[0]
+        })
+        .collect();
+    let m = xs.iter().sum::<f64>() / paths as f64;
+    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (paths - 1) as f64;
+    (m, v)
+}
+
+/// T = 4·0.25 = 1, θ₀ = 1, η = 0.25, σ = 2: mean e^{-1}, variance
+/// ησ²(1 − e^{-2})/2 = 0.5(1 − e^{-2}). Discrete EM with step h (K = 1/h steps):
+/// mean (1−h)^K, variance ησ²h Σ_{k<K}(1−h)^{2k}.
+#[test]
+fn euler_maruyama_matches_ou_moments() {
+    let paths = 20_000;
+    let (eta, sigma2) = (0.25, 4.0);
+    for level in [0u32, 3] {
+        let h = 0.25 / (1 << level) as f64;
+        let k = (1.0 / h).round() as i32;
+        let mean_em = (1.0 - h).powi(k);
+        let var_em: f64 = (0..k)
+            .map(|j| eta * sigma2 * h * (1.0 - h).powi(2 * j))
+            .sum();
+        let (m, v) = ou_moments(Scheme::EulerMaruyama, level, paths);
+        let se_m = (v / paths as f64).sqrt();
+        let se_v = v * (2.0 / (paths - 1) as f64).sqrt();
+        eprintln!("EM level {level}: mean {m:.5} (EM exact {mean_em:.5}, se {se_m:.1e}), var {v:.5} (EM exact {var_em:.5}, se {se_v:.1e})");
+        assert!((m - mean_em).abs() < 4.0 * se_m, "mean {m} vs {mean_em}");
+        assert!((v - var_em).abs() < 4.0 * se_v, "variance {v} vs {var_em}");
+    }
+    // continuous limit vs the fine level: bias O(h) (h = 1/32): within 4 se + h
+    let (m, v) = ou_moments(Scheme::EulerMaruyama, 3, paths);
+    let var_exact = 0.5 * (1.0 - (-2.0f64).exp());
+    assert!((m - (-1.0f64).exp()).abs() < 4.0 * (v / paths as f64).sqrt() + 1.0 / 32.0);
+    assert!((v - var_exact).abs() < 0.1 * var_exact);
+}
+
+/// Weak order on the coarse grid h = 0.25: EM's bias is O(h) (exact EM variance
+/// 0.5142 vs 0.4323, mean 0.3164 vs 0.3679); Platen's is O(h²) and must be below
+/// EM's by ≥ 3× for both the mean and the variance (measured: 0.09 vs 0.009 and
+/// 0.057 vs 0.0007). Both use the same Brownian paths (coupled).
+#[test]
+fn platen_scheme_has_smaller_bias_than_euler_maruyama() {
+    let paths = 40_000;
+    let var_exact = 0.5 * (1.0 - (-2.0f64).exp());
+    let mean_exact = (-1.0f64).exp();
+    let (m_em, v_em) = ou_moments(Scheme::EulerMaruyama, 0, paths);
+    let (m_pl, v_pl) = ou_moments(Scheme::PlatenWeak2, 0, paths);
+    eprintln!("h = 0.25: EM mean {m_em:.5} var {v_em:.5}; Platen mean {m_pl:.5} var {v_pl:.5}; exact {mean_exact:.5} {var_exact:.5}");
+    // deterministic part: EM mean (0.75)^4 = 0.3164, Heun (1 − h + h²/2)^4 = 0.3702
+    assert!((m_em - mean_exact).abs() > 3.0 * (m_pl - mean_exact).abs());
+    assert!((v_em - var_exact).abs() > 3.0 * (v_pl - var_exact).abs());
+}
+
+#[test]
+fn gradient_flow_kind_is_deterministic_and_heun_is_second_order() {
+    let problem = ou_problem();
+    let run = |scheme, level| {
+        let s = SdeSettings {
+            kind: SdeKind::GradientFlow,
+            scheme,
+            batch_size: 1,
+            label_noise_sigma: 2.0,
+            schedule: Schedule::constant(0.25).unwrap(),
+            level,
+        };
+        solve_sde(&problem, &s, &[1.0, 0.0], 4, 0, &[])
+            .unwrap()
+            .theta[0]
+    };
+    let exact = (-1.0f64).exp();
+    let e_em: Vec<f64> = (2..6)
+        .map(|l| (run(Scheme::EulerMaruyama, l) - exact).abs())
+        .collect();
+    let e_pl: Vec<f64> = (2..6)
+        .map(|l| (run(Scheme::PlatenWeak2, l) - exact).abs())
+        .collect();
+    for w in e_em.windows(2) {
+        let order = (w[0] / w[1]).log2();
+        assert!((order - 1.0).abs() < 0.1, "EM order {order}");
+    }
+    for w in e_pl.windows(2) {
+        let order = (w[0] / w[1]).log2();
+        assert!((order - 2.0).abs() < 0.1, "Heun order {order}");
+    }
+    assert_eq!(Scheme::EulerMaruyama.weak_order(), 1);
+    assert_eq!(Scheme::PlatenWeak2.weak_order(), 2);
+    assert!(Scheme::PlatenWeak2.supports_mpfr());
+    assert_eq!(SdeKind::Sme1.weak_order_vs_sgd(), 1);
+    assert_eq!(SdeKind::Sme2.weak_order_vs_sgd(), 2);
+}
+
+#[test]
+fn sde_runs_in_mpfr_and_follows_f64_on_the_same_path() {
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 3,
+        d: 5,
+        ..Default::default()
+    })
+    .unwrap();
+    let pf = Problem::new(Diagonal::new(5), data.clone());
+    let pm = Problem::new(Diagonal::new(5), data.convert::<Mpfr>(256));
+    for (kind, scheme) in [
+        (SdeKind::Sme1, Scheme::EulerMaruyama),
+        (SdeKind::Sme2, Scheme::PlatenWeak2),
+    ] {
+        let s = SdeSettings {
+            kind,
+            scheme,
+            batch_size: 1,
+            label_noise_sigma: 0.5,
+            schedule: Schedule::step_decay(0.05, 0.01, 10).unwrap(),
+            level: 1,
+        };
+        let th0 = vec![0.8; 10];
+        let rf = solve_sde(&pf, &s, &th0, 20, 5, &[10, 20]).unwrap();
+        let th0m: Vec<Mpfr> = th0.iter().map(|v| Mpfr::from_f64(*v, 256)).collect();
+        let rm = solve_sde(&pm, &s, &th0m, 20, 5, &[10, 20]).unwrap();
+        assert_eq!(rf.snapshots.len(), 2);
+        let diff: f64 = rf
+            .theta
+            .iter()
+            .zip(&rm.theta)
+            .map(|(a, b)| (a - b.to_f64()).abs())
+            .fold(0.0, f64::max);
+        let moved: f64 = rf.theta.iter().map(|a| (a - 0.8).abs()).fold(0.0, f64::max);
+        assert!(diff < 1e-7, "{kind:?}/{scheme:?}: f64 vs MPFR {diff:e}");
+        assert!(moved > 1e-3, "did not move");
+    }
+}
+
+#[test]
+fn invalid_sde_settings_name_the_field() {
+    let problem = ou_problem();
+    let mut s = SdeSettings {
+        kind: SdeKind::Sme1,
+        scheme: Scheme::EulerMaruyama,
+        batch_size: 0,
+        label_noise_sigma: 1.0,
+        schedule: Schedule::constant(0.1).unwrap(),
+        level: 0,
+    };
+    let e = solve_sde(&problem, &s, &[0.0, 0.0], 3, 0, &[]).unwrap_err();
+    assert!(e.to_string().contains("batch_size = 0"), "{e}");
+    s.batch_size = 1;
+    s.label_noise_sigma = f64::NAN;
+    let e = solve_sde(&problem, &s, &[0.0, 0.0], 3, 0, &[]).unwrap_err();
+    assert!(e.to_string().contains("label_noise_sigma"), "{e}");
+}

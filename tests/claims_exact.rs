@@ -46,7 +46,10 @@ fn c10_identities_hold_in_mpfr_and_the_threshold_rejects_f64() {
         assert!(hi.matches_run_sgd);
         assert!(hi.max_step_rel_error <= C10_BOUND, "{hi:?}");
         assert!(hi.max_cumulative_rel_error <= C10_BOUND, "{hi:?}");
-        assert!(hi.max_imbalance_change > 1e-4, "identity must be non-trivial");
+        assert!(
+            hi.max_imbalance_change > 1e-4,
+            "identity must be non-trivial"
+        );
         // Negative control: the same check at 53 bits is at the f64 roundoff
         // level, far above the MPFR threshold, so the threshold does bite.
         let lo = diagonal_imbalance_check(&data, &m, 5, 1.0, 300, 53).unwrap();
@@ -184,7 +187,11 @@ fn holm_and_verdicts() {
     assert_eq!(v("C4"), Verdict::Fail);
     assert_eq!(v("C9"), Verdict::Finding);
     assert_eq!(v("C11"), Verdict::Error);
-    assert!(report.row("C11").unwrap().evidence.contains("broken on purpose"));
+    assert!(report
+        .row("C11")
+        .unwrap()
+        .evidence
+        .contains("broken on purpose"));
     for id in ["C5", "C6", "C7", "C8", "C10"] {
         assert_eq!(v(id), Verdict::NotInBuild);
     }
@@ -204,14 +211,50 @@ fn holm_and_verdicts() {
 
     // A p-value that is not significant after Holm fails a statistical claim.
     let mut r2 = Registry::empty();
-    for (id, run) in [
-        ("C1", stat_p004 as Run),
-        ("C2", stat_p004),
-    ] {
+    for (id, run) in [("C1", stat_p004 as Run), ("C2", stat_p004)] {
         add(&mut r2, id, ClaimKind::Statistical, run);
     }
     add(&mut r2, "C3", ClaimKind::Statistical, stat_p002);
     let rep2 = r2.verify(Mode::Quick);
     // Holm: 0.02·3 = 0.06 > 0.05 → all three fail.
     assert!(rep2.rows[..3].iter().all(|r| r.verdict == Verdict::Fail));
+}
+
+/// Cross-check of the T_max derivation: the Heun integrator of
+/// `claims::flow` and the adaptive Dormand–Prince flow of `dynamics::flow`
+/// (written independently) reach the 2.5% target at the same τ on the
+/// default problem, from the same starting point.
+#[test]
+fn flow_prediction_agrees_with_the_dopri5_slow_flow() {
+    use latedecay::claims::flow::gradient_flow_limit;
+    use latedecay::dynamics::flow::{time_to_reach, FlowSettings as DopriSettings};
+    use latedecay::experiment::run::AnyProblem;
+    use latedecay::experiment::{ExperimentConfig, Prepared};
+    use latedecay::model::diagonal::flip_distance;
+    let cfg = ExperimentConfig::default_late_decay();
+    let prepared = Prepared::<f64>::new(&cfg, ()).unwrap();
+    let AnyProblem::Diagonal(problem) = &prepared.problem else {
+        panic!("diagonal")
+    };
+    let theta_mn = &prepared.minnorm.theta;
+    let mn_norm = prepared.minnorm.norm;
+    let theta0 = vec![1.0; 200];
+    let ours = predict_phase_length(problem, &theta0, theta_mn, &FlowSettings::default()).unwrap();
+    let (start, _) = gradient_flow_limit(problem, &theta0, 0.01, 200_000).unwrap();
+    let (tau, _) = time_to_reach(
+        problem,
+        &start,
+        &DopriSettings::label_noise(1.0, 1),
+        0.1,
+        40.0,
+        |th| flip_distance(th, theta_mn) / mn_norm <= 0.025,
+    )
+    .unwrap()
+    .expect("reached");
+    println!("Heun τ = {}, Dopri5 τ = {tau}", ours.tau_needed);
+    assert!(
+        (ours.tau_needed - tau).abs() <= 0.15,
+        "Heun τ = {}, Dopri5 τ = {tau}",
+        ours.tau_needed
+    );
 }

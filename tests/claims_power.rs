@@ -1,6 +1,6 @@
-//! Replication of the quick protocol on disjoint, never-used seed blocks: the
+//! Replication of the quick protocol on 40 disjoint, never-used 16-seed blocks: the
 //! empirical false-failure rate quoted in `proofs/statistics.md`. Heavy
-//! (~10 s per block), so ignored by default:
+//! (~8 s per block, ~5 min), so ignored by default:
 //! `cargo test --release --test claims_power -- --ignored --nocapture`.
 
 use latedecay::claims::*;
@@ -8,7 +8,7 @@ use latedecay::claims::*;
 #[test]
 #[ignore]
 fn replication_on_fresh_seed_blocks() {
-    let blocks = 10u64;
+    let blocks = 40u64;
     let mut failures = 0;
     for b in 0..blocks {
         let mut protocol = Protocol::for_mode(Mode::Quick);

@@ -306,6 +306,9 @@ pub struct ClaimRow {
     pub p_value: Option<f64>,
     /// Holm-adjusted p-value (over the rows with a p-value).
     pub p_holm: Option<f64>,
+    /// Whether the claim's effect-size / level / exactness criteria hold
+    /// (None when the claim did not run).
+    pub criteria_met: Option<bool>,
     /// Verdict.
     pub verdict: Verdict,
     /// Evidence.
@@ -510,6 +513,7 @@ impl Registry {
                     alpha: None,
                     p_value: None,
                     p_holm: None,
+                    criteria_met: None,
                     verdict: Verdict::NotInBuild,
                     evidence: String::new(),
                     tests: vec![],
@@ -534,12 +538,9 @@ impl Registry {
                     alpha: Some(claim.alpha),
                     p_value: o.p_value,
                     p_holm: None,
-                    // provisional; decided after Holm
-                    verdict: if o.criteria_met {
-                        Verdict::Pass
-                    } else {
-                        Verdict::Fail
-                    },
+                    criteria_met: Some(o.criteria_met),
+                    // decided after Holm
+                    verdict: Verdict::Fail,
                     evidence: o.evidence,
                     tests: o.tests,
                     config: o.config,
@@ -557,6 +558,7 @@ impl Registry {
                     alpha: Some(claim.alpha),
                     p_value: None,
                     p_holm: None,
+                    criteria_met: None,
                     verdict: Verdict::Error,
                     evidence: e.to_string(),
                     tests: vec![],
@@ -609,7 +611,7 @@ pub fn apply_holm_and_decide(rows: &mut [ClaimRow]) {
         if r.verdict == Verdict::Error {
             continue;
         }
-        let criteria = r.verdict == Verdict::Pass;
+        let criteria = r.criteria_met == Some(true);
         let alpha = r.alpha.unwrap_or(FAMILY_ALPHA);
         let significant = r.p_holm.map(|p| p <= alpha);
         r.verdict = match kind {

@@ -117,6 +117,28 @@ pub struct FlowPrediction {
 }
 
 /// Velocity of the label-noise slow flow: −(σ²/(4B)) P(θ) ∇ tr G(θ).
+///
+/// # Examples
+///
+/// ```
+/// use latedecay::claims::flow::{gradient_flow_limit, slow_flow_velocity};
+/// use latedecay::data::{Dataset, SyntheticConfig};
+/// use latedecay::model::{Diagonal, Problem};
+/// let data = Dataset::synthetic(&SyntheticConfig {
+///     n: 8, d: 20, normalize_columns: true, ..Default::default()
+/// }).unwrap();
+/// let problem = Problem::new(Diagonal::new(20), data);
+/// let (theta, residual) = gradient_flow_limit(&problem, &vec![1.0; 40], 0.01, 100_000).unwrap();
+/// assert!(residual < 1e-10);
+/// let v = slow_flow_velocity(&problem, &theta, 1.0, 1).unwrap();
+/// // Tangent to Γ (J v = 0) …
+/// let jv = problem.jacobian(&theta).mul_vec(&v);
+/// assert!(jv.iter().all(|x| x.abs() < 1e-10));
+/// // … and, with normalized columns (∇tr G = 2θ), it decreases ‖θ‖²:
+/// // d‖θ‖²/dτ = 2⟨θ, v⟩ = −‖Pθ‖² < 0.
+/// let rate: f64 = theta.iter().zip(&v).map(|(t, w)| t * w).sum();
+/// assert!(rate < 0.0);
+/// ```
 pub fn slow_flow_velocity(
     problem: &Problem<f64, Diagonal>,
     theta: &[f64],

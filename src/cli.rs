@@ -39,6 +39,8 @@ pub enum Command {
     /// Exact weak orders of gradient flow, SME-1, SME-2 vs SGD (Linear model,
     /// exact moments, no Monte Carlo), in f64 and MPFR (claim C5, figure F6).
     WeakOrders(WeakOrdersArgs),
+    /// Run the claims C1–C10 and print the claims table (exit code ≠ 0 if any fails).
+    Verify(VerifyArgs),
     /// SGD vs SDE vs slow flow: error-vs-η tables with fitted orders, f64 vs MPFR.
     Compare(CompareArgs),
 }
@@ -53,6 +55,20 @@ pub struct WeakOrdersArgs {
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// Print the whole report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `verify` options.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Quick protocol (16 seeds, 7 decay steps; the default).
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// Full protocol (64 fresh seeds, 9 decay steps).
+    #[arg(long)]
+    pub full: bool,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -80,6 +96,9 @@ pub struct ReproduceArgs {
     /// Directory for results (sweep CSV/JSONL).
     #[arg(long, default_value = "out/reproduce")]
     pub out: PathBuf,
+    /// Run the full claims protocol instead of the quick one.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `run` options.
@@ -187,6 +206,14 @@ pub fn main_with(cli: Cli) -> Result<()> {
         }
         Command::Minnorm(a) => minnorm(&a),
         Command::WeakOrders(a) => weak_orders(&a),
+        Command::Verify(a) => {
+            let mode = if a.full {
+                crate::claims::Mode::Full
+            } else {
+                crate::claims::Mode::Quick
+            };
+            run_verify(mode, a.json)
+        }
         Command::Compare(a) => {
             let cfg = crate::compare::CompareConfig::from_file(&a.config)?;
             let report = crate::compare::run_compare(&cfg)?;
@@ -266,6 +293,20 @@ fn weak_orders(a: &WeakOrdersArgs) -> Result<()> {
     Ok(())
 }
 
+/// Run the claims, print the table (or JSON), fail if any claim fails.
+fn run_verify(mode: crate::claims::Mode, json: bool) -> Result<()> {
+    let report = crate::claims::verify(mode);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    if !report.all_passed() {
+        bail!("claims failed: {}", report.failed_ids().join(", "));
+    }
+    Ok(())
+}
+
 fn reproduce(a: &ReproduceArgs) -> Result<()> {
     let mut cfg = ExperimentConfig::default_late_decay();
     if a.quick {
@@ -279,12 +320,26 @@ fn reproduce(a: &ReproduceArgs) -> Result<()> {
             resume: true,
         },
     )?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&sweep_json(&report))?);
-    } else {
+    if !a.json {
         println!("{}", cfg.name);
         print_sweep(&report);
         println!("results: {}", out.display());
+        println!();
+    }
+    let mode = if a.full {
+        crate::claims::Mode::Full
+    } else {
+        crate::claims::Mode::Quick
+    };
+    let claims = crate::claims::verify(mode);
+    if a.json {
+        let value = serde_json::json!({"sweep": sweep_json(&report), "claims": claims});
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", claims.to_table());
+    }
+    if !claims.all_passed() {
+        bail!("claims failed: {}", claims.failed_ids().join(", "));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! latedecay: numerical and statistical checks of why a late learning-rate
 //! decay generalizes better. See `README.md` and the derivations in `proofs/`.
+pub mod claims;
 pub mod cli;
 pub mod compare;
 pub mod data;

@@ -33,11 +33,13 @@ fn reproduce_runs_sweep_and_claims() {
     );
     for r in rows {
         let verdict = r["verdict"].as_str().unwrap();
-        assert!(
-            ["PASS", "FINDING", "NOT_IN_BUILD"].contains(&verdict),
-            "{r}"
-        );
+        // Every claim C1–C10 is registered in this build.
+        assert!(["PASS", "FINDING"].contains(&verdict), "{r}");
+        let sgd_study = ["C1", "C2", "C3", "C4", "C8"].contains(&r["id"].as_str().unwrap());
         if verdict == "PASS" && r["p_value"].is_number() {
+            assert!(r["p_holm"].as_f64().unwrap() <= 0.05);
+        }
+        if verdict == "PASS" && sgd_study {
             assert!(r["p_holm"].as_f64().unwrap() <= 0.05);
             assert!(r["config"].is_object());
             assert_eq!(r["seeds"].as_array().unwrap().len(), 16);

@@ -35,6 +35,7 @@
 //! configurations and thresholds: `proofs/claims.md`.
 
 pub mod analysis;
+pub mod continuous;
 pub mod flow;
 pub mod geometry;
 pub mod identities;

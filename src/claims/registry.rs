@@ -630,7 +630,7 @@ fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     Ok(o)
 }
 
-/// C1–C4, C8, C9, C10 (C5–C7 are registered by other modules).
+/// All claims C1–C10 (C5–C7 live in [`super::continuous`]).
 pub fn default_registry() -> Registry {
     let mut r = Registry::empty();
     let claims = [
@@ -661,6 +661,27 @@ pub fn default_registry() -> Registry {
             kind: ClaimKind::Statistical,
             alpha: FAMILY_ALPHA,
             run: c4,
+        },
+        Claim {
+            id: "C5",
+            statement: "SGD ↔ SME weak orders from exact moments (Linear, MPFR): 1 (gradient flow), 1 (SME-1), 2 (SME-2)",
+            kind: ClaimKind::Exact,
+            alpha: FAMILY_ALPHA,
+            run: super::continuous::c5,
+        },
+        Claim {
+            id: "C6",
+            statement: "label-noise SGD projected onto Γ tracks the slow flow; the error vanishes at rate O(η)",
+            kind: ClaimKind::Statistical,
+            alpha: FAMILY_ALPHA,
+            run: super::continuous::c6,
+        },
+        Claim {
+            id: "C7",
+            statement: "on Γ the general slow flow ½∂²Φ[Σ] equals the label-noise closed form −(σ²/4B)P∇trG (256 bits)",
+            kind: ClaimKind::Exact,
+            alpha: FAMILY_ALPHA,
+            run: super::continuous::c7,
         },
         Claim {
             id: "C8",

@@ -38,6 +38,11 @@ pub enum Command {
     Minnorm(MinnormArgs),
     /// Paper figures F1–F7 (SVG + PNG + CSV) into figures/.
     Figures(FiguresArgs),
+    /// Exact weak orders of gradient flow, SME-1, SME-2 vs SGD (Linear model,
+    /// exact moments, no Monte Carlo), in f64 and MPFR (claim C5, figure F6).
+    WeakOrders(WeakOrdersArgs),
+    /// Run the claims C1–C10 and print the claims table (exit code ≠ 0 if any fails).
+    Verify(VerifyArgs),
     /// SGD vs SDE vs slow flow: error-vs-η tables with fitted orders, f64 vs MPFR.
     Compare(CompareArgs),
 }
@@ -60,6 +65,34 @@ pub struct FiguresArgs {
     /// F6 input: weak-error CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`.
     #[arg(long)]
     pub f6_csv: Option<PathBuf>,
+}
+
+/// `weak-orders` options.
+#[derive(Debug, Args)]
+pub struct WeakOrdersArgs {
+    /// Optional TOML file with a `WeakOrderConfig` (default: the documented instance).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Write the error curves (F6 data) to this CSV file.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `verify` options.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Quick protocol (16 seeds, 7 decay steps; the default).
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// Full protocol (64 fresh seeds, 9 decay steps).
+    #[arg(long)]
+    pub full: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `compare` options.
@@ -85,6 +118,9 @@ pub struct ReproduceArgs {
     /// Directory for results (sweep CSV/JSONL).
     #[arg(long, default_value = "out/reproduce")]
     pub out: PathBuf,
+    /// Run the full claims protocol instead of the quick one.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `run` options.
@@ -192,6 +228,15 @@ pub fn main_with(cli: Cli) -> Result<()> {
         }
         Command::Minnorm(a) => minnorm(&a),
         Command::Figures(a) => figures(&a),
+        Command::WeakOrders(a) => weak_orders(&a),
+        Command::Verify(a) => {
+            let mode = if a.full {
+                crate::claims::Mode::Full
+            } else {
+                crate::claims::Mode::Quick
+            };
+            run_verify(mode, a.json)
+        }
         Command::Compare(a) => {
             let cfg = crate::compare::CompareConfig::from_file(&a.config)?;
             let report = crate::compare::run_compare(&cfg)?;
@@ -241,6 +286,82 @@ fn figures(a: &FiguresArgs) -> Result<()> {
     Ok(())
 }
 
+fn weak_orders(a: &WeakOrdersArgs) -> Result<()> {
+    use crate::moments::weak_order::{run_weak_order, write_f6_csv, WeakOrderConfig};
+    let cfg: WeakOrderConfig = match &a.config {
+        None => WeakOrderConfig::default(),
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str(&text).with_context(|| format!("invalid config {}", p.display()))?
+        }
+    };
+    let report = run_weak_order(&cfg)?;
+    if let Some(p) = &a.csv {
+        write_f6_csv(&report, p)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "weak error of E‖θ‖² at T = {} (Linear model, d = {}, n = {}, σ = {}, B = {}), η = 2^-{} … 2^-{}",
+        cfg.horizon,
+        cfg.data.d,
+        cfg.data.n,
+        cfg.label_noise_sigma,
+        cfg.batch_size,
+        cfg.eta_exponent_min,
+        cfg.eta_exponent_max
+    );
+    println!(
+        "{:>14} {:>6} {:>22} {:>44}",
+        "method", "bits", "fitted order [95% CI]", "leading coefficient C (Richardson)"
+    );
+    for f in &report.fits {
+        let coef = report
+            .coefficients
+            .iter()
+            .find(|c| {
+                c.method == f.method && c.precision_bits == f.precision_bits && f.scalar == "mpfr"
+            })
+            .map_or(String::from("—"), |c| c.digits.clone());
+        println!(
+            "{:>14} {:>6} {:.13} [{:.12}, {:.12}] {:>44}",
+            format!("{:?}", f.method),
+            f.precision_bits,
+            f.order,
+            f.order_ci.0,
+            f.order_ci.1,
+            coef
+        );
+    }
+    for b in &report.f64_breakdown {
+        match b.exponent {
+            Some(j) => println!(
+                "f64 departs from MPFR by > 10% for {:?} from η = 2^-{j} on (f64 error floor {:.2e})",
+                b.method, b.f64_error_floor
+            ),
+            None => println!("f64 agrees with MPFR within 10% for {:?} over the whole sweep", b.method),
+        }
+    }
+    Ok(())
+}
+
+/// Run the claims, print the table (or JSON), fail if any claim fails.
+fn run_verify(mode: crate::claims::Mode, json: bool) -> Result<()> {
+    let report = crate::claims::verify(mode);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    if !report.all_passed() {
+        bail!("claims failed: {}", report.failed_ids().join(", "));
+    }
+    Ok(())
+}
+
 fn reproduce(a: &ReproduceArgs) -> Result<()> {
     let mut cfg = ExperimentConfig::default_late_decay();
     if a.quick {
@@ -254,12 +375,26 @@ fn reproduce(a: &ReproduceArgs) -> Result<()> {
             resume: true,
         },
     )?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&sweep_json(&report))?);
-    } else {
+    if !a.json {
         println!("{}", cfg.name);
         print_sweep(&report);
         println!("results: {}", out.display());
+        println!();
+    }
+    let mode = if a.full {
+        crate::claims::Mode::Full
+    } else {
+        crate::claims::Mode::Quick
+    };
+    let claims = crate::claims::verify(mode);
+    if a.json {
+        let value = serde_json::json!({"sweep": sweep_json(&report), "claims": claims});
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", claims.to_table());
+    }
+    if !claims.all_passed() {
+        bail!("claims failed: {}", claims.failed_ids().join(", "));
     }
     Ok(())
 }

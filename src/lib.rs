@@ -1,5 +1,6 @@
 //! latedecay: numerical and statistical checks of why a late learning-rate
 //! decay generalizes better. See `README.md` and the derivations in `proofs/`.
+pub mod claims;
 pub mod cli;
 pub mod compare;
 pub mod data;
@@ -9,6 +10,7 @@ pub mod figures;
 pub mod linalg;
 pub mod manifold;
 pub mod model;
+pub mod moments;
 pub mod noise;
 pub mod plot;
 pub mod scalar;

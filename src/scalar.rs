@@ -160,6 +160,20 @@ pub trait Real:
     /// `π` in a context.
     fn pi(ctx: Self::Ctx) -> Self;
 
+    /// `self += a · b` through the scratch `tmp` (a multiply and an add: in MPFR
+    /// this is cheaper than a fused multiply-add, at the cost of one more rounding).
+    #[inline]
+    fn add_mul_tmp(&mut self, a: &Self, b: &Self, tmp: &mut Self) {
+        tmp.set_mul(a, b);
+        *self += &*tmp;
+    }
+    /// `self -= a · b` through the scratch `tmp`.
+    #[inline]
+    fn sub_mul_tmp(&mut self, a: &Self, b: &Self, tmp: &mut Self) {
+        tmp.set_mul(a, b);
+        *self -= &*tmp;
+    }
+
     /// `out = Σ a_i b_i`. The f64 version uses 8 independent accumulators so
     /// the loop vectorizes; MPFR uses fused multiply-adds.
     #[inline]
@@ -175,7 +189,8 @@ pub trait Real:
         out.set_f64(0.0);
         for ((x, y), z) in a.iter().zip(b).zip(c) {
             tmp.set_mul(x, y);
-            out.add_mul(tmp, z);
+            *tmp *= z;
+            *out += &*tmp;
         }
     }
 }
@@ -268,6 +283,14 @@ impl Real for f64 {
     }
     fn pi(_ctx: ()) -> Self {
         std::f64::consts::PI
+    }
+    #[inline(always)]
+    fn add_mul_tmp(&mut self, a: &Self, b: &Self, _tmp: &mut Self) {
+        *self += a * b;
+    }
+    #[inline(always)]
+    fn sub_mul_tmp(&mut self, a: &Self, b: &Self, _tmp: &mut Self) {
+        *self -= a * b;
     }
     #[inline]
     fn dot_into(out: &mut Self, a: &[Self], b: &[Self]) {

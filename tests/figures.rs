@@ -275,14 +275,18 @@ fn f7_f64_vs_mpfr() {
     p.lrs = vec![0.0004, 0.004];
     let data = precision_divergence(&p).unwrap();
     assert_eq!(data.len(), 3);
-    // Chaotic control: full-batch GD at the edge of stability (η = 1, n = 8,
-    // d = 20) loses the exact trajectory in f64 (measured: > 1e-3 at step 145).
+    // Sensitive control: full-batch GD just below its divergence threshold
+    // (η = 1.18, n = 8, d = 20) amplifies roundoff by many orders of magnitude
+    // (measured: max 6e-8 vs ~4e-15 for label-noise SGD), so the comparison
+    // does detect f64 error growth where there is some.
     let gd = &data[2];
     assert!(gd.label.contains("full-batch"));
-    let h = gd
-        .horizon
-        .expect("f64 GD at the edge of stability must lose track");
-    assert!((20..1000).contains(&h), "horizon {h}");
+    let max = |d: &PrecisionDivergence| d.rel_diff.iter().copied().fold(0.0, f64::max);
+    assert!(
+        max(gd) > 1e4 * max(&data[0]).max(max(&data[1])),
+        "{}",
+        max(gd)
+    );
     for d in &data[..2] {
         assert!(!d.diverged);
         assert_eq!(d.steps_run, 4000);
@@ -309,11 +313,13 @@ fn f7_f64_vs_mpfr() {
 }
 
 #[test]
-fn figure_ids_and_skipped_f6() {
+fn figure_ids_and_generated_f6() {
     assert_eq!("F3".parse::<FigureId>().unwrap(), FigureId::F3);
     assert_eq!("f7".parse::<FigureId>().unwrap(), FigureId::F7);
     let err = "F8".parse::<FigureId>().unwrap_err().to_string();
     assert!(err.contains("F8"), "{err}");
+    // F6 from the exact-moments sweep (quick: η down to 2⁻²⁴, 256 bits):
+    // orders 1, 1, 2 (measured 1.000, 1.000, 2.000).
     let dir = tempfile::tempdir().unwrap();
     let reports = generate(&FigureOptions {
         out_dir: dir.path().to_path_buf(),
@@ -323,6 +329,11 @@ fn figure_ids_and_skipped_f6() {
     })
     .unwrap();
     assert_eq!(reports.len(), 1);
-    assert!(reports[0].files.is_empty());
-    assert!(reports[0].notes[0].contains("--f6-csv"));
+    check_files(&reports[0].files);
+    let table = WeakErrorTable::from_csv(&dir.path().join("F6_weak_error.csv")).unwrap();
+    let orders = table.fitted_orders();
+    assert_eq!(orders.len(), 3);
+    for (o, want) in orders.iter().zip([1.0, 1.0, 2.0]) {
+        assert!((o.order - want).abs() < 0.01, "{}: {}", o.column, o.order);
+    }
 }

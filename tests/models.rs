@@ -4,6 +4,7 @@
 //! Tolerances: central differences with step h have truncation error O(h²·f''')
 //! and roundoff O(ε·|f|/h). For f64 we use h = 1e-5 (error ≲ 1e-9 relative);
 //! for MPFR at 256 bits h = 1e-25 (truncation ~1e-50, roundoff ~1e-52).
+#![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
 use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::linalg::{dot, Mat};
@@ -106,7 +107,10 @@ fn check_model<R: Real, M: LinearInX<R> + TraceGradient<R>>(
         }
         let mut stepped = theta.clone();
         model.descend(&mut stepped, &problem.data.x, &batch, &mut ws);
-        prop_assert!(max_rel_err(&stepped, &expected) < tol * 1e-3, "descend mismatch");
+        prop_assert!(
+            max_rel_err(&stepped, &expected) < tol * 1e-3,
+            "descend mismatch"
+        );
     }
     Ok(())
 }

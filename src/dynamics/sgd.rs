@@ -357,6 +357,13 @@ where
     let (mut t, mut t_c) = (schedule.sde_time(state.step), 0.0f64);
     let (mut tau, mut tau_c) = (schedule.flow_time(state.step), 0.0f64);
 
+    let diverged_at = |quantity: &str, step: u64, lr: f64| StopReason::Diverged {
+        step,
+        lr,
+        quantity: quantity.into(),
+        value: "non-finite".into(),
+        hint: divergence_hint(problem, &theta0, lr),
+    };
     while state.step <= end {
         let k = state.step;
         let lr = schedule.lr(k);
@@ -364,13 +371,7 @@ where
             records.push(probe.measure(k, lr, t, tau, &state.theta));
             next_record += 1;
             if !state.theta.iter().all(Real::is_finite) {
-                stop = StopReason::Diverged {
-                    step: k,
-                    lr,
-                    quantity: "iterate".into(),
-                    value: "non-finite".into(),
-                    hint: divergence_hint(problem, &theta0, lr),
-                };
+                stop = diverged_at("iterate", k, lr);
                 break;
             }
         }
@@ -401,13 +402,7 @@ where
             }
         }
         if diverged {
-            stop = StopReason::Diverged {
-                step: k,
-                lr,
-                quantity: "residual".into(),
-                value: "non-finite".into(),
-                hint: divergence_hint(problem, &theta0, lr),
-            };
+            stop = diverged_at("residual", k, lr);
             break;
         }
         problem.model.descend(&mut state.theta, x, &batch, &mut ws);

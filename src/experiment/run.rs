@@ -160,6 +160,38 @@ impl<R: Real> Prepared<R> {
             flattest,
         })
     }
+    /// Run one seed from the configured initialization, with the standard probe
+    /// (distances to θ_mn); advances `bar` by the steps taken.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_seed(
+        &self,
+        init: &Init,
+        method: &Sgd,
+        seed: u64,
+        steps: u64,
+        plan: RecordPlan,
+        ctx: R::Ctx,
+        bar: &ProgressBar,
+    ) -> (SeedSummary, Vec<Record>) {
+        let theta0 = initial_theta::<R>(init, self.problem.dim(), seed, ctx);
+        let mut last = 0;
+        let (_, records, stop) = self.problem.run_sgd(
+            method,
+            theta0,
+            seed,
+            steps,
+            plan,
+            Some(&self.minnorm.theta),
+            |k| {
+                bar.inc(k - last);
+                last = k;
+            },
+        );
+        bar.inc(steps.saturating_sub(last));
+        let summary = summarize(seed, &records, stop, self.minnorm.norm.to_f64());
+        (summary, records)
+    }
+
     /// Reference numbers in f64.
     pub fn reference(&self) -> ReferenceValues {
         let data = self.problem.data();
@@ -379,26 +411,7 @@ fn run_experiment_in<R: Real>(
     let bar = progress_bar(steps * seeds.len() as u64, "run");
     let results: Vec<(SeedSummary, Vec<Record>)> = seeds
         .par_iter()
-        .map(|&seed| {
-            let theta0 = initial_theta::<R>(&cfg.init, prepared.problem.dim(), seed, ctx);
-            let mut last = 0;
-            let (_, records, stop) = prepared.problem.run_sgd(
-                &cfg.sgd,
-                theta0,
-                seed,
-                steps,
-                cfg.run.record,
-                Some(&prepared.minnorm.theta),
-                |k| {
-                    bar.inc(k - last);
-                    last = k;
-                },
-            );
-            (
-                summarize(seed, &records, stop, reference.minnorm_norm),
-                records,
-            )
-        })
+        .map(|&seed| prepared.run_seed(&cfg.init, &cfg.sgd, seed, steps, cfg.run.record, ctx, &bar))
         .collect();
     bar.finish_and_clear();
     let (per_seed, trajectories): (Vec<_>, Vec<_>) = results.into_iter().unzip();

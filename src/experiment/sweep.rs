@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::ExperimentConfig;
 use super::run::{
-    initial_theta, progress_bar, summarize, Aggregate, ExperimentError, Prepared, ReferenceValues,
-    SeedSummary,
+    progress_bar, Aggregate, ExperimentError, Prepared, ReferenceValues, SeedSummary,
 };
 use crate::dynamics::sgd::{Record, Sgd, StopReason};
 use crate::scalar::{Mpfr, Real};
@@ -172,14 +171,25 @@ fn load_finished(
     let text = std::fs::read_to_string(&results_path)
         .map_err(io_err(format!("reading {}", results_path.display())))?;
     let mut done = Vec::new();
+    let total_lines = text.lines().count();
+    let mut good_lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<JobResult>(line) {
-            Ok(r) => done.push(r),
-            // A line cut by an interruption is simply recomputed.
-            Err(_) if i + 1 == text.lines().count() => {}
+            Ok(r) => {
+                done.push(r);
+                good_lines.push(line);
+            }
+            // A line cut by an interruption is dropped (rewritten below) and its
+            // job recomputed.
+            Err(_) if i + 1 == total_lines => {
+                let mut clean = good_lines.join("\n");
+                clean.push('\n');
+                std::fs::write(&results_path, clean)
+                    .map_err(io_err(format!("rewriting {}", results_path.display())))?;
+            }
             Err(e) => {
                 return Err(ExperimentError::Resume(format!(
                     "{} line {}: {e}",
@@ -188,6 +198,13 @@ fn load_finished(
                 )))
             }
         }
+    }
+    if !text.is_empty() && !text.ends_with('\n') && good_lines.len() == total_lines {
+        // Valid last line without its newline: terminate it before appending.
+        let mut clean = good_lines.join("\n");
+        clean.push('\n');
+        std::fs::write(&results_path, clean)
+            .map_err(io_err(format!("rewriting {}", results_path.display())))?;
     }
     Ok(done)
 }
@@ -252,24 +269,18 @@ fn run_sweep_in<R: Real>(
         .map(|key| {
             let method = job_method(cfg, key);
             let steps = key.decay_step + after;
-            let theta0 = initial_theta::<R>(&cfg.init, prepared.problem.dim(), key.seed, ctx);
-            let mut last = 0;
-            let (_, records, stop) = prepared.problem.run_sgd(
+            let (summary, records) = prepared.run_seed(
+                &cfg.init,
                 &method,
-                theta0,
                 key.seed,
                 steps,
                 cfg.run.record,
-                Some(&prepared.minnorm.theta),
-                |k| {
-                    bar.inc(k - last);
-                    last = k;
-                },
+                ctx,
+                &bar,
             );
-            bar.inc(steps.saturating_sub(last));
             let result = JobResult {
                 key: *key,
-                summary: summarize(key.seed, &records, stop, reference.minnorm_norm),
+                summary,
                 records,
             };
             if let Some(log) = &log {

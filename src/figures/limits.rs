@@ -403,6 +403,9 @@ pub struct WeakErrorTable {
     pub columns: Vec<(String, Vec<f64>)>,
 }
 
+/// Number of smallest-η points in the F6 order fits (as `moments::weak_order`).
+pub const FIT_POINTS: usize = 8;
+
 /// A fitted order: slope of log err vs log η.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FittedOrder {
@@ -463,19 +466,23 @@ impl WeakErrorTable {
     }
 
     /// Fitted orders of the high-precision columns (not `*_f64`, whose small-η
-    /// end is roundoff), from all points with a positive error.
+    /// end is roundoff): least squares of log err on log η over the
+    /// [`FIT_POINTS`] smallest η with a positive error (the asymptotic regime).
     pub fn fitted_orders(&self) -> Vec<FittedOrder> {
         self.columns
             .iter()
             .filter(|(name, _)| !name.ends_with("_f64"))
             .filter_map(|(name, c)| {
-                let (x, y): (Vec<f64>, Vec<f64>) = self
+                let mut pts: Vec<(f64, f64)> = self
                     .eta
                     .iter()
                     .zip(c)
                     .filter(|(_, v)| v.is_finite() && **v > 0.0)
                     .map(|(e, v)| (e.ln(), v.ln()))
-                    .unzip();
+                    .collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                pts.truncate(FIT_POINTS);
+                let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
                 let fit = linear_fit(&x, &y, 0.95).ok()?;
                 Some(FittedOrder {
                     column: name.clone(),
@@ -510,7 +517,7 @@ pub fn render_weak_error(
                 3 + hp
             });
         let label = match orders.iter().find(|o| &o.column == name) {
-            Some(o) => format!("{} (order {:.2})", pretty(name), o.order),
+            Some(o) => format!("{} (fitted order {:.3})", pretty(name), o.order),
             None => pretty(name),
         };
         series.push(
@@ -536,14 +543,16 @@ pub fn render_weak_error(
         })
         .collect();
     let chart = LineChart {
-        title: "Weak error of the continuous-time models vs learning rate".into(),
+        title: "Weak error of E‖θ‖² at T = Kη vs η (exact moments)".into(),
         x_label: "learning rate η".into(),
-        y_label: "weak error |E φ(θ_K) − E φ(Θ_T)|".into(),
+        y_label: "|E‖θ_K‖² − E‖Θ_T‖²|".into(),
         x_scale: AxisScale::Log10,
         y_scale: AxisScale::Log10,
         series,
         ref_lines: vec![],
-        annotations: notes.clone(),
+        // The fitted orders are in the legend labels (an annotation box would
+        // cover the f64 curves).
+        annotations: vec![],
     };
     let mut files = chart.render(stem)?;
     let mut headers = vec!["eta".to_string()];

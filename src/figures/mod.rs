@@ -12,7 +12,7 @@
 //! | F3 ‖θ_k‖ vs k | [`decay_sweep`] | [`render_norm_vs_step`] | `F3_norm_vs_step` |
 //! | F4 test loss vs decay step | [`decay_sweep`] | [`render_test_loss_vs_decay`] | `F4_test_loss_vs_decay` |
 //! | F5 distance to θ_mn vs τ | [`sgd_distance_curves`], [`flow_distance_curve`] (+ [`DistanceCurves::from_csv`]) | [`render_distance_vs_tau`] | `F5_distance_vs_tau` |
-//! | F6 weak error vs η | [`WeakErrorTable::from_csv`] | [`render_weak_error`] | `F6_weak_error` |
+//! | F6 weak error vs η | `moments::weak_order` → [`WeakErrorTable::from_csv`] | [`render_weak_error`] | `F6_weak_error` |
 //! | F7 f64 vs MPFR | [`precision_divergence`] | [`render_precision_divergence`] | `F7_f64_vs_mpfr` |
 //!
 //! CSV layouts. Landscapes: `<stem>.csv` = `x, y, train_loss, test_loss`
@@ -26,7 +26,7 @@
 //! <series…>` (relative distance ‖θ−θ_mn‖/‖θ_mn‖; NaN where a series has no
 //! value). F6: `eta, err_gf, err_sme1, err_sme2` and optional `*_f64`
 //! columns. F7: `case, step, lr, rel_diff` (case = index in the legend: label-noise SGD
-//! at each η, then full-batch GD at the edge of stability).
+//! at each η, then full-batch GD near its divergence threshold).
 
 mod decay;
 mod landscape;
@@ -156,8 +156,8 @@ pub struct FigureOptions {
     pub only: Vec<FigureId>,
     /// Extra F5 series (e.g. SDE, slow flow) from a CSV `tau, <series…>`.
     pub f5_extra_csv: Option<PathBuf>,
-    /// F6 input: CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]` (from the
-    /// exact-moments module). Without it F6 is skipped with a note.
+    /// F6 input: CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`. Without it
+    /// F6 runs the exact-moments weak-order sweep (`moments::weak_order`).
     pub f6_csv: Option<PathBuf>,
 }
 
@@ -258,20 +258,30 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
         })?);
     }
     if wanted(FigureId::F6) {
-        reports.push(timed(FigureId::F6, &mut || match &opts.f6_csv {
-            Some(path) => {
-                let table = WeakErrorTable::from_csv(path)?;
-                let (files, notes) = render_weak_error(&table, &stem(dir, FigureId::F6))?;
-                Ok((files, notes))
-            }
-            None => Ok((
-                vec![],
-                vec![
-                    "skipped: F6 needs the weak-error table of the exact-moments module \
-                     (pass --f6-csv FILE with columns eta, err_gf, err_sme1, err_sme2)"
-                        .to_string(),
-                ],
-            )),
+        reports.push(timed(FigureId::F6, &mut || {
+            let stem = stem(dir, FigureId::F6);
+            let table = match &opts.f6_csv {
+                Some(path) => WeakErrorTable::from_csv(path)?,
+                None => {
+                    // Exact moments (no Monte Carlo), MPFR and f64: the
+                    // documented instance of `moments::weak_order`.
+                    use crate::moments::weak_order::{
+                        run_weak_order, write_f6_csv, WeakOrderConfig,
+                    };
+                    let mut cfg = WeakOrderConfig::default();
+                    if q {
+                        cfg.eta_exponent_max = 24;
+                        cfg.precisions = vec![256];
+                    }
+                    let report = run_weak_order(&cfg)
+                        .map_err(|e| FigureError::Input(format!("weak-order sweep: {e}")))?;
+                    let csv = with_ext(&stem, "csv");
+                    write_f6_csv(&report, &csv)
+                        .map_err(|e| FigureError::Input(format!("F6 CSV: {e}")))?;
+                    WeakErrorTable::from_csv(&csv)?
+                }
+            };
+            render_weak_error(&table, &stem)
         })?);
     }
     if wanted(FigureId::F7) {

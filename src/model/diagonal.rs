@@ -32,6 +32,7 @@ pub struct DiagonalWorkspace<R> {
     direction: Vec<R>,
     tmp: R,
     tmp2: R,
+    tmp3: R,
 }
 
 impl<R: Real> Model<R> for Diagonal {
@@ -51,6 +52,7 @@ impl<R: Real> Model<R> for Diagonal {
             direction: vec![R::zero(ctx); self.d],
             tmp: R::zero(ctx),
             tmp2: R::zero(ctx),
+            tmp3: R::zero(ctx),
         }
     }
     #[inline]
@@ -71,12 +73,18 @@ impl<R: Real> Model<R> for Diagonal {
         let (u, v) = theta.split_at_mut(self.d);
         if let [(row, coef)] = batch {
             // B = 1: fuse w_j = coef·x_j into the update (no direction buffer).
+            // Multiplies and subtractions, no fused ops: cheaper in MPFR, and
+            // the products use the old u_j, v_j (simultaneous update).
             let xr = x.row(*row);
+            let DiagonalWorkspace {
+                tmp: w, tmp2, tmp3, ..
+            } = ws;
             for ((uj, vj), xj) in u.iter_mut().zip(v.iter_mut()).zip(xr) {
-                ws.tmp.set_mul(coef, xj);
-                ws.tmp2.assign(uj);
-                uj.sub_mul(&ws.tmp, vj);
-                vj.sub_mul(&ws.tmp, &ws.tmp2);
+                w.set_mul(coef, xj);
+                tmp2.set_mul(w, vj);
+                tmp3.set_mul(w, uj);
+                *uj -= &*tmp2;
+                *vj -= &*tmp3;
             }
             return;
         }
@@ -87,9 +95,10 @@ impl<R: Real> Model<R> for Diagonal {
             crate::linalg::axpy(&mut ws.direction, coef, x.row(*row));
         }
         for ((uj, vj), wj) in u.iter_mut().zip(v.iter_mut()).zip(&ws.direction) {
-            ws.tmp2.assign(uj);
-            uj.sub_mul(wj, vj);
-            vj.sub_mul(wj, &ws.tmp2);
+            ws.tmp2.set_mul(wj, vj);
+            ws.tmp3.set_mul(wj, uj);
+            *uj -= &ws.tmp2;
+            *vj -= &ws.tmp3;
         }
     }
 }

@@ -1,0 +1,112 @@
+//! Throughput of label-noise SGD on the diagonal network (DESIGN §8):
+//! d = 100, n = 40, B = 1. Targets: ≥ 5M steps/s (f64, one core) and
+//! ≥ 20k steps/s (256-bit MPFR).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use latedecay::model::{Diagonal, Linear, Problem};
+use latedecay::noise::Sampling;
+use latedecay::scalar::{Mpfr, Real};
+use latedecay::schedule::Schedule;
+
+fn method(batch_size: usize) -> Sgd {
+    Sgd {
+        batch_size,
+        label_noise_sigma: 1.0,
+        sampling: Sampling::WithReplacement,
+        schedule: Schedule::step_decay(0.004, 0.0004, 1 << 40).unwrap(),
+    }
+}
+
+fn data() -> Dataset<f64> {
+    Dataset::synthetic(&SyntheticConfig {
+        n: 40,
+        d: 100,
+        normalize_columns: true,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn bench_f64(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sgd_f64_d100_n40");
+    let steps = 1_000_000u64;
+    group.throughput(Throughput::Elements(steps));
+    group.sample_size(10);
+    for batch_size in [1usize, 8] {
+        let problem = Problem::new(Diagonal::new(100), data());
+        let m = method(batch_size);
+        group.bench_with_input(
+            BenchmarkId::new("diagonal_B", batch_size),
+            &batch_size,
+            |b, _| {
+                b.iter(|| {
+                    let mut state = SgdState::new(vec![1.0f64; 200], 1, 40, &m);
+                    let mut probe = StandardProbe::new(&problem, None);
+                    run_sgd(
+                        &problem,
+                        &m,
+                        &mut state,
+                        steps,
+                        RecordPlan::FinalOnly,
+                        &mut probe,
+                        |_| {},
+                    )
+                })
+            },
+        );
+    }
+    let problem = Problem::new(Linear::new(100), data());
+    let m = method(1);
+    group.bench_function("linear_B1", |b| {
+        b.iter(|| {
+            let mut state = SgdState::new(vec![1.0f64; 100], 1, 40, &m);
+            let mut probe = StandardProbe::new(&problem, None);
+            run_sgd(
+                &problem,
+                &m,
+                &mut state,
+                steps,
+                RecordPlan::FinalOnly,
+                &mut probe,
+                |_| {},
+            )
+        })
+    });
+    group.finish();
+}
+
+fn bench_mpfr(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sgd_mpfr_d100_n40");
+    let steps = 5_000u64;
+    group.throughput(Throughput::Elements(steps));
+    group.sample_size(10);
+    for bits in [256u32, 1024] {
+        let problem = Problem::new(Diagonal::new(100), data().convert::<Mpfr>(bits));
+        let m = method(1);
+        group.bench_with_input(
+            BenchmarkId::new("diagonal_B1_bits", bits),
+            &bits,
+            |b, &bits| {
+                b.iter(|| {
+                    let mut state = SgdState::new(vec![Mpfr::from_f64(1.0, bits); 200], 1, 40, &m);
+                    let mut probe = StandardProbe::new(&problem, None);
+                    run_sgd(
+                        &problem,
+                        &m,
+                        &mut state,
+                        steps,
+                        RecordPlan::FinalOnly,
+                        &mut probe,
+                        |_| {},
+                    )
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_f64, bench_mpfr);
+criterion_main!(benches);

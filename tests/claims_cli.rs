@@ -1,0 +1,57 @@
+//! End-to-end: `latedecay reproduce --json` runs the default sweep and then the
+//! claims (quick protocol) and exits 0 when every registered claim holds.
+//! (The text table itself is checked in `tests/claims_exact.rs`.)
+
+use std::process::Command;
+
+fn latedecay() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_latedecay"))
+}
+
+#[test]
+fn reproduce_runs_sweep_and_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latedecay()
+        .args(["--threads", "2", "reproduce", "--quick", "--json", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!value["sweep"]["cells"].as_array().unwrap().is_empty());
+    let report = &value["claims"];
+    assert_eq!(report["mode"], "quick");
+    let rows = report["rows"].as_array().unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        &ids[..10],
+        ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10"]
+    );
+    for r in rows {
+        let verdict = r["verdict"].as_str().unwrap();
+        // Every claim C1–C10 is registered in this build.
+        assert!(["PASS", "FINDING"].contains(&verdict), "{r}");
+        let sgd_study = ["C1", "C2", "C3", "C4", "C8"].contains(&r["id"].as_str().unwrap());
+        if verdict == "PASS" && r["p_value"].is_number() {
+            assert!(r["p_holm"].as_f64().unwrap() <= 0.05);
+        }
+        if verdict == "PASS" && sgd_study {
+            assert!(r["p_holm"].as_f64().unwrap() <= 0.05);
+            assert!(r["config"].is_object());
+            assert_eq!(r["seeds"].as_array().unwrap().len(), 16);
+        }
+    }
+    assert_eq!(rows[8]["verdict"], "FINDING");
+    assert!(dir.path().join("sweep-quick").join("results.csv").exists());
+
+    // Conflicting flags are rejected with a non-zero exit code.
+    let out = latedecay()
+        .args(["verify", "--quick", "--full"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

@@ -275,18 +275,15 @@ fn f7_f64_vs_mpfr() {
     p.lrs = vec![0.0004, 0.004];
     let data = precision_divergence(&p).unwrap();
     assert_eq!(data.len(), 3);
-    // Sensitive control: full-batch GD just below its divergence threshold
-    // (η = 1.18, n = 8, d = 20) amplifies roundoff by many orders of magnitude
-    // (measured: max 6e-8 vs ~4e-15 for label-noise SGD), so the comparison
-    // does detect f64 error growth where there is some.
+    // Chaotic control: full-batch GD at the edge of stability (η = 1, n = 8,
+    // d = 20, data seed 15) loses the exact trajectory in f64 (measured: > 1e-3
+    // from checkpoint 145), so the comparison does detect f64 error growth.
     let gd = &data[2];
     assert!(gd.label.contains("full-batch"));
-    let max = |d: &PrecisionDivergence| d.rel_diff.iter().copied().fold(0.0, f64::max);
-    assert!(
-        max(gd) > 1e4 * max(&data[0]).max(max(&data[1])),
-        "{}",
-        max(gd)
-    );
+    let h = gd
+        .horizon
+        .expect("f64 GD at the edge of stability must lose track");
+    assert!((20..1000).contains(&h), "horizon {h}");
     for d in &data[..2] {
         assert!(!d.diverged);
         assert_eq!(d.steps_run, 4000);

@@ -26,7 +26,7 @@
 //! <series…>` (relative distance ‖θ−θ_mn‖/‖θ_mn‖; NaN where a series has no
 //! value). F6: `eta, err_gf, err_sme1, err_sme2` and optional `*_f64`
 //! columns. F7: `case, step, lr, rel_diff` (case = index in the legend: label-noise SGD
-//! at each η, then full-batch GD near its divergence threshold).
+//! at each η, then full-batch GD at the edge of stability).
 
 mod decay;
 mod landscape;

@@ -153,6 +153,10 @@ pub struct PrecisionComparison {
     /// Seed.
     #[serde(default)]
     pub seed: u64,
+    /// Data seed of the F7 instance (default: the top-level `data.seed`).
+    /// Whether full-batch GD at a given rate is chaotic depends on the instance.
+    #[serde(default)]
+    pub data_seed: Option<u64>,
 }
 
 fn default_bits() -> u32 {
@@ -739,6 +743,13 @@ pub fn run_compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
         let init = problem
             .model
             .uniform_init::<f64>(pc.init_scale.unwrap_or(cfg.init_scale), ());
+        let data = match pc.data_seed {
+            Some(seed) => Dataset::synthetic(&SyntheticConfig {
+                seed,
+                ..cfg.data.clone()
+            })?,
+            None => data.clone(),
+        };
         let runs = pc
             .lrs
             .iter()

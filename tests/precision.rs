@@ -344,6 +344,18 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
     // Large LR, chaotic: full-batch GD at the edge of stability (lr = 1, init
     // 0.5). The f64/MPFR distance starts at roundoff and grows exponentially;
     // pre-registered: below 1e-8 at step 50, trusted horizon in (50, 400].
+    // Whether GD is chaotic there depends on the instance: after the synthetic
+    // design moved to the 2⁻³⁰ grid, data seed 3 converges at lr = 1; a scan of
+    // seeds 1–39 found chaos (horizon ≤ 400) for seeds 8, 9, 10, 15, 30, 39, and
+    // this test uses seed 15 (proofs/identities.md §3).
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 8,
+        d: 20,
+        normalize_columns: true,
+        seed: 15,
+        ..Default::default()
+    })
+    .unwrap();
     let gd = Sgd {
         batch_size: 8,
         label_noise_sigma: 0.0,

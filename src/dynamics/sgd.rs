@@ -109,12 +109,15 @@ pub struct SgdState<R> {
     /// Steps taken so far (k).
     pub step: u64,
     noise: BatchNoise,
+    /// θ₀, kept for the divergence hint (runs may be continued in segments).
+    initial_theta: Vec<R>,
 }
 
 impl<R: Real> SgdState<R> {
     /// Initial state: θ_0 and the random stream of `seed`.
     pub fn new(theta0: Vec<R>, seed: u64, n: usize, method: &Sgd) -> Self {
         Self {
+            initial_theta: theta0.clone(),
             theta: theta0,
             step: 0,
             noise: BatchNoise::new(seed, n, method.sampling, method.label_noise_sigma > 0.0),
@@ -345,7 +348,7 @@ where
     let mut xi = vec![0.0f64; batch_size];
     let mut batch: Vec<(usize, R)> = (0..batch_size).map(|_| (0, R::zero(ctx))).collect();
     let mut noise_term = R::zero(ctx);
-    let theta0 = state.theta.clone();
+    let theta0 = state.initial_theta.clone();
     let record_steps = plan.steps(state.step + steps);
     let mut next_record = record_steps.partition_point(|&s| s < state.step);
     let mut records = Vec::with_capacity(record_steps.len());

@@ -121,6 +121,12 @@ pub struct ReproduceArgs {
     /// Run the full claims protocol instead of the quick one.
     #[arg(long)]
     pub full: bool,
+    /// Where the figures go (SVG, PNG and CSV of F1–F7).
+    #[arg(long, default_value = "figures")]
+    pub figures: PathBuf,
+    /// Skip the figures.
+    #[arg(long)]
+    pub no_figures: bool,
 }
 
 /// `run` options.
@@ -387,11 +393,44 @@ fn reproduce(a: &ReproduceArgs) -> Result<()> {
         crate::claims::Mode::Quick
     };
     let claims = crate::claims::verify(mode);
-    if a.json {
-        let value = serde_json::json!({"sweep": sweep_json(&report), "claims": claims});
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
+    if !a.json {
         print!("{}", claims.to_table());
+        println!();
+    }
+    // Every figure, with the quick settings when --quick is given.
+    let mut figure_files = Vec::new();
+    if !a.no_figures {
+        let opts = crate::figures::FigureOptions {
+            out_dir: a.figures.clone(),
+            quick: a.quick,
+            ..Default::default()
+        };
+        let start = std::time::Instant::now();
+        for r in crate::figures::generate(&opts)? {
+            if !a.json {
+                println!("{} ({:.1} s)", r.id, r.seconds);
+                for n in &r.notes {
+                    println!("  {n}");
+                }
+            }
+            figure_files.extend(r.files);
+        }
+        if !a.json {
+            println!(
+                "figures: {} files in {} ({:.1} s)",
+                figure_files.len(),
+                a.figures.display(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if a.json {
+        let value = serde_json::json!({
+            "sweep": sweep_json(&report),
+            "claims": claims,
+            "figures": figure_files,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
     }
     if !claims.all_passed() {
         bail!("claims failed: {}", claims.failed_ids().join(", "));

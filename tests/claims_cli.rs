@@ -14,6 +14,8 @@ fn reproduce_runs_sweep_and_claims() {
     let out = latedecay()
         .args(["--threads", "2", "reproduce", "--quick", "--json", "--out"])
         .arg(dir.path())
+        .arg("--figures")
+        .arg(dir.path().join("figs"))
         .output()
         .unwrap();
     assert!(
@@ -47,6 +49,26 @@ fn reproduce_runs_sweep_and_claims() {
     }
     assert_eq!(rows[8]["verdict"], "FINDING");
     assert!(dir.path().join("sweep-quick").join("results.csv").exists());
+    // Every figure F1–F7 as SVG and PNG (plus the CSV behind it).
+    let files: Vec<String> = value["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    for id in ["F1", "F2", "F3", "F4", "F5", "F6", "F7"] {
+        for ext in ["svg", "png", "csv"] {
+            assert!(
+                files
+                    .iter()
+                    .any(|f| f.contains(&format!("/{id}_")) && f.ends_with(ext)),
+                "{id} .{ext} missing from {files:?}"
+            );
+        }
+    }
+    for f in files.iter().filter(|f| f.ends_with(".png")) {
+        latedecay::plot::check_png(f).unwrap();
+    }
 
     // Conflicting flags are rejected with a non-zero exit code.
     let out = latedecay()

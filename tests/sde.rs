@@ -389,3 +389,74 @@ fn two_point_signs_are_fair_and_reproducible() {
     let mean = total / 64_000.0;
     assert!(mean.abs() < 0.016, "sign mean {mean}");
 }
+
+/// The streaming SME-1 Euler–Maruyama solver against the *exact* SME-1 second
+/// moment of the Linear model (matrix exponential of the moment ODE,
+/// `moments::LinearMoments`): d = 3, n = 6, σ = 0.5, η = 0.05, T = 1, 20 000
+/// paths (seeds 0..20000). Pre-registered: with 16 substeps per SGD step the
+/// Monte Carlo mean of ‖Θ_T‖² is within 4.5 standard errors of the exact value
+/// (EM bias O(h) ≈ 0.002 here, se ≈ 0.002), the bias shrinks from 1 to 16
+/// substeps, and the gradient-flow value (no diffusion) is rejected (|z| > 10).
+#[test]
+fn streaming_sme1_matches_exact_moments_of_the_linear_model() {
+    use latedecay::dynamics::sde::sme1_euler_streaming;
+    use latedecay::moments::{ContinuousModel, LinearMoments};
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 6,
+        d: 3,
+        target_noise_sigma: 0.1,
+        seed: 20_240_601,
+        ..Default::default()
+    })
+    .unwrap();
+    let theta0 = vec![0.5, -0.5, 0.0];
+    let (eta, steps, sigma) = (0.05, 20u64, 0.5);
+    let moments = LinearMoments::new(&data, 1, sigma).unwrap();
+    let z0 = moments.initial_state(&theta0).unwrap();
+    let exact =
+        moments.second_moment_trace(&moments.model_moments(ContinuousModel::Sme1, eta, 1.0, &z0));
+    let gradient_flow = moments.second_moment_trace(&moments.model_moments(
+        ContinuousModel::GradientFlow,
+        eta,
+        1.0,
+        &z0,
+    ));
+    let problem = Problem::new(Linear::new(3), data);
+    let settings = SdeSettings {
+        kind: SdeKind::Sme1,
+        scheme: Scheme::EulerMaruyama,
+        batch_size: 1,
+        label_noise_sigma: sigma,
+        schedule: Schedule::constant(eta).unwrap(),
+        level: 0,
+    };
+    let estimate = |substeps: u32| {
+        let paths = 20_000u64;
+        let values: Vec<f64> = (0..paths)
+            .map(|seed| {
+                let theta = sme1_euler_streaming(
+                    &problem,
+                    theta0.clone(),
+                    &settings,
+                    steps,
+                    substeps,
+                    seed,
+                    steps,
+                    |_, _| {},
+                )
+                .unwrap();
+                theta.iter().map(|v| v * v).sum::<f64>()
+            })
+            .collect();
+        let mean = values.iter().sum::<f64>() / paths as f64;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (paths - 1) as f64;
+        (mean, (var / paths as f64).sqrt())
+    };
+    let (coarse, _) = estimate(1);
+    let (fine, se) = estimate(16);
+    let z = (fine - exact) / se;
+    eprintln!("streaming SME-1: exact {exact:.5}, 1 substep {coarse:.5}, 16 substeps {fine:.5} (z = {z:.2}), GF {gradient_flow:.5}");
+    assert!(z.abs() < 4.5, "z = {z}");
+    assert!((coarse - exact).abs() > (fine - exact).abs());
+    assert!(((fine - gradient_flow) / se).abs() > 10.0);
+}

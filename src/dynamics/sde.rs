@@ -729,3 +729,90 @@ fn platen_step<R: Real, M: Model<R>>(
     }
     out
 }
+
+/// SME-1 by Euler–Maruyama, streaming the Brownian increments (no stored path),
+/// for long runs such as figure F5 (hundreds of thousands of SGD steps).
+///
+/// With `substeps` solver steps per SGD step, h = η_k / substeps and
+/// s = √(η_k h / (nB)), one step is
+/// Θ ← Θ − Σ_i c_i ∇f_i(Θ), c_i = h r_i/n − s [(r_i ξ_i + σ ζ_i) − (r_i/n) Σ_j ξ_j],
+/// with ξ, ζ ~ N(0, 1) i.i.d. This is exactly −h∇L + √η_k A ΔW for the factor
+/// columns (r_i∇f_i − ∇L)/√(nB) and σ∇f_i/√(nB) (proofs/covariance.md), written
+/// through the model's `descend` so it costs one full-batch gradient per step.
+/// The increments come from stream `BROWNIAN` of `seed` but are *not* coupled
+/// to [`BrownianPath`] (use [`solve_sde_with_path`] for coupled step sizes).
+/// `record(k, Θ)` is called at SGD steps 0, `record_every`, 2·`record_every`, ….
+#[allow(clippy::too_many_arguments)]
+pub fn sme1_euler_streaming<R: Real, M: Model<R>>(
+    problem: &Problem<R, M>,
+    theta0: Vec<R>,
+    settings: &SdeSettings,
+    steps: u64,
+    substeps: u32,
+    seed: u64,
+    record_every: u64,
+    mut record: impl FnMut(u64, &[R]),
+) -> Result<Vec<R>, SdeError> {
+    settings.validate()?;
+    if substeps == 0 || record_every == 0 {
+        return Err(SdeError::InvalidField {
+            field: if substeps == 0 {
+                "substeps"
+            } else {
+                "record_every"
+            },
+            value: "0".into(),
+            reason: "must be ≥ 1".into(),
+        });
+    }
+    let ctx = problem.ctx();
+    let n = problem.n();
+    let sigma = settings.label_noise_sigma;
+    let mut rng = rng_for(seed, stream::BROWNIAN);
+    let mut ws = problem.model.workspace(ctx);
+    let mut theta = theta0;
+    let mut residuals = vec![R::zero(ctx); n];
+    let mut batch: Vec<(usize, R)> = (0..n).map(|i| (i, R::zero(ctx))).collect();
+    let (mut xi, mut zeta) = (vec![0.0f64; n], vec![0.0f64; n]);
+    let (mut noise, mut mean_part) = (R::zero(ctx), R::zero(ctx));
+    let mut time = 0.0;
+    for k in 0..=steps {
+        if k % record_every == 0 {
+            record(k, &theta);
+        }
+        if k == steps {
+            break;
+        }
+        let eta = settings.schedule.lr(k);
+        let h = eta / substeps as f64;
+        let s = (eta * h / (n as f64 * settings.batch_size as f64)).sqrt();
+        for _ in 0..substeps {
+            problem.residuals_into(&theta, &mut residuals, &mut ws);
+            let mut xi_sum = 0.0;
+            for i in 0..n {
+                xi[i] = rng.sample(StandardNormal);
+                zeta[i] = rng.sample(StandardNormal);
+                xi_sum += xi[i];
+            }
+            for (i, (entry, r)) in batch.iter_mut().zip(&residuals).enumerate() {
+                if !r.is_finite() {
+                    return Err(SdeError::Diverged { step: k, time });
+                }
+                // c_i = (r_i/n)(h + s Σξ) − s (r_i ξ_i + σ ζ_i)
+                mean_part.assign(r);
+                mean_part *= (h + s * xi_sum) / n as f64;
+                noise.assign(r);
+                noise *= xi[i];
+                noise += sigma * zeta[i];
+                noise *= s;
+                entry.1.assign(&mean_part);
+                entry.1 -= &noise;
+            }
+            problem
+                .model
+                .descend(&mut theta, &problem.data.x, &batch, &mut ws);
+            time += h;
+        }
+    }
+    Ok(theta)
+}

@@ -10,6 +10,7 @@ use super::landscape::diagonal_problem;
 use super::{finite_mean, fmt_num, with_ext, FigureError};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::gradient_flow::{gradient_flow_limit, GradientFlowSettings};
+use crate::dynamics::sde::{sme1_euler_streaming, Scheme, SdeKind, SdeSettings};
 use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
 use crate::experiment::run::initial_theta;
 use crate::experiment::ExperimentConfig;
@@ -269,6 +270,67 @@ pub fn sgd_distance_curves(p: &DistanceParams) -> Result<DistanceCurves, FigureE
         series,
         minnorm_norm: reference.minnorm_norm,
         seeds: p.seeds.len(),
+    })
+}
+
+/// The SDE curve of F5: SME-1 (dΘ = −∇L dt + √η A dW, time t = Σ η) solved by
+/// Euler–Maruyama with one solver step per SGD step and streamed Brownian
+/// increments (`dynamics::sde::sme1_euler_streaming`), mean relative distance
+/// to θ_mn over `seeds` independent paths, on the τ grid of the SGD curves.
+pub fn sde_distance_curve(
+    p: &DistanceParams,
+    lr: f64,
+    seeds: &[u64],
+) -> Result<DistanceSeries, FigureError> {
+    let (prepared, problem) = diagonal_problem(&p.cfg)?;
+    let reference = prepared.reference();
+    let theta_mn = &prepared.minnorm.theta;
+    let every = p.tau_step / (lr * lr);
+    if !(every >= 1.0 && (every - every.round()).abs() < 1e-6 * every) {
+        return Err(FigureError::Input(format!(
+            "tau_step = {}: Δτ/η² = {every} is not a whole number of steps for η = {lr}",
+            p.tau_step
+        )));
+    }
+    let every = every.round() as u64;
+    let settings = SdeSettings {
+        kind: SdeKind::Sme1,
+        scheme: Scheme::EulerMaruyama,
+        batch_size: p.cfg.sgd.batch_size,
+        label_noise_sigma: p.cfg.sgd.label_noise_sigma,
+        schedule: Schedule::constant(lr)?,
+        level: 0,
+    };
+    let paths: Vec<Result<Vec<f64>, FigureError>> = seeds
+        .par_iter()
+        .map(|&seed| {
+            let theta0: Vec<f64> = initial_theta(&p.cfg.init, problem.dim(), seed, ());
+            let mut dist = Vec::with_capacity(p.tau_points + 1);
+            sme1_euler_streaming(
+                &problem,
+                theta0,
+                &settings,
+                every * p.tau_points as u64,
+                1,
+                seed,
+                every,
+                |_, theta| dist.push(flip_distance(theta, theta_mn) / reference.minnorm_norm),
+            )
+            .map_err(|e| FigureError::Input(format!("SME-1 path: {e}")))?;
+            Ok(dist)
+        })
+        .collect();
+    let paths: Vec<Vec<f64>> = paths.into_iter().collect::<Result<_, _>>()?;
+    let value = (0..=p.tau_points)
+        .map(|i| finite_mean(&paths.iter().map(|d| d[i]).collect::<Vec<_>>()))
+        .collect();
+    Ok(DistanceSeries {
+        label: format!("SME-1 (Euler–Maruyama) η = {lr}, {} paths", seeds.len()),
+        tau: (0..=p.tau_points as u64)
+            .map(|k| (k * every) as f64 * lr * lr)
+            .collect(),
+        value,
+        dashed: true,
     })
 }
 

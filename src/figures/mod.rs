@@ -46,8 +46,9 @@ pub use landscape::{
     LandscapeMarker, MlpLandscapeParams, Plane, Trajectory,
 };
 pub use limits::{
-    flow_distance_curve, render_distance_vs_tau, render_weak_error, sgd_distance_curves,
-    DistanceCurves, DistanceParams, DistanceSeries, FittedOrder, WeakErrorTable,
+    flow_distance_curve, render_distance_vs_tau, render_weak_error, sde_distance_curve,
+    sgd_distance_curves, DistanceCurves, DistanceParams, DistanceSeries, FittedOrder,
+    WeakErrorTable,
 };
 pub use precision::{
     precision_divergence, render_precision_divergence, FullBatchCase, PrecisionDivergence,
@@ -246,8 +247,10 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
             let params = DistanceParams::new(q);
             let mut curves = sgd_distance_curves(&params)?;
             let flow = flow_distance_curve(&params)?;
+            let sde_seeds: Vec<u64> = (1..=if q { 2 } else { 4 }).collect();
+            let sde = sde_distance_curve(&params, 0.004, &sde_seeds)?;
             curves.merge(&DistanceCurves {
-                series: vec![flow],
+                series: vec![sde, flow],
                 ..Default::default()
             })?;
             if let Some(path) = &opts.f5_extra_csv {

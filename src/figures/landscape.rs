@@ -178,6 +178,52 @@ type Point = (f64, f64);
 /// Final θ, the trajectory summary and θ_k at the records.
 type RunOut = (Vec<f64>, Trajectory, Vec<Vec<f64>>);
 
+/// One SGD run of a landscape figure: decay at `decay`, `steps_after` more
+/// steps, about 150 records; returns the final θ, the trajectory summary and
+/// the θ_k kept by the probe (`thetas` takes them out of it).
+#[allow(clippy::too_many_arguments)]
+fn landscape_run<M: Model<f64>, P: Probe<f64>>(
+    problem: &Problem<f64, M>,
+    method: &Sgd,
+    theta0: &[f64],
+    seed: u64,
+    decay: u64,
+    steps_after: u64,
+    color: usize,
+    mut probe: P,
+    thetas: impl FnOnce(P) -> Vec<Vec<f64>>,
+) -> Result<RunOut, FigureError> {
+    method.validate(problem.n())?;
+    let total = decay + steps_after;
+    let mut state = SgdState::new(theta0.to_vec(), seed, problem.n(), method);
+    let out = run_sgd(
+        problem,
+        method,
+        &mut state,
+        total,
+        RecordPlan::Every {
+            every: (total / 150).max(1),
+        },
+        &mut probe,
+        |_| {},
+    )
+    .into_result()?;
+    let last = out.records.last().expect("final record").clone();
+    Ok((
+        out.theta,
+        Trajectory {
+            label: format!("SGD, decay at {}", decay_label(decay)),
+            steps: out.records.iter().map(|r| r.step).collect(),
+            points: vec![],
+            color_index: color,
+            final_train_loss: last.train_loss,
+            final_test_loss: last.test_loss,
+            final_norm: last.norm,
+        },
+        thetas(probe),
+    ))
+}
+
 /// Records like the inner probe and keeps θ_k (as f64) at every record.
 struct KeepTheta<P> {
     inner: P,
@@ -332,36 +378,18 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
             sampling: Sampling::WithReplacement,
             schedule: Schedule::step_decay(p.lr, p.lr_after, decay)?,
         };
-        method.validate(problem.n())?;
-        let total = decay + p.steps_after;
-        let mut state = SgdState::new(theta0.clone(), p.seed, problem.n(), &method);
-        let mut probe = MlpProbe::new(&problem, &task.test_x, &task.test_y, true);
-        let out = run_sgd(
+        let probe = MlpProbe::new(&problem, &task.test_x, &task.test_y, true);
+        landscape_run(
             &problem,
             &method,
-            &mut state,
-            total,
-            RecordPlan::Every {
-                every: (total / 150).max(1),
-            },
-            &mut probe,
-            |_| {},
+            &theta0,
+            p.seed,
+            decay,
+            p.steps_after,
+            color,
+            probe,
+            |probe| probe.thetas,
         )
-        .into_result()?;
-        let last = out.records.last().expect("final record").clone();
-        Ok((
-            out.theta,
-            Trajectory {
-                label: format!("SGD, decay at {}", decay_label(decay)),
-                steps: out.records.iter().map(|r| r.step).collect(),
-                points: vec![],
-                color_index: color,
-                final_train_loss: last.train_loss,
-                final_test_loss: last.test_loss,
-                final_norm: last.norm,
-            },
-            probe.thetas,
-        ))
     };
     let (early, mut t_early, th_early) = run(p.early_decay, 1)?;
     let (late, mut t_late, th_late) = run(p.late_decay, 4)?;
@@ -613,39 +641,21 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     let theta_mn = &prepared.minnorm.theta;
     let run = |decay: u64, color: usize| -> Result<RunOut, FigureError> {
         let method = sgd_method(&p.cfg, decay)?;
-        method.validate(problem.n())?;
-        let total = decay + p.steps_after;
-        let mut state = SgdState::new(theta0.clone(), p.seed, problem.n(), &method);
-        let mut probe = KeepTheta {
+        let probe = KeepTheta {
             inner: StandardProbe::new(&problem, Some(theta_mn)),
             thetas: vec![],
         };
-        let out = run_sgd(
+        landscape_run(
             &problem,
             &method,
-            &mut state,
-            total,
-            RecordPlan::Every {
-                every: (total / 150).max(1),
-            },
-            &mut probe,
-            |_| {},
+            &theta0,
+            p.seed,
+            decay,
+            p.steps_after,
+            color,
+            probe,
+            |probe| probe.thetas,
         )
-        .into_result()?;
-        let last = out.records.last().expect("final record").clone();
-        Ok((
-            out.theta,
-            Trajectory {
-                label: format!("SGD, decay at {}", decay_label(decay)),
-                steps: out.records.iter().map(|r| r.step).collect(),
-                points: vec![],
-                color_index: color,
-                final_train_loss: last.train_loss,
-                final_test_loss: last.test_loss,
-                final_norm: last.norm,
-            },
-            probe.thetas,
-        ))
     };
     let (early, mut t_early, th_early) = run(p.early_decay, 1)?;
     let (late, mut t_late, th_late) = run(p.late_decay, 4)?;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::sde::{solve_sde, Scheme, SdeKind, SdeSettings};
-use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, RecordPlan, Sgd, SgdState, StandardProbe};
 use crate::linalg::{distance, norm, norm_sq};
 use crate::manifold::project_onto_manifold;
 use crate::model::{Diagonal, LinearInX, Model, Problem};
@@ -444,18 +444,11 @@ pub fn sgd_final<R: Real, M: LinearInX<R>>(
     seed: u64,
     steps: u64,
 ) -> Result<Vec<R>, CompareError> {
-    let mut state = SgdState::new(theta0.to_vec(), seed, problem.n(), method);
-    let mut probe = StandardProbe::new(problem, None);
-    let run = run_sgd(
-        problem,
-        method,
-        &mut state,
-        steps,
-        RecordPlan::FinalOnly,
-        &mut probe,
-        |_| {},
-    );
-    Ok(run.into_result()?.theta)
+    Ok(
+        run_sgd_to_end(problem, method, theta0.to_vec(), seed, steps)
+            .into_result()?
+            .theta,
+    )
 }
 
 /// C6 table: mean distance between projected SGD and the flow at τ.

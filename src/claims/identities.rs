@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ClaimError;
 use crate::data::Dataset;
-use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use crate::dynamics::sgd::{run_sgd_to_end, Sgd};
 use crate::experiment::run::initial_theta;
 use crate::experiment::Init;
 use crate::linalg::{norm, Cholesky};
@@ -148,17 +148,7 @@ pub fn diagonal_imbalance_check(
         max_cum = max_cum.max(t2.to_f64().abs() / sc);
     }
     // The same steps through the production driver.
-    let mut state = SgdState::new(theta0, seed, problem.n(), method);
-    let mut probe = StandardProbe::new(&problem, None);
-    let run = run_sgd(
-        &problem,
-        method,
-        &mut state,
-        steps,
-        RecordPlan::FinalOnly,
-        &mut probe,
-        |_| {},
-    );
+    let run = run_sgd_to_end(&problem, method, theta0, seed, steps);
     let matches = run.theta.iter().zip(&theta).all(|(p, q)| p == q);
     Ok(ImbalanceCheck {
         precision_bits: bits,
@@ -216,17 +206,7 @@ fn linear_null_in<R: Real>(
         .validate(problem.n())
         .map_err(|source| crate::experiment::ExperimentError::Sgd { seed, source })?;
     let theta0: Vec<R> = initial_theta(&Init::Gaussian { scale: init_scale }, d, seed, ctx);
-    let mut state = SgdState::new(theta0.clone(), seed, problem.n(), method);
-    let mut probe = StandardProbe::new(&problem, None);
-    let run = run_sgd(
-        &problem,
-        method,
-        &mut state,
-        steps,
-        RecordPlan::FinalOnly,
-        &mut probe,
-        |_| {},
-    );
+    let run = run_sgd_to_end(&problem, method, theta0.clone(), seed, steps);
     let mut delta = run.theta.clone();
     for (x, y) in delta.iter_mut().zip(&theta0) {
         *x -= y;

@@ -150,11 +150,41 @@ pub struct Record {
     pub dist_minnorm: f64,
 }
 
+impl Record {
+    /// A record with the step, learning rate and times only (every
+    /// measurement NaN): what [`NullProbe`] returns.
+    pub fn unmeasured(step: u64, lr: f64, sde_time: f64, flow_time: f64) -> Self {
+        Self {
+            step,
+            lr,
+            sde_time,
+            flow_time,
+            train_loss: f64::NAN,
+            test_loss: f64::NAN,
+            norm: f64::NAN,
+            beta_l1: f64::NAN,
+            residual_norm: f64::NAN,
+            dist_minnorm: f64::NAN,
+        }
+    }
+}
+
 /// Computes the measurements of a [`Record`] from θ.
 pub trait Probe<R: Real> {
     /// Measure θ at a step.
     fn measure(&mut self, step: u64, lr: f64, sde_time: f64, flow_time: f64, theta: &[R])
         -> Record;
+}
+
+/// A probe that measures nothing, for runs where only the iterate matters
+/// (any model; records carry only step, learning rate and times).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NullProbe;
+
+impl<R: Real> Probe<R> for NullProbe {
+    fn measure(&mut self, step: u64, lr: f64, sde_time: f64, flow_time: f64, _: &[R]) -> Record {
+        Record::unmeasured(step, lr, sde_time, flow_time)
+    }
 }
 
 /// The standard probe for models linear in x: every field of [`Record`].
@@ -428,4 +458,26 @@ where
         stop,
         steps: state.step,
     }
+}
+
+/// Run `steps` SGD steps of `method` from θ₀ with the noise of `seed`, without
+/// measurements: the final iterate is `theta` of the result (check `stop`, or
+/// use [`SgdRun::into_result`]).
+pub fn run_sgd_to_end<R: Real, M: Model<R>>(
+    problem: &Problem<R, M>,
+    method: &Sgd,
+    theta0: Vec<R>,
+    seed: u64,
+    steps: u64,
+) -> SgdRun<R> {
+    let mut state = SgdState::new(theta0, seed, problem.n(), method);
+    run_sgd(
+        problem,
+        method,
+        &mut state,
+        steps,
+        RecordPlan::FinalOnly,
+        &mut NullProbe,
+        |_| {},
+    )
 }

@@ -322,18 +322,10 @@ pub fn summarize(
     stop: StopReason,
     minnorm_norm: f64,
 ) -> SeedSummary {
-    let last = records.last().cloned().unwrap_or(Record {
-        step: 0,
-        lr: f64::NAN,
-        sde_time: 0.0,
-        flow_time: 0.0,
-        train_loss: f64::NAN,
-        test_loss: f64::NAN,
-        norm: f64::NAN,
-        beta_l1: f64::NAN,
-        residual_norm: f64::NAN,
-        dist_minnorm: f64::NAN,
-    });
+    let last = records
+        .last()
+        .cloned()
+        .unwrap_or(Record::unmeasured(0, f64::NAN, 0.0, 0.0));
     SeedSummary {
         seed,
         steps: last.step,

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::{with_ext, FigureError};
 use crate::data::{Dataset, SyntheticConfig};
-use crate::dynamics::sgd::{run_sgd, Probe, Record, RecordPlan, Sgd, SgdState, StopReason};
+use crate::dynamics::sgd::{run_sgd, NullProbe, RecordPlan, Sgd, SgdState, StopReason};
 use crate::experiment::run::initial_theta;
 use crate::experiment::{ExperimentConfig, Init};
 use crate::model::{Diagonal, Problem};
@@ -120,26 +120,6 @@ impl PrecisionDivergence {
                 "{}: relative divergence stays below {:.0e} for all {} steps (max {:.2e}, final {:.2e}){stop}",
                 self.label, self.threshold, self.steps_run, max, last
             ),
-        }
-    }
-}
-
-/// A probe that measures nothing (checkpoints are compared outside).
-struct NullProbe;
-
-impl<R: Real> Probe<R> for NullProbe {
-    fn measure(&mut self, step: u64, lr: f64, sde_time: f64, flow_time: f64, _: &[R]) -> Record {
-        Record {
-            step,
-            lr,
-            sde_time,
-            flow_time,
-            train_loss: f64::NAN,
-            test_loss: f64::NAN,
-            norm: f64::NAN,
-            beta_l1: f64::NAN,
-            residual_norm: f64::NAN,
-            dist_minnorm: f64::NAN,
         }
     }
 }

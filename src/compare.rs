@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::sde::{solve_sde, Scheme, SdeKind, SdeSettings};
-use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, RecordPlan, Sgd, SgdState, StandardProbe};
-use crate::linalg::{distance, norm, norm_sq};
+use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, NullProbe, RecordPlan, Sgd, SgdState};
+use crate::linalg::{distance, norm_sq};
 use crate::manifold::project_onto_manifold;
 use crate::model::{Diagonal, LinearInX, Model, Problem};
 use crate::scalar::{Mpfr, Real};
@@ -601,63 +601,133 @@ pub fn precision_divergence<M>(
     threshold: f64,
 ) -> Result<DivergenceCurve, CompareError>
 where
-    M: LinearInX<f64> + LinearInX<Mpfr> + Model<f64> + Model<Mpfr>,
+    M: Model<f64> + Model<Mpfr>,
 {
-    let pf = Problem::new(model.clone(), data.clone());
-    let pm = Problem::new(model, data.convert::<Mpfr>(bits));
-    let mut sf = SgdState::new(theta0.to_vec(), seed, data.n(), method);
-    let th_m: Vec<Mpfr> = theta0.iter().map(|v| Mpfr::from_f64(*v, bits)).collect();
-    let mut sm = SgdState::new(th_m, seed, data.n(), method);
     let full_batch = method.label_noise_sigma == 0.0
         && method.batch_size == data.n()
         && method.sampling == crate::noise::Sampling::Shuffle;
-    let mut out = DivergenceCurve {
+    let checkpoints: Vec<u64> = (1..=steps.div_ceil(every.max(1)))
+        .map(|k| (k * every.max(1)).min(steps))
+        .collect();
+    let run = lockstep_divergence(model, data, method, theta0, seed, &checkpoints, bits);
+    if let Some(e) = run.divergence {
+        return Err(e.into());
+    }
+    let trusted_horizon = run.trusted_horizon(threshold);
+    Ok(DivergenceCurve {
         method: if full_batch {
             "full_batch_gd".into()
         } else {
             "label_noise_sgd".into()
         },
         lr: method.schedule.lr(0),
-        steps: vec![0],
-        relative_distance: vec![0.0],
-        trusted_horizon: None,
+        steps: std::iter::once(0).chain(run.steps).collect(),
+        relative_distance: std::iter::once(0.0).chain(run.relative_distance).collect(),
+        trusted_horizon,
         threshold,
-    };
-    let mut done = 0;
-    while done < steps {
-        let chunk = every.min(steps - done);
-        let mut probe_f = StandardProbe::new(&pf, None);
-        let mut probe_m = StandardProbe::new(&pm, None);
-        run_sgd(
-            &pf,
-            method,
-            &mut sf,
-            chunk,
-            RecordPlan::FinalOnly,
-            &mut probe_f,
-            |_| {},
-        )
-        .into_result()?;
-        run_sgd(
-            &pm,
-            method,
-            &mut sm,
-            chunk,
-            RecordPlan::FinalOnly,
-            &mut probe_m,
-            |_| {},
-        )
-        .into_result()?;
-        done += chunk;
-        let as_mp: Vec<Mpfr> = sf.theta.iter().map(|v| Mpfr::from_f64(*v, bits)).collect();
-        let rel = distance(&as_mp, &sm.theta).to_f64() / norm(&sm.theta).to_f64();
-        out.steps.push(done);
-        out.relative_distance.push(rel);
-        if out.trusted_horizon.is_none() && rel > threshold {
-            out.trusted_horizon = Some(done);
-        }
+    })
+}
+
+/// f64 and MPFR runs of the same method, seed and θ₀, compared at checkpoints.
+#[derive(Debug)]
+pub struct Lockstep {
+    /// Checkpoints reached by both runs.
+    pub steps: Vec<u64>,
+    /// ‖θ_f64 − θ_mpfr‖ / ‖θ_mpfr‖ at each (computed in MPFR).
+    pub relative_distance: Vec<f64>,
+    /// Steps the f64 run took (fewer than the last checkpoint after a divergence).
+    pub steps_run: u64,
+    /// The divergence that stopped a run, if any.
+    pub divergence: Option<crate::dynamics::sgd::SgdError>,
+}
+
+impl Lockstep {
+    /// First checkpoint where the relative distance exceeds `threshold` (or is
+    /// not finite): the end of f64's trusted horizon.
+    pub fn trusted_horizon(&self, threshold: f64) -> Option<u64> {
+        self.steps
+            .iter()
+            .zip(&self.relative_distance)
+            .find(|(_, &v)| v > threshold || !v.is_finite())
+            .map(|(&s, _)| s)
     }
-    Ok(out)
+}
+
+/// Run `method` from θ₀ (converted exactly to `bits`-bit MPFR) with the noise
+/// of `seed` in f64 and in MPFR, advancing both to each of the increasing
+/// `checkpoints`, and measure their relative distance there. Both runs see the
+/// same random numbers, so the distance is f64 rounding pushed through the
+/// dynamics. Stops at the first divergence of either run.
+pub fn lockstep_divergence<M>(
+    model: M,
+    data: &Dataset<f64>,
+    method: &Sgd,
+    theta0: &[f64],
+    seed: u64,
+    checkpoints: &[u64],
+    bits: u32,
+) -> Lockstep
+where
+    M: Model<f64> + Model<Mpfr>,
+{
+    let p64 = Problem::new(model.clone(), data.clone());
+    let pmp = Problem::new(model, data.convert::<Mpfr>(bits));
+    let mut s64 = SgdState::new(theta0.to_vec(), seed, data.n(), method);
+    let th_mp: Vec<Mpfr> = theta0.iter().map(|v| Mpfr::from_f64(*v, bits)).collect();
+    let mut smp = SgdState::new(th_mp, seed, data.n(), method);
+    let mut out = Lockstep {
+        steps: vec![],
+        relative_distance: vec![],
+        steps_run: 0,
+        divergence: None,
+    };
+    for &c in checkpoints {
+        let k = c - s64.step;
+        let a = run_sgd(
+            &p64,
+            method,
+            &mut s64,
+            k,
+            RecordPlan::FinalOnly,
+            &mut NullProbe,
+            |_| {},
+        );
+        let b = run_sgd(
+            &pmp,
+            method,
+            &mut smp,
+            k,
+            RecordPlan::FinalOnly,
+            &mut NullProbe,
+            |_| {},
+        );
+        out.steps_run = s64.step;
+        if let Err(e) = a.into_result().and_then(|_| b.into_result()) {
+            out.divergence = Some(e);
+            break;
+        }
+        out.steps.push(c);
+        out.relative_distance
+            .push(relative_distance_mpfr(&s64.theta, &smp.theta));
+    }
+    out
+}
+
+/// ‖a − b‖/‖b‖ computed in MPFR (a converted exactly).
+fn relative_distance_mpfr(a: &[f64], b: &[Mpfr]) -> f64 {
+    let bits = b[0].precision_bits();
+    let mut num = Mpfr::zero(bits);
+    let mut den = Mpfr::zero(bits);
+    let mut diff = Mpfr::zero(bits);
+    for (x, y) in a.iter().zip(b) {
+        diff.set_f64(*x);
+        diff -= y;
+        num.add_mul(&diff, &diff);
+        den.add_mul(y, y);
+    }
+    num /= &den;
+    num.sqrt_mut();
+    num.to_f64()
 }
 
 /// Write the F7 CSV: columns full_batch (0/1), lr, step, relative_distance (one

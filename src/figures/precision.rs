@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::{with_ext, FigureError};
+use crate::compare::lockstep_divergence;
 use crate::data::{Dataset, SyntheticConfig};
-use crate::dynamics::sgd::{run_sgd, NullProbe, RecordPlan, Sgd, SgdState, StopReason};
+use crate::dynamics::sgd::Sgd;
 use crate::experiment::run::initial_theta;
 use crate::experiment::{ExperimentConfig, Init};
-use crate::model::{Diagonal, Problem};
+use crate::model::Diagonal;
 use crate::noise::Sampling;
 use crate::plot::{write_csv, AxisScale, LineChart, RefLine, Series};
-use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
 
 /// F7 settings.
@@ -139,25 +139,8 @@ fn log_checkpoints(total: u64, count: usize) -> Vec<u64> {
     v
 }
 
-/// Relative distance ‖a − b‖/‖b‖ computed in MPFR (a converted exactly).
-fn rel_diff(a: &[f64], b: &[Mpfr]) -> f64 {
-    let bits = b[0].precision_bits();
-    let mut num = Mpfr::zero(bits);
-    let mut den = Mpfr::zero(bits);
-    let mut diff = Mpfr::zero(bits);
-    for (x, y) in a.iter().zip(b) {
-        diff.set_f64(*x);
-        diff -= y;
-        num.add_mul(&diff, &diff);
-        den.add_mul(y, y);
-    }
-    num /= &den;
-    num.sqrt_mut();
-    num.to_f64()
-}
-
 /// Run the same method from the same θ₀ and seed in f64 and MPFR in lock-step
-/// and compare at log-spaced checkpoints.
+/// and compare at log-spaced checkpoints (`compare::lockstep_divergence`).
 #[allow(clippy::too_many_arguments)]
 fn lockstep(
     label: String,
@@ -171,57 +154,27 @@ fn lockstep(
     threshold: f64,
 ) -> Result<PrecisionDivergence, FigureError> {
     let d = data64.d();
-    let p64 = Problem::new(Diagonal::new(d), data64.clone());
-    let pmp = Problem::new(Diagonal::new(d), data64.convert::<Mpfr>(bits));
-    method.validate(p64.n())?;
-    let t64: Vec<f64> = initial_theta(init, 2 * d, seed, ());
-    let tmp: Vec<Mpfr> = initial_theta(init, 2 * d, seed, bits);
-    let mut s64 = SgdState::new(t64, seed, p64.n(), method);
-    let mut smp = SgdState::new(tmp, seed, pmp.n(), method);
-    let (mut at, mut diffs) = (vec![], vec![]);
-    let mut diverged = false;
-    for c in log_checkpoints(steps, checkpoints) {
-        let k = c - s64.step;
-        let a = run_sgd(
-            &p64,
-            method,
-            &mut s64,
-            k,
-            RecordPlan::FinalOnly,
-            &mut NullProbe,
-            |_| {},
-        );
-        let b = run_sgd(
-            &pmp,
-            method,
-            &mut smp,
-            k,
-            RecordPlan::FinalOnly,
-            &mut NullProbe,
-            |_| {},
-        );
-        if a.stop != StopReason::Completed || b.stop != StopReason::Completed {
-            diverged = true;
-            break;
-        }
-        at.push(c);
-        diffs.push(rel_diff(&s64.theta, &smp.theta));
-    }
-    let horizon = at
-        .iter()
-        .zip(&diffs)
-        .find(|(_, &v)| v > threshold || !v.is_finite())
-        .map(|(&s, _)| s);
+    method.validate(data64.n())?;
+    let theta0: Vec<f64> = initial_theta(init, 2 * d, seed, ());
+    let run = lockstep_divergence(
+        Diagonal::new(d),
+        data64,
+        method,
+        &theta0,
+        seed,
+        &log_checkpoints(steps, checkpoints),
+        bits,
+    );
     Ok(PrecisionDivergence {
         label,
         lr: method.schedule.lr(0),
-        steps_run: s64.step,
-        steps: at,
-        rel_diff: diffs,
-        horizon,
+        steps_run: run.steps_run,
+        horizon: run.trusted_horizon(threshold),
+        diverged: run.divergence.is_some(),
+        steps: run.steps,
+        rel_diff: run.relative_distance,
         threshold,
         bits,
-        diverged,
     })
 }
 

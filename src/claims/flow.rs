@@ -15,16 +15,18 @@
 //! (nearest sign flip) falls below the target. The predicted number of
 //! large-LR steps is τ / η₁².
 //!
-//! The module is self-contained so that `verify` does not depend on other
-//! dynamics modules; the derivation and the choice of the target are in
-//! `proofs/claims.md`.
+//! The drift is `dynamics::flow::label_noise_drift`; the integrator here (Heun
+//! with retraction, stopping at the target distance) is independent of the
+//! Dormand–Prince one of `dynamics::flow`, and `tests/claims_exact.rs` checks
+//! that both reach the target at the same τ. The derivation and the choice of
+//! the target are in `proofs/claims.md`.
 
 use serde::{Deserialize, Serialize};
 
 use crate::linalg::norm;
-use crate::manifold::{project_onto_manifold, project_tangent};
+use crate::manifold::project_onto_manifold;
 use crate::model::diagonal::flip_distance;
-use crate::model::{Diagonal, Problem, TraceGradient};
+use crate::model::{Diagonal, Problem};
 
 /// Errors of the flow prediction.
 #[derive(Debug, thiserror::Error)]
@@ -145,14 +147,10 @@ pub fn slow_flow_velocity(
     sigma: f64,
     batch_size: usize,
 ) -> Result<Vec<f64>, FlowError> {
-    let mut g = vec![0.0; theta.len()];
-    problem
-        .model
-        .grad_trace_gn_into(theta, &problem.data, &mut g);
-    let mut v = project_tangent(problem, theta, &g)?;
-    let c = -sigma * sigma / (4.0 * batch_size as f64);
-    v.iter_mut().for_each(|x| *x *= c);
-    Ok(v)
+    let settings = crate::dynamics::flow::FlowSettings::label_noise(sigma, batch_size);
+    Ok(crate::dynamics::flow::label_noise_drift(
+        problem, theta, &settings,
+    )?)
 }
 
 /// Gradient descent from θ₀ until ‖r‖ ≤ 1e-10, then a projection onto Γ: the

@@ -228,8 +228,7 @@ impl Dataset<f64> {
         let mut x = x;
         let mut column_scale = vec![1.0; d];
         if normalize_columns {
-            for (j, scale) in column_scale.iter_mut().enumerate() {
-                let ms = (0..n).map(|i| x[(i, j)] * x[(i, j)]).sum::<f64>() / n as f64;
+            for (j, (scale, ms)) in column_scale.iter_mut().zip(column_moments(&x)).enumerate() {
                 if ms == 0.0 {
                     return Err(DataError::InvalidField {
                         field: "normalize_columns",
@@ -252,9 +251,7 @@ impl Dataset<f64> {
             .collect();
         let beta_star =
             beta_star.map(|b| b.iter().zip(&column_scale).map(|(b, s)| b / s).collect());
-        let column_moments = (0..d)
-            .map(|j| (0..n).map(|i| x[(i, j)] * x[(i, j)]).sum::<f64>() / n as f64)
-            .collect();
+        let column_moments = column_moments(&x);
         Ok(Self {
             x,
             y,
@@ -292,8 +289,7 @@ impl Dataset<f64> {
         // normalized (model) coordinates.
         let mut column_scale = vec![1.0; d];
         if cfg.normalize_columns {
-            for (j, scale) in column_scale.iter_mut().enumerate() {
-                let ms = (0..n).map(|i| x[(i, j)] * x[(i, j)]).sum::<f64>() / n as f64;
+            for (scale, ms) in column_scale.iter_mut().zip(column_moments(&x)) {
                 *scale = 1.0 / ms.sqrt();
             }
         }

@@ -61,37 +61,30 @@ impl Protocol {
     /// The built-in protocol of a mode.
     pub fn for_mode(mode: Mode) -> Self {
         let base = ExperimentConfig::default_late_decay();
+        let quick = Self {
+            base,
+            seeds: (1..=16).collect(),
+            halvings: 6,
+            steps_after_decay: 40_000,
+            flow_target_rel_dist: 0.025,
+            flow_safety_factor: 2.0,
+            round_to: 100_000,
+            longest_decay_step_override: None,
+            plateau_lrs: vec![0.001, 0.002, 0.004],
+            plateau_seeds: (1..=8).collect(),
+            plateau_steps: None,
+            identity_steps: 2_000,
+            identity_bits: 256,
+        };
         match mode {
-            Mode::Quick => Self {
-                base,
-                seeds: (1..=16).collect(),
-                halvings: 6,
-                steps_after_decay: 40_000,
-                flow_target_rel_dist: 0.025,
-                flow_safety_factor: 2.0,
-                round_to: 100_000,
-                longest_decay_step_override: None,
-                plateau_lrs: vec![0.001, 0.002, 0.004],
-                plateau_seeds: (1..=8).collect(),
-                plateau_steps: None,
-                identity_steps: 2_000,
-                identity_bits: 256,
-            },
+            Mode::Quick => quick,
             Mode::Full => Self {
-                base,
                 // fresh seeds, never used while the protocol was designed
                 seeds: (1001..=1064).collect(),
                 halvings: 8,
-                steps_after_decay: 40_000,
-                flow_target_rel_dist: 0.025,
-                flow_safety_factor: 2.0,
-                round_to: 100_000,
-                longest_decay_step_override: None,
-                plateau_lrs: vec![0.001, 0.002, 0.004],
                 plateau_seeds: (1001..=1032).collect(),
-                plateau_steps: None,
                 identity_steps: 20_000,
-                identity_bits: 256,
+                ..quick
             },
         }
     }

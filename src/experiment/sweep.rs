@@ -7,7 +7,7 @@
 //! sorted, so they are bit-identical whatever the thread count or the order in
 //! which jobs finished.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -244,10 +244,12 @@ fn run_sweep_in<R: Real>(
         None => Vec::new(),
     };
     let all_jobs = sweep_jobs(cfg);
-    finished.retain(|r| all_jobs.iter().any(|k| k.sort_key() == r.key.sort_key()));
+    let wanted: BTreeSet<_> = all_jobs.iter().map(JobKey::sort_key).collect();
+    finished.retain(|r| wanted.contains(&r.key.sort_key()));
+    let done: BTreeSet<_> = finished.iter().map(|r| r.key.sort_key()).collect();
     let todo: Vec<JobKey> = all_jobs
         .iter()
-        .filter(|k| !finished.iter().any(|r| r.key.sort_key() == k.sort_key()))
+        .filter(|k| !done.contains(&k.sort_key()))
         .copied()
         .collect();
     let log = match &opts.out_dir {

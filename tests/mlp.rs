@@ -14,17 +14,8 @@ use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use proptest::prelude::*;
 
-fn max_rel_err<R: Real>(a: &[R], b: &[R]) -> f64 {
-    let scale = b.iter().map(|v| v.to_f64().abs()).fold(1.0, f64::max);
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| {
-            let mut d = x.clone();
-            d -= y;
-            d.to_f64().abs() / scale
-        })
-        .fold(0.0, f64::max)
-}
+mod common;
+use common::{check_model_derivatives, max_rel_err};
 
 fn task<R: Real>(n: usize, d: usize, seed: u64, ctx: R::Ctx) -> Problem<R, Mlp> {
     let t = TeacherTask::new(&TeacherConfig {
@@ -39,60 +30,6 @@ fn task<R: Real>(n: usize, d: usize, seed: u64, ctx: R::Ctx) -> Problem<R, Mlp> 
     Problem::new(Mlp::new(d, 3), t.train.convert::<R>(ctx))
 }
 
-fn check_mlp<R: Real>(
-    problem: Problem<R, Mlp>,
-    theta: Vec<R>,
-    h: f64,
-    tol: f64,
-) -> Result<(), TestCaseError> {
-    let ctx = problem.ctx();
-    let model = problem.model;
-    let dim = problem.dim();
-    let mut ws = model.workspace(ctx);
-    for i in 0..problem.n() {
-        let x = problem.data.x.row(i).to_vec();
-        let mut grad = vec![R::zero(ctx); dim];
-        model.grad_into(&theta, &x, &mut grad, &mut ws);
-        let fd = finite_difference_gradient(
-            |t: &[R]| {
-                let mut ws = model.workspace(ctx);
-                let mut out = R::zero(ctx);
-                model.predict_into(t, &x, &mut out, &mut ws);
-                out
-            },
-            &theta,
-            h,
-        );
-        prop_assert!(max_rel_err(&grad, &fd) < tol, "∇f mismatch at sample {i}");
-    }
-    let grad_l = problem.gradient(&theta);
-    let fd_l = finite_difference_gradient(|t: &[R]| problem.train_loss(t), &theta, h);
-    prop_assert!(max_rel_err(&grad_l, &fd_l) < tol, "∇L mismatch");
-    // descend = θ − Σ_b c_b ∇f_b(θ_old), for B = 1 and B = 3.
-    for batch_rows in [vec![1usize], vec![0, 2, 1]] {
-        let batch: Vec<(usize, R)> = batch_rows
-            .iter()
-            .enumerate()
-            .map(|(b, &row)| (row, R::from_f64(0.01 * (b as f64 + 1.0), ctx)))
-            .collect();
-        let mut expected = theta.clone();
-        let mut grad = vec![R::zero(ctx); dim];
-        for (row, coef) in &batch {
-            model.grad_into(&theta, problem.data.x.row(*row), &mut grad, &mut ws);
-            for (e, g) in expected.iter_mut().zip(&grad) {
-                e.sub_mul(coef, g);
-            }
-        }
-        let mut stepped = theta.clone();
-        model.descend(&mut stepped, &problem.data.x, &batch, &mut ws);
-        prop_assert!(
-            max_rel_err(&stepped, &expected) < tol * 1e-3,
-            "descend mismatch"
-        );
-    }
-    Ok(())
-}
-
 macro_rules! mlp_suite {
     ($modname:ident, $scalar:ty, $ctx:expr, $h:expr, $tol:expr) => {
         mod $modname {
@@ -104,7 +41,7 @@ macro_rules! mlp_suite {
                     // d = 4, m = 3: D = 12 + 3 = 15.
                     let problem = task::<$scalar>(4, 4, seed, $ctx);
                     let theta: Vec<$scalar> = coords.iter().map(|&c| <$scalar>::from_f64(c, $ctx)).collect();
-                    check_mlp(problem, theta, $h, $tol)?;
+                    check_model_derivatives(&problem, &theta, $h, $tol)?;
                 }
             }
         }

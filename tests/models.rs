@@ -14,6 +14,9 @@ use latedecay::model::{
 use latedecay::scalar::{Mpfr, Real};
 use proptest::prelude::*;
 
+mod common;
+use common::{check_model_derivatives, max_rel_err};
+
 fn data<R: Real>(n: usize, d: usize, seed: u64, normalize: bool, ctx: R::Ctx) -> Dataset<R> {
     Dataset::synthetic(&SyntheticConfig {
         n,
@@ -26,18 +29,6 @@ fn data<R: Real>(n: usize, d: usize, seed: u64, normalize: bool, ctx: R::Ctx) ->
     .convert::<R>(ctx)
 }
 
-fn max_rel_err<R: Real>(a: &[R], b: &[R]) -> f64 {
-    let scale = b.iter().map(|v| v.to_f64().abs()).fold(1.0, f64::max);
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| {
-            let mut d = x.clone();
-            d -= y;
-            d.to_f64().abs() / scale
-        })
-        .fold(0.0, f64::max)
-}
-
 /// All derivative identities of a model on one random point.
 fn check_model<R: Real, M: LinearInX<R> + TraceGradient<R>>(
     model: M,
@@ -48,33 +39,16 @@ fn check_model<R: Real, M: LinearInX<R> + TraceGradient<R>>(
 ) -> Result<(), TestCaseError> {
     let ctx = data.ctx();
     let problem = Problem::new(model.clone(), data);
+    check_model_derivatives(&problem, &theta, h, tol)?;
+    // f = ⟨β(θ), x⟩ for models linear in x.
     let mut ws = model.workspace(ctx);
-    // ∇f against finite differences of f, for each sample.
     for i in 0..problem.n() {
-        let x = problem.data.x.row(i).to_vec();
-        let mut grad = vec![R::zero(ctx); model.param_dim()];
-        model.grad_into(&theta, &x, &mut grad, &mut ws);
-        let fd = finite_difference_gradient(
-            |t: &[R]| {
-                let mut ws = model.workspace(ctx);
-                let mut out = R::zero(ctx);
-                model.predict_into(t, &x, &mut out, &mut ws);
-                out
-            },
-            &theta,
-            h,
-        );
-        prop_assert!(max_rel_err(&grad, &fd) < tol, "∇f mismatch at sample {i}");
-        // f = ⟨β(θ), x⟩ for models linear in x.
+        let x = problem.data.x.row(i);
         let mut f = R::zero(ctx);
-        model.predict_into(&theta, &x, &mut f, &mut ws);
-        let f_beta = dot(&model.beta(&theta), &x);
+        model.predict_into(&theta, x, &mut f, &mut ws);
+        let f_beta = dot(&model.beta(&theta), x);
         prop_assert!(max_rel_err(&[f], &[f_beta]) < tol);
     }
-    // ∇L = Jᵀr/n against finite differences of L.
-    let grad_l = problem.gradient(&theta);
-    let fd_l = finite_difference_gradient(|t: &[R]| problem.train_loss(t), &theta, h);
-    prop_assert!(max_rel_err(&grad_l, &fd_l) < tol, "∇L mismatch");
     // Closed-form tr G equals (1/n) Σ ‖∇f_i‖², and ∇ tr G matches finite differences.
     let tr = model.trace_gn(&theta, &problem.data);
     let tr_generic = problem.trace_gn_generic(&theta);
@@ -90,28 +64,6 @@ fn check_model<R: Real, M: LinearInX<R> + TraceGradient<R>>(
         tr_g += &g[(k, k)];
     }
     prop_assert!(max_rel_err(&[tr_g], &[model.trace_gn(&theta, &problem.data)]) < tol);
-    // descend = θ − Σ_b c_b ∇f_b(θ_old), for B = 1 and B = 3.
-    for batch_rows in [vec![1usize], vec![0, 2, 1]] {
-        let batch: Vec<(usize, R)> = batch_rows
-            .iter()
-            .enumerate()
-            .map(|(b, &row)| (row, R::from_f64(0.01 * (b as f64 + 1.0), ctx)))
-            .collect();
-        let mut expected = theta.clone();
-        let mut grad = vec![R::zero(ctx); model.param_dim()];
-        for (row, coef) in &batch {
-            model.grad_into(&theta, problem.data.x.row(*row), &mut grad, &mut ws);
-            for (e, g) in expected.iter_mut().zip(&grad) {
-                e.sub_mul(coef, g);
-            }
-        }
-        let mut stepped = theta.clone();
-        model.descend(&mut stepped, &problem.data.x, &batch, &mut ws);
-        prop_assert!(
-            max_rel_err(&stepped, &expected) < tol * 1e-3,
-            "descend mismatch"
-        );
-    }
     Ok(())
 }
 

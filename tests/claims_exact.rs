@@ -226,7 +226,7 @@ fn holm_and_verdicts() {
 /// default problem, from the same starting point.
 #[test]
 fn flow_prediction_agrees_with_the_dopri5_slow_flow() {
-    use latedecay::claims::flow::gradient_flow_limit;
+    use latedecay::claims::flow::gradient_descent_limit;
     use latedecay::dynamics::flow::{time_to_reach, FlowSettings as DopriSettings};
     use latedecay::experiment::run::AnyProblem;
     use latedecay::experiment::{ExperimentConfig, Prepared};
@@ -240,7 +240,7 @@ fn flow_prediction_agrees_with_the_dopri5_slow_flow() {
     let mn_norm = prepared.minnorm.norm;
     let theta0 = vec![1.0; 200];
     let ours = predict_phase_length(problem, &theta0, theta_mn, &FlowSettings::default()).unwrap();
-    let (start, _) = gradient_flow_limit(problem, &theta0, 0.01, 200_000).unwrap();
+    let (start, _) = gradient_descent_limit(problem, &theta0, 0.01, 200_000).unwrap();
     let (tau, _) = time_to_reach(
         problem,
         &start,

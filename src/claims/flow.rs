@@ -123,14 +123,14 @@ pub struct FlowPrediction {
 /// # Examples
 ///
 /// ```
-/// use latedecay::claims::flow::{gradient_flow_limit, slow_flow_velocity};
+/// use latedecay::claims::flow::{gradient_descent_limit, slow_flow_velocity};
 /// use latedecay::data::{Dataset, SyntheticConfig};
 /// use latedecay::model::{Diagonal, Problem};
 /// let data = Dataset::synthetic(&SyntheticConfig {
 ///     n: 8, d: 20, normalize_columns: true, ..Default::default()
 /// }).unwrap();
 /// let problem = Problem::new(Diagonal::new(20), data);
-/// let (theta, residual) = gradient_flow_limit(&problem, &vec![1.0; 40], 0.01, 100_000).unwrap();
+/// let (theta, residual) = gradient_descent_limit(&problem, &vec![1.0; 40], 0.01, 100_000).unwrap();
 /// assert!(residual < 1e-10);
 /// let v = slow_flow_velocity(&problem, &theta, 1.0, 1).unwrap();
 /// // Tangent to Γ (J v = 0) …
@@ -155,7 +155,7 @@ pub fn slow_flow_velocity(
 
 /// Gradient descent from θ₀ until ‖r‖ ≤ 1e-10, then a projection onto Γ: the
 /// starting point of the slow flow (an O(lr) approximation of Φ(θ₀)).
-pub fn gradient_flow_limit(
+pub fn gradient_descent_limit(
     problem: &Problem<f64, Diagonal>,
     theta0: &[f64],
     lr: f64,
@@ -228,7 +228,7 @@ pub fn predict_phase_length(
     }
     let mn_norm = norm(theta_mn);
     let rel = |theta: &[f64]| flip_distance(theta, theta_mn) / mn_norm;
-    let (mut theta, start_residual) = gradient_flow_limit(problem, theta0, 0.01, 200_000)?;
+    let (mut theta, start_residual) = gradient_descent_limit(problem, theta0, 0.01, 200_000)?;
     let start_rel_dist = rel(&theta);
     let h = settings.tau_step;
     let (sigma, b) = (settings.sigma, settings.batch_size);

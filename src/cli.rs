@@ -32,8 +32,10 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// One experiment (many seeds) from a TOML config.
     Run(RunArgs),
-    /// Decay steps × learning rates × seeds, in parallel, resumable.
+    /// Decay steps × learning rates × seeds, in parallel, resumable, shardable.
     Sweep(SweepArgs),
+    /// Join the output directories of `sweep --shard I/N` runs into one sweep.
+    Merge(MergeArgs),
     /// Minimum-norm (or flattest) interpolant of data given as CSV, any precision.
     Minnorm(MinnormArgs),
     /// Paper figures F1–F7 (SVG + PNG + CSV) into figures/.
@@ -152,9 +154,27 @@ pub struct SweepArgs {
     /// Output directory (results.jsonl, results.csv, summary.csv).
     #[arg(long, default_value = "out/sweep")]
     pub out: PathBuf,
-    /// Continue an interrupted sweep, skipping finished jobs.
+    /// Continue an interrupted sweep, skipping finished units.
     #[arg(long)]
     pub resume: bool,
+    /// Run only shard I of N (1 ≤ I ≤ N): every N-th unit (η₁, seed), for
+    /// job arrays; join the shard directories with `latedecay merge`.
+    #[arg(long)]
+    pub shard: Option<crate::experiment::Shard>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `merge` options.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Output directory of the whole sweep (must not hold results yet).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The shard output directories (`sweep --shard I/N --out DIR`).
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -222,11 +242,26 @@ pub fn main_with(cli: Cli) -> Result<()> {
                 &SweepOptions {
                     out_dir: Some(a.out.clone()),
                     resume: a.resume,
+                    shard: a.shard,
                 },
             )?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&sweep_json(&report))?);
             } else {
+                if let Some(shard) = a.shard {
+                    println!("shard {shard} of the sweep");
+                }
+                print_sweep(&report);
+                println!("results: {}", a.out.display());
+            }
+            Ok(())
+        }
+        Command::Merge(a) => {
+            let report = crate::experiment::merge_shards(&a.out, &a.shards)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&sweep_json(&report))?);
+            } else {
+                println!("merged {} shard directories", a.shards.len());
                 print_sweep(&report);
                 println!("results: {}", a.out.display());
             }
@@ -379,6 +414,7 @@ fn reproduce(a: &ReproduceArgs) -> Result<()> {
         &SweepOptions {
             out_dir: Some(out.clone()),
             resume: true,
+            shard: None,
         },
     )?;
     if !a.json {

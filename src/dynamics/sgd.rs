@@ -57,6 +57,20 @@ pub enum SgdError {
 }
 
 impl Sgd {
+    /// The same method (batch, noise, sampling) with the schedule
+    /// `step_decay(lr → lr_after at decay_step)`: the one place where a decay
+    /// study builds the method of one decay step.
+    pub fn with_step_decay(&self, lr: f64, lr_after: f64, decay_step: u64) -> Self {
+        Self {
+            schedule: Schedule::StepDecay {
+                lr,
+                lr_after,
+                decay_step,
+            },
+            ..self.clone()
+        }
+    }
+
     /// Check every field against the data size n.
     pub fn validate(&self, n: usize) -> Result<(), SgdError> {
         if self.batch_size == 0 {
@@ -111,6 +125,33 @@ pub struct SgdState<R> {
     noise: BatchNoise,
     /// θ₀, kept for the divergence hint (runs may be continued in segments).
     initial_theta: Vec<R>,
+    /// Kahan sums of the SDE time Σ η_k and the flow time Σ η_k² with their
+    /// compensations, carried across segments so that a run continued in
+    /// segments (or branched from a cloned state) records the same times as
+    /// one uninterrupted run.
+    times: ElapsedTimes,
+}
+
+/// Compensated (Kahan) running sums t = Σ_{j<k} η_j and τ = Σ_{j<k} η_j².
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct ElapsedTimes {
+    sde: f64,
+    sde_c: f64,
+    flow: f64,
+    flow_c: f64,
+}
+
+impl ElapsedTimes {
+    fn advance(&mut self, lr: f64) {
+        let dt = lr - self.sde_c;
+        let nt = self.sde + dt;
+        self.sde_c = (nt - self.sde) - dt;
+        self.sde = nt;
+        let dtau = lr * lr - self.flow_c;
+        let ntau = self.flow + dtau;
+        self.flow_c = (ntau - self.flow) - dtau;
+        self.flow = ntau;
+    }
 }
 
 impl<R: Real> SgdState<R> {
@@ -121,6 +162,7 @@ impl<R: Real> SgdState<R> {
             theta: theta0,
             step: 0,
             noise: BatchNoise::new(seed, n, method.sampling, method.label_noise_sigma > 0.0),
+            times: ElapsedTimes::default(),
         }
     }
 }
@@ -360,6 +402,35 @@ pub fn run_sgd<R, M, P>(
     steps: u64,
     plan: RecordPlan,
     probe: &mut P,
+    on_progress: impl FnMut(u64),
+) -> SgdRun<R>
+where
+    R: Real,
+    M: Model<R>,
+    P: Probe<R>,
+{
+    let record_steps = plan.steps(state.step + steps);
+    run_sgd_recording(
+        problem,
+        method,
+        state,
+        steps,
+        &record_steps,
+        probe,
+        on_progress,
+    )
+}
+
+/// [`run_sgd`] with an explicit sorted list of steps to record (those in
+/// `[state.step, state.step + steps]` are measured): the decay-study engine
+/// records a trunk at the union of its branches' record steps.
+pub fn run_sgd_recording<R, M, P>(
+    problem: &Problem<R, M>,
+    method: &Sgd,
+    state: &mut SgdState<R>,
+    steps: u64,
+    record_steps: &[u64],
+    probe: &mut P,
     mut on_progress: impl FnMut(u64),
 ) -> SgdRun<R>
 where
@@ -379,16 +450,12 @@ where
     let mut batch: Vec<(usize, R)> = (0..batch_size).map(|_| (0, R::zero(ctx))).collect();
     let mut noise_term = R::zero(ctx);
     let theta0 = state.initial_theta.clone();
-    let record_steps = plan.steps(state.step + steps);
     let mut next_record = record_steps.partition_point(|&s| s < state.step);
-    let mut records = Vec::with_capacity(record_steps.len());
     let end = state.step + steps;
+    let mut records =
+        Vec::with_capacity(record_steps[next_record..].partition_point(|&s| s <= end));
     let progress_every = (steps / 100).max(1);
     let mut stop = StopReason::Completed;
-
-    // SDE and flow times are accumulated with Kahan summation.
-    let (mut t, mut t_c) = (schedule.sde_time(state.step), 0.0f64);
-    let (mut tau, mut tau_c) = (schedule.flow_time(state.step), 0.0f64);
 
     let diverged_at = |quantity: &str, step: u64, lr: f64| StopReason::Diverged {
         step,
@@ -401,7 +468,8 @@ where
         let k = state.step;
         let lr = schedule.lr(k);
         if next_record < record_steps.len() && record_steps[next_record] == k {
-            records.push(probe.measure(k, lr, t, tau, &state.theta));
+            let times = state.times;
+            records.push(probe.measure(k, lr, times.sde, times.flow, &state.theta));
             next_record += 1;
             if !state.theta.iter().all(Real::is_finite) {
                 stop = diverged_at("iterate", k, lr);
@@ -440,14 +508,7 @@ where
         }
         problem.model.descend(&mut state.theta, x, &batch, &mut ws);
         state.step += 1;
-        let dt = lr - t_c;
-        let nt = t + dt;
-        t_c = (nt - t) - dt;
-        t = nt;
-        let dtau = lr * lr - tau_c;
-        let ntau = tau + dtau;
-        tau_c = (ntau - tau) - dtau;
-        tau = ntau;
+        state.times.advance(lr);
         if state.step.is_multiple_of(progress_every) {
             on_progress(state.step);
         }

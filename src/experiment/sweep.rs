@@ -1,11 +1,15 @@
-//! Sweeps over decay steps × initial learning rates × seeds.
+//! Sweeps over decay steps × initial learning rates × seeds, on the
+//! decay-study engine ([`super::decay_study`]).
 //!
-//! Jobs run in parallel (rayon). Each finished job is appended at once to
-//! `results.jsonl` in the output directory (one JSON object per line, flushed),
-//! so an interrupted sweep loses at most the running jobs; `--resume` reads that
-//! file and skips finished jobs. The final `results.csv` and `summary.csv` are
-//! sorted, so they are bit-identical whatever the thread count or the order in
-//! which jobs finished.
+//! A sweep is a list of *units* (η₁, seed), each one trunk with a branch per
+//! decay step; units run in parallel (rayon). Each finished unit is appended
+//! at once to `results.jsonl` in the output directory (one JSON object per
+//! line, flushed), so an interrupted sweep loses at most the running units;
+//! `--resume` reads that file and skips finished units. The final
+//! `results.csv` and `summary.csv` are sorted, so they are bit-identical
+//! whatever the thread count, the order in which units finished, or the
+//! sharding (`--shard I/N` runs every N-th unit; [`merge_shards`] joins the
+//! shard directories into the outputs of the whole sweep).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -15,10 +19,11 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::config::ExperimentConfig;
+use super::decay_study::{run_units, DecayGrid, UnitPlan};
 use super::run::{
-    progress_bar, Aggregate, ExperimentError, Prepared, ReferenceValues, SeedSummary,
+    progress_bar, summarize, Aggregate, ExperimentError, Prepared, ReferenceValues, SeedSummary,
 };
-use crate::dynamics::sgd::{Record, Sgd, StopReason};
+use crate::dynamics::sgd::{Record, StopReason};
 use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
 
@@ -39,7 +44,7 @@ impl JobKey {
     }
 }
 
-/// A finished job (one line of `results.jsonl`).
+/// A finished job: one decay step of a unit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobResult {
     /// Which job.
@@ -48,6 +53,25 @@ pub struct JobResult {
     pub summary: SeedSummary,
     /// Recorded trajectory.
     pub records: Vec<Record>,
+}
+
+/// A finished unit (η₁, seed) with all its decay steps: one line of
+/// `results.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UnitResult {
+    /// η₁.
+    pub lr: f64,
+    /// Seed.
+    pub seed: u64,
+    /// One job per decay step, ascending.
+    pub jobs: Vec<JobResult>,
+}
+
+impl UnitResult {
+    fn sort_key(&self) -> (u64, u64) {
+        (self.lr.to_bits(), self.seed)
+    }
 }
 
 /// One row of the sweep summary: a (η₁, T) cell averaged over seeds.
@@ -74,38 +98,101 @@ pub struct SweepReport {
     pub jobs: Vec<JobResult>,
     /// Jobs computed in this invocation (the rest were resumed).
     pub computed: usize,
+    /// SGD steps taken in this invocation.
+    pub steps_computed: u64,
+}
+
+/// Which part of a sweep one invocation runs: units whose position in the
+/// canonical order is ≡ index − 1 (mod count), for Slurm job arrays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// 1 … count.
+    pub index: u64,
+    /// Number of shards.
+    pub count: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    /// `I/N` with 1 ≤ I ≤ N.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("--shard = {s:?}: expected I/N with 1 ≤ I ≤ N (e.g. 3/8)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u64 = i.trim().parse().map_err(|_| bad())?;
+        let count: u64 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// Options of [`run_sweep`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SweepOptions {
     /// Output directory (created if needed).
     pub out_dir: Option<PathBuf>,
-    /// Skip jobs already in `results.jsonl`.
+    /// Skip units already in `results.jsonl`.
     pub resume: bool,
+    /// Run only this shard of the units.
+    pub shard: Option<Shard>,
 }
 
-/// The job list of a config, in canonical order.
-pub fn sweep_jobs(cfg: &ExperimentConfig) -> Vec<JobKey> {
+/// The initial learning rates of a sweep: `sweep.lrs`, or the schedule's η₁.
+pub fn sweep_lrs(cfg: &ExperimentConfig) -> Vec<f64> {
     let sweep = cfg.sweep.as_ref().expect("sweep section");
-    let lrs = if sweep.lrs.is_empty() {
+    if sweep.lrs.is_empty() {
         vec![base_lr(&cfg.sgd.schedule)]
     } else {
         sweep.lrs.clone()
-    };
-    let mut jobs = Vec::new();
-    for &lr in &lrs {
-        for &decay_step in &sweep.decay_steps {
-            for seed in cfg.run.seeds.to_vec() {
-                jobs.push(JobKey {
-                    lr,
-                    decay_step,
-                    seed,
-                });
-            }
-        }
     }
-    jobs
+}
+
+/// η₂ for a unit with initial learning rate `lr`: `lr · decay_factor`, or
+/// the schedule's η₂ for its own η₁, or `lr` times the schedule's ratio.
+pub fn lr_after_for(cfg: &ExperimentConfig, lr: f64) -> f64 {
+    let (lr0, lr_after0) = match cfg.sgd.schedule {
+        Schedule::StepDecay { lr, lr_after, .. } => (lr, lr_after),
+        _ => unreachable!("validated: sweeps need step_decay"),
+    };
+    match cfg.sweep.as_ref().and_then(|s| s.decay_factor) {
+        Some(f) => lr * f,
+        None if lr == lr0 => lr_after0,
+        None => lr * (lr_after0 / lr0),
+    }
+}
+
+/// The units of a config in canonical order (η₁ as listed, then seeds).
+pub fn sweep_units(cfg: &ExperimentConfig) -> Vec<UnitPlan> {
+    let seeds = cfg.run.seeds.to_vec();
+    sweep_lrs(cfg)
+        .into_iter()
+        .flat_map(|lr| {
+            let lr_after = lr_after_for(cfg, lr);
+            seeds
+                .iter()
+                .map(move |&seed| UnitPlan { lr, lr_after, seed })
+        })
+        .collect()
+}
+
+/// The decay grid of a config's `[sweep]` section.
+pub fn sweep_grid(cfg: &ExperimentConfig) -> Result<DecayGrid, ExperimentError> {
+    let sweep = cfg.sweep.as_ref().expect("sweep section");
+    DecayGrid::new(sweep.decay_steps.clone(), sweep.steps_after_decay).ok_or_else(|| {
+        ExperimentError::Config(super::config::ConfigError::Invalid {
+            field: "sweep.decay_steps".into(),
+            value: format!("{:?}", sweep.decay_steps),
+            reason: "need at least one decay step and no duplicates".into(),
+        })
+    })
 }
 
 fn base_lr(s: &Schedule) -> f64 {
@@ -115,37 +202,34 @@ fn base_lr(s: &Schedule) -> f64 {
     }
 }
 
-/// The SGD method of one job.
-pub fn job_method(cfg: &ExperimentConfig, key: &JobKey) -> Sgd {
-    let sweep = cfg.sweep.as_ref().expect("sweep section");
-    let (lr0, lr_after0) = match cfg.sgd.schedule {
-        Schedule::StepDecay { lr, lr_after, .. } => (lr, lr_after),
-        _ => unreachable!("validated: sweeps need step_decay"),
-    };
-    let factor = sweep.decay_factor.unwrap_or(lr_after0 / lr0);
-    Sgd {
-        schedule: Schedule::StepDecay {
-            lr: key.lr,
-            lr_after: key.lr * factor,
-            decay_step: key.decay_step,
-        },
-        ..cfg.sgd.clone()
-    }
-}
-
 fn io_err(context: String) -> impl FnOnce(std::io::Error) -> ExperimentError {
     move |source| ExperimentError::Io { context, source }
 }
 
-/// Read finished jobs from `results.jsonl`, checking the stored config.
-fn load_finished(
+const CONFIG_FILE: &str = "config.toml";
+const RESULTS_FILE: &str = "results.jsonl";
+const SHARD_FILE: &str = "shard.toml";
+const REFERENCE_FILE: &str = "reference.json";
+
+fn config_text(cfg: &ExperimentConfig) -> String {
+    toml::to_string(cfg).expect("config serializes")
+}
+
+fn shard_text(shard: Option<Shard>) -> String {
+    match shard {
+        Some(s) => toml::to_string(&s).expect("shard serializes"),
+        None => String::new(),
+    }
+}
+
+/// Check (or write) the stored config and shard of an output directory.
+fn claim_directory(
     dir: &Path,
     cfg: &ExperimentConfig,
-    resume: bool,
-) -> Result<Vec<JobResult>, ExperimentError> {
-    let cfg_path = dir.join("config.toml");
-    let results_path = dir.join("results.jsonl");
-    let cfg_text = toml::to_string(cfg).expect("config serializes");
+    shard: Option<Shard>,
+) -> Result<(), ExperimentError> {
+    let cfg_path = dir.join(CONFIG_FILE);
+    let cfg_text = config_text(cfg);
     if cfg_path.exists() {
         let old = std::fs::read_to_string(&cfg_path)
             .map_err(io_err(format!("reading {}", cfg_path.display())))?;
@@ -159,17 +243,40 @@ fn load_finished(
         std::fs::write(&cfg_path, &cfg_text)
             .map_err(io_err(format!("writing {}", cfg_path.display())))?;
     }
-    if !results_path.exists() {
-        return Ok(Vec::new());
+    let shard_path = dir.join(SHARD_FILE);
+    let old_shard = match std::fs::read_to_string(&shard_path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(format!("reading {}", shard_path.display()))(e)),
+    };
+    let new_shard = shard_text(shard);
+    match old_shard {
+        Some(old) if old != new_shard => Err(ExperimentError::Resume(format!(
+            "{} holds {} of this sweep, not {}; use the same --shard or another --out directory",
+            dir.display(),
+            describe_shard(&old),
+            shard.map_or("the whole sweep".into(), |s| format!("shard {s}"))
+        ))),
+        Some(_) => Ok(()),
+        None if !new_shard.is_empty() => std::fs::write(&shard_path, new_shard)
+            .map_err(io_err(format!("writing {}", shard_path.display()))),
+        None => Ok(()),
     }
-    if !resume {
-        return Err(ExperimentError::Resume(format!(
-            "{} already has results: pass --resume to continue, or use another --out directory",
-            dir.display()
-        )));
+}
+
+fn describe_shard(text: &str) -> String {
+    match toml::from_str::<Shard>(text) {
+        Ok(s) => format!("shard {s}"),
+        Err(_) if text.trim().is_empty() => "the whole sweep".into(),
+        Err(_) => "an unreadable shard.toml".into(),
     }
-    let text = std::fs::read_to_string(&results_path)
-        .map_err(io_err(format!("reading {}", results_path.display())))?;
+}
+
+/// Parse `results.jsonl`: finished units, in file order. A last line cut by
+/// an interruption is dropped (and the file rewritten without it).
+fn read_units(path: &Path, repair: bool) -> Result<Vec<UnitResult>, ExperimentError> {
+    let text =
+        std::fs::read_to_string(path).map_err(io_err(format!("reading {}", path.display())))?;
     let mut done = Vec::new();
     let total_lines = text.lines().count();
     let mut good_lines = Vec::new();
@@ -177,39 +284,64 @@ fn load_finished(
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<JobResult>(line) {
+        match serde_json::from_str::<UnitResult>(line) {
             Ok(r) => {
                 done.push(r);
                 good_lines.push(line);
             }
-            // A line cut by an interruption is dropped (rewritten below) and its
-            // job recomputed.
-            Err(_) if i + 1 == total_lines => {
+            Err(_) if i + 1 == total_lines && repair => {
                 let mut clean = good_lines.join("\n");
-                clean.push('\n');
-                std::fs::write(&results_path, clean)
-                    .map_err(io_err(format!("rewriting {}", results_path.display())))?;
+                if !clean.is_empty() {
+                    clean.push('\n');
+                }
+                std::fs::write(path, clean)
+                    .map_err(io_err(format!("rewriting {}", path.display())))?;
             }
             Err(e) => {
+                let legacy = serde_json::from_str::<JobResult>(line).is_ok();
                 return Err(ExperimentError::Resume(format!(
-                    "{} line {}: {e}",
-                    results_path.display(),
-                    i + 1
-                )))
+                    "{} line {}: {}",
+                    path.display(),
+                    i + 1,
+                    if legacy {
+                        "one job per line, written by an older latedecay (now one unit per line); rerun into a new --out directory".to_string()
+                    } else {
+                        e.to_string()
+                    }
+                )));
             }
         }
     }
-    if !text.is_empty() && !text.ends_with('\n') && good_lines.len() == total_lines {
+    if repair && !text.is_empty() && !text.ends_with('\n') && good_lines.len() == total_lines {
         // Valid last line without its newline: terminate it before appending.
         let mut clean = good_lines.join("\n");
         clean.push('\n');
-        std::fs::write(&results_path, clean)
-            .map_err(io_err(format!("rewriting {}", results_path.display())))?;
+        std::fs::write(path, clean).map_err(io_err(format!("rewriting {}", path.display())))?;
     }
     Ok(done)
 }
 
-/// Run (or resume) a sweep.
+/// Read finished units from `results.jsonl`, checking the stored config.
+fn load_finished(
+    dir: &Path,
+    cfg: &ExperimentConfig,
+    opts: &SweepOptions,
+) -> Result<Vec<UnitResult>, ExperimentError> {
+    claim_directory(dir, cfg, opts.shard)?;
+    let results_path = dir.join(RESULTS_FILE);
+    if !results_path.exists() {
+        return Ok(Vec::new());
+    }
+    if !opts.resume {
+        return Err(ExperimentError::Resume(format!(
+            "{} already has results: pass --resume to continue, or use another --out directory",
+            dir.display()
+        )));
+    }
+    read_units(&results_path, true)
+}
+
+/// Run (or resume) a sweep, or one shard of it.
 pub fn run_sweep(
     cfg: &ExperimentConfig,
     opts: &SweepOptions,
@@ -232,29 +364,46 @@ fn run_sweep_in<R: Real>(
     ctx: R::Ctx,
     opts: &SweepOptions,
 ) -> Result<SweepReport, ExperimentError> {
-    use rayon::prelude::*;
+    let grid = sweep_grid(cfg)?;
     let prepared = Prepared::<R>::new(cfg, ctx)?;
     let reference = prepared.reference();
-    let after = cfg.sweep.as_ref().expect("checked").steps_after_decay;
-    let mut finished: Vec<JobResult> = match &opts.out_dir {
+    cfg.sgd
+        .validate(prepared.problem.data().n())
+        .map_err(|source| ExperimentError::Sgd { seed: 0, source })?;
+    let mut finished: Vec<UnitResult> = match &opts.out_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
-            load_finished(dir, cfg, opts.resume)?
+            let done = load_finished(dir, cfg, opts)?;
+            let ref_path = dir.join(REFERENCE_FILE);
+            std::fs::write(
+                &ref_path,
+                serde_json::to_string_pretty(&reference).expect("serializable"),
+            )
+            .map_err(io_err(format!("writing {}", ref_path.display())))?;
+            done
         }
         None => Vec::new(),
     };
-    let all_jobs = sweep_jobs(cfg);
-    let wanted: BTreeSet<_> = all_jobs.iter().map(JobKey::sort_key).collect();
-    finished.retain(|r| wanted.contains(&r.key.sort_key()));
-    let done: BTreeSet<_> = finished.iter().map(|r| r.key.sort_key()).collect();
-    let todo: Vec<JobKey> = all_jobs
+    let mut units = sweep_units(cfg);
+    if let Some(shard) = opts.shard {
+        units = units
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| *i as u64 % shard.count == shard.index - 1)
+            .map(|(_, u)| u)
+            .collect();
+    }
+    let wanted: BTreeSet<(u64, u64)> = units.iter().map(|u| (u.lr.to_bits(), u.seed)).collect();
+    finished.retain(|r| wanted.contains(&r.sort_key()));
+    let done: BTreeSet<(u64, u64)> = finished.iter().map(UnitResult::sort_key).collect();
+    let todo: Vec<UnitPlan> = units
         .iter()
-        .filter(|k| !done.contains(&k.sort_key()))
+        .filter(|u| !done.contains(&(u.lr.to_bits(), u.seed)))
         .copied()
         .collect();
     let log = match &opts.out_dir {
         Some(dir) => {
-            let p = dir.join("results.jsonl");
+            let p = dir.join(RESULTS_FILE);
             let f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -264,26 +413,35 @@ fn run_sweep_in<R: Real>(
         }
         None => None,
     };
-    let total: u64 = todo.iter().map(|k| k.decay_step + after).sum();
-    let bar = progress_bar(total, "sweep");
-    let computed: Vec<Result<JobResult, ExperimentError>> = todo
-        .par_iter()
-        .map(|key| {
-            let method = job_method(cfg, key);
-            let steps = key.decay_step + after;
-            let (summary, records) = prepared.run_seed(
-                &cfg.init,
-                &method,
-                key.seed,
-                steps,
-                cfg.run.record,
-                ctx,
-                &bar,
-            );
-            let result = JobResult {
-                key: *key,
-                summary,
-                records,
+    let steps_computed = todo.len() as u64 * grid.unit_steps();
+    let bar = progress_bar(steps_computed, "sweep");
+    let mn_norm = prepared.minnorm.norm.to_f64();
+    let computed: Vec<UnitResult> = run_units(
+        &prepared,
+        &cfg.init,
+        &cfg.sgd,
+        &grid,
+        &todo,
+        cfg.run.record,
+        ctx,
+        &|k| bar.inc(k),
+        |unit, branches| {
+            let jobs = branches
+                .into_iter()
+                .map(|b| JobResult {
+                    key: JobKey {
+                        lr: unit.lr,
+                        decay_step: b.decay_step,
+                        seed: unit.seed,
+                    },
+                    summary: summarize(unit.seed, &b.records, b.stop, mn_norm),
+                    records: b.records,
+                })
+                .collect();
+            let result = UnitResult {
+                lr: unit.lr,
+                seed: unit.seed,
+                jobs,
             };
             if let Some(log) = &log {
                 let line = serde_json::to_string(&result).expect("serializable");
@@ -292,17 +450,37 @@ fn run_sweep_in<R: Real>(
                     .and_then(|_| w.flush())
                     .map_err(io_err("appending to results.jsonl".into()))?;
             }
-            Ok(result)
-        })
-        .collect();
+            Ok::<_, ExperimentError>(result)
+        },
+    )?;
     bar.finish_and_clear();
-    let n_computed = computed.len();
-    for r in computed {
-        finished.push(r?);
+    let n_computed: usize = computed.iter().map(|u| u.jobs.len()).sum();
+    finished.extend(computed);
+    let report = assemble_report(
+        cfg.name.clone(),
+        reference,
+        finished,
+        n_computed,
+        steps_computed,
+    );
+    if let Some(dir) = &opts.out_dir {
+        write_sweep_csv(dir, &report)?;
     }
-    finished.sort_by_key(|r| r.key.sort_key());
+    Ok(report)
+}
+
+/// Sort the jobs of finished units and aggregate them per (η₁, T) cell.
+fn assemble_report(
+    name: String,
+    reference: ReferenceValues,
+    units: Vec<UnitResult>,
+    computed: usize,
+    steps_computed: u64,
+) -> SweepReport {
+    let mut jobs: Vec<JobResult> = units.into_iter().flat_map(|u| u.jobs).collect();
+    jobs.sort_by_key(|r| r.key.sort_key());
     let mut groups: BTreeMap<(u64, u64), Vec<SeedSummary>> = BTreeMap::new();
-    for r in &finished {
+    for r in &jobs {
         groups
             .entry((r.key.lr.to_bits(), r.key.decay_step))
             .or_default()
@@ -316,16 +494,140 @@ fn run_sweep_in<R: Real>(
             aggregate: Aggregate::of(&s),
         })
         .collect();
-    let report = SweepReport {
-        name: cfg.name.clone(),
+    SweepReport {
+        name,
         reference,
         cells,
-        jobs: finished,
-        computed: n_computed,
-    };
-    if let Some(dir) = &opts.out_dir {
-        write_sweep_csv(dir, &report)?;
+        jobs,
+        computed,
+        steps_computed,
     }
+}
+
+/// Join the output directories of the shards of one sweep into `out`:
+/// checks that they hold the same config and together cover every unit
+/// exactly once, then writes `config.toml`, `reference.json`,
+/// `results.jsonl` (units in canonical order), `results.csv` and
+/// `summary.csv` — the last two byte-identical to an unsharded sweep.
+pub fn merge_shards(out: &Path, shard_dirs: &[PathBuf]) -> Result<SweepReport, ExperimentError> {
+    if shard_dirs.is_empty() {
+        return Err(ExperimentError::Resume(
+            "merge: no shard directories given".into(),
+        ));
+    }
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(io_err(format!("merge: reading {}", p.display())))
+    };
+    let first = &shard_dirs[0];
+    let cfg_text = read(&first.join(CONFIG_FILE))?;
+    let ref_text = read(&first.join(REFERENCE_FILE))?;
+    let cfg: ExperimentConfig = toml::from_str(&cfg_text).map_err(|e| {
+        ExperimentError::Resume(format!("merge: {}: {e}", first.join(CONFIG_FILE).display()))
+    })?;
+    let reference: ReferenceValues = serde_json::from_str(&ref_text).map_err(|e| {
+        ExperimentError::Resume(format!(
+            "merge: {}: {e}",
+            first.join(REFERENCE_FILE).display()
+        ))
+    })?;
+    let grid = sweep_grid(&cfg)?;
+    let expected: Vec<UnitPlan> = sweep_units(&cfg);
+    let position: BTreeMap<(u64, u64), usize> = expected
+        .iter()
+        .enumerate()
+        .map(|(i, u)| ((u.lr.to_bits(), u.seed), i))
+        .collect();
+    let mut slots: Vec<Option<(UnitResult, PathBuf)>> = vec![None; expected.len()];
+    for dir in shard_dirs {
+        if read(&dir.join(CONFIG_FILE))? != cfg_text {
+            return Err(ExperimentError::Resume(format!(
+                "merge: {} holds a different configuration than {}",
+                dir.display(),
+                first.display()
+            )));
+        }
+        if read(&dir.join(REFERENCE_FILE))? != ref_text {
+            return Err(ExperimentError::Resume(format!(
+                "merge: {} has other reference values than {} (different data?)",
+                dir.display(),
+                first.display()
+            )));
+        }
+        let path = dir.join(RESULTS_FILE);
+        for unit in read_units(&path, false)? {
+            let Some(&i) = position.get(&unit.sort_key()) else {
+                return Err(ExperimentError::Resume(format!(
+                    "merge: {} holds unit lr = {}, seed = {}, which is not in the config",
+                    path.display(),
+                    unit.lr,
+                    unit.seed
+                )));
+            };
+            let steps: Vec<u64> = unit.jobs.iter().map(|j| j.key.decay_step).collect();
+            if steps != grid.decay_steps {
+                return Err(ExperimentError::Resume(format!(
+                    "merge: {} unit lr = {}, seed = {} has decay steps {steps:?}, expected {:?}",
+                    path.display(),
+                    unit.lr,
+                    unit.seed,
+                    grid.decay_steps
+                )));
+            }
+            if let Some((_, other)) = &slots[i] {
+                return Err(ExperimentError::Resume(format!(
+                    "merge: unit lr = {}, seed = {} is in both {} and {}",
+                    unit.lr,
+                    unit.seed,
+                    other.display(),
+                    dir.display()
+                )));
+            }
+            slots[i] = Some((unit, dir.clone()));
+        }
+    }
+    let missing: Vec<String> = expected
+        .iter()
+        .zip(&slots)
+        .filter(|(_, s)| s.is_none())
+        .map(|(u, _)| format!("(lr = {}, seed = {})", u.lr, u.seed))
+        .collect();
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+        return Err(ExperimentError::Resume(format!(
+            "merge: {} of {} units are in no shard directory (a shard missing or unfinished?): {}{}",
+            missing.len(),
+            expected.len(),
+            shown.join(", "),
+            if missing.len() > 5 { ", …" } else { "" }
+        )));
+    }
+    if out.join(RESULTS_FILE).exists() {
+        return Err(ExperimentError::Resume(format!(
+            "merge: {} already has a results.jsonl; choose an empty --out directory",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(io_err(format!("creating {}", out.display())))?;
+    std::fs::write(out.join(CONFIG_FILE), &cfg_text).map_err(io_err(format!(
+        "writing {}",
+        out.join(CONFIG_FILE).display()
+    )))?;
+    std::fs::write(out.join(REFERENCE_FILE), &ref_text).map_err(io_err(format!(
+        "writing {}",
+        out.join(REFERENCE_FILE).display()
+    )))?;
+    let units: Vec<UnitResult> = slots.into_iter().flatten().map(|(u, _)| u).collect();
+    let mut lines = String::new();
+    for u in &units {
+        lines.push_str(&serde_json::to_string(u).expect("serializable"));
+        lines.push('\n');
+    }
+    std::fs::write(out.join(RESULTS_FILE), lines).map_err(io_err(format!(
+        "writing {}",
+        out.join(RESULTS_FILE).display()
+    )))?;
+    let report = assemble_report(cfg.name.clone(), reference, units, 0, 0);
+    write_sweep_csv(out, &report)?;
     Ok(report)
 }
 

@@ -1,4 +1,4 @@
-//! Throughput of label-noise SGD on the diagonal network (DESIGN §8):
+//! Throughput of label-noise SGD on the diagonal network (README.md, Benchmarks):
 //! d = 100, n = 40, B = 1. Targets: ≥ 5M steps/s (f64, one core) and
 //! ≥ 20k steps/s (256-bit MPFR).
 

@@ -3,7 +3,7 @@
 //! small residuals, well-formed SVG/PNG, CSVs with the expected rows.
 //!
 //! Thresholds: every run here has a fixed seed, so each assertion is a
-//! deterministic check of a trend that the theory predicts (DESIGN.md §1–§2);
+//! deterministic check of a trend that the theory predicts (proofs/figures.md);
 //! the margins are wide compared with the measured values (quoted inline).
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! Exact identities of SGD (DESIGN §2, proofs/identities.md), checked in 256-bit
+//! Exact identities of SGD (proofs/identities.md), checked in 256-bit
 //! MPFR where they must hold to working precision, and in f64.
 #![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 

@@ -402,7 +402,7 @@ fn weak_orders_in_mpfr_default_instance() {
             .value
     };
     assert!(coef(ContinuousModel::Sme1).abs() < coef(ContinuousModel::GradientFlow).abs());
-    // f64 reference fit over η = 2⁻² … 2⁻⁸ (DESIGN): orders → 1, 1, 2 roughly.
+    // f64 reference fit over η = 2⁻² … 2⁻⁸ (proofs/moments.md §5): orders → 1, 1, 2 roughly.
     for method in ContinuousModel::F6 {
         let fit = report.reference_fit(method).unwrap();
         let last = *fit.successive_orders.last().unwrap();

@@ -146,14 +146,15 @@ fn divergence_stops_with_step_lr_and_hint() {
         &mut probe,
         |_| {},
     );
-    let StopReason::Diverged { step, lr, .. } = &run.stop else {
+    let StopReason::Diverged(latedecay::dynamics::sgd::Divergence { step, lr, .. }) = &run.stop
+    else {
         panic!("expected divergence, got {:?}", run.stop);
     };
     assert!(*step < 10_000);
     assert_eq!(*lr, 0.5);
     let err = run.into_result().unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, SgdError::Diverged { .. }));
+    assert!(matches!(err, SgdError::Diverged(_)));
     assert!(
         msg.contains("step") && msg.contains("0.5") && msg.contains("reduce the learning rate"),
         "{msg}"

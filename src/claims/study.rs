@@ -1,27 +1,26 @@
 //! The decay-step study behind C1–C4 and C8, and the σ = 0 plateau study of C9.
 //!
-//! **Decay study.** For every seed one large-LR trajectory is run up to the
-//! largest decay step T_max; at each decay step T of the grid the SGD state
-//! (iterate *and* random stream) is cloned and continued for
-//! `steps_after_decay` steps at the small learning rate. Because the state is
-//! cloned, each branch is bit-identical to an independent run with schedule
-//! `step_decay(η₁, η₂, T)` and the same seed (checked in `tests/claims.rs`), and
-//! runs with different T share their noise up to the earlier decay step
-//! (common random numbers, which makes the paired comparisons across T sharp).
-//! Seeds run in parallel (rayon) and are collected in seed order, so the result
-//! does not depend on the number of threads.
+//! **Decay study.** The decay-study engine
+//! ([`crate::experiment::decay_study`]) runs, for every seed, one large-LR
+//! trunk up to the largest decay step T_max and a branch per decay step T
+//! with the SGD state (iterate *and* random stream) cloned; each branch is
+//! bit-identical to an independent run with schedule `step_decay(η₁, η₂, T)`
+//! and the same seed (checked in `tests/claims.rs`), and runs with different T
+//! share their noise up to the earlier decay step (common random numbers,
+//! which makes the paired comparisons across T sharp). This module measures
+//! every branch's final iterate ([`FinalMetrics`]); the result does not depend
+//! on the number of threads.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::geometry::{beta_distance, distance_to_product_set};
 use super::ClaimError;
 use crate::data::Dataset;
-use crate::dynamics::sgd::{run_sgd, Probe, RecordPlan, Sgd, SgdState, StandardProbe, StopReason};
-use crate::experiment::run::{initial_theta, AnyProblem, ReferenceValues};
-use crate::experiment::{ExperimentConfig, Prepared};
+use crate::dynamics::sgd::{Record, RecordPlan, Sgd, StopReason};
+use crate::experiment::run::{initial_theta, ReferenceValues};
+use crate::experiment::sweep::{sweep_grid, sweep_units};
+use crate::experiment::{run_units, BranchRun, DecayGrid, ExperimentConfig, Prepared, UnitPlan};
 use crate::linalg::{norm, Cholesky};
-use crate::model::{LinearInX, Problem};
 use crate::schedule::Schedule;
 
 /// Final measurements of one (decay step, seed) run.
@@ -145,9 +144,9 @@ pub fn step_decay_rates(cfg: &ExperimentConfig) -> Result<(f64, f64), ClaimError
     }
 }
 
-/// Run the decay study of a config with a `[sweep]` section (decay steps in
-/// ascending order, duplicates allowed; `lrs` must be empty or hold the
-/// schedule's η₁). f64 only.
+/// Run the decay study of a config with a `[sweep]` section (`lrs` must be
+/// empty or hold the schedule's η₁) on the decay-study engine, and measure
+/// every branch's final iterate. f64 only.
 pub fn run_decay_study(cfg: &ExperimentConfig) -> Result<DecayStudy, ClaimError> {
     cfg.validate()?;
     if cfg.precision_bits != 53 {
@@ -164,7 +163,7 @@ pub fn run_decay_study(cfg: &ExperimentConfig) -> Result<DecayStudy, ClaimError>
             "the decay study needs a [sweep] section",
         )
     })?;
-    let (lr, lr_after) = step_decay_rates(cfg)?;
+    let (lr, _) = step_decay_rates(cfg)?;
     if !(sweep.lrs.is_empty() || sweep.lrs == [lr]) {
         return Err(invalid(
             "sweep.lrs",
@@ -172,101 +171,67 @@ pub fn run_decay_study(cfg: &ExperimentConfig) -> Result<DecayStudy, ClaimError>
             "the decay study uses the schedule's learning rate only",
         ));
     }
-    let lr_after = sweep.decay_factor.map_or(lr_after, |f| lr * f);
-    let decay_steps = sweep.decay_steps.clone();
-    if decay_steps.windows(2).any(|w| w[1] < w[0]) {
-        return Err(invalid(
-            "sweep.decay_steps",
-            format!("{decay_steps:?}"),
-            "must be in ascending order",
-        ));
-    }
-    let t_max = *decay_steps.last().expect("validated non-empty");
-    let after = sweep.steps_after_decay;
-    let seeds = cfg.run.seeds.to_vec();
+    let grid = sweep_grid(cfg)?;
+    let units = sweep_units(cfg);
+    let seeds: Vec<u64> = units.iter().map(|u| u.seed).collect();
     let prepared = Prepared::<f64>::new(cfg, ())?;
     let reference = prepared.reference();
-    let main_method = Sgd {
-        schedule: Schedule::StepDecay {
-            lr,
-            lr_after,
-            decay_step: t_max,
-        },
-        ..cfg.sgd.clone()
-    };
-    main_method
+    cfg.sgd
         .validate(prepared.problem.data().n())
         .map_err(|source| crate::experiment::ExperimentError::Sgd { seed: 0, source })?;
-    let per_seed: Vec<Result<Vec<FinalMetrics>, ClaimError>> = seeds
-        .par_iter()
-        .map(|&seed| {
-            let theta0 = initial_theta::<f64>(&cfg.init, prepared.problem.dim(), seed, ());
-            match &prepared.problem {
-                AnyProblem::Linear(p) => seed_branches(
-                    p,
-                    &prepared.minnorm.theta,
-                    &reference,
-                    &main_method,
-                    lr_after,
-                    &decay_steps,
-                    after,
-                    theta0,
-                    seed,
-                ),
-                AnyProblem::Diagonal(p) => seed_branches(
-                    p,
-                    &prepared.minnorm.theta,
-                    &reference,
-                    &main_method,
-                    lr_after,
-                    &decay_steps,
-                    after,
-                    theta0,
-                    seed,
-                ),
-            }
-        })
-        .collect();
-    let mut by_seed = Vec::with_capacity(seeds.len());
-    for r in per_seed {
-        by_seed.push(r?);
-    }
-    let results = (0..decay_steps.len())
+    let data = prepared.problem.data();
+    let is_linear = prepared.problem.kind() == crate::model::ModelKind::Linear;
+    let row_space = if is_linear {
+        Some(RowSpace::new(data)?)
+    } else {
+        None
+    };
+    let by_seed: Vec<Vec<FinalMetrics>> = run_units(
+        &prepared,
+        &cfg.init,
+        &cfg.sgd,
+        &grid,
+        &units,
+        RecordPlan::FinalOnly,
+        (),
+        &|_| {},
+        |unit, branches| {
+            let theta0 = initial_theta::<f64>(&cfg.init, prepared.problem.dim(), unit.seed, ());
+            branches
+                .into_iter()
+                .map(|b| {
+                    stop_error(unit.seed, b.stop)?;
+                    let rec = b.records.last().expect("final record");
+                    Ok(final_metrics(
+                        data,
+                        &reference,
+                        row_space.as_ref(),
+                        &prepared.minnorm.theta,
+                        &theta0,
+                        &b.theta,
+                        rec,
+                    ))
+                })
+                .collect::<Result<Vec<_>, ClaimError>>()
+        },
+    )?;
+    let results = (0..grid.decay_steps.len())
         .map(|i| by_seed.iter().map(|s| s[i]).collect())
         .collect();
-    let total_steps = seeds.len() as u64 * (t_max + after * decay_steps.len() as u64);
     Ok(DecayStudy {
         config: cfg.clone(),
-        decay_steps,
+        decay_steps: grid.decay_steps.clone(),
+        total_steps: units.len() as u64 * grid.unit_steps(),
         seeds,
         reference,
         results,
-        total_steps,
     })
 }
 
 fn stop_error(seed: u64, stop: StopReason) -> Result<(), ClaimError> {
-    match stop {
-        StopReason::Completed => Ok(()),
-        StopReason::Diverged {
-            step,
-            lr,
-            quantity,
-            value,
-            hint,
-        } => Err(ClaimError::Experiment(
-            crate::experiment::ExperimentError::Sgd {
-                seed,
-                source: crate::dynamics::sgd::SgdError::Diverged {
-                    step,
-                    lr,
-                    quantity,
-                    value,
-                    hint,
-                },
-            },
-        )),
-    }
+    stop.into_result().map_err(|source| {
+        ClaimError::Experiment(crate::experiment::ExperimentError::Sgd { seed, source })
+    })
 }
 
 /// Null-space tools of X for the Linear measurements.
@@ -291,104 +256,50 @@ impl RowSpace {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn seed_branches<M: LinearInX<f64>>(
-    problem: &Problem<f64, M>,
-    theta_mn: &[f64],
+/// The measurements of one branch's final iterate θ (record `rec` at its
+/// last step); `row_space` is given for the Linear model.
+fn final_metrics(
+    data: &Dataset<f64>,
     reference: &ReferenceValues,
-    main_method: &Sgd,
-    lr_after: f64,
-    decay_steps: &[u64],
-    after: u64,
-    theta0: Vec<f64>,
-    seed: u64,
-) -> Result<Vec<FinalMetrics>, ClaimError> {
-    let is_linear = problem.model.name() == "linear";
-    let (lr, _) = match main_method.schedule {
-        Schedule::StepDecay { lr, lr_after, .. } => (lr, lr_after),
-        _ => unreachable!("built as step_decay"),
-    };
-    let beta_star = problem.data.beta_star.clone();
-    let row_space = if is_linear {
-        Some(RowSpace::new(&problem.data)?)
-    } else {
-        None
-    };
-    let linear_limit: Option<Vec<f64>> = row_space.as_ref().map(|rs| {
-        let null0 = rs.null_part(&theta0);
-        theta_mn.iter().zip(&null0).map(|(a, b)| a + b).collect()
-    });
-    let mut probe = StandardProbe::new(problem, Some(theta_mn));
-    let mut state = SgdState::new(theta0.clone(), seed, problem.n(), main_method);
-    let mut out = Vec::with_capacity(decay_steps.len());
-    for &t in decay_steps {
-        if t > state.step {
-            let advance = t - state.step;
-            let run = run_sgd(
-                problem,
-                main_method,
-                &mut state,
-                advance,
-                RecordPlan::FinalOnly,
-                &mut probe,
-                |_| {},
-            );
-            stop_error(seed, run.stop)?;
+    row_space: Option<&RowSpace>,
+    theta_mn: &[f64],
+    theta0: &[f64],
+    theta: &[f64],
+    rec: &Record,
+) -> FinalMetrics {
+    let (dist_set, beta_dist) = match &data.beta_star {
+        None => (f64::NAN, f64::NAN),
+        Some(bs) if row_space.is_some() => {
+            let d = crate::linalg::distance(theta, bs);
+            (d, d)
         }
-        let mut branch = state.clone();
-        let branch_method = Sgd {
-            schedule: Schedule::StepDecay {
-                lr,
-                lr_after,
-                decay_step: t,
-            },
-            ..main_method.clone()
-        };
-        let run = run_sgd(
-            problem,
-            &branch_method,
-            &mut branch,
-            after,
-            RecordPlan::FinalOnly,
-            &mut probe,
-            |_| {},
-        );
-        stop_error(seed, run.stop)?;
-        let theta = &branch.theta;
-        let rec = probe.measure(branch.step, lr_after, 0.0, 0.0, theta);
-        let (dist_set, beta_dist) = match &beta_star {
-            None => (f64::NAN, f64::NAN),
-            Some(bs) if is_linear => {
-                let d = crate::linalg::distance(theta, bs);
-                (d, d)
-            }
-            Some(bs) => (distance_to_product_set(theta, bs), beta_distance(theta, bs)),
-        };
-        let (null_drift, rel_lin, lim_loss) = match (&row_space, &linear_limit) {
-            (Some(rs), Some(lim)) => {
-                let delta: Vec<f64> = theta.iter().zip(&theta0).map(|(a, b)| a - b).collect();
-                (
-                    norm(&rs.null_part(&delta)) / norm(&theta0),
-                    crate::linalg::distance(theta, lim) / norm(lim),
-                    problem.data.test_loss(lim).unwrap_or(f64::NAN),
-                )
-            }
-            _ => (f64::NAN, f64::NAN, f64::NAN),
-        };
-        out.push(FinalMetrics {
-            norm: rec.norm,
-            rel_dist_minnorm: rec.dist_minnorm / reference.minnorm_norm,
-            test_loss: rec.test_loss,
-            excess_test_loss: rec.test_loss - reference.minnorm_test_loss,
-            dist_minimizer_set: dist_set,
-            beta_dist,
-            residual_norm: rec.residual_norm,
-            rel_null_space_drift: null_drift,
-            rel_dist_linear_limit: rel_lin,
-            linear_limit_test_loss: lim_loss,
-        });
+        Some(bs) => (distance_to_product_set(theta, bs), beta_distance(theta, bs)),
+    };
+    let (null_drift, rel_lin, lim_loss) = match row_space {
+        Some(rs) => {
+            let null0 = rs.null_part(theta0);
+            let lim: Vec<f64> = theta_mn.iter().zip(&null0).map(|(a, b)| a + b).collect();
+            let delta: Vec<f64> = theta.iter().zip(theta0).map(|(a, b)| a - b).collect();
+            (
+                norm(&rs.null_part(&delta)) / norm(theta0),
+                crate::linalg::distance(theta, &lim) / norm(&lim),
+                data.test_loss(&lim).unwrap_or(f64::NAN),
+            )
+        }
+        None => (f64::NAN, f64::NAN, f64::NAN),
+    };
+    FinalMetrics {
+        norm: rec.norm,
+        rel_dist_minnorm: rec.dist_minnorm / reference.minnorm_norm,
+        test_loss: rec.test_loss,
+        excess_test_loss: rec.test_loss - reference.minnorm_test_loss,
+        dist_minimizer_set: dist_set,
+        beta_dist,
+        residual_norm: rec.residual_norm,
+        rel_null_space_drift: null_drift,
+        rel_dist_linear_limit: rel_lin,
+        linear_limit_test_loss: lim_loss,
     }
-    Ok(out)
 }
 
 /// Norms along a constant-learning-rate run (C9).
@@ -428,32 +339,44 @@ pub fn run_plateau_study(
     }
     let prepared = Prepared::<f64>::new(cfg, ())?;
     let reference = prepared.reference();
-    let jobs: Vec<(f64, u64)> = lrs
+    // Constant η as a one-branch decay study: decay step K, η₂ = η, nothing after.
+    let method = Sgd {
+        label_noise_sigma: sigma,
+        ..cfg.sgd.clone()
+    };
+    let grid = DecayGrid::new(vec![steps], 0).expect("one decay step");
+    let units: Vec<UnitPlan> = lrs
         .iter()
-        .flat_map(|&lr| seeds.iter().map(move |&s| (lr, s)))
-        .collect();
-    let results: Vec<Result<PlateauRun, ClaimError>> = jobs
-        .par_iter()
-        .map(|&(lr, seed)| {
-            let method = Sgd {
-                label_noise_sigma: sigma,
-                schedule: Schedule::Constant { lr },
-                ..cfg.sgd.clone()
-            };
-            method
-                .validate(prepared.problem.data().n())
-                .map_err(|source| crate::experiment::ExperimentError::Sgd { seed, source })?;
-            let theta0 = initial_theta::<f64>(&cfg.init, prepared.problem.dim(), seed, ());
-            let plan = RecordPlan::Every { every: steps / 4 };
-            let (_, records, stop) = prepared.problem.run_sgd(
-                &method,
-                theta0,
+        .flat_map(|&lr| {
+            seeds.iter().map(move |&seed| UnitPlan {
+                lr,
+                lr_after: lr,
                 seed,
-                steps,
-                plan,
-                Some(&prepared.minnorm.theta),
-                |_| {},
-            );
+            })
+        })
+        .collect();
+    for u in &units {
+        method
+            .with_step_decay(u.lr, u.lr, steps)
+            .validate(prepared.problem.data().n())
+            .map_err(|source| crate::experiment::ExperimentError::Sgd {
+                seed: u.seed,
+                source,
+            })?;
+    }
+    let plan = RecordPlan::Every { every: steps / 4 };
+    run_units(
+        &prepared,
+        &cfg.init,
+        &method,
+        &grid,
+        &units,
+        plan,
+        (),
+        &|_| {},
+        |unit, mut branches| {
+            let (lr, seed) = (unit.lr, unit.seed);
+            let BranchRun { records, stop, .. } = branches.remove(0);
             stop_error(seed, stop)?;
             let at = |k: u64| {
                 records
@@ -475,7 +398,6 @@ pub fn run_plateau_study(
                 rel_dist_end: r3.dist_minnorm / reference.minnorm_norm,
                 gap_closed_last_half: (r2.norm - r3.norm) / gap,
             })
-        })
-        .collect();
-    results.into_iter().collect()
+        },
+    )
 }

@@ -44,16 +44,27 @@ pub enum SgdError {
     #[error(transparent)]
     Schedule(#[from] crate::schedule::ScheduleError),
     /// The iterate diverged.
-    #[error(
-        "SGD diverged at step {step} (learning rate {lr}): {quantity} became {value}. Hint: {hint}"
-    )]
-    Diverged {
-        step: u64,
-        lr: f64,
-        quantity: String,
-        value: String,
-        hint: String,
-    },
+    #[error("{0}")]
+    Diverged(Divergence),
+}
+
+/// Where and how a run diverged: the one record shared by
+/// [`StopReason::Diverged`] and [`SgdError::Diverged`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error(
+    "SGD diverged at step {step} (learning rate {lr}): {quantity} became {value}. Hint: {hint}"
+)]
+pub struct Divergence {
+    /// Step at which a non-finite value appeared.
+    pub step: u64,
+    /// Learning rate at that step.
+    pub lr: f64,
+    /// What became non-finite (`residual` or `iterate`).
+    pub quantity: String,
+    /// Its value.
+    pub value: String,
+    /// What to change.
+    pub hint: String,
 }
 
 impl Sgd {
@@ -106,13 +117,17 @@ pub enum StopReason {
     /// All requested steps were taken.
     Completed,
     /// A residual or the iterate became NaN/infinite.
-    Diverged {
-        step: u64,
-        lr: f64,
-        quantity: String,
-        value: String,
-        hint: String,
-    },
+    Diverged(Divergence),
+}
+
+impl StopReason {
+    /// `Ok` for a completed run, the divergence as an error otherwise.
+    pub fn into_result(self) -> Result<(), SgdError> {
+        match self {
+            StopReason::Completed => Ok(()),
+            StopReason::Diverged(d) => Err(SgdError::Diverged(d)),
+        }
+    }
 }
 
 /// The mutable state of an SGD run.
@@ -344,21 +359,9 @@ pub struct SgdRun<R> {
 impl<R> SgdRun<R> {
     /// Turn a divergence into an error.
     pub fn into_result(self) -> Result<Self, SgdError> {
-        match self.stop {
-            StopReason::Completed => Ok(self),
-            StopReason::Diverged {
-                step,
-                lr,
-                quantity,
-                value,
-                hint,
-            } => Err(SgdError::Diverged {
-                step,
-                lr,
-                quantity,
-                value,
-                hint,
-            }),
+        match self.stop.clone().into_result() {
+            Ok(()) => Ok(self),
+            Err(e) => Err(e),
         }
     }
 }
@@ -457,12 +460,14 @@ where
     let progress_every = (steps / 100).max(1);
     let mut stop = StopReason::Completed;
 
-    let diverged_at = |quantity: &str, step: u64, lr: f64| StopReason::Diverged {
-        step,
-        lr,
-        quantity: quantity.into(),
-        value: "non-finite".into(),
-        hint: divergence_hint(problem, &theta0, lr),
+    let diverged_at = |quantity: &str, step: u64, lr: f64| {
+        StopReason::Diverged(Divergence {
+            step,
+            lr,
+            quantity: quantity.into(),
+            value: "non-finite".into(),
+            hint: divergence_hint(problem, &theta0, lr),
+        })
     };
     while state.step <= end {
         let k = state.step;

@@ -408,25 +408,13 @@ fn run_experiment_in<R: Real>(
     bar.finish_and_clear();
     let (per_seed, trajectories): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     if let Some(s) = per_seed.iter().find(|s| s.stop != StopReason::Completed) {
-        if let StopReason::Diverged {
-            step,
-            lr,
-            quantity,
-            value,
-            hint,
-        } = &s.stop
-        {
-            return Err(ExperimentError::Sgd {
+        s.stop
+            .clone()
+            .into_result()
+            .map_err(|source| ExperimentError::Sgd {
                 seed: s.seed,
-                source: SgdError::Diverged {
-                    step: *step,
-                    lr: *lr,
-                    quantity: quantity.clone(),
-                    value: value.clone(),
-                    hint: hint.clone(),
-                },
-            });
-        }
+                source,
+            })?;
     }
     Ok(RunReport {
         name: cfg.name.clone(),

@@ -3,13 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
-use super::landscape::{diagonal_problem, sgd_method};
 use super::{finite_mean, fmt_num, quantile, with_ext, FigureError};
-use crate::dynamics::sgd::{run_sgd, RecordPlan, SgdState, StandardProbe};
-use crate::experiment::run::{initial_theta, ReferenceValues};
-use crate::experiment::ExperimentConfig;
+use crate::dynamics::sgd::RecordPlan;
+use crate::experiment::run::ReferenceValues;
+use crate::experiment::{run_units, BranchRun, DecayGrid, ExperimentConfig, Prepared, UnitPlan};
 use crate::plot::{write_csv, AxisScale, LineChart, LineKind, RefLine, Series};
 
 /// Settings of the decay sweep.
@@ -84,10 +81,8 @@ pub struct DecaySweep {
     pub final_rel_dist: Vec<Vec<f64>>,
 }
 
-/// Recorded steps, norms, final test loss, final norm, final relative distance.
-type JobOut = (Vec<u64>, Vec<f64>, f64, f64, f64);
-
-/// Run the sweep (decay steps × seeds in parallel; deterministic per seed).
+/// Run the sweep on the decay-study engine (one trunk per seed, a branch per
+/// decay step; seeds in parallel, deterministic per seed).
 pub fn decay_sweep(p: &DecaySweepParams) -> Result<DecaySweep, FigureError> {
     if p.seeds.is_empty() {
         return Err(FigureError::Input(
@@ -103,44 +98,50 @@ pub fn decay_sweep(p: &DecaySweepParams) -> Result<DecaySweep, FigureError> {
             "curve_decay_steps contains {t}, which is not in decay_steps"
         )));
     }
-    let (prepared, problem) = diagonal_problem(&p.cfg)?;
+    let grid = DecayGrid::new(p.decay_steps.clone(), p.steps_after).ok_or_else(|| {
+        FigureError::Input(format!(
+            "decay_steps = {:?}: need at least one and no duplicates",
+            p.decay_steps
+        ))
+    })?;
+    let (lr, lr_after) = lrs(&p.cfg);
+    if !lr.is_finite() {
+        return Err(FigureError::Input(format!(
+            "sgd.schedule = {:?}: F3/F4 need kind = \"step_decay\"",
+            p.cfg.sgd.schedule
+        )));
+    }
+    let prepared = Prepared::<f64>::new(&p.cfg, ())?;
     let reference = prepared.reference();
-    let theta_mn = &prepared.minnorm.theta;
-    let jobs: Vec<(usize, usize)> = (0..p.decay_steps.len())
-        .flat_map(|t| (0..p.seeds.len()).map(move |s| (t, s)))
+    p.cfg
+        .sgd
+        .with_step_decay(lr, lr_after, grid.t_max())
+        .validate(prepared.problem.data().n())?;
+    let units: Vec<UnitPlan> = p
+        .seeds
+        .iter()
+        .map(|&seed| UnitPlan { lr, lr_after, seed })
         .collect();
-    let results: Vec<Result<JobOut, FigureError>> = jobs
-        .par_iter()
-        .map(|&(t, s)| {
-            let decay = p.decay_steps[t];
-            let seed = p.seeds[s];
-            let method = sgd_method(&p.cfg, decay)?;
-            method.validate(problem.n())?;
-            let theta0: Vec<f64> = initial_theta(&p.cfg.init, problem.dim(), seed, ());
-            let mut state = SgdState::new(theta0, seed, problem.n(), &method);
-            let mut probe = StandardProbe::new(&problem, Some(theta_mn));
-            let run = run_sgd(
-                &problem,
-                &method,
-                &mut state,
-                decay + p.steps_after,
-                RecordPlan::LogSpaced {
-                    points: p.record_points,
-                },
-                &mut probe,
-                |_| {},
-            )
-            .into_result()?;
-            let last = run.records.last().expect("final record");
-            Ok((
-                run.records.iter().map(|r| r.step).collect(),
-                run.records.iter().map(|r| r.norm).collect(),
-                last.test_loss,
-                last.norm,
-                last.dist_minnorm / reference.minnorm_norm,
-            ))
-        })
-        .collect();
+    let plan = RecordPlan::LogSpaced {
+        points: p.record_points,
+    };
+    let by_seed: Vec<Vec<BranchRun<f64>>> = run_units(
+        &prepared,
+        &p.cfg.init,
+        &p.cfg.sgd,
+        &grid,
+        &units,
+        plan,
+        (),
+        &|_| {},
+        |_, branches| {
+            for b in &branches {
+                b.stop.clone().into_result()?;
+            }
+            Ok::<_, FigureError>(branches)
+        },
+    )?;
+    // Results by decay step in the order of `p.decay_steps`.
     let nt = p.decay_steps.len();
     let ns = p.seeds.len();
     let mut final_test_loss = vec![vec![f64::NAN; ns]; nt];
@@ -155,14 +156,20 @@ pub fn decay_sweep(p: &DecaySweepParams) -> Result<DecaySweep, FigureError> {
             norms: vec![],
         })
         .collect();
-    for (&(t, s), r) in jobs.iter().zip(results) {
-        let (steps, norms, test, norm, rel) = r?;
-        final_test_loss[t][s] = test;
-        final_norm[t][s] = norm;
-        final_rel_dist[t][s] = rel;
-        if let Some(c) = curves.iter_mut().find(|c| c.decay_step == p.decay_steps[t]) {
-            c.steps = steps;
-            c.norms.push(norms);
+    for (t, &decay) in p.decay_steps.iter().enumerate() {
+        for (s, branches) in by_seed.iter().enumerate() {
+            let b = branches
+                .iter()
+                .find(|b| b.decay_step == decay)
+                .expect("a branch per decay step");
+            let last = b.records.last().expect("final record");
+            final_test_loss[t][s] = last.test_loss;
+            final_norm[t][s] = last.norm;
+            final_rel_dist[t][s] = last.dist_minnorm / reference.minnorm_norm;
+            if let Some(c) = curves.iter_mut().find(|c| c.decay_step == decay) {
+                c.steps = b.records.iter().map(|r| r.step).collect();
+                c.norms.push(b.records.iter().map(|r| r.norm).collect());
+            }
         }
     }
     Ok(DecaySweep {

@@ -592,10 +592,9 @@ fn step_decay_of(cfg: &ExperimentConfig, decay: u64) -> Result<Sgd, FigureError>
             )))
         }
     };
-    Ok(Sgd {
-        schedule: Schedule::step_decay(lr, lr_after, decay)?,
-        ..cfg.sgd.clone()
-    })
+    let method = cfg.sgd.with_step_decay(lr, lr_after, decay);
+    method.schedule.validate()?;
+    Ok(method)
 }
 
 pub(crate) fn diagonal_problem(

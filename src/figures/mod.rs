@@ -1,4 +1,4 @@
-//! Paper-style figures F1–F7 (DESIGN.md §4), each written as SVG + PNG plus the
+//! Paper-style figures F1–F7 (`proofs/figures.md`), each written as SVG + PNG plus the
 //! CSV behind it, by `latedecay figures [--only F3] [--out DIR] [--quick]`.
 //!
 //! Every figure is split into a *data* function (a plain struct, checked by

@@ -1,7 +1,7 @@
 //! Exact first and second moments of SGD, SME-1, SME-2 and gradient flow for
 //! the **Linear** model, and the weak error of φ(θ) = ‖θ‖² *without Monte Carlo*.
 //!
-//! Notation (DESIGN §2): f(x; θ) = ⟨θ, x⟩, L(θ) = (1/2n) Σ_i (x_iᵀθ − y_i)²,
+//! Notation (`proofs/moments.md` §0): f(x; θ) = ⟨θ, x⟩, L(θ) = (1/2n) Σ_i (x_iᵀθ − y_i)²,
 //! H = XᵀX/n, h = Xᵀy/n, ∇L = Hθ − h, residual r_i = x_iᵀθ − y_i.
 //! SGD with batch size B (indices with replacement) and label noise σ:
 //! θ' = θ − η g, g = (1/B) Σ_b (r_b − σ ξ_b) x_b.

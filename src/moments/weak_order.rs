@@ -42,7 +42,7 @@ pub struct WeakOrderConfig {
     pub fit_points: usize,
     /// Richardson levels for the leading coefficient (uses levels + 1 points).
     pub richardson_levels: usize,
-    /// Largest exponent of the f64 reference fit (DESIGN: η = 2⁻² … 2⁻⁸).
+    /// Largest exponent of the f64 reference fit (η = 2⁻² … 2⁻⁸, `proofs/moments.md` §5).
     pub reference_exponent_max: u32,
     /// MPFR precisions in bits (the last is the reference for f64 breakdown).
     pub precisions: Vec<u32>,

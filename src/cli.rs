@@ -92,6 +92,10 @@ pub struct VerifyArgs {
     /// Full protocol (64 fresh seeds, 9 decay steps).
     #[arg(long)]
     pub full: bool,
+    /// Run the claims on this experiment (TOML; an optional [claims] section
+    /// sets seeds, grid or T_max and thresholds). Default: the built-in one.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -276,7 +280,11 @@ pub fn main_with(cli: Cli) -> Result<()> {
             } else {
                 crate::claims::Mode::Quick
             };
-            run_verify(mode, a.json)
+            let cfg = match &a.config {
+                Some(path) => ExperimentConfig::from_file(path)?,
+                None => ExperimentConfig::default_late_decay(),
+            };
+            run_verify(&cfg, mode, a.json)
         }
         Command::Compare(a) => {
             let cfg = crate::compare::CompareConfig::from_file(&a.config)?;
@@ -390,8 +398,8 @@ fn weak_orders(a: &WeakOrdersArgs) -> Result<()> {
 }
 
 /// Run the claims, print the table (or JSON), fail if any claim fails.
-fn run_verify(mode: crate::claims::Mode, json: bool) -> Result<()> {
-    let report = crate::claims::verify(mode);
+fn run_verify(cfg: &ExperimentConfig, mode: crate::claims::Mode, json: bool) -> Result<()> {
+    let report = crate::claims::verify_config(cfg, mode)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -96,6 +96,8 @@ pub enum Verdict {
     Error,
     /// The id is not registered in this build.
     NotInBuild,
+    /// The claim cannot apply to this experiment (the reason is its evidence).
+    NotApplicable,
 }
 
 impl Verdict {
@@ -107,6 +109,7 @@ impl Verdict {
             Verdict::Finding => "FINDING",
             Verdict::Error => "ERROR",
             Verdict::NotInBuild => "not in this build",
+            Verdict::NotApplicable => "N/A",
         }
     }
     /// Whether this verdict makes `verify` exit non-zero.
@@ -152,6 +155,10 @@ pub enum ClaimError {
     /// A shared computation (cached for several claims) failed.
     #[error("{0}")]
     Shared(String),
+    /// The claim cannot apply to this experiment (e.g. no β*, so no test
+    /// loss): reported as `N/A` with the reason, never as PASS.
+    #[error("not applicable: {0}")]
+    NotApplicable(String),
 }
 
 /// What a claim's function returns.
@@ -225,9 +232,32 @@ pub struct VerifyContext {
     pub mode: Mode,
     /// The protocol of the mode.
     pub protocol: Protocol,
-    flow: OnceLock<Result<FlowPrediction, String>>,
-    label_noise: OnceLock<Result<DecayStudy, String>>,
-    linear: OnceLock<Result<DecayStudy, String>>,
+    flow: OnceLock<Result<FlowPrediction, SharedFailure>>,
+    label_noise: OnceLock<Result<DecayStudy, SharedFailure>>,
+    linear: OnceLock<Result<DecayStudy, SharedFailure>>,
+}
+
+/// A cached failure of a shared computation: N/A reasons stay N/A for every
+/// claim that needs the computation.
+#[derive(Debug, Clone)]
+enum SharedFailure {
+    NotApplicable(String),
+    Failed(String),
+}
+
+impl SharedFailure {
+    fn of(e: ClaimError) -> Self {
+        match e {
+            ClaimError::NotApplicable(r) => Self::NotApplicable(r),
+            other => Self::Failed(other.to_string()),
+        }
+    }
+    fn to_error(&self, what: &str) -> ClaimError {
+        match self {
+            Self::NotApplicable(r) => ClaimError::NotApplicable(r.clone()),
+            Self::Failed(e) => ClaimError::Shared(format!("{what} failed: {e}")),
+        }
+    }
 }
 
 impl VerifyContext {
@@ -249,36 +279,52 @@ impl VerifyContext {
     pub fn flow_prediction(&self) -> Result<&FlowPrediction, ClaimError> {
         self.flow
             .get_or_init(|| {
-                registry::predict_longest_phase(&self.protocol).map_err(|e| e.to_string())
+                registry::predict_longest_phase(&self.protocol).map_err(SharedFailure::of)
             })
             .as_ref()
-            .map_err(|e| ClaimError::Shared(format!("slow-flow prediction failed: {e}")))
+            .map_err(|e| e.to_error("slow-flow prediction"))
     }
-    /// The label-noise Diagonal decay study (computed once).
+    /// The flow prediction that fixes the grid, or `None` when `[claims]`
+    /// gives the grid.
+    pub fn flow_for_grid(&self) -> Result<Option<&FlowPrediction>, ClaimError> {
+        if self.protocol.grid_is_given() {
+            Ok(None)
+        } else {
+            self.flow_prediction().map(Some)
+        }
+    }
+    /// The decay grid of the studies.
+    pub fn decay_grid(&self) -> Result<Vec<u64>, ClaimError> {
+        self.protocol.grid(self.flow_for_grid()?)
+    }
+    /// The decay study of the experiment's own model (label-noise SGD on the
+    /// diagonal network for the built-in protocol), computed once.
     pub fn label_noise_study(&self) -> Result<&DecayStudy, ClaimError> {
-        let flow = self.flow_prediction()?;
+        let grid = self.decay_grid()?;
         self.label_noise
             .get_or_init(|| {
-                let cfg = self
-                    .protocol
-                    .decay_config(crate::model::ModelKind::Diagonal, flow);
-                study::run_decay_study(&cfg).map_err(|e| e.to_string())
+                let cfg = self.protocol.decay_config(self.protocol.base.model, &grid);
+                study::run_decay_study(&cfg).map_err(SharedFailure::of)
             })
             .as_ref()
-            .map_err(|e| ClaimError::Shared(format!("label-noise decay study failed: {e}")))
+            .map_err(|e| e.to_error("decay study"))
     }
-    /// The Linear decay study (computed once).
+    /// The Linear decay study on the same data and schedule (computed once;
+    /// the experiment's own study when its model is Linear).
     pub fn linear_study(&self) -> Result<&DecayStudy, ClaimError> {
-        let flow = self.flow_prediction()?;
+        if self.protocol.base.model == crate::model::ModelKind::Linear {
+            return self.label_noise_study();
+        }
+        let grid = self.decay_grid()?;
         self.linear
             .get_or_init(|| {
                 let cfg = self
                     .protocol
-                    .decay_config(crate::model::ModelKind::Linear, flow);
-                study::run_decay_study(&cfg).map_err(|e| e.to_string())
+                    .decay_config(crate::model::ModelKind::Linear, &grid);
+                study::run_decay_study(&cfg).map_err(SharedFailure::of)
             })
             .as_ref()
-            .map_err(|e| ClaimError::Shared(format!("linear decay study failed: {e}")))
+            .map_err(|e| e.to_error("linear decay study"))
     }
     /// The label-noise study if it has already been computed (for contrasts).
     pub fn label_noise_study_if_done(&self) -> Option<&DecayStudy> {
@@ -329,6 +375,8 @@ pub struct ClaimRow {
 /// The result of `verify`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyReport {
+    /// Name of the experiment the claims ran on.
+    pub experiment: String,
     /// Mode.
     pub mode: Mode,
     /// Family-wise α of the Holm correction.
@@ -362,6 +410,7 @@ impl VerifyReport {
     pub fn to_table(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
+        let _ = writeln!(s, "experiment: {}", self.experiment);
         let _ = writeln!(
             s,
             "claims ({:?} protocol, Holm over the p column at family-wise α = {}; {} threads, {:.1} s)",
@@ -560,8 +609,14 @@ impl Registry {
                     p_value: None,
                     p_holm: None,
                     criteria_met: None,
-                    verdict: Verdict::Error,
-                    evidence: e.to_string(),
+                    verdict: match e {
+                        ClaimError::NotApplicable(_) => Verdict::NotApplicable,
+                        _ => Verdict::Error,
+                    },
+                    evidence: match e {
+                        ClaimError::NotApplicable(reason) => format!("N/A: {reason}"),
+                        other => other.to_string(),
+                    },
                     tests: vec![],
                     config: None,
                     seeds: vec![],
@@ -572,6 +627,7 @@ impl Registry {
         }
         apply_holm_and_decide(&mut rows);
         VerifyReport {
+            experiment: ctx.protocol.base.name.clone(),
             mode: ctx.mode,
             family_alpha: FAMILY_ALPHA,
             rows,
@@ -589,7 +645,9 @@ pub fn apply_holm_and_decide(rows: &mut [ClaimRow]) {
     let idx: Vec<usize> = rows
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.p_value.is_some() && r.verdict != Verdict::Error)
+        .filter(|(_, r)| {
+            r.p_value.is_some() && !matches!(r.verdict, Verdict::Error | Verdict::NotApplicable)
+        })
         .map(|(i, _)| i)
         .collect();
     let ps: Vec<f64> = idx
@@ -609,7 +667,7 @@ pub fn apply_holm_and_decide(rows: &mut [ClaimRow]) {
     }
     for r in rows.iter_mut() {
         let Some(kind) = r.kind else { continue };
-        if r.verdict == Verdict::Error {
+        if matches!(r.verdict, Verdict::Error | Verdict::NotApplicable) {
             continue;
         }
         let criteria = r.criteria_met == Some(true);
@@ -644,4 +702,12 @@ pub fn apply_holm_and_decide(rows: &mut [ClaimRow]) {
 /// Run the default registry in a mode (what `latedecay verify` does).
 pub fn verify(mode: Mode) -> VerifyReport {
     default_registry().verify(mode)
+}
+
+/// Run the default registry on a user's experiment (`latedecay verify
+/// --config FILE.toml`): the protocol of the mode on its model, data, init,
+/// B, σ and schedule, with its `[claims]` section.
+pub fn verify_config(cfg: &ExperimentConfig, mode: Mode) -> Result<VerifyReport, ClaimError> {
+    let protocol = Protocol::from_config(cfg, mode)?;
+    Ok(default_registry().verify_with(&VerifyContext::with_protocol(mode, protocol)))
 }

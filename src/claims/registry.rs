@@ -15,11 +15,10 @@ use super::{
     FAMILY_ALPHA,
 };
 use crate::data::{DataConfig, Dataset};
-use crate::dynamics::sgd::Sgd;
+use crate::experiment::config::{SweepSection, ThresholdSection};
 use crate::experiment::run::{initial_theta, AnyProblem};
 use crate::experiment::{ExperimentConfig, Prepared, Seeds};
 use crate::model::ModelKind;
-use crate::noise::Sampling;
 use crate::schedule::Schedule;
 use crate::stats::median;
 
@@ -43,8 +42,11 @@ pub struct Protocol {
     pub flow_safety_factor: f64,
     /// T_max is rounded up to a multiple of this.
     pub round_to: u64,
-    /// Overrides the flow prediction (tests with cheap parameters).
+    /// Overrides the flow prediction (`[claims] t_max`; tests with cheap parameters).
     pub longest_decay_step_override: Option<u64>,
+    /// An explicit decay grid (`[claims] decay_steps`), replacing 0 and T_max/2^k.
+    #[serde(default)]
+    pub decay_steps_override: Option<Vec<u64>>,
     /// C9: learning rates of the σ = 0 runs.
     pub plateau_lrs: Vec<f64>,
     /// C9: seeds.
@@ -55,38 +57,306 @@ pub struct Protocol {
     pub identity_steps: u64,
     /// C10: MPFR precision in bits.
     pub identity_bits: u32,
+    /// The pre-registered thresholds.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+}
+
+/// The pre-registered thresholds of C1–C4 and C8–C10 (defaults: the
+/// constants below, justified in `proofs/claims.md`; `[claims.thresholds]`
+/// overrides them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// C1–C4: Spearman ρ(T, median) ≤ this.
+    pub trend_max_rho: f64,
+    /// C1–C4: minimum relative drop of the median, earliest → latest T.
+    pub trend_min_relative_decrease: f64,
+    /// C2: mean relative distance to θ_mn at T_max.
+    pub c2_rel_dist_bound: f64,
+    /// C3: mean excess test loss at T_max, as a fraction of R(0).
+    pub c3_excess_fraction: f64,
+    /// C8: test-loss equivalence margin as a fraction of R(θ_∞).
+    pub c8_test_loss_margin_fraction: f64,
+    /// C8: equivalence margin of the relative distance to θ_∞.
+    pub c8_rel_dist_margin: f64,
+    /// C8: bound on the null-space drift relative to ‖θ₀‖.
+    pub c8_null_drift_bound: f64,
+    /// C9: fraction of the norm gap closed in the last half.
+    pub c9_gap_fraction: f64,
+    /// C9: ‖r‖ at K/2.
+    pub c9_residual_bound: f64,
+    /// C10: relative error bound in MPFR.
+    pub c10_bound: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            trend_max_rho: TREND_MAX_RHO,
+            trend_min_relative_decrease: TREND_MIN_RELATIVE_DECREASE,
+            c2_rel_dist_bound: C2_REL_DIST_BOUND,
+            c3_excess_fraction: C3_EXCESS_FRACTION,
+            c8_test_loss_margin_fraction: C8_TEST_LOSS_MARGIN_FRACTION,
+            c8_rel_dist_margin: C8_REL_DIST_MARGIN,
+            c8_null_drift_bound: C8_NULL_DRIFT_BOUND,
+            c9_gap_fraction: C9_GAP_FRACTION,
+            c9_residual_bound: C9_RESIDUAL_BOUND,
+            c10_bound: C10_BOUND,
+        }
+    }
+}
+
+impl Thresholds {
+    /// The defaults with the fields a `[claims.thresholds]` section sets.
+    fn with_section(s: &ThresholdSection) -> Result<Self, ClaimError> {
+        let d = Self::default();
+        let pick =
+            |field: &str, v: Option<f64>, default: f64, ok: &dyn Fn(f64) -> bool, need: &str| {
+                match v {
+                    None => Ok(default),
+                    Some(x) if x.is_finite() && ok(x) => Ok(x),
+                    Some(x) => Err(ClaimError::Invalid {
+                        field: format!("claims.thresholds.{field}"),
+                        value: x.to_string(),
+                        reason: format!("must be finite and {need}"),
+                    }),
+                }
+            };
+        let pos = |x: f64| x > 0.0;
+        let frac = |x: f64| x > 0.0 && x < 1.0;
+        Ok(Self {
+            trend_max_rho: pick(
+                "trend_max_rho",
+                s.trend_max_rho,
+                d.trend_max_rho,
+                &|x| (-1.0..0.0).contains(&x),
+                "in [−1, 0)",
+            )?,
+            trend_min_relative_decrease: pick(
+                "trend_min_relative_decrease",
+                s.trend_min_relative_decrease,
+                d.trend_min_relative_decrease,
+                &frac,
+                "in (0, 1)",
+            )?,
+            c2_rel_dist_bound: pick(
+                "c2_rel_dist_bound",
+                s.c2_rel_dist_bound,
+                d.c2_rel_dist_bound,
+                &pos,
+                "> 0",
+            )?,
+            c3_excess_fraction: pick(
+                "c3_excess_fraction",
+                s.c3_excess_fraction,
+                d.c3_excess_fraction,
+                &pos,
+                "> 0",
+            )?,
+            c8_test_loss_margin_fraction: pick(
+                "c8_test_loss_margin_fraction",
+                s.c8_test_loss_margin_fraction,
+                d.c8_test_loss_margin_fraction,
+                &pos,
+                "> 0",
+            )?,
+            c8_rel_dist_margin: pick(
+                "c8_rel_dist_margin",
+                s.c8_rel_dist_margin,
+                d.c8_rel_dist_margin,
+                &pos,
+                "> 0",
+            )?,
+            c8_null_drift_bound: pick(
+                "c8_null_drift_bound",
+                s.c8_null_drift_bound,
+                d.c8_null_drift_bound,
+                &pos,
+                "> 0",
+            )?,
+            c9_gap_fraction: pick(
+                "c9_gap_fraction",
+                s.c9_gap_fraction,
+                d.c9_gap_fraction,
+                &pos,
+                "> 0",
+            )?,
+            c9_residual_bound: pick(
+                "c9_residual_bound",
+                s.c9_residual_bound,
+                d.c9_residual_bound,
+                &pos,
+                "> 0",
+            )?,
+            c10_bound: pick("c10_bound", s.c10_bound, d.c10_bound, &pos, "> 0")?,
+        })
+    }
 }
 
 impl Protocol {
-    /// The built-in protocol of a mode.
+    /// The built-in protocol of a mode: the built-in experiment through
+    /// [`Protocol::from_config`].
     pub fn for_mode(mode: Mode) -> Self {
-        let base = ExperimentConfig::default_late_decay();
-        let quick = Self {
-            base,
-            seeds: (1..=16).collect(),
-            halvings: 6,
-            steps_after_decay: 40_000,
-            flow_target_rel_dist: 0.025,
-            flow_safety_factor: 2.0,
-            round_to: 100_000,
-            longest_decay_step_override: None,
-            plateau_lrs: vec![0.001, 0.002, 0.004],
-            plateau_seeds: (1..=8).collect(),
-            plateau_steps: None,
-            identity_steps: 2_000,
-            identity_bits: 256,
+        Self::from_config(&ExperimentConfig::default_late_decay(), mode)
+            .expect("the built-in experiment has a valid protocol")
+    }
+
+    /// The protocol of a mode on a user's experiment: its model, data, init,
+    /// B, σ and η₁ → η₂, with the mode's seeds and grid, and whatever its
+    /// `[claims]` section sets. Steps after the decay: `[claims]`, else
+    /// `[sweep]`, else `[run]`, else 40 000. C9's learning rates default to
+    /// η₁/4, η₁/2, η₁.
+    pub fn from_config(cfg: &ExperimentConfig, mode: Mode) -> Result<Self, ClaimError> {
+        let invalid = |field: &str, value: String, reason: &str| ClaimError::Invalid {
+            field: field.to_string(),
+            value,
+            reason: reason.to_string(),
         };
-        match mode {
-            Mode::Quick => quick,
-            Mode::Full => Self {
-                // fresh seeds, never used while the protocol was designed
-                seeds: (1001..=1064).collect(),
-                halvings: 8,
-                plateau_seeds: (1001..=1032).collect(),
-                identity_steps: 20_000,
-                ..quick
-            },
+        cfg.validate()?;
+        let (lr, _) = step_decay_rates(cfg)?;
+        if cfg.precision_bits != 53 {
+            return Err(invalid(
+                "precision_bits",
+                cfg.precision_bits.to_string(),
+                "verify runs the decay studies in f64 (53 bits); the MPFR checks are C5, C7 and C10",
+            ));
         }
+        let full = mode == Mode::Full;
+        let c = cfg.claims.clone().unwrap_or_default();
+        let mut base = cfg.clone();
+        base.claims = None;
+        let steps_after_decay = c
+            .steps_after_decay
+            .or(cfg.sweep.as_ref().map(|s| s.steps_after_decay))
+            .or(cfg.run.steps_after_decay)
+            .unwrap_or(40_000);
+        let seeds = match &c.seeds {
+            Some(s) => s.to_vec(),
+            // fresh seeds for the full protocol, never used while it was designed
+            None if full => (1001..=1064).collect(),
+            None => (1..=16).collect(),
+        };
+        let plateau_seeds = match &c.plateau_seeds {
+            Some(s) => s.to_vec(),
+            None if full => (1001..=1032).collect(),
+            None => (1..=8).collect(),
+        };
+        let p = Self {
+            base,
+            seeds,
+            halvings: c.halvings.unwrap_or(if full { 8 } else { 6 }),
+            steps_after_decay,
+            flow_target_rel_dist: c.flow_target_rel_dist.unwrap_or(0.025),
+            flow_safety_factor: c.flow_safety_factor.unwrap_or(2.0),
+            round_to: c.round_to.unwrap_or(100_000),
+            longest_decay_step_override: c.t_max,
+            decay_steps_override: c.decay_steps.clone(),
+            plateau_lrs: c
+                .plateau_lrs
+                .clone()
+                .unwrap_or_else(|| vec![0.25 * lr, 0.5 * lr, lr]),
+            plateau_seeds,
+            plateau_steps: c.plateau_steps,
+            identity_steps: c
+                .identity_steps
+                .unwrap_or(if full { 20_000 } else { 2_000 }),
+            identity_bits: c.identity_bits.unwrap_or(256),
+            thresholds: match &c.thresholds {
+                Some(t) => Thresholds::with_section(t)?,
+                None => Thresholds::default(),
+            },
+        };
+        let unique = |field: &str, v: &[u64]| {
+            let mut s = v.to_vec();
+            s.sort_unstable();
+            match s.windows(2).find(|w| w[0] == w[1]) {
+                Some(w) => Err(invalid(
+                    field,
+                    format!("{v:?}"),
+                    &format!("{} appears twice", w[0]),
+                )),
+                None if v.is_empty() => Err(invalid(field, "[]".into(), "need at least one")),
+                None => Ok(()),
+            }
+        };
+        unique("claims.seeds", &p.seeds)?;
+        unique("claims.plateau_seeds", &p.plateau_seeds)?;
+        if let Some(grid) = &p.decay_steps_override {
+            unique("claims.decay_steps", grid)?;
+            if grid.len() < 3 {
+                return Err(invalid(
+                    "claims.decay_steps",
+                    format!("{grid:?}"),
+                    "the trend tests need at least 3 decay steps",
+                ));
+            }
+        }
+        if !(1..=40).contains(&p.halvings) {
+            return Err(invalid(
+                "claims.halvings",
+                p.halvings.to_string(),
+                "must be in 1 … 40",
+            ));
+        }
+        if p.longest_decay_step_override == Some(0) {
+            return Err(invalid("claims.t_max", "0".into(), "must be ≥ 1"));
+        }
+        if !(p.flow_target_rel_dist.is_finite()
+            && p.flow_target_rel_dist > 0.0
+            && p.flow_target_rel_dist < 1.0)
+        {
+            return Err(invalid(
+                "claims.flow_target_rel_dist",
+                p.flow_target_rel_dist.to_string(),
+                "must be in (0, 1)",
+            ));
+        }
+        if !(p.flow_safety_factor.is_finite() && p.flow_safety_factor > 0.0) {
+            return Err(invalid(
+                "claims.flow_safety_factor",
+                p.flow_safety_factor.to_string(),
+                "must be finite and > 0",
+            ));
+        }
+        if p.round_to == 0 {
+            return Err(invalid("claims.round_to", "0".into(), "must be ≥ 1"));
+        }
+        if p.plateau_lrs.is_empty() {
+            return Err(invalid(
+                "claims.plateau_lrs",
+                "[]".into(),
+                "need at least one learning rate",
+            ));
+        }
+        if let Some(&bad) = p.plateau_lrs.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+            return Err(invalid(
+                "claims.plateau_lrs",
+                bad.to_string(),
+                "must be finite and > 0",
+            ));
+        }
+        if matches!(p.plateau_steps, Some(k) if k < 4) {
+            return Err(invalid(
+                "claims.plateau_steps",
+                format!("{:?}", p.plateau_steps),
+                "need at least 4 steps",
+            ));
+        }
+        if p.identity_steps < 2 {
+            return Err(invalid(
+                "claims.identity_steps",
+                p.identity_steps.to_string(),
+                "need at least 2 steps",
+            ));
+        }
+        crate::scalar::Precision::new(p.identity_bits).map_err(|e| {
+            invalid(
+                "claims.identity_bits",
+                p.identity_bits.to_string(),
+                &e.to_string(),
+            )
+        })?;
+        Ok(p)
     }
 
     /// T_max: the override, or the slow-flow prediction rounded up.
@@ -104,26 +374,67 @@ impl Protocol {
         for k in (0..self.halvings).rev() {
             v.push(t_max >> k);
         }
+        v.dedup();
         v
     }
 
-    /// The decay-study config for a model.
-    pub fn decay_config(&self, model: ModelKind, flow: &FlowPrediction) -> ExperimentConfig {
-        let t_max = self.longest_decay_step(flow);
+    /// Whether the grid is fixed by `[claims]` (t_max or decay_steps), so
+    /// that no slow-flow prediction is needed.
+    pub fn grid_is_given(&self) -> bool {
+        self.decay_steps_override.is_some() || self.longest_decay_step_override.is_some()
+    }
+
+    /// The decay grid of the studies: `[claims] decay_steps` (sorted), or 0
+    /// and T_max/2^k with T_max from [`Self::longest_decay_step`].
+    pub fn grid(&self, flow: Option<&FlowPrediction>) -> Result<Vec<u64>, ClaimError> {
+        if let Some(g) = &self.decay_steps_override {
+            let mut g = g.clone();
+            g.sort_unstable();
+            return Ok(g);
+        }
+        let t_max = match (self.longest_decay_step_override, flow) {
+            (Some(t), _) => t,
+            (None, Some(f)) => self.longest_decay_step(f),
+            (None, None) => {
+                return Err(ClaimError::Invalid {
+                    field: "claims.t_max".into(),
+                    value: "missing".into(),
+                    reason: "no slow-flow prediction of T_max on this instance: give [claims] t_max or decay_steps".into(),
+                })
+            }
+        };
+        Ok(self.decay_steps(t_max))
+    }
+
+    /// The decay-study config for a model on a grid.
+    pub fn decay_config(&self, model: ModelKind, grid: &[u64]) -> ExperimentConfig {
+        let t_max = *grid.last().expect("non-empty grid");
         let mut cfg = self.base.clone();
         cfg.model = model;
-        cfg.name = format!("{model} decay study, T_max = {t_max} (slow-flow prediction)");
+        cfg.name = if self.grid_is_given() {
+            format!("{model} decay study, T_max = {t_max} ([claims])")
+        } else {
+            format!("{model} decay study, T_max = {t_max} (slow-flow prediction)")
+        };
         cfg.run.seeds = Seeds::List(self.seeds.clone());
         if let Schedule::StepDecay { decay_step, .. } = &mut cfg.sgd.schedule {
             *decay_step = t_max;
         }
+        cfg.run.steps = None;
         cfg.run.steps_after_decay = Some(self.steps_after_decay);
-        if let Some(sw) = &mut cfg.sweep {
-            sw.decay_steps = self.decay_steps(t_max);
-            sw.steps_after_decay = self.steps_after_decay;
-            sw.lrs = vec![];
-            sw.decay_factor = None;
-        }
+        let decay_factor = cfg.sweep.as_ref().and_then(|s| s.decay_factor);
+        let (lr, lr_after) = match cfg.sgd.schedule {
+            Schedule::StepDecay { lr, lr_after, .. } => (lr, lr_after),
+            _ => (f64::NAN, f64::NAN),
+        };
+        cfg.sweep = Some(SweepSection {
+            decay_steps: grid.to_vec(),
+            lrs: vec![],
+            // η₂ of the user's experiment: the sweep's factor only when it
+            // differs from the schedule's own η₂
+            decay_factor: decay_factor.filter(|f| lr * f != lr_after),
+            steps_after_decay: self.steps_after_decay,
+        });
         cfg
     }
 }
@@ -131,13 +442,15 @@ impl Protocol {
 /// Integrate the label-noise slow flow for the base config and predict the
 /// number of large-LR steps after which ‖θ − θ_mn‖/‖θ_mn‖ ≤ target.
 pub fn predict_longest_phase(protocol: &Protocol) -> Result<FlowPrediction, ClaimError> {
-    let cfg = &protocol.base;
-    if cfg.model != ModelKind::Diagonal {
-        return Err(ClaimError::Invalid {
-            field: "model".into(),
-            value: cfg.model.to_string(),
-            reason: "the slow-flow prediction is for the diagonal network".into(),
-        });
+    // The Linear model has no slow flow (tr G is constant): its studies use
+    // the prediction of the diagonal network on the same data and schedule.
+    let mut diagonal = protocol.base.clone();
+    diagonal.model = ModelKind::Diagonal;
+    let cfg = &diagonal;
+    if cfg.sgd.label_noise_sigma == 0.0 {
+        return Err(ClaimError::NotApplicable(
+            "σ = 0: there is no label-noise slow flow to predict T_max; give [claims] t_max or decay_steps".into(),
+        ));
     }
     let prepared = Prepared::<f64>::new(cfg, ())?;
     let (lr, _) = step_decay_rates(cfg)?;
@@ -165,7 +478,7 @@ fn trend_outcome(
     spec: TrendSpec,
     threshold_extra: &str,
 ) -> Result<ClaimOutcome, ClaimError> {
-    let flow = ctx.flow_prediction()?;
+    let flow = ctx.flow_for_grid()?;
     let study = ctx.label_noise_study()?;
     let a = analyze_trend(study, &spec);
     let k = a.medians.len();
@@ -194,13 +507,16 @@ fn trend_outcome(
             fmt_num(level.bound)
         ));
     }
-    evidence.push_str(&format!(
-        "; T_max = {}×flow prediction (τ = {:.2} → {} steps for {}), rounded",
-        ctx.protocol.flow_safety_factor,
-        flow.tau_needed,
-        flow.steps_needed,
-        flow.settings.target_rel_dist
-    ));
+    match flow {
+        Some(flow) => evidence.push_str(&format!(
+            "; T_max = {}×flow prediction (τ = {:.2} → {} steps for {}), rounded",
+            ctx.protocol.flow_safety_factor,
+            flow.tau_needed,
+            flow.steps_needed,
+            flow.settings.target_rel_dist
+        )),
+        None => evidence.push_str("; decay grid given in [claims]"),
+    }
     if !a.failures.is_empty() {
         evidence.push_str(&format!("; NOT MET: {}", a.failures.join("; ")));
     }
@@ -226,8 +542,8 @@ fn trend_outcome(
             "level_max": a.level_max,
             "failures": a.failures,
             "reference": study.reference,
-            "flow": {"tau_needed": flow.tau_needed, "steps_needed": flow.steps_needed,
-                     "start_rel_dist": flow.start_rel_dist, "target": flow.settings.target_rel_dist},
+            "flow": flow.map(|flow| serde_json::json!({"tau_needed": flow.tau_needed, "steps_needed": flow.steps_needed,
+                     "start_rel_dist": flow.start_rel_dist, "target": flow.settings.target_rel_dist})),
         }),
     })
 }
@@ -262,63 +578,67 @@ pub const C9_RESIDUAL_BOUND: f64 = 1e-6;
 /// C10: relative error bound in MPFR.
 pub const C10_BOUND: f64 = 1e-60;
 
+/// N/A when the data have no β* (no test loss, no minimizer set).
+fn require_ground_truth(ctx: &VerifyContext, what: &str) -> Result<(), ClaimError> {
+    match &ctx.protocol.base.data {
+        DataConfig::Csv(c) if c.beta_star.is_none() => Err(ClaimError::NotApplicable(format!(
+            "the data have no β* (data.beta_star not given), so {what} is undefined"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn trend(ctx: &VerifyContext, metric: Metric, level: Option<LevelSpec>) -> TrendSpec {
+    let t = &ctx.protocol.thresholds;
+    TrendSpec {
+        metric,
+        max_rho: t.trend_max_rho,
+        min_relative_decrease: t.trend_min_relative_decrease,
+        level,
+    }
+}
+
 fn c1(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
-    trend_outcome(
-        ctx,
-        TrendSpec {
-            metric: Metric::Norm,
-            max_rho: TREND_MAX_RHO,
-            min_relative_decrease: TREND_MIN_RELATIVE_DECREASE,
-            level: None,
-        },
-        "",
-    )
+    trend_outcome(ctx, trend(ctx, Metric::Norm, None), "")
 }
 
 fn c2(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    let bound = ctx.protocol.thresholds.c2_rel_dist_bound;
     trend_outcome(
         ctx,
-        TrendSpec {
-            metric: Metric::RelDistMinnorm,
-            max_rho: TREND_MAX_RHO,
-            min_relative_decrease: TREND_MIN_RELATIVE_DECREASE,
-            level: Some(LevelSpec {
+        trend(
+            ctx,
+            Metric::RelDistMinnorm,
+            Some(LevelSpec {
                 metric: Metric::RelDistMinnorm,
-                bound: C2_REL_DIST_BOUND,
+                bound,
             }),
-        },
-        &format!(", mean rel. dist at T_max < {C2_REL_DIST_BOUND}"),
+        ),
+        &format!(", mean rel. dist at T_max < {bound}"),
     )
 }
 
 fn c3(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    require_ground_truth(ctx, "the test loss R(β)")?;
+    let fraction = ctx.protocol.thresholds.c3_excess_fraction;
     let null_risk = ctx.label_noise_study()?.reference.null_risk;
     trend_outcome(
         ctx,
-        TrendSpec {
-            metric: Metric::TestLoss,
-            max_rho: TREND_MAX_RHO,
-            min_relative_decrease: TREND_MIN_RELATIVE_DECREASE,
-            level: Some(LevelSpec {
+        trend(
+            ctx,
+            Metric::TestLoss,
+            Some(LevelSpec {
                 metric: Metric::ExcessTestLoss,
-                bound: C3_EXCESS_FRACTION * null_risk,
+                bound: fraction * null_risk,
             }),
-        },
-        &format!(", mean R(β)−R(β_mn) at T_max < {C3_EXCESS_FRACTION}·R(0)"),
+        ),
+        &format!(", mean R(β)−R(β_mn) at T_max < {fraction}·R(0)"),
     )
 }
 
 fn c4(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
-    let mut o = trend_outcome(
-        ctx,
-        TrendSpec {
-            metric: Metric::DistMinimizerSet,
-            max_rho: TREND_MAX_RHO,
-            min_relative_decrease: TREND_MIN_RELATIVE_DECREASE,
-            level: None,
-        },
-        "",
-    )?;
+    require_ground_truth(ctx, "the test-loss minimizer set {u⊙v = β*}")?;
+    let mut o = trend_outcome(ctx, trend(ctx, Metric::DistMinimizerSet, None), "")?;
     let study = ctx.label_noise_study()?;
     let beta = study.values(Metric::BetaDist);
     let k = beta.len();
@@ -331,6 +651,13 @@ fn c4(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 }
 
 fn c8(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    require_ground_truth(ctx, "the test loss R(β)")?;
+    let th = ctx.protocol.thresholds.clone();
+    let (loss_fraction, dist_margin, drift_bound) = (
+        th.c8_test_loss_margin_fraction,
+        th.c8_rel_dist_margin,
+        th.c8_null_drift_bound,
+    );
     let study = ctx.linear_study()?;
     let limit_loss = crate::stats::mean(
         &study.results[0]
@@ -338,9 +665,9 @@ fn c8(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
             .map(|m| m.linear_limit_test_loss)
             .collect::<Vec<_>>(),
     )?;
-    let loss_margin = C8_TEST_LOSS_MARGIN_FRACTION * limit_loss;
+    let loss_margin = loss_fraction * limit_loss;
     let loss = analyze_equivalence(study, Metric::TestLoss, loss_margin);
-    let dist = analyze_equivalence(study, Metric::RelDistLinearLimit, C8_REL_DIST_MARGIN);
+    let dist = analyze_equivalence(study, Metric::RelDistLinearLimit, dist_margin);
     let rel_drift = study
         .results
         .iter()
@@ -348,10 +675,8 @@ fn c8(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         .map(|m| m.rel_null_space_drift)
         .fold(0.0, f64::max);
     let mut failures = Vec::new();
-    if !super::le(rel_drift, C8_NULL_DRIFT_BOUND) {
-        failures.push(format!(
-            "null-space drift {rel_drift:.2e} > {C8_NULL_DRIFT_BOUND}"
-        ));
+    if !super::le(rel_drift, drift_bound) {
+        failures.push(format!("null-space drift {rel_drift:.2e} > {drift_bound}"));
     }
     for e in [&loss, &dist] {
         if !super::lt(e.mean_difference.abs(), e.margin) {
@@ -372,12 +697,15 @@ fn c8(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         fmt_num(loss.mean_difference),
         fmt_num(loss_margin),
         fmt_num(dist.mean_difference),
-        C8_REL_DIST_MARGIN,
+        dist_margin,
         fmt_p_short(loss.test.p_value),
         fmt_p_short(dist.test.p_value),
         rel_drift
     );
-    if let Some(diag) = ctx.label_noise_study_if_done() {
+    if let Some(diag) = ctx
+        .label_noise_study_if_done()
+        .filter(|d| d.config.model != ModelKind::Linear)
+    {
         let v = diag.values(Metric::TestLoss);
         let d: Vec<f64> = v[0]
             .iter()
@@ -396,7 +724,7 @@ fn c8(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         statistic: "TOST mean ΔR(β) (T=0 − T_max)".into(),
         value: loss.mean_difference,
         threshold: format!(
-            "equivalent within ±{C8_TEST_LOSS_MARGIN_FRACTION}·R(θ_∞) and ±{C8_REL_DIST_MARGIN} rel. dist, p_Holm ≤ {FAMILY_ALPHA}; null drift ≤ {C8_NULL_DRIFT_BOUND:.0e}"
+            "equivalent within ±{loss_fraction}·R(θ_∞) and ±{dist_margin} rel. dist, p_Holm ≤ {FAMILY_ALPHA}; null drift ≤ {drift_bound:.0e}"
         ),
         p_value: Some(p),
         criteria_met: failures.is_empty(),
@@ -458,19 +786,26 @@ pub fn summarize_plateau(
         .collect()
 }
 
-/// The C9 criterion on σ = 0 summaries: every η plateaus.
+/// The C9 criterion on σ = 0 summaries: every η plateaus (the default
+/// thresholds; [`plateau_failures_with`] takes a protocol's).
 pub fn plateau_failures(summaries: &[PlateauSummary]) -> Vec<String> {
+    plateau_failures_with(summaries, &Thresholds::default())
+}
+
+/// The C9 criterion with given thresholds.
+pub fn plateau_failures_with(summaries: &[PlateauSummary], t: &Thresholds) -> Vec<String> {
+    let (gap, res) = (t.c9_gap_fraction, t.c9_residual_bound);
     let mut f = Vec::new();
     for s in summaries {
-        if !super::le(s.median_gap_closed, C9_GAP_FRACTION) {
+        if !super::le(s.median_gap_closed, gap) {
             f.push(format!(
-                "η = {}: median gap closed in last half {:.3e} > {C9_GAP_FRACTION}",
+                "η = {}: median gap closed in last half {:.3e} > {gap}",
                 s.lr, s.median_gap_closed
             ));
         }
-        if !super::le(s.max_residual_half, C9_RESIDUAL_BOUND) {
+        if !super::le(s.max_residual_half, res) {
             f.push(format!(
-                "η = {}: ‖r‖ at K/2 = {:.2e} > {C9_RESIDUAL_BOUND:.0e} (Γ not reached)",
+                "η = {}: ‖r‖ at K/2 = {:.2e} > {res:.0e} (Γ not reached)",
                 s.lr, s.max_residual_half
             ));
         }
@@ -482,8 +817,9 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let p = &ctx.protocol;
     let steps = match p.plateau_steps {
         Some(s) => s,
-        None => p.longest_decay_step(ctx.flow_prediction()?),
+        None => *ctx.decay_grid()?.last().expect("non-empty grid"),
     };
+    let (gap, res) = (p.thresholds.c9_gap_fraction, p.thresholds.c9_residual_bound);
     let mut cfg = p.base.clone();
     cfg.sgd.label_noise_sigma = 0.0;
     cfg.run.seeds = Seeds::List(p.plateau_seeds.clone());
@@ -498,7 +834,7 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     );
     let runs = run_plateau_study(&cfg, 0.0, &p.plateau_lrs, &p.plateau_seeds, steps)?;
     let summaries = summarize_plateau(&runs)?;
-    let failures = plateau_failures(&summaries);
+    let failures = plateau_failures_with(&summaries, &p.thresholds);
     // Contrast: label noise at the base η₁ (same seeds, same length).
     let (lr1, _) = step_decay_rates(&p.base)?;
     let contrast_runs = run_plateau_study(
@@ -542,7 +878,7 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     Ok(ClaimOutcome {
         statistic: "max_η median fraction of norm gap closed in 2nd half".into(),
         value,
-        threshold: format!("≤ {C9_GAP_FRACTION} for every η, ‖r‖ at K/2 ≤ {C9_RESIDUAL_BOUND:.0e}"),
+        threshold: format!("≤ {gap} for every η, ‖r‖ at K/2 ≤ {res:.0e}"),
         p_value: None,
         criteria_met: failures.is_empty(),
         evidence,
@@ -558,26 +894,12 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 
 fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let p = &ctx.protocol;
-    let DataConfig::Synthetic(syn) = &p.base.data else {
-        return Err(ClaimError::Invalid {
-            field: "data".into(),
-            value: "csv".into(),
-            reason: "C10 uses the synthetic base data".into(),
-        });
-    };
-    let data = Dataset::synthetic(syn)?;
+    // The experiment's own data and method (B, σ, sampling, η₁ → η₂ halfway).
+    let data = Dataset::from_config(&p.base.data)?;
     let (lr, lr_after) = step_decay_rates(&p.base)?;
     let steps = p.identity_steps;
-    let method = Sgd {
-        batch_size: 1,
-        label_noise_sigma: 1.0,
-        sampling: Sampling::WithReplacement,
-        schedule: Schedule::StepDecay {
-            lr,
-            lr_after,
-            decay_step: steps / 2,
-        },
-    };
+    let method = p.base.sgd.with_step_decay(lr, lr_after, steps / 2);
+    let bound = p.thresholds.c10_bound;
     let seed = 7;
     let diag = diagonal_imbalance_check(&data, &method, seed, 1.0, steps, p.identity_bits)?;
     let lin = linear_null_space_check(&data, &method, seed, 1.0, steps, p.identity_bits)?;
@@ -587,8 +909,8 @@ fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         .max(diag.max_cumulative_rel_error)
         .max(lin.rel_null_drift);
     let mut failures = Vec::new();
-    if !super::le(value, C10_BOUND) {
-        failures.push(format!("max relative error {value:.2e} > {C10_BOUND:.0e}"));
+    if !super::le(value, bound) {
+        failures.push(format!("max relative error {value:.2e} > {bound:.0e}"));
     }
     if !diag.matches_run_sgd {
         failures.push("replayed iterate differs from run_sgd".into());
@@ -597,8 +919,10 @@ fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         failures.push("SGD did not move (degenerate check)".into());
     }
     let mut evidence = format!(
-        "{} bits, {steps} steps, η {lr}→{lr_after}, σ=1, Gaussian init: Diagonal per-step {:.1e}, cumulative {:.1e} (imbalance moved {:.1e}, replay = run_sgd: {}); Linear null drift {:.1e} (f64: {:.1e}, moved {:.2})",
+        "{} bits, {steps} steps, η {lr}→{lr_after}, σ={}, B={}, Gaussian init: Diagonal per-step {:.1e}, cumulative {:.1e} (imbalance moved {:.1e}, replay = run_sgd: {}); Linear null drift {:.1e} (f64: {:.1e}, moved {:.2})",
         p.identity_bits,
+        method.label_noise_sigma,
+        method.batch_size,
         diag.max_step_rel_error,
         diag.max_cumulative_rel_error,
         diag.max_imbalance_change,
@@ -613,7 +937,7 @@ fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let mut o = ClaimOutcome::new(
         "max relative identity error (MPFR)",
         value,
-        format!("≤ {C10_BOUND:.0e}"),
+        format!("≤ {bound:.0e}"),
         failures.is_empty(),
         evidence,
     );

@@ -107,6 +107,85 @@ pub struct SweepSection {
     pub steps_after_decay: u64,
 }
 
+/// The optional `[claims]` section: how `latedecay verify --config` tests the
+/// claims on this experiment. Every field is optional; the defaults are the
+/// built-in protocol of the mode (`proofs/claims.md`), with T_max from the
+/// slow-flow prediction on this instance.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimsSection {
+    /// Seeds of the decay studies (C1–C4, C8); default 1…16 (quick) or the
+    /// fresh seeds 1001…1064 (full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Seeds>,
+    /// An explicit decay grid (replaces 0 and T_max/2^k).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay_steps: Option<Vec<u64>>,
+    /// The longest decay step T_max (replaces the slow-flow prediction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_max: Option<u64>,
+    /// Number of halvings of T_max in the grid (default 6 quick, 8 full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halvings: Option<u32>,
+    /// Steps after the decay (default: `sweep.steps_after_decay`, else
+    /// `run.steps_after_decay`, else 40 000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_after_decay: Option<u64>,
+    /// Relative distance to θ_mn the slow flow must reach for T_max (0.025).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_target_rel_dist: Option<f64>,
+    /// T_max = factor × the flow prediction (2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_safety_factor: Option<f64>,
+    /// T_max is rounded up to a multiple of this (100 000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_to: Option<u64>,
+    /// C9: constant learning rates of the σ = 0 runs (default η₁/4, η₁/2, η₁).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau_lrs: Option<Vec<f64>>,
+    /// C9: seeds (default 1…8 quick, 1001…1032 full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau_seeds: Option<Seeds>,
+    /// C9: steps per run (default T_max).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau_steps: Option<u64>,
+    /// C10: SGD steps replayed in MPFR (2 000 quick, 20 000 full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_steps: Option<u64>,
+    /// C10: MPFR precision in bits (256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_bits: Option<u32>,
+    /// Pre-registered thresholds (defaults in `proofs/claims.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<ThresholdSection>,
+}
+
+/// `[claims.thresholds]`: the pre-registered criteria, each optional.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSection {
+    /// C1–C4: Spearman ρ(T, median) must be ≤ this (−0.8).
+    pub trend_max_rho: Option<f64>,
+    /// C1–C4: minimum relative drop of the median, earliest → latest T (0.5).
+    pub trend_min_relative_decrease: Option<f64>,
+    /// C2: mean relative distance to θ_mn at T_max below this (0.05).
+    pub c2_rel_dist_bound: Option<f64>,
+    /// C3: mean excess test loss at T_max below this fraction of R(0) (0.01).
+    pub c3_excess_fraction: Option<f64>,
+    /// C8: equivalence margin of the test loss, fraction of R(θ_∞) (0.01).
+    pub c8_test_loss_margin_fraction: Option<f64>,
+    /// C8: equivalence margin of the relative distance to θ_∞ (0.01).
+    pub c8_rel_dist_margin: Option<f64>,
+    /// C8: bound on the null-space drift relative to ‖θ₀‖ (1e-9).
+    pub c8_null_drift_bound: Option<f64>,
+    /// C9: fraction of the norm gap closed in the last half (0.01).
+    pub c9_gap_fraction: Option<f64>,
+    /// C9: ‖r‖ at K/2 below this (1e-6).
+    pub c9_residual_bound: Option<f64>,
+    /// C10: relative error bound in MPFR (1e-60).
+    pub c10_bound: Option<f64>,
+}
+
 /// A whole experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,6 +210,9 @@ pub struct ExperimentConfig {
     /// Optional sweep grid.
     #[serde(default)]
     pub sweep: Option<SweepSection>,
+    /// Optional protocol of `verify --config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<ClaimsSection>,
 }
 
 fn default_precision() -> u32 {
@@ -291,6 +373,7 @@ impl ExperimentConfig {
                 decay_factor: None,
                 steps_after_decay: 40_000,
             }),
+            claims: None,
         }
     }
 }

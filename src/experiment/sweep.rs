@@ -211,8 +211,12 @@ const RESULTS_FILE: &str = "results.jsonl";
 const SHARD_FILE: &str = "shard.toml";
 const REFERENCE_FILE: &str = "reference.json";
 
+/// The stored config of a sweep: everything but `[claims]`, which does not
+/// change a sweep's results.
 fn config_text(cfg: &ExperimentConfig) -> String {
-    toml::to_string(cfg).expect("config serializes")
+    let mut stored = cfg.clone();
+    stored.claims = None;
+    toml::to_string(&stored).expect("config serializes")
 }
 
 fn shard_text(shard: Option<Shard>) -> String {

@@ -67,6 +67,10 @@ pub struct FiguresArgs {
     /// F6 input: weak-error CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`.
     #[arg(long)]
     pub f6_csv: Option<PathBuf>,
+    /// Draw F2–F5 for this experiment (TOML) instead of the built-in one;
+    /// F1, F6 and F7 keep their own settings.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// `weak-orders` options.
@@ -315,6 +319,10 @@ fn figures(a: &FiguresArgs) -> Result<()> {
         only,
         f5_extra_csv: a.f5_extra_csv.clone(),
         f6_csv: a.f6_csv.clone(),
+        experiment: match &a.config {
+            Some(p) => Some(ExperimentConfig::from_file(p)?),
+            None => None,
+        },
     };
     let start = std::time::Instant::now();
     let reports = crate::figures::generate(&opts)?;

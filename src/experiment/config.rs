@@ -215,6 +215,12 @@ pub struct ExperimentConfig {
     pub claims: Option<ClaimsSection>,
 }
 
+/// The first value that occurs twice.
+fn first_duplicate(values: impl Iterator<Item = u64>) -> Option<u64> {
+    let mut seen = std::collections::BTreeSet::new();
+    values.into_iter().find(|v| !seen.insert(*v))
+}
+
 fn default_precision() -> u32 {
     MIN_PRECISION_BITS
 }
@@ -256,6 +262,15 @@ impl ExperimentConfig {
         self.sgd
             .validate(usize::MAX)
             .map_err(|e| invalid("sgd", String::new(), &e.to_string()))?;
+        if let Seeds::Range { first, count } = self.run.seeds {
+            if first.checked_add(count).is_none() {
+                return Err(invalid(
+                    "run.seeds",
+                    format!("{{ first = {first}, count = {count} }}"),
+                    "first + count overflows u64",
+                ));
+            }
+        }
         if self.run.seeds.to_vec().is_empty() {
             return Err(invalid(
                 "run.seeds",
@@ -287,7 +302,58 @@ impl ExperimentConfig {
                 "needs sgd.schedule.kind = \"step_decay\" (or give run.steps)",
             ));
         }
+        // Settings that change nothing are rejected with the reason.
+        if let DataConfig::Synthetic(syn) = &self.data {
+            if syn.normalize_columns && syn.spectrum != crate::data::Spectrum::Identity {
+                return Err(invalid(
+                    "data.spectrum",
+                    format!("{:?}", syn.spectrum),
+                    "has no effect with normalize_columns = true (column scaling absorbs a diagonal spectrum exactly); remove it or set normalize_columns = false",
+                ));
+            }
+        }
+        if let (Some(steps), Some(after)) = (self.run.steps, self.run.steps_after_decay) {
+            return Err(invalid(
+                "run.steps_after_decay",
+                after.to_string(),
+                &format!("run.steps = {steps} is also given; give one of them"),
+            ));
+        }
+        if let (Some(steps), Schedule::StepDecay { decay_step, .. }) =
+            (self.run.steps, &self.sgd.schedule)
+        {
+            if *decay_step > steps {
+                return Err(invalid(
+                    "sgd.schedule.decay_step",
+                    decay_step.to_string(),
+                    &format!("exceeds run.steps = {steps}: the decay would never happen"),
+                ));
+            }
+        }
+        if let Seeds::List(v) = &self.run.seeds {
+            if let Some(d) = first_duplicate(v.iter().copied()) {
+                return Err(invalid(
+                    "run.seeds",
+                    format!("{v:?}"),
+                    &format!("seed {d} appears twice"),
+                ));
+            }
+        }
         if let Some(sw) = &self.sweep {
+            if let Some(d) = first_duplicate(sw.decay_steps.iter().copied()) {
+                return Err(invalid(
+                    "sweep.decay_steps",
+                    format!("{:?}", sw.decay_steps),
+                    &format!("decay step {d} appears twice"),
+                ));
+            }
+            if let Some(d) = first_duplicate(sw.lrs.iter().map(|x| x.to_bits())) {
+                return Err(invalid(
+                    "sweep.lrs",
+                    format!("{:?}", sw.lrs),
+                    &format!("learning rate {} appears twice", f64::from_bits(d)),
+                ));
+            }
             if sw.decay_steps.is_empty() {
                 return Err(invalid("sweep.decay_steps", "[]".into(), "no decay steps"));
             }

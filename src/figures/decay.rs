@@ -252,11 +252,14 @@ impl DecaySweep {
 }
 
 fn data_desc(cfg: &ExperimentConfig) -> String {
-    let (n, d) = match &cfg.data {
-        crate::data::DataConfig::Synthetic(s) => (s.n.to_string(), s.d.to_string()),
-        _ => ("?".into(), "?".into()),
+    let model = match cfg.model {
+        crate::model::ModelKind::Diagonal => "Diagonal network",
+        crate::model::ModelKind::Linear => "Linear model",
     };
-    format!("Diagonal network, d = {d}, n = {n}")
+    match &cfg.data {
+        crate::data::DataConfig::Synthetic(s) => format!("{model}, d = {}, n = {}", s.d, s.n),
+        crate::data::DataConfig::Csv(c) => format!("{model}, data {}", c.x.display()),
+    }
 }
 
 /// Render F3: mean ‖θ_k‖ with a 10–90% band over seeds, one curve per decay

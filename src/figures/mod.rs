@@ -29,6 +29,7 @@
 //! at each η, then full-batch GD at the edge of stability).
 
 mod decay;
+pub mod experiment;
 mod landscape;
 mod limits;
 mod precision;
@@ -160,6 +161,9 @@ pub struct FigureOptions {
     /// F6 input: CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`. Without it
     /// F6 runs the exact-moments weak-order sweep (`moments::weak_order`).
     pub f6_csv: Option<PathBuf>,
+    /// A user's experiment for F2–F5 (`figures --config`); F1, F6 and F7
+    /// keep their own settings. `None`: the built-in experiment.
+    pub experiment: Option<crate::experiment::ExperimentConfig>,
 }
 
 impl Default for FigureOptions {
@@ -170,6 +174,7 @@ impl Default for FigureOptions {
             only: vec![],
             f5_extra_csv: None,
             f6_csv: None,
+            experiment: None,
         }
     }
 }
@@ -212,16 +217,42 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
             Ok((files, data.notes.clone()))
         })?);
     }
+    let user = opts.experiment.as_ref();
+    // Figures that need the diagonal network say so instead of failing.
+    let not_diagonal = |id: FigureId, what: &str| -> Option<FigureReport> {
+        let cfg = user?;
+        (cfg.model != crate::model::ModelKind::Diagonal).then(|| FigureReport {
+            id,
+            files: vec![],
+            notes: vec![format!(
+                "N/A: {id} needs the diagonal network ({what}); model = {}",
+                cfg.model
+            )],
+            seconds: 0.0,
+        })
+    };
     if wanted(FigureId::F2) {
-        reports.push(timed(FigureId::F2, &mut || {
-            let data = diagonal_landscape(&DiagonalLandscapeParams::new(q))?;
-            let files = render_landscape(&data, &stem(dir, FigureId::F2))?;
-            Ok((files, data.notes.clone()))
-        })?);
+        if let Some(r) = not_diagonal(FigureId::F2, "Γ and {u⊙v = β*} in the plane") {
+            reports.push(r);
+        } else {
+            reports.push(timed(FigureId::F2, &mut || {
+                let params = match user {
+                    Some(cfg) => experiment::landscape_params(cfg, q)?,
+                    None => DiagonalLandscapeParams::new(q),
+                };
+                let data = diagonal_landscape(&params)?;
+                let files = render_landscape(&data, &stem(dir, FigureId::F2))?;
+                Ok((files, data.notes.clone()))
+            })?);
+        }
     }
     if wanted(FigureId::F3) || wanted(FigureId::F4) {
         let t0 = Instant::now();
-        let sweep = decay_sweep(&DecaySweepParams::new(q))?;
+        let params = match user {
+            Some(cfg) => experiment::decay_sweep_params(cfg, q)?,
+            None => DecaySweepParams::new(q),
+        };
+        let sweep = decay_sweep(&params)?;
         let shared = t0.elapsed().as_secs_f64();
         let mut first = true;
         if wanted(FigureId::F3) {
@@ -242,13 +273,21 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
             }
         }
     }
-    if wanted(FigureId::F5) {
+    if let Some(r) = wanted(FigureId::F5)
+        .then(|| not_diagonal(FigureId::F5, "the slow flow along Γ"))
+        .flatten()
+    {
+        reports.push(r);
+    } else if wanted(FigureId::F5) {
         reports.push(timed(FigureId::F5, &mut || {
-            let params = DistanceParams::new(q);
+            let params = match user {
+                Some(cfg) => experiment::distance_params(cfg, q)?,
+                None => DistanceParams::new(q),
+            };
             let mut curves = sgd_distance_curves(&params)?;
             let flow = flow_distance_curve(&params)?;
             let sde_seeds: Vec<u64> = (1..=if q { 2 } else { 4 }).collect();
-            let sde = sde_distance_curve(&params, 0.004, &sde_seeds)?;
+            let sde = sde_distance_curve(&params, params.lrs[1], &sde_seeds)?;
             curves.merge(&DistanceCurves {
                 series: vec![sde, flow],
                 ..Default::default()

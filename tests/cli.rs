@@ -269,12 +269,15 @@ fn sweep_resumes_and_is_independent_of_thread_count() {
     let rows = std::fs::read_to_string(one.join("results.csv")).unwrap();
     assert_eq!(rows.lines().count(), 1 + 2 * 3 * 6);
 
-    // Interrupt: keep 10 finished jobs, then resume computes only the other 26.
+    // One line per unit (η₁, seed): 2 × 6 units of 3 decay steps each.
+    // Interrupt: keep 4 finished units, then resume computes only the other
+    // 8 units (24 jobs).
     let log = std::fs::read_to_string(one.join("results.jsonl")).unwrap();
-    let kept: Vec<&str> = log.lines().take(10).collect();
+    assert_eq!(log.lines().count(), 2 * 6);
+    let kept: Vec<&str> = log.lines().take(4).collect();
     std::fs::write(
         one.join("results.jsonl"),
-        kept.join("\n") + "\n{\"key\": {\"lr\"",
+        kept.join("\n") + "\n{\"lr\": 0.02, \"seed\"",
     )
     .unwrap();
     let err = run_err(
@@ -293,7 +296,7 @@ fn sweep_resumes_and_is_independent_of_thread_count() {
             .arg(&one),
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["computed"], 26);
+    assert_eq!(v["computed"], 24);
     assert_eq!(
         std::fs::read(one.join("results.csv")).unwrap(),
         std::fs::read(two.join("results.csv")).unwrap()

@@ -106,13 +106,15 @@ fn sigma_zero_and_short_phase_are_rejected_label_noise_trend_is_detected() {
     let c1_zero = analyze_trend(&study0, &trend(Metric::Norm, None));
     assert!(!c1_zero.criteria_met, "{c1_zero:?}");
 
-    // All decay steps equal: no trend can be shown (and none is claimed).
+    // All decay steps equal: no trend can be shown, and such a grid is
+    // refused before anything runs (a repeated decay step would be counted
+    // twice).
     let equal = small_config(seeds, vec![100_000; 4], 20_000);
-    let study_eq = run_decay_study(&equal).unwrap();
-    let c1_eq = analyze_trend(&study_eq, &trend(Metric::Norm, None));
-    assert!(!c1_eq.criteria_met);
-    assert!(c1_eq.failures.iter().any(|f| f.contains("distinct")));
-    assert_eq!(c1_eq.p_value, 1.0);
+    let err = run_decay_study(&equal).unwrap_err().to_string();
+    assert!(
+        err.contains("sweep.decay_steps") && err.contains("appears twice"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -330,3 +330,120 @@ fn help_lists_the_subcommands() {
         assert!(out.contains(sub), "{out}");
     }
 }
+
+#[test]
+fn shards_merge_and_figures_config_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, SMALL_CONFIG).unwrap();
+    let whole = dir.path().join("whole");
+    run_ok(
+        bin()
+            .args(["sweep", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&whole),
+    );
+    let shards: Vec<_> = (1..=3).map(|i| dir.path().join(format!("s{i}"))).collect();
+    for (i, s) in shards.iter().enumerate() {
+        run_ok(
+            bin()
+                .args(["sweep", "--config"])
+                .arg(&cfg)
+                .arg("--shard")
+                .arg(format!("{}/3", i + 1))
+                .arg("--out")
+                .arg(s),
+        );
+    }
+    let merged = dir.path().join("merged");
+    run_ok(bin().arg("merge").arg("--out").arg(&merged).args(&shards));
+    for f in ["results.csv", "summary.csv"] {
+        assert_eq!(
+            std::fs::read(whole.join(f)).unwrap(),
+            std::fs::read(merged.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let err = run_err(
+        bin()
+            .arg("merge")
+            .arg("--out")
+            .arg(dir.path().join("m"))
+            .args(&shards[..2]),
+    );
+    assert!(err.contains("in no shard directory"), "{err}");
+    let err = run_err(
+        bin()
+            .args(["sweep", "--shard", "4/3", "--config"])
+            .arg(&cfg),
+    );
+    assert!(err.contains("--shard"), "{err}");
+
+    // F3/F4 for this experiment, on its [sweep] grid.
+    let figs = dir.path().join("figs");
+    let out = run_ok(
+        bin()
+            .args(["figures", "--quick", "--only", "F3,F4", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&figs),
+    );
+    assert!(out.contains("T =      8k"), "{out}");
+    let csv = std::fs::read_to_string(figs.join("F4_test_loss_vs_decay.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
+    // A Linear experiment: F2 and F5 say N/A, they do not fail.
+    std::fs::write(
+        &cfg,
+        SMALL_CONFIG.replace("model = \"diagonal\"", "model = \"linear\""),
+    )
+    .unwrap();
+    let out = run_ok(
+        bin()
+            .args(["figures", "--quick", "--only", "F2,F5", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&figs),
+    );
+    assert!(
+        out.contains("N/A: F2 needs the diagonal network") && out.contains("N/A: F5"),
+        "{out}"
+    );
+}
+
+#[test]
+fn verify_config_exits_non_zero_on_failure_and_prints_the_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    // Linear model, tiny grid given in [claims]: C1–C3 must FAIL.
+    let text = SMALL_CONFIG.replace("model = \"diagonal\"", "model = \"linear\"")
+        + "[claims]\nt_max = 8000\nhalvings = 3\nsteps_after_decay = 1000\nseeds = { first = 1, count = 8 }\nplateau_steps = 8000\nidentity_steps = 200\n";
+    std::fs::write(&cfg, text).unwrap();
+    let out = bin()
+        .args(["verify", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("experiment: cli test"), "{table}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("C1") && stderr.contains("C2") && stderr.contains("C3"),
+        "{stderr}"
+    );
+    // A non-step-decay schedule is a config error naming the field.
+    std::fs::write(
+        &cfg,
+        SMALL_CONFIG
+            .replace(
+                "schedule = { kind = \"step_decay\", lr = 0.02, lr_after = 0.002, decay_step = 2000 }",
+                "schedule = { kind = \"constant\", lr = 0.02 }",
+            )
+            .replace("[sweep]\ndecay_steps = [0, 2000, 8000]\nlrs = [0.01, 0.02]\nsteps_after_decay = 1000\n", "")
+            .replace("steps_after_decay = 1000\nrecord", "steps = 1000\nrecord"),
+    )
+    .unwrap();
+    let err = run_err(bin().args(["verify", "--config"]).arg(&cfg));
+    assert!(err.contains("sgd.schedule"), "{err}");
+}

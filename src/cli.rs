@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::data::{CsvConfig, DataConfig, Dataset, Spectrum};
 use crate::experiment::{
-    run_experiment, run_sweep, ExperimentConfig, RunReport, SweepOptions, SweepReport,
+    run_experiment, run_sweep, Experiment, ExperimentConfig, RunReport, SweepOptions, SweepReport,
 };
 use crate::manifold::{flattest_interpolant, min_norm_interpolant, Interpolant};
 use crate::model::ModelKind;
@@ -231,8 +231,8 @@ pub fn main_with(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Reproduce(a) => reproduce(&a),
         Command::Run(a) => {
-            let cfg = ExperimentConfig::from_file(&a.config)?;
-            let report = run_experiment(&cfg)?;
+            let exp = Experiment::from_file(&a.config)?;
+            let report = run_experiment(&exp)?;
             if let Some(dir) = &a.out {
                 write_trajectories(dir, &report)?;
             }
@@ -244,9 +244,9 @@ pub fn main_with(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Sweep(a) => {
-            let cfg = ExperimentConfig::from_file(&a.config)?;
+            let exp = Experiment::from_file(&a.config)?;
             let report = run_sweep(
-                &cfg,
+                &exp,
                 &SweepOptions {
                     out_dir: Some(a.out.clone()),
                     resume: a.resume,
@@ -426,7 +426,7 @@ fn reproduce(a: &ReproduceArgs) -> Result<()> {
     }
     let out = a.out.join(if a.quick { "sweep-quick" } else { "sweep" });
     let report = run_sweep(
-        &cfg,
+        &Experiment::new(cfg.clone())?,
         &SweepOptions {
             out_dir: Some(out.clone()),
             resume: true,

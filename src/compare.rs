@@ -23,6 +23,7 @@ use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::sde::{solve_sde, Scheme, SdeKind, SdeSettings};
 use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, NullProbe, RecordPlan, Sgd, SgdState};
+use crate::field_error::FieldError;
 use crate::linalg::{distance, norm_sq};
 use crate::manifold::project_onto_manifold;
 use crate::model::{Diagonal, LinearInX, Model, Problem};
@@ -170,15 +171,8 @@ fn default_threshold() -> f64 {
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
     /// Invalid field.
-    #[error("invalid compare config: {field} = {value}: {reason}")]
-    Invalid {
-        /// Field.
-        field: String,
-        /// Value.
-        value: String,
-        /// Reason.
-        reason: String,
-    },
+    #[error("invalid compare config: {0}")]
+    Invalid(FieldError),
     /// Reading/parsing.
     #[error("cannot read compare config {path}: {message}")]
     Read {
@@ -216,11 +210,7 @@ pub enum CompareError {
 }
 
 fn invalid(field: &str, value: impl ToString, reason: &str) -> CompareError {
-    CompareError::Invalid {
-        field: field.to_string(),
-        value: value.to_string(),
-        reason: reason.to_string(),
-    }
+    CompareError::Invalid(FieldError::new(field, value, reason))
 }
 
 impl CompareConfig {

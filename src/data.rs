@@ -16,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
+use crate::field_error::FieldError;
 use crate::linalg::{dot_into, Mat};
 use crate::scalar::Real;
 
@@ -23,12 +24,8 @@ use crate::scalar::Real;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A configuration field has an invalid value.
-    #[error("invalid data config: {field} = {value}: {reason}")]
-    InvalidField {
-        field: &'static str,
-        value: String,
-        reason: String,
-    },
+    #[error("invalid data config: {0}")]
+    InvalidField(FieldError),
     /// Cannot read a file.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -219,22 +216,22 @@ impl Dataset<f64> {
             )));
         }
         if !(target_noise_sigma.is_finite() && target_noise_sigma >= 0.0) {
-            return Err(DataError::InvalidField {
-                field: "target_noise_sigma",
-                value: target_noise_sigma.to_string(),
-                reason: "must be finite and ≥ 0".into(),
-            });
+            return Err(DataError::InvalidField(FieldError::new(
+                "target_noise_sigma",
+                target_noise_sigma,
+                "must be finite and ≥ 0",
+            )));
         }
         let mut x = x;
         let mut column_scale = vec![1.0; d];
         if normalize_columns {
             for (j, (scale, ms)) in column_scale.iter_mut().zip(column_moments(&x)).enumerate() {
                 if ms == 0.0 {
-                    return Err(DataError::InvalidField {
-                        field: "normalize_columns",
-                        value: "true".into(),
-                        reason: format!("column {j} of X is zero and cannot be normalized"),
-                    });
+                    return Err(DataError::InvalidField(FieldError::new(
+                        "normalize_columns",
+                        "true",
+                        format!("column {j} of X is zero and cannot be normalized"),
+                    )));
                 }
                 *scale = 1.0 / ms.sqrt();
             }
@@ -477,11 +474,11 @@ pub fn column_moments<R: Real>(x: &Mat<R>) -> Vec<R> {
 fn validate_spectrum(s: &Spectrum) -> Result<(), DataError> {
     if let Spectrum::PowerLaw { exponent, .. } = s {
         if !exponent.is_finite() || *exponent < 0.0 {
-            return Err(DataError::InvalidField {
-                field: "spectrum.exponent",
-                value: exponent.to_string(),
-                reason: "must be finite and ≥ 0".into(),
-            });
+            return Err(DataError::InvalidField(FieldError::new(
+                "spectrum.exponent",
+                exponent,
+                "must be finite and ≥ 0",
+            )));
         }
     }
     Ok(())
@@ -489,53 +486,53 @@ fn validate_spectrum(s: &Spectrum) -> Result<(), DataError> {
 
 fn validate_synthetic(cfg: &SyntheticConfig) -> Result<(), DataError> {
     if cfg.n == 0 {
-        return Err(DataError::InvalidField {
-            field: "n",
-            value: "0".into(),
-            reason: "need at least one sample".into(),
-        });
+        return Err(DataError::InvalidField(FieldError::new(
+            "n",
+            "0",
+            "need at least one sample",
+        )));
     }
     if cfg.d == 0 {
-        return Err(DataError::InvalidField {
-            field: "d",
-            value: "0".into(),
-            reason: "need at least one feature".into(),
-        });
+        return Err(DataError::InvalidField(FieldError::new(
+            "d",
+            "0",
+            "need at least one feature",
+        )));
     }
     validate_spectrum(&cfg.spectrum)?;
     match cfg.ground_truth {
         GroundTruth::Sparse { nonzeros, value } => {
             if nonzeros > cfg.d {
-                return Err(DataError::InvalidField {
-                    field: "ground_truth.nonzeros",
-                    value: nonzeros.to_string(),
-                    reason: format!("exceeds d = {}", cfg.d),
-                });
+                return Err(DataError::InvalidField(FieldError::new(
+                    "ground_truth.nonzeros",
+                    nonzeros,
+                    format!("exceeds d = {}", cfg.d),
+                )));
             }
             if !value.is_finite() {
-                return Err(DataError::InvalidField {
-                    field: "ground_truth.value",
-                    value: value.to_string(),
-                    reason: "must be finite".into(),
-                });
+                return Err(DataError::InvalidField(FieldError::new(
+                    "ground_truth.value",
+                    value,
+                    "must be finite",
+                )));
             }
         }
         GroundTruth::Dense { scale } => {
             if !scale.is_finite() {
-                return Err(DataError::InvalidField {
-                    field: "ground_truth.scale",
-                    value: scale.to_string(),
-                    reason: "must be finite".into(),
-                });
+                return Err(DataError::InvalidField(FieldError::new(
+                    "ground_truth.scale",
+                    scale,
+                    "must be finite",
+                )));
             }
         }
     }
     if !(cfg.target_noise_sigma.is_finite() && cfg.target_noise_sigma >= 0.0) {
-        return Err(DataError::InvalidField {
-            field: "target_noise_sigma",
-            value: cfg.target_noise_sigma.to_string(),
-            reason: "must be finite and ≥ 0".into(),
-        });
+        return Err(DataError::InvalidField(FieldError::new(
+            "target_noise_sigma",
+            cfg.target_noise_sigma,
+            "must be finite and ≥ 0",
+        )));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod data;
 pub mod dynamics;
 pub mod experiment;
+pub mod field_error;
 pub mod figures;
 pub mod linalg;
 pub mod manifold;

@@ -4,19 +4,13 @@
 //! k < T, then η₂. Times used by the continuous limits: t = Σ η_k (SDE time) and
 //! τ = Σ η_k² (slow-flow time), see [`Schedule::sde_time`], [`Schedule::flow_time`].
 
+use crate::field_error::FieldError;
 use serde::{Deserialize, Serialize};
 
 /// Invalid schedule parameter (names the field and value).
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid schedule: {field} = {value}: {reason}")]
-pub struct ScheduleError {
-    /// Offending field.
-    pub field: &'static str,
-    /// Its value.
-    pub value: String,
-    /// Why it is rejected.
-    pub reason: &'static str,
-}
+#[error("invalid schedule: {0}")]
+pub struct ScheduleError(pub FieldError);
 
 /// A learning-rate schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,11 +49,11 @@ fn check_lr(field: &'static str, lr: f64) -> Result<(), ScheduleError> {
     if lr.is_finite() && lr > 0.0 {
         Ok(())
     } else {
-        Err(ScheduleError {
+        Err(ScheduleError(FieldError::new(
             field,
-            value: lr.to_string(),
-            reason: "learning rates must be finite and > 0",
-        })
+            lr,
+            "learning rates must be finite and > 0",
+        )))
     }
 }
 
@@ -105,18 +99,18 @@ impl Schedule {
             } => {
                 check_lr("lr", *lr)?;
                 if !(factor.is_finite() && *factor > 0.0) {
-                    return Err(ScheduleError {
-                        field: "factor",
-                        value: factor.to_string(),
-                        reason: "must be finite and > 0",
-                    });
+                    return Err(ScheduleError(FieldError::new(
+                        "factor",
+                        factor,
+                        "must be finite and > 0",
+                    )));
                 }
                 if milestones.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err(ScheduleError {
-                        field: "milestones",
-                        value: format!("{milestones:?}"),
-                        reason: "must be strictly increasing",
-                    });
+                    return Err(ScheduleError(FieldError::new(
+                        "milestones",
+                        format!("{milestones:?}"),
+                        "must be strictly increasing",
+                    )));
                 }
                 Ok(())
             }
@@ -127,18 +121,18 @@ impl Schedule {
             } => {
                 check_lr("lr", *lr)?;
                 if !(lr_min.is_finite() && *lr_min >= 0.0 && lr_min <= lr) {
-                    return Err(ScheduleError {
-                        field: "lr_min",
-                        value: lr_min.to_string(),
-                        reason: "must be finite, ≥ 0 and ≤ lr",
-                    });
+                    return Err(ScheduleError(FieldError::new(
+                        "lr_min",
+                        lr_min,
+                        "must be finite, ≥ 0 and ≤ lr",
+                    )));
                 }
                 if *total_steps == 0 {
-                    return Err(ScheduleError {
-                        field: "total_steps",
-                        value: "0".into(),
-                        reason: "must be > 0",
-                    });
+                    return Err(ScheduleError(FieldError::new(
+                        "total_steps",
+                        "0",
+                        "must be > 0",
+                    )));
                 }
                 Ok(())
             }
@@ -146,11 +140,11 @@ impl Schedule {
                 lr_start, after, ..
             } => {
                 if !(lr_start.is_finite() && *lr_start >= 0.0) {
-                    return Err(ScheduleError {
-                        field: "lr_start",
-                        value: lr_start.to_string(),
-                        reason: "must be finite and ≥ 0",
-                    });
+                    return Err(ScheduleError(FieldError::new(
+                        "lr_start",
+                        lr_start,
+                        "must be finite and ≥ 0",
+                    )));
                 }
                 after.validate()
             }
@@ -300,7 +294,7 @@ mod tests {
     #[test]
     fn invalid_fields_are_named() {
         let e = Schedule::step_decay(0.1, -1.0, 5).unwrap_err();
-        assert_eq!(e.field, "lr_after");
+        assert_eq!(e.0.field, "lr_after");
         assert!(e.to_string().contains("-1"));
     }
 }

@@ -10,6 +10,7 @@ use latedecay::claims::registry::{
 };
 use latedecay::claims::study::{run_decay_study, run_plateau_study};
 use latedecay::claims::*;
+use latedecay::experiment::Experiment;
 use latedecay::experiment::{run_experiment, ExperimentConfig, Seeds};
 use latedecay::schedule::Schedule;
 
@@ -53,12 +54,12 @@ fn branches_equal_independent_runs_and_threads_do_not_matter() {
         .num_threads(1)
         .build()
         .unwrap()
-        .install(|| run_decay_study(&cfg).unwrap());
+        .install(|| run_decay_study(&Experiment::new(cfg.clone()).unwrap()).unwrap());
     let two = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .unwrap()
-        .install(|| run_decay_study(&cfg).unwrap());
+        .install(|| run_decay_study(&Experiment::new(cfg.clone()).unwrap()).unwrap());
     assert_eq!(
         serde_json::to_string(&one.results).unwrap(),
         serde_json::to_string(&two.results).unwrap()
@@ -70,7 +71,7 @@ fn branches_equal_independent_runs_and_threads_do_not_matter() {
     if let Schedule::StepDecay { decay_step, .. } = &mut single.sgd.schedule {
         *decay_step = 20_000;
     }
-    let report = run_experiment(&single).unwrap();
+    let report = run_experiment(&Experiment::new(single.clone()).unwrap()).unwrap();
     let s = &report.per_seed[0];
     let branch = &one.results[2][2];
     assert_eq!(s.steps, 25_000);
@@ -89,7 +90,7 @@ fn sigma_zero_and_short_phase_are_rejected_label_noise_trend_is_detected() {
     // Label noise, T_max = 400k (half the flow prediction): the norm trend is
     // detected (C1 criteria and p), but C2's level (≤ 5%) is not reached.
     let cfg = small_config(seeds.clone(), grid.clone(), 40_000);
-    let study = run_decay_study(&cfg).unwrap();
+    let study = run_decay_study(&Experiment::new(cfg.clone()).unwrap()).unwrap();
     let c1 = analyze_trend(&study, &trend(Metric::Norm, None));
     assert!(c1.criteria_met, "{c1:?}");
     assert!(c1.p_value < 0.01, "{}", c1.p_value);
@@ -100,7 +101,7 @@ fn sigma_zero_and_short_phase_are_rejected_label_noise_trend_is_detected() {
     // σ = 0: no drift along Γ; C2 and C1 must not pass.
     let mut plain = cfg.clone();
     plain.sgd.label_noise_sigma = 0.0;
-    let study0 = run_decay_study(&plain).unwrap();
+    let study0 = run_decay_study(&Experiment::new(plain.clone()).unwrap()).unwrap();
     let c2_zero = analyze_trend(&study0, &c2_spec());
     assert!(!c2_zero.criteria_met, "{c2_zero:?}");
     let c1_zero = analyze_trend(&study0, &trend(Metric::Norm, None));
@@ -110,7 +111,7 @@ fn sigma_zero_and_short_phase_are_rejected_label_noise_trend_is_detected() {
     // refused before anything runs (a repeated decay step would be counted
     // twice).
     let equal = small_config(seeds, vec![100_000; 4], 20_000);
-    let err = run_decay_study(&equal).unwrap_err().to_string();
+    let err = Experiment::new(equal).unwrap_err().to_string();
     assert!(
         err.contains("sweep.decay_steps") && err.contains("appears twice"),
         "{err}"
@@ -122,12 +123,26 @@ fn c9_plateau_without_label_noise_and_not_with_it() {
     let cfg = ExperimentConfig::default_late_decay();
     let seeds = [1, 2, 3];
     let steps = 300_000;
-    let runs0 = run_plateau_study(&cfg, 0.0, &[0.002, 0.004], &seeds, steps).unwrap();
+    let runs0 = run_plateau_study(
+        &Experiment::new(cfg.clone()).unwrap(),
+        0.0,
+        &[0.002, 0.004],
+        &seeds,
+        steps,
+    )
+    .unwrap();
     let s0 = summarize_plateau(&runs0).unwrap();
     assert!(plateau_failures(&s0).is_empty(), "{s0:?}");
     // The plateau depends on η: the larger step ends at a smaller norm.
     assert!(s0[1].median_norm_end < s0[0].median_norm_end, "{s0:?}");
-    let runs1 = run_plateau_study(&cfg, 1.0, &[0.004], &seeds, steps).unwrap();
+    let runs1 = run_plateau_study(
+        &Experiment::new(cfg.clone()).unwrap(),
+        1.0,
+        &[0.004],
+        &seeds,
+        steps,
+    )
+    .unwrap();
     let s1 = summarize_plateau(&runs1).unwrap();
     assert!(!plateau_failures(&s1).is_empty(), "{s1:?}");
     assert!(s1[0].median_gap_closed > 0.1);

@@ -9,6 +9,7 @@ use latedecay::claims::registry::C10_BOUND;
 use latedecay::claims::*;
 use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::sgd::Sgd;
+use latedecay::experiment::Experiment;
 use latedecay::manifold::min_norm_interpolant;
 use latedecay::model::{Diagonal, ModelKind, Problem};
 use latedecay::noise::Sampling;
@@ -147,11 +148,9 @@ fn finding_ok(c: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     fixed(None, true)(c)
 }
 fn broken(_: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
-    Err(ClaimError::Invalid {
-        field: "x".into(),
-        value: "1".into(),
-        reason: "broken on purpose".into(),
-    })
+    Err(ClaimError::Invalid(
+        latedecay::field_error::FieldError::new("x", "1", "broken on purpose"),
+    ))
 }
 
 #[test]
@@ -232,7 +231,7 @@ fn flow_prediction_agrees_with_the_dopri5_slow_flow() {
     use latedecay::experiment::{ExperimentConfig, Prepared};
     use latedecay::model::diagonal::flip_distance;
     let cfg = ExperimentConfig::default_late_decay();
-    let prepared = Prepared::<f64>::new(&cfg, ()).unwrap();
+    let prepared = Prepared::<f64>::new(&Experiment::new(cfg.clone()).unwrap(), ()).unwrap();
     let AnyProblem::Diagonal(problem) = &prepared.problem else {
         panic!("diagonal")
     };

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe, StopReason};
 use latedecay::experiment::{
-    merge_shards, run_decay_unit, run_sweep, DecayGrid, ExperimentConfig, Shard, SweepOptions,
-    UnitPlan,
+    merge_shards, run_decay_unit, run_sweep, DecayGrid, Experiment, ExperimentConfig, Shard,
+    SweepOptions, UnitPlan,
 };
 use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
 use latedecay::noise::Sampling;
@@ -197,7 +197,7 @@ fn repo(path: &str) -> PathBuf {
 
 fn sweep_into(cfg: &ExperimentConfig, dir: &Path, shard: Option<Shard>) {
     run_sweep(
-        cfg,
+        &Experiment::new(cfg.clone()).unwrap(),
         &SweepOptions {
             out_dir: Some(dir.to_path_buf()),
             resume: false,
@@ -259,7 +259,7 @@ fn shards_merge_into_the_whole_sweep() {
     assert!(err.to_string().contains("already has"), "{err}");
     // A shard directory is not reused for another shard.
     let err = run_sweep(
-        &cfg,
+        &Experiment::new(cfg.clone()).unwrap(),
         &SweepOptions {
             out_dir: Some(dirs[0].clone()),
             resume: true,
@@ -310,7 +310,7 @@ steps_after_decay = 1000
 
 #[test]
 fn settings_that_do_nothing_are_rejected_with_the_reason() {
-    ExperimentConfig::from_toml_str(BASE, "base").unwrap();
+    Experiment::new(ExperimentConfig::from_toml_str(BASE, "base").unwrap()).unwrap();
     let cases = [
         (
             BASE.replace(
@@ -358,9 +358,9 @@ fn settings_that_do_nothing_are_rejected_with_the_reason() {
         ),
     ];
     for (text, field, reason) in cases {
-        let err = ExperimentConfig::from_toml_str(&text, "case")
-            .unwrap_err()
-            .to_string();
+        // Parsing accepts the shape; the one check rejects the setting.
+        let cfg = ExperimentConfig::from_toml_str(&text, "case").unwrap();
+        let err = Experiment::new(cfg).unwrap_err().to_string();
         assert!(
             err.contains(field) && err.contains(reason),
             "{field}: {err}"

@@ -10,6 +10,7 @@ use latedecay::dynamics::sgd::{
 };
 use latedecay::experiment::config::{ExperimentConfig, Seeds};
 use latedecay::experiment::run_experiment;
+use latedecay::experiment::Experiment;
 use latedecay::manifold::min_norm_interpolant;
 use latedecay::model::{Diagonal, Linear, ModelKind, Problem};
 use latedecay::noise::{BatchNoise, Sampling};
@@ -41,7 +42,8 @@ fn late_decay_reference_behaviour() {
     let mut tests = Vec::new();
     let mut minnorm = 0.0;
     for decay in [0u64, 50_000, 200_000, 800_000] {
-        let report = run_experiment(&reference_config(decay, 1.0, 4)).unwrap();
+        let report =
+            run_experiment(&Experiment::new(reference_config(decay, 1.0, 4)).unwrap()).unwrap();
         norms.push(report.mean.norm);
         tests.push(report.mean.test_loss);
         minnorm = report.reference.minnorm_norm;
@@ -64,14 +66,18 @@ fn late_decay_reference_behaviour() {
 /// a later decay barely changes the result (while σ = 1 changes it a lot).
 #[test]
 fn without_label_noise_the_norm_stalls_on_gamma() {
-    let early = run_experiment(&reference_config(50_000, 0.0, 2)).unwrap();
-    let late = run_experiment(&reference_config(400_000, 0.0, 2)).unwrap();
+    let early =
+        run_experiment(&Experiment::new(reference_config(50_000, 0.0, 2)).unwrap()).unwrap();
+    let late =
+        run_experiment(&Experiment::new(reference_config(400_000, 0.0, 2)).unwrap()).unwrap();
     let rel_change = (early.mean.norm - late.mean.norm).abs() / early.mean.norm;
     assert!(rel_change < 0.01, "σ = 0 norm moved by {rel_change}");
     assert!(late.mean.norm > 2.0 * late.reference.minnorm_norm);
     // Negative control: with label noise the same decay steps differ a lot.
-    let early_noisy = run_experiment(&reference_config(50_000, 1.0, 2)).unwrap();
-    let late_noisy = run_experiment(&reference_config(400_000, 1.0, 2)).unwrap();
+    let early_noisy =
+        run_experiment(&Experiment::new(reference_config(50_000, 1.0, 2)).unwrap()).unwrap();
+    let late_noisy =
+        run_experiment(&Experiment::new(reference_config(400_000, 1.0, 2)).unwrap()).unwrap();
     assert!(early_noisy.mean.norm - late_noisy.mean.norm > 1.0);
 }
 
@@ -83,9 +89,9 @@ fn linear_model_shows_no_decay_effect() {
     cfg.model = ModelKind::Linear;
     cfg.sgd.schedule = Schedule::step_decay(0.004, 0.0004, 0).unwrap();
     cfg.run.steps_after_decay = Some(100_000);
-    let early = run_experiment(&cfg).unwrap();
+    let early = run_experiment(&Experiment::new(cfg.clone()).unwrap()).unwrap();
     cfg.sgd.schedule = Schedule::step_decay(0.004, 0.0004, 200_000).unwrap();
-    let late = run_experiment(&cfg).unwrap();
+    let late = run_experiment(&Experiment::new(cfg.clone()).unwrap()).unwrap();
     let rel = (early.mean.norm - late.mean.norm).abs() / early.mean.norm;
     assert!(rel < 5e-3, "linear norms differ by {rel}");
     assert!((early.mean.test_loss - late.mean.test_loss).abs() < 0.01 * early.mean.test_loss);

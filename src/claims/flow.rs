@@ -23,6 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::field_error::FieldError;
 use crate::linalg::norm;
 use crate::manifold::project_onto_manifold;
 use crate::model::diagonal::flip_distance;
@@ -32,15 +33,8 @@ use crate::model::{Diagonal, Problem};
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
     /// Bad setting.
-    #[error("slow-flow prediction: {field} = {value}: {reason}")]
-    Invalid {
-        /// Field name.
-        field: &'static str,
-        /// Offending value.
-        value: String,
-        /// Why.
-        reason: &'static str,
-    },
+    #[error("slow-flow prediction: {0}")]
+    Invalid(FieldError),
     /// Linear algebra failed (J Jᵀ singular).
     #[error("slow-flow prediction: {0}")]
     Linalg(#[from] crate::linalg::LinalgError),
@@ -207,11 +201,11 @@ pub fn predict_phase_length(
         if x.is_finite() && x > 0.0 {
             Ok(())
         } else {
-            Err(FlowError::Invalid {
+            Err(FlowError::Invalid(FieldError::new(
                 field,
-                value: x.to_string(),
-                reason: "must be finite and > 0",
-            })
+                x,
+                "must be finite and > 0",
+            )))
         }
     };
     positive("sigma", settings.sigma)?;
@@ -220,11 +214,11 @@ pub fn predict_phase_length(
     positive("tau_step", settings.tau_step)?;
     positive("tau_max", settings.tau_max)?;
     if settings.batch_size == 0 {
-        return Err(FlowError::Invalid {
-            field: "batch_size",
-            value: "0".into(),
-            reason: "must be ≥ 1",
-        });
+        return Err(FlowError::Invalid(FieldError::new(
+            "batch_size",
+            "0",
+            "must be ≥ 1",
+        )));
     }
     let mn_norm = norm(theta_mn);
     let rel = |theta: &[f64]| flip_distance(theta, theta_mn) / mn_norm;

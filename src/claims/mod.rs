@@ -52,6 +52,7 @@ pub use registry::{default_registry, Protocol};
 pub use study::{DecayStudy, FinalMetrics, Metric};
 
 use crate::experiment::ExperimentConfig;
+use crate::field_error::FieldError;
 use flow::FlowPrediction;
 
 /// Family-wise error rate of the claims table (Holm).
@@ -122,15 +123,8 @@ impl Verdict {
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     /// Invalid setting.
-    #[error("invalid claim setting: {field} = {value}: {reason}")]
-    Invalid {
-        /// Field.
-        field: String,
-        /// Value.
-        value: String,
-        /// Why.
-        reason: String,
-    },
+    #[error("invalid claim setting: {0}")]
+    Invalid(FieldError),
     /// Configuration error.
     #[error(transparent)]
     Config(#[from] crate::experiment::config::ConfigError),
@@ -304,7 +298,10 @@ impl VerifyContext {
         self.label_noise
             .get_or_init(|| {
                 let cfg = self.protocol.decay_config(self.protocol.base.model, &grid);
-                study::run_decay_study(&cfg).map_err(SharedFailure::of)
+                crate::experiment::Experiment::new(cfg)
+                    .map_err(ClaimError::from)
+                    .and_then(|exp| study::run_decay_study(&exp))
+                    .map_err(SharedFailure::of)
             })
             .as_ref()
             .map_err(|e| e.to_error("decay study"))
@@ -321,7 +318,10 @@ impl VerifyContext {
                 let cfg = self
                     .protocol
                     .decay_config(crate::model::ModelKind::Linear, &grid);
-                study::run_decay_study(&cfg).map_err(SharedFailure::of)
+                crate::experiment::Experiment::new(cfg)
+                    .map_err(ClaimError::from)
+                    .and_then(|exp| study::run_decay_study(&exp))
+                    .map_err(SharedFailure::of)
             })
             .as_ref()
             .map_err(|e| e.to_error("linear decay study"))

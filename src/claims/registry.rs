@@ -17,7 +17,8 @@ use super::{
 use crate::data::{DataConfig, Dataset};
 use crate::experiment::config::{SweepSection, ThresholdSection};
 use crate::experiment::run::{initial_theta, AnyProblem};
-use crate::experiment::{ExperimentConfig, Prepared, Seeds};
+use crate::experiment::{Experiment, ExperimentConfig, Prepared, Seeds};
+use crate::field_error::FieldError;
 use crate::model::ModelKind;
 use crate::schedule::Schedule;
 use crate::stats::median;
@@ -115,11 +116,11 @@ impl Thresholds {
                 match v {
                     None => Ok(default),
                     Some(x) if x.is_finite() && ok(x) => Ok(x),
-                    Some(x) => Err(ClaimError::Invalid {
-                        field: format!("claims.thresholds.{field}"),
-                        value: x.to_string(),
-                        reason: format!("must be finite and {need}"),
-                    }),
+                    Some(x) => Err(ClaimError::Invalid(FieldError::new(
+                        format!("claims.thresholds.{field}"),
+                        x,
+                        format!("must be finite and {need}"),
+                    ))),
                 }
             };
         let pos = |x: f64| x > 0.0;
@@ -207,12 +208,10 @@ impl Protocol {
     /// `[sweep]`, else `[run]`, else 40 000. C9's learning rates default to
     /// η₁/4, η₁/2, η₁.
     pub fn from_config(cfg: &ExperimentConfig, mode: Mode) -> Result<Self, ClaimError> {
-        let invalid = |field: &str, value: String, reason: &str| ClaimError::Invalid {
-            field: field.to_string(),
-            value,
-            reason: reason.to_string(),
+        let invalid = |field: &str, value: String, reason: &str| {
+            ClaimError::Invalid(FieldError::new(field, value, reason))
         };
-        cfg.validate()?;
+        Experiment::new(cfg.clone())?;
         let (lr, _) = step_decay_rates(cfg)?;
         if cfg.precision_bits != 53 {
             return Err(invalid(
@@ -396,11 +395,7 @@ impl Protocol {
             (Some(t), _) => t,
             (None, Some(f)) => self.longest_decay_step(f),
             (None, None) => {
-                return Err(ClaimError::Invalid {
-                    field: "claims.t_max".into(),
-                    value: "missing".into(),
-                    reason: "no slow-flow prediction of T_max on this instance: give [claims] t_max or decay_steps".into(),
-                })
+                return Err(ClaimError::Invalid(FieldError::new("claims.t_max", "missing", "no slow-flow prediction of T_max on this instance: give [claims] t_max or decay_steps")))
             }
         };
         Ok(self.decay_steps(t_max))
@@ -452,7 +447,7 @@ pub fn predict_longest_phase(protocol: &Protocol) -> Result<FlowPrediction, Clai
             "σ = 0: there is no label-noise slow flow to predict T_max; give [claims] t_max or decay_steps".into(),
         ));
     }
-    let prepared = Prepared::<f64>::new(cfg, ())?;
+    let prepared = Prepared::<f64>::new(&Experiment::new(cfg.clone())?, ())?;
     let (lr, _) = step_decay_rates(cfg)?;
     let AnyProblem::Diagonal(problem) = &prepared.problem else {
         unreachable!("checked above")
@@ -824,6 +819,7 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     cfg.sgd.label_noise_sigma = 0.0;
     cfg.run.seeds = Seeds::List(p.plateau_seeds.clone());
     cfg.run.steps = Some(steps);
+    cfg.run.steps_after_decay = None;
     cfg.sweep = None;
     cfg.sgd.schedule = Schedule::Constant {
         lr: p.plateau_lrs[0],
@@ -832,13 +828,14 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         "σ = 0 plateau, constant η ∈ {:?}, {steps} steps",
         p.plateau_lrs
     );
-    let runs = run_plateau_study(&cfg, 0.0, &p.plateau_lrs, &p.plateau_seeds, steps)?;
+    let exp = Experiment::new(cfg.clone())?;
+    let runs = run_plateau_study(&exp, 0.0, &p.plateau_lrs, &p.plateau_seeds, steps)?;
     let summaries = summarize_plateau(&runs)?;
     let failures = plateau_failures_with(&summaries, &p.thresholds);
     // Contrast: label noise at the base η₁ (same seeds, same length).
     let (lr1, _) = step_decay_rates(&p.base)?;
     let contrast_runs = run_plateau_study(
-        &cfg,
+        &exp,
         p.base.sgd.label_noise_sigma,
         &[lr1],
         &p.plateau_seeds,

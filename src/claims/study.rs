@@ -19,7 +19,10 @@ use crate::data::Dataset;
 use crate::dynamics::sgd::{Record, RecordPlan, Sgd, StopReason};
 use crate::experiment::run::{initial_theta, ReferenceValues};
 use crate::experiment::sweep::{sweep_grid, sweep_units};
-use crate::experiment::{run_units, BranchRun, DecayGrid, ExperimentConfig, Prepared, UnitPlan};
+use crate::experiment::{
+    run_units, BranchRun, DecayGrid, Experiment, ExperimentConfig, Prepared, UnitPlan,
+};
+use crate::field_error::FieldError;
 use crate::linalg::{norm, Cholesky};
 use crate::schedule::Schedule;
 
@@ -125,11 +128,7 @@ impl DecayStudy {
 }
 
 fn invalid(field: &str, value: impl ToString, reason: &str) -> ClaimError {
-    ClaimError::Invalid {
-        field: field.to_string(),
-        value: value.to_string(),
-        reason: reason.to_string(),
-    }
+    ClaimError::Invalid(FieldError::new(field, value, reason))
 }
 
 /// Learning rates (η₁, η₂) of a step-decay config.
@@ -147,8 +146,8 @@ pub fn step_decay_rates(cfg: &ExperimentConfig) -> Result<(f64, f64), ClaimError
 /// Run the decay study of a config with a `[sweep]` section (`lrs` must be
 /// empty or hold the schedule's η₁) on the decay-study engine, and measure
 /// every branch's final iterate. f64 only.
-pub fn run_decay_study(cfg: &ExperimentConfig) -> Result<DecayStudy, ClaimError> {
-    cfg.validate()?;
+pub fn run_decay_study(exp: &Experiment) -> Result<DecayStudy, ClaimError> {
+    let cfg = exp.config();
     if cfg.precision_bits != 53 {
         return Err(invalid(
             "precision_bits",
@@ -174,11 +173,8 @@ pub fn run_decay_study(cfg: &ExperimentConfig) -> Result<DecayStudy, ClaimError>
     let grid = sweep_grid(cfg)?;
     let units = sweep_units(cfg);
     let seeds: Vec<u64> = units.iter().map(|u| u.seed).collect();
-    let prepared = Prepared::<f64>::new(cfg, ())?;
+    let prepared = Prepared::<f64>::new(exp, ())?;
     let reference = prepared.reference();
-    cfg.sgd
-        .validate(prepared.problem.data().n())
-        .map_err(|source| crate::experiment::ExperimentError::Sgd { seed: 0, source })?;
     let data = prepared.problem.data();
     let is_linear = prepared.problem.kind() == crate::model::ModelKind::Linear;
     let row_space = if is_linear {
@@ -328,7 +324,7 @@ pub struct PlateauRun {
 /// norm plateau. `cfg` supplies model, data, init, batch size and sampling;
 /// σ and η come from the arguments.
 pub fn run_plateau_study(
-    cfg: &ExperimentConfig,
+    exp: &Experiment,
     sigma: f64,
     lrs: &[f64],
     seeds: &[u64],
@@ -337,7 +333,8 @@ pub fn run_plateau_study(
     if steps < 4 {
         return Err(invalid("steps", steps, "need at least 4 steps"));
     }
-    let prepared = Prepared::<f64>::new(cfg, ())?;
+    let cfg = exp.config();
+    let prepared = Prepared::<f64>::new(exp, ())?;
     let reference = prepared.reference();
     // Constant η as a one-branch decay study: decay step K, η₂ = η, nothing after.
     let method = Sgd {

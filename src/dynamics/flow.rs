@@ -27,6 +27,7 @@ use ode_solvers::{DVector, Dopri5, OutputType, System};
 use serde::{Deserialize, Serialize};
 
 use super::gradient_flow::{gbs_step, GradientFlowSettings};
+use crate::field_error::FieldError;
 use crate::linalg::{distance, norm, LinalgError};
 use crate::manifold::{project_onto_manifold, project_tangent};
 use crate::model::{Problem, TraceGradient};
@@ -118,10 +119,8 @@ impl FlowSettings {
 
     /// Check every field.
     pub fn validate(&self) -> Result<(), FlowError> {
-        let bad = |field: &'static str, value: String, reason: &str| FlowError::InvalidField {
-            field,
-            value,
-            reason: reason.to_string(),
+        let bad = |field: &'static str, value: String, reason: &str| {
+            FlowError::InvalidField(FieldError::new(field, value, reason))
         };
         if !(self.sigma.is_finite() && self.sigma >= 0.0) {
             return Err(bad(
@@ -158,15 +157,8 @@ impl FlowSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
     /// A setting has an invalid value.
-    #[error("invalid flow setting: {field} = {value}: {reason}")]
-    InvalidField {
-        /// Field name.
-        field: &'static str,
-        /// Its value.
-        value: String,
-        /// Why it is rejected.
-        reason: String,
-    },
+    #[error("invalid flow setting: {0}")]
+    InvalidField(FieldError),
     /// The output times are not increasing or not finite.
     #[error("invalid tau grid: {0}")]
     InvalidGrid(String),
@@ -417,11 +409,11 @@ pub fn label_noise_flow_generic<R: Real, M: TraceGradient<R>>(
     settings.validate()?;
     check_grid(taus)?;
     if !(dtau.is_finite() && dtau > 0.0) {
-        return Err(FlowError::InvalidField {
-            field: "dtau",
-            value: dtau.to_string(),
-            reason: "must be finite and > 0".into(),
-        });
+        return Err(FlowError::InvalidField(FieldError::new(
+            "dtau",
+            dtau,
+            "must be finite and > 0",
+        )));
     }
     let ctx = problem.ctx();
     let tol = projection_tol::<R>(settings, ctx);
@@ -587,11 +579,11 @@ pub fn time_to_reach<M: TraceGradient<f64>>(
     mut reached: impl FnMut(&[f64]) -> bool,
 ) -> Result<Option<(f64, Vec<f64>)>, FlowError> {
     if !(step.is_finite() && step > 0.0) {
-        return Err(FlowError::InvalidField {
-            field: "step",
-            value: step.to_string(),
-            reason: "must be finite and > 0".into(),
-        });
+        return Err(FlowError::InvalidField(FieldError::new(
+            "step",
+            step,
+            "must be finite and > 0",
+        )));
     }
     let tol = projection_tol::<f64>(settings, ());
     let (mut theta, _) = project(problem, theta0, tol, 0.0)?;

@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::field_error::FieldError;
 use crate::linalg::norm;
 use crate::model::{Model, Problem};
 use crate::scalar::Real;
@@ -84,13 +85,8 @@ pub enum GradientFlowError {
         step: f64,
     },
     /// A setting is invalid.
-    #[error("invalid gradient-flow setting: {field} = {value}")]
-    InvalidField {
-        /// Field.
-        field: &'static str,
-        /// Value.
-        value: String,
-    },
+    #[error("invalid gradient-flow setting: {0}")]
+    InvalidField(FieldError),
 }
 
 /// The limit of gradient flow.
@@ -227,17 +223,19 @@ pub fn gradient_flow_limit<R: Real, M: Model<R>>(
         ("max_time", settings.max_time),
     ] {
         if !(v.is_finite() && v > 0.0) {
-            return Err(GradientFlowError::InvalidField {
+            return Err(GradientFlowError::InvalidField(FieldError::new(
                 field,
-                value: v.to_string(),
-            });
+                v,
+                "must be finite and > 0",
+            )));
         }
     }
     if settings.max_levels < 2 {
-        return Err(GradientFlowError::InvalidField {
-            field: "max_levels",
-            value: settings.max_levels.to_string(),
-        });
+        return Err(GradientFlowError::InvalidField(FieldError::new(
+            "max_levels",
+            settings.max_levels,
+            "must be ≥ 2",
+        )));
     }
     let mut theta = theta0.to_vec();
     let mut time = 0.0;

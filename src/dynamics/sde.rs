@@ -25,6 +25,7 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
+use crate::field_error::FieldError;
 use crate::linalg::{norm, Mat};
 use crate::model::{Model, Problem};
 use crate::noise::{rng_for, stream};
@@ -117,15 +118,8 @@ pub struct SdeSettings {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SdeError {
     /// A field is invalid.
-    #[error("invalid SDE setting: {field} = {value}: {reason}")]
-    InvalidField {
-        /// Field.
-        field: &'static str,
-        /// Value.
-        value: String,
-        /// Reason.
-        reason: String,
-    },
+    #[error("invalid SDE setting: {0}")]
+    InvalidField(FieldError),
     /// The path diverged.
     #[error("SDE solution diverged at SGD step {step} (t = {time}); reduce the learning rate or refine the level")]
     Diverged {
@@ -140,33 +134,33 @@ impl SdeSettings {
     /// Check every field.
     pub fn validate(&self) -> Result<(), SdeError> {
         if self.batch_size == 0 {
-            return Err(SdeError::InvalidField {
-                field: "batch_size",
-                value: "0".into(),
-                reason: "must be ≥ 1".into(),
-            });
+            return Err(SdeError::InvalidField(FieldError::new(
+                "batch_size",
+                "0",
+                "must be ≥ 1",
+            )));
         }
         if !(self.label_noise_sigma.is_finite() && self.label_noise_sigma >= 0.0) {
-            return Err(SdeError::InvalidField {
-                field: "label_noise_sigma",
-                value: self.label_noise_sigma.to_string(),
-                reason: "must be finite and ≥ 0".into(),
-            });
+            return Err(SdeError::InvalidField(FieldError::new(
+                "label_noise_sigma",
+                self.label_noise_sigma,
+                "must be finite and ≥ 0",
+            )));
         }
         if self.level > 20 {
-            return Err(SdeError::InvalidField {
-                field: "level",
-                value: self.level.to_string(),
-                reason: "at most 20 (2^20 substeps per SGD step)".into(),
-            });
+            return Err(SdeError::InvalidField(FieldError::new(
+                "level",
+                self.level,
+                "at most 20 (2^20 substeps per SGD step)",
+            )));
         }
-        self.schedule
-            .validate()
-            .map_err(|e| SdeError::InvalidField {
-                field: "schedule",
-                value: e.value.clone(),
-                reason: e.to_string(),
-            })
+        self.schedule.validate().map_err(|e| {
+            SdeError::InvalidField(FieldError::new(
+                "schedule",
+                e.0.value.clone(),
+                e.to_string(),
+            ))
+        })
     }
 }
 
@@ -486,18 +480,18 @@ pub fn solve_sde_with_path<R: Real, M: Model<R>>(
     let noise_dim = 2 * problem.n();
     if let Some(p) = path {
         if p.level < settings.level || p.dim != noise_dim {
-            return Err(SdeError::InvalidField {
-                field: "brownian_path",
-                value: format!("level {} dim {}", p.level, p.dim),
-                reason: format!("need level ≥ {} and dim {noise_dim}", settings.level),
-            });
+            return Err(SdeError::InvalidField(FieldError::new(
+                "brownian_path",
+                format!("level {} dim {}", p.level, p.dim),
+                format!("need level ≥ {} and dim {noise_dim}", settings.level),
+            )));
         }
     } else if settings.kind.has_noise() {
-        return Err(SdeError::InvalidField {
-            field: "brownian_path",
-            value: "none".into(),
-            reason: "SME-1/SME-2 need a Brownian path".into(),
-        });
+        return Err(SdeError::InvalidField(FieldError::new(
+            "brownian_path",
+            "none",
+            "SME-1/SME-2 need a Brownian path",
+        )));
     }
     let coeffs = Coefficients {
         problem,
@@ -755,15 +749,15 @@ pub fn sme1_euler_streaming<R: Real, M: Model<R>>(
 ) -> Result<Vec<R>, SdeError> {
     settings.validate()?;
     if substeps == 0 || record_every == 0 {
-        return Err(SdeError::InvalidField {
-            field: if substeps == 0 {
+        return Err(SdeError::InvalidField(FieldError::new(
+            if substeps == 0 {
                 "substeps"
             } else {
                 "record_every"
             },
-            value: "0".into(),
-            reason: "must be ≥ 1".into(),
-        });
+            "0",
+            "must be ≥ 1",
+        )));
     }
     let ctx = problem.ctx();
     let n = problem.n();

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::field_error::FieldError;
 use crate::linalg::{distance, norm, norm_l1};
 use crate::model::diagonal::flip_distance;
 use crate::model::{LinearInX, Model, Problem};
@@ -34,12 +35,8 @@ pub struct Sgd {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SgdError {
     /// A field has an invalid value.
-    #[error("invalid SGD setting: {field} = {value}: {reason}")]
-    InvalidField {
-        field: &'static str,
-        value: String,
-        reason: String,
-    },
+    #[error("invalid SGD setting: {0}")]
+    InvalidField(FieldError),
     /// The schedule is invalid.
     #[error(transparent)]
     Schedule(#[from] crate::schedule::ScheduleError),
@@ -85,25 +82,25 @@ impl Sgd {
     /// Check every field against the data size n.
     pub fn validate(&self, n: usize) -> Result<(), SgdError> {
         if self.batch_size == 0 {
-            return Err(SgdError::InvalidField {
-                field: "batch_size",
-                value: "0".into(),
-                reason: "must be ≥ 1".into(),
-            });
+            return Err(SgdError::InvalidField(FieldError::new(
+                "batch_size",
+                "0",
+                "must be ≥ 1",
+            )));
         }
         if self.sampling == Sampling::Shuffle && self.batch_size > n {
-            return Err(SgdError::InvalidField {
-                field: "batch_size",
-                value: self.batch_size.to_string(),
-                reason: format!("exceeds n = {n} with sampling = shuffle"),
-            });
+            return Err(SgdError::InvalidField(FieldError::new(
+                "batch_size",
+                self.batch_size,
+                format!("exceeds n = {n} with sampling = shuffle"),
+            )));
         }
         if !(self.label_noise_sigma.is_finite() && self.label_noise_sigma >= 0.0) {
-            return Err(SgdError::InvalidField {
-                field: "label_noise_sigma",
-                value: self.label_noise_sigma.to_string(),
-                reason: "must be finite and ≥ 0".into(),
-            });
+            return Err(SgdError::InvalidField(FieldError::new(
+                "label_noise_sigma",
+                self.label_noise_sigma,
+                "must be finite and ≥ 0",
+            )));
         }
         self.schedule.validate()?;
         Ok(())

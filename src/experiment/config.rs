@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{DataConfig, GroundTruth, SyntheticConfig};
 use crate::dynamics::sgd::{RecordPlan, Sgd};
+use crate::field_error::FieldError;
 use crate::model::ModelKind;
 use crate::noise::Sampling;
 use crate::scalar::{Precision, MIN_PRECISION_BITS};
@@ -25,12 +26,8 @@ pub enum ConfigError {
     #[error("invalid config {path}: {message}")]
     Parse { path: String, message: String },
     /// A value is out of range.
-    #[error("invalid config: {field} = {value}: {reason}")]
-    Invalid {
-        field: String,
-        value: String,
-        reason: String,
-    },
+    #[error("invalid config: {0}")]
+    Invalid(FieldError),
 }
 
 /// Initialization of θ.
@@ -226,17 +223,17 @@ fn default_precision() -> u32 {
 }
 
 impl ExperimentConfig {
-    /// Parse TOML text (`origin` names the source in errors) and validate.
+    /// Parse TOML text (`origin` names the source in errors). Unknown fields
+    /// and type errors are rejected here; everything else is checked once,
+    /// by [`super::Experiment::new`].
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let cfg: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),
             message: e.to_string(),
-        })?;
-        cfg.validate()?;
-        Ok(cfg)
+        })
     }
 
-    /// Read and validate a TOML file.
+    /// Read and parse a TOML file (see [`Self::from_toml_str`]).
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.display().to_string(),
@@ -245,12 +242,11 @@ impl ExperimentConfig {
         Self::from_toml_str(&text, &path.display().to_string())
     }
 
-    /// Check ranges that serde cannot.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |field: &str, value: String, reason: &str| ConfigError::Invalid {
-            field: field.to_string(),
-            value,
-            reason: reason.to_string(),
+    /// Check ranges that serde cannot; called by [`super::Experiment::new`]
+    /// only.
+    pub(crate) fn check_fields(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, value: String, reason: &str| {
+            ConfigError::Invalid(FieldError::new(field, value, reason))
         };
         Precision::new(self.precision_bits).map_err(|e| {
             invalid(

@@ -3,7 +3,8 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use super::config::{ExperimentConfig, Init};
+use super::checked::Experiment;
+use super::config::Init;
 use crate::data::Dataset;
 use crate::dynamics::sgd::{
     run_sgd, Record, RecordPlan, Sgd, SgdError, SgdState, StandardProbe, StopReason,
@@ -147,15 +148,14 @@ pub struct Prepared<R: Real> {
 }
 
 impl<R: Real> Prepared<R> {
-    /// Build data and interpolants in context `ctx`.
-    pub fn new(cfg: &ExperimentConfig, ctx: R::Ctx) -> Result<Self, ExperimentError> {
-        let data64 = Dataset::from_config(&cfg.data)?;
-        data64.require_overparameterized()?;
-        let data = data64.convert::<R>(ctx);
-        let minnorm = min_norm_interpolant(cfg.model, &data)?;
-        let flattest = flattest_interpolant(cfg.model, &data)?;
+    /// The problem and interpolants of a checked experiment in context `ctx`.
+    pub fn new(exp: &Experiment, ctx: R::Ctx) -> Result<Self, ExperimentError> {
+        let model = exp.config().model;
+        let data = exp.data().convert::<R>(ctx);
+        let minnorm = min_norm_interpolant(model, &data)?;
+        let flattest = flattest_interpolant(model, &data)?;
         Ok(Self {
-            problem: AnyProblem::new(cfg.model, data),
+            problem: AnyProblem::new(model, data),
             minnorm,
             flattest,
         })
@@ -378,25 +378,19 @@ pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
 }
 
 /// Run every seed of `cfg.run` (in parallel; results independent of threads).
-pub fn run_experiment(cfg: &ExperimentConfig) -> Result<RunReport, ExperimentError> {
-    cfg.validate()?;
-    if cfg.precision_bits == 53 {
-        run_experiment_in::<f64>(cfg, ())
+pub fn run_experiment(exp: &Experiment) -> Result<RunReport, ExperimentError> {
+    let bits = exp.config().precision_bits;
+    if bits == 53 {
+        run_experiment_in::<f64>(exp, ())
     } else {
-        run_experiment_in::<Mpfr>(cfg, cfg.precision_bits)
+        run_experiment_in::<Mpfr>(exp, bits)
     }
 }
 
-fn run_experiment_in<R: Real>(
-    cfg: &ExperimentConfig,
-    ctx: R::Ctx,
-) -> Result<RunReport, ExperimentError> {
+fn run_experiment_in<R: Real>(exp: &Experiment, ctx: R::Ctx) -> Result<RunReport, ExperimentError> {
     use rayon::prelude::*;
-    let prepared = Prepared::<R>::new(cfg, ctx)?;
-    let n = prepared.problem.data().n();
-    cfg.sgd
-        .validate(n)
-        .map_err(|source| ExperimentError::Sgd { seed: 0, source })?;
+    let cfg = exp.config();
+    let prepared = Prepared::<R>::new(exp, ctx)?;
     let steps = cfg.total_steps();
     let seeds = cfg.run.seeds.to_vec();
     let reference = prepared.reference();

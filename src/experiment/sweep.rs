@@ -18,12 +18,14 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use super::checked::Experiment;
 use super::config::ExperimentConfig;
 use super::decay_study::{run_units, DecayGrid, UnitPlan};
 use super::run::{
     progress_bar, summarize, Aggregate, ExperimentError, Prepared, ReferenceValues, SeedSummary,
 };
 use crate::dynamics::sgd::{Record, StopReason};
+use crate::field_error::FieldError;
 use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
 
@@ -187,11 +189,11 @@ pub fn sweep_units(cfg: &ExperimentConfig) -> Vec<UnitPlan> {
 pub fn sweep_grid(cfg: &ExperimentConfig) -> Result<DecayGrid, ExperimentError> {
     let sweep = cfg.sweep.as_ref().expect("sweep section");
     DecayGrid::new(sweep.decay_steps.clone(), sweep.steps_after_decay).ok_or_else(|| {
-        ExperimentError::Config(super::config::ConfigError::Invalid {
-            field: "sweep.decay_steps".into(),
-            value: format!("{:?}", sweep.decay_steps),
-            reason: "need at least one decay step and no duplicates".into(),
-        })
+        ExperimentError::Config(super::config::ConfigError::Invalid(FieldError::new(
+            "sweep.decay_steps",
+            format!("{:?}", sweep.decay_steps),
+            "need at least one decay step and no duplicates",
+        )))
     })
 }
 
@@ -346,34 +348,29 @@ fn load_finished(
 }
 
 /// Run (or resume) a sweep, or one shard of it.
-pub fn run_sweep(
-    cfg: &ExperimentConfig,
-    opts: &SweepOptions,
-) -> Result<SweepReport, ExperimentError> {
-    cfg.validate()?;
+pub fn run_sweep(exp: &Experiment, opts: &SweepOptions) -> Result<SweepReport, ExperimentError> {
+    let cfg = exp.config();
     if cfg.sweep.is_none() {
         return Err(ExperimentError::Resume(
             "the config has no [sweep] section (decay_steps, steps_after_decay)".into(),
         ));
     }
     if cfg.precision_bits == 53 {
-        run_sweep_in::<f64>(cfg, (), opts)
+        run_sweep_in::<f64>(exp, (), opts)
     } else {
-        run_sweep_in::<Mpfr>(cfg, cfg.precision_bits, opts)
+        run_sweep_in::<Mpfr>(exp, cfg.precision_bits, opts)
     }
 }
 
 fn run_sweep_in<R: Real>(
-    cfg: &ExperimentConfig,
+    exp: &Experiment,
     ctx: R::Ctx,
     opts: &SweepOptions,
 ) -> Result<SweepReport, ExperimentError> {
+    let cfg = exp.config();
     let grid = sweep_grid(cfg)?;
-    let prepared = Prepared::<R>::new(cfg, ctx)?;
+    let prepared = Prepared::<R>::new(exp, ctx)?;
     let reference = prepared.reference();
-    cfg.sgd
-        .validate(prepared.problem.data().n())
-        .map_err(|source| ExperimentError::Sgd { seed: 0, source })?;
     let mut finished: Vec<UnitResult> = match &opts.out_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use super::{finite_mean, fmt_num, quantile, with_ext, FigureError};
 use crate::dynamics::sgd::RecordPlan;
 use crate::experiment::run::ReferenceValues;
-use crate::experiment::{run_units, BranchRun, DecayGrid, ExperimentConfig, Prepared, UnitPlan};
+use crate::experiment::{
+    run_units, BranchRun, DecayGrid, Experiment, ExperimentConfig, Prepared, UnitPlan,
+};
 use crate::plot::{write_csv, AxisScale, LineChart, LineKind, RefLine, Series};
 
 /// Settings of the decay sweep.
@@ -111,12 +113,8 @@ pub fn decay_sweep(p: &DecaySweepParams) -> Result<DecaySweep, FigureError> {
             p.cfg.sgd.schedule
         )));
     }
-    let prepared = Prepared::<f64>::new(&p.cfg, ())?;
+    let prepared = Prepared::<f64>::new(&Experiment::new(p.cfg.clone())?, ())?;
     let reference = prepared.reference();
-    p.cfg
-        .sgd
-        .with_step_decay(lr, lr_after, grid.t_max())
-        .validate(prepared.problem.data().n())?;
     let units: Vec<UnitPlan> = p
         .seeds
         .iter()

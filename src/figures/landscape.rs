@@ -600,7 +600,7 @@ fn step_decay_of(cfg: &ExperimentConfig, decay: u64) -> Result<Sgd, FigureError>
 pub(crate) fn diagonal_problem(
     cfg: &ExperimentConfig,
 ) -> Result<(Prepared<f64>, Problem<f64, crate::model::Diagonal>), FigureError> {
-    let prepared = Prepared::<f64>::new(cfg, ())?;
+    let prepared = Prepared::<f64>::new(&crate::experiment::Experiment::new(cfg.clone())?, ())?;
     let problem = match &prepared.problem {
         AnyProblem::Diagonal(p) => p.clone(),
         AnyProblem::Linear(_) => {

@@ -16,6 +16,7 @@ use rand_distr::StandardNormal;
 use super::{Model, Problem};
 use crate::data::{DataError, Dataset};
 use crate::dynamics::sgd::{Probe, Record};
+use crate::field_error::FieldError;
 use crate::linalg::{dot_into, norm, Mat};
 use crate::noise::{rng_for, stream};
 use crate::scalar::Real;
@@ -259,10 +260,8 @@ impl TeacherTask {
     /// inputs — a sparse nonlinear target), a_k = ±√width alternating, so that
     /// f*(x) = Σ_k ±tanh(2 x_k).
     pub fn new(cfg: &TeacherConfig) -> Result<Self, DataError> {
-        let bad = |field: &'static str, value: String, reason: &str| DataError::InvalidField {
-            field,
-            value,
-            reason: reason.to_string(),
+        let bad = |field: &'static str, value: String, reason: &str| {
+            DataError::InvalidField(FieldError::new(field, value, reason))
         };
         if cfg.n == 0 {
             return Err(bad("n", "0".into(), "need at least one sample"));

@@ -51,6 +51,7 @@ pub use weak_order::{
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
+use crate::field_error::FieldError;
 use crate::linalg::{dot_into, Mat};
 use crate::scalar::Real;
 
@@ -58,12 +59,8 @@ use crate::scalar::Real;
 #[derive(Debug, thiserror::Error)]
 pub enum MomentsError {
     /// A setting is out of range.
-    #[error("invalid moments setting: {field} = {value}: {reason}")]
-    InvalidField {
-        field: &'static str,
-        value: String,
-        reason: String,
-    },
+    #[error("invalid moments setting: {0}")]
+    InvalidField(FieldError),
     /// The data could not be built.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
@@ -161,18 +158,18 @@ impl<R: Real> LinearMoments<R> {
         label_noise_sigma: f64,
     ) -> Result<Self, MomentsError> {
         if batch_size == 0 {
-            return Err(MomentsError::InvalidField {
-                field: "batch_size",
-                value: "0".into(),
-                reason: "must be ≥ 1".into(),
-            });
+            return Err(MomentsError::InvalidField(FieldError::new(
+                "batch_size",
+                "0",
+                "must be ≥ 1",
+            )));
         }
         if !(label_noise_sigma.is_finite() && label_noise_sigma >= 0.0) {
-            return Err(MomentsError::InvalidField {
-                field: "label_noise_sigma",
-                value: label_noise_sigma.to_string(),
-                reason: "must be finite and ≥ 0".into(),
-            });
+            return Err(MomentsError::InvalidField(FieldError::new(
+                "label_noise_sigma",
+                label_noise_sigma,
+                "must be finite and ≥ 0",
+            )));
         }
         let (n, d) = (data.n(), data.d());
         let ctx = data.ctx();
@@ -226,11 +223,11 @@ impl<R: Real> LinearMoments<R> {
     pub fn initial_state(&self, theta0: &[R]) -> Result<Vec<R>, MomentsError> {
         let d = self.d();
         if theta0.len() != d {
-            return Err(MomentsError::InvalidField {
-                field: "theta0",
-                value: format!("length {}", theta0.len()),
-                reason: format!("must have d = {d} entries"),
-            });
+            return Err(MomentsError::InvalidField(FieldError::new(
+                "theta0",
+                format!("length {}", theta0.len()),
+                format!("must have d = {d} entries"),
+            )));
         }
         let ctx = self.ctx();
         let mut z = vec![R::zero(ctx); self.state_len()];

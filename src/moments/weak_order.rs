@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ContinuousModel, LinearMoments, MomentsError};
 use crate::data::{Dataset, GroundTruth, Spectrum, SyntheticConfig};
+use crate::field_error::FieldError;
 use crate::scalar::{Mpfr, Real};
 use crate::stats::linear_fit;
 
@@ -91,11 +92,9 @@ impl WeakOrderConfig {
     /// Check every field.
     pub fn validate(&self) -> Result<(), MomentsError> {
         let bad = |field, value: String, reason: &str| {
-            Err(MomentsError::InvalidField {
-                field,
-                value,
-                reason: reason.into(),
-            })
+            Err(MomentsError::InvalidField(FieldError::new(
+                field, value, reason,
+            )))
         };
         if self.theta0.len() != self.data.d {
             return bad(
@@ -153,10 +152,8 @@ impl WeakOrderConfig {
             );
         }
         for &b in &self.precisions {
-            crate::scalar::Precision::new(b).map_err(|e| MomentsError::InvalidField {
-                field: "precisions",
-                value: b.to_string(),
-                reason: e.to_string(),
+            crate::scalar::Precision::new(b).map_err(|e| {
+                MomentsError::InvalidField(FieldError::new("precisions", b, e.to_string()))
             })?;
         }
         Ok(())
@@ -484,11 +481,11 @@ fn curves<R: Real>(s: &Sweep<R>) -> Vec<MethodCurve> {
 pub fn run_weak_order(cfg: &WeakOrderConfig) -> Result<WeakOrderReport, MomentsError> {
     cfg.validate()?;
     if cfg.precisions.is_empty() {
-        return Err(MomentsError::InvalidField {
-            field: "precisions",
-            value: "[]".into(),
-            reason: "need at least one MPFR precision".into(),
-        });
+        return Err(MomentsError::InvalidField(FieldError::new(
+            "precisions",
+            "[]",
+            "need at least one MPFR precision",
+        )));
     }
     let exponents = cfg.exponents();
     let etas: Vec<f64> = exponents.iter().map(|&j| 2f64.powi(-(j as i32))).collect();
@@ -602,26 +599,23 @@ pub fn run_weak_order(cfg: &WeakOrderConfig) -> Result<WeakOrderReport, MomentsE
 /// (MPFR at the last precision of the report) and `err_gf_f64, err_sme1_f64,
 /// err_sme2_f64`; errors are e(η) = |E_SGD‖θ_K‖² − E_model‖Θ_T‖²|.
 pub fn write_f6_csv(report: &WeakOrderReport, path: impl AsRef<Path>) -> Result<(), MomentsError> {
-    let bits = *report
-        .config
-        .precisions
-        .last()
-        .ok_or_else(|| MomentsError::InvalidField {
-            field: "precisions",
-            value: "[]".into(),
-            reason: "the report has no MPFR curve".into(),
-        })?;
+    let bits = *report.config.precisions.last().ok_or_else(|| {
+        MomentsError::InvalidField(FieldError::new(
+            "precisions",
+            "[]",
+            "the report has no MPFR curve",
+        ))
+    })?;
     let mut columns = vec![report.etas.clone()];
     for precision in [bits, 53] {
         for method in ContinuousModel::F6 {
-            let curve =
-                report
-                    .curve(method, precision)
-                    .ok_or_else(|| MomentsError::InvalidField {
-                        field: "curves",
-                        value: format!("{method} at {precision} bits"),
-                        reason: "missing from the report".into(),
-                    })?;
+            let curve = report.curve(method, precision).ok_or_else(|| {
+                MomentsError::InvalidField(FieldError::new(
+                    "curves",
+                    format!("{method} at {precision} bits"),
+                    "missing from the report",
+                ))
+            })?;
             columns.push(curve.errors.clone());
         }
     }

@@ -1,0 +1,33 @@
+//! The one record of a rejected setting: which field, the value given, and
+//! why. Every error type of the crate that rejects a setting wraps it (with
+//! its own context prefix, e.g. "invalid SGD setting: …"), so a user always
+//! reads `field = value: reason`.
+//!
+//! ```
+//! use latedecay::field_error::FieldError;
+//! let e = FieldError::new("batch_size", 0, "must be ≥ 1");
+//! assert_eq!(e.to_string(), "batch_size = 0: must be ≥ 1");
+//! ```
+
+/// A rejected setting: `field = value: reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} = {value}: {reason}")]
+pub struct FieldError {
+    /// The field, as written in a config (`sgd.batch_size`) or an argument.
+    pub field: String,
+    /// The value given.
+    pub value: String,
+    /// Why it is rejected (what is accepted).
+    pub reason: String,
+}
+
+impl FieldError {
+    /// A rejected `field = value`, with the reason.
+    pub fn new(field: impl Into<String>, value: impl ToString, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -555,16 +555,16 @@ pub fn spectrum_diag(s: &Spectrum, d: usize) -> Vec<f64> {
     }
 }
 
-/// Grid of synthetic design entries: multiples of 2⁻³⁰.
-pub const DESIGN_GRID: f64 = 1.0 / (1u64 << 30) as f64;
+/// Grid of the synthetic design-matrix entries: multiples of 2⁻³⁰.
+pub const ENTRY_GRID: f64 = 1.0 / (1u64 << 30) as f64;
 
-/// Round to the design grid. Entries of size < 2⁴ then have ≤ 34 significant
+/// Round to the entry grid. Entries of size < 2⁴ then have ≤ 34 significant
 /// bits, so noiseless targets y_i = Σ_j x_ij β*_j with a sparse β* of simple
 /// values (e.g. ones) are computed *exactly* in f64: the interpolation problem
 /// is exactly consistent in every precision (needed to polish θ_mn to 50+
 /// digits). The perturbation (≤ 5e-10) is statistically irrelevant.
 fn quantize(v: f64) -> f64 {
-    (v / DESIGN_GRID).round() * DESIGN_GRID
+    (v / ENTRY_GRID).round() * ENTRY_GRID
 }
 
 /// Read a header-less numeric CSV: returns (rows, columns, row-major values).

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::data::{CsvConfig, DataConfig, Dataset, Spectrum};
 use crate::experiment::{
-    run_experiment, run_sweep, Experiment, ExperimentConfig, RunReport, SweepOptions, SweepReport,
+    run_sweep, Experiment, ExperimentConfig, RunReport, SweepOptions, SweepReport,
 };
 use crate::manifold::{flattest_interpolant, min_norm_interpolant, Interpolant};
 use crate::model::ModelKind;
@@ -148,9 +148,13 @@ pub struct RunArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Write one trajectory CSV per seed into this directory.
+    /// Write one trajectory CSV per seed into this directory (each as soon
+    /// as its seed has finished) and report.json.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Exit 0 even if some seeds diverged (they are reported either way).
+    #[arg(long)]
+    pub allow_divergence: bool,
 }
 
 /// `sweep` options.
@@ -169,6 +173,9 @@ pub struct SweepArgs {
     /// job arrays; join the shard directories with `latedecay merge`.
     #[arg(long)]
     pub shard: Option<crate::experiment::Shard>,
+    /// Exit 0 even if some jobs diverged (they are reported either way).
+    #[arg(long)]
+    pub allow_divergence: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -183,6 +190,9 @@ pub struct MergeArgs {
     /// The shard output directories (`sweep --shard I/N --out DIR`).
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
+    /// Exit 0 even if some jobs diverged.
+    #[arg(long)]
+    pub allow_divergence: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -232,14 +242,47 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Reproduce(a) => reproduce(&a),
         Command::Run(a) => {
             let exp = Experiment::from_file(&a.config)?;
-            let report = run_experiment(&exp)?;
             if let Some(dir) = &a.out {
-                write_trajectories(dir, &report)?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            // Each seed's trajectory is written as soon as it has finished.
+            let report =
+                crate::experiment::run::run_experiment_with(
+                    &exp,
+                    &|summary, records| match &a.out {
+                        Some(dir) => write_trajectory(dir, summary.seed, records).map_err(|e| {
+                            crate::experiment::ExperimentError::Io {
+                                context: format!("writing the trajectory of seed {}", summary.seed),
+                                source: std::io::Error::other(e.to_string()),
+                            }
+                        }),
+                        None => Ok(()),
+                    },
+                )?;
+            if let Some(dir) = &a.out {
+                std::fs::write(
+                    dir.join("report.json"),
+                    serde_json::to_string_pretty(&report)?,
+                )?;
             }
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print_run(&report);
+            }
+            let diverged = report.diverged();
+            if let Some((seed, d)) = diverged.first() {
+                let msg = format!(
+                    "{} of {} seeds diverged (first: seed {seed}: {d})",
+                    diverged.len(),
+                    report.per_seed.len()
+                );
+                if a.allow_divergence {
+                    eprintln!("warning: {msg}");
+                } else {
+                    bail!("{msg}; the other seeds' results are above (pass --allow-divergence to exit 0)");
+                }
             }
             Ok(())
         }
@@ -262,7 +305,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
                 print_sweep(&report);
                 println!("results: {}", a.out.display());
             }
-            Ok(())
+            check_sweep_divergence(&report, a.allow_divergence)
         }
         Command::Merge(a) => {
             let report = crate::experiment::merge_shards(&a.out, &a.shards)?;
@@ -273,7 +316,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
                 print_sweep(&report);
                 println!("results: {}", a.out.display());
             }
-            Ok(())
+            check_sweep_divergence(&report, a.allow_divergence)
         }
         Command::Minnorm(a) => minnorm(&a),
         Command::Figures(a) => figures(&a),
@@ -490,6 +533,36 @@ fn reproduce(a: &ReproduceArgs) -> Result<()> {
     Ok(())
 }
 
+/// "k of N jobs diverged": an error unless divergence is allowed.
+fn check_sweep_divergence(report: &SweepReport, allow: bool) -> Result<()> {
+    let diverged: Vec<&crate::experiment::sweep::JobResult> = report
+        .jobs
+        .iter()
+        .filter(|j| j.summary.stop != crate::dynamics::sgd::StopReason::Completed)
+        .collect();
+    let Some(first) = diverged.first() else {
+        return Ok(());
+    };
+    let msg = format!(
+        "{} of {} jobs diverged (first: lr = {}, decay_step = {}, seed = {}: {}); they are marked completed = false in results.csv",
+        diverged.len(),
+        report.jobs.len(),
+        first.key.lr,
+        first.key.decay_step,
+        first.key.seed,
+        match &first.summary.stop {
+            crate::dynamics::sgd::StopReason::Diverged(d) => d.to_string(),
+            crate::dynamics::sgd::StopReason::Completed => String::new(),
+        }
+    );
+    if allow {
+        eprintln!("warning: {msg}");
+        Ok(())
+    } else {
+        bail!("{msg}; pass --allow-divergence to exit 0")
+    }
+}
+
 /// JSON form of a sweep (without trajectories).
 pub fn sweep_json(report: &SweepReport) -> serde_json::Value {
     serde_json::json!({
@@ -534,11 +607,26 @@ pub fn print_sweep(report: &SweepReport) {
             a.rel_dist_minnorm_sd
         );
     }
+    for c in report.cells.iter().filter(|c| c.aggregate.diverged > 0) {
+        println!(
+            "lr {} decay_step {}: {} of {} seeds diverged (means over the others)",
+            c.lr,
+            c.decay_step,
+            c.aggregate.diverged,
+            c.aggregate.diverged + c.aggregate.seeds
+        );
+    }
     println!(
         "({} jobs computed now, {} resumed)",
         report.computed,
         report.jobs.len() - report.computed
     );
+    if report.duplicate_lines > 0 {
+        println!(
+            "({} repeated unit lines in results.jsonl were counted once)",
+            report.duplicate_lines
+        );
+    }
 }
 
 fn print_run(report: &RunReport) {
@@ -557,33 +645,44 @@ fn print_run(report: &RunReport) {
         "seed", "‖θ‖", "test loss", "train loss", "‖θ−θ_mn‖", "relative"
     );
     for s in &report.per_seed {
-        println!(
-            "{:>6} {:>12.6} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
-            s.seed, s.norm, s.test_loss, s.train_loss, s.dist_minnorm, s.rel_dist_minnorm
-        );
+        match &s.stop {
+            crate::dynamics::sgd::StopReason::Completed => println!(
+                "{:>6} {:>12.6} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
+                s.seed, s.norm, s.test_loss, s.train_loss, s.dist_minnorm, s.rel_dist_minnorm
+            ),
+            crate::dynamics::sgd::StopReason::Diverged(d) => println!(
+                "{:>6} diverged at step {} (learning rate {}): {} became {}",
+                s.seed, d.step, d.lr, d.quantity, d.value
+            ),
+        }
     }
     let m = &report.mean;
     println!(
         "{:>6} {:>12.6} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
         "mean", m.norm, m.test_loss, m.train_loss, m.dist_minnorm, m.rel_dist_minnorm
     );
+    if m.diverged > 0 {
+        println!(
+            "{} of {} seeds diverged (the mean is over the {} that completed)",
+            m.diverged,
+            m.diverged + m.seeds,
+            m.seeds
+        );
+    }
 }
 
-fn write_trajectories(dir: &std::path::Path, report: &RunReport) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (s, records) in report.per_seed.iter().zip(&report.trajectories) {
-        let path = dir.join(format!("trajectory_seed{}.csv", s.seed));
-        let mut w =
-            csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
-        for r in records {
-            w.serialize(r)?;
-        }
-        w.flush()?;
+fn write_trajectory(
+    dir: &std::path::Path,
+    seed: u64,
+    records: &[crate::dynamics::sgd::Record],
+) -> Result<()> {
+    let path = dir.join(format!("trajectory_seed{seed}.csv"));
+    let mut w =
+        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+    for r in records {
+        w.serialize(r)?;
     }
-    std::fs::write(
-        dir.join("report.json"),
-        serde_json::to_string_pretty(report)?,
-    )?;
+    w.flush()?;
     Ok(())
 }
 

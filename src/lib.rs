@@ -13,6 +13,7 @@ pub mod manifold;
 pub mod model;
 pub mod moments;
 pub mod noise;
+pub mod nonfinite;
 pub mod plot;
 pub mod scalar;
 pub mod schedule;

@@ -55,6 +55,7 @@ pub struct Divergence {
     /// Step at which a non-finite value appeared.
     pub step: u64,
     /// Learning rate at that step.
+    #[serde(with = "crate::nonfinite")]
     pub lr: f64,
     /// What became non-finite (`residual` or `iterate`).
     pub quantity: String,
@@ -185,22 +186,31 @@ pub struct Record {
     /// Step k.
     pub step: u64,
     /// η_k.
+    #[serde(with = "crate::nonfinite")]
     pub lr: f64,
     /// SDE time t = Σ_{j<k} η_j.
+    #[serde(with = "crate::nonfinite")]
     pub sde_time: f64,
     /// Slow-flow time τ = Σ_{j<k} η_j².
+    #[serde(with = "crate::nonfinite")]
     pub flow_time: f64,
     /// Training loss L(θ_k).
+    #[serde(with = "crate::nonfinite")]
     pub train_loss: f64,
     /// Test loss R(β(θ_k)) (NaN if β* unknown).
+    #[serde(with = "crate::nonfinite")]
     pub test_loss: f64,
     /// ‖θ_k‖.
+    #[serde(with = "crate::nonfinite")]
     pub norm: f64,
     /// ‖β(θ_k)‖₁ (NaN for models not linear in x).
+    #[serde(with = "crate::nonfinite")]
     pub beta_l1: f64,
     /// ‖r(θ_k)‖, the residual norm (distance to Γ to first order).
+    #[serde(with = "crate::nonfinite")]
     pub residual_norm: f64,
     /// Distance to θ_mn (nearest sign flip for Diagonal; NaN without reference).
+    #[serde(with = "crate::nonfinite")]
     pub dist_minnorm: f64,
 }
 

@@ -216,16 +216,22 @@ impl<R: Real> Prepared<R> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReferenceValues {
     /// ‖θ_mn‖.
+    #[serde(with = "crate::nonfinite")]
     pub minnorm_norm: f64,
     /// R(β_mn).
+    #[serde(with = "crate::nonfinite")]
     pub minnorm_test_loss: f64,
     /// ‖θ_R‖.
+    #[serde(with = "crate::nonfinite")]
     pub flattest_norm: f64,
     /// R(β_R).
+    #[serde(with = "crate::nonfinite")]
     pub flattest_test_loss: f64,
     /// R(0), the risk of the zero predictor.
+    #[serde(with = "crate::nonfinite")]
     pub null_risk: f64,
     /// Bayes risk ½σ_ε².
+    #[serde(with = "crate::nonfinite")]
     pub optimal_risk: f64,
     /// Whether θ_mn's certificate holds.
     pub minnorm_certificate_ok: bool,
@@ -239,16 +245,22 @@ pub struct SeedSummary {
     /// Steps run.
     pub steps: u64,
     /// Final ‖θ‖.
+    #[serde(with = "crate::nonfinite")]
     pub norm: f64,
     /// Final test loss.
+    #[serde(with = "crate::nonfinite")]
     pub test_loss: f64,
     /// Final training loss.
+    #[serde(with = "crate::nonfinite")]
     pub train_loss: f64,
     /// Final ‖β‖₁.
+    #[serde(with = "crate::nonfinite")]
     pub beta_l1: f64,
     /// Final distance to θ_mn.
+    #[serde(with = "crate::nonfinite")]
     pub dist_minnorm: f64,
     /// Final distance to θ_mn divided by ‖θ_mn‖.
+    #[serde(with = "crate::nonfinite")]
     pub rel_dist_minnorm: f64,
     /// Why the run stopped.
     pub stop: StopReason,
@@ -257,28 +269,42 @@ pub struct SeedSummary {
 /// Mean and standard deviation of the summaries over seeds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Aggregate {
-    /// Number of seeds.
+    /// Number of seeds that completed (the means are over these).
     pub seeds: usize,
+    /// Number of seeds that diverged (left out of the means).
+    #[serde(default)]
+    pub diverged: usize,
     /// Mean final ‖θ‖.
+    #[serde(with = "crate::nonfinite")]
     pub norm: f64,
     /// Std of final ‖θ‖.
+    #[serde(with = "crate::nonfinite")]
     pub norm_sd: f64,
     /// Mean final test loss.
+    #[serde(with = "crate::nonfinite")]
     pub test_loss: f64,
     /// Std of final test loss.
+    #[serde(with = "crate::nonfinite")]
     pub test_loss_sd: f64,
     /// Mean final training loss.
+    #[serde(with = "crate::nonfinite")]
     pub train_loss: f64,
     /// Mean final distance to θ_mn.
+    #[serde(with = "crate::nonfinite")]
     pub dist_minnorm: f64,
     /// Mean relative distance.
+    #[serde(with = "crate::nonfinite")]
     pub rel_dist_minnorm: f64,
     /// Std of the relative distance.
+    #[serde(with = "crate::nonfinite")]
     pub rel_dist_minnorm_sd: f64,
 }
 
 fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
     let n = v.len() as f64;
     let mean = v.iter().sum::<f64>() / n;
     let var = if v.len() > 1 {
@@ -303,6 +329,7 @@ impl Aggregate {
         let (rel, rel_sd) = mean_sd(ok.iter().map(|s| s.rel_dist_minnorm));
         Self {
             seeds: ok.len(),
+            diverged: summaries.len() - ok.len(),
             norm,
             norm_sd,
             test_loss,
@@ -322,6 +349,23 @@ pub fn summarize(
     stop: StopReason,
     minnorm_norm: f64,
 ) -> SeedSummary {
+    // A diverged run has no result: its measurements are NaN (never the
+    // last record before the divergence, e.g. step 0), its steps the
+    // divergence step.
+    if let StopReason::Diverged(d) = &stop {
+        let nan = f64::NAN;
+        return SeedSummary {
+            seed,
+            steps: d.step,
+            norm: nan,
+            test_loss: nan,
+            train_loss: nan,
+            beta_l1: nan,
+            dist_minnorm: nan,
+            rel_dist_minnorm: nan,
+            stop,
+        };
+    }
     let last = records
         .last()
         .cloned()
@@ -336,6 +380,19 @@ pub fn summarize(
         dist_minnorm: last.dist_minnorm,
         rel_dist_minnorm: last.dist_minnorm / minnorm_norm,
         stop,
+    }
+}
+
+impl RunReport {
+    /// The seeds that diverged, with where.
+    pub fn diverged(&self) -> Vec<(u64, &crate::dynamics::sgd::Divergence)> {
+        self.per_seed
+            .iter()
+            .filter_map(|s| match &s.stop {
+                StopReason::Diverged(d) => Some((s.seed, d)),
+                StopReason::Completed => None,
+            })
+            .collect()
     }
 }
 
@@ -377,17 +434,35 @@ pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
     bar
 }
 
+/// What [`run_experiment_with`] calls as soon as a seed has finished.
+pub type OnSeed<'a> = &'a (dyn Fn(&SeedSummary, &[Record]) -> Result<(), ExperimentError> + Sync);
+
 /// Run every seed of `cfg.run` (in parallel; results independent of threads).
+/// A diverged seed does not stop the others: its summary says so
+/// ([`RunReport::diverged`]).
 pub fn run_experiment(exp: &Experiment) -> Result<RunReport, ExperimentError> {
+    run_experiment_with(exp, &|_, _| Ok(()))
+}
+
+/// [`run_experiment`], handing each seed to `on_seed` as soon as it is done
+/// (`run --out` writes its trajectory there).
+pub fn run_experiment_with(
+    exp: &Experiment,
+    on_seed: OnSeed,
+) -> Result<RunReport, ExperimentError> {
     let bits = exp.config().precision_bits;
     if bits == 53 {
-        run_experiment_in::<f64>(exp, ())
+        run_experiment_in::<f64>(exp, (), on_seed)
     } else {
-        run_experiment_in::<Mpfr>(exp, bits)
+        run_experiment_in::<Mpfr>(exp, bits, on_seed)
     }
 }
 
-fn run_experiment_in<R: Real>(exp: &Experiment, ctx: R::Ctx) -> Result<RunReport, ExperimentError> {
+fn run_experiment_in<R: Real>(
+    exp: &Experiment,
+    ctx: R::Ctx,
+    on_seed: OnSeed,
+) -> Result<RunReport, ExperimentError> {
     use rayon::prelude::*;
     let cfg = exp.config();
     let prepared = Prepared::<R>::new(exp, ctx)?;
@@ -397,19 +472,15 @@ fn run_experiment_in<R: Real>(exp: &Experiment, ctx: R::Ctx) -> Result<RunReport
     let bar = progress_bar(steps * seeds.len() as u64, "run");
     let results: Vec<(SeedSummary, Vec<Record>)> = seeds
         .par_iter()
-        .map(|&seed| prepared.run_seed(&cfg.init, &cfg.sgd, seed, steps, cfg.run.record, ctx, &bar))
-        .collect();
+        .map(|&seed| {
+            let (summary, records) =
+                prepared.run_seed(&cfg.init, &cfg.sgd, seed, steps, cfg.run.record, ctx, &bar);
+            on_seed(&summary, &records)?;
+            Ok((summary, records))
+        })
+        .collect::<Result<_, ExperimentError>>()?;
     bar.finish_and_clear();
     let (per_seed, trajectories): (Vec<_>, Vec<_>) = results.into_iter().unzip();
-    if let Some(s) = per_seed.iter().find(|s| s.stop != StopReason::Completed) {
-        s.stop
-            .clone()
-            .into_result()
-            .map_err(|source| ExperimentError::Sgd {
-                seed: s.seed,
-                source,
-            })?;
-    }
     Ok(RunReport {
         name: cfg.name.clone(),
         model: cfg.model,

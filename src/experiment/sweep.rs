@@ -33,6 +33,7 @@ use crate::schedule::Schedule;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct JobKey {
     /// Initial learning rate η₁.
+    #[serde(with = "crate::nonfinite")]
     pub lr: f64,
     /// Decay step T.
     pub decay_step: u64,
@@ -63,6 +64,7 @@ pub struct JobResult {
 #[serde(deny_unknown_fields)]
 pub struct UnitResult {
     /// η₁.
+    #[serde(with = "crate::nonfinite")]
     pub lr: f64,
     /// Seed.
     pub seed: u64,
@@ -80,6 +82,7 @@ impl UnitResult {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SweepCell {
     /// η₁.
+    #[serde(with = "crate::nonfinite")]
     pub lr: f64,
     /// T.
     pub decay_step: u64,
@@ -102,6 +105,8 @@ pub struct SweepReport {
     pub computed: usize,
     /// SGD steps taken in this invocation.
     pub steps_computed: u64,
+    /// Repeated identical unit lines in `results.jsonl`, counted once.
+    pub duplicate_lines: usize,
 }
 
 /// Which part of a sweep one invocation runs: units whose position in the
@@ -212,6 +217,101 @@ const CONFIG_FILE: &str = "config.toml";
 const RESULTS_FILE: &str = "results.jsonl";
 const SHARD_FILE: &str = "shard.toml";
 const REFERENCE_FILE: &str = "reference.json";
+const DATA_FILES_FILE: &str = "data_files.toml";
+const LOCK_FILE: &str = ".lock";
+
+/// SHA-256 of every data file the config reads (CSV x, y, β*), as the TOML
+/// table `path = "sha256:…"` stored next to the config (empty for synthetic
+/// data).
+fn data_hashes_text(cfg: &ExperimentConfig) -> Result<String, ExperimentError> {
+    use sha2::{Digest, Sha256};
+    let crate::data::DataConfig::Csv(c) = &cfg.data else {
+        return Ok(String::new());
+    };
+    let mut table = BTreeMap::new();
+    for p in [Some(&c.x), Some(&c.y), c.beta_star.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        let bytes = std::fs::read(p).map_err(io_err(format!("reading {}", p.display())))?;
+        let digest = Sha256::digest(&bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        table.insert(p.display().to_string(), format!("sha256:{hex}"));
+    }
+    Ok(toml::to_string(&table).expect("table serializes"))
+}
+
+/// Which data file changed between two stored hash tables.
+fn changed_data_file(old: &str, new: &str) -> String {
+    let parse = |t: &str| toml::from_str::<BTreeMap<String, String>>(t).unwrap_or_default();
+    let (a, b) = (parse(old), parse(new));
+    for (path, h) in &b {
+        match a.get(path) {
+            Some(g) if g == h => {}
+            Some(g) => {
+                return format!(
+                    "data file {path} changed since the sweep started (stored {g}, now {h})"
+                )
+            }
+            None => return format!("data file {path} is not the one the sweep started with"),
+        }
+    }
+    "the data files differ from the ones the sweep started with".into()
+}
+
+/// The first field (dotted path) whose value differs between two stored
+/// configs, with both values.
+fn first_difference(old: &str, new: &str) -> String {
+    fn walk(path: &str, a: &toml::Value, b: &toml::Value) -> Option<String> {
+        match (a, b) {
+            (toml::Value::Table(x), toml::Value::Table(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                keys.into_iter().find_map(|k| {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    match (x.get(k), y.get(k)) {
+                        (Some(u), Some(v)) => walk(&p, u, v),
+                        (Some(u), None) => Some(format!("{p}: stored {u}, now absent")),
+                        (None, Some(v)) => Some(format!("{p}: stored absent, now {v}")),
+                        (None, None) => None,
+                    }
+                })
+            }
+            _ if a == b => None,
+            _ => Some(format!("{path}: stored {a}, now {b}")),
+        }
+    }
+    match (old.parse::<toml::Value>(), new.parse::<toml::Value>()) {
+        (Ok(a), Ok(b)) => walk("", &a, &b).unwrap_or_else(|| "formatting differs".into()),
+        _ => "the stored config.toml is not readable".into(),
+    }
+}
+
+/// Hold an exclusive lock on `dir` for as long as the returned file lives
+/// (released by the OS even when the process is killed).
+fn lock_directory(dir: &Path) -> Result<std::fs::File, ExperimentError> {
+    let path = dir.join(LOCK_FILE);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(format!("opening {}", path.display())))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ExperimentError::Resume(format!(
+            "{} is being written by another latedecay process (lock on {}); wait for it or use another --out directory",
+            dir.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(io_err(format!("locking {}", path.display()))(e))
+        }
+    }
+}
 
 /// The stored config of a sweep: everything but `[claims]`, which does not
 /// change a sweep's results.
@@ -236,18 +336,31 @@ fn claim_directory(
 ) -> Result<(), ExperimentError> {
     let cfg_path = dir.join(CONFIG_FILE);
     let cfg_text = config_text(cfg);
+    let hashes_path = dir.join(DATA_FILES_FILE);
+    let hashes_text = data_hashes_text(cfg)?;
     if cfg_path.exists() {
         let old = std::fs::read_to_string(&cfg_path)
             .map_err(io_err(format!("reading {}", cfg_path.display())))?;
         if old != cfg_text {
             return Err(ExperimentError::Resume(format!(
-                "{} holds a sweep with a different configuration; use another --out directory or delete it",
-                dir.display()
+                "{} holds a sweep with a different configuration ({}); use another --out directory or delete it",
+                dir.display(),
+                first_difference(&old, &cfg_text)
+            )));
+        }
+        let old_hashes = std::fs::read_to_string(&hashes_path).unwrap_or_default();
+        if old_hashes != hashes_text {
+            return Err(ExperimentError::Resume(format!(
+                "{}: {}; use another --out directory",
+                dir.display(),
+                changed_data_file(&old_hashes, &hashes_text)
             )));
         }
     } else {
         std::fs::write(&cfg_path, &cfg_text)
             .map_err(io_err(format!("writing {}", cfg_path.display())))?;
+        std::fs::write(&hashes_path, &hashes_text)
+            .map_err(io_err(format!("writing {}", hashes_path.display())))?;
     }
     let shard_path = dir.join(SHARD_FILE);
     let old_shard = match std::fs::read_to_string(&shard_path) {
@@ -280,9 +393,14 @@ fn describe_shard(text: &str) -> String {
 
 /// Parse `results.jsonl`: finished units, in file order. A last line cut by
 /// an interruption is dropped (and the file rewritten without it).
-fn read_units(path: &Path, repair: bool) -> Result<Vec<UnitResult>, ExperimentError> {
+fn read_units(
+    path: &Path,
+    repair: bool,
+    duplicates: &mut usize,
+) -> Result<Vec<UnitResult>, ExperimentError> {
     let text =
         std::fs::read_to_string(path).map_err(io_err(format!("reading {}", path.display())))?;
+    let mut seen: BTreeMap<(u64, u64), (usize, UnitResult)> = BTreeMap::new();
     let mut done = Vec::new();
     let total_lines = text.lines().count();
     let mut good_lines = Vec::new();
@@ -292,7 +410,27 @@ fn read_units(path: &Path, repair: bool) -> Result<Vec<UnitResult>, ExperimentEr
         }
         match serde_json::from_str::<UnitResult>(line) {
             Ok(r) => {
-                done.push(r);
+                match seen.get(&r.sort_key()) {
+                    // The same unit twice (e.g. two writers before the lock
+                    // existed): counted once if identical, refused otherwise.
+                    Some(&(first, ref first_result)) => {
+                        if *first_result != r {
+                            return Err(ExperimentError::Resume(format!(
+                                "{} lines {} and {}: unit lr = {}, seed = {} recorded twice with different results",
+                                path.display(),
+                                first,
+                                i + 1,
+                                r.lr,
+                                r.seed
+                            )));
+                        }
+                        *duplicates += 1;
+                    }
+                    None => {
+                        seen.insert(r.sort_key(), (i + 1, r.clone()));
+                        done.push(r);
+                    }
+                }
                 good_lines.push(line);
             }
             Err(_) if i + 1 == total_lines && repair => {
@@ -332,6 +470,7 @@ fn load_finished(
     dir: &Path,
     cfg: &ExperimentConfig,
     opts: &SweepOptions,
+    duplicates: &mut usize,
 ) -> Result<Vec<UnitResult>, ExperimentError> {
     claim_directory(dir, cfg, opts.shard)?;
     let results_path = dir.join(RESULTS_FILE);
@@ -344,7 +483,7 @@ fn load_finished(
             dir.display()
         )));
     }
-    read_units(&results_path, true)
+    read_units(&results_path, true, duplicates)
 }
 
 /// Run (or resume) a sweep, or one shard of it.
@@ -371,10 +510,13 @@ fn run_sweep_in<R: Real>(
     let grid = sweep_grid(cfg)?;
     let prepared = Prepared::<R>::new(exp, ctx)?;
     let reference = prepared.reference();
+    let mut duplicates = 0;
+    let mut _lock = None;
     let mut finished: Vec<UnitResult> = match &opts.out_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
-            let done = load_finished(dir, cfg, opts)?;
+            _lock = Some(lock_directory(dir)?);
+            let done = load_finished(dir, cfg, opts, &mut duplicates)?;
             let ref_path = dir.join(REFERENCE_FILE);
             std::fs::write(
                 &ref_path,
@@ -502,6 +644,7 @@ fn assemble_report(
         jobs,
         computed,
         steps_computed,
+        duplicate_lines: 0,
     }
 }
 
@@ -531,6 +674,8 @@ pub fn merge_shards(out: &Path, shard_dirs: &[PathBuf]) -> Result<SweepReport, E
             first.join(REFERENCE_FILE).display()
         ))
     })?;
+    let hashes_text = read(&first.join(DATA_FILES_FILE)).unwrap_or_default();
+    let mut duplicates = 0;
     let grid = sweep_grid(&cfg)?;
     let expected: Vec<UnitPlan> = sweep_units(&cfg);
     let position: BTreeMap<(u64, u64), usize> = expected
@@ -554,8 +699,16 @@ pub fn merge_shards(out: &Path, shard_dirs: &[PathBuf]) -> Result<SweepReport, E
                 first.display()
             )));
         }
+        if read(&dir.join(DATA_FILES_FILE)).unwrap_or_default() != hashes_text {
+            return Err(ExperimentError::Resume(format!(
+                "merge: {} read other data files than {} ({})",
+                dir.display(),
+                first.display(),
+                DATA_FILES_FILE
+            )));
+        }
         let path = dir.join(RESULTS_FILE);
-        for unit in read_units(&path, false)? {
+        for unit in read_units(&path, false, &mut duplicates)? {
             let Some(&i) = position.get(&unit.sort_key()) else {
                 return Err(ExperimentError::Resume(format!(
                     "merge: {} holds unit lr = {}, seed = {}, which is not in the config",
@@ -609,6 +762,11 @@ pub fn merge_shards(out: &Path, shard_dirs: &[PathBuf]) -> Result<SweepReport, E
         )));
     }
     std::fs::create_dir_all(out).map_err(io_err(format!("creating {}", out.display())))?;
+    let _lock = lock_directory(out)?;
+    std::fs::write(out.join(DATA_FILES_FILE), &hashes_text).map_err(io_err(format!(
+        "writing {}",
+        out.join(DATA_FILES_FILE).display()
+    )))?;
     std::fs::write(out.join(CONFIG_FILE), &cfg_text).map_err(io_err(format!(
         "writing {}",
         out.join(CONFIG_FILE).display()
@@ -627,7 +785,8 @@ pub fn merge_shards(out: &Path, shard_dirs: &[PathBuf]) -> Result<SweepReport, E
         "writing {}",
         out.join(RESULTS_FILE).display()
     )))?;
-    let report = assemble_report(cfg.name.clone(), reference, units, 0, 0);
+    let mut report = assemble_report(cfg.name.clone(), reference, units, 0, 0);
+    report.duplicate_lines = duplicates;
     write_sweep_csv(out, &report)?;
     Ok(report)
 }

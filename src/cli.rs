@@ -55,9 +55,10 @@ pub struct FiguresArgs {
     /// Only these figures (e.g. `--only F3` or `--only F3,F4`).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Output directory.
-    #[arg(long, default_value = "figures")]
-    pub out: PathBuf,
+    /// Output directory (default `figures/`; with --quick `out/figures-quick/`,
+    /// so quick figures never replace the committed full-quality ones).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Smaller runs (fewer seeds and steps, coarser grids).
     #[arg(long)]
     pub quick: bool,
@@ -131,9 +132,10 @@ pub struct ReproduceArgs {
     /// Run the full claims protocol instead of the quick one.
     #[arg(long)]
     pub full: bool,
-    /// Where the figures go (SVG, PNG and CSV of F1–F7).
-    #[arg(long, default_value = "figures")]
-    pub figures: PathBuf,
+    /// Where the figures go (SVG, PNG and CSV of F1–F7; default `figures/`,
+    /// with --quick `OUT/figures-quick/`, never the committed full-quality ones).
+    #[arg(long)]
+    pub figures: Option<PathBuf>,
     /// Skip the figures.
     #[arg(long)]
     pub no_figures: bool,
@@ -225,6 +227,30 @@ pub struct MinnormArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// An error and its causes on one line, each cause once: a cause whose text
+/// the message already contains (thiserror's `{source}` in the message and
+/// anyhow's chain) is not repeated.
+///
+/// ```
+/// let io = std::io::Error::other("disk full");
+/// let e = anyhow::Error::new(io).context("writing out/x.csv: disk full");
+/// assert_eq!(latedecay::cli::error_chain(&e), "writing out/x.csv: disk full");
+/// ```
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let t = cause.to_string();
+        if text.contains(&t) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&t);
+    }
+    text
 }
 
 /// Entry point (called by `main`).
@@ -357,7 +383,13 @@ fn figures(a: &FiguresArgs) -> Result<()> {
         .map(|s| s.parse::<crate::figures::FigureId>())
         .collect::<Result<Vec<_>, _>>()?;
     let opts = crate::figures::FigureOptions {
-        out_dir: a.out.clone(),
+        out_dir: a.out.clone().unwrap_or_else(|| {
+            PathBuf::from(if a.quick {
+                "out/figures-quick"
+            } else {
+                "figures"
+            })
+        }),
         quick: a.quick,
         only,
         f5_extra_csv: a.f5_extra_csv.clone(),
@@ -493,10 +525,17 @@ fn reproduce(a: &ReproduceArgs) -> Result<()> {
         println!();
     }
     // Every figure, with the quick settings when --quick is given.
+    let figures_dir = a.figures.clone().unwrap_or_else(|| {
+        if a.quick {
+            a.out.join("figures-quick")
+        } else {
+            PathBuf::from("figures")
+        }
+    });
     let mut figure_files = Vec::new();
     if !a.no_figures {
         let opts = crate::figures::FigureOptions {
-            out_dir: a.figures.clone(),
+            out_dir: figures_dir.clone(),
             quick: a.quick,
             ..Default::default()
         };
@@ -514,7 +553,7 @@ fn reproduce(a: &ReproduceArgs) -> Result<()> {
             println!(
                 "figures: {} files in {} ({:.1} s)",
                 figure_files.len(),
-                a.figures.display(),
+                figures_dir.display(),
                 start.elapsed().as_secs_f64()
             );
         }

@@ -484,7 +484,19 @@ fn validate_spectrum(s: &Spectrum) -> Result<(), DataError> {
     Ok(())
 }
 
+/// Largest design n·d generated or read (2.5·10⁸ entries, 2 GB of f64):
+/// sizes are checked before anything is allocated.
+pub const MAX_DESIGN_ENTRIES: u64 = 250_000_000;
+
 fn validate_synthetic(cfg: &SyntheticConfig) -> Result<(), DataError> {
+    let entries = (cfg.n as u64).saturating_mul(cfg.d as u64);
+    if entries > MAX_DESIGN_ENTRIES {
+        return Err(DataError::InvalidField(FieldError::new(
+            "n × d",
+            format!("{} × {} = {entries}", cfg.n, cfg.d),
+            format!("at most {MAX_DESIGN_ENTRIES} design entries (2 GB)"),
+        )));
+    }
     if cfg.n == 0 {
         return Err(DataError::InvalidField(FieldError::new(
             "n",

@@ -314,7 +314,7 @@ impl<R: Real, M: LinearInX<R>> Probe<R> for StandardProbe<'_, R, M> {
 
 /// Which steps to record.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RecordPlan {
     /// Every `every` steps (and the last step).
     Every { every: u64 },

@@ -46,14 +46,52 @@ impl Default for Init {
     }
 }
 
-/// Which seeds to run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Which seeds to run: a list `[1, 2, 3]` or a table `{ first, count }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Seeds {
     /// Explicit list.
     List(Vec<u64>),
     /// `count` consecutive seeds from `first`.
     Range { first: u64, count: u64 },
+}
+
+/// By hand so that a wrong key or type in `{ first, count }` is named (an
+/// untagged enum would only say that no variant matched).
+impl<'de> Deserialize<'de> for Seeds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Seeds;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of seeds [1, 2, 3] or a table { first = 1, count = 16 }")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Seeds, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element::<u64>()? {
+                    v.push(x);
+                }
+                Ok(Seeds::List(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Seeds, A::Error> {
+                use serde::de::Error;
+                let (mut first, mut count) = (None, None);
+                while let Some(k) = a.next_key::<String>()? {
+                    match k.as_str() {
+                        "first" if first.is_none() => first = Some(a.next_value::<u64>()?),
+                        "count" if count.is_none() => count = Some(a.next_value::<u64>()?),
+                        "first" | "count" => return Err(A::Error::duplicate_field("first/count")),
+                        other => return Err(A::Error::unknown_field(other, &["first", "count"])),
+                    }
+                }
+                Ok(Seeds::Range {
+                    first: first.ok_or_else(|| A::Error::missing_field("first"))?,
+                    count: count.ok_or_else(|| A::Error::missing_field("count"))?,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Seeds {
@@ -212,6 +250,15 @@ pub struct ExperimentConfig {
     pub claims: Option<ClaimsSection>,
 }
 
+/// Most seeds of one run or study.
+pub const MAX_SEEDS: u64 = 1_000_000;
+/// Largest minibatch.
+pub const MAX_BATCH_SIZE: usize = 10_000_000;
+/// Most records per run.
+pub const MAX_RECORDS: u64 = 10_000_000;
+/// Most decay steps or learning rates of a sweep.
+pub const MAX_GRID: usize = 100_000;
+
 /// The first value that occurs twice.
 fn first_duplicate(values: impl Iterator<Item = u64>) -> Option<u64> {
     let mut seen = std::collections::BTreeSet::new();
@@ -233,13 +280,29 @@ impl ExperimentConfig {
         })
     }
 
-    /// Read and parse a TOML file (see [`Self::from_toml_str`]).
+    /// Read and parse a TOML file (see [`Self::from_toml_str`]). Relative
+    /// data paths resolve against the config file's directory, so a config
+    /// works from any working directory.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        let mut cfg = Self::from_toml_str(&text, &path.display().to_string())?;
+        if let DataConfig::Csv(c) = &mut cfg.data {
+            let base = path.parent().unwrap_or(Path::new(""));
+            let resolve = |p: &mut std::path::PathBuf| {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            };
+            resolve(&mut c.x);
+            resolve(&mut c.y);
+            if let Some(b) = &mut c.beta_star {
+                resolve(b);
+            }
+        }
+        Ok(cfg)
     }
 
     /// Check ranges that serde cannot; called by [`super::Experiment::new`]
@@ -259,6 +322,13 @@ impl ExperimentConfig {
             .validate(usize::MAX)
             .map_err(|e| invalid("sgd", String::new(), &e.to_string()))?;
         if let Seeds::Range { first, count } = self.run.seeds {
+            if count > MAX_SEEDS {
+                return Err(invalid(
+                    "run.seeds.count",
+                    count.to_string(),
+                    &format!("at most {MAX_SEEDS} seeds per run"),
+                ));
+            }
             if first.checked_add(count).is_none() {
                 return Err(invalid(
                     "run.seeds",
@@ -298,6 +368,41 @@ impl ExperimentConfig {
                 "needs sgd.schedule.kind = \"step_decay\" (or give run.steps)",
             ));
         }
+        if self.sgd.batch_size > MAX_BATCH_SIZE {
+            return Err(invalid(
+                "sgd.batch_size",
+                self.sgd.batch_size.to_string(),
+                &format!("at most {MAX_BATCH_SIZE}"),
+            ));
+        }
+        let records = self.record_count();
+        match self.run.record {
+            RecordPlan::Every { every: 0 } => {
+                return Err(invalid("run.record.every", "0".into(), "must be ≥ 1"))
+            }
+            RecordPlan::LogSpaced { points: 0 } => {
+                return Err(invalid("run.record.points", "0".into(), "must be ≥ 1"))
+            }
+            _ if records > MAX_RECORDS => {
+                return Err(invalid(
+                    "run.record",
+                    format!("{:?} over {} steps", self.run.record, self.longest_run()),
+                    &format!(
+                        "would record {records} points per run; at most {MAX_RECORDS} (raise `every` or lower `points`)"
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(sw) = &self.sweep {
+            if sw.decay_steps.len() > MAX_GRID || sw.lrs.len() > MAX_GRID {
+                return Err(invalid(
+                    "sweep",
+                    format!("{} decay steps, {} lrs", sw.decay_steps.len(), sw.lrs.len()),
+                    &format!("at most {MAX_GRID} of each"),
+                ));
+            }
+        }
         // Settings that change nothing are rejected with the reason.
         if let DataConfig::Synthetic(syn) = &self.data {
             if syn.normalize_columns && syn.spectrum != crate::data::Spectrum::Identity {
@@ -327,6 +432,13 @@ impl ExperimentConfig {
             }
         }
         if let Seeds::List(v) = &self.run.seeds {
+            if v.len() as u64 > MAX_SEEDS {
+                return Err(invalid(
+                    "run.seeds",
+                    format!("{} seeds", v.len()),
+                    &format!("at most {MAX_SEEDS} seeds per run"),
+                ));
+            }
             if let Some(d) = first_duplicate(v.iter().copied()) {
                 return Err(invalid(
                     "run.seeds",
@@ -376,6 +488,35 @@ impl ExperimentConfig {
             }
         }
         Ok(())
+    }
+
+    /// The longest single run the config asks for (run section or sweep).
+    fn longest_run(&self) -> u64 {
+        let sweep = self.sweep.as_ref().map_or(0, |sw| {
+            sw.decay_steps
+                .iter()
+                .max()
+                .map_or(0, |t| t.saturating_add(sw.steps_after_decay))
+        });
+        let run = match (
+            self.run.steps,
+            self.run.steps_after_decay,
+            &self.sgd.schedule,
+        ) {
+            (Some(s), _, _) => s,
+            (None, Some(a), Schedule::StepDecay { decay_step, .. }) => decay_step.saturating_add(a),
+            (None, a, _) => a.unwrap_or(0),
+        };
+        run.max(sweep)
+    }
+
+    /// Records per run the record plan makes on the longest run.
+    fn record_count(&self) -> u64 {
+        match self.run.record {
+            RecordPlan::Every { every } => self.longest_run() / every.max(1) + 2,
+            RecordPlan::LogSpaced { points } => points as u64 + 3,
+            RecordPlan::FinalOnly => 2,
+        }
     }
 
     /// Total steps of the `run` section.

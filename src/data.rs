@@ -318,6 +318,13 @@ impl Dataset<f64> {
             .zip(&column_scale)
             .map(|(l, s)| l * s * s)
             .collect();
+        if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::InvalidField(FieldError::new(
+                "target_noise_sigma / ground_truth",
+                format!("{} / {:?}", cfg.target_noise_sigma, cfg.ground_truth),
+                format!("the targets overflow (y[{i}] = {})", y[i]),
+            )));
+        }
         let mut data = Self::from_parts(
             x,
             y,

@@ -386,7 +386,10 @@ impl ExperimentConfig {
             _ if records > MAX_RECORDS => {
                 return Err(invalid(
                     "run.record",
-                    format!("{:?} over {} steps", self.run.record, self.longest_run()),
+                    {
+                        let (steps, source) = self.longest_run();
+                        format!("{:?} over {steps} steps ({source})", self.run.record)
+                    },
                     &format!(
                         "would record {records} points per run; at most {MAX_RECORDS} (raise `every` or lower `points`)"
                     ),
@@ -490,30 +493,38 @@ impl ExperimentConfig {
         Ok(())
     }
 
-    /// The longest single run the config asks for (run section or sweep).
-    fn longest_run(&self) -> u64 {
+    /// The longest single run the config asks for (run section or sweep),
+    /// and the fields that set it.
+    fn longest_run(&self) -> (u64, &'static str) {
         let sweep = self.sweep.as_ref().map_or(0, |sw| {
             sw.decay_steps
                 .iter()
                 .max()
                 .map_or(0, |t| t.saturating_add(sw.steps_after_decay))
         });
-        let run = match (
+        let (run, source) = match (
             self.run.steps,
             self.run.steps_after_decay,
             &self.sgd.schedule,
         ) {
-            (Some(s), _, _) => s,
-            (None, Some(a), Schedule::StepDecay { decay_step, .. }) => decay_step.saturating_add(a),
-            (None, a, _) => a.unwrap_or(0),
+            (Some(s), _, _) => (s, "run.steps"),
+            (None, Some(a), Schedule::StepDecay { decay_step, .. }) => (
+                decay_step.saturating_add(a),
+                "sgd.schedule.decay_step + run.steps_after_decay",
+            ),
+            (None, a, _) => (a.unwrap_or(0), "run.steps_after_decay"),
         };
-        run.max(sweep)
+        if sweep > run {
+            (sweep, "max sweep.decay_steps + sweep.steps_after_decay")
+        } else {
+            (run, source)
+        }
     }
 
     /// Records per run the record plan makes on the longest run.
     fn record_count(&self) -> u64 {
         match self.run.record {
-            RecordPlan::Every { every } => self.longest_run() / every.max(1) + 2,
+            RecordPlan::Every { every } => self.longest_run().0 / every.max(1) + 2,
             RecordPlan::LogSpaced { points } => points as u64 + 3,
             RecordPlan::FinalOnly => 2,
         }

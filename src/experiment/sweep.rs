@@ -284,8 +284,12 @@ fn first_difference(old: &str, new: &str) -> String {
             _ => Some(format!("{path}: stored {a}, now {b}")),
         }
     }
-    match (old.parse::<toml::Value>(), new.parse::<toml::Value>()) {
-        (Ok(a), Ok(b)) => walk("", &a, &b).unwrap_or_else(|| "formatting differs".into()),
+    match (
+        toml::from_str::<toml::Table>(old),
+        toml::from_str::<toml::Table>(new),
+    ) {
+        (Ok(a), Ok(b)) => walk("", &toml::Value::Table(a), &toml::Value::Table(b))
+            .unwrap_or_else(|| "formatting differs".into()),
         _ => "the stored config.toml is not readable".into(),
     }
 }

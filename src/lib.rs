@@ -15,4 +15,5 @@ pub mod noise;
 pub mod plot;
 pub mod scalar;
 pub mod schedule;
+pub mod simd;
 pub mod stats;

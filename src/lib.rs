@@ -17,4 +17,5 @@ pub mod nonfinite;
 pub mod plot;
 pub mod scalar;
 pub mod schedule;
+pub mod simd;
 pub mod stats;

@@ -235,9 +235,7 @@ pub fn dot<R: Real>(a: &[R], b: &[R]) -> R {
 #[inline]
 pub fn axpy<R: Real>(y: &mut [R], alpha: &R, x: &[R]) {
     debug_assert_eq!(y.len(), x.len());
-    for (yi, xi) in y.iter_mut().zip(x) {
-        yi.add_mul(alpha, xi);
-    }
+    R::axpy_into(y, alpha, x);
 }
 
 /// `‖a‖²`.

@@ -193,6 +193,41 @@ pub trait Real:
             *out += &*tmp;
         }
     }
+    /// `y += α · x` (element by element; f64: the dispatched SIMD kernel of
+    /// [`crate::simd`], the same bits on every instruction set).
+    #[inline]
+    fn axpy_into(y: &mut [Self], alpha: &Self, x: &[Self]) {
+        for (yi, xi) in y.iter_mut().zip(x) {
+            yi.add_mul(alpha, xi);
+        }
+    }
+    /// The diagonal-network update `u −= w ⊙ v`, `v −= w ⊙ u` (old u, v),
+    /// with `w = coef · x` when `coef` is given (`w` then holds x), by
+    /// multiplies and subtractions (no fused operations: cheaper in MPFR, and
+    /// the f64 kernels of [`crate::simd`] do the same operations).
+    #[inline]
+    fn diagonal_update_into(
+        u: &mut [Self],
+        v: &mut [Self],
+        w: &[Self],
+        coef: Option<&Self>,
+        tmps: &mut [Self; 3],
+    ) {
+        let [wt, t2, t3] = tmps;
+        for ((uj, vj), xj) in u.iter_mut().zip(v.iter_mut()).zip(w) {
+            let wj = match coef {
+                Some(c) => {
+                    wt.set_mul(c, xj);
+                    &*wt
+                }
+                None => xj,
+            };
+            t2.set_mul(wj, vj);
+            t3.set_mul(wj, uj);
+            *uj -= &*t2;
+            *vj -= &*t3;
+        }
+    }
 }
 
 impl Real for f64 {
@@ -295,50 +330,31 @@ impl Real for f64 {
     #[inline]
     fn dot_into(out: &mut Self, a: &[Self], b: &[Self]) {
         debug_assert_eq!(a.len(), b.len());
-        let mut acc = [0.0f64; LANES];
-        let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-        let (ar, br) = (ac.remainder(), bc.remainder());
-        for (x, y) in ac.zip(bc) {
-            for l in 0..LANES {
-                acc[l] += x[l] * y[l];
-            }
-        }
-        let mut tail = 0.0;
-        for (x, y) in ar.iter().zip(br) {
-            tail += x * y;
-        }
-        *out = reduce_lanes(acc) + tail;
+        *out = crate::simd::dot(a, b);
     }
     #[inline]
     fn triple_dot_into(out: &mut Self, a: &[Self], b: &[Self], c: &[Self], _tmp: &mut Self) {
         debug_assert!(a.len() == b.len() && b.len() == c.len());
-        let mut acc = [0.0f64; LANES];
-        let (ac, bc, cc) = (
-            a.chunks_exact(LANES),
-            b.chunks_exact(LANES),
-            c.chunks_exact(LANES),
-        );
-        let (ar, br, cr) = (ac.remainder(), bc.remainder(), cc.remainder());
-        for ((x, y), z) in ac.zip(bc).zip(cc) {
-            for l in 0..LANES {
-                acc[l] += x[l] * y[l] * z[l];
-            }
-        }
-        let mut tail = 0.0;
-        for ((x, y), z) in ar.iter().zip(br).zip(cr) {
-            tail += x * y * z;
-        }
-        *out = reduce_lanes(acc) + tail;
+        *out = crate::simd::triple_dot(a, b, c);
     }
-}
-
-/// Independent accumulators in f64 reductions (fixed, so results do not depend
-/// on the SIMD width of the machine).
-const LANES: usize = 8;
-
-#[inline(always)]
-fn reduce_lanes(acc: [f64; LANES]) -> f64 {
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    #[inline]
+    fn axpy_into(y: &mut [Self], alpha: &Self, x: &[Self]) {
+        debug_assert_eq!(y.len(), x.len());
+        crate::simd::axpy(y, *alpha, x);
+    }
+    #[inline]
+    fn diagonal_update_into(
+        u: &mut [Self],
+        v: &mut [Self],
+        w: &[Self],
+        coef: Option<&Self>,
+        _tmps: &mut [Self; 3],
+    ) {
+        match coef {
+            Some(c) => crate::simd::diag_update_scaled(u, v, w, *c),
+            None => crate::simd::diag_update(u, v, w),
+        }
+    }
 }
 
 impl Real for Mpfr {

@@ -6,7 +6,8 @@
 use std::time::Instant;
 
 use latedecay::manifold::basis_pursuit::{
-    basis_pursuit, check_certificate, BasisPursuit, BasisPursuitError, DEFAULT_TOLERANCE,
+    basis_pursuit, basis_pursuit_from, basis_pursuit_with, check_certificate, BasisPursuit,
+    BasisPursuitError, LpMethod, DEFAULT_TOLERANCE,
 };
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -515,4 +516,57 @@ fn infeasible_systems_report_the_solver_status() {
     );
     let r = basis_pursuit(&x, 3, 2, &[1.0, -2.0, 0.0], None, TOL);
     assert!(matches!(r, Err(BasisPursuitError::SolverFailed { .. })));
+}
+
+/// Column generation (the default for d ≥ 2000) finds the same support and
+/// the same refined β, bit for bit, as one full LP solve, with a certificate
+/// checked on the full problem; sparse and dense-ish solutions, with weights.
+#[test]
+fn column_generation_matches_the_full_lp() {
+    for (seed, n, d, k) in [(1u64, 20usize, 2500usize, 3usize), (2, 30, 3000, 12)] {
+        let support = random_support(seed, d, k);
+        let (x, y, _) = gaussian_instance(seed, n, d, &support);
+        let mut rng = StdRng::seed_from_u64(seed + 100);
+        let c: Vec<f64> = (0..d).map(|_| rng.random_range(0.8..1.2)).collect();
+        for w in [None, Some(&c[..])] {
+            let full = basis_pursuit_with(&x, n, d, &y, w, TOL, LpMethod::Full).unwrap();
+            let cg = basis_pursuit_with(&x, n, d, &y, w, TOL, LpMethod::ColumnGeneration).unwrap();
+            let auto = basis_pursuit(&x, n, d, &y, w, TOL).unwrap();
+            assert!(full.certificate.ok && cg.certificate.ok && auto.certificate.ok);
+            assert!(cg.refined && cg.certificate.unique);
+            assert_eq!(cg.support, full.support);
+            let bits = |b: &BasisPursuit| b.beta.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&cg), bits(&full));
+            assert_eq!(bits(&auto), bits(&full));
+            let cert = check_certificate(&x, n, d, &y, w, &cg.beta, &cg.dual, TOL).unwrap();
+            assert!(cert.ok);
+        }
+    }
+}
+
+/// Reusing the solution for weights 1 certifies the solution for weights
+/// close to 1 without an LP (same support, same β), and refuses (None) a
+/// start that is not optimal for the new weights.
+#[test]
+fn reused_solution_is_certified_or_refused() {
+    let (n, d) = (20usize, 60usize);
+    let support = random_support(5, d, 3);
+    let (x, y, _) = gaussian_instance(5, n, d, &support);
+    let ones = basis_pursuit(&x, n, d, &y, None, TOL).unwrap();
+    let near: Vec<f64> = (0..d).map(|j| 1.0 + 1e-9 * (j % 7) as f64).collect();
+    let reused = basis_pursuit_from(&x, n, d, &y, Some(&near), TOL, &ones.beta, &ones.dual)
+        .unwrap()
+        .expect("certified");
+    let direct = basis_pursuit(&x, n, d, &y, Some(&near), TOL).unwrap();
+    assert!(reused.certificate.ok);
+    assert_eq!(reused.support, direct.support);
+    assert_eq!(reused.beta, direct.beta);
+    // Weights that make the old support expensive: the start is refused.
+    let mut far = vec![1.0; d];
+    for &j in &support {
+        far[j] = 50.0;
+    }
+    let refused =
+        basis_pursuit_from(&x, n, d, &y, Some(&far), TOL, &ones.beta, &ones.dual).unwrap();
+    assert!(refused.is_none() || refused.unwrap().certificate.ok);
 }

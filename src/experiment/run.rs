@@ -9,7 +9,9 @@ use crate::data::Dataset;
 use crate::dynamics::sgd::{
     run_sgd, Record, RecordPlan, Sgd, SgdError, SgdState, StandardProbe, StopReason,
 };
-use crate::manifold::{flattest_interpolant, min_norm_interpolant, Interpolant, InterpolantError};
+use crate::manifold::{
+    flattest_interpolant_reusing, min_norm_interpolant, Interpolant, InterpolantError,
+};
 use crate::model::{Diagonal, Linear, LinearInX, ModelKind, Problem};
 use crate::noise::{rng_for, stream};
 use crate::scalar::{Mpfr, Real};
@@ -153,7 +155,8 @@ impl<R: Real> Prepared<R> {
         let model = exp.config().model;
         let data = exp.data().convert::<R>(ctx);
         let minnorm = min_norm_interpolant(model, &data)?;
-        let flattest = flattest_interpolant(model, &data)?;
+        // θ_R from θ_mn's solution when that certifies (no second LP).
+        let flattest = flattest_interpolant_reusing(model, &data, &minnorm)?;
         Ok(Self {
             problem: AnyProblem::new(model, data),
             minnorm,

@@ -161,6 +161,55 @@ pub fn basis_pursuit(
     weights: Option<&[f64]>,
     tol: f64,
 ) -> Result<BasisPursuit, BasisPursuitError> {
+    basis_pursuit_with(x, n, d, y, weights, tol, LpMethod::Auto)
+}
+
+/// How [`basis_pursuit_with`] solves the linear program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LpMethod {
+    /// [`LpMethod::ColumnGeneration`] when `d ≥ COLUMN_GENERATION_MIN_D`
+    /// (and `d > 4n`), else [`LpMethod::Full`].
+    Auto,
+    /// One interior-point solve of the LP on all `2d` variables.
+    Full,
+    /// Column generation (exploits `n ≪ d`): solve the LP restricted to a
+    /// working set of columns (initially the `max(4n, 64)` largest
+    /// `|X_jᵀy|/c_j`), price every column with the restricted dual λ and add
+    /// the columns with `|X_jᵀλ| > (1 − 10⁻⁶) c_j`, repeat until none is left.
+    /// The final `(β, λ)` is refined and certified on the *full* problem
+    /// exactly as after a full solve; if the loop does not settle, the full
+    /// LP is solved instead.
+    ColumnGeneration,
+}
+
+/// Smallest `d` for which [`LpMethod::Auto`] uses column generation (below
+/// it a full solve takes milliseconds, and the shipped experiments keep
+/// their original solver path).
+pub const COLUMN_GENERATION_MIN_D: usize = 2000;
+
+impl LpMethod {
+    fn resolve(self, n: usize, d: usize) -> LpMethod {
+        match self {
+            LpMethod::Auto if d >= COLUMN_GENERATION_MIN_D && d > 4 * n => {
+                LpMethod::ColumnGeneration
+            }
+            LpMethod::Auto => LpMethod::Full,
+            m => m,
+        }
+    }
+}
+
+/// [`basis_pursuit`] with an explicit LP method (same certificate whatever
+/// the method).
+pub fn basis_pursuit_with(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    y: &[f64],
+    weights: Option<&[f64]>,
+    tol: f64,
+    method: LpMethod,
+) -> Result<BasisPursuit, BasisPursuitError> {
     let c = validate_problem(x, n, d, y, weights)?;
     validate_tolerance(tol)?;
 
@@ -182,7 +231,13 @@ pub fn basis_pursuit(
         ));
     }
 
-    let raw = solve_lp(x, n, d, y, &c)?;
+    let raw = match method.resolve(n, d) {
+        LpMethod::ColumnGeneration => match solve_lp_column_generation(x, n, d, y, &c)? {
+            Some(raw) => raw,
+            None => solve_lp(x, n, d, y, &c)?,
+        },
+        _ => solve_lp(x, n, d, y, &c)?,
+    };
     let status_name = raw.status.to_string();
     match raw.status {
         SolverStatus::PrimalInfeasible
@@ -430,6 +485,152 @@ fn solve_lp(
         status: sol.status,
         iterations: sol.iterations,
     })
+}
+
+/// Relative margin of the pricing step: columns with `|X_jᵀλ| > (1 − margin)
+/// c_j` enter the working set (near-active ones too, so that the restricted
+/// interior-point dual cannot hide an active column).
+const PRICING_MARGIN: f64 = 1e-6;
+/// Rounds of column generation before falling back to the full LP.
+const MAX_PRICING_ROUNDS: usize = 60;
+
+/// Column generation for the LP (see [`LpMethod::ColumnGeneration`]).
+/// `Ok(None)`: it did not settle (the caller solves the full LP).
+fn solve_lp_column_generation(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    y: &[f64],
+    c: &[f64],
+) -> Result<Option<RawSolution>, BasisPursuitError> {
+    let all: Vec<usize> = (0..d).collect();
+    let score = transpose_times_rows(x, n, d, y);
+    let mut order: Vec<usize> = all.clone();
+    order.sort_by(|&a, &b| {
+        (score[b].abs() / c[b])
+            .total_cmp(&(score[a].abs() / c[a]))
+            .then(a.cmp(&b))
+    });
+    let batch = (4 * n).max(64);
+    let mut working: Vec<usize> = order[..batch.min(d)].to_vec();
+    let mut in_set = vec![false; d];
+    for &j in &working {
+        in_set[j] = true;
+    }
+    let mut iterations = 0;
+    for _ in 0..MAX_PRICING_ROUNDS {
+        working.sort_unstable();
+        let k = working.len();
+        let mut xw = Vec::with_capacity(n * k);
+        for i in 0..n {
+            let row = &x[i * d..(i + 1) * d];
+            xw.extend(working.iter().map(|&j| row[j]));
+        }
+        let cw: Vec<f64> = working.iter().map(|&j| c[j]).collect();
+        let raw = solve_lp(&xw, n, k, y, &cw)?;
+        iterations += raw.iterations;
+        let solved = matches!(
+            raw.status,
+            SolverStatus::Solved | SolverStatus::AlmostSolved
+        ) && raw.beta.iter().chain(&raw.lambda).all(|v| v.is_finite());
+        let mut entering: Vec<(f64, usize)> = if solved {
+            let xt_lambda = transpose_times_rows(x, n, d, &raw.lambda);
+            (0..d)
+                .filter(|&j| !in_set[j])
+                .map(|j| (xt_lambda[j].abs() / c[j], j))
+                .filter(|&(ratio, _)| ratio > 1.0 - PRICING_MARGIN)
+                .collect()
+        } else {
+            // Restricted problem infeasible (or not solved): grow the set.
+            order
+                .iter()
+                .filter(|&&j| !in_set[j])
+                .map(|&j| (0.0, j))
+                .collect()
+        };
+        if solved && entering.is_empty() {
+            let mut beta = vec![0.0; d];
+            for (&j, &b) in working.iter().zip(&raw.beta) {
+                beta[j] = b;
+            }
+            return Ok(Some(RawSolution {
+                beta,
+                lambda: raw.lambda,
+                status: raw.status,
+                iterations,
+            }));
+        }
+        if entering.is_empty() {
+            return Ok(None);
+        }
+        entering.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, j) in entering.iter().take(batch) {
+            in_set[j] = true;
+            working.push(j);
+        }
+    }
+    Ok(None)
+}
+
+/// `Xᵀλ` for the row-major `n×d` matrix (row by row, cache friendly).
+fn transpose_times_rows(x: &[f64], n: usize, d: usize, lambda: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; d];
+    for (i, &l) in lambda.iter().enumerate().take(n) {
+        for (o, &v) in out.iter_mut().zip(&x[i * d..(i + 1) * d]) {
+            *o += v * l;
+        }
+    }
+    out
+}
+
+/// Certify a known primal–dual pair for (possibly different) weights without
+/// solving an LP: the support refinement of [`basis_pursuit`] is run from
+/// `(beta_start, lambda_start)` (e.g. the solution for other weights) and the
+/// KKT certificate is checked on the full problem. `Ok(None)`: the pair
+/// does not lead to a certified solution for these weights (solve with
+/// [`basis_pursuit`] instead).
+#[allow(clippy::too_many_arguments)]
+pub fn basis_pursuit_from(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    y: &[f64],
+    weights: Option<&[f64]>,
+    tol: f64,
+    beta_start: &[f64],
+    lambda_start: &[f64],
+) -> Result<Option<BasisPursuit>, BasisPursuitError> {
+    let c = validate_problem(x, n, d, y, weights)?;
+    validate_tolerance(tol)?;
+    if beta_start.len() != d {
+        return Err(BasisPursuitError::BetaLength {
+            len: beta_start.len(),
+            d,
+        });
+    }
+    if lambda_start.len() != n {
+        return Err(BasisPursuitError::LambdaLength {
+            len: lambda_start.len(),
+            n,
+        });
+    }
+    check_finite("beta", beta_start)?;
+    check_finite("lambda", lambda_start)?;
+    Ok(
+        refine(x, n, d, y, &c, beta_start, lambda_start, tol).map(|r| {
+            assemble(
+                y,
+                &c,
+                r.beta,
+                r.lambda,
+                r.support,
+                r.certificate,
+                true,
+                "Reused".to_string(),
+                0,
+            )
+        }),
+    )
 }
 
 // ---------------------------------------------------------------------------

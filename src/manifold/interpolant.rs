@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use super::basis_pursuit::{basis_pursuit, BasisPursuitError};
+use super::basis_pursuit::{basis_pursuit, basis_pursuit_from, BasisPursuitError};
 use crate::data::Dataset;
 use crate::linalg::{dot, norm, Cholesky, LinalgError, Mat};
 use crate::model::ModelKind;
@@ -130,7 +130,7 @@ pub fn min_norm_interpolant<R: Real>(
         ModelKind::Linear => linear_min_norm(data),
         ModelKind::Diagonal => {
             let ones = vec![R::one(data.ctx()); data.d()];
-            diagonal_weighted(data, &ones)
+            diagonal_weighted(data, &ones, None)
         }
     }
 }
@@ -145,7 +145,26 @@ pub fn flattest_interpolant<R: Real>(
     data.require_overparameterized()?;
     match kind {
         ModelKind::Linear => linear_min_norm(data),
-        ModelKind::Diagonal => diagonal_weighted(data, &data.column_moments.clone()),
+        ModelKind::Diagonal => diagonal_weighted(data, &data.column_moments.clone(), None),
+    }
+}
+
+/// [`flattest_interpolant`] given θ_mn of the same data: solves no second LP
+/// when θ_mn's support and (corrected) dual certify optimality for the
+/// weights c_j (always the case with normalized columns, c_j ≈ 1; then θ_R
+/// has θ_mn's support and the same β, bit for bit), else solves it. The
+/// certificate is checked in the working precision exactly as in
+/// [`flattest_interpolant`]. Linear: θ_mn itself (what
+/// [`flattest_interpolant`] computes).
+pub fn flattest_interpolant_reusing<R: Real>(
+    kind: ModelKind,
+    data: &Dataset<R>,
+    minnorm: &Interpolant<R>,
+) -> Result<Interpolant<R>, InterpolantError> {
+    data.require_overparameterized()?;
+    match kind {
+        ModelKind::Linear => Ok(minnorm.clone()),
+        ModelKind::Diagonal => diagonal_weighted(data, &data.column_moments.clone(), Some(minnorm)),
     }
 }
 
@@ -198,13 +217,25 @@ fn certificate_tolerance<R: Real>(data: &Dataset<R>) -> f64 {
 fn diagonal_weighted<R: Real>(
     data: &Dataset<R>,
     weights: &[R],
+    start: Option<&Interpolant<R>>,
 ) -> Result<Interpolant<R>, InterpolantError> {
     let ctx = data.ctx();
     let (n, d) = (data.n(), data.d());
     let x64 = data.x.to_f64();
     let y64: Vec<f64> = data.y.iter().map(Real::to_f64).collect();
     let w64: Vec<f64> = weights.iter().map(Real::to_f64).collect();
-    let lp = basis_pursuit(x64.as_slice(), n, d, &y64, Some(&w64), 1e-9)?;
+    let reused = match start {
+        Some(s) => {
+            let b64: Vec<f64> = s.beta.iter().map(Real::to_f64).collect();
+            let l64: Vec<f64> = s.dual.iter().map(Real::to_f64).collect();
+            basis_pursuit_from(x64.as_slice(), n, d, &y64, Some(&w64), 1e-9, &b64, &l64)?
+        }
+        None => None,
+    };
+    let lp = match reused {
+        Some(lp) => lp,
+        None => basis_pursuit(x64.as_slice(), n, d, &y64, Some(&w64), 1e-9)?,
+    };
     let support = lp.support.clone();
     let signs: Vec<f64> = support.iter().map(|&j| lp.beta[j].signum()).collect();
     let k = support.len();

@@ -5,7 +5,10 @@
 pub mod basis_pursuit;
 pub mod interpolant;
 
-pub use interpolant::{flattest_interpolant, min_norm_interpolant, Interpolant, InterpolantError};
+pub use interpolant::{
+    flattest_interpolant, flattest_interpolant_reusing, min_norm_interpolant, Interpolant,
+    InterpolantError,
+};
 
 use crate::linalg::{norm, Cholesky, LinalgError, Mat};
 use crate::model::{Model, Problem};

@@ -31,8 +31,7 @@ impl Diagonal {
 pub struct DiagonalWorkspace<R> {
     direction: Vec<R>,
     tmp: R,
-    tmp2: R,
-    tmp3: R,
+    tmps: [R; 3],
 }
 
 impl<R: Real> Model<R> for Diagonal {
@@ -51,8 +50,7 @@ impl<R: Real> Model<R> for Diagonal {
         DiagonalWorkspace {
             direction: vec![R::zero(ctx); self.d],
             tmp: R::zero(ctx),
-            tmp2: R::zero(ctx),
-            tmp3: R::zero(ctx),
+            tmps: [R::zero(ctx), R::zero(ctx), R::zero(ctx)],
         }
     }
     #[inline]
@@ -74,18 +72,9 @@ impl<R: Real> Model<R> for Diagonal {
         if let [(row, coef)] = batch {
             // B = 1: fuse w_j = coef·x_j into the update (no direction buffer).
             // Multiplies and subtractions, no fused ops: cheaper in MPFR, and
-            // the products use the old u_j, v_j (simultaneous update).
-            let xr = x.row(*row);
-            let DiagonalWorkspace {
-                tmp: w, tmp2, tmp3, ..
-            } = ws;
-            for ((uj, vj), xj) in u.iter_mut().zip(v.iter_mut()).zip(xr) {
-                w.set_mul(coef, xj);
-                tmp2.set_mul(w, vj);
-                tmp3.set_mul(w, uj);
-                *uj -= &*tmp2;
-                *vj -= &*tmp3;
-            }
+            // the products use the old u_j, v_j (simultaneous update). f64:
+            // the dispatched SIMD kernel (crate::simd), same operations.
+            R::diagonal_update_into(u, v, x.row(*row), Some(coef), &mut ws.tmps);
             return;
         }
         for w in ws.direction.iter_mut() {
@@ -94,12 +83,7 @@ impl<R: Real> Model<R> for Diagonal {
         for (row, coef) in batch {
             crate::linalg::axpy(&mut ws.direction, coef, x.row(*row));
         }
-        for ((uj, vj), wj) in u.iter_mut().zip(v.iter_mut()).zip(&ws.direction) {
-            ws.tmp2.set_mul(wj, vj);
-            ws.tmp3.set_mul(wj, uj);
-            *uj -= &ws.tmp2;
-            *vj -= &ws.tmp3;
-        }
+        R::diagonal_update_into(u, v, &ws.direction, None, &mut ws.tmps);
     }
 }
 

@@ -1,0 +1,565 @@
+//! Runtime-dispatched SIMD kernels for the f64 hot loops (SGD updates, model
+//! forward/backward, the probes' residuals).
+//!
+//! # Mechanism
+//!
+//! `std::arch` intrinsics behind `#[target_feature(enable = …)]`, chosen at
+//! run time with `is_x86_feature_detected!` (no extra crate): AVX-512F (the
+//! 8 accumulator lanes in one register), AVX2 (two registers), SSE2 (the
+//! x86-64 baseline, four registers). On aarch64 the portable kernels are
+//! compiled for the baseline, which includes NEON; elsewhere they are the
+//! fallback. A scalar reference path (`Level::Scalar`) runs the portable
+//! code one element at a time.
+//!
+//! Why explicit intrinsics and not one portable source compiled per feature
+//! set (what `multiversion` does) or `pulp`: the loop structure is then
+//! fixed by us, not by the vectorizer (compiling the portable 8-lane loop
+//! with `avx512f` gave shuffle-heavy 128-bit code), and a kernel cannot pick
+//! up an FMA by accident: every level uses separate `mul`/`add`/`sub`
+//! instructions (`avx2`/`avx512f` do not enable `fma`, and Rust never
+//! contracts). The summation order is the one of the former f64 reductions
+//! of `scalar.rs`: lane `l` of 8 accumulators takes the elements `8m + l`,
+//! the lanes are reduced as `((a0+a4)+(a1+a5))+((a2+a6)+(a3+a7))`, the tail
+//! (`n mod 8` elements) is summed in index order and added last. Products
+//! are `(a·b)·c`. Element-wise updates have no order to keep. So **every
+//! level computes the same bits**; `tests/simd.rs` forces every available
+//! level (and the scalar one) and compares SGD iterates and records bit for
+//! bit.
+//!
+//! # Forcing a level
+//!
+//! `set_dispatch(Some(Level::Scalar))` (tests, benchmarks) or the environment
+//! variable `LATEDECAY_SIMD=scalar|sse2|avx2|avx512|neon` (read once, at the
+//! first kernel call). A level the CPU lacks is refused by [`set_dispatch`]
+//! and ignored (with the auto-detected level used) when given by the
+//! environment.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Independent accumulators of every f64 reduction (fixed, so results do not
+/// depend on the SIMD width of the machine).
+pub const LANES: usize = 8;
+
+/// An instruction-set level of the kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Level {
+    /// Reference path: one element at a time (each product is kept out of
+    /// vector registers), same order as every other level.
+    Scalar = 1,
+    /// x86-64 baseline (SSE2, 2 lanes).
+    Sse2 = 2,
+    /// AVX2 (4 lanes).
+    Avx2 = 3,
+    /// AVX-512F (8 lanes).
+    Avx512 = 4,
+    /// aarch64 baseline (NEON, 2 lanes).
+    Neon = 5,
+}
+
+impl Level {
+    /// Lower-case name (`scalar`, `sse2`, `avx2`, `avx512`, `neon`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Scalar => "scalar",
+            Level::Sse2 => "sse2",
+            Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
+            Level::Neon => "neon",
+        }
+    }
+    /// Parse a name as printed by [`Level::name`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Level::Scalar,
+            Level::Sse2,
+            Level::Avx2,
+            Level::Avx512,
+            Level::Neon,
+        ]
+        .into_iter()
+        .find(|l| l.name() == s.trim().to_ascii_lowercase())
+    }
+    fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(Level::Scalar),
+            2 => Some(Level::Sse2),
+            3 => Some(Level::Avx2),
+            4 => Some(Level::Avx512),
+            5 => Some(Level::Neon),
+            _ => None,
+        }
+    }
+    /// Whether this CPU can run the level.
+    pub fn is_available(self) -> bool {
+        available().contains(&self)
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The levels this CPU can run, narrowest first (always includes `Scalar`).
+pub fn available() -> Vec<Level> {
+    let mut v = vec![Level::Scalar];
+    #[cfg(target_arch = "x86_64")]
+    {
+        v.push(Level::Sse2);
+        if std::arch::is_x86_feature_detected!("avx2") {
+            v.push(Level::Avx2);
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            v.push(Level::Avx512);
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    v.push(Level::Neon);
+    v
+}
+
+/// The widest level of this CPU.
+pub fn detected() -> Level {
+    *available().last().expect("scalar is always available")
+}
+
+/// 0 = not yet initialized.
+static ACTIVE: AtomicU8 = AtomicU8::new(0);
+
+#[cold]
+fn init() -> Level {
+    let auto = detected();
+    let level = match std::env::var("LATEDECAY_SIMD") {
+        Ok(s) => match Level::parse(&s) {
+            Some(l) if l.is_available() => l,
+            _ => {
+                eprintln!(
+                    "latedecay: LATEDECAY_SIMD={s} is not available on this CPU (available: {}); using {auto}",
+                    available().iter().map(|l| l.name()).collect::<Vec<_>>().join(", ")
+                );
+                auto
+            }
+        },
+        Err(_) => auto,
+    };
+    // Another thread may have initialized or forced a level meanwhile: keep it.
+    match ACTIVE.compare_exchange(0, level as u8, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => level,
+        Err(v) => Level::from_u8(v).unwrap_or(level),
+    }
+}
+
+/// The level the kernels currently use.
+#[inline(always)]
+pub fn active() -> Level {
+    match Level::from_u8(ACTIVE.load(Ordering::Relaxed)) {
+        Some(l) => l,
+        None => init(),
+    }
+}
+
+/// Force a level (`None`: back to the auto-detected one). Process-wide; results
+/// do not depend on it (that is what the tests check). Errors if the CPU
+/// cannot run the level.
+pub fn set_dispatch(level: Option<Level>) -> Result<(), String> {
+    let l = level.unwrap_or_else(detected);
+    if !l.is_available() {
+        return Err(format!("SIMD level {l} is not available on this CPU"));
+    }
+    ACTIVE.store(l as u8, Ordering::Relaxed);
+    Ok(())
+}
+
+#[inline(always)]
+fn reduce_lanes(acc: [f64; LANES]) -> f64 {
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+}
+
+/// The portable kernels. `STRICT` routes every product through
+/// `black_box`, which keeps the scalar reference out of vector registers
+/// (same operations, same order, so the same bits).
+mod portable {
+    use super::{reduce_lanes, LANES};
+    use std::hint::black_box;
+
+    #[inline(always)]
+    fn keep<const STRICT: bool>(x: f64) -> f64 {
+        if STRICT {
+            black_box(x)
+        } else {
+            x
+        }
+    }
+
+    /// Σ a_i b_i in the fixed 8-lane order.
+    #[inline(always)]
+    pub fn dot<const STRICT: bool>(a: &[f64], b: &[f64]) -> f64 {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut acc = [0.0f64; LANES];
+        let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let (ar, br) = (ac.remainder(), bc.remainder());
+        for (x, y) in ac.zip(bc) {
+            for l in 0..LANES {
+                acc[l] += keep::<STRICT>(x[l] * y[l]);
+            }
+        }
+        let mut tail = 0.0;
+        for (x, y) in ar.iter().zip(br) {
+            tail += keep::<STRICT>(x * y);
+        }
+        reduce_lanes(acc) + tail
+    }
+
+    /// Σ a_i b_i c_i (products as (a_i b_i) c_i) in the fixed 8-lane order.
+    #[inline(always)]
+    pub fn triple_dot<const STRICT: bool>(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
+        let n = a.len().min(b.len()).min(c.len());
+        let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+        let mut acc = [0.0f64; LANES];
+        let (ac, bc, cc) = (
+            a.chunks_exact(LANES),
+            b.chunks_exact(LANES),
+            c.chunks_exact(LANES),
+        );
+        let (ar, br, cr) = (ac.remainder(), bc.remainder(), cc.remainder());
+        for ((x, y), z) in ac.zip(bc).zip(cc) {
+            for l in 0..LANES {
+                acc[l] += keep::<STRICT>(x[l] * y[l]) * z[l];
+            }
+        }
+        let mut tail = 0.0;
+        for ((x, y), z) in ar.iter().zip(br).zip(cr) {
+            tail += keep::<STRICT>(x * y) * z;
+        }
+        reduce_lanes(acc) + tail
+    }
+
+    /// y_i += α x_i.
+    #[inline(always)]
+    pub fn axpy<const STRICT: bool>(y: &mut [f64], alpha: f64, x: &[f64]) {
+        for (yi, xi) in y.iter_mut().zip(x) {
+            *yi += keep::<STRICT>(alpha * xi);
+        }
+    }
+
+    /// Diagonal network, B = 1: w_j = c x_j, u_j −= w_j v_j, v_j −= w_j u_j
+    /// (old u_j).
+    #[inline(always)]
+    pub fn diag_update_scaled<const STRICT: bool>(
+        u: &mut [f64],
+        v: &mut [f64],
+        x: &[f64],
+        coef: f64,
+    ) {
+        let n = u.len().min(v.len()).min(x.len());
+        let (u, v, x) = (&mut u[..n], &mut v[..n], &x[..n]);
+        for ((uj, vj), xj) in u.iter_mut().zip(v.iter_mut()).zip(x) {
+            let w = keep::<STRICT>(coef * xj);
+            let (uo, vo) = (*uj, *vj);
+            *uj = uo - w * vo;
+            *vj = vo - w * uo;
+        }
+    }
+
+    /// Diagonal network, given direction w: u_j −= w_j v_j, v_j −= w_j u_j.
+    #[inline(always)]
+    pub fn diag_update<const STRICT: bool>(u: &mut [f64], v: &mut [f64], w: &[f64]) {
+        let n = u.len().min(v.len()).min(w.len());
+        let (u, v, w) = (&mut u[..n], &mut v[..n], &w[..n]);
+        for ((uj, vj), wj) in u.iter_mut().zip(v.iter_mut()).zip(w) {
+            let (uo, vo) = (*uj, *vj);
+            *uj = uo - keep::<STRICT>(wj * vo);
+            *vj = vo - wj * uo;
+        }
+    }
+}
+
+/// Explicit x86-64 kernels (std::arch intrinsics): the same operations in the
+/// same order as [`portable`] — lane `l` of the 8 accumulators holds the
+/// elements `8m + l`, products are `(a·b)·c`, separate multiplies and adds
+/// (no FMA), the 8 lanes are reduced by [`reduce_lanes`] and the tail is
+/// added in index order by the portable code. AVX-512F keeps the 8 lanes in
+/// one register, AVX2 in two, SSE2 in four.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{reduce_lanes, LANES};
+    use std::arch::x86_64::*;
+
+    macro_rules! x86_kernels {
+        ($modname:ident, $feat:literal, $vec:ty, $w:expr,
+         $load:ident, $store:ident, $mul:ident, $add:ident, $sub:ident, $set1:ident, $zero:ident) => {
+            pub mod $modname {
+                use super::*;
+                const W: usize = $w;
+                const R: usize = LANES / W;
+
+                #[target_feature(enable = $feat)]
+                unsafe fn reduce(acc: [$vec; R]) -> f64 {
+                    let mut lanes = [0.0f64; LANES];
+                    for (r, a) in acc.iter().enumerate() {
+                        $store(lanes.as_mut_ptr().add(r * W), *a);
+                    }
+                    reduce_lanes(lanes)
+                }
+
+                #[target_feature(enable = $feat)]
+                pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+                    let n = a.len().min(b.len());
+                    let m = n / LANES * LANES;
+                    // SAFETY: every load reads 8·⌊n/8⌋ ≤ n elements of a and b.
+                    let head = unsafe {
+                        let mut acc = [$zero(); R];
+                        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+                        let mut i = 0;
+                        while i < m {
+                            for (r, acc_r) in acc.iter_mut().enumerate() {
+                                let o = i + r * W;
+                                let p = $mul($load(pa.add(o)), $load(pb.add(o)));
+                                *acc_r = $add(*acc_r, p);
+                            }
+                            i += LANES;
+                        }
+                        reduce(acc)
+                    };
+                    let mut tail = 0.0;
+                    for (x, y) in a[m..n].iter().zip(&b[m..n]) {
+                        tail += x * y;
+                    }
+                    head + tail
+                }
+
+                #[target_feature(enable = $feat)]
+                pub fn triple_dot(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
+                    let n = a.len().min(b.len()).min(c.len());
+                    let m = n / LANES * LANES;
+                    // SAFETY: every load reads 8·⌊n/8⌋ ≤ n elements of a, b, c.
+                    let head = unsafe {
+                        let mut acc = [$zero(); R];
+                        let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_ptr());
+                        let mut i = 0;
+                        while i < m {
+                            for (r, acc_r) in acc.iter_mut().enumerate() {
+                                let o = i + r * W;
+                                let p = $mul(
+                                    $mul($load(pa.add(o)), $load(pb.add(o))),
+                                    $load(pc.add(o)),
+                                );
+                                *acc_r = $add(*acc_r, p);
+                            }
+                            i += LANES;
+                        }
+                        reduce(acc)
+                    };
+                    let mut tail = 0.0;
+                    for ((x, y), z) in a[m..n].iter().zip(&b[m..n]).zip(&c[m..n]) {
+                        tail += x * y * z;
+                    }
+                    head + tail
+                }
+
+                #[target_feature(enable = $feat)]
+                pub fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
+                    let n = y.len().min(x.len());
+                    let m = n / W * W;
+                    // SAFETY: loads and stores stay below m ≤ n.
+                    unsafe {
+                        let al = $set1(alpha);
+                        let (py, px) = (y.as_mut_ptr(), x.as_ptr());
+                        let mut i = 0;
+                        while i < m {
+                            let v = $add($load(py.add(i)), $mul(al, $load(px.add(i))));
+                            $store(py.add(i), v);
+                            i += W;
+                        }
+                    }
+                    for (yi, xi) in y[m..n].iter_mut().zip(&x[m..n]) {
+                        *yi += alpha * xi;
+                    }
+                }
+
+                #[target_feature(enable = $feat)]
+                pub fn diag_update_scaled(u: &mut [f64], v: &mut [f64], x: &[f64], coef: f64) {
+                    let n = u.len().min(v.len()).min(x.len());
+                    let m = n / W * W;
+                    // SAFETY: loads and stores stay below m ≤ n.
+                    unsafe {
+                        let c = $set1(coef);
+                        let (pu, pv, px) = (u.as_mut_ptr(), v.as_mut_ptr(), x.as_ptr());
+                        let mut i = 0;
+                        while i < m {
+                            let w = $mul(c, $load(px.add(i)));
+                            let (uo, vo) = ($load(pu.add(i)), $load(pv.add(i)));
+                            $store(pu.add(i), $sub(uo, $mul(w, vo)));
+                            $store(pv.add(i), $sub(vo, $mul(w, uo)));
+                            i += W;
+                        }
+                    }
+                    for ((uj, vj), xj) in u[m..n].iter_mut().zip(&mut v[m..n]).zip(&x[m..n]) {
+                        let w = coef * xj;
+                        let (uo, vo) = (*uj, *vj);
+                        *uj = uo - w * vo;
+                        *vj = vo - w * uo;
+                    }
+                }
+
+                #[target_feature(enable = $feat)]
+                pub fn diag_update(u: &mut [f64], v: &mut [f64], w: &[f64]) {
+                    let n = u.len().min(v.len()).min(w.len());
+                    let m = n / W * W;
+                    // SAFETY: loads and stores stay below m ≤ n.
+                    unsafe {
+                        let (pu, pv, pw) = (u.as_mut_ptr(), v.as_mut_ptr(), w.as_ptr());
+                        let mut i = 0;
+                        while i < m {
+                            let wv = $load(pw.add(i));
+                            let (uo, vo) = ($load(pu.add(i)), $load(pv.add(i)));
+                            $store(pu.add(i), $sub(uo, $mul(wv, vo)));
+                            $store(pv.add(i), $sub(vo, $mul(wv, uo)));
+                            i += W;
+                        }
+                    }
+                    for ((uj, vj), wj) in u[m..n].iter_mut().zip(&mut v[m..n]).zip(&w[m..n]) {
+                        let (uo, vo) = (*uj, *vj);
+                        *uj = uo - wj * vo;
+                        *vj = vo - wj * uo;
+                    }
+                }
+            }
+        };
+    }
+
+    x86_kernels!(
+        avx512,
+        "avx512f",
+        __m512d,
+        8,
+        _mm512_loadu_pd,
+        _mm512_storeu_pd,
+        _mm512_mul_pd,
+        _mm512_add_pd,
+        _mm512_sub_pd,
+        _mm512_set1_pd,
+        _mm512_setzero_pd
+    );
+    x86_kernels!(
+        avx2,
+        "avx2",
+        __m256d,
+        4,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_mul_pd,
+        _mm256_add_pd,
+        _mm256_sub_pd,
+        _mm256_set1_pd,
+        _mm256_setzero_pd
+    );
+    x86_kernels!(
+        sse2,
+        "sse2",
+        __m128d,
+        2,
+        _mm_loadu_pd,
+        _mm_storeu_pd,
+        _mm_mul_pd,
+        _mm_add_pd,
+        _mm_sub_pd,
+        _mm_set1_pd,
+        _mm_setzero_pd
+    );
+}
+
+/// Dispatch one kernel on the active level. The AVX levels are only ever
+/// active when the CPU reported them (see [`available`] and [`set_dispatch`]).
+macro_rules! dispatch {
+    ($name:ident ( $($arg:expr),* )) => {{
+        match active() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: Avx512 is only active when avx512f was detected.
+            Level::Avx512 => unsafe { x86::avx512::$name($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: Avx2 is only active when avx2 was detected.
+            Level::Avx2 => unsafe { x86::avx2::$name($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            Level::Sse2 => unsafe { x86::sse2::$name($($arg),*) },
+            Level::Scalar => portable::$name::<true>($($arg),*),
+            _ => portable::$name::<false>($($arg),*),
+        }
+    }};
+}
+
+/// `Σ a_i b_i` (over the common length) in the fixed 8-lane order.
+#[inline]
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    dispatch!(dot(a, b))
+}
+
+/// `Σ (a_i b_i) c_i` in the fixed 8-lane order.
+#[inline]
+pub fn triple_dot(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
+    dispatch!(triple_dot(a, b, c))
+}
+
+/// `y_i += α x_i`.
+#[inline]
+pub fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
+    dispatch!(axpy(y, alpha, x))
+}
+
+/// Diagonal-network SGD update for one sample: `w = coef·x`,
+/// `u −= w ⊙ v`, `v −= w ⊙ u` (all with the old u, v).
+#[inline]
+pub fn diag_update_scaled(u: &mut [f64], v: &mut [f64], x: &[f64], coef: f64) {
+    dispatch!(diag_update_scaled(u, v, x, coef))
+}
+
+/// Diagonal-network SGD update with a direction `w`: `u −= w ⊙ v`,
+/// `v −= w ⊙ u` (old u, v).
+#[inline]
+pub fn diag_update(u: &mut [f64], v: &mut [f64], w: &[f64]) {
+    dispatch!(diag_update(u, v, w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_names() {
+        for l in available() {
+            assert_eq!(Level::parse(l.name()), Some(l));
+        }
+        assert_eq!(Level::parse("AVX2"), Some(Level::Avx2));
+        assert_eq!(Level::parse("sse4"), None);
+    }
+
+    #[test]
+    fn kernels_agree_bitwise_with_the_reference() {
+        let n = 203;
+        let a: Vec<f64> = (0..n)
+            .map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.0)
+            .collect();
+        let b: Vec<f64> = (0..n)
+            .map(|i| ((i * 53 % 97) as f64 - 40.0) / 3.0)
+            .collect();
+        let c: Vec<f64> = (0..n)
+            .map(|i| ((i * 11 % 89) as f64 - 44.0) / 13.0)
+            .collect();
+        for len in [0, 1, 7, 8, 9, 100, 203] {
+            let (a, b, c) = (&a[..len], &b[..len], &c[..len]);
+            let rd = portable::dot::<true>(a, b).to_bits();
+            let rt = portable::triple_dot::<true>(a, b, c).to_bits();
+            let run = |f: &dyn Fn() -> u64| f();
+            for l in available() {
+                set_dispatch(Some(l)).unwrap();
+                assert_eq!(run(&|| dot(a, b).to_bits()), rd, "dot {l} len {len}");
+                assert_eq!(triple_dot(a, b, c).to_bits(), rt, "triple {l} len {len}");
+            }
+        }
+        set_dispatch(None).unwrap();
+    }
+}

@@ -1,0 +1,110 @@
+//! The SIMD levels of `latedecay::simd` give bit-identical results: every
+//! available level (and the scalar reference) is forced in turn and SGD runs
+//! of the Linear and Diagonal models, B = 1 and minibatches, with the standard
+//! probe (residuals, norms, distances), are compared bit for bit.
+//!
+//! One test function: the dispatch level is process-wide.
+
+use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::dynamics::sgd::{run_sgd, Record, RecordPlan, Sgd, SgdState, StandardProbe};
+use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
+use latedecay::noise::Sampling;
+use latedecay::schedule::Schedule;
+use latedecay::simd::{self, Level};
+
+/// Bits of a final iterate and of every record.
+type RunBits = (Vec<u64>, Vec<Vec<u64>>);
+
+fn record_bits(r: &Record) -> Vec<u64> {
+    [
+        r.lr,
+        r.sde_time,
+        r.flow_time,
+        r.train_loss,
+        r.test_loss,
+        r.norm,
+        r.beta_l1,
+        r.residual_norm,
+        r.dist_minnorm,
+    ]
+    .iter()
+    .map(|v| v.to_bits())
+    .collect()
+}
+
+fn run<M: LinearInX<f64>>(
+    problem: &Problem<f64, M>,
+    batch_size: usize,
+    reference: &[f64],
+) -> RunBits {
+    let method = Sgd {
+        batch_size,
+        label_noise_sigma: 1.0,
+        sampling: Sampling::WithReplacement,
+        schedule: Schedule::step_decay(0.004, 0.0004, 3000).unwrap(),
+    };
+    let theta0 = vec![1.0; problem.model.param_dim()];
+    let mut state = SgdState::new(theta0, 7, problem.n(), &method);
+    let mut probe = StandardProbe::new(problem, Some(reference));
+    let out = run_sgd(
+        problem,
+        &method,
+        &mut state,
+        5000,
+        RecordPlan::Every { every: 250 },
+        &mut probe,
+        |_| {},
+    );
+    (
+        out.theta.iter().map(|v| v.to_bits()).collect(),
+        out.records.iter().map(record_bits).collect(),
+    )
+}
+
+#[test]
+fn every_simd_level_gives_bit_identical_sgd_runs() {
+    let levels = simd::available();
+    assert!(levels.contains(&Level::Scalar));
+    assert!(levels.contains(&simd::detected()));
+    eprintln!("available SIMD levels: {levels:?}");
+    // d = 101 and 100: with and without an 8-lane tail; n = 40.
+    let mut results: Vec<(Level, Vec<RunBits>)> = Vec::new();
+    for &level in &levels {
+        simd::set_dispatch(Some(level)).unwrap();
+        assert_eq!(simd::active(), level);
+        let mut runs = Vec::new();
+        for d in [100usize, 101] {
+            let data = Dataset::synthetic(&SyntheticConfig {
+                n: 40,
+                d,
+                normalize_columns: true,
+                ..Default::default()
+            })
+            .unwrap();
+            let diag = Problem::new(Diagonal::new(d), data.clone());
+            let lin = Problem::new(Linear::new(d), data);
+            let ref_diag = vec![0.5; 2 * d];
+            let ref_lin = vec![0.25; d];
+            for b in [1usize, 8] {
+                runs.push(run(&diag, b, &ref_diag));
+                runs.push(run(&lin, b, &ref_lin));
+            }
+        }
+        results.push((level, runs));
+    }
+    simd::set_dispatch(None).unwrap();
+    let (base_level, base) = &results[0];
+    assert_eq!(*base_level, Level::Scalar);
+    for (level, runs) in &results[1..] {
+        for (i, (a, b)) in base.iter().zip(runs).enumerate() {
+            assert_eq!(
+                a.0, b.0,
+                "final iterate of run {i}: {level} differs from scalar"
+            );
+            assert_eq!(a.1, b.1, "records of run {i}: {level} differs from scalar");
+        }
+    }
+    // An unavailable level is refused.
+    #[cfg(target_arch = "x86_64")]
+    assert!(simd::set_dispatch(Some(Level::Neon)).is_err());
+}

@@ -3,6 +3,8 @@
 //! the previous implementation on the shipped configs, shards + merge equal
 //! to the whole sweep, and configs that do nothing rejected.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use latedecay::data::{Dataset, SyntheticConfig};
@@ -66,21 +68,13 @@ fn branches_match_independent_runs<R: Real, M: LinearInX<R>>(
         assert_eq!(b.records.len(), alone.records.len(), "decay step {t}");
         for (x, y) in b.records.iter().zip(&alone.records) {
             // Bitwise, NaN included.
-            let bits = |r: &latedecay::dynamics::sgd::Record| {
-                [
-                    r.lr,
-                    r.sde_time,
-                    r.flow_time,
-                    r.train_loss,
-                    r.test_loss,
-                    r.norm,
-                    r.beta_l1,
-                    r.residual_norm,
-                ]
-                .map(f64::to_bits)
-            };
             assert_eq!(x.step, y.step);
-            assert_eq!(bits(x), bits(y), "decay step {t}, record at {}", x.step);
+            assert_eq!(
+                common::record_bits(x),
+                common::record_bits(y),
+                "decay step {t}, record at {}",
+                x.step
+            );
         }
         for (x, y) in b.theta.iter().zip(&alone.theta) {
             assert!(x == y || !x.is_finite(), "decay step {t}: iterate differs");

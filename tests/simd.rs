@@ -5,8 +5,10 @@
 //!
 //! One test function: the dispatch level is process-wide.
 
+mod common;
+
 use latedecay::data::{Dataset, SyntheticConfig};
-use latedecay::dynamics::sgd::{run_sgd, Record, RecordPlan, Sgd, SgdState, StandardProbe};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
 use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
 use latedecay::noise::Sampling;
 use latedecay::schedule::Schedule;
@@ -14,23 +16,6 @@ use latedecay::simd::{self, Level};
 
 /// Bits of a final iterate and of every record.
 type RunBits = (Vec<u64>, Vec<Vec<u64>>);
-
-fn record_bits(r: &Record) -> Vec<u64> {
-    [
-        r.lr,
-        r.sde_time,
-        r.flow_time,
-        r.train_loss,
-        r.test_loss,
-        r.norm,
-        r.beta_l1,
-        r.residual_norm,
-        r.dist_minnorm,
-    ]
-    .iter()
-    .map(|v| v.to_bits())
-    .collect()
-}
 
 fn run<M: LinearInX<f64>>(
     problem: &Problem<f64, M>,
@@ -57,7 +42,7 @@ fn run<M: LinearInX<f64>>(
     );
     (
         out.theta.iter().map(|v| v.to_bits()).collect(),
-        out.records.iter().map(record_bits).collect(),
+        out.records.iter().map(common::record_bits).collect(),
     )
 }
 

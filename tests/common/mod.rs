@@ -6,6 +6,25 @@ use latedecay::model::{finite_difference_gradient, Model, Problem};
 use latedecay::scalar::Real;
 use proptest::prelude::*;
 
+/// The bits of every f64 field of a record (NaN included), for bit-identity
+/// checks between runs.
+pub fn record_bits(r: &latedecay::dynamics::sgd::Record) -> Vec<u64> {
+    [
+        r.lr,
+        r.sde_time,
+        r.flow_time,
+        r.train_loss,
+        r.test_loss,
+        r.norm,
+        r.beta_l1,
+        r.residual_norm,
+        r.dist_minnorm,
+    ]
+    .iter()
+    .map(|v| v.to_bits())
+    .collect()
+}
+
 /// max_i |a_i − b_i| / max(1, max_i |b_i|).
 pub fn max_rel_err<R: Real>(a: &[R], b: &[R]) -> f64 {
     let scale = b.iter().map(|v| v.to_f64().abs()).fold(1.0, f64::max);

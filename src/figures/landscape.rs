@@ -583,6 +583,7 @@ impl DiagonalLandscapeParams {
     }
 }
 
+/// The experiment's SGD method with its η₁ → η₂ decaying at `decay`.
 fn step_decay_of(cfg: &ExperimentConfig, decay: u64) -> Result<Sgd, FigureError> {
     let (lr, lr_after) = match cfg.sgd.schedule {
         Schedule::StepDecay { lr, lr_after, .. } => (lr, lr_after),
@@ -613,9 +614,6 @@ pub(crate) fn diagonal_problem(
     Ok((prepared, problem))
 }
 
-pub(crate) fn sgd_method(cfg: &ExperimentConfig, decay: u64) -> Result<Sgd, FigureError> {
-    step_decay_of(cfg, decay)
-}
 
 /// θ_ref with each coordinate pair (u_j, v_j) sign-flipped to be nearest θ.
 pub(crate) fn nearest_flip(theta_ref: &[f64], theta: &[f64]) -> Vec<f64> {
@@ -639,7 +637,7 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     let reference = prepared.reference();
     let theta_mn = &prepared.minnorm.theta;
     let run = |decay: u64, color: usize| -> Result<RunOut, FigureError> {
-        let method = sgd_method(&p.cfg, decay)?;
+        let method = step_decay_of(&p.cfg, decay)?;
         let probe = KeepTheta {
             inner: StandardProbe::new(&problem, Some(theta_mn)),
             thetas: vec![],

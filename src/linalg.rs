@@ -1,7 +1,11 @@
 //! Small dense linear algebra, generic over [`Real`].
 //!
-//! nalgebra's decompositions need `Copy` scalars, so the MPFR path uses these
-//! routines. They work in place on caller-owned buffers: no temporaries inside
+//! Written by hand because the MPFR path needs them: nalgebra's scalars
+//! (simba's `RealField`) need only `Clone`, but its constructors are
+//! context-free (`zero()`, `one()`, `from_f64` take no precision), while an
+//! MPFR number's precision is chosen at run time (`R::Ctx`). One generic
+//! implementation then serves f64 too, so both scalar types take the same
+//! arithmetic path. They work in place on caller-owned buffers: no temporaries inside
 //! loops. Naming follows nalgebra: `solve` returns a new vector, `solve_mut`
 //! overwrites its argument.
 

@@ -216,7 +216,6 @@ fn gradient_flow_kind_is_deterministic_and_heun_is_second_order() {
     }
     assert_eq!(Scheme::EulerMaruyama.weak_order(), 1);
     assert_eq!(Scheme::PlatenWeak2.weak_order(), 2);
-    assert!(Scheme::PlatenWeak2.supports_mpfr());
     assert_eq!(SdeKind::Sme1.weak_order_vs_sgd(), 1);
     assert_eq!(SdeKind::Sme2.weak_order_vs_sgd(), 2);
 }

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gradient_flow::{gbs_step, GradientFlowSettings};
 use crate::field_error::FieldError;
-use crate::linalg::{distance, norm, LinalgError};
+use crate::linalg::{norm, LinalgError};
 use crate::manifold::{project_onto_manifold, project_tangent};
 use crate::model::{Problem, TraceGradient};
 use crate::scalar::Real;
@@ -599,10 +599,4 @@ pub fn time_to_reach<M: TraceGradient<f64>>(
         theta = traj.last().to_vec();
         tau += step;
     }
-}
-
-/// Distance from θ to θ_ref (Euclidean), as f64; a convenience for flow/SGD
-/// comparisons.
-pub fn euclidean_distance<R: Real>(a: &[R], b: &[R]) -> f64 {
-    distance(a, b).to_f64()
 }

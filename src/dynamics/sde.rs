@@ -12,8 +12,9 @@
 //!
 //! Schemes ([`Scheme`]): Euler–Maruyama (weak order 1) and Platen's explicit
 //! weak order 2.0 scheme (Kloeden & Platen 1992, eq. 15.1.3; derivative-free,
-//! multi-dimensional noise; weak order 2). Each declares its weak order and
-//! whether it runs in MPFR ([`Scheme::weak_order`], [`Scheme::supports_mpfr`]).
+//! multi-dimensional noise; weak order 2). Each declares its weak order
+//! ([`Scheme::weak_order`]); both are generic over the scalar type, so every
+//! scheme runs in f64 and MPFR (`tests/sde.rs` runs both on one noise path).
 //!
 //! Time grid: SGD step k covers [t_k, t_k + η_k) and is split into 2^level
 //! equal substeps; η(t) = η_k there. Brownian paths ([`BrownianPath`]) depend
@@ -89,10 +90,6 @@ impl Scheme {
             Scheme::EulerMaruyama => 1,
             Scheme::PlatenWeak2 => 2,
         }
-    }
-    /// Whether the scheme is implemented generically (f64 and MPFR).
-    pub fn supports_mpfr(self) -> bool {
-        true
     }
 }
 

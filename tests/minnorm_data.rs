@@ -278,7 +278,92 @@ fn default_instance_is_unchanged() {
     let mn = min_norm_interpolant(ModelKind::Diagonal, &data.convert::<Mpfr>(256)).unwrap();
     assert!(mn.certificate_ok);
     assert_eq!(mn.support, vec![0, 1, 2]);
+    // The f64 support is exact here: the polish alone certifies it.
+    assert_eq!(mn.lp_support, mn.support);
+    assert_eq!(mn.simplex_pivots, 0);
     assert!(mn.norm.to_f64() > 2.449489 && mn.norm.to_f64() < 2.44949);
     let s = mn.summary(ModelKind::Diagonal);
     assert!(mantissa_digits(&s.norm_digits) >= 70, "{}", s.norm_digits);
+}
+
+#[test]
+fn exact_optimum_matches_brute_force_over_all_bases() {
+    // n = 4, d = 9, 17-digit data: the optimum of the LP is attained at a
+    // basis; enumerate all C(9, 4) = 126 of them in 256 bits and compare.
+    use latedecay::linalg::{Lu, Mat};
+    let dir = tempfile::tempdir().unwrap();
+    let mut pivots = 0;
+    for seed in [3u64, 4, 5] {
+        let (x, y) = gaussian_17_digit_files_small(dir.path(), seed);
+        let data = load(&x, &y).convert::<Mpfr>(256);
+        let (n, d) = (data.n(), data.d());
+        let mn = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
+        assert!(mn.certificate_ok, "{:?}", mn.certificate_failure);
+        pivots += mn.simplex_pivots;
+        let mut best: Option<Mpfr> = None;
+        let mut cols = vec![0usize; n];
+        fn next(cols: &mut [usize], d: usize) -> bool {
+            let n = cols.len();
+            for i in (0..n).rev() {
+                if cols[i] < d - n + i {
+                    cols[i] += 1;
+                    for k in i + 1..n {
+                        cols[k] = cols[k - 1] + 1;
+                    }
+                    return true;
+                }
+            }
+            false
+        }
+        for (i, c) in cols.iter_mut().enumerate() {
+            *c = i;
+        }
+        loop {
+            let mut b = Mat::<Mpfr>::zeros(n, n, 256);
+            for i in 0..n {
+                for (k, &j) in cols.iter().enumerate() {
+                    b[(i, k)] = data.x[(i, j)].clone();
+                }
+            }
+            if let Ok(lu) = Lu::new(b) {
+                let beta = lu.solve(&data.y);
+                let mut cost = Mpfr::with_val(256, 0);
+                for v in &beta {
+                    cost += v.clone().abs();
+                }
+                if best.as_ref().is_none_or(|b| cost < *b) {
+                    best = Some(cost);
+                }
+            }
+            if !next(&mut cols, d) {
+                break;
+            }
+        }
+        let mut diff = best.unwrap();
+        diff -= &mn.objective;
+        assert!(
+            diff.to_f64().abs() < 1e-70,
+            "seed {seed}: brute force − simplex = {:e}",
+            diff.to_f64()
+        );
+    }
+    // The f64 support (2 planted columns) is not exact: the simplex pivoted.
+    assert!(pivots > 0);
+}
+
+/// n = 4, d = 9, β* = (1, −0.5) on columns 1 and 6, 17 digits.
+fn gaussian_17_digit_files_small(dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
+    let (n, d) = (4usize, 9usize);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let x: Vec<f64> = (0..n * d)
+        .map(|_| 0.5 * rng.sample::<f64, _>(StandardNormal))
+        .collect();
+    let y: Vec<f64> = (0..n).map(|i| x[i * d + 1] - 0.5 * x[i * d + 6]).collect();
+    let (xp, yp) = (
+        dir.join(format!("Xs{seed}.csv")),
+        dir.join(format!("ys{seed}.csv")),
+    );
+    write_17_digits(&xp, d, &x);
+    write_17_digits(&yp, 1, &y);
+    (xp, yp)
 }

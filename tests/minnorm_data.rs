@@ -367,3 +367,44 @@ fn gaussian_17_digit_files_small(dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
     write_17_digits(&yp, 1, &y);
     (xp, yp)
 }
+
+#[test]
+fn seventeen_digit_instances_of_several_sizes_are_certified() {
+    // Seeds × sizes: the working-precision simplex always ends certified, with
+    // the same support and ‖θ‖ at 256 and 512 bits to the certified digits.
+    let dir = tempfile::tempdir().unwrap();
+    for (seed, n, d) in [
+        (1u64, 10usize, 30usize),
+        (2, 15, 40),
+        (3, 25, 80),
+        (4, 30, 60),
+        (5, 12, 100),
+    ] {
+        let sub = dir.path().join(format!("{seed}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let (x, y) = gaussian_17_digit_files(&sub, seed, n, d.max(42));
+        let data = load(&x, &y);
+        let a = min_norm_interpolant(ModelKind::Diagonal, &data.convert::<Mpfr>(256)).unwrap();
+        let b = min_norm_interpolant(ModelKind::Diagonal, &data.convert::<Mpfr>(512)).unwrap();
+        assert!(
+            a.certificate_ok && b.certificate_ok,
+            "{seed}: {:?} {:?}",
+            a.certificate_failure,
+            b.certificate_failure
+        );
+        assert_eq!(a.support, b.support, "seed {seed}");
+        let mut diff = Mpfr::with_val(512, &a.norm);
+        diff -= &b.norm;
+        assert!(
+            diff.to_f64().abs() <= a.norm_error_bound,
+            "seed {seed}: {:e} > bound {:e}",
+            diff.to_f64(),
+            a.norm_error_bound
+        );
+        assert!(
+            a.certified_digits() >= 60,
+            "seed {seed}: {} digits",
+            a.certified_digits()
+        );
+    }
+}

@@ -67,9 +67,10 @@ pub struct Interpolant<R> {
     pub support: Vec<usize>,
     /// Whether the optimality certificate holds in the working precision.
     pub certificate_ok: bool,
-    /// max_{j∈S} |X_jᵀλ − c_j sign β_j| (0 for Linear).
+    /// max_{j∈S} |X_jᵀλ − c_j sign β_j| / c_j (0 for Linear).
     pub support_violation: f64,
-    /// min_{j∉S} (c_j − |X_jᵀλ|): strict complementarity margin (> 0 ⇒ unique).
+    /// min_{j∉S} (c_j − |X_jᵀλ|) / c_j: strict complementarity margin
+    /// (> 0 ⇒ unique).
     pub complementarity_margin: f64,
     /// The failed condition of the certificate, its value and its tolerance
     /// (`None` when `certificate_ok`).

@@ -755,10 +755,28 @@ fn minnorm(a: &MinnormArgs) -> Result<()> {
             a.model,
             a.precision
         );
-        println!("‖θ‖        = {}", get("norm_digits").as_str().unwrap_or(""));
+        let digits = get("norm_digits");
+        match digits.as_str() {
+            Some(s) if !s.is_empty() => println!(
+                "‖θ‖        = {s} ({} certified digits, error ≤ {})",
+                get("certified_digits"),
+                get("norm_error_bound")
+            ),
+            _ => println!("‖θ‖        ≈ {} (no digit certified)", get("norm")),
+        }
         println!("objective  = {}", get("objective"));
-        println!("residual   = {}", get("residual"));
-        println!("support    = {}", get("support"));
+        println!(
+            "residual   = {} (backward error {})",
+            get("residual"),
+            get("backward_error")
+        );
+        let support_len = get("support").as_array().map_or(0, Vec::len);
+        let lp_len = get("lp_support").as_array().map_or(0, Vec::len);
+        println!(
+            "support    = {} ({support_len} entries; f64 LP: {lp_len}, {} simplex pivots in the working precision)",
+            get("support"),
+            get("simplex_pivots")
+        );
         println!(
             "certificate: {} (support violation {}, complementarity margin {})",
             if get("certificate_ok").as_bool() == Some(true) {
@@ -769,6 +787,9 @@ fn minnorm(a: &MinnormArgs) -> Result<()> {
             get("support_violation"),
             get("complementarity_margin")
         );
+        if let Some(why) = get("certificate_failure").as_str() {
+            println!("failed condition: {why}");
+        }
         if let Some(t) = value.get("test_loss") {
             println!("test loss  = {t}");
         }
@@ -779,6 +800,17 @@ fn minnorm(a: &MinnormArgs) -> Result<()> {
                 println!("  β[{j}] = {}", beta[j]);
             }
         }
+    }
+    if value
+        .get("certificate_ok")
+        .and_then(serde_json::Value::as_bool)
+        != Some(true)
+    {
+        let why = value
+            .get("certificate_failure")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("unknown condition");
+        bail!("certificate FAILED: {why}");
     }
     Ok(())
 }

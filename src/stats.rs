@@ -234,6 +234,32 @@ fn differences(a: &[f64], b: &[f64]) -> Result<Vec<f64>, StatsError> {
     Ok(a.iter().zip(b).map(|(x, y)| x - y).collect())
 }
 
+/// Mean and sum of squared deviations of finite, non-empty data, computed
+/// in coordinates shifted by `shift` (a data value): `x_i − shift` is exact
+/// for values within a factor 2 of the shift (Sterbenz) and small otherwise,
+/// so no large offset is summed. Returns `(mean(x) − shift, Σ(x_i − mean)²)`;
+/// data whose values are all equal give exactly `(x_0 − shift, 0)`.
+fn shifted_moments(x: &[f64], shift: f64) -> (f64, f64) {
+    let n = x.len() as f64;
+    let m = x.iter().map(|v| v - shift).sum::<f64>() / n;
+    let ss = x
+        .iter()
+        .map(|v| {
+            let dev = (v - shift) - m;
+            dev * dev
+        })
+        .sum();
+    (m, ss)
+}
+
+/// Zero spread: with [`shifted_moments`] this is exactly "all values are
+/// equal" (a constant sample whose f64 mean does not round back to the value,
+/// such as `[0.1; 3]`, still has zero spread). Data with a genuine spread, even
+/// of a few ulps on a large offset, are not rejected.
+fn essentially_constant(se: f64) -> bool {
+    se == 0.0
+}
+
 // ---------------------------------------------------------------------------
 // descriptive statistics
 // ---------------------------------------------------------------------------
@@ -398,13 +424,14 @@ pub fn one_sample_t_test(x: &[f64], mu0: f64, alt: Alternative) -> Result<TestRe
 /// Returns (t, df, mean). Data must be finite with n >= 2.
 fn one_sample_t(x: &[f64], mu0: f64, what: &'static str) -> Result<(f64, f64, f64), StatsError> {
     let n = x.len() as f64;
-    let m = mean(x)?;
-    let v = sample_variance(x)?;
-    if v == 0.0 {
+    let (m_shifted, ss) = shifted_moments(x, x[0]);
+    let m = x[0] + m_shifted;
+    let se = (ss / (n - 1.0) / n).sqrt();
+    if essentially_constant(se) {
         return Err(StatsError::ZeroVariance { what, value: x[0] });
     }
-    let se = (v / n).sqrt();
-    Ok(((m - mu0) / se, n - 1.0, m))
+    // mean − μ₀ without the rounding of the shifted mean back to x[0] + m.
+    Ok((((x[0] - mu0) + m_shifted) / se, n - 1.0, m))
 }
 
 /// Paired Student t test on the differences `d_i = a_i - b_i`
@@ -473,15 +500,19 @@ pub fn welch_t_test(a: &[f64], b: &[f64], alt: Alternative) -> Result<TestResult
     check_finite("a", a)?;
     check_finite("b", b)?;
     let (na, nb) = (a.len() as f64, b.len() as f64);
-    let (ma, mb) = (mean(a)?, mean(b)?);
-    let (va, vb) = (sample_variance(a)? / na, sample_variance(b)? / nb);
-    if va == 0.0 && vb == 0.0 {
+    // Both means in coordinates shifted by a[0]: the difference of means is
+    // not swamped by the rounding of a large common offset.
+    let shift = a[0];
+    let (ma, ssa) = shifted_moments(a, shift);
+    let (mb, ssb) = shifted_moments(b, shift);
+    let (va, vb) = (ssa / (na - 1.0) / na, ssb / (nb - 1.0) / nb);
+    let se2 = va + vb;
+    if essentially_constant(se2.sqrt()) {
         return Err(StatsError::ZeroVariance {
             what: "both Welch samples",
             value: a[0],
         });
     }
-    let se2 = va + vb;
     let t = (ma - mb) / se2.sqrt();
     let df = se2 * se2 / (va * va / (na - 1.0) + vb * vb / (nb - 1.0));
     Ok(TestResult {
@@ -535,15 +566,15 @@ pub fn equivalence_tost_paired(
     let d = differences(a, b)?;
     check_len("paired TOST", &d, 2)?;
     let n = d.len() as f64;
-    let m = mean(&d)?;
-    let v = sample_variance(&d)?;
-    if v == 0.0 {
+    let (m_shifted, ss) = shifted_moments(&d, d[0]);
+    let m = d[0] + m_shifted;
+    let se = (ss / (n - 1.0) / n).sqrt();
+    if essentially_constant(se) {
         return Err(StatsError::ZeroVariance {
             what: "paired differences",
             value: d[0],
         });
     }
-    let se = (v / n).sqrt();
     let df = n - 1.0;
     let dist = student_t(df)?;
     let t_lower = (m + margin) / se;
@@ -621,11 +652,26 @@ pub fn signed_rank_null_pmf(n: usize) -> Vec<f64> {
 /// ```
 /// use latedecay::stats::*;
 /// // R: psignrank(39, 9, lower.tail = FALSE) = 0.01953125
-/// assert!((signed_rank_exact_p(40.0, 9, Alternative::Greater) - 0.01953125).abs() < 1e-12);
+/// assert!((signed_rank_exact_p(40.0, 9, Alternative::Greater).unwrap() - 0.01953125).abs() < 1e-12);
+/// assert!(signed_rank_exact_p(f64::NAN, 9, Alternative::Greater).is_err());
 /// ```
-pub fn signed_rank_exact_p(v: f64, n: usize, alt: Alternative) -> f64 {
+pub fn signed_rank_exact_p(v: f64, n: usize, alt: Alternative) -> Result<f64, StatsError> {
+    check_statistic("v", v)?;
     let pmf = signed_rank_null_pmf(n);
-    exact_p_from_pmf(&pmf, v, alt)
+    Ok(exact_p_from_pmf(&pmf, v, alt))
+}
+
+/// A signed-rank statistic (or tie term) must be a finite number.
+fn check_statistic(name: &'static str, v: f64) -> Result<(), StatsError> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(StatsError::NonFinite {
+            name,
+            index: 0,
+            value: v,
+        })
+    }
 }
 
 fn exact_p_from_pmf(pmf: &[f64], v: f64, alt: Alternative) -> f64 {
@@ -676,10 +722,24 @@ fn exact_p_from_pmf(pmf: &[f64], v: f64, alt: Alternative) -> f64 {
 /// // Depression data of `wilcoxon_signed_rank`'s example (n = 9, V = 40, no ties):
 /// // scipy.stats.wilcoxon(x, y, alternative='greater', method='asymptotic',
 /// //                      correction=True).pvalue = 0.022005
-/// let p = signed_rank_normal_p(40.0, 9, 0.0, Alternative::Greater);
+/// let p = signed_rank_normal_p(40.0, 9, 0.0, Alternative::Greater).unwrap();
 /// assert!((p - 0.022005).abs() < TOLERANCE);
 /// ```
-pub fn signed_rank_normal_p(v: f64, n: usize, tie_term: f64, alt: Alternative) -> f64 {
+pub fn signed_rank_normal_p(
+    v: f64,
+    n: usize,
+    tie_term: f64,
+    alt: Alternative,
+) -> Result<f64, StatsError> {
+    check_statistic("v", v)?;
+    check_statistic("tie_term", tie_term)?;
+    if tie_term < 0.0 {
+        return Err(StatsError::InvalidParameter {
+            name: "tie_term",
+            value: tie_term,
+            reason: "must be a sum of t^3 - t >= 0",
+        });
+    }
     let nf = n as f64;
     let centre = nf * (nf + 1.0) / 4.0;
     let var = nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0 - tie_term / 48.0;
@@ -691,11 +751,11 @@ pub fn signed_rank_normal_p(v: f64, n: usize, tie_term: f64, alt: Alternative) -
     };
     if var <= 0.0 {
         // degenerate (n = 0): no evidence either way
-        return 1.0;
+        return Ok(1.0);
     }
     let z = (dev - correction) / var.sqrt();
     let std_normal = Normal::standard();
-    continuous_p(std_normal.cdf(z), std_normal.sf(z), alt)
+    Ok(continuous_p(std_normal.cdf(z), std_normal.sf(z), alt))
 }
 
 fn sign0(x: f64) -> f64 {
@@ -770,7 +830,7 @@ pub fn wilcoxon_signed_rank(
     let estimate = median(&d)?;
     let (p_value, method) = if n <= WILCOXON_EXACT_MAX_N && ties.is_empty() {
         (
-            signed_rank_exact_p(v, n, alt),
+            signed_rank_exact_p(v, n, alt)?,
             "Wilcoxon signed-rank test (exact null distribution, zeros dropped)",
         )
     } else {
@@ -782,7 +842,7 @@ pub fn wilcoxon_signed_rank(
             })
             .sum();
         (
-            signed_rank_normal_p(v, n, tie_term, alt),
+            signed_rank_normal_p(v, n, tie_term, alt)?,
             "Wilcoxon signed-rank test (normal approximation, tie and continuity corrected, zeros dropped)",
         )
     };
@@ -1036,11 +1096,21 @@ pub fn linear_fit(x: &[f64], y: &[f64], confidence: f64) -> Result<LinearFit, St
     check_finite("y", y)?;
     let n = x.len();
     let nf = n as f64;
-    let mx = mean(x)?;
-    let my = mean(y)?;
+    // scipy's `linregress` rule: all x identical is an error (checked on the
+    // values themselves, before any rounding of their mean).
+    if x.iter().all(|&v| v == x[0]) {
+        return Err(StatsError::ZeroVariance {
+            what: "x (linear fit)",
+            value: x[0],
+        });
+    }
+    // Means in coordinates shifted by the first point (stable for offsets).
+    let (mx_s, _) = shifted_moments(x, x[0]);
+    let (my_s, _) = shifted_moments(y, y[0]);
+    let (mx, my) = (x[0] + mx_s, y[0] + my_s);
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
     for (a, b) in x.iter().zip(y) {
-        let (da, db) = (a - mx, b - my);
+        let (da, db) = ((a - x[0]) - mx_s, (b - y[0]) - my_s);
         sxx += da * da;
         sxy += da * db;
         syy += db * db;
@@ -1256,8 +1326,11 @@ pub fn holm(p_values: &[f64]) -> Result<Vec<f64>, StatsError> {
 }
 
 /// Holm–Bonferroni rejections at family-wise error rate `alpha`:
-/// `reject[i] = holm(p)[i] <= alpha` (equivalently, step down through the
-/// sorted p-values rejecting while `p_(j) <= alpha / (m - j + 1)`).
+/// step down through the sorted p-values rejecting while
+/// `p_(j) <= alpha / (m - j + 1)`, the threshold being one correctly rounded
+/// division (as statsmodels). This equals `holm(p)[i] <= alpha` except when
+/// `(m - j + 1) · p_(j)` rounds across `alpha`: a p-value equal to its
+/// threshold `alpha / k` is always rejected.
 ///
 /// Errors: as [`holm`], plus `alpha` outside (0, 1).
 ///
@@ -1276,7 +1349,23 @@ pub fn holm_reject(p_values: &[f64], alpha: f64) -> Result<Vec<bool>, StatsError
             reason: "must lie strictly between 0 and 1",
         });
     }
-    Ok(holm(p_values)?.into_iter().map(|p| p <= alpha).collect())
+    check_p_values(p_values)?;
+    // Step down comparing each p-value with the correctly rounded threshold
+    // α/k (statsmodels' `multipletests(method="holm")`), not k·p with α: the
+    // product can round across α (11 · fl(0.05/11) > 0.05), so a p-value equal
+    // to its threshold was not rejected for some m and rejected for others.
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&i, &j| p_values[i].total_cmp(&p_values[j]));
+    let mut reject = vec![false; m];
+    for (rank, &i) in order.iter().enumerate() {
+        if p_values[i] <= alpha / (m - rank) as f64 {
+            reject[i] = true;
+        } else {
+            break;
+        }
+    }
+    Ok(reject)
 }
 
 #[cfg(test)]

@@ -74,3 +74,42 @@ fn quick_protocol_c1_to_c4_and_c8_pass_and_controls_fail() {
     assert!(eq.test.p_value > 0.5, "{eq:?}");
     assert!(eq.mean_difference.abs() > C8_REL_DIST_MARGIN);
 }
+
+#[test]
+fn holm_decision_has_no_one_ulp_edge_at_alpha_over_m() {
+    // 11 statistical rows, one with p = fl(0.05/11): 11·p rounds to
+    // 0.05000000000000001 > α, so comparing the adjusted p with α failed the
+    // row; the step-down comparison p ≤ α/11 (statsmodels) passes it.
+    let row = |id: usize, p: f64| ClaimRow {
+        id: format!("T{id}"),
+        statement: String::new(),
+        kind: Some(ClaimKind::Statistical),
+        statistic: String::new(),
+        value: None,
+        threshold: String::new(),
+        alpha: Some(FAMILY_ALPHA),
+        p_value: Some(p),
+        p_holm: None,
+        criteria_met: Some(true),
+        verdict: Verdict::Fail,
+        evidence: String::new(),
+        tests: Vec::new(),
+        config: None,
+        seeds: Vec::new(),
+        details: serde_json::Value::Null,
+        seconds: 0.0,
+    };
+    let mut rows: Vec<ClaimRow> = (0..11).map(|i| row(i, 0.9)).collect();
+    rows[4] = row(4, FAMILY_ALPHA / 11.0);
+    apply_holm_and_decide(&mut rows);
+    assert_eq!(
+        rows[4].verdict,
+        Verdict::Pass,
+        "p_holm = {:?}",
+        rows[4].p_holm
+    );
+    assert!(rows
+        .iter()
+        .enumerate()
+        .all(|(i, r)| i == 4 || r.verdict == Verdict::Fail));
+}

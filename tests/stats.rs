@@ -236,7 +236,7 @@ fn signed_rank_pmf_small_cases_and_r_psignrank() {
     assert_eq!(counts, vec![1., 1., 1., 2., 2., 2., 2., 2., 1., 1., 1.]);
     // R: psignrank(10, 10) = 0.04199219 (= 43/1024)
     assert_close!(
-        signed_rank_exact_p(10.0, 10, Alternative::Less),
+        signed_rank_exact_p(10.0, 10, Alternative::Less).unwrap(),
         43.0 / 1024.0,
         1e-15
     );
@@ -261,8 +261,8 @@ fn signed_rank_exact_agrees_with_normal_approximation_at_n_50() {
     let mut worst: f64 = 0.0;
     for v in 0..=max {
         for alt in ALTS {
-            let exact = signed_rank_exact_p(v as f64, n, alt);
-            let normal = signed_rank_normal_p(v as f64, n, 0.0, alt);
+            let exact = signed_rank_exact_p(v as f64, n, alt).unwrap();
+            let normal = signed_rank_normal_p(v as f64, n, 0.0, alt).unwrap();
             worst = worst.max((exact - normal).abs());
         }
     }
@@ -807,4 +807,98 @@ proptest! {
         prop_assert!(close(f.intercept, intercept, 1e-6));
         prop_assert!(f.slope_ci.0 <= f.slope && f.slope <= f.slope_ci.1);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Edge cases (issue 12, item 6). Reference values: scipy 1.17.1 where scipy
+// is right, exact rational arithmetic (Python `fractions` + mpmath) where
+// scipy itself loses the digits (it warns "catastrophic cancellation").
+// ---------------------------------------------------------------------------
+
+#[test]
+fn constant_sample_whose_mean_does_not_round_back_has_zero_variance() {
+    // mean([0.1; 3]) in f64 is 0.10000000000000002 ≠ 0.1; today's two-pass
+    // variance then gave t = 1.019e16, p = 9.6e-33 (scipy 1.17: the same, with
+    // a precision-loss warning; R: "data are essentially constant").
+    let x = [0.1; 3];
+    assert!(matches!(
+        one_sample_t_test(&x, 0.0, Alternative::TwoSided),
+        Err(StatsError::ZeroVariance { .. })
+    ));
+    assert!(matches!(
+        paired_t_test(&x, &[0.0; 3], Alternative::TwoSided),
+        Err(StatsError::ZeroVariance { .. })
+    ));
+    assert!(matches!(
+        equivalence_tost_paired(&x, &[0.0; 3], 0.5),
+        Err(StatsError::ZeroVariance { .. })
+    ));
+    assert!(matches!(
+        welch_t_test(&x, &[0.3; 4], Alternative::TwoSided),
+        Err(StatsError::ZeroVariance { .. })
+    ));
+}
+
+#[test]
+fn linear_fit_with_constant_x_is_zero_variance() {
+    // scipy.stats.linregress([0.1]*3, [1, 2, 3]): ValueError "Cannot calculate a
+    // linear regression if all x values are identical"; today: a slope CI of
+    // ±7.5e17.
+    assert!(matches!(
+        linear_fit(&[0.1; 3], &[1.0, 2.0, 3.0], 0.95),
+        Err(StatsError::ZeroVariance { .. })
+    ));
+}
+
+#[test]
+fn welch_means_are_computed_in_shifted_coordinates() {
+    // Two samples on a common offset of 1e15 (every value exact in f64).
+    // Exact rational arithmetic: t = -1.4084056792618557, df = 7.9657479261439657,
+    // estimate = -0.275, two-sided p = 0.19682376442398428 (scipy.stats.t.sf at
+    // that t and df). Today (and scipy's ttest_ind, which warns): t = -0.5976,
+    // estimate = -0.125, p = 0.5667.
+    let base = 1e15;
+    let a = [0.125, 0.5, 0.875, 0.25, 0.625].map(|v| base + v);
+    let b = [0.375, 0.75, 1.0, 0.5, 1.125].map(|v| base + v);
+    let r = welch_t_test(&a, &b, Alternative::TwoSided).unwrap();
+    assert_close!(r.estimate, -0.275, 1e-15);
+    assert_close!(r.statistic, -1.4084056792618557, 1e-13);
+    assert_close!(r.df.unwrap(), 7.965747926143966, 1e-12);
+    assert_close!(r.p_value, 0.19682376442398428, 1e-10);
+}
+
+#[test]
+fn holm_rejects_a_p_value_equal_to_its_threshold() {
+    // p = fl(0.05 / 11) is the Holm threshold of the smallest of 11 p-values;
+    // 11 · p rounds to 0.05000000000000001 > 0.05, so today it was not
+    // rejected (while for m = 7 it was). statsmodels' multipletests(...,
+    // method="holm") compares with α/k and rejects it.
+    let alpha = 0.05;
+    let mut p = vec![0.9; 11];
+    p[4] = alpha / 11.0;
+    let rej = holm_reject(&p, alpha).unwrap();
+    assert!(rej[4], "{rej:?}");
+    assert_eq!(rej.iter().filter(|&&r| r).count(), 1);
+    // Second step: thresholds α/11, α/10 exactly.
+    p[7] = alpha / 10.0;
+    let rej = holm_reject(&p, alpha).unwrap();
+    assert!(rej[4] && rej[7], "{rej:?}");
+}
+
+#[test]
+fn signed_rank_helpers_reject_nan() {
+    // Today: signed_rank_exact_p(NaN, ..) returned a probability (NaN.ceil()
+    // became index 0, so P(V ≥ NaN) = 1) and signed_rank_normal_p returned NaN.
+    assert!(matches!(
+        signed_rank_exact_p(f64::NAN, 9, Alternative::Greater),
+        Err(StatsError::NonFinite { .. })
+    ));
+    assert!(matches!(
+        signed_rank_normal_p(f64::NAN, 9, 0.0, Alternative::Less),
+        Err(StatsError::NonFinite { .. })
+    ));
+    assert!(matches!(
+        signed_rank_normal_p(40.0, 9, f64::NAN, Alternative::TwoSided),
+        Err(StatsError::NonFinite { .. })
+    ));
 }

@@ -662,17 +662,27 @@ pub fn apply_holm_and_decide(rows: &mut [ClaimRow]) {
         })
         .collect();
     let adjusted = crate::stats::holm(&ps).unwrap_or_else(|_| vec![1.0; ps.len()]);
-    for (&i, &a) in idx.iter().zip(&adjusted) {
+    // The decision at the family α steps down against α/k (no one-ulp edge
+    // where k·p rounds across α); the adjusted p-values are reported as R's.
+    let rejected_at_family =
+        crate::stats::holm_reject(&ps, FAMILY_ALPHA).unwrap_or_else(|_| vec![false; ps.len()]);
+    let mut holm_decision = vec![None; rows.len()];
+    for ((&i, &a), &rej) in idx.iter().zip(&adjusted).zip(&rejected_at_family) {
         rows[i].p_holm = Some(a);
+        holm_decision[i] = Some(rej);
     }
-    for r in rows.iter_mut() {
+    for (r, decision) in rows.iter_mut().zip(holm_decision) {
         let Some(kind) = r.kind else { continue };
         if matches!(r.verdict, Verdict::Error | Verdict::NotApplicable) {
             continue;
         }
         let criteria = r.criteria_met == Some(true);
         let alpha = r.alpha.unwrap_or(FAMILY_ALPHA);
-        let significant = r.p_holm.map(|p| p <= alpha);
+        let significant = if alpha == FAMILY_ALPHA {
+            decision
+        } else {
+            r.p_holm.map(|p| p <= alpha)
+        };
         r.verdict = match kind {
             ClaimKind::Statistical => {
                 if criteria && significant == Some(true) {

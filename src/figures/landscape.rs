@@ -614,7 +614,6 @@ pub(crate) fn diagonal_problem(
     Ok((prepared, problem))
 }
 
-
 /// θ_ref with each coordinate pair (u_j, v_j) sign-flipped to be nearest θ.
 pub(crate) fn nearest_flip(theta_ref: &[f64], theta: &[f64]) -> Vec<f64> {
     let d = theta.len() / 2;

@@ -3,6 +3,7 @@
 //! flattest interpolant θ_R = argmin_{θ∈Γ} tr G(θ).
 
 pub mod basis_pursuit;
+mod exact_bp;
 pub mod interpolant;
 
 pub use interpolant::{

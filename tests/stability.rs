@@ -355,3 +355,50 @@ fn stability_command_reports_every_point() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+/// The divergence hint quotes the B-aware η* and never prints NaN: a
+/// non-finite θ₀, a zero Jacobian (u = v = 0 for the diagonal network) and
+/// the default instance at η = 0.02 (σ = 0, B = 1), where η* ≈ 0.0083.
+#[test]
+fn divergence_hint_uses_critical_lr_and_never_prints_nan() {
+    use latedecay::dynamics::sgd::{divergence_hint, Sgd};
+    use latedecay::schedule::Schedule;
+    let p = problem::<f64>(10, 30, 1, ());
+    let method = Sgd {
+        batch_size: 1,
+        label_noise_sigma: 0.0,
+        sampling: Sampling::WithReplacement,
+        schedule: Schedule::constant(0.5).unwrap(),
+    };
+    for theta in [
+        vec![f64::NAN; 60],
+        vec![f64::INFINITY; 60],
+        vec![0.0; 60],
+        vec![1.0; 60],
+    ] {
+        let h = divergence_hint(&p, &method, &theta, 0.5);
+        assert!(
+            !h.to_lowercase().contains("nan") && !h.contains("inf"),
+            "{h}"
+        );
+        assert!(h.contains("reduce the learning rate"), "{h}");
+    }
+    let h = divergence_hint(&p, &method, &vec![1.0; 60], 0.5);
+    assert!(h.contains("η*"), "{h}");
+    // the default instance diverges at η = 0.02 with σ = 0: the hint names η*
+    let mut cfg = latedecay::experiment::ExperimentConfig::default_late_decay();
+    cfg.sweep = None;
+    cfg.sgd.label_noise_sigma = 0.0;
+    cfg.sgd.schedule = Schedule::constant(0.02).unwrap();
+    cfg.run.steps = Some(20_000);
+    cfg.run.steps_after_decay = None;
+    cfg.run.seeds = latedecay::experiment::Seeds::List(vec![1]);
+    let exp = latedecay::experiment::Experiment::new(cfg).unwrap();
+    let err = latedecay::experiment::run_experiment(&exp)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("diverged") && err.contains("η* ≈ 8.31"),
+        "{err}"
+    );
+}

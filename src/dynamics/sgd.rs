@@ -363,12 +363,45 @@ impl<R> SgdRun<R> {
     }
 }
 
-/// Hint for a divergence: compare η with the linear-stability limit 2/λ_max(G).
-fn divergence_hint<R: Real, M: Model<R>>(problem: &Problem<R, M>, theta0: &[R], lr: f64) -> String {
-    let sharpness = sharpness_estimate(problem, theta0);
+/// Hint for a divergence: compare η with the mean-square stability limit η*
+/// of SGD with this batch size and sampling at θ₀ (`proofs/stability.md`),
+/// and with the full-batch limit 2/λ_max(G). Computed in f64; never prints a
+/// NaN (a non-finite θ₀ or a zero Jacobian gets a plain hint).
+pub fn divergence_hint<R: Real, M: Model<R>>(
+    problem: &Problem<R, M>,
+    method: &Sgd,
+    theta0: &[R],
+    lr: f64,
+) -> String {
+    let advice =
+        "reduce the learning rate or the initialization scale (or increase the batch size)";
+    if !theta0.iter().all(Real::is_finite) {
+        return format!("θ₀ is not finite (lr was {lr:.3e}); {advice}");
+    }
+    let jac = problem.jacobian(theta0).to_f64();
+    if !jac.as_slice().iter().all(|v| v.is_finite()) {
+        return format!("the Jacobian at θ₀ is not finite (lr was {lr:.3e}); {advice}");
+    }
+    let red = crate::dynamics::stability::ReducedGradients::from_jacobian(&jac);
+    if red.rank() == 0 {
+        return format!(
+            "the Jacobian at θ₀ is zero, so SGD is linearly neutral there (lr was {lr:.3e}); {advice}"
+        );
+    }
+    let coef = crate::dynamics::stability::map_coefficients(
+        method.batch_size,
+        problem.n(),
+        method.sampling,
+    );
+    let eta_star = red.critical_lr(coef, 1e-6);
+    let lmax = red.lambda_max();
+    if !(eta_star.is_finite() && lmax.is_finite() && lmax > 0.0) {
+        return format!("lr was {lr:.3e}; {advice}");
+    }
     format!(
-        "the Gauss–Newton sharpness at θ₀ is about {sharpness:.3e}, so full-batch stability needs lr < 2/λ_max ≈ {:.3e} (lr was {lr:.3e}); reduce the learning rate, the label noise or the initialization scale",
-        2.0 / sharpness
+        "at θ₀, SGD with B = {} is mean-square stable only for lr < η* ≈ {eta_star:.3e} (full-batch limit 2/λ_max(G) ≈ {:.3e}; lr was {lr:.3e}); {advice}",
+        method.batch_size,
+        2.0 / lmax
     )
 }
 
@@ -463,7 +496,7 @@ where
             lr,
             quantity: quantity.into(),
             value: "non-finite".into(),
-            hint: divergence_hint(problem, &theta0, lr),
+            hint: divergence_hint(problem, method, &theta0, lr),
         })
     };
     while state.step <= end {

@@ -419,6 +419,7 @@ pub fn fit_order(rows: &[ErrorRow], confidence: f64) -> Option<OrderFit> {
 
 fn sgd_method(cfg: &CompareConfig, eta: f64) -> Result<Sgd, CompareError> {
     Ok(Sgd {
+        noise: Default::default(),
         batch_size: cfg.batch_size,
         label_noise_sigma: cfg.label_noise_sigma,
         sampling: Default::default(),

@@ -365,6 +365,7 @@ fn divergence_hint_uses_critical_lr_and_never_prints_nan() {
     use latedecay::schedule::Schedule;
     let p = problem::<f64>(10, 30, 1, ());
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 1,
         label_noise_sigma: 0.0,
         sampling: Sampling::WithReplacement,

@@ -817,6 +817,7 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let (gap, res) = (p.thresholds.c9_gap_fraction, p.thresholds.c9_residual_bound);
     let mut cfg = p.base.clone();
     cfg.sgd.label_noise_sigma = 0.0;
+    cfg.sgd.noise = crate::dynamics::sgd::NoiseModel::Label;
     cfg.run.seeds = Seeds::List(p.plateau_seeds.clone());
     cfg.run.steps = Some(steps);
     cfg.run.steps_after_decay = None;
@@ -891,6 +892,12 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 
 fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let p = &ctx.protocol;
+    if !p.base.sgd.noise.is_label() {
+        return Err(ClaimError::NotApplicable(format!(
+            "the identities are replayed for label-noise SGD; noise = {:?} perturbs θ otherwise",
+            p.base.sgd.noise
+        )));
+    }
     // The experiment's own data and method (B, σ, sampling, η₁ → η₂ halfway).
     let data = Dataset::from_config(&p.base.data)?;
     let (lr, lr_after) = step_decay_rates(&p.base)?;

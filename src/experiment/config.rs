@@ -189,6 +189,12 @@ pub struct ClaimsSection {
     /// C10: MPFR precision in bits (256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_bits: Option<u32>,
+    /// C11: seeds of the σ = 0 large-LR study (default 1…8 quick, 1001…1032 full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regime_seeds: Option<Seeds>,
+    /// C11: K, runs of 2K steps (default 400 000 quick, 800 000 full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regime_steps: Option<u64>,
     /// Pre-registered thresholds (defaults in `proofs/claims.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<ThresholdSection>,

@@ -34,7 +34,7 @@ pub fn read_theta_csv(path: &Path, dim: usize) -> Result<Vec<f64>, DataError> {
 }
 
 /// The jacobian of a run-time problem.
-fn jacobian<R: Real>(p: &AnyProblem<R>, theta: &[R]) -> crate::linalg::Mat<R> {
+pub(crate) fn jacobian<R: Real>(p: &AnyProblem<R>, theta: &[R]) -> crate::linalg::Mat<R> {
     match p {
         AnyProblem::Linear(p) => p.jacobian(theta),
         AnyProblem::Diagonal(p) => p.jacobian(theta),

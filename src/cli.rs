@@ -43,7 +43,7 @@ pub enum Command {
     /// Exact weak orders of gradient flow, SME-1, SME-2 vs SGD (Linear model,
     /// exact moments, no Monte Carlo), in f64 and MPFR (claim C5, figure F6).
     WeakOrders(WeakOrdersArgs),
-    /// Run the claims C1–C10 and print the claims table (exit code ≠ 0 if any fails).
+    /// Run the claims C1–C11 and print the claims table (exit code ≠ 0 if any fails).
     Verify(VerifyArgs),
     /// SGD vs SDE vs slow flow: error-vs-η tables with fitted orders, f64 vs MPFR.
     Compare(CompareArgs),

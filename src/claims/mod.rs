@@ -39,6 +39,7 @@ pub mod continuous;
 pub mod flow;
 pub mod geometry;
 pub mod identities;
+pub mod noise_shape;
 pub mod regime;
 pub mod registry;
 pub mod study;

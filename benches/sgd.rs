@@ -18,6 +18,7 @@ fn method(batch_size: usize) -> Sgd {
     Sgd {
         batch_size,
         label_noise_sigma: 1.0,
+        noise: Default::default(),
         sampling: Sampling::WithReplacement,
         schedule: Schedule::step_decay(0.004, 0.0004, 1 << 40).unwrap(),
     }

@@ -9,6 +9,7 @@ use std::time::Instant;
 fn main() {
     let data = Dataset::synthetic(&SyntheticConfig::default()).unwrap();
     let m = Sgd {
+        noise: Default::default(),
         batch_size: 1,
         label_noise_sigma: 1.0,
         sampling: Default::default(),

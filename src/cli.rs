@@ -43,10 +43,30 @@ pub enum Command {
     /// Exact weak orders of gradient flow, SME-1, SME-2 vs SGD (Linear model,
     /// exact moments, no Monte Carlo), in f64 and MPFR (claim C5, figure F6).
     WeakOrders(WeakOrdersArgs),
-    /// Run the claims C1–C10 and print the claims table (exit code ≠ 0 if any fails).
+    /// Run the claims C1–C11 and print the claims table (exit code ≠ 0 if any fails).
     Verify(VerifyArgs),
     /// SGD vs SDE vs slow flow: error-vs-η tables with fitted orders, f64 vs MPFR.
     Compare(CompareArgs),
+    /// Mean-square linear stability of SGD at θ₀, θ_mn (and a given point or
+    /// a run's final iterate): λ_max(G), 2/λ_max, 2/max‖∇f_i‖², ρ(η₁), η*.
+    Stability(StabilityArgs),
+}
+
+/// `stability` options.
+#[derive(Debug, Args)]
+pub struct StabilityArgs {
+    /// Experiment config (TOML): model, data, init, B, sampling, η₁.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Also evaluate at this θ (CSV: one column of D rows or one row of D values).
+    #[arg(long)]
+    pub theta: Option<PathBuf>,
+    /// Also run the config's first seed for run.steps and evaluate at its final iterate.
+    #[arg(long)]
+    pub after_run: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `figures` options.
@@ -359,6 +379,22 @@ pub fn main_with(cli: Cli) -> Result<()> {
             };
             run_verify(&cfg, mode, a.json)
         }
+        Command::Stability(a) => {
+            let exp = Experiment::from_file(&a.config)?;
+            let reports = crate::experiment::stability::stability_study(
+                &exp,
+                &crate::experiment::stability::StabilityOptions {
+                    theta_file: a.theta.clone(),
+                    after_run: a.after_run,
+                },
+            )?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                print_stability(&reports);
+            }
+            Ok(())
+        }
         Command::Compare(a) => {
             let cfg = crate::compare::CompareConfig::from_file(&a.config)?;
             let report = crate::compare::run_compare(&cfg)?;
@@ -373,6 +409,43 @@ pub fn main_with(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+fn print_stability(reports: &[crate::dynamics::stability::StabilityReport]) {
+    if let Some(r) = reports.first() {
+        println!(
+            "mean-square linear stability of SGD (B = {}, sampling {:?}), ρ at η₁ = {}",
+            r.batch_size, r.sampling, r.lr
+        );
+    }
+    println!(
+        "{:<34} {:>9} {:>10} {:>10} {:>10} {:>12} {:>12} {:>5} {:>12} {:>12}",
+        "point",
+        "‖θ‖",
+        "tr G",
+        "λ_max(G)",
+        "2/λ_max",
+        "max‖∇f_i‖²",
+        "2/max‖∇f_i‖²",
+        "rank",
+        "ρ(η₁)",
+        "η*"
+    );
+    for r in reports {
+        println!(
+            "{:<34} {:>9.4} {:>10.4} {:>10.4} {:>10.4e} {:>12.4} {:>12.4e} {:>5} {:>12.6} {:>12.4e}",
+            r.point,
+            r.norm,
+            r.trace_g,
+            r.lambda_max,
+            r.full_batch_lr,
+            r.max_grad_sq,
+            r.per_sample_lr,
+            r.rank,
+            r.rho,
+            r.critical_lr
+        );
     }
 }
 

@@ -419,6 +419,7 @@ pub fn fit_order(rows: &[ErrorRow], confidence: f64) -> Option<OrderFit> {
 
 fn sgd_method(cfg: &CompareConfig, eta: f64) -> Result<Sgd, CompareError> {
     Ok(Sgd {
+        noise: Default::default(),
         batch_size: cfg.batch_size,
         label_noise_sigma: cfg.label_noise_sigma,
         sampling: Default::default(),
@@ -572,7 +573,7 @@ pub fn sde_tables(
 /// use latedecay::model::Diagonal;
 /// use latedecay::schedule::Schedule;
 /// let data = Dataset::synthetic(&SyntheticConfig { n: 3, d: 6, ..Default::default() }).unwrap();
-/// let method = Sgd { batch_size: 1, label_noise_sigma: 0.5, sampling: Default::default(),
+/// let method = Sgd { batch_size: 1, label_noise_sigma: 0.5, noise: Default::default(), sampling: Default::default(),
 ///     schedule: Schedule::constant(0.01).unwrap() };
 /// let c = precision_divergence(Diagonal::new(6), &data, &method, &[1.0; 12], 7, 100, 50, 128, 1e-3).unwrap();
 /// assert_eq!(c.steps, vec![0, 50, 100]);

@@ -16,6 +16,8 @@ pub mod stream {
     pub const INIT: u64 = 2;
     /// Brownian increments of SDE solvers.
     pub const BROWNIAN: u64 = 3;
+    /// Isotropic parameter noise of SGD (noise.kind = "isotropic").
+    pub const PARAM_NOISE: u64 = 4;
 }
 
 /// A ChaCha8 generator for `seed`, on the independent stream `purpose`.

@@ -17,6 +17,7 @@ use latedecay::schedule::Schedule;
 
 fn method(batch_size: usize) -> Sgd {
     Sgd {
+        noise: Default::default(),
         batch_size,
         label_noise_sigma: 1.0,
         sampling: Sampling::WithReplacement,

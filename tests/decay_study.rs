@@ -20,6 +20,7 @@ use latedecay::schedule::Schedule;
 
 fn method(sigma: f64, batch_size: usize, sampling: Sampling) -> Sgd {
     Sgd {
+        noise: Default::default(),
         batch_size,
         label_noise_sigma: sigma,
         sampling,

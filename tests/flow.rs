@@ -210,6 +210,7 @@ fn c6_errors(
         .map(|&eta| {
             let steps = (tau / (eta * eta)).round() as u64;
             let method = Sgd {
+                noise: Default::default(),
                 batch_size: 1,
                 label_noise_sigma: 1.0,
                 sampling: Default::default(),

@@ -183,6 +183,7 @@ fn linear_null_space_drift<R: Real>(ctx: R::Ctx, tol: f64) {
             (Sampling::WithReplacement, 4, 2.0),
         ] {
             let method = Sgd {
+                noise: Default::default(),
                 batch_size,
                 label_noise_sigma: sigma,
                 sampling,

@@ -110,6 +110,7 @@ fn sgd_fits_the_teacher_task() {
     let problem = Problem::new(model, t.train.clone());
     let theta0 = model.gaussian_init::<f64>(1, 1.0, 1.0, ());
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 1,
         label_noise_sigma: 0.0,
         sampling: Sampling::WithReplacement,

@@ -145,6 +145,7 @@ fn monte_carlo_sgd(
 ) -> MonteCarlo {
     let problem = Problem::new(Linear::new(data.d()), data.clone());
     let method = Sgd {
+        noise: Default::default(),
         batch_size: b,
         label_noise_sigma: sigma,
         sampling: Sampling::WithReplacement,

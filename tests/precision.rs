@@ -160,6 +160,7 @@ fn diagonal_imbalance_identity_mpfr() {
     let problem = Problem::new(Diagonal::new(d), data.clone());
     let eta = 0.05;
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 2,
         label_noise_sigma: 0.5,
         sampling: Default::default(),
@@ -227,6 +228,7 @@ fn linear_null_space_invariance_mpfr() {
     let data = data(n, d, 8).convert::<Mpfr>(BITS);
     let problem = Problem::new(Linear::new(d), data.clone());
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 1,
         label_noise_sigma: 1.0,
         sampling: Default::default(),
@@ -294,6 +296,7 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
     let mut curves = Vec::new();
     for lr in [0.005, 0.05] {
         let method = Sgd {
+            noise: Default::default(),
             batch_size: 1,
             label_noise_sigma: 1.0,
             sampling: Default::default(),
@@ -323,6 +326,7 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
     // Negative control: with a threshold below the f64 rounding level the
     // horizon must be detected at the first record where f64 has rounded.
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 1,
         label_noise_sigma: 1.0,
         sampling: Default::default(),
@@ -357,6 +361,7 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
     })
     .unwrap();
     let gd = Sgd {
+        noise: Default::default(),
         batch_size: 8,
         label_noise_sigma: 0.0,
         sampling: latedecay::noise::Sampling::Shuffle,

@@ -136,6 +136,7 @@ fn divergence_stops_with_step_lr_and_hint() {
     .unwrap();
     let problem = Problem::new(Diagonal::new(30), data);
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 1,
         label_noise_sigma: 1.0,
         sampling: Sampling::WithReplacement,
@@ -179,6 +180,7 @@ fn f64_and_mpfr_runs_follow_the_same_noise_path() {
     })
     .unwrap();
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 2,
         label_noise_sigma: 0.5,
         sampling: Sampling::WithReplacement,
@@ -247,6 +249,7 @@ fn records_carry_times_and_distances() {
     let mn = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
     let problem = Problem::new(Diagonal::new(20), data);
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 1,
         label_noise_sigma: 1.0,
         sampling: Sampling::WithReplacement,
@@ -288,6 +291,7 @@ fn linear_sgd_solves_least_squares_with_minibatches() {
     .unwrap();
     let problem = Problem::new(Linear::new(12), data);
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 3,
         label_noise_sigma: 0.0,
         sampling: Sampling::Shuffle,
@@ -319,6 +323,7 @@ fn linear_sgd_solves_least_squares_with_minibatches() {
 #[test]
 fn invalid_sgd_settings_are_named() {
     let bad = Sgd {
+        noise: Default::default(),
         batch_size: 0,
         label_noise_sigma: 1.0,
         sampling: Sampling::WithReplacement,

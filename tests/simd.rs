@@ -27,6 +27,7 @@ fn run<M: LinearInX<f64>>(
         label_noise_sigma: 1.0,
         sampling: Sampling::WithReplacement,
         schedule: Schedule::step_decay(0.004, 0.0004, 3000).unwrap(),
+        noise: Default::default(),
     };
     let theta0 = vec![1.0; problem.model.param_dim()];
     let mut state = SgdState::new(theta0, 7, problem.n(), &method);

@@ -39,6 +39,8 @@ pub mod continuous;
 pub mod flow;
 pub mod geometry;
 pub mod identities;
+pub mod noise_shape;
+pub mod regime;
 pub mod registry;
 pub mod study;
 
@@ -59,7 +61,9 @@ use flow::FlowPrediction;
 pub const FAMILY_ALPHA: f64 = 0.05;
 
 /// The ids every build lists, in order.
-pub const CLAIM_IDS: [&str; 10] = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10"];
+pub const CLAIM_IDS: [&str; 11] = [
+    "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11",
+];
 
 /// Quick (≤ 2 min on 2 cores) or full protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -58,6 +58,12 @@ pub struct Protocol {
     pub identity_steps: u64,
     /// C10: MPFR precision in bits.
     pub identity_bits: u32,
+    /// C11: seeds of the σ = 0 large-LR study.
+    #[serde(default)]
+    pub regime_seeds: Vec<u64>,
+    /// C11: K (runs of 2K steps, recorded at K and 2K).
+    #[serde(default)]
+    pub regime_steps: u64,
     /// The pre-registered thresholds.
     #[serde(default)]
     pub thresholds: Thresholds,
@@ -260,6 +266,14 @@ impl Protocol {
                 .identity_steps
                 .unwrap_or(if full { 20_000 } else { 2_000 }),
             identity_bits: c.identity_bits.unwrap_or(256),
+            regime_seeds: match &c.regime_seeds {
+                Some(s) => s.to_vec(),
+                None if full => (1001..=1032).collect(),
+                None => (1..=8).collect(),
+            },
+            regime_steps: c
+                .regime_steps
+                .unwrap_or(if full { 800_000 } else { 400_000 }),
             thresholds: match &c.thresholds {
                 Some(t) => Thresholds::with_section(t)?,
                 None => Thresholds::default(),
@@ -280,6 +294,10 @@ impl Protocol {
         };
         unique("claims.seeds", &p.seeds)?;
         unique("claims.plateau_seeds", &p.plateau_seeds)?;
+        unique("claims.regime_seeds", &p.regime_seeds)?;
+        if p.regime_steps == 0 {
+            return Err(invalid("claims.regime_steps", "0".into(), "must be ≥ 1"));
+        }
         if let Some(grid) = &p.decay_steps_override {
             unique("claims.decay_steps", grid)?;
             if grid.len() < 3 {
@@ -817,6 +835,7 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let (gap, res) = (p.thresholds.c9_gap_fraction, p.thresholds.c9_residual_bound);
     let mut cfg = p.base.clone();
     cfg.sgd.label_noise_sigma = 0.0;
+    cfg.sgd.noise = crate::dynamics::sgd::NoiseModel::Label;
     cfg.run.seeds = Seeds::List(p.plateau_seeds.clone());
     cfg.run.steps = Some(steps);
     cfg.run.steps_after_decay = None;
@@ -891,6 +910,12 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 
 fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let p = &ctx.protocol;
+    if !p.base.sgd.noise.is_label() {
+        return Err(ClaimError::NotApplicable(format!(
+            "the identities are replayed for label-noise SGD; noise = {:?} perturbs θ otherwise",
+            p.base.sgd.noise
+        )));
+    }
     // The experiment's own data and method (B, σ, sampling, η₁ → η₂ halfway).
     let data = Dataset::from_config(&p.base.data)?;
     let (lr, lr_after) = step_decay_rates(&p.base)?;
@@ -944,7 +969,7 @@ fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     Ok(o)
 }
 
-/// All claims C1–C10 (C5–C7 live in [`super::continuous`]).
+/// All claims C1–C11 (C5–C7 live in [`super::continuous`], C11 in [`super::regime`]).
 pub fn default_registry() -> Registry {
     let mut r = Registry::empty();
     let claims = [
@@ -1017,6 +1042,13 @@ pub fn default_registry() -> Registry {
             kind: ClaimKind::Exact,
             alpha: FAMILY_ALPHA,
             run: c10,
+        },
+        Claim {
+            id: "C11",
+            statement: "plain large-LR SGD (σ = 0): the plateau norm decreases with η₁, the final points are mean-square stable, a longer phase does not move the plateau; empirical divergence edge vs η*(θ₀) reported",
+            kind: ClaimKind::Statistical,
+            alpha: FAMILY_ALPHA,
+            run: super::regime::c11,
         },
     ];
     for c in claims {

@@ -22,13 +22,58 @@ use crate::schedule::Schedule;
 pub struct Sgd {
     /// Minibatch size B.
     pub batch_size: usize,
-    /// Label-noise standard deviation σ (0 = plain minibatch SGD).
+    /// Label-noise standard deviation σ (0 = plain minibatch SGD); used by
+    /// the default noise model `label`, must be 0 with the others.
+    #[serde(default)]
     pub label_noise_sigma: f64,
+    /// Noise model (default `label`: label noise of σ = `label_noise_sigma`).
+    #[serde(default, skip_serializing_if = "NoiseModel::is_label")]
+    pub noise: NoiseModel,
     /// Index sampling.
     #[serde(default)]
     pub sampling: Sampling,
     /// Learning-rate schedule.
     pub schedule: Schedule,
+}
+
+/// How SGD is perturbed (`[sgd] noise = { kind = … }`; `proofs/noise_models.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NoiseModel {
+    /// Label noise σ = `label_noise_sigma` on every sample of the batch (σ = 0:
+    /// plain minibatch SGD).
+    #[default]
+    Label,
+    /// Plain minibatch SGD (`label_noise_sigma` must be 0).
+    None,
+    /// Isotropic parameter noise: θ ← θ − ηg + η s ζ, ζ ~ N(0, I_D), g the
+    /// plain minibatch gradient. Give `scale` = s, or `matched_sigma` = σ for
+    /// s² = σ² tr G(θ₀)/(B D): the per-step noise covariance then has the
+    /// trace η²σ² tr G(θ₀)/B of label noise σ at θ₀.
+    Isotropic {
+        /// s.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scale: Option<f64>,
+        /// σ whose label-noise strength at θ₀ is matched.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matched_sigma: Option<f64>,
+    },
+    /// Full-batch gradient plus label noise on one random sample (HaoChen et
+    /// al.'s label-noise GD): g = ∇L(θ) − σ ξ ∇f_i(θ), i uniform, ξ ~ N(0, 1);
+    /// on Γ its covariance σ²G equals that of label-noise SGD with B = 1.
+    /// `batch_size` must be 1 and `sampling` the default (they are not used).
+    Lngd {
+        /// σ.
+        sigma: f64,
+    },
+}
+
+impl NoiseModel {
+    /// The default model (serialization skips it, so existing configs and
+    /// outputs are unchanged).
+    pub fn is_label(&self) -> bool {
+        *self == NoiseModel::Label
+    }
 }
 
 /// Invalid SGD settings.
@@ -80,6 +125,51 @@ impl Sgd {
         }
     }
 
+    /// Whether the batch source draws ξ (label noise σ > 0, or LNGD).
+    pub fn draws_label_noise(&self) -> bool {
+        match self.noise {
+            NoiseModel::Label => self.label_noise_sigma > 0.0,
+            NoiseModel::Lngd { .. } => true,
+            NoiseModel::None | NoiseModel::Isotropic { .. } => false,
+        }
+    }
+
+    /// The label-noise σ applied to the batch residuals (0 unless `label`).
+    pub fn batch_label_sigma(&self) -> f64 {
+        match self.noise {
+            NoiseModel::Label => self.label_noise_sigma,
+            _ => 0.0,
+        }
+    }
+
+    /// The scale s of isotropic noise at θ₀ (None for the other models):
+    /// `scale`, or s = σ √(tr G(θ₀)/(B D)) for `matched_sigma` = σ.
+    pub fn isotropic_scale<R: Real, M: Model<R>>(
+        &self,
+        problem: &Problem<R, M>,
+        theta0: &[R],
+    ) -> Option<R> {
+        let NoiseModel::Isotropic {
+            scale,
+            matched_sigma,
+        } = self.noise
+        else {
+            return None;
+        };
+        let ctx = problem.ctx();
+        Some(match (scale, matched_sigma) {
+            (Some(s), _) => R::from_f64(s, ctx),
+            (None, Some(sigma)) => {
+                let mut s = problem.trace_gn_generic(theta0);
+                s /= (self.batch_size * problem.dim()) as f64;
+                s.sqrt_mut();
+                s *= sigma;
+                s
+            }
+            (None, None) => R::zero(ctx),
+        })
+    }
+
     /// Check every field against the data size n.
     pub fn validate(&self, n: usize) -> Result<(), SgdError> {
         if self.batch_size == 0 {
@@ -102,6 +192,53 @@ impl Sgd {
                 self.label_noise_sigma,
                 "must be finite and ≥ 0",
             )));
+        }
+        let invalid = |field: &str, value: String, reason: &str| {
+            Err(SgdError::InvalidField(FieldError::new(
+                field, value, reason,
+            )))
+        };
+        if !self.noise.is_label() && self.label_noise_sigma != 0.0 {
+            return invalid(
+                "label_noise_sigma",
+                self.label_noise_sigma.to_string(),
+                "must be 0 (or omitted) with noise.kind ≠ \"label\": the noise model replaces label noise",
+            );
+        }
+        match self.noise {
+            NoiseModel::Label | NoiseModel::None => {}
+            NoiseModel::Isotropic {
+                scale,
+                matched_sigma,
+            } => match (scale, matched_sigma) {
+                (Some(x), None) | (None, Some(x)) if x.is_finite() && x > 0.0 => {}
+                (Some(_), Some(_)) | (None, None) => {
+                    return invalid(
+                        "noise",
+                        format!("{:?}", self.noise),
+                        "isotropic noise needs exactly one of scale, matched_sigma",
+                    )
+                }
+                (Some(x), None) | (None, Some(x)) => {
+                    return invalid(
+                        "noise",
+                        x.to_string(),
+                        "scale / matched_sigma must be finite and > 0 (use kind = \"none\" for no noise)",
+                    )
+                }
+            },
+            NoiseModel::Lngd { sigma } => {
+                if !(sigma.is_finite() && sigma >= 0.0) {
+                    return invalid("noise.sigma", sigma.to_string(), "must be finite and ≥ 0");
+                }
+                if self.batch_size != 1 || self.sampling != Sampling::WithReplacement {
+                    return invalid(
+                        "batch_size",
+                        self.batch_size.to_string(),
+                        "noise.kind = \"lngd\" uses the full batch: batch_size must be 1 and sampling the default (they would do nothing)",
+                    );
+                }
+            }
         }
         self.schedule.validate()?;
         Ok(())
@@ -136,6 +273,8 @@ pub struct SgdState<R> {
     /// Steps taken so far (k).
     pub step: u64,
     noise: BatchNoise,
+    /// The stream of isotropic parameter noise (noise.kind = "isotropic").
+    param_noise: Option<rand_chacha::ChaCha8Rng>,
     /// θ₀, kept for the divergence hint (runs may be continued in segments).
     initial_theta: Vec<R>,
     /// Kahan sums of the SDE time Σ η_k and the flow time Σ η_k² with their
@@ -174,7 +313,9 @@ impl<R: Real> SgdState<R> {
             initial_theta: theta0.clone(),
             theta: theta0,
             step: 0,
-            noise: BatchNoise::new(seed, n, method.sampling, method.label_noise_sigma > 0.0),
+            noise: BatchNoise::new(seed, n, method.sampling, method.draws_label_noise()),
+            param_noise: matches!(method.noise, NoiseModel::Isotropic { .. })
+                .then(|| crate::noise::rng_for(seed, crate::noise::stream::PARAM_NOISE)),
             times: ElapsedTimes::default(),
         }
     }
@@ -373,12 +514,45 @@ impl<R> SgdRun<R> {
     }
 }
 
-/// Hint for a divergence: compare η with the linear-stability limit 2/λ_max(G).
-fn divergence_hint<R: Real, M: Model<R>>(problem: &Problem<R, M>, theta0: &[R], lr: f64) -> String {
-    let sharpness = sharpness_estimate(problem, theta0);
+/// Hint for a divergence: compare η with the mean-square stability limit η*
+/// of SGD with this batch size and sampling at θ₀ (`proofs/stability.md`),
+/// and with the full-batch limit 2/λ_max(G). Computed in f64; never prints a
+/// NaN (a non-finite θ₀ or a zero Jacobian gets a plain hint).
+pub fn divergence_hint<R: Real, M: Model<R>>(
+    problem: &Problem<R, M>,
+    method: &Sgd,
+    theta0: &[R],
+    lr: f64,
+) -> String {
+    let advice =
+        "reduce the learning rate or the initialization scale (or increase the batch size)";
+    if !theta0.iter().all(Real::is_finite) {
+        return format!("θ₀ is not finite (lr was {lr:.3e}); {advice}");
+    }
+    let jac = problem.jacobian(theta0).to_f64();
+    if !jac.as_slice().iter().all(|v| v.is_finite()) {
+        return format!("the Jacobian at θ₀ is not finite (lr was {lr:.3e}); {advice}");
+    }
+    let red = crate::dynamics::stability::ReducedGradients::from_jacobian(&jac);
+    if red.rank() == 0 {
+        return format!(
+            "the Jacobian at θ₀ is zero, so SGD is linearly neutral there (lr was {lr:.3e}); {advice}"
+        );
+    }
+    let coef = crate::dynamics::stability::map_coefficients(
+        method.batch_size,
+        problem.n(),
+        method.sampling,
+    );
+    let eta_star = red.critical_lr(coef, 1e-6);
+    let lmax = red.lambda_max();
+    if !(eta_star.is_finite() && lmax.is_finite() && lmax > 0.0) {
+        return format!("lr was {lr:.3e}; {advice}");
+    }
     format!(
-        "the Gauss–Newton sharpness at θ₀ is about {sharpness:.3e}, so full-batch stability needs lr < 2/λ_max ≈ {:.3e} (lr was {lr:.3e}); reduce the learning rate, the label noise or the initialization scale",
-        2.0 / sharpness
+        "at θ₀, SGD with B = {} is mean-square stable only for lr < η* ≈ {eta_star:.3e} (full-batch limit 2/λ_max(G) ≈ {:.3e}; lr was {lr:.3e}); {advice}",
+        method.batch_size,
+        2.0 / lmax
     )
 }
 
@@ -450,7 +624,19 @@ where
 {
     let ctx = problem.ctx();
     let batch_size = method.batch_size;
-    let sigma = method.label_noise_sigma;
+    let sigma = method.batch_label_sigma();
+    let lngd_sigma = match method.noise {
+        NoiseModel::Lngd { sigma } => Some(sigma),
+        _ => None,
+    };
+    let iso_scale = method.isotropic_scale(problem, &state.initial_theta);
+    let mut full_batch: Vec<(usize, R)> = match lngd_sigma {
+        Some(_) => (0..=problem.n())
+            .map(|i| (i.min(problem.n() - 1), R::zero(ctx)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut zeta = R::zero(ctx);
     let schedule = &method.schedule;
     let x = &problem.data.x;
     let y = &problem.data.y;
@@ -473,7 +659,7 @@ where
             lr,
             quantity: quantity.into(),
             value: "non-finite".into(),
-            hint: divergence_hint(problem, &theta0, lr),
+            hint: divergence_hint(problem, method, &theta0, lr),
         })
     };
     while state.step <= end {
@@ -492,6 +678,32 @@ where
             break;
         }
         state.noise.next_batch(&mut indices, &mut xi);
+        if let Some(lsig) = lngd_sigma {
+            // LNGD: coef_j = (η/n) r_j for every j, plus −η σ ξ at the drawn row
+            let (row, xi0) = (indices[0], xi[0]);
+            if !lngd_batch(
+                problem,
+                &state.theta,
+                &mut full_batch,
+                &mut ws,
+                lr,
+                lsig,
+                row,
+                xi0,
+            ) {
+                stop = diverged_at("residual", k, lr);
+                break;
+            }
+            problem
+                .model
+                .descend(&mut state.theta, x, &full_batch, &mut ws);
+            state.step += 1;
+            state.times.advance(lr);
+            if state.step.is_multiple_of(progress_every) {
+                on_progress(state.step);
+            }
+            continue;
+        }
         // coef_b = (η/B)(f_b − y_b − σ ξ_b)
         let mut diverged = false;
         for ((entry, &row), &xi_b) in batch.iter_mut().zip(&indices).zip(&xi) {
@@ -519,6 +731,17 @@ where
             break;
         }
         problem.model.descend(&mut state.theta, x, &batch, &mut ws);
+        if let (Some(s), Some(rng)) = (&iso_scale, state.param_noise.as_mut()) {
+            // θ ← θ + η s ζ, ζ ~ N(0, I_D) drawn in f64
+            use rand::RngExt;
+            for t in state.theta.iter_mut() {
+                let z: f64 = rng.sample(rand_distr::StandardNormal);
+                zeta.set_f64(z);
+                zeta *= s;
+                zeta *= lr;
+                *t += &zeta;
+            }
+        }
         state.step += 1;
         state.times.advance(lr);
         if state.step.is_multiple_of(progress_every) {
@@ -531,6 +754,38 @@ where
         stop,
         steps: state.step,
     }
+}
+
+/// The LNGD batch: (j, (η/n) r_j) for every row and (i, −η σ ξ) for the drawn
+/// row i; false if a residual is not finite.
+#[allow(clippy::too_many_arguments)]
+fn lngd_batch<R: Real, M: Model<R>>(
+    problem: &Problem<R, M>,
+    theta: &[R],
+    batch: &mut [(usize, R)],
+    ws: &mut M::Workspace,
+    lr: f64,
+    sigma: f64,
+    row: usize,
+    xi: f64,
+) -> bool {
+    let n = problem.n();
+    let mut finite = true;
+    for (j, entry) in batch[..n].iter_mut().enumerate() {
+        entry.0 = j;
+        let r = &mut entry.1;
+        problem
+            .model
+            .predict_into(theta, problem.data.x.row(j), r, ws);
+        *r -= &problem.data.y[j];
+        finite &= r.is_finite();
+        *r *= lr / n as f64;
+    }
+    let last = &mut batch[n];
+    last.0 = row;
+    last.1.set_f64(xi);
+    last.1 *= -lr * sigma;
+    finite
 }
 
 /// Run `steps` SGD steps of `method` from θ₀ with the noise of `seed`, without

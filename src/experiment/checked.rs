@@ -22,10 +22,17 @@ pub struct Experiment {
 impl Experiment {
     /// Check a configuration and load its data: the only way to build an
     /// `Experiment`. Errors name the field and value.
-    pub fn new(config: ExperimentConfig) -> Result<Self, ExperimentError> {
+    pub fn new(mut config: ExperimentConfig) -> Result<Self, ExperimentError> {
         config.check_fields()?;
         let data = Dataset::from_config(&config.data)?;
         data.require_overparameterized()?;
+        if let super::config::Init::File { path, values } = &mut config.init {
+            let dim = match config.model {
+                crate::model::ModelKind::Linear => data.d(),
+                crate::model::ModelKind::Diagonal => 2 * data.d(),
+            };
+            *values = super::stability::read_theta_csv(path, dim)?;
+        }
         config
             .sgd
             .validate(data.n())

@@ -34,15 +34,52 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Init {
-    /// Every parameter equal to `scale` (Diagonal: u = v = scale·1).
-    Uniform { scale: f64 },
+    /// Every parameter equal to `scale` (Diagonal: u = v = scale·1); for the
+    /// diagonal network `u` and `v` set the two halves separately (e.g.
+    /// u₀ = 0.1, v₀ = 0 as in Andriushchenko et al.), overriding `scale`.
+    Uniform {
+        /// Value of every parameter (default 1).
+        #[serde(default = "default_scale")]
+        scale: f64,
+        /// Diagonal only: the value of every u_j.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        u: Option<f64>,
+        /// Diagonal only: the value of every v_j.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        v: Option<f64>,
+    },
+    /// θ₀ read from a header-less CSV file (one column of D rows, or one row
+    /// of D values; D = d for Linear, 2d = (u, v) for Diagonal). A relative
+    /// path is relative to the working directory.
+    File {
+        /// The CSV file.
+        path: std::path::PathBuf,
+        /// The values, loaded by `Experiment::new`.
+        #[serde(skip)]
+        values: Vec<f64>,
+    },
     /// i.i.d. N(0, scale²) parameters, from the run seed (stream `INIT`).
     Gaussian { scale: f64 },
 }
 
+fn default_scale() -> f64 {
+    1.0
+}
+
+impl Init {
+    /// Every parameter equal to `scale`.
+    pub fn uniform(scale: f64) -> Self {
+        Init::Uniform {
+            scale,
+            u: None,
+            v: None,
+        }
+    }
+}
+
 impl Default for Init {
     fn default() -> Self {
-        Init::Uniform { scale: 1.0 }
+        Init::uniform(1.0)
     }
 }
 
@@ -190,6 +227,12 @@ pub struct ClaimsSection {
     /// C10: MPFR precision in bits (256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_bits: Option<u32>,
+    /// C11: seeds of the σ = 0 large-LR study (default 1…8 quick, 1001…1032 full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regime_seeds: Option<Seeds>,
+    /// C11: K, runs of 2K steps (default 400 000 quick, 800 000 full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regime_steps: Option<u64>,
     /// Pre-registered thresholds (defaults in `proofs/claims.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<ThresholdSection>,
@@ -345,8 +388,22 @@ impl ExperimentConfig {
             ));
         }
         match self.init {
-            Init::Uniform { scale } | Init::Gaussian { scale } if !scale.is_finite() => {
+            Init::Uniform { scale, .. } | Init::Gaussian { scale } if !scale.is_finite() => {
                 return Err(invalid("init.scale", scale.to_string(), "must be finite"))
+            }
+            Init::Uniform { u, v, .. } if u.is_some() || v.is_some() => {
+                for (field, x) in [("init.u", u), ("init.v", v)] {
+                    if let Some(x) = x.filter(|x| !x.is_finite()) {
+                        return Err(invalid(field, x.to_string(), "must be finite"));
+                    }
+                }
+                if self.model != ModelKind::Diagonal {
+                    return Err(invalid(
+                        "init.u",
+                        format!("{u:?}, v = {v:?}"),
+                        "separate u and v scales need model = \"diagonal\"",
+                    ));
+                }
             }
             _ => {}
         }
@@ -561,8 +618,9 @@ impl ExperimentConfig {
                 normalize_columns: true,
                 ..Default::default()
             }),
-            init: Init::Uniform { scale: 1.0 },
+            init: Init::uniform(1.0),
             sgd: Sgd {
+                noise: Default::default(),
                 batch_size: 1,
                 label_noise_sigma: 1.0,
                 sampling: Sampling::WithReplacement,

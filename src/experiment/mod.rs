@@ -5,6 +5,7 @@ pub mod checked;
 pub mod config;
 pub mod decay_study;
 pub mod run;
+pub mod stability;
 pub mod sweep;
 
 pub use checked::Experiment;

@@ -122,7 +122,23 @@ impl<R: Real> AnyProblem<R> {
 /// Initial θ for a model, an init rule and a seed.
 pub fn initial_theta<R: Real>(init: &Init, dim: usize, seed: u64, ctx: R::Ctx) -> Vec<R> {
     match *init {
-        Init::Uniform { scale } => vec![R::from_f64(scale, ctx); dim],
+        Init::Uniform { scale, u, v } => {
+            let half = dim / 2;
+            (0..dim)
+                .map(|k| {
+                    let x = match (k < half, u, v) {
+                        (true, Some(u), _) => u,
+                        (false, _, Some(v)) => v,
+                        _ => scale,
+                    };
+                    R::from_f64(x, ctx)
+                })
+                .collect()
+        }
+        Init::File { ref values, .. } => {
+            assert_eq!(values.len(), dim, "init file not loaded by Experiment::new");
+            values.iter().map(|&x| R::from_f64(x, ctx)).collect()
+        }
         Init::Gaussian { scale } => {
             use rand::RngExt;
             let mut rng = rng_for(seed, stream::INIT);

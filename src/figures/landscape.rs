@@ -373,6 +373,7 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
     let theta0 = model.gaussian_init::<f64>(p.seed, 1.0, 1.0, ());
     let run = |decay: u64, color: usize| -> Result<RunOut, FigureError> {
         let method = Sgd {
+            noise: Default::default(),
             batch_size: 1,
             label_noise_sigma: p.label_noise_sigma,
             sampling: Sampling::WithReplacement,
@@ -494,6 +495,7 @@ fn final_test_loss(
     decay: u64,
 ) -> Result<f64, FigureError> {
     let method = Sgd {
+        noise: Default::default(),
         batch_size: 1,
         label_noise_sigma: p.label_noise_sigma,
         sampling: Sampling::WithReplacement,

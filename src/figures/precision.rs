@@ -206,6 +206,7 @@ pub fn precision_divergence(p: &PrecisionParams) -> Result<Vec<PrecisionDivergen
     if let Some(fb) = &p.full_batch {
         let data = Dataset::synthetic(&fb.data)?;
         let method = Sgd {
+            noise: Default::default(),
             batch_size: data.n(),
             label_noise_sigma: 0.0,
             sampling: Sampling::Shuffle,
@@ -215,9 +216,7 @@ pub fn precision_divergence(p: &PrecisionParams) -> Result<Vec<PrecisionDivergen
             format!("full-batch GD η = {}", fb.lr),
             data,
             method,
-            Init::Uniform {
-                scale: fb.init_scale,
-            },
+            Init::uniform(fb.init_scale),
             fb.steps,
         ));
     }

@@ -575,14 +575,21 @@ fn run_sweep_in<R: Real>(
         |unit, branches| {
             let jobs = branches
                 .into_iter()
-                .map(|b| JobResult {
-                    key: JobKey {
-                        lr: unit.lr,
-                        decay_step: b.decay_step,
-                        seed: unit.seed,
-                    },
-                    summary: summarize(unit.seed, &b.records, b.stop, mn_norm),
-                    records: b.records,
+                .map(|b| {
+                    let completed = b.stop == StopReason::Completed;
+                    let mut summary = summarize(unit.seed, &b.records, b.stop, mn_norm);
+                    if completed {
+                        summary.test_error = prepared.heldout_error(&b.theta);
+                    }
+                    JobResult {
+                        key: JobKey {
+                            lr: unit.lr,
+                            decay_step: b.decay_step,
+                            seed: unit.seed,
+                        },
+                        summary,
+                        records: b.records,
+                    }
                 })
                 .collect();
             let result = UnitResult {

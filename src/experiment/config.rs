@@ -304,6 +304,9 @@ impl ExperimentConfig {
             if let Some(b) = &mut c.beta_star {
                 resolve(b);
             }
+            for p in [&mut c.test_x, &mut c.test_y].into_iter().flatten() {
+                resolve(p);
+            }
         }
         Ok(cfg)
     }

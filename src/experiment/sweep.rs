@@ -229,9 +229,15 @@ fn data_hashes_text(cfg: &ExperimentConfig) -> Result<String, ExperimentError> {
         return Ok(String::new());
     };
     let mut table = BTreeMap::new();
-    for p in [Some(&c.x), Some(&c.y), c.beta_star.as_ref()]
-        .into_iter()
-        .flatten()
+    for p in [
+        Some(&c.x),
+        Some(&c.y),
+        c.beta_star.as_ref(),
+        c.test_x.as_ref(),
+        c.test_y.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
     {
         let bytes = std::fs::read(p).map_err(io_err(format!("reading {}", p.display())))?;
         let digest = Sha256::digest(&bytes);

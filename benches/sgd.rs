@@ -132,5 +132,51 @@ fn bench_mpfr(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_f64, bench_mpfr);
+/// The Mlp SGD step at the size of `configs/digits_mlp.toml`: UCI digits
+/// (even/odd, ±1), n = 300, d = 64, width 30 (D = 1,950), B = 1, σ = 0.5,
+/// η = 0.05; every activation; the step alone (`NullProbe`).
+fn bench_mlp(c: &mut Criterion) {
+    use latedecay::data::{DataConfig, DigitsConfig, DigitsTask};
+    use latedecay::dynamics::sgd::NullProbe;
+    use latedecay::model::mlp::{Activation, Mlp};
+    let mut group = c.benchmark_group("sgd_mlp_digits_D1950_n300");
+    let steps = 20_000u64;
+    group.throughput(Throughput::Elements(steps));
+    group.sample_size(10);
+    let data = Dataset::from_config(&DataConfig::Digits(DigitsConfig {
+        task: DigitsTask::EvenOdd,
+        n_train: 300,
+        split_seed: 1,
+    }))
+    .unwrap();
+    let m = Sgd {
+        batch_size: 1,
+        label_noise_sigma: 0.5,
+        sampling: Sampling::WithReplacement,
+        schedule: Schedule::constant(0.05).unwrap(),
+        noise: Default::default(),
+    };
+    for act in [Activation::Tanh, Activation::Relu, Activation::Gelu] {
+        let model = Mlp::with_activation(64, 30, act);
+        let problem = Problem::new(model, data.clone());
+        let theta0 = model.gaussian_init::<f64>(1, 1.0, 1.0, ());
+        group.bench_function(BenchmarkId::new("B1", act), |b| {
+            b.iter(|| {
+                let mut state = SgdState::new(theta0.clone(), 1, 300, &m);
+                run_sgd(
+                    &problem,
+                    &m,
+                    &mut state,
+                    steps,
+                    RecordPlan::FinalOnly,
+                    &mut NullProbe,
+                    |_| {},
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_f64, bench_mpfr, bench_mlp);
 criterion_main!(benches);

@@ -692,7 +692,10 @@ pub fn sweep_json(report: &SweepReport) -> serde_json::Value {
 /// Print the sweep table.
 pub fn print_sweep(report: &SweepReport) {
     let r = &report.reference;
-    println!(
+    if r.minnorm_norm.is_nan() {
+        println!("reference: none (the model has no closed-form θ_mn; distances are NaN, the test loss is the held-out ½·mean squared error)");
+    } else {
+        println!(
         "reference: ‖θ_mn‖ = {:.4}, R(β_mn) = {:.3e}, R(0) = {:.3e}, optimum = {:.3e}, certificate {}",
         r.minnorm_norm,
         r.minnorm_test_loss,
@@ -700,6 +703,7 @@ pub fn print_sweep(report: &SweepReport) {
         r.optimal_risk,
         if r.minnorm_certificate_ok { "ok" } else { "FAILED" }
     );
+    }
     println!(
         "{:>8} {:>10} {:>5} {:>18} {:>22} {:>18}",
         "lr", "decay_step", "seeds", "‖θ‖ (mean ± sd)", "test loss (mean ± sd)", "‖θ−θ_mn‖/‖θ_mn‖"
@@ -717,6 +721,20 @@ pub fn print_sweep(report: &SweepReport) {
             a.test_loss_sd,
             a.rel_dist_minnorm,
             a.rel_dist_minnorm_sd
+        );
+    }
+    for c in report
+        .cells
+        .iter()
+        .filter(|c| c.aggregate.test_error.is_finite())
+    {
+        println!(
+            "lr {} decay_step {}: held-out classification error {:.4} ± {:.4} ({} seeds)",
+            c.lr,
+            c.decay_step,
+            c.aggregate.test_error,
+            c.aggregate.test_error_sd,
+            c.aggregate.seeds
         );
     }
     for c in report.cells.iter().filter(|c| c.aggregate.diverged > 0) {
@@ -746,12 +764,16 @@ fn print_run(report: &RunReport) {
         "{} — model {}, {} bits, {} steps per seed",
         report.name, report.model, report.precision_bits, report.steps
     );
-    println!(
-        "reference: ‖θ_mn‖ = {:.6}, R(β_mn) = {:.3e}, R(0) = {:.3e}",
-        report.reference.minnorm_norm,
-        report.reference.minnorm_test_loss,
-        report.reference.null_risk
-    );
+    if report.model == crate::model::ModelKind::Mlp {
+        println!("reference: none (the Mlp has no closed-form θ_mn; distances are NaN, the test loss is the held-out ½·mean squared error)");
+    } else {
+        println!(
+            "reference: ‖θ_mn‖ = {:.6}, R(β_mn) = {:.3e}, R(0) = {:.3e}",
+            report.reference.minnorm_norm,
+            report.reference.minnorm_test_loss,
+            report.reference.null_risk
+        );
+    }
     println!(
         "{:>6} {:>12} {:>12} {:>12} {:>12} {:>12}",
         "seed", "‖θ‖", "test loss", "train loss", "‖θ−θ_mn‖", "relative"
@@ -773,6 +795,19 @@ fn print_run(report: &RunReport) {
         "{:>6} {:>12.6} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
         "mean", m.norm, m.test_loss, m.train_loss, m.dist_minnorm, m.rel_dist_minnorm
     );
+    if m.test_error.is_finite() {
+        let per: Vec<String> = report
+            .per_seed
+            .iter()
+            .map(|s| format!("{:.4}", s.test_error))
+            .collect();
+        println!(
+            "held-out classification error (±1 targets, sign of f): mean {:.4} ± {:.4}; per seed {}",
+            m.test_error,
+            m.test_error_sd,
+            per.join(", ")
+        );
+    }
     if m.diverged > 0 {
         println!(
             "{} of {} seeds diverged (the mean is over the {} that completed)",
@@ -807,6 +842,7 @@ fn minnorm(a: &MinnormArgs) -> Result<()> {
         spectrum: Spectrum::Identity,
         target_noise_sigma: 0.0,
         normalize_columns: a.normalize_columns,
+        ..CsvConfig::new(a.x.clone(), a.y.clone())
     }))?;
     data.require_overparameterized()?;
     let value = if precision.bits() == 53 {

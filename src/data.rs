@@ -11,6 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod digits;
+pub use digits::{DigitsConfig, DigitsTask};
+
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -55,6 +58,13 @@ pub enum DataError {
     /// Interpolation needs more features than samples.
     #[error("n = {n} samples ≥ d = {d} features: the model must be overparameterized (n < d) so that the training loss has a manifold of zero-loss minima")]
     NotOverparameterized { n: usize, d: usize },
+    /// A nonlinear model needs more parameters than samples.
+    #[error("n = {n} samples ≥ D = {params} parameters of the {model}: a nonlinear model must be overparameterized in its parameters (n < D) so that the training loss has a manifold of zero-loss minima; raise the width or lower n")]
+    NotOverparameterizedParams {
+        n: usize,
+        params: usize,
+        model: String,
+    },
 }
 
 /// Spectrum of the population covariance Λ = diag(λ).
@@ -139,6 +149,100 @@ pub struct CsvConfig {
     /// Scale columns so that (1/n) Σ_i x_ij² = 1.
     #[serde(default)]
     pub normalize_columns: bool,
+    /// Held-out inputs (same column count as `x`); with `test_y`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_x: Option<PathBuf>,
+    /// Held-out targets (one column, one row per row of `test_x`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_y: Option<PathBuf>,
+    /// Hold out this fraction of the rows of `x`, `y` (seeded split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_fraction: Option<f64>,
+    /// Seed of the split of `test_fraction` (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
+}
+
+impl CsvConfig {
+    /// Files X and y, everything else default (no β*, no held-out set).
+    pub fn new(x: PathBuf, y: PathBuf) -> Self {
+        Self {
+            x,
+            y,
+            beta_star: None,
+            spectrum: default_spectrum(),
+            target_noise_sigma: 0.0,
+            normalize_columns: false,
+            test_x: None,
+            test_y: None,
+            test_fraction: None,
+            split_seed: None,
+        }
+    }
+}
+
+/// A held-out test set: inputs (in model coordinates, i.e. with the training
+/// column scaling) and targets. The test loss is ½ · mean_i (f(x_i; θ) − y_i)²,
+/// the same form as the training loss.
+#[derive(Debug, Clone)]
+pub struct HeldOut<R> {
+    /// Inputs (N × d).
+    pub x: Mat<R>,
+    /// Targets (N).
+    pub y: Vec<R>,
+}
+
+impl HeldOut<f64> {
+    /// Exact conversion into another scalar type.
+    pub fn convert<R: Real>(&self, ctx: R::Ctx) -> HeldOut<R> {
+        HeldOut {
+            x: Mat::from_f64(self.x.rows(), self.x.cols(), self.x.as_slice(), ctx),
+            y: self.y.iter().map(|&v| R::from_f64(v, ctx)).collect(),
+        }
+    }
+}
+
+impl<R: Real> HeldOut<R> {
+    /// Number of held-out samples.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+    /// Whether every target is ±1 (a binary classification task).
+    pub fn is_binary(&self) -> bool {
+        !self.y.is_empty()
+            && self
+                .y
+                .iter()
+                .all(|v| v.to_f64() == 1.0 || v.to_f64() == -1.0)
+    }
+    /// ½ · mean (f(x_i) − y_i)² and, for ±1 targets, the fraction of
+    /// sign(f(x_i)) ≠ y_i (f = 0 counts as wrong), else NaN.
+    pub fn loss_and_error<M: crate::model::Model<R>>(&self, model: &M, theta: &[R]) -> (f64, f64) {
+        let ctx = theta[0].ctx();
+        let mut ws = model.workspace(ctx);
+        let mut acc = R::zero(ctx);
+        let mut f = R::zero(ctx);
+        let mut wrong = 0usize;
+        for (i, yi) in self.y.iter().enumerate() {
+            model.predict_into(theta, self.x.row(i), &mut f, &mut ws);
+            if f.to_f64() * yi.to_f64() <= 0.0 {
+                wrong += 1;
+            }
+            f -= yi;
+            acc.add_mul(&f, &f);
+        }
+        acc /= 2.0 * self.y.len() as f64;
+        let err = if self.is_binary() {
+            wrong as f64 / self.y.len() as f64
+        } else {
+            f64::NAN
+        };
+        (acc.to_f64(), err)
+    }
 }
 
 /// Where the data come from.
@@ -149,6 +253,8 @@ pub enum DataConfig {
     Synthetic(SyntheticConfig),
     /// CSV files.
     Csv(CsvConfig),
+    /// The embedded UCI digits, as a ±1 task ([`digits`]).
+    Digits(DigitsConfig),
 }
 
 impl Default for SyntheticConfig {
@@ -378,12 +484,76 @@ impl Dataset<f64> {
         )
     }
 
-    /// Build from any [`DataConfig`].
+    /// Build from any [`DataConfig`] (the training part when a test set is
+    /// split off).
     pub fn from_config(cfg: &DataConfig) -> Result<Self, DataError> {
+        Ok(Self::with_heldout(cfg)?.0)
+    }
+
+    /// The training data and, if the config defines one, the held-out test
+    /// set (CSV `test_x`/`test_y` or `test_fraction`; digits: every image not
+    /// used for training). Synthetic data have none (their test loss is the
+    /// closed form; see [`Self::synthetic_heldout`]).
+    pub fn with_heldout(cfg: &DataConfig) -> Result<(Self, Option<HeldOut<f64>>), DataError> {
         match cfg {
-            DataConfig::Synthetic(s) => Self::synthetic(s),
-            DataConfig::Csv(c) => Self::from_csv(c),
+            DataConfig::Synthetic(s) => Ok((Self::synthetic(s)?, None)),
+            DataConfig::Csv(c) if c.test_x.is_none() && c.test_fraction.is_none() => {
+                check_heldout_fields(c)?;
+                Ok((Self::from_csv(c)?, None))
+            }
+            DataConfig::Csv(c) => csv_with_heldout(c),
+            DataConfig::Digits(g) => {
+                digits::validate(g)?;
+                let (pixels, labels) = digits::load_digits()?;
+                let d = digits::DIGITS_D;
+                let perm = digits::seeded_permutation(labels.len(), g.split_seed);
+                let (train_rows, test_rows) = perm.split_at(g.n_train);
+                let take = |rows: &[usize]| {
+                    let mut rows = rows.to_vec();
+                    rows.sort_unstable();
+                    let x: Vec<f64> = rows
+                        .iter()
+                        .flat_map(|&i| pixels[i * d..(i + 1) * d].iter().copied())
+                        .collect();
+                    let y: Vec<f64> = rows.iter().map(|&i| g.task.target(labels[i])).collect();
+                    (Mat::from_row_major(rows.len(), d, x), y)
+                };
+                let (x, y) = take(train_rows);
+                let (tx, ty) = take(test_rows);
+                let train = Self::from_parts(x, y, None, vec![1.0; d], 0.0, false)?;
+                Ok((train, Some(HeldOut { x: tx, y: ty })))
+            }
         }
+    }
+
+    /// A fresh held-out sample of `n_test` rows from the same Gaussian design
+    /// and targets as [`Self::synthetic`] (own random stream, the same column
+    /// scaling as the training data): the test set of a nonlinear model on
+    /// synthetic data.
+    pub fn synthetic_heldout(
+        &self,
+        cfg: &SyntheticConfig,
+        n_test: usize,
+    ) -> Result<HeldOut<f64>, DataError> {
+        let d = cfg.d;
+        let lambda = spectrum_diag(&cfg.spectrum, d);
+        let beta_star = self.beta_star.clone().unwrap_or_else(|| vec![0.0; d]);
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_7e57);
+        let mut x = Mat::<f64>::zeros(n_test, d, ());
+        for i in 0..n_test {
+            for j in 0..d {
+                let z: f64 = rng.sample(StandardNormal);
+                x[(i, j)] = quantize(z * lambda[j].sqrt() * self.column_scale[j]);
+            }
+        }
+        let y = (0..n_test)
+            .map(|i| {
+                let clean: f64 = x.row(i).iter().zip(&beta_star).map(|(a, b)| a * b).sum();
+                let eps: f64 = rng.sample(StandardNormal);
+                clean + cfg.target_noise_sigma * eps
+            })
+            .collect();
+        Ok(HeldOut { x, y })
     }
 
     /// Exact conversion into another scalar type.
@@ -654,4 +824,155 @@ pub fn write_csv_matrix(path: &Path, cols: usize, values: &[f64]) -> Result<(), 
         writeln!(f, "{}", line.join(","))?;
     }
     f.flush()
+}
+
+fn csv_field_error(
+    field: &str,
+    value: impl std::fmt::Display,
+    reason: impl Into<String>,
+) -> DataError {
+    DataError::InvalidField(FieldError::new(field, value, reason.into()))
+}
+
+/// The held-out fields of a CSV config that make sense together.
+fn check_heldout_fields(c: &CsvConfig) -> Result<(), DataError> {
+    match (&c.test_x, &c.test_y) {
+        (Some(p), None) => {
+            return Err(csv_field_error(
+                "data.test_y",
+                "missing",
+                format!("data.test_x = {} needs data.test_y", p.display()),
+            ))
+        }
+        (None, Some(p)) => {
+            return Err(csv_field_error(
+                "data.test_x",
+                "missing",
+                format!("data.test_y = {} needs data.test_x", p.display()),
+            ))
+        }
+        _ => {}
+    }
+    if let Some(f) = c.test_fraction {
+        if c.test_x.is_some() {
+            return Err(csv_field_error(
+                "data.test_fraction",
+                f,
+                "give either data.test_fraction or data.test_x/test_y, not both",
+            ));
+        }
+        if !(f.is_finite() && f > 0.0 && f < 1.0) {
+            return Err(csv_field_error(
+                "data.test_fraction",
+                f,
+                "must be in (0, 1)",
+            ));
+        }
+    }
+    if let (Some(s), None) = (c.split_seed, c.test_fraction) {
+        return Err(csv_field_error(
+            "data.split_seed",
+            s,
+            "has no effect without data.test_fraction",
+        ));
+    }
+    Ok(())
+}
+
+/// CSV data with a held-out set from `test_x`/`test_y` or `test_fraction`.
+fn csv_with_heldout(c: &CsvConfig) -> Result<(Dataset<f64>, Option<HeldOut<f64>>), DataError> {
+    check_heldout_fields(c)?;
+    if let (Some(px), Some(py)) = (&c.test_x, &c.test_y) {
+        let train = Dataset::from_csv(c)?;
+        let (nt, dt, xs) = read_csv_matrix(px)?;
+        if dt != train.d() {
+            return Err(DataError::SizeMismatch(format!(
+                "{} (data.test_x) has {dt} columns but {} (data.x) has {}",
+                px.display(),
+                c.x.display(),
+                train.d()
+            )));
+        }
+        let (ny, dy, ys) = read_csv_matrix(py)?;
+        if dy != 1 {
+            return Err(DataError::SizeMismatch(format!(
+                "{} (data.test_y): must have exactly one column, found {dy}",
+                py.display()
+            )));
+        }
+        if ny != nt {
+            return Err(DataError::SizeMismatch(format!(
+                "{} (data.test_y) has {ny} rows but {} (data.test_x) has {nt} rows",
+                py.display(),
+                px.display()
+            )));
+        }
+        let mut x = Mat::from_row_major(nt, dt, xs);
+        for i in 0..nt {
+            for (j, s) in train.column_scale.iter().enumerate() {
+                x[(i, j)] *= s;
+            }
+        }
+        return Ok((train, Some(HeldOut { x, y: ys })));
+    }
+    let fraction = c.test_fraction.expect("checked by the caller");
+    let (n, d, xs) = read_csv_matrix(&c.x)?;
+    let (ny, dy, ys) = read_csv_matrix(&c.y)?;
+    if dy != 1 || ny != n {
+        // the plain loader words these errors
+        Dataset::from_csv(c)?;
+    }
+    let n_test = (fraction * n as f64).round() as usize;
+    if n_test == 0 || n_test >= n {
+        return Err(csv_field_error(
+            "data.test_fraction",
+            fraction,
+            format!(
+                "holds out {n_test} of the {n} rows of {}; both parts need at least one row",
+                c.x.display()
+            ),
+        ));
+    }
+    let perm = digits::seeded_permutation(n, c.split_seed.unwrap_or(0));
+    let (test_rows, train_rows) = perm.split_at(n_test);
+    let take = |rows: &[usize]| {
+        let mut rows = rows.to_vec();
+        rows.sort_unstable();
+        let x: Vec<f64> = rows
+            .iter()
+            .flat_map(|&i| xs[i * d..(i + 1) * d].iter().copied())
+            .collect();
+        let y: Vec<f64> = rows.iter().map(|&i| ys[i]).collect();
+        (Mat::from_row_major(rows.len(), d, x), y)
+    };
+    let (x, y) = take(train_rows);
+    let (mut tx, ty) = take(test_rows);
+    let beta_star = match &c.beta_star {
+        None => None,
+        Some(p) => {
+            let (nb, db, bs) = read_csv_matrix(p)?;
+            if db != 1 || nb != d {
+                return Err(DataError::SizeMismatch(format!(
+                    "{}: beta_star must be one column with d = {d} rows, found {nb} rows × {db} columns",
+                    p.display()
+                )));
+            }
+            Some(bs)
+        }
+    };
+    validate_spectrum(&c.spectrum)?;
+    let train = Dataset::from_parts(
+        x,
+        y,
+        beta_star,
+        spectrum_diag(&c.spectrum, d),
+        c.target_noise_sigma,
+        c.normalize_columns,
+    )?;
+    for i in 0..tx.rows() {
+        for (j, s) in train.column_scale.iter().enumerate() {
+            tx[(i, j)] *= s;
+        }
+    }
+    Ok((train, Some(HeldOut { x: tx, y: ty })))
 }

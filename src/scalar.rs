@@ -136,6 +136,8 @@ pub trait Real:
     fn ln_mut(&mut self);
     /// `self = tanh(self)`.
     fn tanh_mut(&mut self);
+    /// In-place error function erf (f64: `statrs`, about 1e-15 relative; MPFR: correctly rounded).
+    fn erf_mut(&mut self);
     /// `self = 1/self`.
     fn recip_mut(&mut self);
     /// Neither NaN nor infinite.
@@ -300,6 +302,9 @@ impl Real for f64 {
     fn tanh_mut(&mut self) {
         *self = f64::tanh(*self);
     }
+    fn erf_mut(&mut self) {
+        *self = statrs::function::erf::erf(*self);
+    }
     #[inline(always)]
     fn recip_mut(&mut self) {
         *self = 1.0 / *self;
@@ -428,6 +433,9 @@ impl Real for Mpfr {
     }
     fn tanh_mut(&mut self) {
         rug::Float::tanh_mut(self);
+    }
+    fn erf_mut(&mut self) {
+        rug::Float::erf_mut(self);
     }
     fn recip_mut(&mut self) {
         rug::Float::recip_mut(self);

@@ -25,6 +25,10 @@ fn csv_cfg(x: std::path::PathBuf, y: std::path::PathBuf) -> CsvConfig {
         spectrum: Spectrum::Identity,
         target_noise_sigma: 0.0,
         normalize_columns: false,
+        test_x: None,
+        test_y: None,
+        test_fraction: None,
+        split_seed: None,
     }
 }
 

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use latedecay::data::{CsvConfig, DataConfig, Dataset, Spectrum};
+use latedecay::data::{CsvConfig, DataConfig, Dataset};
 use latedecay::manifold::min_norm_interpolant;
 use latedecay::model::ModelKind;
 use latedecay::scalar::Mpfr;
@@ -55,14 +55,10 @@ fn gaussian_17_digit_files(dir: &Path, seed: u64, n: usize, d: usize) -> (PathBu
 }
 
 fn load(x: &Path, y: &Path) -> Dataset<f64> {
-    Dataset::from_config(&DataConfig::Csv(CsvConfig {
-        x: x.to_path_buf(),
-        y: y.to_path_buf(),
-        beta_star: None,
-        spectrum: Spectrum::Identity,
-        target_noise_sigma: 0.0,
-        normalize_columns: false,
-    }))
+    Dataset::from_config(&DataConfig::Csv(CsvConfig::new(
+        x.to_path_buf(),
+        y.to_path_buf(),
+    )))
     .unwrap()
 }
 

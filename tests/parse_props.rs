@@ -170,6 +170,10 @@ fn judge_csv(dir: &Path, file: &str) -> Result<bool, String> {
         spectrum: Spectrum::Identity,
         target_noise_sigma: 0.0,
         normalize_columns: false,
+        test_x: None,
+        test_y: None,
+        test_fraction: None,
+        split_seed: None,
     });
     let r = catch_unwind(AssertUnwindSafe(|| {
         Dataset::from_config(&cfg).and_then(|d| d.require_overparameterized().map(|_| d))

@@ -137,6 +137,7 @@ pub fn run_noise_shape_study(
     let s = match &prepared.problem {
         crate::experiment::run::AnyProblem::Diagonal(p) => iso.isotropic_scale(p, &theta0),
         crate::experiment::run::AnyProblem::Linear(p) => iso.isotropic_scale(p, &theta0),
+        crate::experiment::run::AnyProblem::Mlp(p) => iso.isotropic_scale(p, &theta0),
     }
     .unwrap_or(f64::NAN);
     let l = runs(exp, &prepared, &label, lr, seeds, steps)?;

@@ -457,6 +457,11 @@ impl Protocol {
 pub fn predict_longest_phase(protocol: &Protocol) -> Result<FlowPrediction, ClaimError> {
     // The Linear model has no slow flow (tr G is constant): its studies use
     // the prediction of the diagonal network on the same data and schedule.
+    if protocol.base.model == ModelKind::Mlp {
+        return Err(ClaimError::NotApplicable(
+            "the Mlp has no closed-form slow flow (no closed-form ∇tr G, no θ_mn) to predict T_max; give [claims] t_max or decay_steps".into(),
+        ));
+    }
     let mut diagonal = protocol.base.clone();
     diagonal.model = ModelKind::Diagonal;
     let cfg = &diagonal;
@@ -591,6 +596,17 @@ pub const C9_RESIDUAL_BOUND: f64 = 1e-6;
 /// C10: relative error bound in MPFR.
 pub const C10_BOUND: f64 = 1e-60;
 
+/// N/A for the Mlp: it has no closed-form θ_mn, R(β), minimizer set or slow
+/// flow, and the identities and controls are those of the linear-in-x models.
+fn require_closed_form(ctx: &VerifyContext, what: &str) -> Result<(), ClaimError> {
+    if ctx.protocol.base.model == ModelKind::Mlp {
+        return Err(ClaimError::NotApplicable(format!(
+            "model = \"mlp\": {what} is not defined for the Mlp (no closed-form θ_mn, β(θ) or slow flow)"
+        )));
+    }
+    Ok(())
+}
+
 /// N/A when the data have no β* (no test loss, no minimizer set).
 fn require_ground_truth(ctx: &VerifyContext, what: &str) -> Result<(), ClaimError> {
     match &ctx.protocol.base.data {
@@ -616,6 +632,7 @@ fn c1(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 }
 
 fn c2(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    require_closed_form(ctx, "θ_mn (relative distance)")?;
     let bound = ctx.protocol.thresholds.c2_rel_dist_bound;
     trend_outcome(
         ctx,
@@ -632,6 +649,7 @@ fn c2(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 }
 
 fn c3(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    require_closed_form(ctx, "R(β) and R(β_mn)")?;
     require_ground_truth(ctx, "the test loss R(β)")?;
     let fraction = ctx.protocol.thresholds.c3_excess_fraction;
     let null_risk = ctx.label_noise_study()?.reference.null_risk;
@@ -650,6 +668,7 @@ fn c3(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 }
 
 fn c4(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    require_closed_form(ctx, "the minimizer set {u⊙v = β*}")?;
     require_ground_truth(ctx, "the test-loss minimizer set {u⊙v = β*}")?;
     let mut o = trend_outcome(ctx, trend(ctx, Metric::DistMinimizerSet, None), "")?;
     let study = ctx.label_noise_study()?;
@@ -664,6 +683,7 @@ fn c4(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 }
 
 fn c8(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    require_closed_form(ctx, "the Linear control on the same interpolation problem")?;
     require_ground_truth(ctx, "the test loss R(β)")?;
     let th = ctx.protocol.thresholds.clone();
     let (loss_fraction, dist_margin, drift_bound) = (
@@ -827,6 +847,7 @@ pub fn plateau_failures_with(summaries: &[PlateauSummary], t: &Thresholds) -> Ve
 }
 
 fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    require_closed_form(ctx, "the norm gap to θ_mn")?;
     let p = &ctx.protocol;
     let steps = match p.plateau_steps {
         Some(s) => s,
@@ -909,6 +930,7 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 }
 
 fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    require_closed_form(ctx, "the Diagonal/Linear identity")?;
     let p = &ctx.protocol;
     if !p.base.sgd.noise.is_label() {
         return Err(ClaimError::NotApplicable(format!(

@@ -17,7 +17,7 @@ use super::geometry::{beta_distance, distance_to_product_set};
 use super::ClaimError;
 use crate::data::Dataset;
 use crate::dynamics::sgd::{Record, RecordPlan, Sgd, StopReason};
-use crate::experiment::run::{initial_theta, ReferenceValues};
+use crate::experiment::run::ReferenceValues;
 use crate::experiment::sweep::{sweep_grid, sweep_units};
 use crate::experiment::{
     run_units, BranchRun, DecayGrid, Experiment, ExperimentConfig, Prepared, UnitPlan,
@@ -192,7 +192,7 @@ pub fn run_decay_study(exp: &Experiment) -> Result<DecayStudy, ClaimError> {
         (),
         &|_| {},
         |unit, branches| {
-            let theta0 = initial_theta::<f64>(&cfg.init, prepared.problem.dim(), unit.seed, ());
+            let theta0 = prepared.initial(&cfg.init, unit.seed, ());
             branches
                 .into_iter()
                 .map(|b| {
@@ -269,7 +269,11 @@ fn final_metrics(
             let d = crate::linalg::distance(theta, bs);
             (d, d)
         }
-        Some(bs) => (distance_to_product_set(theta, bs), beta_distance(theta, bs)),
+        // the diagonal network's θ = (u, v); other models (the Mlp) have no β(θ)
+        Some(bs) if theta.len() == 2 * bs.len() => {
+            (distance_to_product_set(theta, bs), beta_distance(theta, bs))
+        }
+        Some(_) => (f64::NAN, f64::NAN),
     };
     let (null_drift, rel_lin, lim_loss) = match row_space {
         Some(rs) => {

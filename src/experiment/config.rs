@@ -291,6 +291,9 @@ pub struct ExperimentConfig {
     /// Optional protocol of `verify --config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<ClaimsSection>,
+    /// The network of `model = "mlp"` (width, activation, init scales).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlp: Option<crate::model::mlp::MlpSection>,
 }
 
 /// Most seeds of one run or study.
@@ -343,6 +346,9 @@ impl ExperimentConfig {
             resolve(&mut c.y);
             if let Some(b) = &mut c.beta_star {
                 resolve(b);
+            }
+            for p in [&mut c.test_x, &mut c.test_y].into_iter().flatten() {
+                resolve(p);
             }
         }
         Ok(cfg)
@@ -463,6 +469,7 @@ impl ExperimentConfig {
                 ));
             }
         }
+        self.check_mlp_fields()?;
         // Settings that change nothing are rejected with the reason.
         if let DataConfig::Synthetic(syn) = &self.data {
             if syn.normalize_columns && syn.spectrum != crate::data::Spectrum::Identity {
@@ -548,6 +555,44 @@ impl ExperimentConfig {
             }
         }
         Ok(())
+    }
+
+    /// `model = "mlp"` needs `[mlp]` (and only it); its init is set there.
+    fn check_mlp_fields(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, value: String, reason: &str| {
+            ConfigError::Invalid(FieldError::new(field, value, reason))
+        };
+        match (&self.mlp, self.model) {
+            (None, ModelKind::Mlp) => Err(invalid(
+                "mlp",
+                "missing".into(),
+                "model = \"mlp\" needs an [mlp] section (width, optionally activation = \"tanh\" | \"relu\" | \"gelu\", w_scale, a_scale)",
+            )),
+            (Some(_), ModelKind::Linear | ModelKind::Diagonal) => Err(invalid(
+                "mlp",
+                "given".into(),
+                &format!("has no effect with model = \"{}\"; remove it or set model = \"mlp\"", self.model),
+            )),
+            (Some(m), ModelKind::Mlp) => {
+                if m.width == 0 || m.width > 1_000_000 {
+                    return Err(invalid("mlp.width", m.width.to_string(), "must be in 1 … 10⁶"));
+                }
+                for (field, v) in [("mlp.w_scale", m.w_scale), ("mlp.a_scale", m.a_scale)] {
+                    if !(v.is_finite() && v > 0.0) {
+                        return Err(invalid(field, v.to_string(), "must be finite and > 0"));
+                    }
+                }
+                if self.init != Init::default() {
+                    return Err(invalid(
+                        "init",
+                        format!("{:?}", self.init),
+                        "the Mlp is initialized by [mlp] w_scale and a_scale (W_kj ~ N(0, w_scale²/d), a_k ~ N(0, a_scale²)); remove [init]",
+                    ));
+                }
+                Ok(())
+            }
+            (None, _) => Ok(()),
+        }
     }
 
     /// The longest single run the config asks for (run section or sweep),
@@ -646,6 +691,7 @@ impl ExperimentConfig {
                 steps_after_decay: 40_000,
             }),
             claims: None,
+            mlp: None,
         }
     }
 }

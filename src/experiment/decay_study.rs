@@ -26,7 +26,7 @@ use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
 
-use super::run::{initial_theta, AnyProblem, Prepared};
+use super::run::{AnyProblem, Prepared};
 use crate::dynamics::sgd::{
     run_sgd, run_sgd_recording, Probe, Record, RecordPlan, Sgd, SgdState, StandardProbe, StopReason,
 };
@@ -232,11 +232,54 @@ pub fn run_prepared_unit<R: Real>(
         let mut probe = StandardProbe::new(p, Some(reference));
         run_decay_unit(p, method, unit, grid, theta0, plan, &mut probe, progress)
     }
-    let theta0 = initial_theta::<R>(init, prepared.problem.dim(), unit.seed, ctx);
+    let theta0 = prepared.initial(init, unit.seed, ctx);
     let reference = &prepared.minnorm.theta;
+    if let AnyProblem::Mlp(p) = &prepared.problem {
+        // No θ_mn: train loss, held-out loss, ‖θ‖, ‖r‖; distances NaN.
+        let empty;
+        let h = match &prepared.heldout {
+            Some(h) => h,
+            None => {
+                empty = crate::data::HeldOut {
+                    x: crate::linalg::Mat::zeros(0, p.data.d(), ctx),
+                    y: Vec::new(),
+                };
+                &empty
+            }
+        };
+        let mut probe = crate::model::mlp::MlpProbe::new(p, &h.x, &h.y, false);
+        return run_decay_unit(p, method, unit, grid, theta0, plan, &mut probe, progress);
+    }
+    if let Some(h) = &prepared.heldout {
+        fn held<R: Real, M: LinearInX<R>>(
+            p: &Problem<R, M>,
+            reference: &[R],
+            h: &crate::data::HeldOut<R>,
+            method: &Sgd,
+            unit: &UnitPlan,
+            grid: &DecayGrid,
+            theta0: Vec<R>,
+            plan: RecordPlan,
+            progress: &(dyn Fn(u64) + Sync),
+        ) -> Vec<BranchRun<R>> {
+            let inner = StandardProbe::new(p, Some(reference));
+            let mut probe = super::run::HeldOutProbe::new(inner, &p.model, h);
+            run_decay_unit(p, method, unit, grid, theta0, plan, &mut probe, progress)
+        }
+        return match &prepared.problem {
+            AnyProblem::Linear(p) => {
+                held(p, reference, h, method, unit, grid, theta0, plan, progress)
+            }
+            AnyProblem::Diagonal(p) => {
+                held(p, reference, h, method, unit, grid, theta0, plan, progress)
+            }
+            AnyProblem::Mlp(_) => unreachable!("handled above"),
+        };
+    }
     match &prepared.problem {
         AnyProblem::Linear(p) => go(p, reference, method, unit, grid, theta0, plan, progress),
         AnyProblem::Diagonal(p) => go(p, reference, method, unit, grid, theta0, plan, progress),
+        AnyProblem::Mlp(_) => unreachable!("handled above"),
     }
 }
 

@@ -6,13 +6,15 @@ use serde::{Deserialize, Serialize};
 use super::checked::Experiment;
 use super::config::Init;
 use crate::data::Dataset;
+use crate::data::HeldOut;
 use crate::dynamics::sgd::{
     run_sgd, Record, RecordPlan, Sgd, SgdError, SgdState, StandardProbe, StopReason,
 };
 use crate::manifold::{
     flattest_interpolant_reusing, min_norm_interpolant, Interpolant, InterpolantError,
 };
-use crate::model::{Diagonal, Linear, LinearInX, ModelKind, Problem};
+use crate::model::mlp::MlpProbe;
+use crate::model::{Diagonal, Linear, LinearInX, Mlp, Model, ModelKind, Problem};
 use crate::noise::{rng_for, stream};
 use crate::scalar::{Mpfr, Real};
 
@@ -49,6 +51,46 @@ pub enum AnyProblem<R: Real> {
     Linear(Problem<R, Linear>),
     /// Diagonal network.
     Diagonal(Problem<R, Diagonal>),
+    /// Two-layer network.
+    Mlp(Problem<R, Mlp>),
+}
+
+/// A probe that replaces the test loss of `inner` by the held-out loss
+/// ½ · mean (f(x_i; θ) − y_i)² over a test set.
+pub struct HeldOutProbe<'a, R: Real, M, P> {
+    inner: P,
+    model: &'a M,
+    heldout: &'a HeldOut<R>,
+}
+
+impl<'a, R: Real, M: Model<R>, P: crate::dynamics::sgd::Probe<R>> HeldOutProbe<'a, R, M, P> {
+    /// Wrap `inner`.
+    pub fn new(inner: P, model: &'a M, heldout: &'a HeldOut<R>) -> Self {
+        Self {
+            inner,
+            model,
+            heldout,
+        }
+    }
+}
+
+impl<R: Real, M: Model<R>, P: crate::dynamics::sgd::Probe<R>> crate::dynamics::sgd::Probe<R>
+    for HeldOutProbe<'_, R, M, P>
+{
+    fn measure(
+        &mut self,
+        step: u64,
+        lr: f64,
+        sde_time: f64,
+        flow_time: f64,
+        theta: &[R],
+    ) -> Record {
+        let mut r = self.inner.measure(step, lr, sde_time, flow_time, theta);
+        if r.train_loss.is_finite() || r.norm.is_finite() {
+            r.test_loss = self.heldout.loss_and_error(self.model, theta).0;
+        }
+        r
+    }
 }
 
 impl<R: Real> AnyProblem<R> {
@@ -58,6 +100,18 @@ impl<R: Real> AnyProblem<R> {
         match kind {
             ModelKind::Linear => AnyProblem::Linear(Problem::new(Linear::new(d), data)),
             ModelKind::Diagonal => AnyProblem::Diagonal(Problem::new(Diagonal::new(d), data)),
+            ModelKind::Mlp => AnyProblem::Mlp(Problem::new(Mlp::new(d, 1), data)),
+        }
+    }
+    /// Build for a configuration (the Mlp takes width and activation from
+    /// `[mlp]`; without it, a tanh network of width 1).
+    pub fn for_config(cfg: &super::config::ExperimentConfig, data: Dataset<R>) -> Self {
+        match (&cfg.mlp, cfg.model) {
+            (Some(m), ModelKind::Mlp) => {
+                let model = m.model(data.d());
+                AnyProblem::Mlp(Problem::new(model, data))
+            }
+            _ => Self::new(cfg.model, data),
         }
     }
     /// The data.
@@ -65,6 +119,7 @@ impl<R: Real> AnyProblem<R> {
         match self {
             AnyProblem::Linear(p) => &p.data,
             AnyProblem::Diagonal(p) => &p.data,
+            AnyProblem::Mlp(p) => &p.data,
         }
     }
     /// Parameter dimension.
@@ -72,6 +127,7 @@ impl<R: Real> AnyProblem<R> {
         match self {
             AnyProblem::Linear(p) => p.dim(),
             AnyProblem::Diagonal(p) => p.dim(),
+            AnyProblem::Mlp(p) => p.dim(),
         }
     }
     /// Model kind.
@@ -79,6 +135,7 @@ impl<R: Real> AnyProblem<R> {
         match self {
             AnyProblem::Linear(_) => ModelKind::Linear,
             AnyProblem::Diagonal(_) => ModelKind::Diagonal,
+            AnyProblem::Mlp(_) => ModelKind::Mlp,
         }
     }
     /// Run SGD from θ₀ with the standard probe.
@@ -93,6 +150,94 @@ impl<R: Real> AnyProblem<R> {
         reference: Option<&[R]>,
         on_progress: impl FnMut(u64),
     ) -> (Vec<R>, Vec<Record>, StopReason) {
+        self.run_sgd_heldout(
+            method,
+            theta0,
+            seed,
+            steps,
+            plan,
+            reference,
+            None,
+            on_progress,
+        )
+    }
+
+    /// [`Self::run_sgd`] with a held-out test set: the recorded test loss is
+    /// then the held-out loss (any model). The Mlp's probe records train loss,
+    /// held-out loss (NaN without a test set), ‖θ‖ and ‖r‖; its distances to
+    /// θ_mn are NaN (no closed-form θ_mn).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_sgd_heldout(
+        &self,
+        method: &Sgd,
+        theta0: Vec<R>,
+        seed: u64,
+        steps: u64,
+        plan: RecordPlan,
+        reference: Option<&[R]>,
+        heldout: Option<&HeldOut<R>>,
+        on_progress: impl FnMut(u64),
+    ) -> (Vec<R>, Vec<Record>, StopReason) {
+        if let AnyProblem::Mlp(p) = self {
+            let empty;
+            let h = match heldout {
+                Some(h) => h,
+                None => {
+                    empty = HeldOut {
+                        x: crate::linalg::Mat::zeros(0, p.data.d(), p.ctx()),
+                        y: Vec::new(),
+                    };
+                    &empty
+                }
+            };
+            let mut state = SgdState::new(theta0, seed, p.n(), method);
+            let mut probe = MlpProbe::new(p, &h.x, &h.y, false);
+            let run = run_sgd(p, method, &mut state, steps, plan, &mut probe, on_progress);
+            return (run.theta, run.records, run.stop);
+        }
+        if let Some(h) = heldout {
+            fn wrapped<R: Real, M: LinearInX<R>>(
+                p: &Problem<R, M>,
+                method: &Sgd,
+                theta0: Vec<R>,
+                seed: u64,
+                steps: u64,
+                plan: RecordPlan,
+                reference: Option<&[R]>,
+                h: &HeldOut<R>,
+                on_progress: impl FnMut(u64),
+            ) -> (Vec<R>, Vec<Record>, StopReason) {
+                let mut state = SgdState::new(theta0, seed, p.n(), method);
+                let mut probe = HeldOutProbe::new(StandardProbe::new(p, reference), &p.model, h);
+                let run = run_sgd(p, method, &mut state, steps, plan, &mut probe, on_progress);
+                (run.theta, run.records, run.stop)
+            }
+            return match self {
+                AnyProblem::Linear(p) => wrapped(
+                    p,
+                    method,
+                    theta0,
+                    seed,
+                    steps,
+                    plan,
+                    reference,
+                    h,
+                    on_progress,
+                ),
+                AnyProblem::Diagonal(p) => wrapped(
+                    p,
+                    method,
+                    theta0,
+                    seed,
+                    steps,
+                    plan,
+                    reference,
+                    h,
+                    on_progress,
+                ),
+                AnyProblem::Mlp(_) => unreachable!("handled above"),
+            };
+        }
         fn go<R: Real, M: LinearInX<R>>(
             p: &Problem<R, M>,
             method: &Sgd,
@@ -115,6 +260,16 @@ impl<R: Real> AnyProblem<R> {
             AnyProblem::Diagonal(p) => {
                 go(p, method, theta0, seed, steps, plan, reference, on_progress)
             }
+            AnyProblem::Mlp(_) => unreachable!("handled above"),
+        }
+    }
+
+    /// Held-out loss and classification error (±1 targets; else NaN) of θ.
+    pub fn heldout_loss_and_error(&self, h: &HeldOut<R>, theta: &[R]) -> (f64, f64) {
+        match self {
+            AnyProblem::Linear(p) => h.loss_and_error(&p.model, theta),
+            AnyProblem::Diagonal(p) => h.loss_and_error(&p.model, theta),
+            AnyProblem::Mlp(p) => h.loss_and_error(&p.model, theta),
         }
     }
 }
@@ -163,6 +318,10 @@ pub struct Prepared<R: Real> {
     pub minnorm: Interpolant<R>,
     /// θ_R (flattest).
     pub flattest: Interpolant<R>,
+    /// Held-out test set, if any.
+    pub heldout: Option<HeldOut<R>>,
+    /// The Mlp's init scales (`[mlp]`), for [`Self::initial`].
+    pub mlp: Option<crate::model::mlp::MlpSection>,
 }
 
 impl<R: Real> Prepared<R> {
@@ -170,14 +329,43 @@ impl<R: Real> Prepared<R> {
     pub fn new(exp: &Experiment, ctx: R::Ctx) -> Result<Self, ExperimentError> {
         let model = exp.config().model;
         let data = exp.data().convert::<R>(ctx);
-        let minnorm = min_norm_interpolant(model, &data)?;
-        // θ_R from θ_mn's solution when that certifies (no second LP).
-        let flattest = flattest_interpolant_reusing(model, &data, &minnorm)?;
+        let heldout = exp.heldout().map(|h| h.convert::<R>(ctx));
+        let (minnorm, flattest) = if model == ModelKind::Mlp {
+            // No closed-form θ_mn or θ_R (and no LP is solved for them).
+            (Interpolant::unavailable(ctx), Interpolant::unavailable(ctx))
+        } else {
+            let minnorm = min_norm_interpolant(model, &data)?;
+            // θ_R from θ_mn's solution when that certifies (no second LP).
+            let flattest = flattest_interpolant_reusing(model, &data, &minnorm)?;
+            (minnorm, flattest)
+        };
         Ok(Self {
-            problem: AnyProblem::new(model, data),
+            problem: AnyProblem::for_config(exp.config(), data),
             minnorm,
             flattest,
+            heldout,
+            mlp: exp.config().mlp.clone(),
         })
+    }
+
+    /// Initial θ of a seed: `[mlp]` init for the Mlp, else `init`.
+    pub fn initial(&self, init: &Init, seed: u64, ctx: R::Ctx) -> Vec<R> {
+        match (&self.problem, &self.mlp) {
+            (AnyProblem::Mlp(p), Some(m)) => p.model.gaussian_init(seed, m.w_scale, m.a_scale, ctx),
+            _ => initial_theta::<R>(init, self.problem.dim(), seed, ctx),
+        }
+    }
+
+    /// Held-out classification error of θ (±1 test targets), else NaN.
+    pub fn heldout_error(&self, theta: &[R]) -> f64 {
+        match &self.heldout {
+            Some(h)
+                if h.is_binary() && !theta.is_empty() && theta.iter().all(|t| t.is_finite()) =>
+            {
+                self.problem.heldout_loss_and_error(h, theta).1
+            }
+            _ => f64::NAN,
+        }
     }
     /// Run one seed from the configured initialization, with the standard probe
     /// (distances to θ_mn); advances `bar` by the steps taken.
@@ -192,22 +380,28 @@ impl<R: Real> Prepared<R> {
         ctx: R::Ctx,
         bar: &ProgressBar,
     ) -> (SeedSummary, Vec<Record>) {
-        let theta0 = initial_theta::<R>(init, self.problem.dim(), seed, ctx);
+        let theta0 = self.initial(init, seed, ctx);
         let mut last = 0;
-        let (_, records, stop) = self.problem.run_sgd(
+        let reference = (!self.minnorm.theta.is_empty()).then_some(&self.minnorm.theta[..]);
+        let (theta, records, stop) = self.problem.run_sgd_heldout(
             method,
             theta0,
             seed,
             steps,
             plan,
-            Some(&self.minnorm.theta),
+            reference,
+            self.heldout.as_ref(),
             |k| {
                 bar.inc(k - last);
                 last = k;
             },
         );
         bar.inc(steps.saturating_sub(last));
-        let summary = summarize(seed, &records, stop, self.minnorm.norm.to_f64());
+        let completed = stop == StopReason::Completed;
+        let mut summary = summarize(seed, &records, stop, self.minnorm.norm.to_f64());
+        if completed {
+            summary.test_error = self.heldout_error(&theta);
+        }
         (summary, records)
     }
 
@@ -283,6 +477,13 @@ pub struct SeedSummary {
     pub rel_dist_minnorm: f64,
     /// Why the run stopped.
     pub stop: StopReason,
+    /// Final held-out classification error (±1 test targets; else NaN).
+    #[serde(with = "crate::nonfinite", default = "nan")]
+    pub test_error: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// Mean and standard deviation of the summaries over seeds.
@@ -317,6 +518,12 @@ pub struct Aggregate {
     /// Std of the relative distance.
     #[serde(with = "crate::nonfinite")]
     pub rel_dist_minnorm_sd: f64,
+    /// Mean held-out classification error (NaN unless ±1 test targets).
+    #[serde(with = "crate::nonfinite", default = "nan")]
+    pub test_error: f64,
+    /// Its standard deviation.
+    #[serde(with = "crate::nonfinite", default = "nan")]
+    pub test_error_sd: f64,
 }
 
 fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -346,7 +553,10 @@ impl Aggregate {
         let (train_loss, _) = mean_sd(ok.iter().map(|s| s.train_loss));
         let (dist_minnorm, _) = mean_sd(ok.iter().map(|s| s.dist_minnorm));
         let (rel, rel_sd) = mean_sd(ok.iter().map(|s| s.rel_dist_minnorm));
+        let (test_error, test_error_sd) = mean_sd(ok.iter().map(|s| s.test_error));
         Self {
+            test_error,
+            test_error_sd,
             seeds: ok.len(),
             diverged: summaries.len() - ok.len(),
             norm,
@@ -383,6 +593,7 @@ pub fn summarize(
             dist_minnorm: nan,
             rel_dist_minnorm: nan,
             stop,
+            test_error: nan,
         };
     }
     let last = records
@@ -399,6 +610,7 @@ pub fn summarize(
         dist_minnorm: last.dist_minnorm,
         rel_dist_minnorm: last.dist_minnorm / minnorm_norm,
         stop,
+        test_error: f64::NAN,
     }
 }
 

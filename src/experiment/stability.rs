@@ -38,6 +38,7 @@ pub(crate) fn jacobian<R: Real>(p: &AnyProblem<R>, theta: &[R]) -> crate::linalg
     match p {
         AnyProblem::Linear(p) => p.jacobian(theta),
         AnyProblem::Diagonal(p) => p.jacobian(theta),
+        AnyProblem::Mlp(p) => p.jacobian(theta),
     }
 }
 

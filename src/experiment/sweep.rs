@@ -229,9 +229,15 @@ fn data_hashes_text(cfg: &ExperimentConfig) -> Result<String, ExperimentError> {
         return Ok(String::new());
     };
     let mut table = BTreeMap::new();
-    for p in [Some(&c.x), Some(&c.y), c.beta_star.as_ref()]
-        .into_iter()
-        .flatten()
+    for p in [
+        Some(&c.x),
+        Some(&c.y),
+        c.beta_star.as_ref(),
+        c.test_x.as_ref(),
+        c.test_y.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
     {
         let bytes = std::fs::read(p).map_err(io_err(format!("reading {}", p.display())))?;
         let digest = Sha256::digest(&bytes);
@@ -575,14 +581,21 @@ fn run_sweep_in<R: Real>(
         |unit, branches| {
             let jobs = branches
                 .into_iter()
-                .map(|b| JobResult {
-                    key: JobKey {
-                        lr: unit.lr,
-                        decay_step: b.decay_step,
-                        seed: unit.seed,
-                    },
-                    summary: summarize(unit.seed, &b.records, b.stop, mn_norm),
-                    records: b.records,
+                .map(|b| {
+                    let completed = b.stop == StopReason::Completed;
+                    let mut summary = summarize(unit.seed, &b.records, b.stop, mn_norm);
+                    if completed {
+                        summary.test_error = prepared.heldout_error(&b.theta);
+                    }
+                    JobResult {
+                        key: JobKey {
+                            lr: unit.lr,
+                            decay_step: b.decay_step,
+                            seed: unit.seed,
+                        },
+                        summary,
+                        records: b.records,
+                    }
                 })
                 .collect();
             let result = UnitResult {

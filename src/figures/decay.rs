@@ -253,10 +253,14 @@ fn data_desc(cfg: &ExperimentConfig) -> String {
     let model = match cfg.model {
         crate::model::ModelKind::Diagonal => "Diagonal network",
         crate::model::ModelKind::Linear => "Linear model",
+        crate::model::ModelKind::Mlp => "Mlp",
     };
     match &cfg.data {
         crate::data::DataConfig::Synthetic(s) => format!("{model}, d = {}, n = {}", s.d, s.n),
         crate::data::DataConfig::Csv(c) => format!("{model}, data {}", c.x.display()),
+        crate::data::DataConfig::Digits(g) => {
+            format!("{model}, UCI digits ({:?}, n = {})", g.task, g.n_train)
+        }
     }
 }
 

@@ -606,7 +606,7 @@ pub(crate) fn diagonal_problem(
     let prepared = Prepared::<f64>::new(&crate::experiment::Experiment::new(cfg.clone())?, ())?;
     let problem = match &prepared.problem {
         AnyProblem::Diagonal(p) => p.clone(),
-        AnyProblem::Linear(_) => {
+        AnyProblem::Linear(_) | AnyProblem::Mlp(_) => {
             return Err(FigureError::Input(format!(
                 "model = {}: this figure needs the diagonal model",
                 cfg.model

@@ -46,6 +46,36 @@ pub enum InterpolantError {
     /// The working-precision simplex could not start or finish.
     #[error("basis pursuit in the working precision failed: {0}")]
     Simplex(String),
+    /// The model has no closed-form interpolant (the Mlp).
+    #[error("the {0} has no closed-form minimum-norm or flattest interpolant (θ_mn, θ_R are defined for the linear and diagonal models only)")]
+    NoClosedForm(&'static str),
+}
+
+impl<R: Real> Interpolant<R> {
+    /// Placeholder for a model without a closed-form interpolant (the Mlp):
+    /// no θ, NaN norm and objective, no certificate. Every distance to it is
+    /// NaN.
+    pub fn unavailable(ctx: R::Ctx) -> Self {
+        let nan = R::from_f64(f64::NAN, ctx);
+        Self {
+            theta: Vec::new(),
+            beta: Vec::new(),
+            norm: nan.clone(),
+            objective: nan.clone(),
+            residual_norm: nan,
+            dual: Vec::new(),
+            support: Vec::new(),
+            certificate_ok: false,
+            support_violation: f64::NAN,
+            complementarity_margin: f64::NAN,
+            certificate_failure: Some("no closed-form interpolant for this model".into()),
+            backward_error: f64::NAN,
+            norm_error_bound: f64::NAN,
+            lp_support: Vec::new(),
+            simplex_pivots: 0,
+            inverse_condition: f64::NAN,
+        }
+    }
 }
 
 /// An interpolant with its optimality certificate.
@@ -217,8 +247,12 @@ pub fn min_norm_interpolant<R: Real>(
     kind: ModelKind,
     data: &Dataset<R>,
 ) -> Result<Interpolant<R>, InterpolantError> {
+    if kind == ModelKind::Mlp {
+        return Err(InterpolantError::NoClosedForm("Mlp"));
+    }
     data.require_overparameterized()?;
     match kind {
+        ModelKind::Mlp => Err(InterpolantError::NoClosedForm("Mlp")),
         ModelKind::Linear => linear_min_norm(data),
         ModelKind::Diagonal => {
             let ones = vec![R::one(data.ctx()); data.d()];
@@ -234,8 +268,12 @@ pub fn flattest_interpolant<R: Real>(
     kind: ModelKind,
     data: &Dataset<R>,
 ) -> Result<Interpolant<R>, InterpolantError> {
+    if kind == ModelKind::Mlp {
+        return Err(InterpolantError::NoClosedForm("Mlp"));
+    }
     data.require_overparameterized()?;
     match kind {
+        ModelKind::Mlp => Err(InterpolantError::NoClosedForm("Mlp")),
         ModelKind::Linear => linear_min_norm(data),
         ModelKind::Diagonal => diagonal_weighted(
             data,
@@ -257,8 +295,12 @@ pub fn flattest_interpolant_reusing<R: Real>(
     data: &Dataset<R>,
     minnorm: &Interpolant<R>,
 ) -> Result<Interpolant<R>, InterpolantError> {
+    if kind == ModelKind::Mlp {
+        return Err(InterpolantError::NoClosedForm("Mlp"));
+    }
     data.require_overparameterized()?;
     match kind {
+        ModelKind::Mlp => Err(InterpolantError::NoClosedForm("Mlp")),
         ModelKind::Linear => Ok(minnorm.clone()),
         ModelKind::Diagonal => diagonal_weighted(
             data,

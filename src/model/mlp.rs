@@ -12,6 +12,7 @@
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
 
 use super::{Model, Problem};
 use crate::data::{DataError, Dataset};
@@ -21,23 +22,56 @@ use crate::linalg::{dot_into, norm, Mat};
 use crate::noise::{rng_for, stream};
 use crate::scalar::Real;
 
-/// Two-layer tanh network on d inputs with m hidden units (D = m d + m).
+/// Hidden-layer activation σ of an [`Mlp`], with its exact derivative σ'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// σ(z) = tanh z, σ' = 1 − tanh² z (the default).
+    #[default]
+    Tanh,
+    /// σ(z) = max(z, 0), σ' = 1 for z > 0 and 0 for z ≤ 0 (the subgradient 0
+    /// at the kink).
+    Relu,
+    /// The exact GELU σ(z) = z Φ(z), Φ the standard normal CDF
+    /// ½(1 + erf(z/√2)); σ' = Φ(z) + z φ(z), φ(z) = e^{−z²/2}/√(2π).
+    Gelu,
+}
+
+impl std::fmt::Display for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+            Activation::Gelu => "gelu",
+        })
+    }
+}
+
+/// Two-layer network on d inputs with m hidden units (D = m d + m),
+/// f(x; θ) = aᵀ σ(W x)/√m.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mlp {
     /// Input dimension d.
     pub d: usize,
     /// Hidden width m.
     pub m: usize,
+    /// Activation σ.
+    pub activation: Activation,
 }
 
 impl Mlp {
-    /// Network on d inputs with m hidden units.
+    /// Tanh network on d inputs with m hidden units.
     pub fn new(d: usize, m: usize) -> Self {
+        Self::with_activation(d, m, Activation::Tanh)
+    }
+
+    /// Network on d inputs with m hidden units and activation σ.
+    pub fn with_activation(d: usize, m: usize, activation: Activation) -> Self {
         assert!(
             d > 0 && m > 0,
             "Mlp needs d ≥ 1 and m ≥ 1 (got d = {d}, m = {m})"
         );
-        Self { d, m }
+        Self { d, m, activation }
     }
 
     /// Random init from `seed` (stream `INIT`): W_kj ~ N(0, w_scale²/d) (so that
@@ -66,11 +100,46 @@ impl Mlp {
     }
 }
 
+/// The `[mlp]` section of a config (`model = "mlp"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpSection {
+    /// Hidden width m.
+    pub width: usize,
+    /// Activation (default tanh).
+    #[serde(default)]
+    pub activation: Activation,
+    /// Init W_kj ~ N(0, w_scale²/d) (default 1).
+    #[serde(default = "one")]
+    pub w_scale: f64,
+    /// Init a_k ~ N(0, a_scale²) (default 1).
+    #[serde(default = "one")]
+    pub a_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl MlpSection {
+    /// The network on d inputs.
+    pub fn model(&self, d: usize) -> Mlp {
+        Mlp::with_activation(d, self.width, self.activation)
+    }
+}
+
 /// Scratch for [`Mlp`].
 #[derive(Debug)]
 pub struct MlpWorkspace<R> {
-    /// tanh(w_k·x), k = 1..m.
+    /// σ(w_k·x), k = 1..m.
     hidden: Vec<R>,
+    /// Pre-activations w_k·x (ReLU and GELU only).
+    pre: Vec<R>,
+    /// Φ(w_k·x) (GELU only).
+    cdf: Vec<R>,
+    /// √2 and 1/√(2π) in the working precision (GELU only).
+    sqrt2: R,
+    inv_sqrt_2pi: R,
     /// Accumulated update direction (minibatches with B > 1).
     direction: Vec<R>,
     /// One per-sample gradient.
@@ -84,12 +153,70 @@ impl Mlp {
         1.0 / (self.m as f64).sqrt()
     }
 
-    /// hidden_k = tanh(w_k · x).
+    /// hidden_k = σ(w_k · x) (and the pre-activations for ReLU/GELU).
     fn hidden_into<R: Real>(&self, theta: &[R], x: &[R], ws: &mut MlpWorkspace<R>) {
         let (w, _) = self.split(theta);
-        for (k, h) in ws.hidden.iter_mut().enumerate() {
-            dot_into(h, &w[k * self.d..(k + 1) * self.d], x);
-            h.tanh_mut();
+        match self.activation {
+            Activation::Tanh => {
+                for (k, h) in ws.hidden.iter_mut().enumerate() {
+                    dot_into(h, &w[k * self.d..(k + 1) * self.d], x);
+                    h.tanh_mut();
+                }
+            }
+            Activation::Relu => {
+                for (k, (h, z)) in ws.hidden.iter_mut().zip(ws.pre.iter_mut()).enumerate() {
+                    dot_into(z, &w[k * self.d..(k + 1) * self.d], x);
+                    if z.is_negative() {
+                        h.set_f64(0.0);
+                    } else {
+                        h.assign(z);
+                    }
+                }
+            }
+            Activation::Gelu => {
+                for k in 0..self.m {
+                    let z = &mut ws.pre[k];
+                    dot_into(z, &w[k * self.d..(k + 1) * self.d], x);
+                    // Φ(z) = ½(1 + erf(z/√2))
+                    let c = &mut ws.cdf[k];
+                    c.assign(z);
+                    *c /= &ws.sqrt2;
+                    c.erf_mut();
+                    *c += 1.0;
+                    *c *= 0.5;
+                    ws.hidden[k].set_mul(z, c);
+                }
+            }
+        }
+    }
+
+    /// `ws.tmp = σ'(w_k · x)` after [`Self::hidden_into`].
+    fn derivative_into<R: Real>(&self, k: usize, ws: &mut MlpWorkspace<R>) {
+        match self.activation {
+            Activation::Tanh => {
+                let t = &ws.hidden[k];
+                ws.tmp.set_mul(t, t);
+                ws.tmp.neg_mut();
+                ws.tmp += 1.0;
+            }
+            Activation::Relu => {
+                let z = &ws.pre[k];
+                ws.tmp.set_f64(if z.is_negative() || z.is_zero() {
+                    0.0
+                } else {
+                    1.0
+                });
+            }
+            Activation::Gelu => {
+                // Φ(z) + z φ(z), φ(z) = exp(−z²/2)/√(2π)
+                let z = &ws.pre[k];
+                ws.tmp.set_mul(z, z);
+                ws.tmp *= -0.5;
+                ws.tmp.exp_mut();
+                ws.tmp *= &ws.inv_sqrt_2pi;
+                ws.tmp *= z;
+                ws.tmp += &ws.cdf[k];
+            }
         }
     }
 }
@@ -107,8 +234,23 @@ impl<R: Real> Model<R> for Mlp {
         self.m * self.d + self.m
     }
     fn workspace(&self, ctx: R::Ctx) -> Self::Workspace {
+        let extra = if self.activation == Activation::Tanh {
+            0
+        } else {
+            self.m
+        };
+        let mut sqrt2 = R::from_f64(2.0, ctx);
+        sqrt2.sqrt_mut();
+        let mut inv_sqrt_2pi = R::pi(ctx);
+        inv_sqrt_2pi *= 2.0;
+        inv_sqrt_2pi.sqrt_mut();
+        inv_sqrt_2pi.recip_mut();
         MlpWorkspace {
             hidden: vec![R::zero(ctx); self.m],
+            pre: vec![R::zero(ctx); extra],
+            cdf: vec![R::zero(ctx); extra],
+            sqrt2,
+            inv_sqrt_2pi,
             direction: vec![R::zero(ctx); self.m * self.d + self.m],
             grad: vec![R::zero(ctx); self.m * self.d + self.m],
             tmp: R::zero(ctx),
@@ -127,11 +269,9 @@ impl<R: Real> Model<R> for Mlp {
         let s = self.inv_sqrt_m();
         let (gw, ga) = out.split_at_mut(self.m * self.d);
         for k in 0..self.m {
+            // coef = a_k σ'(w_k·x) / √m
+            self.derivative_into(k, ws);
             let t = &ws.hidden[k];
-            // coef = a_k (1 − t_k²) / √m
-            ws.tmp.set_mul(t, t);
-            ws.tmp.neg_mut();
-            ws.tmp += 1.0;
             ws.tmp *= &a[k];
             ws.tmp *= s;
             for (g, xj) in gw[k * self.d..(k + 1) * self.d].iter_mut().zip(x) {
@@ -150,10 +290,8 @@ impl<R: Real> Model<R> for Mlp {
             self.hidden_into(theta, xr, ws);
             let (w, a) = theta.split_at_mut(md);
             for k in 0..self.m {
+                self.derivative_into(k, ws);
                 let t = &ws.hidden[k];
-                ws.tmp.set_mul(t, t);
-                ws.tmp.neg_mut();
-                ws.tmp += 1.0;
                 ws.tmp *= &a[k];
                 ws.tmp *= coef;
                 ws.tmp *= s;

@@ -28,6 +28,8 @@ pub enum ModelKind {
     Linear,
     /// Diagonal linear network, θ = (u, v), β = u ⊙ v.
     Diagonal,
+    /// Two-layer network aᵀσ(Wx)/√m (needs an `[mlp]` section).
+    Mlp,
 }
 
 impl std::fmt::Display for ModelKind {
@@ -35,6 +37,7 @@ impl std::fmt::Display for ModelKind {
         f.write_str(match self {
             ModelKind::Linear => "linear",
             ModelKind::Diagonal => "diagonal",
+            ModelKind::Mlp => "mlp",
         })
     }
 }

@@ -423,8 +423,11 @@ fn read_units(
                 match seen.get(&r.sort_key()) {
                     // The same unit twice (e.g. two writers before the lock
                     // existed): counted once if identical, refused otherwise.
+                    // Compared as JSON: NaN fields make `==` false on equal lines.
                     Some(&(first, ref first_result)) => {
-                        if *first_result != r {
+                        if serde_json::to_string(first_result).ok()
+                            != serde_json::to_string(&r).ok()
+                        {
                             return Err(ExperimentError::Resume(format!(
                                 "{} lines {} and {}: unit lr = {}, seed = {} recorded twice with different results",
                                 path.display(),

@@ -424,7 +424,12 @@ fn read_units(
                     // The same unit twice (e.g. two writers before the lock
                     // existed): counted once if identical, refused otherwise.
                     Some(&(first, ref first_result)) => {
-                        if *first_result != r {
+                        // compared as JSON: NaN fields (held-out error,
+                        // the Mlp's distances) are "NaN" there, equal to
+                        // themselves
+                        let same = serde_json::to_value(first_result).ok()
+                            == serde_json::to_value(&r).ok();
+                        if !same {
                             return Err(ExperimentError::Resume(format!(
                                 "{} lines {} and {}: unit lr = {}, seed = {} recorded twice with different results",
                                 path.display(),

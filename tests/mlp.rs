@@ -469,3 +469,32 @@ fn verify_config_on_the_mlp_is_not_applicable_with_reasons() {
         row.evidence
     );
 }
+
+/// An Mlp sweep resumes: its NaN fields (distances, classification error)
+/// do not make a repeated identical results.jsonl line look different.
+#[test]
+fn mlp_sweep_resumes_with_a_repeated_line() {
+    let text = mlp_config("", 53, "steps_after_decay = 100")
+        + "[sweep]\ndecay_steps = [50, 100]\nsteps_after_decay = 100\n";
+    let exp = Experiment::new(parse(&text)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = SweepOptions {
+        out_dir: Some(dir.path().join("out")),
+        ..Default::default()
+    };
+    let first = run_sweep(&exp, &opts).unwrap();
+    let log = dir.path().join("out/results.jsonl");
+    let body = std::fs::read_to_string(&log).unwrap();
+    let line = body.lines().next().unwrap().to_string();
+    std::fs::write(&log, format!("{body}{line}\n")).unwrap();
+    let resumed = run_sweep(
+        &exp,
+        &SweepOptions {
+            resume: true,
+            ..opts
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed.computed, 0);
+    assert_eq!(resumed.jobs.len(), first.jobs.len());
+}

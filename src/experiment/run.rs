@@ -178,67 +178,25 @@ impl<R: Real> AnyProblem<R> {
         heldout: Option<&HeldOut<R>>,
         on_progress: impl FnMut(u64),
     ) -> (Vec<R>, Vec<Record>, StopReason) {
-        if let AnyProblem::Mlp(p) = self {
-            let empty;
-            let h = match heldout {
-                Some(h) => h,
-                None => {
-                    empty = HeldOut {
-                        x: crate::linalg::Mat::zeros(0, p.data.d(), p.ctx()),
-                        y: Vec::new(),
-                    };
-                    &empty
-                }
-            };
+        /// One SGD run of any model with a given probe.
+        #[allow(clippy::too_many_arguments)]
+        fn drive<R: Real, M: Model<R>, P: crate::dynamics::sgd::Probe<R>>(
+            p: &Problem<R, M>,
+            method: &Sgd,
+            theta0: Vec<R>,
+            seed: u64,
+            steps: u64,
+            plan: RecordPlan,
+            probe: &mut P,
+            on_progress: impl FnMut(u64),
+        ) -> (Vec<R>, Vec<Record>, StopReason) {
             let mut state = SgdState::new(theta0, seed, p.n(), method);
-            let mut probe = MlpProbe::new(p, &h.x, &h.y, false);
-            let run = run_sgd(p, method, &mut state, steps, plan, &mut probe, on_progress);
-            return (run.theta, run.records, run.stop);
+            let run = run_sgd(p, method, &mut state, steps, plan, probe, on_progress);
+            (run.theta, run.records, run.stop)
         }
-        if let Some(h) = heldout {
-            fn wrapped<R: Real, M: LinearInX<R>>(
-                p: &Problem<R, M>,
-                method: &Sgd,
-                theta0: Vec<R>,
-                seed: u64,
-                steps: u64,
-                plan: RecordPlan,
-                reference: Option<&[R]>,
-                h: &HeldOut<R>,
-                on_progress: impl FnMut(u64),
-            ) -> (Vec<R>, Vec<Record>, StopReason) {
-                let mut state = SgdState::new(theta0, seed, p.n(), method);
-                let mut probe = HeldOutProbe::new(StandardProbe::new(p, reference), &p.model, h);
-                let run = run_sgd(p, method, &mut state, steps, plan, &mut probe, on_progress);
-                (run.theta, run.records, run.stop)
-            }
-            return match self {
-                AnyProblem::Linear(p) => wrapped(
-                    p,
-                    method,
-                    theta0,
-                    seed,
-                    steps,
-                    plan,
-                    reference,
-                    h,
-                    on_progress,
-                ),
-                AnyProblem::Diagonal(p) => wrapped(
-                    p,
-                    method,
-                    theta0,
-                    seed,
-                    steps,
-                    plan,
-                    reference,
-                    h,
-                    on_progress,
-                ),
-                AnyProblem::Mlp(_) => unreachable!("handled above"),
-            };
-        }
-        fn go<R: Real, M: LinearInX<R>>(
+        /// Models linear in x: the standard probe, wrapped for a held-out set.
+        #[allow(clippy::too_many_arguments)]
+        fn linear<R: Real, M: LinearInX<R>>(
             p: &Problem<R, M>,
             method: &Sgd,
             theta0: Vec<R>,
@@ -246,21 +204,86 @@ impl<R: Real> AnyProblem<R> {
             steps: u64,
             plan: RecordPlan,
             reference: Option<&[R]>,
+            heldout: Option<&HeldOut<R>>,
             on_progress: impl FnMut(u64),
         ) -> (Vec<R>, Vec<Record>, StopReason) {
-            let mut state = SgdState::new(theta0, seed, p.n(), method);
-            let mut probe = StandardProbe::new(p, reference);
-            let run = run_sgd(p, method, &mut state, steps, plan, &mut probe, on_progress);
-            (run.theta, run.records, run.stop)
+            let standard = StandardProbe::new(p, reference);
+            match heldout {
+                Some(h) => {
+                    let mut probe = HeldOutProbe::new(standard, &p.model, h);
+                    drive(
+                        p,
+                        method,
+                        theta0,
+                        seed,
+                        steps,
+                        plan,
+                        &mut probe,
+                        on_progress,
+                    )
+                }
+                None => {
+                    let mut probe = standard;
+                    drive(
+                        p,
+                        method,
+                        theta0,
+                        seed,
+                        steps,
+                        plan,
+                        &mut probe,
+                        on_progress,
+                    )
+                }
+            }
         }
         match self {
-            AnyProblem::Linear(p) => {
-                go(p, method, theta0, seed, steps, plan, reference, on_progress)
+            AnyProblem::Mlp(p) => {
+                let empty;
+                let h = match heldout {
+                    Some(h) => h,
+                    None => {
+                        empty = HeldOut {
+                            x: crate::linalg::Mat::zeros(0, p.data.d(), p.ctx()),
+                            y: Vec::new(),
+                        };
+                        &empty
+                    }
+                };
+                let mut probe = MlpProbe::new(p, &h.x, &h.y, false);
+                drive(
+                    p,
+                    method,
+                    theta0,
+                    seed,
+                    steps,
+                    plan,
+                    &mut probe,
+                    on_progress,
+                )
             }
-            AnyProblem::Diagonal(p) => {
-                go(p, method, theta0, seed, steps, plan, reference, on_progress)
-            }
-            AnyProblem::Mlp(_) => unreachable!("handled above"),
+            AnyProblem::Linear(p) => linear(
+                p,
+                method,
+                theta0,
+                seed,
+                steps,
+                plan,
+                reference,
+                heldout,
+                on_progress,
+            ),
+            AnyProblem::Diagonal(p) => linear(
+                p,
+                method,
+                theta0,
+                seed,
+                steps,
+                plan,
+                reference,
+                heldout,
+                on_progress,
+            ),
         }
     }
 

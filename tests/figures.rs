@@ -1,4 +1,4 @@
-//! Sanity checks of the data behind figures F1–F7 (quick parameters) and of the
+//! Sanity checks of the data behind figures F1–F8 (quick parameters) and of the
 //! files written: finite values, the expected monotone trends, points on Γ with
 //! small residuals, well-formed SVG/PNG, CSVs with the expected rows.
 //!
@@ -326,8 +326,9 @@ fn f7_f64_vs_mpfr() {
 fn figure_ids_and_generated_f6() {
     assert_eq!("F3".parse::<FigureId>().unwrap(), FigureId::F3);
     assert_eq!("f7".parse::<FigureId>().unwrap(), FigureId::F7);
-    let err = "F8".parse::<FigureId>().unwrap_err().to_string();
-    assert!(err.contains("F8"), "{err}");
+    assert_eq!("8".parse::<FigureId>().unwrap(), FigureId::F8);
+    let err = "F9".parse::<FigureId>().unwrap_err().to_string();
+    assert!(err.contains("F9") && err.contains("F1..F8"), "{err}");
     // F6 from the exact-moments sweep (quick: η down to 2⁻²⁴, 256 bits):
     // orders 1, 1, 2 (measured 1.000, 1.000, 2.000).
     let dir = tempfile::tempdir().unwrap();
@@ -346,4 +347,74 @@ fn figure_ids_and_generated_f6() {
     for (o, want) in orders.iter().zip([1.0, 1.0, 2.0]) {
         assert!((o.order - want).abs() < 0.01, "{}: {}", o.column, o.order);
     }
+}
+
+#[test]
+fn f8_phase_diagram() {
+    // A 4 × 2 corner of F8 on 2 seeds, K = 200 000 (τ = η²K = 55 at 2η*).
+    let mut p = PhaseParams::new(true);
+    p.multiples = vec![0.5, 1.0, 2.0, 3.0];
+    p.sigmas = vec![0.0, 1.0];
+    p.seeds = vec![1, 2];
+    p.steps = 200_000;
+    let d = phase_diagram(&p).unwrap();
+    assert_eq!(d.cells.len(), 8);
+    // η*(θ₀) of the built-in instance (C11: 0.008310) and 2/λ_max = 0.1649.
+    assert!((d.critical_lr - 0.00831).abs() < 1e-5, "{}", d.critical_lr);
+    assert!((d.full_batch_lr - 0.1649).abs() < 1e-3);
+    // σ = 0 stalls far from θ_mn (C9/C11: ≥ 1.9 on this grid), σ = 1 gets
+    // close at 2η* (measured 0.06 at K = 400 000); at 3η* σ = 0 diverges.
+    let (plain, noisy) = (d.cell(0, 2), d.cell(1, 2));
+    assert!(plain.mean_rel_dist > 1.0, "{plain:?}");
+    assert!(noisy.mean_rel_dist < 0.15, "{noisy:?}");
+    for il in 0..3 {
+        assert!(d.cell(1, il).mean_rel_dist < d.cell(0, il).mean_rel_dist);
+    }
+    assert_eq!(d.cell(0, 3).diverged, 2);
+    assert!(d.cell(0, 3).mean_rel_dist.is_nan());
+    assert_eq!(d.empirical_edges()[0], Some(d.lrs[3]));
+    // The prediction curve halves when σ doubles (τ(σ) = τ(1)/σ²).
+    assert!(d.tau_target_sigma1 > 1.0 && d.tau_target_sigma1 < 100.0);
+    assert!((d.predicted_lr(2.0) - 0.5 * d.predicted_lr(1.0)).abs() < 1e-15);
+    let dir = tempfile::tempdir().unwrap();
+    let files = render_phase_diagram(&d, &dir.path().join("F8")).unwrap();
+    check_files(&files);
+    assert_eq!(csv_rows(&dir.path().join("F8.csv")), 8);
+    assert!(csv_rows(&dir.path().join("F8_curves.csv")) >= 3);
+    // Bad grids are refused with the field named.
+    p.sigmas = vec![1.0, 0.5];
+    let err = phase_diagram(&p).unwrap_err().to_string();
+    assert!(err.contains("sigmas"), "{err}");
+}
+
+#[test]
+fn slow_flow_time_scales_as_one_over_sigma_squared() {
+    // The flow's velocity is ∝ σ², so with h ∝ 1/σ² the Heun iterates are the
+    // same points: τ(2)·4 = τ(1) up to rounding (F8's prediction curve uses this).
+    use latedecay::claims::flow::{predict_phase_length, FlowSettings};
+    use latedecay::data::{Dataset, SyntheticConfig};
+    use latedecay::manifold::min_norm_interpolant;
+    use latedecay::model::{Diagonal, ModelKind, Problem};
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 8,
+        d: 20,
+        normalize_columns: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let mn = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
+    let problem = Problem::new(Diagonal::new(20), data);
+    let at = |sigma: f64, h: f64| {
+        let s = FlowSettings {
+            sigma,
+            tau_step: h,
+            target_rel_dist: 0.05,
+            ..Default::default()
+        };
+        predict_phase_length(&problem, &vec![1.0; 40], &mn.theta, &s)
+            .unwrap()
+            .tau_needed
+    };
+    let (t1, t2) = (at(1.0, 0.1), at(2.0, 0.025));
+    assert!((t1 - 4.0 * t2).abs() < 1e-9 * t1, "{t1} vs {t2}");
 }

@@ -1,4 +1,4 @@
-//! Paper-style figures F1–F7 (`proofs/figures.md`), each written as SVG + PNG plus the
+//! Paper-style figures F1–F8 (`proofs/figures.md`), each written as SVG + PNG plus the
 //! CSV behind it, by `latedecay figures [--only F3] [--out DIR] [--quick]`.
 //!
 //! Every figure is split into a *data* function (a plain struct, checked by
@@ -14,6 +14,7 @@
 //! | F5 distance to θ_mn vs τ | [`sgd_distance_curves`], [`flow_distance_curve`] (+ [`DistanceCurves::from_csv`]) | [`render_distance_vs_tau`] | `F5_distance_vs_tau` |
 //! | F6 weak error vs η | `moments::weak_order` → [`WeakErrorTable::from_csv`] | [`render_weak_error`] | `F6_weak_error` |
 //! | F7 f64 vs MPFR | [`precision_divergence`] | [`render_precision_divergence`] | `F7_f64_vs_mpfr` |
+//! | F8 phase diagram η₁ × σ | [`phase_diagram`] | [`render_phase_diagram`] | `F8_phase_diagram` |
 //!
 //! CSV layouts. Landscapes: `<stem>.csv` = `x, y, train_loss, test_loss`
 //! (long format, one row per grid point; x, y are coordinates in the plane),
@@ -26,12 +27,16 @@
 //! <series…>` (relative distance ‖θ−θ_mn‖/‖θ_mn‖; NaN where a series has no
 //! value). F6: `eta, err_gf, err_sme1, err_sme2` and optional `*_f64`
 //! columns. F7: `case, step, lr, rel_diff` (case = index in the legend: label-noise SGD
-//! at each η, then full-batch GD at the edge of stability).
+//! at each η, then full-batch GD at the edge of stability). F8: `lr, multiple,
+//! sigma, seeds, diverged, mean_rel_dist, min_rel_dist, max_rel_dist` per
+//! cell, and `F8_phase_diagram_curves.csv` = `kind, sigma, lr` (0 = η*(θ₀),
+//! 1 = slow-flow prediction, 2 = empirical divergence edge).
 
 mod decay;
 pub mod experiment;
 mod landscape;
 mod limits;
+mod phase;
 mod precision;
 
 use std::path::{Path, PathBuf};
@@ -50,6 +55,9 @@ pub use limits::{
     flow_distance_curve, render_distance_vs_tau, render_weak_error, sde_distance_curve,
     sgd_distance_curves, DistanceCurves, DistanceParams, DistanceSeries, FittedOrder,
     WeakErrorTable,
+};
+pub use phase::{
+    phase_diagram, render_phase_diagram, PhaseCell, PhaseDiagram, PhaseParams, PHASE_MULTIPLES,
 };
 pub use precision::{
     precision_divergence, render_precision_divergence, FullBatchCase, PrecisionDivergence,
@@ -82,7 +90,7 @@ pub enum FigureError {
     Input(String),
 }
 
-/// One of the figures F1–F7.
+/// One of the figures F1–F8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FigureId {
     /// Mlp loss landscape.
@@ -99,11 +107,13 @@ pub enum FigureId {
     F6,
     /// f64 vs MPFR divergence.
     F7,
+    /// Phase diagram over η₁ × σ.
+    F8,
 }
 
 impl FigureId {
     /// All figures in order.
-    pub const ALL: [FigureId; 7] = [
+    pub const ALL: [FigureId; 8] = [
         FigureId::F1,
         FigureId::F2,
         FigureId::F3,
@@ -111,6 +121,7 @@ impl FigureId {
         FigureId::F5,
         FigureId::F6,
         FigureId::F7,
+        FigureId::F8,
     ];
     /// File stem of the figure.
     pub fn stem(self) -> &'static str {
@@ -122,6 +133,7 @@ impl FigureId {
             FigureId::F5 => "F5_distance_vs_tau",
             FigureId::F6 => "F6_weak_error",
             FigureId::F7 => "F7_f64_vs_mpfr",
+            FigureId::F8 => "F8_phase_diagram",
         }
     }
 }
@@ -139,9 +151,9 @@ impl FromStr for FigureId {
         let t = s.trim();
         let digits = t.strip_prefix(['F', 'f']).unwrap_or(t);
         match digits.parse::<usize>() {
-            Ok(k @ 1..=7) => Ok(FigureId::ALL[k - 1]),
+            Ok(k @ 1..=8) => Ok(FigureId::ALL[k - 1]),
             _ => Err(FigureError::Input(format!(
-                "--only = {s:?}: expected one of F1..F7"
+                "--only = {s:?}: expected one of F1..F8"
             ))),
         }
     }
@@ -161,8 +173,8 @@ pub struct FigureOptions {
     /// F6 input: CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`. Without it
     /// F6 runs the exact-moments weak-order sweep (`moments::weak_order`).
     pub f6_csv: Option<PathBuf>,
-    /// A user's experiment for F2–F5 (`figures --config`); F1, F6 and F7
-    /// keep their own settings. `None`: the built-in experiment.
+    /// A user's experiment for F2–F5 and F8 (`figures --config`); F1, F6
+    /// and F7 keep their own settings. `None`: the built-in experiment.
     pub experiment: Option<crate::experiment::ExperimentConfig>,
 }
 
@@ -331,6 +343,26 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
             let data = precision_divergence(&PrecisionParams::new(q))?;
             let files = render_precision_divergence(&data, &stem(dir, FigureId::F7))?;
             Ok((files, data.iter().map(PrecisionDivergence::note).collect()))
+        })?);
+    }
+    if let Some(r) = wanted(FigureId::F8)
+        .then(|| not_diagonal(FigureId::F8, "θ_mn and the slow flow along Γ"))
+        .flatten()
+    {
+        reports.push(r);
+    } else if wanted(FigureId::F8) {
+        reports.push(timed(FigureId::F8, &mut || {
+            let mut params = PhaseParams::new(q);
+            if let Some(cfg) = user {
+                params.cfg = cfg.clone();
+                params.seeds = cfg.run.seeds.to_vec();
+                params
+                    .seeds
+                    .truncate(params.seeds.len().min(if q { 3 } else { 8 }));
+            }
+            let data = phase_diagram(&params)?;
+            let files = render_phase_diagram(&data, &stem(dir, FigureId::F8))?;
+            Ok((files, data.notes()))
         })?);
     }
     Ok(reports)

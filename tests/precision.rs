@@ -5,7 +5,7 @@
 use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::flow::{label_noise_drift, FlowSettings};
 use latedecay::dynamics::gradient_flow::{
-    gradient_flow_limit, lwa_label_noise_drift, GradientFlowSettings,
+    gradient_flow_limit, lwa_isotropic_drift, lwa_label_noise_drift, GradientFlowSettings,
 };
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
 use latedecay::linalg::{distance, norm};
@@ -399,4 +399,62 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), 1 + 2 * 21 + 81);
     assert!(text.starts_with("full_batch,lr,step,relative_distance"));
+}
+
+/// The f64 extrapolated flow stalls near ‖∇L‖ ≈ 3e-9 on the built-in
+/// instance (n = 40, d = 100) from a point 1e-3 off Γ; finishing by descent
+/// below `polish_below` reaches 1e-13 and the same point as plain gradient
+/// descent (whose limit differs from the flow's by O(η·δ²) ≈ 1e-9 here).
+#[test]
+fn gradient_flow_limit_with_descent_finish_converges_in_f64() {
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 40,
+        d: 100,
+        normalize_columns: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let problem = Problem::new(Diagonal::new(100), data);
+    let zeta = on_gamma(&problem, &vec![1.0; 200]);
+    let mut start = zeta.clone();
+    start[0] += 1e-3;
+    let mut s = GradientFlowSettings::for_precision::<f64>(());
+    s.grad_tol = 1e-13;
+    s.polish_below = 1e-8;
+    let lim = gradient_flow_limit(&problem, &start, &s).unwrap();
+    assert!(lim.grad_norm <= 1e-13, "{}", lim.grad_norm);
+    let mut gd = start.clone();
+    for _ in 0..60_000 {
+        let g = problem.gradient(&gd);
+        gd.iter_mut().zip(&g).for_each(|(t, gi)| *t -= 0.01 * gi);
+    }
+    assert!(problem.residual_norm(&gd) < 1e-12);
+    let gap = distance(&lim.theta, &gd);
+    assert!(gap < 1e-6, "flow limit vs descent limit: {gap:e}");
+    assert!(distance(&lim.theta, &zeta) < 2e-3);
+}
+
+/// For the Linear model Φ is affine (a projection onto an affine Γ), so the
+/// general drift ½∂²Φ[s²I] vanishes; on the diagonal network it does not,
+/// it scales as s² and converges in h (C12 part 2's prediction).
+#[test]
+fn isotropic_drift_vanishes_on_linear_and_scales_with_s_squared() {
+    let (n, d) = (3, 6);
+    let mut s = GradientFlowSettings::for_precision::<f64>(());
+    s.grad_tol = 1e-13;
+    s.polish_below = 1e-8;
+    let lin = Problem::new(Linear::new(d), data(n, d, 5));
+    let theta = on_gamma(&lin, &start_point(d));
+    let drift = lwa_isotropic_drift(&lin, &theta, 1.0, 1e-2, &s).unwrap();
+    assert!(norm(&drift) < 1e-6, "{}", norm(&drift));
+    let diag = Problem::new(Diagonal::new(d), data(n, d, 5));
+    let theta = on_gamma(&diag, &start_point(2 * d));
+    let a = lwa_isotropic_drift(&diag, &theta, 1.0, 1e-2, &s).unwrap();
+    let b = lwa_isotropic_drift(&diag, &theta, 2.0, 5e-3, &s).unwrap();
+    let c = lwa_isotropic_drift(&diag, &theta, 1.0, 3e-3, &s).unwrap();
+    assert!(norm(&a) > 1e-2, "{}", norm(&a));
+    // s = 2 with h/2 evaluates Φ at the same points: exactly 4×.
+    let four: Vec<f64> = a.iter().map(|v| 4.0 * v).collect();
+    assert!(relative_difference(&b, &four) < 1e-9);
+    assert!(relative_difference(&c, &a) < 1e-3);
 }

@@ -38,12 +38,12 @@ pub enum Command {
     Merge(MergeArgs),
     /// Minimum-norm (or flattest) interpolant of data given as CSV, any precision.
     Minnorm(MinnormArgs),
-    /// Paper figures F1–F7 (SVG + PNG + CSV) into figures/.
+    /// Paper figures F1–F8 (SVG + PNG + CSV) into figures/.
     Figures(FiguresArgs),
     /// Exact weak orders of gradient flow, SME-1, SME-2 vs SGD (Linear model,
     /// exact moments, no Monte Carlo), in f64 and MPFR (claim C5, figure F6).
     WeakOrders(WeakOrdersArgs),
-    /// Run the claims C1–C11 and print the claims table (exit code ≠ 0 if any fails).
+    /// Run the claims C1–C14 and print the claims table (exit code ≠ 0 if any fails).
     Verify(VerifyArgs),
     /// SGD vs SDE vs slow flow: error-vs-η tables with fitted orders, f64 vs MPFR.
     Compare(CompareArgs),
@@ -88,7 +88,7 @@ pub struct FiguresArgs {
     /// F6 input: weak-error CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`.
     #[arg(long)]
     pub f6_csv: Option<PathBuf>,
-    /// Draw F2–F5 for this experiment (TOML) instead of the built-in one;
+    /// Draw F2–F5 and F8 for this experiment (TOML) instead of the built-in one;
     /// F1, F6 and F7 keep their own settings.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -152,7 +152,7 @@ pub struct ReproduceArgs {
     /// Run the full claims protocol instead of the quick one.
     #[arg(long)]
     pub full: bool,
-    /// Where the figures go (SVG, PNG and CSV of F1–F7; default `figures/`,
+    /// Where the figures go (SVG, PNG and CSV of F1–F8; default `figures/`,
     /// with --quick `OUT/figures-quick/`, never the committed full-quality ones).
     #[arg(long)]
     pub figures: Option<PathBuf>,

@@ -36,6 +36,7 @@
 
 pub mod analysis;
 pub mod continuous;
+pub mod dense_truth;
 pub mod flow;
 pub mod geometry;
 pub mod identities;

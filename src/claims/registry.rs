@@ -991,7 +991,8 @@ fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     Ok(o)
 }
 
-/// All claims C1–C11 (C5–C7 live in [`super::continuous`], C11 in [`super::regime`]).
+/// All claims C1–C12 and C14 (C5–C7 live in [`super::continuous`], C11 in
+/// [`super::regime`], C12 in [`super::noise_shape`], C14 in [`super::dense_truth`]).
 pub fn default_registry() -> Registry {
     let mut r = Registry::empty();
     let claims = [
@@ -1071,6 +1072,20 @@ pub fn default_registry() -> Registry {
             kind: ClaimKind::Statistical,
             alpha: FAMILY_ALPHA,
             run: super::regime::c11,
+        },
+        Claim {
+            id: "C12",
+            statement: "the noise shape matters: isotropic noise of matched strength does not reach θ_mn while label noise does; ½∂²Φ[s²I] predicts the mean isotropic drift along Γ",
+            kind: ClaimKind::Statistical,
+            alpha: FAMILY_ALPHA,
+            run: super::noise_shape::c12,
+        },
+        Claim {
+            id: "C14",
+            statement: "finding: with dense β* and target noise θ_mn does not generalize near-optimally; R(β_mn) vs the optimum and the size of the late-decay effect there",
+            kind: ClaimKind::Finding,
+            alpha: FAMILY_ALPHA,
+            run: super::dense_truth::c14,
         },
     ];
     for c in claims {

@@ -31,3 +31,21 @@ fn drift_pipeline_recovers_the_label_noise_flow_direction() {
     assert!(d.ratio > 0.8 && d.ratio < 1.0, "ratio {}", d.ratio);
     assert!(d.normal_fraction < 1e-9, "{}", d.normal_fraction);
 }
+
+/// Negative control of part 1: with a phase far too short for the slow flow
+/// (K = 20 000, τ = 0.32 against the τ ≈ 11 needed), label noise is not near
+/// θ_mn either, so the label criterion fails and C12 part 1 does not pass.
+#[test]
+fn c12_part1_fails_when_the_phase_is_too_short() {
+    let mut cfg = ExperimentConfig::default_late_decay();
+    cfg.sweep = None;
+    let exp = Experiment::new(cfg).unwrap();
+    let seeds: Vec<u64> = (1..=8).collect();
+    let s = run_noise_shape_study(&exp, 0.004, 1.0, &seeds, 20_000).unwrap();
+    assert!(
+        s.label_mean_rel_dist > C12_LABEL_BOUND,
+        "{}",
+        s.label_mean_rel_dist
+    );
+    assert!(!s.pass);
+}

@@ -6,6 +6,8 @@
 //! deterministic check of a trend that the theory predicts (proofs/figures.md);
 //! the margins are wide compared with the measured values (quoted inline).
 
+mod common;
+
 use std::path::Path;
 
 use latedecay::figures::*;
@@ -392,16 +394,9 @@ fn slow_flow_time_scales_as_one_over_sigma_squared() {
     // The flow's velocity is ∝ σ², so with h ∝ 1/σ² the Heun iterates are the
     // same points: τ(2)·4 = τ(1) up to rounding (F8's prediction curve uses this).
     use latedecay::claims::flow::{predict_phase_length, FlowSettings};
-    use latedecay::data::{Dataset, SyntheticConfig};
     use latedecay::manifold::min_norm_interpolant;
     use latedecay::model::{Diagonal, ModelKind, Problem};
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 8,
-        d: 20,
-        normalize_columns: true,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::normalized_design(8, 20);
     let mn = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
     let problem = Problem::new(Diagonal::new(20), data);
     let at = |sigma: f64, h: f64| {

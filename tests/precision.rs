@@ -2,6 +2,8 @@
 //! and f64), the exact identities of C10 (proofs/identities.md), and the f64 vs
 //! MPFR trajectory divergence behind F7.
 
+mod common;
+
 use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::flow::{label_noise_drift, FlowSettings};
 use latedecay::dynamics::gradient_flow::{
@@ -407,14 +409,7 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
 /// descent (whose limit differs from the flow's by O(η·δ²) ≈ 1e-9 here).
 #[test]
 fn gradient_flow_limit_with_descent_finish_converges_in_f64() {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 40,
-        d: 100,
-        normalize_columns: true,
-        ..Default::default()
-    })
-    .unwrap();
-    let problem = Problem::new(Diagonal::new(100), data);
+    let problem = Problem::new(Diagonal::new(100), common::normalized_design(40, 100));
     let zeta = on_gamma(&problem, &vec![1.0; 200]);
     let mut start = zeta.clone();
     start[0] += 1e-3;

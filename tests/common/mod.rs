@@ -95,3 +95,15 @@ pub fn check_model_derivatives<R: Real, M: Model<R>>(
     }
     Ok(())
 }
+
+/// The synthetic Gaussian design with normalized columns used across the
+/// suites (n × d, default β* and data seed).
+pub fn normalized_design(n: usize, d: usize) -> latedecay::data::Dataset<f64> {
+    latedecay::data::Dataset::synthetic(&latedecay::data::SyntheticConfig {
+        n,
+        d,
+        normalize_columns: true,
+        ..Default::default()
+    })
+    .expect("valid synthetic design")
+}

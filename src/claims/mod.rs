@@ -39,6 +39,7 @@ pub mod continuous;
 pub mod flow;
 pub mod geometry;
 pub mod identities;
+pub mod landscape;
 pub mod noise_shape;
 pub mod regime;
 pub mod registry;
@@ -61,8 +62,8 @@ use flow::FlowPrediction;
 pub const FAMILY_ALPHA: f64 = 0.05;
 
 /// The ids every build lists, in order.
-pub const CLAIM_IDS: [&str; 11] = [
-    "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11",
+pub const CLAIM_IDS: [&str; 12] = [
+    "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C13",
 ];
 
 /// Quick (≤ 2 min on 2 cores) or full protocol.

@@ -1072,6 +1072,13 @@ pub fn default_registry() -> Registry {
             alpha: FAMILY_ALPHA,
             run: super::regime::c11,
         },
+        Claim {
+            id: "C13",
+            statement: "a real network on real data (Mlp, UCI digits): late decay ends with a lower held-out loss than early decay, and along the large-LR phase the held-out loss of proj_Γ(θ_k) decreases; ‖θ‖ and tr G reported",
+            kind: ClaimKind::Statistical,
+            alpha: FAMILY_ALPHA,
+            run: super::landscape::c13,
+        },
     ];
     for c in claims {
         r.register(c);

@@ -59,19 +59,32 @@ fn fast_mlp_projection_equals_the_generic_one() {
     for act in [Activation::Tanh, Activation::Relu, Activation::Gelu] {
         let mut cfg = digits_config();
         if let latedecay::data::DataConfig::Digits(d) = &mut cfg.data {
-            d.n_train = 40;
+            d.n_train = 20;
         } else {
             panic!("digits config");
         }
         let m = cfg.mlp.as_mut().unwrap();
-        m.width = 4;
+        m.width = 8;
         m.activation = act;
         let exp = Experiment::new(cfg).unwrap();
         let prep = Prepared::<f64>::new(&exp, ()).unwrap();
         let AnyProblem::Mlp(p) = &prep.problem else {
             panic!("mlp")
         };
-        let theta = prep.initial(&exp.config().init, 3, ());
+        // Start near Γ: a few thousand SGD steps from the init (from θ₀
+        // itself the Gauss–Newton iteration does not converge).
+        let m = exp.config().sgd.with_step_decay(0.05, 0.005, 4_000);
+        let mut st = SgdState::new(prep.initial(&exp.config().init, 3, ()), 3, p.n(), &m);
+        let theta = run_sgd(
+            p,
+            &m,
+            &mut st,
+            5_000,
+            RecordPlan::FinalOnly,
+            &mut NullProbe,
+            |_| {},
+        )
+        .theta;
         let xxt = input_gram(p);
         let fast = project_mlp_onto_manifold(p, &xxt, &theta, 1e-9, 50).unwrap();
         let slow = project_onto_manifold(p, &theta, 1e-9, 50).unwrap();

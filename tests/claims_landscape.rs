@@ -253,3 +253,37 @@ fn verify_config_says_not_applicable_with_the_reason() {
     let pos = |id: &str| ids.iter().position(|i| *i == id).unwrap();
     assert!(pos("C11") < pos("C13"));
 }
+
+/// `verify --config` on a user's Mlp experiment with a held-out set runs C13
+/// on that experiment (a measured verdict, not N/A).
+#[test]
+fn verify_config_runs_c13_on_a_users_mlp_experiment() {
+    let mut cfg = digits_config();
+    cfg.name = "small digits Mlp".into();
+    if let latedecay::data::DataConfig::Digits(d) = &mut cfg.data {
+        d.n_train = 60;
+    }
+    cfg.mlp.as_mut().unwrap().width = 6;
+    let sweep = cfg.sweep.as_mut().unwrap();
+    sweep.decay_steps = vec![200, 2_000];
+    sweep.steps_after_decay = 300;
+    cfg.claims = Some(latedecay::experiment::config::ClaimsSection {
+        seeds: Some(latedecay::experiment::Seeds::List((1..=6).collect())),
+        ..Default::default()
+    });
+    let mut r = default_registry();
+    r.retain_ids(&["C13"]);
+    let protocol = Protocol::from_config(&cfg, Mode::Quick).unwrap();
+    let report = r.verify_with(&VerifyContext::with_protocol(Mode::Quick, protocol));
+    let row = report.row("C13").unwrap();
+    assert!(
+        matches!(row.verdict, Verdict::Pass | Verdict::Fail),
+        "{:?}: {}",
+        row.verdict,
+        row.evidence
+    );
+    assert!(row.evidence.contains("your experiment"), "{}", row.evidence);
+    assert!(row.evidence.contains("n = 60"), "{}", row.evidence);
+    assert_eq!(row.seeds, (1..=6).collect::<Vec<u64>>());
+    assert!(row.p_value.is_some());
+}

@@ -166,6 +166,8 @@ pub struct FigureOptions {
     /// F6 input: CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`. Without it
     /// F6 runs the exact-moments weak-order sweep (`moments::weak_order`).
     pub f6_csv: Option<PathBuf>,
+    /// The plane of F1 (default: through θ₀ and both ends).
+    pub f1_plane: LandscapePlane,
     /// A user's experiment for F2–F5 (`figures --config`); F1, F6 and F7
     /// keep their own settings. `None`: the built-in experiment.
     pub experiment: Option<crate::experiment::ExperimentConfig>,
@@ -179,6 +181,7 @@ impl Default for FigureOptions {
             only: vec![],
             f5_extra_csv: None,
             f6_csv: None,
+            f1_plane: LandscapePlane::ThroughEnds,
             experiment: None,
         }
     }
@@ -217,7 +220,11 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     };
     if wanted(FigureId::F1) {
         reports.push(timed(FigureId::F1, &mut || {
-            let data = digits_landscape(&DigitsLandscapeParams::new(q))?;
+            let params = DigitsLandscapeParams {
+                plane: opts.f1_plane,
+                ..DigitsLandscapeParams::new(q)
+            };
+            let data = digits_landscape(&params)?;
             let files = render_landscape(&data, &stem(dir, FigureId::F1))?;
             Ok((files, data.notes.clone()))
         })?);

@@ -92,6 +92,11 @@ pub struct FiguresArgs {
     /// F1, F6 and F7 keep their own settings.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Draw F1 on two filter-normalized random directions at the late-decay
+    /// end (Li et al. 2018), drawn from this seed, instead of the plane
+    /// through θ₀ and both ends.
+    #[arg(long, value_name = "SEED")]
+    pub f1_filter_normalized: Option<u64>,
 }
 
 /// `weak-orders` options.
@@ -467,6 +472,10 @@ fn figures(a: &FiguresArgs) -> Result<()> {
         only,
         f5_extra_csv: a.f5_extra_csv.clone(),
         f6_csv: a.f6_csv.clone(),
+        f1_plane: match a.f1_filter_normalized {
+            Some(seed) => crate::figures::LandscapePlane::FilterNormalized { seed },
+            None => crate::figures::LandscapePlane::ThroughEnds,
+        },
         experiment: match &a.config {
             Some(p) => Some(ExperimentConfig::from_file(p)?),
             None => None,

@@ -35,7 +35,7 @@ fn every_claim_is_registered_and_c5_passes() {
     ids.sort_unstable();
     assert_eq!(
         ids,
-        ["C1", "C10", "C11", "C12", "C14", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"]
+        ["C1", "C10", "C11", "C12", "C13", "C14", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"]
     );
     registry.retain_ids(&["C5"]);
     let report = registry.verify(Mode::Quick);

@@ -447,3 +447,42 @@ fn verify_config_exits_non_zero_on_failure_and_prints_the_experiment() {
     let err = run_err(bin().args(["verify", "--config"]).arg(&cfg));
     assert!(err.contains("sgd.schedule"), "{err}");
 }
+
+/// `figures --only F1 --f1-filter-normalized SEED` draws F1 on filter-
+/// normalized random directions (Li et al. 2018) at the late-decay end; the
+/// default plane passes through θ₀ (the origin of the plane).
+#[test]
+fn figures_f1_on_filter_normalized_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        bin()
+            .args([
+                "figures",
+                "--only",
+                "F1",
+                "--quick",
+                "--f1-filter-normalized",
+                "4",
+                "--out",
+            ])
+            .arg(dir.path()),
+    );
+    assert!(
+        out.contains("filter-normalized random directions at θ_late"),
+        "{out}"
+    );
+    assert!(out.contains("UCI digits, even vs odd, n = 300"), "{out}");
+    for ext in ["svg", "png", "csv"] {
+        assert!(dir
+            .path()
+            .join(format!("F1_digits_landscape.{ext}"))
+            .exists());
+    }
+    assert!(dir
+        .path()
+        .join("F1_digits_landscape_trajectories.csv")
+        .exists());
+    // Bad value: named by clap.
+    let err = run_err(bin().args(["figures", "--only", "F1", "--f1-filter-normalized", "x"]));
+    assert!(err.contains("--f1-filter-normalized"), "{err}");
+}

@@ -40,6 +40,7 @@ pub mod dense_truth;
 pub mod flow;
 pub mod geometry;
 pub mod identities;
+pub mod landscape;
 pub mod noise_shape;
 pub mod regime;
 pub mod registry;
@@ -62,8 +63,8 @@ use flow::FlowPrediction;
 pub const FAMILY_ALPHA: f64 = 0.05;
 
 /// The ids every build lists, in order.
-pub const CLAIM_IDS: [&str; 11] = [
-    "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11",
+pub const CLAIM_IDS: [&str; 14] = [
+    "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14",
 ];
 
 /// Quick (≤ 2 min on 2 cores) or full protocol.

@@ -991,8 +991,9 @@ fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     Ok(o)
 }
 
-/// All claims C1–C12 and C14 (C5–C7 live in [`super::continuous`], C11 in
-/// [`super::regime`], C12 in [`super::noise_shape`], C14 in [`super::dense_truth`]).
+/// All claims C1–C14 (C5–C7 live in [`super::continuous`], C11 in [`super::regime`], C12 in
+/// [`super::noise_shape`], C13 in [`super::landscape`], C14 in [`super::dense_truth`]).
+
 pub fn default_registry() -> Registry {
     let mut r = Registry::empty();
     let claims = [
@@ -1079,6 +1080,13 @@ pub fn default_registry() -> Registry {
             kind: ClaimKind::Statistical,
             alpha: FAMILY_ALPHA,
             run: super::noise_shape::c12,
+        },
+        Claim {
+            id: "C13",
+            statement: "a real network on real data (Mlp, UCI digits): late decay ends with a lower held-out loss than early decay, and along the large-LR phase the held-out loss of proj_Γ(θ_k) decreases; ‖θ‖ and tr G reported",
+            kind: ClaimKind::Statistical,
+            alpha: FAMILY_ALPHA,
+            run: super::landscape::c13,
         },
         Claim {
             id: "C14",

@@ -10,10 +10,10 @@ use super::{fmt_num, FigureError};
 use crate::dynamics::sgd::{run_sgd, Probe, Record, RecordPlan, Sgd, SgdState, StandardProbe};
 use crate::experiment::run::{initial_theta, AnyProblem};
 use crate::experiment::{ExperimentConfig, Prepared};
-use crate::manifold::project_onto_manifold;
-use crate::model::mlp::{heldout_loss, MlpProbe, TeacherConfig, TeacherTask};
+use crate::linalg::LinalgError;
+use crate::manifold::{project_onto_manifold, Projection};
+use crate::model::mlp::MlpProbe;
 use crate::model::{Mlp, Model, Problem};
-use crate::noise::Sampling;
 use crate::plot::{
     grid_columns, write_csv, ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape,
     PathOverlay,
@@ -142,6 +142,29 @@ pub struct Trajectory {
     pub final_test_loss: f64,
     /// Final ‖θ‖.
     pub final_norm: f64,
+    /// The run's records (step, η, train and test loss, ‖θ‖, …), one per point.
+    pub records: Vec<Record>,
+    /// Distance of each θ_k from the plane (‖θ_k − its projection‖).
+    pub off_plane: Vec<f64>,
+}
+
+impl Trajectory {
+    /// Plane coordinates and off-plane distances of the kept θ_k.
+    fn place(&mut self, plane: &Plane, thetas: &[Vec<f64>]) {
+        self.points = thetas.iter().map(|t| plane.coords(t)).collect();
+        self.off_plane = thetas.iter().map(|t| plane.off_plane_distance(t)).collect();
+    }
+}
+
+/// A further curve of a landscape (solid), e.g. proj_Γ(θ_k) along a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraCurve {
+    /// Legend label.
+    pub label: String,
+    /// Plane coordinates.
+    pub points: Vec<(f64, f64)>,
+    /// A value per point (written to the overlays CSV).
+    pub values: Vec<f64>,
 }
 
 /// Everything behind F1 / F2.
@@ -167,10 +190,14 @@ pub struct LandscapeData {
     pub gamma_residuals: Vec<f64>,
     /// Legend label of the Γ curve.
     pub gamma_label: String,
+    /// Further curves (solid lines), e.g. proj_Γ(θ_k) of the late run.
+    pub extra_curves: Vec<ExtraCurve>,
     /// Marked points.
     pub markers: Vec<LandscapeMarker>,
     /// Key numbers.
     pub notes: Vec<String>,
+    /// Axis labels (c₁, c₂).
+    pub axis_labels: (String, String),
 }
 
 /// A point in plane coordinates.
@@ -219,6 +246,8 @@ fn landscape_run<M: Model<f64>, P: Probe<f64>>(
             final_train_loss: last.train_loss,
             final_test_loss: last.test_loss,
             final_norm: last.norm,
+            records: out.records.clone(),
+            off_plane: vec![],
         },
         thetas(probe),
     ))
@@ -297,12 +326,39 @@ fn gamma_curve<M: Model<f64>>(
     points: usize,
     tol: f64,
 ) -> Result<(Vec<Point>, Vec<f64>), FigureError> {
+    gamma_curve_with(
+        &|p: &[f64]| project_onto_manifold(problem, p, tol, 60),
+        plane,
+        a,
+        b,
+        points,
+    )
+}
+
+/// A projection onto Γ.
+type ProjectFn<'a> = dyn Fn(&[f64]) -> Result<Projection<f64>, LinalgError> + Sync + 'a;
+
+/// [`gamma_curve`] with a given projection (points in parallel; a failed
+/// projection is dropped like a non-converged one).
+fn gamma_curve_with(
+    project: &ProjectFn<'_>,
+    plane: &Plane,
+    a: &[f64],
+    b: &[f64],
+    points: usize,
+) -> Result<(Vec<Point>, Vec<f64>), FigureError> {
+    let projected: Vec<Result<Projection<f64>, LinalgError>> = (0..points)
+        .into_par_iter()
+        .map(|i| {
+            let t = -0.2 + 1.4 * i as f64 / (points - 1) as f64;
+            let p: Vec<f64> = a.iter().zip(b).map(|(x, y)| x + t * (y - x)).collect();
+            project(&p)
+        })
+        .collect();
     let mut curve = Vec::new();
     let mut residuals = Vec::new();
-    for i in 0..points {
-        let t = -0.2 + 1.4 * i as f64 / (points - 1) as f64;
-        let p: Vec<f64> = a.iter().zip(b).map(|(x, y)| x + t * (y - x)).collect();
-        let proj = project_onto_manifold(problem, &p, tol, 60)?;
+    for proj in projected {
+        let proj = proj?;
         if proj.converged {
             curve.push(plane.coords(&proj.theta));
             residuals.push(proj.residual_norm);
@@ -311,21 +367,31 @@ fn gamma_curve<M: Model<f64>>(
     Ok((curve, residuals))
 }
 
-/// F1 settings: Mlp on a teacher task, label-noise SGD with step decay.
+/// How F1 chooses its plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LandscapePlane {
+    /// Through θ₀, the early-decay end and the late-decay end (default):
+    /// the plane that contains both runs' start and end points.
+    ThroughEnds,
+    /// Centred at the late-decay end θ_late, spanned by two Gaussian random
+    /// directions (from `seed`), each *filter-normalized* (Li et al. 2018,
+    /// "Visualizing the loss landscape of neural nets"): the incoming weights
+    /// w_k of every hidden unit and the output weights a are rescaled to the
+    /// norms of θ_late's; the grid covers ±1 in units of those directions.
+    FilterNormalized {
+        /// Seed of the two directions.
+        seed: u64,
+    },
+}
+
+/// F1 settings: the Mlp on the UCI digits (the C13 experiment,
+/// `configs/digits_mlp.toml`), label-noise SGD, early vs late decay.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MlpLandscapeParams {
-    /// The teacher task.
-    pub task: TeacherConfig,
-    /// Student width m.
-    pub width: usize,
+pub struct DigitsLandscapeParams {
+    /// The experiment (must be an Mlp with a held-out set).
+    pub cfg: ExperimentConfig,
     /// Seed of the init and of SGD.
     pub seed: u64,
-    /// Large learning rate η₁.
-    pub lr: f64,
-    /// Learning rate after the decay η₂.
-    pub lr_after: f64,
-    /// Label-noise σ.
-    pub label_noise_sigma: f64,
     /// Decay step of the early-decay run.
     pub early_decay: u64,
     /// Decay step of the late-decay run.
@@ -334,54 +400,110 @@ pub struct MlpLandscapeParams {
     pub steps_after: u64,
     /// Grid points per axis.
     pub grid: usize,
-    /// Further seeds (init + SGD) on which early vs late decay is repeated,
-    /// to report whether the shown seed is typical (empty: none).
-    pub check_seeds: Vec<u64>,
+    /// Points of the Γ curve (the early–late chord, projected).
+    pub gamma_points: usize,
+    /// Points of the late run's large-LR phase projected onto Γ.
+    pub phase_points: usize,
+    /// The plane.
+    pub plane: LandscapePlane,
 }
 
-impl MlpLandscapeParams {
-    /// Defaults (quick: shorter runs, coarser grid, smaller held-out sample).
+impl DigitsLandscapeParams {
+    /// Defaults: the built-in digits experiment, seed 1, decay at 10k vs
+    /// 400k then 50k steps at η₂ (quick: 10k vs 100k, 20k after), grid 61²
+    /// (quick 31²), Γ curve of 41 (21) points, 20 (10) phase projections.
     pub fn new(quick: bool) -> Self {
         Self {
-            task: TeacherConfig {
-                n: 40,
-                d: 10,
-                teacher_width: 2,
-                n_test: if quick { 1000 } else { 2000 },
-                target_noise_sigma: 0.0,
-                seed: 20_240_602,
-            },
-            width: 50,
+            cfg: crate::claims::landscape::digits_config(),
             seed: 1,
-            lr: 0.05,
-            lr_after: 0.005,
-            label_noise_sigma: 1.0,
-            check_seeds: if quick { vec![] } else { (2..=5).collect() },
-            early_decay: 0,
+            early_decay: 10_000,
             late_decay: if quick { 100_000 } else { 400_000 },
             steps_after: if quick { 20_000 } else { 50_000 },
             grid: if quick { 31 } else { 61 },
+            gamma_points: if quick { 21 } else { 41 },
+            phase_points: if quick { 10 } else { 20 },
+            plane: LandscapePlane::ThroughEnds,
         }
     }
 }
 
-/// F1 data: Mlp landscapes through θ₀, θ_early, θ_late.
-pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureError> {
-    let task = TeacherTask::new(&p.task)?;
-    let model = Mlp::new(p.task.d, p.width);
-    let problem = Problem::new(model, task.train.clone());
-    let theta0 = model.gaussian_init::<f64>(p.seed, 1.0, 1.0, ());
+/// A dataset label for titles: "UCI digits, even vs odd, n = 300".
+fn dataset_label(cfg: &ExperimentConfig, n: usize) -> String {
+    match &cfg.data {
+        crate::data::DataConfig::Digits(d) => {
+            let task = match d.task {
+                crate::data::digits::DigitsTask::EvenOdd => "even vs odd",
+                crate::data::digits::DigitsTask::LowHigh => "0–4 vs 5–9",
+            };
+            format!("UCI digits, {task}, n = {n}")
+        }
+        crate::data::DataConfig::Csv(_) => format!("CSV data, n = {n}"),
+        crate::data::DataConfig::Synthetic(_) => format!("synthetic data, n = {n}"),
+    }
+}
+
+/// Two filter-normalized random directions at θ (Li et al. 2018).
+fn filter_normalized_directions(model: &Mlp, theta: &[f64], seed: u64) -> [Vec<f64>; 2] {
+    use rand::RngExt;
+    let mut rng = crate::noise::rng_for(seed, crate::noise::stream::INIT);
+    let (m, d) = (model.m, model.d);
+    let mut dir = || -> Vec<f64> {
+        let mut v: Vec<f64> = (0..m * d + m)
+            .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal))
+            .collect();
+        // Filters: the rows w_k of W, and the output weights a.
+        let mut filters: Vec<std::ops::Range<usize>> = (0..m).map(|k| k * d..(k + 1) * d).collect();
+        filters.push(m * d..m * d + m);
+        for f in filters {
+            let nt = theta[f.clone()].iter().map(|x| x * x).sum::<f64>().sqrt();
+            let nv = v[f.clone()].iter().map(|x| x * x).sum::<f64>().sqrt();
+            if nv > 0.0 {
+                v[f].iter_mut().for_each(|x| *x *= nt / nv);
+            }
+        }
+        v
+    };
+    [dir(), dir()]
+}
+
+/// F1 data: training and held-out loss of the digits Mlp on a plane (through
+/// θ₀, θ_early, θ_late, or filter-normalized random directions at θ_late),
+/// both trajectories, a curve on Γ, and proj_Γ of the late run's large-LR
+/// iterates.
+pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, FigureError> {
+    use crate::claims::landscape::{input_gram, project_mlp_onto_manifold};
+    let exp = crate::experiment::Experiment::new(p.cfg.clone())?;
+    let prepared = Prepared::<f64>::new(&exp, ())?;
+    let AnyProblem::Mlp(problem) = &prepared.problem else {
+        return Err(FigureError::Input(format!(
+            "model = {}: F1 needs model = \"mlp\"",
+            p.cfg.model
+        )));
+    };
+    let Some(heldout) = prepared.heldout.as_ref() else {
+        return Err(FigureError::Input(
+            "data: F1 needs a held-out test set".into(),
+        ));
+    };
+    if p.late_decay <= p.early_decay {
+        return Err(FigureError::Input(format!(
+            "late_decay = {}: must be > early_decay = {}",
+            p.late_decay, p.early_decay
+        )));
+    }
+    if p.grid < 2 || p.gamma_points < 2 || p.phase_points < 1 {
+        return Err(FigureError::Input(format!(
+            "grid = {}, gamma_points = {}, phase_points = {}: need ≥ 2, ≥ 2, ≥ 1",
+            p.grid, p.gamma_points, p.phase_points
+        )));
+    }
+    let model = problem.model;
+    let theta0 = prepared.initial(&p.cfg.init, p.seed, ());
     let run = |decay: u64, color: usize| -> Result<RunOut, FigureError> {
-        let method = Sgd {
-            noise: Default::default(),
-            batch_size: 1,
-            label_noise_sigma: p.label_noise_sigma,
-            sampling: Sampling::WithReplacement,
-            schedule: Schedule::step_decay(p.lr, p.lr_after, decay)?,
-        };
-        let probe = MlpProbe::new(&problem, &task.test_x, &task.test_y, true);
+        let method = step_decay_of(&p.cfg, decay)?;
+        let probe = MlpProbe::new(problem, &heldout.x, &heldout.y, true);
         landscape_run(
-            &problem,
+            problem,
             &method,
             &theta0,
             p.seed,
@@ -394,84 +516,177 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
     };
     let (early, mut t_early, th_early) = run(p.early_decay, 1)?;
     let (late, mut t_late, th_late) = run(p.late_decay, 4)?;
-    let plane = Plane::through(&theta0, &early, &late)?;
-    t_early.points = th_early.iter().map(|t| plane.coords(t)).collect();
-    t_late.points = th_late.iter().map(|t| plane.coords(t)).collect();
-    let (gamma, gamma_residuals) = gamma_curve(&problem, &plane, &early, &late, 41, 1e-9)?;
-    let markers = vec![
+    let (plane, fixed_grid) = match p.plane {
+        LandscapePlane::ThroughEnds => (Plane::through(&theta0, &early, &late)?, None),
+        LandscapePlane::FilterNormalized { seed } => {
+            let [d1, d2] = filter_normalized_directions(&model, &late, seed);
+            let a: Vec<f64> = late.iter().zip(&d1).map(|(x, v)| x + v).collect();
+            let b: Vec<f64> = late.iter().zip(&d2).map(|(x, v)| x + v).collect();
+            let plane = Plane::through(&late, &a, &b)?;
+            let (r1, _) = plane.coords(&a);
+            let (_, r2) = plane.coords(&b);
+            (plane, Some((r1.abs(), r2.abs())))
+        }
+    };
+    t_early.place(&plane, &th_early);
+    t_late.place(&plane, &th_late);
+    let xxt = input_gram(problem);
+    let project = |t: &[f64]| project_mlp_onto_manifold(problem, &xxt, t, 1e-9, 60);
+    let (gamma, gamma_residuals) =
+        gamma_curve_with(&project, &plane, &early, &late, p.gamma_points)?;
+    // proj_Γ(θ_k) at phase_points steps of the late run's large-LR phase.
+    let phase: Vec<&Vec<f64>> = {
+        let steps = &t_late.records;
+        let want: Vec<u64> = (1..=p.phase_points as u64)
+            .map(|j| j * p.late_decay / p.phase_points as u64)
+            .collect();
+        // The recorded step nearest to each wanted step, within the phase.
+        want.iter()
+            .filter_map(|&w| {
+                steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.step <= p.late_decay)
+                    .min_by_key(|(_, r)| r.step.abs_diff(w))
+                    .map(|(i, _)| &th_late[i])
+            })
+            .collect()
+    };
+    let phase_proj: Vec<Result<Projection<f64>, LinalgError>> =
+        phase.par_iter().map(|t| project(t)).collect();
+    let mut proj_pts = Vec::new();
+    let mut proj_losses = Vec::new();
+    for pr in phase_proj {
+        let pr = pr?;
+        if pr.converged {
+            proj_pts.push(plane.coords(&pr.theta));
+            proj_losses.push(heldout.loss_and_error(&model, &pr.theta).0);
+        }
+    }
+    let end_proj = |t: &[f64]| -> Result<Option<(Vec<f64>, f64, f64)>, FigureError> {
+        let pr = project(t)?;
+        Ok(pr.converged.then(|| {
+            let (l, e) = heldout.loss_and_error(&model, &pr.theta);
+            (pr.theta, l, e)
+        }))
+    };
+    let early_proj = end_proj(&early)?;
+    let late_proj = end_proj(&late)?;
+    let (_, err_early) = heldout.loss_and_error(&model, &early);
+    let (_, err_late) = heldout.loss_and_error(&model, &late);
+    let mut markers = vec![
         marker("θ₀ (init)", &plane, &theta0, MarkerShape::Circle, None),
         marker(
-            &format!("early end (test {})", fmt_num(t_early.final_test_loss)),
+            &format!("early end (held-out {})", fmt_num(t_early.final_test_loss)),
             &plane,
             &early,
             MarkerShape::Square,
             Some(1),
         ),
         marker(
-            &format!("late end (test {})", fmt_num(t_late.final_test_loss)),
+            &format!("late end (held-out {})", fmt_num(t_late.final_test_loss)),
             &plane,
             &late,
             MarkerShape::Diamond,
             Some(4),
         ),
     ];
-    let mut pts: Vec<(f64, f64)> = t_early.points.clone();
-    pts.extend(&t_late.points);
-    pts.extend(markers.iter().map(|m| (m.x, m.y)));
-    let (xs, ys) = grid_around(&pts, p.grid);
+    for (what, pr, color) in [("early", &early_proj, 1), ("late", &late_proj, 4)] {
+        if let Some((th, l, _)) = pr {
+            markers.push(marker(
+                &format!("proj_Γ({what} end) (held-out {})", fmt_num(*l)),
+                &plane,
+                th,
+                MarkerShape::Cross,
+                Some(color),
+            ));
+        }
+    }
+    let (xs, ys) = match fixed_grid {
+        Some((r1, r2)) => {
+            let lin = |r: f64| -> Vec<f64> {
+                (0..p.grid)
+                    .map(|i| -r + 2.0 * r * i as f64 / (p.grid - 1) as f64)
+                    .collect()
+            };
+            (lin(r1), lin(r2))
+        }
+        None => {
+            let mut pts: Vec<(f64, f64)> = t_early.points.clone();
+            pts.extend(&t_late.points);
+            pts.extend(markers.iter().map(|m| (m.x, m.y)));
+            pts.extend(&gamma);
+            pts.extend(&proj_pts);
+            grid_around(&pts, p.grid)
+        }
+    };
     let train = eval_grid(&plane, &xs, &ys, &|t| problem.train_loss(t));
-    let test = eval_grid(&plane, &xs, &ys, &|t| {
-        heldout_loss(&model, t, &task.test_x, &task.test_y)
-    });
-    let null = task.null_test_loss();
-    let notes = vec![
+    let test = eval_grid(&plane, &xs, &ys, &|t| heldout.loss_and_error(&model, t).0);
+    let dataset = dataset_label(&p.cfg, problem.n());
+    let dim = Model::<f64>::param_dim(&model);
+    let sgd = &p.cfg.sgd;
+    let (lr, lr_after) = match sgd.schedule {
+        Schedule::StepDecay { lr, lr_after, .. } => (lr, lr_after),
+        _ => (f64::NAN, f64::NAN),
+    };
+    let fmt_proj = |pr: &Option<(Vec<f64>, f64, f64)>| match pr {
+        Some((_, l, e)) => format!("held-out loss {} (error {})", fmt_num(*l), fmt_num(*e)),
+        None => "projection did not converge".into(),
+    };
+    let mut notes = vec![
         format!(
-            "Mlp d = {}, m = {} (D = {}), n = {}, teacher width {}, held-out N = {}; label-noise SGD σ = {}, η = {} → {}",
-            p.task.d,
-            p.width,
-            Model::<f64>::param_dim(&model),
-            p.task.n,
-            p.task.teacher_width,
-            p.task.n_test,
-            p.label_noise_sigma,
-            p.lr,
-            p.lr_after
+            "{dataset}, {} held out; Mlp width {}, {} (D = {dim}); label-noise SGD B = {}, σ = {}, η = {lr} → {lr_after}; seed {}",
+            heldout.len(),
+            model.m,
+            model.activation,
+            sgd.batch_size,
+            sgd.label_noise_sigma,
+            p.seed
         ),
-        traj_note(&t_early),
-        traj_note(&t_late),
+        format!("{}; held-out classification error {}", traj_note(&t_early), fmt_num(err_early)),
+        format!("{}; held-out classification error {}", traj_note(&t_late), fmt_num(err_late)),
         format!(
-            "test loss of the zero predictor {}, at θ₀ {}",
-            fmt_num(null),
-            fmt_num(heldout_loss(&model, &theta0, &task.test_x, &task.test_y))
+            "on Γ: proj_Γ(early end) {}, proj_Γ(late end) {}",
+            fmt_proj(&early_proj),
+            fmt_proj(&late_proj)
         ),
-        gamma_note(&gamma_residuals, 41),
+        format!(
+            "proj_Γ(θ_k) of the late run's large-LR phase ({} of {} converged): held-out loss {} at k = {} → {} at k = {}",
+            proj_pts.len(),
+            phase.len(),
+            proj_losses.first().map_or("—".into(), |v| fmt_num(*v)),
+            p.late_decay / p.phase_points as u64,
+            proj_losses.last().map_or("—".into(), |v| fmt_num(*v)),
+            p.late_decay
+        ),
+        format!(
+            "largest distance of a trajectory point from the plane: early {}, late {} (‖θ_late‖ = {})",
+            fmt_num(t_early.off_plane.iter().copied().fold(0.0, f64::max)),
+            fmt_num(t_late.off_plane.iter().copied().fold(0.0, f64::max)),
+            fmt_num(t_late.final_norm)
+        ),
+        gamma_note(&gamma_residuals, p.gamma_points),
+        "one seed, an illustration; the statistics over seeds are claim C13 (`latedecay verify`)"
+            .into(),
     ];
-    let mut notes = notes;
-    if !p.check_seeds.is_empty() {
-        let finals: Vec<Result<(f64, f64), FigureError>> = p
-            .check_seeds
-            .par_iter()
-            .map(|&seed| {
-                let th0 = model.gaussian_init::<f64>(seed, 1.0, 1.0, ());
-                let e = final_test_loss(&problem, &task, p, th0.clone(), seed, p.early_decay)?;
-                let l = final_test_loss(&problem, &task, p, th0, seed, p.late_decay)?;
-                Ok((e, l))
-            })
-            .collect();
-        let finals = finals.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let better = finals.iter().filter(|(e, l)| l < e).count();
+    if let LandscapePlane::FilterNormalized { seed } = p.plane {
         notes.push(format!(
-            "seeds {:?}: final test loss early {:?}, late {:?}; late decay lower in {} of {}",
-            p.check_seeds,
-            finals.iter().map(|f| fmt_num(f.0)).collect::<Vec<_>>(),
-            finals.iter().map(|f| fmt_num(f.1)).collect::<Vec<_>>(),
-            better,
-            finals.len()
+            "plane: filter-normalized random directions at θ_late (Li et al. 2018), seed {seed}"
         ));
     }
+    let axis_labels = match p.plane {
+        LandscapePlane::ThroughEnds => (
+            "c₁ = ⟨θ − θ₀, e₁⟩".to_string(),
+            "c₂ = ⟨θ − θ₀, e₂⟩".to_string(),
+        ),
+        LandscapePlane::FilterNormalized { .. } => (
+            "c₁ = ⟨θ − θ_late, e₁⟩ (±‖δ₁‖)".to_string(),
+            "c₂ = ⟨θ − θ_late, e₂⟩ (±‖δ₂⊥‖)".to_string(),
+        ),
+    };
     Ok(LandscapeData {
-        title: format!("Mlp (m = {}, n = {})", p.width, p.task.n),
-        test_label: format!("test loss (held-out, N = {})", p.task.n_test),
+        title: dataset.clone(),
+        test_label: format!("held-out loss ({} held-out digits)", heldout.len()),
         xs,
         ys,
         train,
@@ -480,40 +695,15 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
         gamma,
         gamma_residuals,
         gamma_label: "Γ (early–late chord, projected)".into(),
+        extra_curves: vec![ExtraCurve {
+            label: "proj_Γ(θ_k), late run, large-LR phase".into(),
+            points: proj_pts,
+            values: proj_losses,
+        }],
         markers,
         notes,
+        axis_labels,
     })
-}
-
-/// Final held-out loss of one Mlp run with decay at `decay`.
-fn final_test_loss(
-    problem: &Problem<f64, Mlp>,
-    task: &TeacherTask,
-    p: &MlpLandscapeParams,
-    theta0: Vec<f64>,
-    seed: u64,
-    decay: u64,
-) -> Result<f64, FigureError> {
-    let method = Sgd {
-        noise: Default::default(),
-        batch_size: 1,
-        label_noise_sigma: p.label_noise_sigma,
-        sampling: Sampling::WithReplacement,
-        schedule: Schedule::step_decay(p.lr, p.lr_after, decay)?,
-    };
-    let mut state = SgdState::new(theta0, seed, problem.n(), &method);
-    let mut probe = MlpProbe::new(problem, &task.test_x, &task.test_y, false);
-    let run = run_sgd(
-        problem,
-        &method,
-        &mut state,
-        decay + p.steps_after,
-        RecordPlan::FinalOnly,
-        &mut probe,
-        |_| {},
-    )
-    .into_result()?;
-    Ok(run.records.last().expect("final record").test_loss)
 }
 
 fn marker(
@@ -658,8 +848,8 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     let (early, mut t_early, th_early) = run(p.early_decay, 1)?;
     let (late, mut t_late, th_late) = run(p.late_decay, 4)?;
     let plane = Plane::through(&theta0, &early, &late)?;
-    t_early.points = th_early.iter().map(|t| plane.coords(t)).collect();
-    t_late.points = th_late.iter().map(|t| plane.coords(t)).collect();
+    t_early.place(&plane, &th_early);
+    t_late.place(&plane, &th_late);
     let (gamma, gamma_residuals) = gamma_curve(&problem, &plane, &early, &late, 41, 1e-10)?;
     let mn = nearest_flip(theta_mn, &late);
     // The minimum-norm point of the test minimizer set {u ⊙ v = β*}:
@@ -750,8 +940,13 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
         gamma,
         gamma_residuals,
         gamma_label: "Γ (early–late chord, projected)".into(),
+        extra_curves: vec![],
         markers,
         notes,
+        axis_labels: (
+            "c₁ = ⟨θ − θ₀, e₁⟩".to_string(),
+            "c₂ = ⟨θ − θ₀, e₂⟩".to_string(),
+        ),
     })
 }
 
@@ -788,7 +983,7 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
             color_index: Some(t.color_index),
         })
         .collect();
-    let curves = if data.gamma.len() >= 2 {
+    let mut curves = if data.gamma.len() >= 2 {
         vec![CurveOverlay {
             label: data.gamma_label.clone(),
             points: data.gamma.clone(),
@@ -797,6 +992,16 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
     } else {
         vec![]
     };
+    curves.extend(
+        data.extra_curves
+            .iter()
+            .filter(|c| c.points.len() >= 2)
+            .map(|c| CurveOverlay {
+                label: c.label.clone(),
+                points: c.points.clone(),
+                dashed: false,
+            }),
+    );
     let markers: Vec<Marker> = data
         .markers
         .iter()
@@ -810,8 +1015,8 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         .collect();
     let panel = |title: String, values: Vec<Vec<f64>>, legend: bool| ContourPanel {
         title,
-        x_label: "c₁ = ⟨θ − θ₀, e₁⟩".into(),
-        y_label: "c₂ = ⟨θ − θ₀, e₂⟩".into(),
+        x_label: data.axis_labels.0.clone(),
+        y_label: data.axis_labels.1.clone(),
         xs: data.xs.clone(),
         ys: data.ys.clone(),
         values,
@@ -889,16 +1094,87 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
     for (i, m) in data.markers.iter().enumerate() {
         push(3.0, i, (m.x, m.y), m.off_plane);
     }
-    let ov_path = super::with_ext(
-        &stem.with_file_name(format!(
-            "{}_overlays",
-            stem.file_name()
-                .and_then(|s| s.to_str())
-                .unwrap_or("landscape")
-        )),
-        "csv",
-    );
+    for (c, curve) in data.extra_curves.iter().enumerate() {
+        for (i, (&pt, &v)) in curve.points.iter().zip(&curve.values).enumerate() {
+            push(4.0 + c as f64, i, pt, v);
+        }
+    }
+    let sibling = |suffix: &str| {
+        super::with_ext(
+            &stem.with_file_name(format!(
+                "{}_{suffix}",
+                stem.file_name()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("landscape")
+            )),
+            "csv",
+        )
+    };
+    let ov_path = sibling("overlays");
     write_csv(&ov_path, &["kind", "index", "x", "y", "value"], &ov)?;
     files.push(ov_path);
+    // Every trajectory point with its step, η, losses, ‖θ‖ and its distance
+    // from the plane (how much of θ_k the picture shows).
+    let mut tr: [Vec<f64>; 9] = Default::default();
+    for (k, t) in data.trajectories.iter().enumerate() {
+        for ((&(x, y), r), &off) in t.points.iter().zip(&t.records).zip(&t.off_plane) {
+            for (col, v) in tr.iter_mut().zip([
+                k as f64,
+                r.step as f64,
+                r.lr,
+                x,
+                y,
+                off,
+                r.train_loss,
+                r.test_loss,
+                r.norm,
+            ]) {
+                col.push(v);
+            }
+        }
+    }
+    let tr_path = sibling("trajectories");
+    write_csv(
+        &tr_path,
+        &[
+            "run",
+            "step",
+            "lr",
+            "x",
+            "y",
+            "off_plane",
+            "train_loss",
+            "test_loss",
+            "norm",
+        ],
+        &tr,
+    )?;
+    files.push(tr_path);
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Li et al. (2018): every filter (row w_k of W, and the output weights
+    /// a) of a direction has the norm of θ's filter.
+    #[test]
+    fn directions_are_filter_normalized() {
+        let model = Mlp::new(5, 3);
+        let theta = model.gaussian_init::<f64>(2, 1.0, 1.0, ());
+        let [d1, d2] = filter_normalized_directions(&model, &theta, 7);
+        let nrm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        for d in [&d1, &d2] {
+            for k in 0..3 {
+                let f = k * 5..(k + 1) * 5;
+                assert!((nrm(&d[f.clone()]) - nrm(&theta[f])).abs() < 1e-12);
+            }
+            assert!((nrm(&d[15..18]) - nrm(&theta[15..18])).abs() < 1e-12);
+        }
+        assert_ne!(d1, d2);
+        // Negative control: a raw Gaussian direction is not normalized so.
+        let raw: Vec<f64> = d1.iter().map(|x| x * 1.5).collect();
+        assert!((nrm(&raw[0..5]) - nrm(&theta[0..5])).abs() > 1e-3);
+    }
 }

@@ -7,7 +7,7 @@
 //!
 //! | figure | data | render | files (stem in the output directory) |
 //! |---|---|---|---|
-//! | F1 Mlp loss landscape | [`mlp_landscape`] | [`render_landscape`] | `F1_mlp_landscape` |
+//! | F1 Mlp loss landscape, UCI digits | [`digits_landscape`] | [`render_landscape`] | `F1_digits_landscape` |
 //! | F2 Diagonal loss landscape | [`diagonal_landscape`] | [`render_landscape`] | `F2_diagonal_landscape` |
 //! | F3 ‖θ_k‖ vs k | [`decay_sweep`] | [`render_norm_vs_step`] | `F3_norm_vs_step` |
 //! | F4 test loss vs decay step | [`decay_sweep`] | [`render_test_loss_vs_decay`] | `F4_test_loss_vs_decay` |
@@ -21,7 +21,11 @@
 //! `<stem>_overlays.csv` = `kind, index, x, y, value` with kind 0 = early-decay
 //! trajectory, 1 = late-decay trajectory (value = step), 2 = a curve on Γ
 //! (value = residual ‖r‖ after projection), 3 = marker (index as in the legend,
-//! value = distance of the point from the plane). F3: `step, decay_step, mean,
+//! value = distance of the point from the plane), 4 = F1's proj_Γ(θ_k) of the
+//! late run's large-LR phase (value = held-out loss);
+//! `<stem>_trajectories.csv` = `run, step, lr, x, y, off_plane, train_loss,
+//! test_loss, norm` (run 0 = early, 1 = late decay; off_plane = distance of
+//! θ_k from the plane). F3: `step, decay_step, mean,
 //! q10, q90` per recorded step. F4: `decay_step, mean, q10, q90, median` (final
 //! test loss), plus the reference values in `F4_reference.csv`. F5: `tau,
 //! <series…>` (relative distance ‖θ−θ_mn‖/‖θ_mn‖; NaN where a series has no
@@ -48,8 +52,9 @@ pub use decay::{
     NormCurves,
 };
 pub use landscape::{
-    diagonal_landscape, mlp_landscape, render_landscape, DiagonalLandscapeParams, LandscapeData,
-    LandscapeMarker, MlpLandscapeParams, Plane, Trajectory,
+    diagonal_landscape, digits_landscape, render_landscape, DiagonalLandscapeParams,
+    DigitsLandscapeParams, ExtraCurve, LandscapeData, LandscapeMarker, LandscapePlane, Plane,
+    Trajectory,
 };
 pub use limits::{
     flow_distance_curve, render_distance_vs_tau, render_weak_error, sde_distance_curve,
@@ -93,7 +98,7 @@ pub enum FigureError {
 /// One of the figures F1–F8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FigureId {
-    /// Mlp loss landscape.
+    /// Mlp loss landscape on the UCI digits.
     F1,
     /// Diagonal loss landscape.
     F2,
@@ -126,7 +131,7 @@ impl FigureId {
     /// File stem of the figure.
     pub fn stem(self) -> &'static str {
         match self {
-            FigureId::F1 => "F1_mlp_landscape",
+            FigureId::F1 => "F1_digits_landscape",
             FigureId::F2 => "F2_diagonal_landscape",
             FigureId::F3 => "F3_norm_vs_step",
             FigureId::F4 => "F4_test_loss_vs_decay",
@@ -173,6 +178,8 @@ pub struct FigureOptions {
     /// F6 input: CSV `eta, err_gf, err_sme1, err_sme2[, *_f64]`. Without it
     /// F6 runs the exact-moments weak-order sweep (`moments::weak_order`).
     pub f6_csv: Option<PathBuf>,
+    /// The plane of F1 (default: through θ₀ and both ends).
+    pub f1_plane: LandscapePlane,
     /// A user's experiment for F2–F5 and F8 (`figures --config`); F1, F6
     /// and F7 keep their own settings. `None`: the built-in experiment.
     pub experiment: Option<crate::experiment::ExperimentConfig>,
@@ -186,6 +193,7 @@ impl Default for FigureOptions {
             only: vec![],
             f5_extra_csv: None,
             f6_csv: None,
+            f1_plane: LandscapePlane::ThroughEnds,
             experiment: None,
         }
     }
@@ -224,7 +232,11 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     };
     if wanted(FigureId::F1) {
         reports.push(timed(FigureId::F1, &mut || {
-            let data = mlp_landscape(&MlpLandscapeParams::new(q))?;
+            let params = DigitsLandscapeParams {
+                plane: opts.f1_plane,
+                ..DigitsLandscapeParams::new(q)
+            };
+            let data = digits_landscape(&params)?;
             let files = render_landscape(&data, &stem(dir, FigureId::F1))?;
             Ok((files, data.notes.clone()))
         })?);

@@ -993,7 +993,6 @@ fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
 
 /// All claims C1–C14 (C5–C7 live in [`super::continuous`], C11 in [`super::regime`], C12 in
 /// [`super::noise_shape`], C13 in [`super::landscape`], C14 in [`super::dense_truth`]).
-
 pub fn default_registry() -> Registry {
     let mut r = Registry::empty();
     let claims = [

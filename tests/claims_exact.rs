@@ -192,7 +192,7 @@ fn holm_and_verdicts() {
         .unwrap()
         .evidence
         .contains("broken on purpose"));
-    for id in ["C5", "C6", "C7", "C8", "C10", "C13"] {
+    for id in ["C5", "C6", "C7", "C8", "C10", "C12", "C13", "C14"] {
         assert_eq!(v(id), Verdict::NotInBuild);
     }
     assert!(!report.all_passed());
@@ -201,7 +201,7 @@ fn holm_and_verdicts() {
     let ids: Vec<&str> = report.rows.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C13"]
+        ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14"]
     );
     let table = report.to_table();
     assert!(table.contains("not in this build") && table.contains("FAILED: C4, C11"));

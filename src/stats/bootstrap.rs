@@ -1,68 +1,20 @@
 //! Percentile-bootstrap confidence intervals.
 
+use rand::RngExt;
+
 use super::descriptive::{median_in_place, quantile_type7};
 use super::error::{check_confidence, check_finite, check_len};
 use super::StatsError;
-
-/// SplitMix64 (Steele, Lea & Flood 2014); used only to seed xoshiro256**.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-/// xoshiro256** 1.0 (Blackman & Vigna 2018).
-struct Xoshiro256StarStar([u64; 4]);
-
-impl Xoshiro256StarStar {
-    fn seed_from_u64(seed: u64) -> Self {
-        let mut sm = SplitMix64(seed);
-        Self([sm.next_u64(), sm.next_u64(), sm.next_u64(), sm.next_u64()])
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let s = &mut self.0;
-        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform integer in `0..bound` (Lemire's unbiased multiply-shift).
-    fn below(&mut self, bound: u64) -> u64 {
-        debug_assert!(bound > 0);
-        let mut m = u128::from(self.next_u64()) * u128::from(bound);
-        let mut low = m as u64;
-        if low < bound {
-            let threshold = bound.wrapping_neg() % bound;
-            while low < threshold {
-                m = u128::from(self.next_u64()) * u128::from(bound);
-                low = m as u64;
-            }
-        }
-        (m >> 64) as u64
-    }
-}
+use crate::noise::{rng_for, stream};
 
 /// Percentile-bootstrap confidence interval `(lo, hi)` for the median.
 ///
 /// Draws `n_resamples` resamples of size `n` with replacement, computes each
 /// resample's median, and returns the type-7 (linear interpolation)
 /// quantiles of those medians at `(1 - confidence)/2` and
-/// `(1 + confidence)/2`. Resampling uses an internal xoshiro256** generator
-/// seeded from `seed` via SplitMix64, so the result is a deterministic
-/// function of `(x, confidence, n_resamples, seed)`.
+/// `(1 + confidence)/2`. Resampling draws its indices from the crate's
+/// ChaCha8 stream [`stream::BOOTSTRAP`] of `seed` ([`rng_for`]), so the
+/// result is a deterministic function of `(x, confidence, n_resamples, seed)`.
 ///
 /// Errors: empty or non-finite `x`, `confidence` outside (0, 1),
 /// `n_resamples == 0`.
@@ -94,12 +46,13 @@ pub fn bootstrap_median_ci(
         });
     }
     let n = x.len();
-    let mut rng = Xoshiro256StarStar::seed_from_u64(seed);
+    let mut rng = rng_for(seed, stream::BOOTSTRAP);
     let mut buf = vec![0.0; n];
     let mut medians = Vec::with_capacity(n_resamples);
     for _ in 0..n_resamples {
         for slot in buf.iter_mut() {
-            *slot = x[rng.below(n as u64) as usize];
+            // u64 draws: the same indices on every platform.
+            *slot = x[rng.random_range(0..n as u64) as usize];
         }
         medians.push(median_in_place(&mut buf));
     }
@@ -115,34 +68,25 @@ pub fn bootstrap_median_ci(
 mod unit_tests {
     use super::*;
 
-    /// First outputs of the reference C implementation of xoshiro256** from
-    /// state {1, 2, 3, 4} (also reproduced with an independent Python port).
-    const XOSHIRO_REF: [u64; 4] = [11520, 0, 1509978240, 1215971899390074240];
-    /// First output of SplitMix64 seeded with 0.
-    const SPLITMIX_REF: u64 = 0xE220_A839_7B1D_CDAF;
-
+    /// With one resample both ends of the interval are that resample's median,
+    /// and the resample is drawn from `rng_for(seed, stream::BOOTSTRAP)`.
     #[test]
-    fn xoshiro_reference_sequence() {
-        // Reference implementation (xoshiro256starstar.c) with state {1, 2, 3, 4}.
-        let mut g = Xoshiro256StarStar([1, 2, 3, 4]);
-        let got: Vec<u64> = (0..4).map(|_| g.next_u64()).collect();
-        assert_eq!(got, XOSHIRO_REF);
-    }
-
-    #[test]
-    fn splitmix_reference_value() {
-        let mut s = SplitMix64(0);
-        assert_eq!(s.next_u64(), SPLITMIX_REF);
-    }
-
-    #[test]
-    fn below_is_in_range_and_covers() {
-        let mut g = Xoshiro256StarStar::seed_from_u64(7);
-        let mut seen = [false; 7];
-        for _ in 0..1000 {
-            let v = g.below(7) as usize;
-            seen[v] = true;
-        }
-        assert!(seen.iter().all(|&s| s));
+    fn resamples_come_from_the_bootstrap_stream() {
+        let x: Vec<f64> = (0..9).map(|i| f64::from(i * i)).collect();
+        let seed = 11;
+        let mut rng = rng_for(seed, stream::BOOTSTRAP);
+        let mut resample: Vec<f64> = (0..x.len())
+            .map(|_| x[rng.random_range(0..x.len() as u64) as usize])
+            .collect();
+        let expected = median_in_place(&mut resample);
+        assert_eq!(
+            bootstrap_median_ci(&x, 0.9, 1, seed).unwrap(),
+            (expected, expected)
+        );
+        // Another stream of the same seed gives other resamples.
+        let mut other = rng_for(seed, stream::SGD);
+        let differs = (0..x.len())
+            .any(|_| other.random_range(0..x.len() as u64) != rng.random_range(0..x.len() as u64));
+        assert!(differs);
     }
 }

@@ -9,9 +9,9 @@
 //! * Two-sided p-values of symmetric statistics are `min(1, 2 * smaller tail)`.
 //! * Every function validates its input and returns a typed [`StatsError`]
 //!   instead of silently producing `NaN`.
-//! * Randomised procedures ([`bootstrap_median_ci`]) use a self-contained
-//!   xoshiro256** generator seeded through SplitMix64, so results depend only
-//!   on the seed, never on the version of an external RNG crate.
+//! * Randomised procedures ([`bootstrap_median_ci`]) draw from the crate's
+//!   seeded ChaCha8 streams (`noise::rng_for(seed, noise::stream::BOOTSTRAP)`),
+//!   so results depend only on the seed.
 //!
 //! Distribution functions (Student t, standard normal) come from `statrs`.
 //! [`TOLERANCE`] is the absolute tolerance used by the documentation examples.

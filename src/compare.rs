@@ -29,7 +29,7 @@ use crate::manifold::project_onto_manifold;
 use crate::model::{Diagonal, LinearInX, Model, Problem};
 use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
-use crate::stats::{linear_fit, LinearFit};
+use crate::stats::{fit_convergence_order, ConvergenceOrder};
 
 /// The `compare` configuration (TOML). The model is the diagonal network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,39 +324,15 @@ pub struct ErrorRow {
     pub paths: u64,
 }
 
-/// A fitted order: slope of log(error) on log(η).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OrderFit {
-    /// Slope (the order).
-    pub order: f64,
-    /// CI of the slope.
-    pub ci: (f64, f64),
-    /// R².
-    pub r_squared: f64,
-    /// Points used (rows whose CI excludes 0).
-    pub points: usize,
-}
-
-impl From<&LinearFit> for OrderFit {
-    fn from(f: &LinearFit) -> Self {
-        Self {
-            order: f.slope,
-            ci: f.slope_ci,
-            r_squared: f.r_squared,
-            points: f.n,
-        }
-    }
-}
-
 /// An error-vs-η table with its fitted order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorTable {
     /// What is compared.
     pub name: String,
     /// Rows, one per η.
     pub rows: Vec<ErrorRow>,
     /// Fitted order (None if fewer than 3 rows are resolved from 0).
-    pub fit: Option<OrderFit>,
+    pub fit: Option<ConvergenceOrder>,
 }
 
 /// f64 vs MPFR divergence for one learning rate.
@@ -377,7 +353,7 @@ pub struct DivergenceCurve {
 }
 
 /// Everything `compare` produces.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CompareReport {
     /// C6 table.
     pub flow: Option<ErrorTable>,
@@ -401,8 +377,9 @@ fn mean_se(x: &[f64]) -> (f64, f64) {
     (m, (v / n).sqrt())
 }
 
-/// Fit the order over rows whose CI excludes 0 (needs ≥ 3).
-pub fn fit_order(rows: &[ErrorRow], confidence: f64) -> Option<OrderFit> {
+/// Fit the order (slope of ln error on ln η) over the rows whose CI excludes
+/// 0 (needs ≥ 3 of them).
+pub fn fit_resolved_order(rows: &[ErrorRow], confidence: f64) -> Option<ConvergenceOrder> {
     let used: Vec<&ErrorRow> = rows
         .iter()
         .filter(|r| r.error > 0.0 && r.ci.0 > 0.0)
@@ -412,9 +389,7 @@ pub fn fit_order(rows: &[ErrorRow], confidence: f64) -> Option<OrderFit> {
     }
     let x: Vec<f64> = used.iter().map(|r| r.eta.ln()).collect();
     let y: Vec<f64> = used.iter().map(|r| r.error.ln()).collect();
-    linear_fit(&x, &y, confidence)
-        .ok()
-        .map(|f| OrderFit::from(&f))
+    fit_convergence_order(&x, &y, confidence).ok()
 }
 
 fn sgd_method(cfg: &CompareConfig, eta: f64) -> Result<Sgd, CompareError> {
@@ -477,7 +452,7 @@ pub fn flow_table(
     }
     Ok(ErrorTable {
         name: format!("sgd_vs_flow_c{}", fc.drift_constant),
-        fit: fit_order(&rows, cfg.confidence),
+        fit: fit_resolved_order(&rows, cfg.confidence),
         rows,
     })
 }
@@ -550,12 +525,12 @@ pub fn sde_tables(
     Ok(vec![
         ErrorTable {
             name: "sgd_vs_sme1_norm_sq".into(),
-            fit: fit_order(&norm_rows, cfg.confidence),
+            fit: fit_resolved_order(&norm_rows, cfg.confidence),
             rows: norm_rows,
         },
         ErrorTable {
             name: "sgd_vs_sme1_test_loss".into(),
-            fit: fit_order(&loss_rows, cfg.confidence),
+            fit: fit_resolved_order(&loss_rows, cfg.confidence),
             rows: loss_rows,
         },
     ])

@@ -264,7 +264,12 @@ fn f6_weak_error_orders() {
     let orders = table.fitted_orders();
     assert_eq!(orders.len(), 3);
     for (o, want) in orders.iter().zip([1.0, 1.0, 2.0]) {
-        assert!((o.order - want).abs() < 0.02, "{}: {}", o.column, o.order);
+        assert!(
+            (o.fit.order - want).abs() < 0.02,
+            "{}: {}",
+            o.column,
+            o.fit.order
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let (files, notes) = render_weak_error(&table, &dir.path().join("F6")).unwrap();
@@ -275,7 +280,7 @@ fn f6_weak_error_orders() {
     // Negative controls: a first-order column is not mistaken for order 2,
     // and bad input names the field.
     let wrong = WeakErrorTable::new(eta.clone(), vec![("err_sme2".into(), col(0.05, 1))]).unwrap();
-    assert!((wrong.fitted_orders()[0].order - 2.0).abs() > 0.5);
+    assert!((wrong.fitted_orders()[0].fit.order - 2.0).abs() > 0.5);
     let err = WeakErrorTable::new(vec![0.1, -1.0], vec![]).unwrap_err();
     assert!(err.to_string().contains("eta = -1"), "{err}");
     let err = WeakErrorTable::new(vec![0.1], vec![("err_gf".into(), vec![])]).unwrap_err();
@@ -347,7 +352,7 @@ fn figure_ids_and_generated_f6() {
     let orders = table.fitted_orders();
     assert_eq!(orders.len(), 3);
     for (o, want) in orders.iter().zip([1.0, 1.0, 2.0]) {
-        assert!((o.order - want).abs() < 0.01, "{}: {}", o.column, o.order);
+        assert!((o.fit.order - want).abs() < 0.01, "{}: {}", o.column, o.fit.order);
     }
 }
 

@@ -17,7 +17,7 @@ use crate::experiment::ExperimentConfig;
 use crate::model::diagonal::flip_distance;
 use crate::plot::{write_csv, AxisScale, LineChart, LineKind, Series};
 use crate::schedule::Schedule;
-use crate::stats::linear_fit;
+use crate::stats::{fit_convergence_order, ConvergenceOrder};
 
 /// F5 settings for the SGD curves.
 #[derive(Debug, Clone, PartialEq)]
@@ -473,12 +473,8 @@ pub const FIT_POINTS: usize = 8;
 pub struct FittedOrder {
     /// Column.
     pub column: String,
-    /// Slope (the weak order).
-    pub order: f64,
-    /// Standard error of the slope.
-    pub order_se: f64,
-    /// Points used.
-    pub points: usize,
+    /// The fitted weak order (slope of ln error on ln η).
+    pub fit: ConvergenceOrder,
 }
 
 fn pretty(col: &str) -> String {
@@ -545,12 +541,10 @@ impl WeakErrorTable {
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 pts.truncate(FIT_POINTS);
                 let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
-                let fit = linear_fit(&x, &y, 0.95).ok()?;
+                let fit = fit_convergence_order(&x, &y, 0.95).ok()?;
                 Some(FittedOrder {
                     column: name.clone(),
-                    order: fit.slope,
-                    order_se: fit.slope_se,
-                    points: x.len(),
+                    fit,
                 })
             })
             .collect()
@@ -579,7 +573,7 @@ pub fn render_weak_error(
                 3 + hp
             });
         let label = match orders.iter().find(|o| &o.column == name) {
-            Some(o) => format!("{} (fitted order {:.3})", pretty(name), o.order),
+            Some(o) => format!("{} (fitted order {:.3})", pretty(name), o.fit.order),
             None => pretty(name),
         };
         series.push(
@@ -598,9 +592,9 @@ pub fn render_weak_error(
             format!(
                 "{}: fitted weak order {:.3} ± {:.3} ({} points)",
                 pretty(&o.column),
-                o.order,
-                o.order_se,
-                o.points
+                o.fit.order,
+                o.fit.order_se,
+                o.fit.points
             )
         })
         .collect();

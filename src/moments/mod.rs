@@ -44,8 +44,8 @@ pub mod matrix;
 pub mod weak_order;
 
 pub use weak_order::{
-    run_weak_order, weak_errors, write_f6_csv, LeadingCoefficient, MethodCurve, OrderFit,
-    WeakOrderConfig, WeakOrderReport,
+    run_weak_order, weak_errors, write_f6_csv, LeadingCoefficient, MethodCurve, WeakOrderConfig,
+    WeakOrderFit, WeakOrderReport,
 };
 
 use serde::{Deserialize, Serialize};

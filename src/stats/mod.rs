@@ -21,6 +21,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use error::{check_finite, check_same_len};
 
 mod bootstrap;
+mod convergence;
 mod descriptive;
 mod error;
 mod multiple_testing;
@@ -30,6 +31,7 @@ mod spearman;
 mod t_tests;
 
 pub use bootstrap::bootstrap_median_ci;
+pub use convergence::{fit_convergence_order, ConvergenceOrder};
 pub use descriptive::{mean, median, sample_variance};
 pub use error::StatsError;
 pub use multiple_testing::{holm, holm_reject};

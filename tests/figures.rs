@@ -352,7 +352,12 @@ fn figure_ids_and_generated_f6() {
     let orders = table.fitted_orders();
     assert_eq!(orders.len(), 3);
     for (o, want) in orders.iter().zip([1.0, 1.0, 2.0]) {
-        assert!((o.fit.order - want).abs() < 0.01, "{}: {}", o.column, o.fit.order);
+        assert!(
+            (o.fit.order - want).abs() < 0.01,
+            "{}: {}",
+            o.column,
+            o.fit.order
+        );
     }
 }
 
@@ -398,14 +403,14 @@ fn f8_phase_diagram() {
 fn slow_flow_time_scales_as_one_over_sigma_squared() {
     // The flow's velocity is ∝ σ², so with h ∝ 1/σ² the Heun iterates are the
     // same points: τ(2)·4 = τ(1) up to rounding (F8's prediction curve uses this).
-    use latedecay::claims::flow::{predict_phase_length, FlowSettings};
+    use latedecay::claims::flow::{predict_phase_length, PhaseLengthSettings};
     use latedecay::manifold::min_norm_interpolant;
     use latedecay::model::{Diagonal, ModelKind, Problem};
     let data = common::normalized_design(8, 20);
     let mn = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
     let problem = Problem::new(Diagonal::new(20), data);
     let at = |sigma: f64, h: f64| {
-        let s = FlowSettings {
+        let s = PhaseLengthSettings {
             sigma,
             tau_step: h,
             target_rel_dist: 0.05,

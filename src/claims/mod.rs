@@ -145,9 +145,9 @@ pub enum ClaimError {
     /// Linear algebra error.
     #[error(transparent)]
     Linalg(#[from] crate::linalg::LinalgError),
-    /// Slow-flow error.
+    /// Slow-flow phase-length prediction error.
     #[error(transparent)]
-    Flow(#[from] flow::FlowError),
+    PhaseLength(#[from] flow::PhaseLengthError),
     /// Statistics error.
     #[error(transparent)]
     Stats(#[from] crate::stats::StatsError),

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::analysis::{analyze_equivalence, analyze_trend, LevelSpec, TrendSpec};
-use super::flow::{predict_phase_length, FlowPrediction, FlowSettings};
+use super::flow::{predict_phase_length, FlowPrediction, PhaseLengthSettings};
 use super::identities::{diagonal_imbalance_check, linear_null_space_check};
 use super::study::{run_plateau_study, step_decay_rates, Metric};
 use super::{
@@ -476,12 +476,12 @@ pub fn predict_longest_phase(protocol: &Protocol) -> Result<FlowPrediction, Clai
         unreachable!("checked above")
     };
     let theta0 = initial_theta::<f64>(&cfg.init, problem.dim(), 0, ());
-    let settings = FlowSettings {
+    let settings = PhaseLengthSettings {
         sigma: cfg.sgd.label_noise_sigma,
         batch_size: cfg.sgd.batch_size,
         lr,
         target_rel_dist: protocol.flow_target_rel_dist,
-        ..FlowSettings::default()
+        ..PhaseLengthSettings::default()
     };
     Ok(predict_phase_length(
         problem,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::landscape::diagonal_problem;
 use super::{fmt_num, with_ext, FigureError};
-use crate::claims::flow::{predict_phase_length, FlowSettings};
+use crate::claims::flow::{predict_phase_length, PhaseLengthSettings};
 use crate::dynamics::sgd::{NoiseModel, RecordPlan, Sgd, StopReason};
 use crate::dynamics::stability::{map_coefficients, ReducedGradients};
 use crate::experiment::run::initial_theta;
@@ -250,7 +250,7 @@ pub fn phase_diagram(p: &PhaseParams) -> Result<PhaseDiagram, FigureError> {
         &problem,
         &theta0,
         &mn.theta,
-        &FlowSettings {
+        &PhaseLengthSettings {
             sigma: 1.0,
             batch_size: b,
             target_rel_dist: p.target_rel_dist,

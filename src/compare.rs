@@ -542,7 +542,7 @@ pub fn sde_tables(
 ///
 /// # Examples
 /// ```
-/// use latedecay::compare::precision_divergence;
+/// use latedecay::compare::divergence_curve;
 /// use latedecay::data::{Dataset, SyntheticConfig};
 /// use latedecay::dynamics::sgd::Sgd;
 /// use latedecay::model::Diagonal;
@@ -550,12 +550,12 @@ pub fn sde_tables(
 /// let data = Dataset::synthetic(&SyntheticConfig { n: 3, d: 6, ..Default::default() }).unwrap();
 /// let method = Sgd { batch_size: 1, label_noise_sigma: 0.5, noise: Default::default(), sampling: Default::default(),
 ///     schedule: Schedule::constant(0.01).unwrap() };
-/// let c = precision_divergence(Diagonal::new(6), &data, &method, &[1.0; 12], 7, 100, 50, 128, 1e-3).unwrap();
+/// let c = divergence_curve(Diagonal::new(6), &data, &method, &[1.0; 12], 7, 100, 50, 128, 1e-3).unwrap();
 /// assert_eq!(c.steps, vec![0, 50, 100]);
 /// assert!(c.relative_distance[2] < 1e-12 && c.trusted_horizon.is_none());
 /// ```
 #[allow(clippy::too_many_arguments)]
-pub fn precision_divergence<M>(
+pub fn divergence_curve<M>(
     model: M,
     data: &Dataset<f64>,
     method: &Sgd,
@@ -791,7 +791,7 @@ pub fn run_compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
                 method.label_noise_sigma = 0.0;
                 method.sampling = crate::noise::Sampling::Shuffle;
             }
-            precision.push(precision_divergence(
+            precision.push(divergence_curve(
                 Diagonal::new(data.d()),
                 &data,
                 &method,

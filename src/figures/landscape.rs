@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{fmt_num, FigureError};
+use super::{fmt_label, FigureError};
 use crate::dynamics::sgd::{run_sgd, Probe, Record, RecordPlan, Sgd, SgdState, StandardProbe};
 use crate::experiment::run::{initial_theta, AnyProblem};
 use crate::experiment::{ExperimentConfig, Prepared};
@@ -401,14 +401,14 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
     let markers = vec![
         marker("θ₀ (init)", &plane, &theta0, MarkerShape::Circle, None),
         marker(
-            &format!("early end (test {})", fmt_num(t_early.final_test_loss)),
+            &format!("early end (test {})", fmt_label(t_early.final_test_loss)),
             &plane,
             &early,
             MarkerShape::Square,
             Some(1),
         ),
         marker(
-            &format!("late end (test {})", fmt_num(t_late.final_test_loss)),
+            &format!("late end (test {})", fmt_label(t_late.final_test_loss)),
             &plane,
             &late,
             MarkerShape::Diamond,
@@ -441,8 +441,8 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
         traj_note(&t_late),
         format!(
             "test loss of the zero predictor {}, at θ₀ {}",
-            fmt_num(null),
-            fmt_num(heldout_loss(&model, &theta0, &task.test_x, &task.test_y))
+            fmt_label(null),
+            fmt_label(heldout_loss(&model, &theta0, &task.test_x, &task.test_y))
         ),
         gamma_note(&gamma_residuals, 41),
     ];
@@ -463,8 +463,8 @@ pub fn mlp_landscape(p: &MlpLandscapeParams) -> Result<LandscapeData, FigureErro
         notes.push(format!(
             "seeds {:?}: final test loss early {:?}, late {:?}; late decay lower in {} of {}",
             p.check_seeds,
-            finals.iter().map(|f| fmt_num(f.0)).collect::<Vec<_>>(),
-            finals.iter().map(|f| fmt_num(f.1)).collect::<Vec<_>>(),
+            finals.iter().map(|f| fmt_label(f.0)).collect::<Vec<_>>(),
+            finals.iter().map(|f| fmt_label(f.1)).collect::<Vec<_>>(),
             better,
             finals.len()
         ));
@@ -538,9 +538,9 @@ fn traj_note(t: &Trajectory) -> String {
     format!(
         "{}: final train loss {}, test loss {}, ‖θ‖ = {}",
         t.label,
-        fmt_num(t.final_train_loss),
-        fmt_num(t.final_test_loss),
-        fmt_num(t.final_norm)
+        fmt_label(t.final_train_loss),
+        fmt_label(t.final_test_loss),
+        fmt_label(t.final_norm)
     )
 }
 
@@ -549,7 +549,7 @@ fn gamma_note(res: &[f64], tried: usize) -> String {
         "Γ curve: {} of {} points projected, max residual ‖r‖ = {}",
         res.len(),
         tried,
-        fmt_num(res.iter().copied().fold(0.0, f64::max))
+        fmt_label(res.iter().copied().fold(0.0, f64::max))
     )
 }
 
@@ -679,14 +679,14 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     let markers = vec![
         marker("θ₀ (init)", &plane, &theta0, MarkerShape::Circle, None),
         marker(
-            &format!("early end (test {})", fmt_num(t_early.final_test_loss)),
+            &format!("early end (test {})", fmt_label(t_early.final_test_loss)),
             &plane,
             &early,
             MarkerShape::Square,
             Some(1),
         ),
         marker(
-            &format!("late end (test {})", fmt_num(t_late.final_test_loss)),
+            &format!("late end (test {})", fmt_label(t_late.final_test_loss)),
             &plane,
             &late,
             MarkerShape::Diamond,
@@ -731,11 +731,11 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
         traj_note(&t_late),
         format!(
             "‖θ_mn‖ = {}, R(β_mn) = {}; ‖θ−θ_mn‖/‖θ_mn‖: early {}, late {}; θ_mn is {} off the plane",
-            fmt_num(reference.minnorm_norm),
-            fmt_num(reference.minnorm_test_loss),
-            fmt_num(dist(&early)),
-            fmt_num(dist(&late)),
-            fmt_num(plane.off_plane_distance(&mn))
+            fmt_label(reference.minnorm_norm),
+            fmt_label(reference.minnorm_test_loss),
+            fmt_label(dist(&early)),
+            fmt_label(dist(&late)),
+            fmt_label(plane.off_plane_distance(&mn))
         ),
         gamma_note(&gamma_residuals, 41),
     ];

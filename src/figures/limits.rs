@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::landscape::diagonal_problem;
-use super::{finite_mean, fmt_num, with_ext, FigureError};
+use super::{finite_mean, fmt_label, with_ext, FigureError};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::gradient_flow::{gradient_flow_limit, GradientFlowSettings};
 use crate::dynamics::sde::{sme1_euler_streaming, Scheme, SdeKind, SdeSettings};
@@ -164,7 +164,7 @@ impl DistanceCurves {
     pub fn notes(&self) -> Vec<String> {
         let mut v = vec![format!(
             "‖θ_mn‖ = {}; SGD curves: mean over {} seeds",
-            fmt_num(self.minnorm_norm),
+            fmt_label(self.minnorm_norm),
             self.seeds
         )];
         for s in &self.series {
@@ -179,10 +179,10 @@ impl DistanceCurves {
                 v.push(format!(
                     "{}: ‖θ−θ_mn‖/‖θ_mn‖ = {} at τ = {}, {} at τ = {}",
                     s.label,
-                    fmt_num(v1),
-                    fmt_num(t1),
-                    fmt_num(*vl),
-                    fmt_num(*tl)
+                    fmt_label(v1),
+                    fmt_label(t1),
+                    fmt_label(*vl),
+                    fmt_label(*tl)
                 ));
             }
         }

@@ -43,6 +43,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
+use crate::number_format::fmt_label;
+
 pub use decay::{
     decay_sweep, render_norm_vs_step, render_test_loss_vs_decay, DecaySweep, DecaySweepParams,
     NormCurves,
@@ -407,19 +409,5 @@ pub fn finite_mean(values: &[f64]) -> f64 {
         f64::NAN
     } else {
         v.iter().sum::<f64>() / v.len() as f64
-    }
-}
-
-/// Format a number compactly for legends and notes (`1.23e-4`, `0.0456`).
-pub fn fmt_num(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if !v.is_finite() {
-        format!("{v}")
-    } else if (1e-3..1e4).contains(&v.abs()) {
-        let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{v:.digits$}")
-    } else {
-        format!("{v:.2e}")
     }
 }

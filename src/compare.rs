@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
-use crate::dynamics::sde::{solve_sde, Scheme, SdeKind, SdeSettings};
+use crate::dynamics::sde::{solve_sde, ContinuousModel, Scheme, SdeSettings};
 use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, NullProbe, RecordPlan, Sgd, SgdState};
 use crate::field_error::FieldError;
 use crate::linalg::{distance, norm_sq};
@@ -475,7 +475,7 @@ pub fn sde_tables(
         method.label_noise_sigma = sigma;
         method.batch_size = batch_size;
         let settings = SdeSettings {
-            kind: SdeKind::Sme1,
+            kind: ContinuousModel::Sme1,
             scheme: Scheme::EulerMaruyama,
             batch_size,
             label_noise_sigma: sigma,

@@ -4,14 +4,14 @@
 #![allow(clippy::needless_range_loop)] // index formulas mirror the proofs
 
 use latedecay::data::Dataset;
+use latedecay::dynamics::sde::ContinuousModel;
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
 use latedecay::linalg::{Lu, Mat};
 use latedecay::model::{Linear, Problem};
 use latedecay::moments::matrix::{expm, power};
 use latedecay::moments::weak_order::{fit_weak_order, richardson_coefficient};
 use latedecay::moments::{
-    run_weak_order, weak_errors, write_f6_csv, ContinuousModel, LinearMoments, MomentsError,
-    WeakOrderConfig,
+    run_weak_order, weak_errors, write_f6_csv, LinearMoments, MomentsError, WeakOrderConfig,
 };
 use latedecay::noise::Sampling;
 use latedecay::scalar::{vec_from_f64, Mpfr, Real};
@@ -359,7 +359,7 @@ fn weak_orders_in_mpfr_default_instance() {
     for &bits in &cfg.precisions {
         for method in ContinuousModel::F6 {
             let fit = report.fit(method, bits).unwrap();
-            let p = method.weak_order() as f64;
+            let p = method.weak_order_vs_sgd() as f64;
             assert!(
                 (fit.order - p).abs() < 1e-6,
                 "{method} at {bits} bits: order {}",
@@ -408,7 +408,7 @@ fn weak_orders_in_mpfr_default_instance() {
         let fit = report.reference_fit(method).unwrap();
         let last = *fit.successive_orders.last().unwrap();
         assert!(
-            (last - method.weak_order() as f64).abs() < 0.05,
+            (last - method.weak_order_vs_sgd() as f64).abs() < 0.05,
             "{method}: f64 last ratio {last}"
         );
     }
@@ -546,7 +546,7 @@ fn weak_orders_with_minibatch_and_no_label_noise() {
     let count = exps.len();
     for (method, d) in ContinuousModel::F6.iter().zip(&errs) {
         let fit = fit_weak_order(*method, &exps, d, count - 8..count).unwrap();
-        let p = method.weak_order() as f64;
+        let p = method.weak_order_vs_sgd() as f64;
         assert!(
             (fit.order - p).abs() < 1e-6,
             "{method}: order {}",

@@ -17,11 +17,11 @@ use crate::compare::{flow_table, CompareConfig, FlowComparison};
 use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::flow::{label_noise_drift, FlowSettings};
 use crate::dynamics::gradient_flow::{lwa_label_noise_drift, GradientFlowSettings};
+use crate::dynamics::sde::ContinuousModel;
 use crate::linalg::{distance, norm};
 use crate::manifold::project_onto_manifold;
 use crate::model::{Diagonal, Linear, Model, Problem};
 use crate::moments::weak_order::{run_weak_order, WeakOrderConfig};
-use crate::moments::ContinuousModel;
 use crate::scalar::{Mpfr, Real};
 use crate::stats::fit_convergence_order;
 

@@ -10,7 +10,7 @@ use super::landscape::diagonal_problem;
 use super::{finite_mean, fmt_label, with_ext, FigureError};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::gradient_flow::{gradient_flow_limit, GradientFlowSettings};
-use crate::dynamics::sde::{sme1_euler_streaming, Scheme, SdeKind, SdeSettings};
+use crate::dynamics::sde::{sme1_euler_streaming, ContinuousModel, Scheme, SdeSettings};
 use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
 use crate::experiment::run::initial_theta;
 use crate::experiment::ExperimentConfig;
@@ -294,7 +294,7 @@ pub fn sde_distance_curve(
     }
     let every = every.round() as u64;
     let settings = SdeSettings {
-        kind: SdeKind::Sme1,
+        kind: ContinuousModel::Sme1,
         scheme: Scheme::EulerMaruyama,
         batch_size: p.cfg.sgd.batch_size,
         label_noise_sigma: p.cfg.sgd.label_noise_sigma,

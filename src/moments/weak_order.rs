@@ -12,8 +12,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ContinuousModel, LinearMoments, MomentsError};
+use super::{LinearMoments, MomentsError};
 use crate::data::{Dataset, GroundTruth, Spectrum, SyntheticConfig};
+use crate::dynamics::sde::ContinuousModel;
 use crate::field_error::FieldError;
 use crate::scalar::{Mpfr, Real};
 use crate::stats::fit_convergence_order;
@@ -341,7 +342,8 @@ fn log2_abs<R: Real>(v: &R) -> f64 {
 ///
 /// # Examples
 /// ```
-/// use latedecay::moments::{weak_order::fit_weak_order, ContinuousModel};
+/// use latedecay::dynamics::sde::ContinuousModel;
+/// use latedecay::moments::weak_order::fit_weak_order;
 /// let exps = [10u32, 11, 12, 13];
 /// let deltas: Vec<f64> = exps.iter().map(|&j| 0.5 * 4f64.powi(-(j as i32))).collect();
 /// let fit = fit_weak_order(ContinuousModel::Sme2, &exps, &deltas, 0..4).unwrap();
@@ -379,7 +381,7 @@ pub fn fit_weak_order<R: Real>(
         order: fit.order,
         order_ci: fit.ci,
         successive_orders,
-        expected_order: method.weak_order(),
+        expected_order: method.weak_order_vs_sgd(),
     })
 }
 
@@ -533,12 +535,16 @@ pub fn run_weak_order(cfg: &WeakOrderConfig) -> Result<WeakOrderReport, MomentsE
                 d,
                 count - cfg.fit_points..count,
             )?);
-            let (c, err) =
-                richardson_coefficient(&exponents, d, method.weak_order(), cfg.richardson_levels);
+            let (c, err) = richardson_coefficient(
+                &exponents,
+                d,
+                method.weak_order_vs_sgd(),
+                cfg.richardson_levels,
+            );
             report.coefficients.push(LeadingCoefficient {
                 method,
                 precision_bits: bits,
-                order: method.weak_order(),
+                order: method.weak_order_vs_sgd(),
                 value: c.to_f64(),
                 digits: format!("{c:.39e}"),
                 richardson_error: err,

@@ -382,8 +382,8 @@ fn stem(dir: &Path, id: FigureId) -> PathBuf {
     dir.join(id.stem())
 }
 
-/// Quantile `q` ∈ [0, 1] of finite values (linear interpolation between order
-/// statistics); NaN if there are none.
+/// Quantile `q` ∈ [0, 1] of the finite values (linear interpolation between
+/// order statistics, `stats`' type 7); NaN if there are none.
 ///
 /// # Examples
 /// ```
@@ -397,9 +397,7 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
         return f64::NAN;
     }
     v.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
-    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    v[lo] + (pos - lo as f64) * (v[hi] - v[lo])
+    crate::stats::quantile_type7(&v, q.clamp(0.0, 1.0))
 }
 
 /// Mean of the finite values (NaN if none).

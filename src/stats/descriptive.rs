@@ -100,8 +100,9 @@ pub(super) fn median_in_place(v: &mut [f64]) -> f64 {
 }
 
 /// Quantile of sorted data by linear interpolation between order statistics
-/// (Hyndman & Fan type 7, R's and numpy's default).
-pub(super) fn quantile_type7(sorted: &[f64], p: f64) -> f64 {
+/// (Hyndman & Fan type 7, R's and numpy's default); `sorted` is non-empty
+/// and ascending, `p` ∈ [0, 1].
+pub(crate) fn quantile_type7(sorted: &[f64], p: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * p;
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);

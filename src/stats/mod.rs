@@ -32,6 +32,7 @@ mod t_tests;
 
 pub use bootstrap::bootstrap_median_ci;
 pub use convergence::{fit_convergence_order, ConvergenceOrder};
+pub(crate) use descriptive::quantile_type7;
 pub use descriptive::{mean, median, sample_variance};
 pub use error::StatsError;
 pub use multiple_testing::{holm, holm_reject};

@@ -264,12 +264,8 @@ fn f6_weak_error_orders() {
     let orders = table.fitted_orders();
     assert_eq!(orders.len(), 3);
     for (o, want) in orders.iter().zip([1.0, 1.0, 2.0]) {
-        assert!(
-            (o.fit.order - want).abs() < 0.02,
-            "{}: {}",
-            o.column,
-            o.fit.order
-        );
+        let order = o.fit.order;
+        assert!((order - want).abs() < 0.02, "{}: {order}", o.column);
     }
     let dir = tempfile::tempdir().unwrap();
     let (files, notes) = render_weak_error(&table, &dir.path().join("F6")).unwrap();
@@ -352,12 +348,8 @@ fn figure_ids_and_generated_f6() {
     let orders = table.fitted_orders();
     assert_eq!(orders.len(), 3);
     for (o, want) in orders.iter().zip([1.0, 1.0, 2.0]) {
-        assert!(
-            (o.fit.order - want).abs() < 0.01,
-            "{}: {}",
-            o.column,
-            o.fit.order
-        );
+        let order = o.fit.order;
+        assert!((order - want).abs() < 0.01, "{}: {order}", o.column);
     }
 }
 

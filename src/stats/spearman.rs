@@ -28,7 +28,7 @@ pub struct Correlation {
 /// Spearman rank correlation of `x` and `y`.
 ///
 /// `rho` is the Pearson correlation of the average ranks
-/// ([`ranks_average`]); without ties this equals `1 - 6 S / (n^3 - n)` with
+/// ([`ranks_average`](super::ranks_average)); without ties this equals `1 - 6 S / (n^3 - n)` with
 /// `S = sum (rank(x_i) - rank(y_i))^2`.
 ///
 /// p-value:

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
-use crate::dynamics::sde::{solve_sde, Scheme, SdeKind, SdeSettings};
+use crate::dynamics::sde::{solve_sde, ContinuousModel, Scheme, SdeSettings};
 use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, NullProbe, RecordPlan, Sgd, SgdState};
 use crate::field_error::FieldError;
 use crate::linalg::{distance, norm_sq};
@@ -29,7 +29,7 @@ use crate::manifold::project_onto_manifold;
 use crate::model::{Diagonal, LinearInX, Model, Problem};
 use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
-use crate::stats::{linear_fit, LinearFit};
+use crate::stats::{fit_convergence_order, ConvergenceOrder};
 
 /// The `compare` configuration (TOML). The model is the diagonal network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,39 +324,15 @@ pub struct ErrorRow {
     pub paths: u64,
 }
 
-/// A fitted order: slope of log(error) on log(η).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OrderFit {
-    /// Slope (the order).
-    pub order: f64,
-    /// CI of the slope.
-    pub ci: (f64, f64),
-    /// R².
-    pub r_squared: f64,
-    /// Points used (rows whose CI excludes 0).
-    pub points: usize,
-}
-
-impl From<&LinearFit> for OrderFit {
-    fn from(f: &LinearFit) -> Self {
-        Self {
-            order: f.slope,
-            ci: f.slope_ci,
-            r_squared: f.r_squared,
-            points: f.n,
-        }
-    }
-}
-
 /// An error-vs-η table with its fitted order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorTable {
     /// What is compared.
     pub name: String,
     /// Rows, one per η.
     pub rows: Vec<ErrorRow>,
     /// Fitted order (None if fewer than 3 rows are resolved from 0).
-    pub fit: Option<OrderFit>,
+    pub fit: Option<ConvergenceOrder>,
 }
 
 /// f64 vs MPFR divergence for one learning rate.
@@ -377,7 +353,7 @@ pub struct DivergenceCurve {
 }
 
 /// Everything `compare` produces.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CompareReport {
     /// C6 table.
     pub flow: Option<ErrorTable>,
@@ -401,8 +377,9 @@ fn mean_se(x: &[f64]) -> (f64, f64) {
     (m, (v / n).sqrt())
 }
 
-/// Fit the order over rows whose CI excludes 0 (needs ≥ 3).
-pub fn fit_order(rows: &[ErrorRow], confidence: f64) -> Option<OrderFit> {
+/// Fit the order (slope of ln error on ln η) over the rows whose CI excludes
+/// 0 (needs ≥ 3 of them).
+pub fn fit_resolved_order(rows: &[ErrorRow], confidence: f64) -> Option<ConvergenceOrder> {
     let used: Vec<&ErrorRow> = rows
         .iter()
         .filter(|r| r.error > 0.0 && r.ci.0 > 0.0)
@@ -412,9 +389,7 @@ pub fn fit_order(rows: &[ErrorRow], confidence: f64) -> Option<OrderFit> {
     }
     let x: Vec<f64> = used.iter().map(|r| r.eta.ln()).collect();
     let y: Vec<f64> = used.iter().map(|r| r.error.ln()).collect();
-    linear_fit(&x, &y, confidence)
-        .ok()
-        .map(|f| OrderFit::from(&f))
+    fit_convergence_order(&x, &y, confidence).ok()
 }
 
 fn sgd_method(cfg: &CompareConfig, eta: f64) -> Result<Sgd, CompareError> {
@@ -477,7 +452,7 @@ pub fn flow_table(
     }
     Ok(ErrorTable {
         name: format!("sgd_vs_flow_c{}", fc.drift_constant),
-        fit: fit_order(&rows, cfg.confidence),
+        fit: fit_resolved_order(&rows, cfg.confidence),
         rows,
     })
 }
@@ -500,7 +475,7 @@ pub fn sde_tables(
         method.label_noise_sigma = sigma;
         method.batch_size = batch_size;
         let settings = SdeSettings {
-            kind: SdeKind::Sme1,
+            kind: ContinuousModel::Sme1,
             scheme: Scheme::EulerMaruyama,
             batch_size,
             label_noise_sigma: sigma,
@@ -550,12 +525,12 @@ pub fn sde_tables(
     Ok(vec![
         ErrorTable {
             name: "sgd_vs_sme1_norm_sq".into(),
-            fit: fit_order(&norm_rows, cfg.confidence),
+            fit: fit_resolved_order(&norm_rows, cfg.confidence),
             rows: norm_rows,
         },
         ErrorTable {
             name: "sgd_vs_sme1_test_loss".into(),
-            fit: fit_order(&loss_rows, cfg.confidence),
+            fit: fit_resolved_order(&loss_rows, cfg.confidence),
             rows: loss_rows,
         },
     ])
@@ -567,7 +542,7 @@ pub fn sde_tables(
 ///
 /// # Examples
 /// ```
-/// use latedecay::compare::precision_divergence;
+/// use latedecay::compare::divergence_curve;
 /// use latedecay::data::{Dataset, SyntheticConfig};
 /// use latedecay::dynamics::sgd::Sgd;
 /// use latedecay::model::Diagonal;
@@ -575,12 +550,12 @@ pub fn sde_tables(
 /// let data = Dataset::synthetic(&SyntheticConfig { n: 3, d: 6, ..Default::default() }).unwrap();
 /// let method = Sgd { batch_size: 1, label_noise_sigma: 0.5, noise: Default::default(), sampling: Default::default(),
 ///     schedule: Schedule::constant(0.01).unwrap() };
-/// let c = precision_divergence(Diagonal::new(6), &data, &method, &[1.0; 12], 7, 100, 50, 128, 1e-3).unwrap();
+/// let c = divergence_curve(Diagonal::new(6), &data, &method, &[1.0; 12], 7, 100, 50, 128, 1e-3).unwrap();
 /// assert_eq!(c.steps, vec![0, 50, 100]);
 /// assert!(c.relative_distance[2] < 1e-12 && c.trusted_horizon.is_none());
 /// ```
 #[allow(clippy::too_many_arguments)]
-pub fn precision_divergence<M>(
+pub fn divergence_curve<M>(
     model: M,
     data: &Dataset<f64>,
     method: &Sgd,
@@ -816,7 +791,7 @@ pub fn run_compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
                 method.label_noise_sigma = 0.0;
                 method.sampling = crate::noise::Sampling::Shuffle;
             }
-            precision.push(precision_divergence(
+            precision.push(divergence_curve(
                 Diagonal::new(data.d()),
                 &data,
                 &method,

@@ -14,6 +14,7 @@ pub mod model;
 pub mod moments;
 pub mod noise;
 pub mod nonfinite;
+pub mod number_format;
 pub mod plot;
 pub mod scalar;
 pub mod schedule;

@@ -18,6 +18,8 @@ pub mod stream {
     pub const BROWNIAN: u64 = 3;
     /// Isotropic parameter noise of SGD (noise.kind = "isotropic").
     pub const PARAM_NOISE: u64 = 4;
+    /// Resampling indices of the percentile bootstrap (`stats::bootstrap_median_ci`).
+    pub const BOOTSTRAP: u64 = 5;
 }
 
 /// A ChaCha8 generator for `seed`, on the independent stream `purpose`.

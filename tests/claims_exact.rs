@@ -2,7 +2,7 @@
 //! (step-size convergence), the distance to {u⊙v = β*}, and the table logic
 //! (Holm, verdicts, rows not in this build, JSON).
 
-use latedecay::claims::flow::{predict_phase_length, FlowSettings};
+use latedecay::claims::flow::{predict_phase_length, PhaseLengthSettings};
 use latedecay::claims::geometry::{distance_to_hyperbola, distance_to_product_set};
 use latedecay::claims::identities::{diagonal_imbalance_check, linear_null_space_check};
 use latedecay::claims::registry::C10_BOUND;
@@ -72,11 +72,11 @@ fn flow_prediction_converges_in_the_step_and_norm_decreases() {
     let mn = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
     let problem = Problem::new(Diagonal::new(30), data);
     let theta0 = vec![1.0; 60];
-    let coarse = FlowSettings {
+    let coarse = PhaseLengthSettings {
         target_rel_dist: 0.05,
         ..Default::default()
     };
-    let fine = FlowSettings {
+    let fine = PhaseLengthSettings {
         tau_step: 0.025,
         ..coarse.clone()
     };
@@ -93,14 +93,14 @@ fn flow_prediction_converges_in_the_step_and_norm_decreases() {
         assert!(w[1].norm <= w[0].norm + 1e-12);
     }
     // Halving σ² … doubles τ: the flow is linear in σ²/(4B).
-    let slow = FlowSettings {
+    let slow = PhaseLengthSettings {
         sigma: std::f64::consts::FRAC_1_SQRT_2,
         ..coarse.clone()
     };
     let c = predict_phase_length(&problem, &theta0, &mn.theta, &slow).unwrap();
     assert!((c.tau_needed / a.tau_needed - 2.0).abs() < 0.05);
     // Bad input names the field.
-    let bad = FlowSettings {
+    let bad = PhaseLengthSettings {
         tau_step: -1.0,
         ..coarse
     };
@@ -227,7 +227,7 @@ fn holm_and_verdicts() {
 #[test]
 fn flow_prediction_agrees_with_the_dopri5_slow_flow() {
     use latedecay::claims::flow::gradient_descent_limit;
-    use latedecay::dynamics::flow::{time_to_reach, FlowSettings as DopriSettings};
+    use latedecay::dynamics::flow::{time_to_reach, FlowSettings};
     use latedecay::experiment::run::AnyProblem;
     use latedecay::experiment::{ExperimentConfig, Prepared};
     use latedecay::model::diagonal::flip_distance;
@@ -239,12 +239,13 @@ fn flow_prediction_agrees_with_the_dopri5_slow_flow() {
     let theta_mn = &prepared.minnorm.theta;
     let mn_norm = prepared.minnorm.norm;
     let theta0 = vec![1.0; 200];
-    let ours = predict_phase_length(problem, &theta0, theta_mn, &FlowSettings::default()).unwrap();
+    let ours =
+        predict_phase_length(problem, &theta0, theta_mn, &PhaseLengthSettings::default()).unwrap();
     let (start, _) = gradient_descent_limit(problem, &theta0, 0.01, 200_000).unwrap();
     let (tau, _) = time_to_reach(
         problem,
         &start,
-        &DopriSettings::label_noise(1.0, 1),
+        &FlowSettings::label_noise(1.0, 1),
         0.1,
         40.0,
         |th| flip_distance(th, theta_mn) / mn_norm <= 0.025,

@@ -306,7 +306,8 @@ fn f6_weak_error_orders() {
     let orders = table.fitted_orders();
     assert_eq!(orders.len(), 3);
     for (o, want) in orders.iter().zip([1.0, 1.0, 2.0]) {
-        assert!((o.order - want).abs() < 0.02, "{}: {}", o.column, o.order);
+        let order = o.fit.order;
+        assert!((order - want).abs() < 0.02, "{}: {order}", o.column);
     }
     let dir = tempfile::tempdir().unwrap();
     let (files, notes) = render_weak_error(&table, &dir.path().join("F6")).unwrap();
@@ -317,7 +318,7 @@ fn f6_weak_error_orders() {
     // Negative controls: a first-order column is not mistaken for order 2,
     // and bad input names the field.
     let wrong = WeakErrorTable::new(eta.clone(), vec![("err_sme2".into(), col(0.05, 1))]).unwrap();
-    assert!((wrong.fitted_orders()[0].order - 2.0).abs() > 0.5);
+    assert!((wrong.fitted_orders()[0].fit.order - 2.0).abs() > 0.5);
     let err = WeakErrorTable::new(vec![0.1, -1.0], vec![]).unwrap_err();
     assert!(err.to_string().contains("eta = -1"), "{err}");
     let err = WeakErrorTable::new(vec![0.1], vec![("err_gf".into(), vec![])]).unwrap_err();
@@ -389,7 +390,8 @@ fn figure_ids_and_generated_f6() {
     let orders = table.fitted_orders();
     assert_eq!(orders.len(), 3);
     for (o, want) in orders.iter().zip([1.0, 1.0, 2.0]) {
-        assert!((o.order - want).abs() < 0.01, "{}: {}", o.column, o.order);
+        let order = o.fit.order;
+        assert!((order - want).abs() < 0.01, "{}: {order}", o.column);
     }
 }
 
@@ -435,14 +437,14 @@ fn f8_phase_diagram() {
 fn slow_flow_time_scales_as_one_over_sigma_squared() {
     // The flow's velocity is ∝ σ², so with h ∝ 1/σ² the Heun iterates are the
     // same points: τ(2)·4 = τ(1) up to rounding (F8's prediction curve uses this).
-    use latedecay::claims::flow::{predict_phase_length, FlowSettings};
+    use latedecay::claims::flow::{predict_phase_length, PhaseLengthSettings};
     use latedecay::manifold::min_norm_interpolant;
     use latedecay::model::{Diagonal, ModelKind, Problem};
     let data = common::normalized_design(8, 20);
     let mn = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
     let problem = Problem::new(Diagonal::new(20), data);
     let at = |sigma: f64, h: f64| {
-        let s = FlowSettings {
+        let s = PhaseLengthSettings {
             sigma,
             tau_step: h,
             target_rel_dist: 0.05,

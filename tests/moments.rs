@@ -4,14 +4,14 @@
 #![allow(clippy::needless_range_loop)] // index formulas mirror the proofs
 
 use latedecay::data::Dataset;
+use latedecay::dynamics::sde::ContinuousModel;
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
 use latedecay::linalg::{Lu, Mat};
 use latedecay::model::{Linear, Problem};
 use latedecay::moments::matrix::{expm, power};
-use latedecay::moments::weak_order::{fit_order, richardson_coefficient};
+use latedecay::moments::weak_order::{fit_weak_order, richardson_coefficient};
 use latedecay::moments::{
-    run_weak_order, weak_errors, write_f6_csv, ContinuousModel, LinearMoments, MomentsError,
-    WeakOrderConfig,
+    run_weak_order, weak_errors, write_f6_csv, LinearMoments, MomentsError, WeakOrderConfig,
 };
 use latedecay::noise::Sampling;
 use latedecay::scalar::{vec_from_f64, Mpfr, Real};
@@ -359,7 +359,7 @@ fn weak_orders_in_mpfr_default_instance() {
     for &bits in &cfg.precisions {
         for method in ContinuousModel::F6 {
             let fit = report.fit(method, bits).unwrap();
-            let p = method.weak_order() as f64;
+            let p = method.weak_order_vs_sgd() as f64;
             assert!(
                 (fit.order - p).abs() < 1e-6,
                 "{method} at {bits} bits: order {}",
@@ -408,7 +408,7 @@ fn weak_orders_in_mpfr_default_instance() {
         let fit = report.reference_fit(method).unwrap();
         let last = *fit.successive_orders.last().unwrap();
         assert!(
-            (last - method.weak_order() as f64).abs() < 0.05,
+            (last - method.weak_order_vs_sgd() as f64).abs() < 0.05,
             "{method}: f64 last ratio {last}"
         );
     }
@@ -479,7 +479,7 @@ fn wrong_sme2_constant_loses_order_two() {
     .unwrap();
     let exps = cfg.exponents();
     let count = exps.len();
-    let wrong = fit_order(
+    let wrong = fit_weak_order(
         ContinuousModel::Sme2WrongHalf,
         &exps,
         &errs[0],
@@ -492,7 +492,7 @@ fn wrong_sme2_constant_loses_order_two() {
         wrong.order
     );
     assert!(wrong.order_ci.1 < 1.5);
-    let right = fit_order(ContinuousModel::Sme2, &exps, &errs[1], count - 8..count).unwrap();
+    let right = fit_weak_order(ContinuousModel::Sme2, &exps, &errs[1], count - 8..count).unwrap();
     assert!((right.order - 2.0).abs() < 1e-6);
     // Richardson from this shorter, larger-η range (η ≥ 2⁻³⁶, 4 levels)
     // reproduces the leading coefficient of the default sweep (η down to 2⁻⁴⁰):
@@ -545,8 +545,8 @@ fn weak_orders_with_minibatch_and_no_label_noise() {
     let exps = cfg.exponents();
     let count = exps.len();
     for (method, d) in ContinuousModel::F6.iter().zip(&errs) {
-        let fit = fit_order(*method, &exps, d, count - 8..count).unwrap();
-        let p = method.weak_order() as f64;
+        let fit = fit_weak_order(*method, &exps, d, count - 8..count).unwrap();
+        let p = method.weak_order_vs_sgd() as f64;
         assert!(
             (fit.order - p).abs() < 1e-6,
             "{method}: order {}",

@@ -285,7 +285,7 @@ fn linear_null_space_invariance_mpfr() {
 /// flagged at the first record.
 #[test]
 fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
-    use latedecay::compare::{precision_divergence, write_divergence_csv};
+    use latedecay::compare::{divergence_curve, write_divergence_csv};
     let data = Dataset::synthetic(&SyntheticConfig {
         n: 8,
         d: 20,
@@ -304,7 +304,7 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
             sampling: Default::default(),
             schedule: Schedule::constant(lr).unwrap(),
         };
-        let c = precision_divergence(
+        let c = divergence_curve(
             Diagonal::new(20),
             &data,
             &method,
@@ -334,7 +334,7 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
         sampling: Default::default(),
         schedule: Schedule::constant(0.05).unwrap(),
     };
-    let c = precision_divergence(
+    let c = divergence_curve(
         Diagonal::new(20),
         &data,
         &method,
@@ -369,7 +369,7 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
         sampling: latedecay::noise::Sampling::Shuffle,
         schedule: Schedule::constant(1.0).unwrap(),
     };
-    let c = precision_divergence(
+    let c = divergence_curve(
         Diagonal::new(20),
         &data,
         &gd,

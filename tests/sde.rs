@@ -5,7 +5,7 @@
 
 use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::sde::{
-    noise_factor, solve_sde, BrownianPath, Scheme, SdeKind, SdeSettings,
+    noise_factor, solve_sde, BrownianPath, ContinuousModel, Scheme, SdeSettings,
 };
 use latedecay::linalg::Mat;
 use latedecay::model::{Diagonal, Linear, Problem};
@@ -119,7 +119,7 @@ fn ou_problem() -> Problem<f64, Linear> {
 fn ou_moments(scheme: Scheme, level: u32, paths: u64) -> (f64, f64) {
     let problem = ou_problem();
     let settings = SdeSettings {
-        kind: SdeKind::Sme1,
+        kind: ContinuousModel::Sme1,
         scheme,
         batch_size: 1,
         label_noise_sigma: 2.0,
@@ -188,7 +188,7 @@ fn gradient_flow_kind_is_deterministic_and_heun_is_second_order() {
     let problem = ou_problem();
     let run = |scheme, level| {
         let s = SdeSettings {
-            kind: SdeKind::GradientFlow,
+            kind: ContinuousModel::GradientFlow,
             scheme,
             batch_size: 1,
             label_noise_sigma: 2.0,
@@ -216,8 +216,8 @@ fn gradient_flow_kind_is_deterministic_and_heun_is_second_order() {
     }
     assert_eq!(Scheme::EulerMaruyama.weak_order(), 1);
     assert_eq!(Scheme::PlatenWeak2.weak_order(), 2);
-    assert_eq!(SdeKind::Sme1.weak_order_vs_sgd(), 1);
-    assert_eq!(SdeKind::Sme2.weak_order_vs_sgd(), 2);
+    assert_eq!(ContinuousModel::Sme1.weak_order_vs_sgd(), 1);
+    assert_eq!(ContinuousModel::Sme2.weak_order_vs_sgd(), 2);
 }
 
 #[test]
@@ -231,8 +231,8 @@ fn sde_runs_in_mpfr_and_follows_f64_on_the_same_path() {
     let pf = Problem::new(Diagonal::new(5), data.clone());
     let pm = Problem::new(Diagonal::new(5), data.convert::<Mpfr>(256));
     for (kind, scheme) in [
-        (SdeKind::Sme1, Scheme::EulerMaruyama),
-        (SdeKind::Sme2, Scheme::PlatenWeak2),
+        (ContinuousModel::Sme1, Scheme::EulerMaruyama),
+        (ContinuousModel::Sme2, Scheme::PlatenWeak2),
     ] {
         let s = SdeSettings {
             kind,
@@ -263,7 +263,7 @@ fn sde_runs_in_mpfr_and_follows_f64_on_the_same_path() {
 fn invalid_sde_settings_name_the_field() {
     let problem = ou_problem();
     let mut s = SdeSettings {
-        kind: SdeKind::Sme1,
+        kind: ContinuousModel::Sme1,
         scheme: Scheme::EulerMaruyama,
         batch_size: 0,
         label_noise_sigma: 1.0,
@@ -399,7 +399,7 @@ fn two_point_signs_are_fair_and_reproducible() {
 #[test]
 fn streaming_sme1_matches_exact_moments_of_the_linear_model() {
     use latedecay::dynamics::sde::sme1_euler_streaming;
-    use latedecay::moments::{ContinuousModel, LinearMoments};
+    use latedecay::moments::LinearMoments;
     let data = Dataset::synthetic(&SyntheticConfig {
         n: 6,
         d: 3,
@@ -422,7 +422,7 @@ fn streaming_sme1_matches_exact_moments_of_the_linear_model() {
     ));
     let problem = Problem::new(Linear::new(3), data);
     let settings = SdeSettings {
-        kind: SdeKind::Sme1,
+        kind: ContinuousModel::Sme1,
         scheme: Scheme::EulerMaruyama,
         batch_size: 1,
         label_noise_sigma: sigma,

@@ -12,19 +12,18 @@
 //! Thresholds are those of proofs/moments.md, proofs/slow_flow.md and
 //! proofs/claims.md; they were fixed before these rows were added to the table.
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
-
 use super::{ClaimError, ClaimOutcome, ComponentTest, Mode, VerifyContext};
 use crate::compare::{flow_table, CompareConfig, FlowComparison};
 use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::flow::{label_noise_drift, FlowSettings};
 use crate::dynamics::gradient_flow::{lwa_label_noise_drift, GradientFlowSettings};
+use crate::dynamics::sde::ContinuousModel;
 use crate::linalg::{distance, norm};
 use crate::manifold::project_onto_manifold;
 use crate::model::{Diagonal, Linear, Model, Problem};
 use crate::moments::weak_order::{run_weak_order, WeakOrderConfig};
-use crate::moments::ContinuousModel;
 use crate::scalar::{Mpfr, Real};
+use crate::stats::fit_convergence_order;
 
 /// C5: largest allowed |fitted order − theoretical order| (MPFR, exact moments).
 pub const C5_ORDER_TOLERANCE: f64 = 1e-6;
@@ -162,22 +161,22 @@ pub fn c6_with(mode: Mode, drift_constant: f64) -> Result<ClaimOutcome, ClaimErr
     let table = flow_table(&cfg, &fc, &problem).map_err(shared)?;
     let xs: Vec<f64> = table.rows.iter().map(|r| r.eta.ln()).collect();
     let ys: Vec<f64> = table.rows.iter().map(|r| r.error.ln()).collect();
-    let fit = crate::stats::linear_fit(&xs, &ys, 0.95)?;
+    let fit = fit_convergence_order(&xs, &ys, 0.95)?;
     // One-sided test of H0: slope ≤ 0 (the error does not vanish as η → 0).
-    let df = (fit.n - 2) as f64;
-    let t = fit.slope / fit.slope_se;
-    let p = 1.0 - StudentsT::new(0.0, 1.0, df).map_err(shared)?.cdf(t);
+    let vanishing = fit.vanishing_error_test()?;
+    let (t, p) = (vanishing.statistic, vanishing.p_value);
+    let df = vanishing.df.expect("a t test has degrees of freedom");
     let mut failures = Vec::new();
-    if (fit.slope - 1.0).abs() > C6_SLOPE_TOLERANCE {
+    if (fit.order - 1.0).abs() > C6_SLOPE_TOLERANCE {
         failures.push(format!(
             "|slope − 1| = {:.3} > {C6_SLOPE_TOLERANCE}",
-            (fit.slope - 1.0).abs()
+            (fit.order - 1.0).abs()
         ));
     }
-    if !(fit.slope_ci.0 >= C6_CI_RANGE.0 && fit.slope_ci.1 <= C6_CI_RANGE.1) {
+    if !(fit.ci.0 >= C6_CI_RANGE.0 && fit.ci.1 <= C6_CI_RANGE.1) {
         failures.push(format!(
             "CI ({:.3}, {:.3}) not inside [{}, {}]",
-            fit.slope_ci.0, fit.slope_ci.1, C6_CI_RANGE.0, C6_CI_RANGE.1
+            fit.ci.0, fit.ci.1, C6_CI_RANGE.0, C6_CI_RANGE.1
         ));
     }
     let rows: Vec<String> = table
@@ -189,9 +188,9 @@ pub fn c6_with(mode: Mode, drift_constant: f64) -> Result<ClaimOutcome, ClaimErr
         "d=20, n=8, σ=1, B=1, τ=1, {} seeds, flow constant {drift_constant}: mean ‖proj_Γ(θ_SGD) − θ_flow‖ {}; slope {:.3}, 95% CI ({:.3}, {:.3}), R² {:.4}",
         cfg.seeds,
         rows.join(", "),
-        fit.slope,
-        fit.slope_ci.0,
-        fit.slope_ci.1,
+        fit.order,
+        fit.ci.0,
+        fit.ci.1,
         fit.r_squared
     );
     if !failures.is_empty() {
@@ -199,7 +198,7 @@ pub fn c6_with(mode: Mode, drift_constant: f64) -> Result<ClaimOutcome, ClaimErr
     }
     let mut outcome = ClaimOutcome::new(
         "slope of log error on log η (SGD projected on Γ vs slow flow)",
-        fit.slope,
+        fit.order,
         format!(
             "|slope − 1| ≤ {C6_SLOPE_TOLERANCE}, 95% CI ⊂ [{}, {}], H0 slope ≤ 0 rejected (p_Holm ≤ 0.05)",
             C6_CI_RANGE.0, C6_CI_RANGE.1
@@ -212,7 +211,7 @@ pub fn c6_with(mode: Mode, drift_constant: f64) -> Result<ClaimOutcome, ClaimErr
     outcome.tests.push(ComponentTest {
         name: "slope > 0 (error vanishes as η → 0)".into(),
         statistic: t,
-        estimate: fit.slope,
+        estimate: fit.order,
         p_value: p,
         method: format!("one-sided t-test on the OLS slope, {df} df"),
         gating: true,

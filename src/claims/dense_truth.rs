@@ -6,7 +6,7 @@
 
 use super::registry::{predict_longest_phase, Protocol};
 use super::study::{run_decay_study, Metric};
-use super::{fmt_num, ClaimError, ClaimOutcome, Mode, VerifyContext};
+use super::{fmt_evidence, ClaimError, ClaimOutcome, Mode, VerifyContext};
 use crate::data::{DataConfig, GroundTruth, SyntheticConfig};
 use crate::experiment::{Experiment, ExperimentConfig};
 use crate::manifold::min_norm_interpolant;
@@ -73,20 +73,20 @@ pub fn c14(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let mn = reference.minnorm_test_loss;
     let evidence = format!(
         "T_max = {t_max} (flow τ = {}), {} seeds: R(β*) = {} (optimum), R(β_mn) = {} ({}× the optimum, excess {}), R(β_ℓ2) = {}, R(0) = {}; median R early {} vs late {}; late − early median {} ({} of R(early)), two-sided Wilcoxon p = {:.2e}; late arm mean ‖θ−θ_mn‖/‖θ_mn‖ = {}",
-        fmt_num(flow.tau_needed),
+        fmt_evidence(flow.tau_needed),
         study.seeds.len(),
-        fmt_num(optimum),
-        fmt_num(mn),
-        fmt_num(mn / optimum),
-        fmt_num(mn - optimum),
-        fmt_num(l2_risk),
-        fmt_num(reference.null_risk),
-        fmt_num(med_early),
-        fmt_num(med_late),
-        fmt_num(med_diff),
+        fmt_evidence(optimum),
+        fmt_evidence(mn),
+        fmt_evidence(mn / optimum),
+        fmt_evidence(mn - optimum),
+        fmt_evidence(l2_risk),
+        fmt_evidence(reference.null_risk),
+        fmt_evidence(med_early),
+        fmt_evidence(med_late),
+        fmt_evidence(med_diff),
         fmt_pct(med_diff / med_early),
         w.p_value,
-        fmt_num(late_dist),
+        fmt_evidence(late_dist),
     );
     Ok(ClaimOutcome {
         statistic: "R(β_mn)/R(β*) (dense β*, σ_ε = 0.5)".into(),

@@ -31,7 +31,7 @@ use crate::model::{Diagonal, Problem};
 
 /// Errors of the flow prediction.
 #[derive(Debug, thiserror::Error)]
-pub enum FlowError {
+pub enum PhaseLengthError {
     /// Bad setting.
     #[error("slow-flow prediction: {0}")]
     Invalid(FieldError),
@@ -54,7 +54,7 @@ pub enum FlowError {
 
 /// Settings of [`predict_phase_length`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FlowSettings {
+pub struct PhaseLengthSettings {
     /// Label-noise σ.
     pub sigma: f64,
     /// Batch size B.
@@ -69,7 +69,7 @@ pub struct FlowSettings {
     pub tau_max: f64,
 }
 
-impl Default for FlowSettings {
+impl Default for PhaseLengthSettings {
     fn default() -> Self {
         Self {
             sigma: 1.0,
@@ -97,7 +97,7 @@ pub struct FlowPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlowPrediction {
     /// Settings used.
-    pub settings: FlowSettings,
+    pub settings: PhaseLengthSettings,
     /// Relative distance of the flow's starting point Φ(θ₀) to θ_mn.
     pub start_rel_dist: f64,
     /// ‖r‖ at the starting point (after gradient descent and projection).
@@ -140,7 +140,7 @@ pub fn slow_flow_velocity(
     theta: &[f64],
     sigma: f64,
     batch_size: usize,
-) -> Result<Vec<f64>, FlowError> {
+) -> Result<Vec<f64>, PhaseLengthError> {
     let settings = crate::dynamics::flow::FlowSettings::label_noise(sigma, batch_size);
     Ok(crate::dynamics::flow::label_noise_drift(
         problem, theta, &settings,
@@ -154,7 +154,7 @@ pub fn gradient_descent_limit(
     theta0: &[f64],
     lr: f64,
     max_steps: usize,
-) -> Result<(Vec<f64>, f64), FlowError> {
+) -> Result<(Vec<f64>, f64), PhaseLengthError> {
     let mut theta = theta0.to_vec();
     for _ in 0..max_steps {
         let res = problem.residual_norm(&theta);
@@ -175,7 +175,7 @@ pub fn gradient_descent_limit(
 /// # Examples
 ///
 /// ```
-/// use latedecay::claims::flow::{predict_phase_length, FlowSettings};
+/// use latedecay::claims::flow::{predict_phase_length, PhaseLengthSettings};
 /// use latedecay::data::{Dataset, SyntheticConfig};
 /// use latedecay::manifold::min_norm_interpolant;
 /// use latedecay::model::{Diagonal, ModelKind, Problem};
@@ -184,7 +184,7 @@ pub fn gradient_descent_limit(
 /// }).unwrap();
 /// let mn = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
 /// let problem = Problem::new(Diagonal::new(20), data);
-/// let settings = FlowSettings { target_rel_dist: 0.05, ..Default::default() };
+/// let settings = PhaseLengthSettings { target_rel_dist: 0.05, ..Default::default() };
 /// let p = predict_phase_length(&problem, &vec![1.0; 40], &mn.theta, &settings).unwrap();
 /// assert!(p.trajectory.last().unwrap().rel_dist <= 0.05);
 /// assert_eq!(p.steps_needed, (p.tau_needed / 0.004f64.powi(2)).ceil() as u64);
@@ -195,13 +195,13 @@ pub fn predict_phase_length(
     problem: &Problem<f64, Diagonal>,
     theta0: &[f64],
     theta_mn: &[f64],
-    settings: &FlowSettings,
-) -> Result<FlowPrediction, FlowError> {
+    settings: &PhaseLengthSettings,
+) -> Result<FlowPrediction, PhaseLengthError> {
     let positive = |field: &'static str, x: f64| {
         if x.is_finite() && x > 0.0 {
             Ok(())
         } else {
-            Err(FlowError::Invalid(FieldError::new(
+            Err(PhaseLengthError::Invalid(FieldError::new(
                 field,
                 x,
                 "must be finite and > 0",
@@ -214,7 +214,7 @@ pub fn predict_phase_length(
     positive("tau_step", settings.tau_step)?;
     positive("tau_max", settings.tau_max)?;
     if settings.batch_size == 0 {
-        return Err(FlowError::Invalid(FieldError::new(
+        return Err(PhaseLengthError::Invalid(FieldError::new(
             "batch_size",
             "0",
             "must be ≥ 1",
@@ -237,7 +237,7 @@ pub fn predict_phase_length(
     let mut current = start_rel_dist;
     while current > settings.target_rel_dist {
         if tau >= settings.tau_max {
-            return Err(FlowError::NotReached {
+            return Err(PhaseLengthError::NotReached {
                 target: settings.target_rel_dist,
                 tau_max: settings.tau_max,
                 reached: current,

@@ -20,7 +20,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{fmt_num, ClaimError, ClaimOutcome, ComponentTest, Mode, VerifyContext, FAMILY_ALPHA};
+use super::{
+    fmt_evidence, ClaimError, ClaimOutcome, ComponentTest, Mode, VerifyContext, FAMILY_ALPHA,
+};
 use crate::data::HeldOut;
 use crate::dynamics::sgd::{run_sgd_recording, Probe, Record, Sgd, SgdState, StopReason};
 use crate::experiment::run::AnyProblem;
@@ -760,7 +762,7 @@ pub fn analyze_landscape(study: &LandscapeStudy) -> LandscapeAnalysis {
     if !super::lt(C13_A_MIN_MEDIAN_DIFF, a_median_diff) {
         failures.push(format!(
             "(a) median R_early − R_late = {} ≤ {C13_A_MIN_MEDIAN_DIFF}",
-            fmt_num(a_median_diff)
+            fmt_evidence(a_median_diff)
         ));
     }
     let both_proj: Vec<(f64, f64)> = complete
@@ -903,7 +905,7 @@ pub fn analyze_landscape(study: &LandscapeStudy) -> LandscapeAnalysis {
     if !super::le(C13_B_MIN_REL_DECREASE, b_median_rel_decrease) {
         failures.push(format!(
             "(b) median relative decrease of R(proj) = {} < {C13_B_MIN_REL_DECREASE}",
-            fmt_num(b_median_rel_decrease)
+            fmt_evidence(b_median_rel_decrease)
         ));
     }
     if !super::le(C13_B_MIN_CONVERGED_FRACTION, b_converged_fraction) {
@@ -988,7 +990,7 @@ pub fn landscape_outcome(
             "met"
         }
     };
-    let f = fmt_num;
+    let f = fmt_evidence;
     let mut evidence = format!(
         "{what}: n = {}, {} held out, D = {}; η = {} → {}, decay at {} vs {}, {} steps after; {} seeds ({} complete). \
          (a) {}: median R_early − R_late = {} (R early {} vs late {}, medians), late lower in {}/{}, p = {:.3e}; \

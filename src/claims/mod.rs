@@ -57,6 +57,7 @@ pub use study::{DecayStudy, FinalMetrics, Metric};
 
 use crate::experiment::ExperimentConfig;
 use crate::field_error::FieldError;
+use crate::number_format::fmt_evidence;
 use flow::FlowPrediction;
 
 /// Family-wise error rate of the claims table (Holm).
@@ -146,9 +147,9 @@ pub enum ClaimError {
     /// Linear algebra error.
     #[error(transparent)]
     Linalg(#[from] crate::linalg::LinalgError),
-    /// Slow-flow error.
+    /// Slow-flow phase-length prediction error.
     #[error(transparent)]
-    Flow(#[from] flow::FlowError),
+    PhaseLength(#[from] flow::PhaseLengthError),
     /// Statistics error.
     #[error(transparent)]
     Stats(#[from] crate::stats::StatsError),
@@ -438,7 +439,7 @@ impl VerifyReport {
                 [
                     r.id.clone(),
                     r.statistic.clone(),
-                    r.value.map_or("—".into(), fmt_num),
+                    r.value.map_or("—".into(), fmt_evidence),
                     r.threshold.clone(),
                     r.p_value.map_or("—".into(), fmt_p),
                     r.p_holm.map_or("—".into(), fmt_p),
@@ -494,20 +495,6 @@ pub(crate) fn le(a: f64, b: f64) -> bool {
 /// `a < b`, false when either is NaN.
 pub(crate) fn lt(a: f64, b: f64) -> bool {
     a < b
-}
-
-/// Format a value with 4 significant digits.
-pub fn fmt_num(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x}");
-    }
-    let a = x.abs();
-    if (1e-3..1e5).contains(&a) {
-        let digits = (3 - a.log10().floor() as i32).max(0) as usize;
-        format!("{x:.digits$}")
-    } else {
-        format!("{x:.3e}")
-    }
 }
 
 fn fmt_p(p: f64) -> String {

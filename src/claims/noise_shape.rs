@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{fmt_num, ClaimError, ClaimOutcome, VerifyContext, FAMILY_ALPHA};
+use super::{fmt_evidence, ClaimError, ClaimOutcome, VerifyContext, FAMILY_ALPHA};
 use crate::dynamics::sgd::{NoiseModel, RecordPlan, Sgd, StopReason};
 use crate::experiment::{run_units, BranchRun, DecayGrid, Experiment, Prepared, UnitPlan};
 use crate::stats::{mean, median, wilcoxon_signed_rank, Alternative};
@@ -465,13 +465,13 @@ pub fn c12(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     if !super::lt(shape.label_mean_rel_dist, C12_LABEL_BOUND) {
         failures.push(format!(
             "(1) label-noise mean distance {} ≥ {C12_LABEL_BOUND}",
-            fmt_num(shape.label_mean_rel_dist)
+            fmt_evidence(shape.label_mean_rel_dist)
         ));
     }
     if !super::le(C12_ISOTROPIC_MIN, shape.isotropic_median_rel_dist) {
         failures.push(format!(
             "(1) isotropic median distance {} < {C12_ISOTROPIC_MIN}",
-            fmt_num(shape.isotropic_median_rel_dist)
+            fmt_evidence(shape.isotropic_median_rel_dist)
         ));
     }
     if !drift.pass {
@@ -485,17 +485,17 @@ pub fn c12(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let pn = drift.predicted.iter().map(|v| v * v).sum::<f64>().sqrt();
     let mut evidence = format!(
         "(1) η = {lr}, σ = {sigma}, s = {}, K = {C12_STEPS}, seeds 1–8: mean rel. dist label {} vs median isotropic {}, Wilcoxon p = {:.4}; (2) τ = {C12_DRIFT_TAU} (K = {}), {} replicas ({} failed) from ζ₀ on Γ (‖ζ₀‖ = {}): ‖p‖ = {}, ‖m̂‖ = {}, SE {}, cos = {:.4}, ratio = {:.4}; tangent part cos {:.3} ratio {:.3}, normal part (fraction {:.3} of p) cos {:.3} ratio {:.3}; cos(p, label-noise drift) = {:.3}, predicted d‖ζ‖²/dτ = {}",
-        fmt_num(shape.isotropic_scale),
-        fmt_num(shape.label_mean_rel_dist),
-        fmt_num(shape.isotropic_median_rel_dist),
+        fmt_evidence(shape.isotropic_scale),
+        fmt_evidence(shape.label_mean_rel_dist),
+        fmt_evidence(shape.isotropic_median_rel_dist),
         shape.wilcoxon_p,
         drift.steps,
         drift.replicas,
         drift.failed,
-        fmt_num(drift.start_norm),
-        fmt_num(pn),
-        fmt_num(drift.mean_displacement.iter().map(|v| v * v).sum::<f64>().sqrt()),
-        fmt_num(drift.standard_error),
+        fmt_evidence(drift.start_norm),
+        fmt_evidence(pn),
+        fmt_evidence(drift.mean_displacement.iter().map(|v| v * v).sum::<f64>().sqrt()),
+        fmt_evidence(drift.standard_error),
         drift.cosine,
         drift.ratio,
         drift.tangent_cosine,
@@ -504,7 +504,7 @@ pub fn c12(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         drift.normal_cosine,
         drift.normal_ratio,
         drift.cosine_with_label_noise,
-        fmt_num(drift.predicted_norm_sq_rate)
+        fmt_evidence(drift.predicted_norm_sq_rate)
     );
     if !failures.is_empty() {
         evidence.push_str(&format!("; NOT MET: {}", failures.join("; ")));

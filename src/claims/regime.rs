@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{fmt_num, ClaimError, ClaimOutcome, VerifyContext, FAMILY_ALPHA};
+use super::{fmt_evidence, ClaimError, ClaimOutcome, VerifyContext, FAMILY_ALPHA};
 use crate::dynamics::sgd::{NoiseModel, RecordPlan, Sgd, StopReason};
 use crate::dynamics::stability::{map_coefficients, ReducedGradients};
 use crate::experiment::run::initial_theta;
@@ -280,14 +280,14 @@ pub fn c11(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         if !super::le(l.median_rel_change, C11_PLATEAU_REL_CHANGE) {
             failures.push(format!(
                 "(d) η₁ = {}: median relative change K→2K {:.2e} > {C11_PLATEAU_REL_CHANGE:.0e}",
-                fmt_num(l.lr),
+                fmt_evidence(l.lr),
                 l.median_rel_change
             ));
         }
         if !super::le(l.max_residual_k, C11_RESIDUAL_BOUND) {
             failures.push(format!(
                 "(d) η₁ = {}: ‖r(θ_K)‖ = {:.2e} > {C11_RESIDUAL_BOUND:.0e} (Γ not reached by K)",
-                fmt_num(l.lr),
+                fmt_evidence(l.lr),
                 l.max_residual_k
             ));
         }
@@ -299,11 +299,11 @@ pub fn c11(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
             format!(
                 "{}×η*={}: {}/{} conv., ‖θ‖ {}, η₁/η*(θ_end) {}, ρ_max {}, Δ {:.0e}",
                 l.multiple,
-                fmt_num(l.lr),
+                fmt_evidence(l.lr),
                 l.converged_seeds,
                 l.converged_seeds + l.diverged_seeds,
-                fmt_num(l.median_norm),
-                fmt_num(l.median_edge_ratio),
+                fmt_evidence(l.median_norm),
+                fmt_evidence(l.median_edge_ratio),
                 if l.max_rho.is_finite() {
                     format!("{:.6}", l.max_rho)
                 } else {
@@ -322,16 +322,16 @@ pub fn c11(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     };
     let mut evidence = format!(
         "η*(θ₀) = {} (2/λ_max = {}), K = {k}, {} seeds; (a) {} ρ = {:.3}, p = {:.2e}; (b) {} max ρ(η₁; θ_end) = {:.6}; (c) FINDING: empirical edge {} = {}×η*(θ₀); (d) {}; per η₁: {}",
-        fmt_num(study.critical_lr_theta0),
-        fmt_num(study.full_batch_lr_theta0),
+        fmt_evidence(study.critical_lr_theta0),
+        fmt_evidence(study.full_batch_lr_theta0),
         seeds.len(),
         verdict_part("(a)"),
         rho_a,
         p_a,
         verdict_part("(b)"),
         max_rho,
-        edge.map_or("none on the grid".into(), fmt_num),
-        fmt_num(edge_ratio),
+        edge.map_or("none on the grid".into(), fmt_evidence),
+        fmt_evidence(edge_ratio),
         verdict_part("(d)"),
         per_level.join("; ")
     );

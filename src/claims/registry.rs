@@ -7,11 +7,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::analysis::{analyze_equivalence, analyze_trend, LevelSpec, TrendSpec};
-use super::flow::{predict_phase_length, FlowPrediction, FlowSettings};
+use super::flow::{predict_phase_length, FlowPrediction, PhaseLengthSettings};
 use super::identities::{diagonal_imbalance_check, linear_null_space_check};
 use super::study::{run_plateau_study, step_decay_rates, Metric};
 use super::{
-    fmt_num, Claim, ClaimError, ClaimKind, ClaimOutcome, Mode, Registry, VerifyContext,
+    fmt_evidence, Claim, ClaimError, ClaimKind, ClaimOutcome, Mode, Registry, VerifyContext,
     FAMILY_ALPHA,
 };
 use crate::data::{DataConfig, Dataset};
@@ -476,12 +476,12 @@ pub fn predict_longest_phase(protocol: &Protocol) -> Result<FlowPrediction, Clai
         unreachable!("checked above")
     };
     let theta0 = initial_theta::<f64>(&cfg.init, problem.dim(), 0, ());
-    let settings = FlowSettings {
+    let settings = PhaseLengthSettings {
         sigma: cfg.sgd.label_noise_sigma,
         batch_size: cfg.sgd.batch_size,
         lr,
         target_rel_dist: protocol.flow_target_rel_dist,
-        ..FlowSettings::default()
+        ..PhaseLengthSettings::default()
     };
     Ok(predict_phase_length(
         problem,
@@ -509,8 +509,8 @@ fn trend_outcome(
     let mut evidence = format!(
         "median {} {} (T=0) → {} (T={}); paired t p={}, Wilcoxon p={}, last-vs-previous Wilcoxon p={}",
         spec.metric.symbol(),
-        fmt_num(a.medians[0]),
-        fmt_num(a.medians[k - 1]),
+        fmt_evidence(a.medians[0]),
+        fmt_evidence(a.medians[k - 1]),
         study.decay_steps[k - 1],
         comp("paired t"),
         comp("Wilcoxon, earliest"),
@@ -520,9 +520,9 @@ fn trend_outcome(
         evidence.push_str(&format!(
             "; at latest T mean {} = {} (max {}, bound {})",
             level.metric.symbol(),
-            fmt_num(m),
-            fmt_num(mx),
-            fmt_num(level.bound)
+            fmt_evidence(m),
+            fmt_evidence(mx),
+            fmt_evidence(level.bound)
         ));
     }
     match flow {
@@ -676,8 +676,8 @@ fn c4(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let k = beta.len();
     o.evidence.push_str(&format!(
         "; β-space ‖β−β*‖ median {} → {}",
-        fmt_num(median(&beta[0])?),
-        fmt_num(median(&beta[k - 1])?)
+        fmt_evidence(median(&beta[0])?),
+        fmt_evidence(median(&beta[k - 1])?)
     ));
     Ok(o)
 }
@@ -726,10 +726,10 @@ fn c8(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let mut evidence = format!(
         "Linear, T = 0 vs {}, R(θ_∞) = {}: mean ΔR = {} (margin ±{}), mean Δ‖θ−θ_∞‖/‖θ_∞‖ = {} (margin ±{}); TOST p = {} / {}; max null-space drift ‖(I−X⁺X)(θ−θ₀)‖/‖θ₀‖ = {:.1e} (f64)",
         study.decay_steps[k - 1],
-        fmt_num(limit_loss),
-        fmt_num(loss.mean_difference),
-        fmt_num(loss_margin),
-        fmt_num(dist.mean_difference),
+        fmt_evidence(limit_loss),
+        fmt_evidence(loss.mean_difference),
+        fmt_evidence(loss_margin),
+        fmt_evidence(dist.mean_difference),
         dist_margin,
         fmt_p_short(loss.test.p_value),
         fmt_p_short(dist.test.p_value),
@@ -747,7 +747,7 @@ fn c8(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
             .collect();
         evidence.push_str(&format!(
             "; contrast Diagonal: mean ΔR = {}",
-            fmt_num(crate::stats::mean(&d)?)
+            fmt_evidence(crate::stats::mean(&d)?)
         ));
     }
     if !failures.is_empty() {
@@ -892,10 +892,10 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
             format!(
                 "η={}: ‖θ‖ {}→{}, gap closed {:.1e}, rel.dist {}",
                 s.lr,
-                fmt_num(s.median_norm_half),
-                fmt_num(s.median_norm_end),
+                fmt_evidence(s.median_norm_half),
+                fmt_evidence(s.median_norm_end),
                 s.median_gap_closed,
-                fmt_num(s.median_rel_dist_end)
+                fmt_evidence(s.median_rel_dist_end)
             )
         })
         .collect();
@@ -907,7 +907,7 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         p.base.sgd.label_noise_sigma,
         c.lr,
         c.median_gap_closed,
-        fmt_num(c.median_rel_dist_end)
+        fmt_evidence(c.median_rel_dist_end)
     );
     if !failures.is_empty() {
         evidence.push_str(&format!("; NOT MET: {}", failures.join("; ")));

@@ -33,35 +33,67 @@ use crate::noise::{rng_for, stream};
 use crate::scalar::Real;
 use crate::schedule::Schedule;
 
-/// Which continuous description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// A continuous description of SGD: the equation an SDE solver integrates
+/// (`solve_sde`, Monte Carlo) and whose moments `moments::LinearMoments`
+/// propagates exactly (Linear model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
-pub enum SdeKind {
-    /// dΘ = −∇L dt + √η A dW (weak order 1 w.r.t. SGD).
-    Sme1,
-    /// dΘ = −∇(L + η/4 ‖∇L‖²) dt + √η A dW (weak order 2 w.r.t. SGD).
-    Sme2,
-    /// dΘ = −∇L dt (weak order 1 w.r.t. SGD; the baseline).
+pub enum ContinuousModel {
+    /// dΘ = −∇L dt (no noise). Weak order 1 w.r.t. SGD (the baseline).
     GradientFlow,
+    /// dΘ = −∇L dt + √η A dW. Weak order 1 w.r.t. SGD.
+    Sme1,
+    /// dΘ = −∇(L + (η/4)‖∇L‖²) dt + √η A dW. Weak order 2 w.r.t. SGD.
+    Sme2,
+    /// Negative control: drift −∇(L + (η/2)‖∇L‖²) (wrong constant). Weak order 1.
+    Sme2WrongHalf,
 }
 
-impl SdeKind {
-    /// Weak order of approximation of SGD (in η) that the equation achieves.
+impl ContinuousModel {
+    /// The three models of figure F6.
+    pub const F6: [ContinuousModel; 3] = [Self::GradientFlow, Self::Sme1, Self::Sme2];
+
+    /// Weak order of approximation of SGD (in η) that the equation achieves
+    /// (proofs/sme.md).
     ///
     /// # Examples
     /// ```
-    /// use latedecay::dynamics::sde::SdeKind;
-    /// assert_eq!(SdeKind::Sme2.weak_order_vs_sgd(), 2);
+    /// use latedecay::dynamics::sde::ContinuousModel;
+    /// assert_eq!(ContinuousModel::Sme2.weak_order_vs_sgd(), 2);
+    /// assert_eq!(ContinuousModel::Sme2WrongHalf.weak_order_vs_sgd(), 1);
     /// ```
     pub fn weak_order_vs_sgd(self) -> u32 {
         match self {
-            SdeKind::Sme1 | SdeKind::GradientFlow => 1,
-            SdeKind::Sme2 => 2,
+            Self::Sme2 => 2,
+            Self::GradientFlow | Self::Sme1 | Self::Sme2WrongHalf => 1,
         }
     }
-    /// Whether the equation has a noise term.
+    /// Short name (CSV columns).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GradientFlow => "gf",
+            Self::Sme1 => "sme1",
+            Self::Sme2 => "sme2",
+            Self::Sme2WrongHalf => "sme2_wrong_half",
+        }
+    }
+    /// c in the drift −(I + cH)∇L = −∇(L + (c/2)‖∇L‖²) at learning rate η.
+    pub fn drift_correction(self, eta: f64) -> f64 {
+        match self {
+            Self::GradientFlow | Self::Sme1 => 0.0,
+            Self::Sme2 => eta / 2.0,
+            Self::Sme2WrongHalf => eta,
+        }
+    }
+    /// Whether the equation has the diffusion √η A dW.
     pub fn has_noise(self) -> bool {
-        !matches!(self, SdeKind::GradientFlow)
+        !matches!(self, Self::GradientFlow)
+    }
+}
+
+impl std::fmt::Display for ContinuousModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -98,7 +130,7 @@ impl Scheme {
 #[serde(deny_unknown_fields)]
 pub struct SdeSettings {
     /// The equation.
-    pub kind: SdeKind,
+    pub kind: ContinuousModel,
     /// The scheme.
     pub scheme: Scheme,
     /// Minibatch size B (enters A as 1/√B).
@@ -299,13 +331,13 @@ impl<R: Real, M: Model<R>> Coefficients<'_, R, M> {
     /// Drift b(θ) for learning rate `lr`.
     fn drift(&self, theta: &[R], lr: f64) -> Vec<R> {
         let mut g = self.problem.gradient(theta);
-        if self.settings.kind == SdeKind::Sme2 {
-            // b = −∇L − (η/2) ∇²L ∇L, ∇²L ∇L by a central difference.
+        let correction = self.settings.kind.drift_correction(lr);
+        if correction != 0.0 {
+            // b = −∇L − c ∇²L ∇L (c = η/2 for SME-2), ∇²L ∇L by a central difference.
             let hv = hessian_vector(self.problem, theta, &g, self.fd_step);
-            let ctx = self.problem.ctx();
-            let half_lr = R::from_f64(0.5 * lr, ctx);
+            let c = R::from_f64(correction, self.problem.ctx());
             for (gi, hi) in g.iter_mut().zip(&hv) {
-                gi.add_mul(&half_lr, hi);
+                gi.add_mul(&c, hi);
             }
         }
         for gi in g.iter_mut() {
@@ -806,4 +838,57 @@ pub fn sme1_euler_streaming<R: Real, M: Model<R>>(
         }
     }
     Ok(theta)
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+    use crate::data::{Dataset, SyntheticConfig};
+    use crate::model::Linear;
+
+    /// The drift corrections: SME-1 has none, SME-2 adds −(η/2)H∇L and the
+    /// negative control twice that (exact for the quadratic Linear loss up to
+    /// the central difference's rounding).
+    #[test]
+    fn drift_correction_scales_the_hessian_term() {
+        let data = Dataset::synthetic(&SyntheticConfig {
+            n: 3,
+            d: 4,
+            ..Default::default()
+        })
+        .unwrap();
+        let problem = Problem::new(Linear::new(4), data);
+        let theta = [0.3, -0.2, 0.5, 0.1];
+        let lr = 0.1;
+        let drift = |kind| {
+            let settings = SdeSettings {
+                kind,
+                scheme: Scheme::EulerMaruyama,
+                batch_size: 1,
+                label_noise_sigma: 0.5,
+                schedule: Schedule::constant(lr).unwrap(),
+                level: 0,
+            };
+            Coefficients {
+                problem: &problem,
+                settings: &settings,
+                fd_step: f64::EPSILON.cbrt(),
+            }
+            .drift(&theta, lr)
+        };
+        let sme1 = drift(ContinuousModel::Sme1);
+        let sme2 = drift(ContinuousModel::Sme2);
+        let wrong = drift(ContinuousModel::Sme2WrongHalf);
+        assert_eq!(sme1, drift(ContinuousModel::GradientFlow));
+        let mut correction_norm = 0.0f64;
+        for i in 0..theta.len() {
+            let half = sme2[i] - sme1[i];
+            correction_norm = correction_norm.max(half.abs());
+            assert!(
+                (wrong[i] - sme1[i] - 2.0 * half).abs() < 1e-9,
+                "coordinate {i}"
+            );
+        }
+        assert!(correction_norm > 1e-4, "the η/2 H∇L term must be visible");
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{finite_mean, fmt_num, quantile, with_ext, FigureError};
+use super::{finite_mean, fmt_label, quantile, with_ext, FigureError};
 use crate::dynamics::sgd::RecordPlan;
 use crate::experiment::run::ReferenceValues;
 use crate::experiment::{
@@ -213,17 +213,17 @@ impl DecaySweep {
     pub fn norm_notes(&self) -> Vec<String> {
         let mut v = vec![format!(
             "‖θ_mn‖ = {}; {} seeds",
-            fmt_num(self.reference.minnorm_norm),
+            fmt_label(self.reference.minnorm_norm),
             self.params.seeds.len()
         )];
         for (i, &t) in self.params.decay_steps.iter().enumerate() {
             v.push(format!(
                 "T = {:>7}: final ‖θ‖ mean {} (10–90%: {} – {}), ‖θ−θ_mn‖/‖θ_mn‖ mean {}",
                 t_label(t),
-                fmt_num(finite_mean(&self.final_norm[i])),
-                fmt_num(quantile(&self.final_norm[i], 0.1)),
-                fmt_num(quantile(&self.final_norm[i], 0.9)),
-                fmt_num(finite_mean(&self.final_rel_dist[i]))
+                fmt_label(finite_mean(&self.final_norm[i])),
+                fmt_label(quantile(&self.final_norm[i], 0.1)),
+                fmt_label(quantile(&self.final_norm[i], 0.9)),
+                fmt_label(finite_mean(&self.final_rel_dist[i]))
             ));
         }
         v
@@ -235,7 +235,7 @@ impl DecaySweep {
             "R(β_mn) = {:.3e}, optimum ½σ_ε² = {:.3e}, R(0) = {}",
             r.minnorm_test_loss,
             r.optimal_risk,
-            fmt_num(r.null_risk)
+            fmt_label(r.null_risk)
         )];
         for (i, &t) in self.params.decay_steps.iter().enumerate() {
             v.push(format!(
@@ -301,7 +301,7 @@ pub fn render_norm_vs_step(sweep: &DecaySweep, stem: &Path) -> Result<Vec<PathBu
         y_scale: AxisScale::Linear,
         series,
         ref_lines: vec![RefLine::new(
-            format!("‖θ_mn‖ = {}", fmt_num(sweep.reference.minnorm_norm)),
+            format!("‖θ_mn‖ = {}", fmt_label(sweep.reference.minnorm_norm)),
             sweep.reference.minnorm_norm,
             true,
         )],
@@ -365,7 +365,7 @@ pub fn render_test_loss_vs_decay(
         refs.push(RefLine::new(
             format!(
                 "R(β_mn) = {} = optimum (drawn at {:.0e})",
-                fmt_num(r.minnorm_test_loss),
+                fmt_label(r.minnorm_test_loss),
                 floor
             ),
             floor,
@@ -380,14 +380,14 @@ pub fn render_test_loss_vs_decay(
                     dashed,
                 )
             } else {
-                RefLine::new(format!("{name} = {}", fmt_num(v)), v, dashed)
+                RefLine::new(format!("{name} = {}", fmt_label(v)), v, dashed)
             }
         };
         refs.push(line("R(β_mn)", r.minnorm_test_loss, true));
         refs.push(line("optimum ½σ_ε²", r.optimal_risk, false));
     }
     refs.push(RefLine::new(
-        format!("R(0) = {}", fmt_num(r.null_risk)),
+        format!("R(0) = {}", fmt_label(r.null_risk)),
         r.null_risk,
         false,
     ));

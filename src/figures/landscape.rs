@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{fmt_num, FigureError};
+use super::{fmt_label, FigureError};
 use crate::dynamics::sgd::{run_sgd, Probe, Record, RecordPlan, Sgd, SgdState, StandardProbe};
 use crate::experiment::run::{initial_theta, AnyProblem};
 use crate::experiment::{ExperimentConfig, Prepared};
@@ -577,14 +577,17 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
     let mut markers = vec![
         marker("θ₀ (init)", &plane, &theta0, MarkerShape::Circle, None),
         marker(
-            &format!("early end (held-out {})", fmt_num(t_early.final_test_loss)),
+            &format!(
+                "early end (held-out {})",
+                fmt_label(t_early.final_test_loss)
+            ),
             &plane,
             &early,
             MarkerShape::Square,
             Some(1),
         ),
         marker(
-            &format!("late end (held-out {})", fmt_num(t_late.final_test_loss)),
+            &format!("late end (held-out {})", fmt_label(t_late.final_test_loss)),
             &plane,
             &late,
             MarkerShape::Diamond,
@@ -594,7 +597,7 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
     for (what, pr, color) in [("early", &early_proj, 1), ("late", &late_proj, 4)] {
         if let Some((th, l, _)) = pr {
             markers.push(marker(
-                &format!("proj_Γ({what} end) (held-out {})", fmt_num(*l)),
+                &format!("proj_Γ({what} end) (held-out {})", fmt_label(*l)),
                 &plane,
                 th,
                 MarkerShape::Cross,
@@ -630,7 +633,7 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
         _ => (f64::NAN, f64::NAN),
     };
     let fmt_proj = |pr: &Option<(Vec<f64>, f64, f64)>| match pr {
-        Some((_, l, e)) => format!("held-out loss {} (error {})", fmt_num(*l), fmt_num(*e)),
+        Some((_, l, e)) => format!("held-out loss {} (error {})", fmt_label(*l), fmt_label(*e)),
         None => "projection did not converge".into(),
     };
     let mut notes = vec![
@@ -643,8 +646,8 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
             sgd.label_noise_sigma,
             p.seed
         ),
-        format!("{}; held-out classification error {}", traj_note(&t_early), fmt_num(err_early)),
-        format!("{}; held-out classification error {}", traj_note(&t_late), fmt_num(err_late)),
+        format!("{}; held-out classification error {}", traj_note(&t_early), fmt_label(err_early)),
+        format!("{}; held-out classification error {}", traj_note(&t_late), fmt_label(err_late)),
         format!(
             "on Γ: proj_Γ(early end) {}, proj_Γ(late end) {}",
             fmt_proj(&early_proj),
@@ -654,16 +657,16 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
             "proj_Γ(θ_k) of the late run's large-LR phase ({} of {} converged): held-out loss {} at k = {} → {} at k = {}",
             proj_pts.len(),
             phase.len(),
-            proj_losses.first().map_or("—".into(), |v| fmt_num(*v)),
+            proj_losses.first().map_or("—".into(), |v| fmt_label(*v)),
             p.late_decay / p.phase_points as u64,
-            proj_losses.last().map_or("—".into(), |v| fmt_num(*v)),
+            proj_losses.last().map_or("—".into(), |v| fmt_label(*v)),
             p.late_decay
         ),
         format!(
             "largest distance of a trajectory point from the plane: early {}, late {} (‖θ_late‖ = {})",
-            fmt_num(t_early.off_plane.iter().copied().fold(0.0, f64::max)),
-            fmt_num(t_late.off_plane.iter().copied().fold(0.0, f64::max)),
-            fmt_num(t_late.final_norm)
+            fmt_label(t_early.off_plane.iter().copied().fold(0.0, f64::max)),
+            fmt_label(t_late.off_plane.iter().copied().fold(0.0, f64::max)),
+            fmt_label(t_late.final_norm)
         ),
         gamma_note(&gamma_residuals, p.gamma_points),
         "one seed, an illustration; the statistics over seeds are claim C13 (`latedecay verify`)"
@@ -728,9 +731,9 @@ fn traj_note(t: &Trajectory) -> String {
     format!(
         "{}: final train loss {}, test loss {}, ‖θ‖ = {}",
         t.label,
-        fmt_num(t.final_train_loss),
-        fmt_num(t.final_test_loss),
-        fmt_num(t.final_norm)
+        fmt_label(t.final_train_loss),
+        fmt_label(t.final_test_loss),
+        fmt_label(t.final_norm)
     )
 }
 
@@ -739,7 +742,7 @@ fn gamma_note(res: &[f64], tried: usize) -> String {
         "Γ curve: {} of {} points projected, max residual ‖r‖ = {}",
         res.len(),
         tried,
-        fmt_num(res.iter().copied().fold(0.0, f64::max))
+        fmt_label(res.iter().copied().fold(0.0, f64::max))
     )
 }
 
@@ -869,14 +872,14 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     let markers = vec![
         marker("θ₀ (init)", &plane, &theta0, MarkerShape::Circle, None),
         marker(
-            &format!("early end (test {})", fmt_num(t_early.final_test_loss)),
+            &format!("early end (test {})", fmt_label(t_early.final_test_loss)),
             &plane,
             &early,
             MarkerShape::Square,
             Some(1),
         ),
         marker(
-            &format!("late end (test {})", fmt_num(t_late.final_test_loss)),
+            &format!("late end (test {})", fmt_label(t_late.final_test_loss)),
             &plane,
             &late,
             MarkerShape::Diamond,
@@ -921,11 +924,11 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
         traj_note(&t_late),
         format!(
             "‖θ_mn‖ = {}, R(β_mn) = {}; ‖θ−θ_mn‖/‖θ_mn‖: early {}, late {}; θ_mn is {} off the plane",
-            fmt_num(reference.minnorm_norm),
-            fmt_num(reference.minnorm_test_loss),
-            fmt_num(dist(&early)),
-            fmt_num(dist(&late)),
-            fmt_num(plane.off_plane_distance(&mn))
+            fmt_label(reference.minnorm_norm),
+            fmt_label(reference.minnorm_test_loss),
+            fmt_label(dist(&early)),
+            fmt_label(dist(&late)),
+            fmt_label(plane.off_plane_distance(&mn))
         ),
         gamma_note(&gamma_residuals, 41),
     ];

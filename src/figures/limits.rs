@@ -7,17 +7,17 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::landscape::diagonal_problem;
-use super::{finite_mean, fmt_num, with_ext, FigureError};
+use super::{finite_mean, fmt_label, with_ext, FigureError};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::gradient_flow::{gradient_flow_limit, GradientFlowSettings};
-use crate::dynamics::sde::{sme1_euler_streaming, Scheme, SdeKind, SdeSettings};
+use crate::dynamics::sde::{sme1_euler_streaming, ContinuousModel, Scheme, SdeSettings};
 use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
 use crate::experiment::run::initial_theta;
 use crate::experiment::ExperimentConfig;
 use crate::model::diagonal::flip_distance;
 use crate::plot::{write_csv, AxisScale, LineChart, LineKind, Series};
 use crate::schedule::Schedule;
-use crate::stats::linear_fit;
+use crate::stats::{fit_convergence_order, ConvergenceOrder};
 
 /// F5 settings for the SGD curves.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,7 +164,7 @@ impl DistanceCurves {
     pub fn notes(&self) -> Vec<String> {
         let mut v = vec![format!(
             "‖θ_mn‖ = {}; SGD curves: mean over {} seeds",
-            fmt_num(self.minnorm_norm),
+            fmt_label(self.minnorm_norm),
             self.seeds
         )];
         for s in &self.series {
@@ -179,10 +179,10 @@ impl DistanceCurves {
                 v.push(format!(
                     "{}: ‖θ−θ_mn‖/‖θ_mn‖ = {} at τ = {}, {} at τ = {}",
                     s.label,
-                    fmt_num(v1),
-                    fmt_num(t1),
-                    fmt_num(*vl),
-                    fmt_num(*tl)
+                    fmt_label(v1),
+                    fmt_label(t1),
+                    fmt_label(*vl),
+                    fmt_label(*tl)
                 ));
             }
         }
@@ -294,7 +294,7 @@ pub fn sde_distance_curve(
     }
     let every = every.round() as u64;
     let settings = SdeSettings {
-        kind: SdeKind::Sme1,
+        kind: ContinuousModel::Sme1,
         scheme: Scheme::EulerMaruyama,
         batch_size: p.cfg.sgd.batch_size,
         label_noise_sigma: p.cfg.sgd.label_noise_sigma,
@@ -473,12 +473,8 @@ pub const FIT_POINTS: usize = 8;
 pub struct FittedOrder {
     /// Column.
     pub column: String,
-    /// Slope (the weak order).
-    pub order: f64,
-    /// Standard error of the slope.
-    pub order_se: f64,
-    /// Points used.
-    pub points: usize,
+    /// The fitted weak order (slope of ln error on ln η).
+    pub fit: ConvergenceOrder,
 }
 
 fn pretty(col: &str) -> String {
@@ -545,12 +541,10 @@ impl WeakErrorTable {
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 pts.truncate(FIT_POINTS);
                 let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
-                let fit = linear_fit(&x, &y, 0.95).ok()?;
+                let fit = fit_convergence_order(&x, &y, 0.95).ok()?;
                 Some(FittedOrder {
                     column: name.clone(),
-                    order: fit.slope,
-                    order_se: fit.slope_se,
-                    points: x.len(),
+                    fit,
                 })
             })
             .collect()
@@ -579,7 +573,7 @@ pub fn render_weak_error(
                 3 + hp
             });
         let label = match orders.iter().find(|o| &o.column == name) {
-            Some(o) => format!("{} (fitted order {:.3})", pretty(name), o.order),
+            Some(o) => format!("{} (fitted order {:.3})", pretty(name), o.fit.order),
             None => pretty(name),
         };
         series.push(
@@ -598,9 +592,9 @@ pub fn render_weak_error(
             format!(
                 "{}: fitted weak order {:.3} ± {:.3} ({} points)",
                 pretty(&o.column),
-                o.order,
-                o.order_se,
-                o.points
+                o.fit.order,
+                o.fit.order_se,
+                o.fit.points
             )
         })
         .collect();

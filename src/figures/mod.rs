@@ -47,6 +47,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
+use crate::number_format::fmt_label;
+
 pub use decay::{
     decay_sweep, render_norm_vs_step, render_test_loss_vs_decay, DecaySweep, DecaySweepParams,
     NormCurves,
@@ -392,8 +394,8 @@ fn stem(dir: &Path, id: FigureId) -> PathBuf {
     dir.join(id.stem())
 }
 
-/// Quantile `q` ∈ [0, 1] of finite values (linear interpolation between order
-/// statistics); NaN if there are none.
+/// Quantile `q` ∈ [0, 1] of the finite values (linear interpolation between
+/// order statistics, `stats`' type 7); NaN if there are none.
 ///
 /// # Examples
 /// ```
@@ -407,9 +409,7 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
         return f64::NAN;
     }
     v.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
-    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    v[lo] + (pos - lo as f64) * (v[hi] - v[lo])
+    crate::stats::quantile_type7(&v, q.clamp(0.0, 1.0))
 }
 
 /// Mean of the finite values (NaN if none).
@@ -419,19 +419,5 @@ pub fn finite_mean(values: &[f64]) -> f64 {
         f64::NAN
     } else {
         v.iter().sum::<f64>() / v.len() as f64
-    }
-}
-
-/// Format a number compactly for legends and notes (`1.23e-4`, `0.0456`).
-pub fn fmt_num(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if !v.is_finite() {
-        format!("{v}")
-    } else if (1e-3..1e4).contains(&v.abs()) {
-        let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{v:.digits$}")
-    } else {
-        format!("{v:.2e}")
     }
 }

@@ -14,8 +14,8 @@ use std::f64::consts::{FRAC_1_SQRT_2, SQRT_2};
 use std::path::{Path, PathBuf};
 
 use super::landscape::diagonal_problem;
-use super::{fmt_num, with_ext, FigureError};
-use crate::claims::flow::{predict_phase_length, FlowSettings};
+use super::{fmt_label, with_ext, FigureError};
+use crate::claims::flow::{predict_phase_length, PhaseLengthSettings};
 use crate::dynamics::sgd::{NoiseModel, RecordPlan, Sgd, StopReason};
 use crate::dynamics::stability::{map_coefficients, ReducedGradients};
 use crate::experiment::run::initial_theta;
@@ -205,10 +205,10 @@ impl PhaseDiagram {
             "K = {} steps, B = {}, η*(θ₀) = {} (2/λ_max = {}), slow flow at σ = 1 reaches {} at τ = {}",
             self.steps,
             self.batch_size,
-            fmt_num(self.critical_lr),
-            fmt_num(self.full_batch_lr),
-            fmt_num(self.target_rel_dist),
-            fmt_num(self.tau_target_sigma1)
+            fmt_label(self.critical_lr),
+            fmt_label(self.full_batch_lr),
+            fmt_label(self.target_rel_dist),
+            fmt_label(self.tau_target_sigma1)
         )];
         let edges = self.empirical_edges();
         for (is, &sigma) in self.sigmas.iter().enumerate() {
@@ -217,16 +217,16 @@ impl PhaseDiagram {
                 .filter(|c| c.mean_rel_dist.is_finite())
                 .min_by(|a, b| a.mean_rel_dist.total_cmp(&b.mean_rel_dist));
             let edge = edges[is].map_or("none on the grid".to_string(), |e| {
-                format!("{}·η*", fmt_num(e / self.critical_lr))
+                format!("{}·η*", fmt_label(e / self.critical_lr))
             });
             notes.push(match best {
                 Some(c) => format!(
                     "σ = {}: smallest mean distance {} at η₁ = {}·η*; divergence edge {edge}",
-                    fmt_num(sigma),
-                    fmt_num(c.mean_rel_dist),
-                    fmt_num(c.multiple)
+                    fmt_label(sigma),
+                    fmt_label(c.mean_rel_dist),
+                    fmt_label(c.multiple)
                 ),
-                None => format!("σ = {}: every η₁ diverged", fmt_num(sigma)),
+                None => format!("σ = {}: every η₁ diverged", fmt_label(sigma)),
             });
         }
         notes
@@ -250,7 +250,7 @@ pub fn phase_diagram(p: &PhaseParams) -> Result<PhaseDiagram, FigureError> {
         &problem,
         &theta0,
         &mn.theta,
-        &FlowSettings {
+        &PhaseLengthSettings {
             sigma: 1.0,
             batch_size: b,
             target_rel_dist: p.target_rel_dist,
@@ -365,7 +365,7 @@ pub fn render_phase_diagram(d: &PhaseDiagram, stem: &Path) -> Result<Vec<PathBuf
     let mut curves = vec![CurveOverlay {
         label: format!(
             "mean-square stability edge η*(θ₀) = {}",
-            fmt_num(d.critical_lr)
+            fmt_label(d.critical_lr)
         ),
         points: edge_line.clone(),
         dashed: true,

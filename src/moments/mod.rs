@@ -25,7 +25,8 @@
 //!
 //! # Examples
 //! ```
-//! use latedecay::moments::{ContinuousModel, LinearMoments, WeakOrderConfig};
+//! use latedecay::dynamics::sde::ContinuousModel;
+//! use latedecay::moments::{LinearMoments, WeakOrderConfig};
 //! let cfg = WeakOrderConfig::default();
 //! let data = cfg.dataset().unwrap();
 //! let lm = LinearMoments::<f64>::new(&data, 1, 0.5).unwrap();
@@ -44,13 +45,12 @@ pub mod matrix;
 pub mod weak_order;
 
 pub use weak_order::{
-    run_weak_order, weak_errors, write_f6_csv, LeadingCoefficient, MethodCurve, OrderFit,
-    WeakOrderConfig, WeakOrderReport,
+    run_weak_order, weak_errors, write_f6_csv, LeadingCoefficient, MethodCurve, WeakOrderConfig,
+    WeakOrderFit, WeakOrderReport,
 };
 
-use serde::{Deserialize, Serialize};
-
 use crate::data::Dataset;
+use crate::dynamics::sde::ContinuousModel;
 use crate::field_error::FieldError;
 use crate::linalg::{dot_into, Mat};
 use crate::scalar::Real;
@@ -70,60 +70,6 @@ pub enum MomentsError {
     /// Writing the CSV failed.
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),
-}
-
-/// A continuous description of SGD whose moments obey a linear ODE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContinuousModel {
-    /// dΘ = −∇L dt (no noise). Weak order 1.
-    GradientFlow,
-    /// dΘ = −∇L dt + √η A dW. Weak order 1.
-    Sme1,
-    /// dΘ = −∇(L + (η/4)‖∇L‖²) dt + √η A dW. Weak order 2.
-    Sme2,
-    /// Negative control: drift −∇(L + (η/2)‖∇L‖²) (wrong constant). Weak order 1.
-    Sme2WrongHalf,
-}
-
-impl ContinuousModel {
-    /// The three models of figure F6.
-    pub const F6: [ContinuousModel; 3] = [Self::GradientFlow, Self::Sme1, Self::Sme2];
-
-    /// Weak order of the model with respect to SGD (proofs/sme.md).
-    pub fn weak_order(self) -> u32 {
-        match self {
-            Self::Sme2 => 2,
-            _ => 1,
-        }
-    }
-    /// Short name (CSV columns).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::GradientFlow => "gf",
-            Self::Sme1 => "sme1",
-            Self::Sme2 => "sme2",
-            Self::Sme2WrongHalf => "sme2_wrong_half",
-        }
-    }
-    /// c in the drift −(I + cH)∇L = −∇(L + (c/2)‖∇L‖²).
-    fn drift_correction(self, eta: f64) -> f64 {
-        match self {
-            Self::GradientFlow | Self::Sme1 => 0.0,
-            Self::Sme2 => eta / 2.0,
-            Self::Sme2WrongHalf => eta,
-        }
-    }
-    /// Whether the model has the diffusion √η A dW.
-    fn has_noise(self) -> bool {
-        !matches!(self, Self::GradientFlow)
-    }
-}
-
-impl std::fmt::Display for ContinuousModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// The Linear-model moment problem: data, H, h, batch size and label noise.

@@ -12,11 +12,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ContinuousModel, LinearMoments, MomentsError};
+use super::{LinearMoments, MomentsError};
 use crate::data::{Dataset, GroundTruth, Spectrum, SyntheticConfig};
+use crate::dynamics::sde::ContinuousModel;
 use crate::field_error::FieldError;
 use crate::scalar::{Mpfr, Real};
-use crate::stats::linear_fit;
+use crate::stats::fit_convergence_order;
 
 /// Settings of the weak-order sweep. The default is the documented instance of
 /// figure F6: synthetic data (seed 20240601, n = 6, d = 3, Λ = I, β* = (1, 1, 1),
@@ -214,7 +215,7 @@ pub struct MethodCurve {
 
 /// Fitted weak order of one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OrderFit {
+pub struct WeakOrderFit {
     /// The model.
     pub method: ContinuousModel,
     /// "f64" or "mpfr".
@@ -296,7 +297,7 @@ pub struct WeakOrderReport {
     pub curves: Vec<MethodCurve>,
     /// Orders over the smallest `fit_points` η's for each MPFR precision, and
     /// the f64 reference fit over η = 2^−min … 2^−reference_exponent_max.
-    pub fits: Vec<OrderFit>,
+    pub fits: Vec<WeakOrderFit>,
     /// Leading coefficients for each MPFR precision.
     pub coefficients: Vec<LeadingCoefficient>,
     /// Agreement of C between the first and last precision.
@@ -315,13 +316,13 @@ impl WeakOrderReport {
             .find(|c| c.method == method && c.precision_bits == precision_bits)
     }
     /// The MPFR order fit of a model at a precision.
-    pub fn fit(&self, method: ContinuousModel, precision_bits: u32) -> Option<&OrderFit> {
+    pub fn fit(&self, method: ContinuousModel, precision_bits: u32) -> Option<&WeakOrderFit> {
         self.fits.iter().find(|f| {
             f.method == method && f.precision_bits == precision_bits && f.scalar == "mpfr"
         })
     }
     /// The f64 reference fit of a model (large η).
-    pub fn reference_fit(&self, method: ContinuousModel) -> Option<&OrderFit> {
+    pub fn reference_fit(&self, method: ContinuousModel) -> Option<&WeakOrderFit> {
         self.fits
             .iter()
             .find(|f| f.method == method && f.scalar == "f64")
@@ -337,25 +338,26 @@ fn log2_abs<R: Real>(v: &R) -> f64 {
 
 /// Fit the order over the points with the given indices (into the sweep):
 /// least squares of log₂|δ| on log₂η = −j with a 95% CI
-/// ([`crate::stats::linear_fit`]), and successive orders log₂(δ_{i−1}/δ_i)/(j_i − j_{i−1}).
+/// ([`crate::stats::fit_convergence_order`]), and successive orders log₂(δ_{i−1}/δ_i)/(j_i − j_{i−1}).
 ///
 /// # Examples
 /// ```
-/// use latedecay::moments::{weak_order::fit_order, ContinuousModel};
+/// use latedecay::dynamics::sde::ContinuousModel;
+/// use latedecay::moments::weak_order::fit_weak_order;
 /// let exps = [10u32, 11, 12, 13];
 /// let deltas: Vec<f64> = exps.iter().map(|&j| 0.5 * 4f64.powi(-(j as i32))).collect();
-/// let fit = fit_order(ContinuousModel::Sme2, &exps, &deltas, 0..4).unwrap();
+/// let fit = fit_weak_order(ContinuousModel::Sme2, &exps, &deltas, 0..4).unwrap();
 /// assert!((fit.order - 2.0).abs() < 1e-12);
 /// ```
-pub fn fit_order<R: Real>(
+pub fn fit_weak_order<R: Real>(
     method: ContinuousModel,
     exponents: &[u32],
     deltas: &[R],
     indices: std::ops::Range<usize>,
-) -> Result<OrderFit, MomentsError> {
+) -> Result<WeakOrderFit, MomentsError> {
     let xs: Vec<f64> = indices.clone().map(|i| -(exponents[i] as f64)).collect();
     let ys: Vec<f64> = indices.clone().map(|i| log2_abs(&deltas[i])).collect();
-    let fit = linear_fit(&xs, &ys, 0.95)?;
+    let fit = fit_convergence_order(&xs, &ys, 0.95)?;
     let successive_orders = indices
         .clone()
         .skip(1)
@@ -366,7 +368,7 @@ pub fn fit_order<R: Real>(
         })
         .collect();
     let bits = deltas[0].precision_bits();
-    Ok(OrderFit {
+    Ok(WeakOrderFit {
         method,
         scalar: if R::ARBITRARY_PRECISION {
             "mpfr"
@@ -376,10 +378,10 @@ pub fn fit_order<R: Real>(
         .into(),
         precision_bits: bits,
         exponents: indices.map(|i| exponents[i]).collect(),
-        order: fit.slope,
-        order_ci: fit.slope_ci,
+        order: fit.order,
+        order_ci: fit.ci,
         successive_orders,
-        expected_order: method.weak_order(),
+        expected_order: method.weak_order_vs_sgd(),
     })
 }
 
@@ -512,7 +514,7 @@ pub fn run_weak_order(cfg: &WeakOrderConfig) -> Result<WeakOrderReport, MomentsE
     for (&method, d) in ContinuousModel::F6.iter().zip(&f.deltas) {
         report
             .fits
-            .push(fit_order(method, &exponents, d, 0..reference_len)?);
+            .push(fit_weak_order(method, &exponents, d, 0..reference_len)?);
     }
 
     let mut coefficient_values: Vec<Vec<Mpfr>> = Vec::new();
@@ -527,18 +529,22 @@ pub fn run_weak_order(cfg: &WeakOrderConfig) -> Result<WeakOrderReport, MomentsE
         });
         let mut values = Vec::new();
         for (&method, d) in ContinuousModel::F6.iter().zip(&s.deltas) {
-            report.fits.push(fit_order(
+            report.fits.push(fit_weak_order(
                 method,
                 &exponents,
                 d,
                 count - cfg.fit_points..count,
             )?);
-            let (c, err) =
-                richardson_coefficient(&exponents, d, method.weak_order(), cfg.richardson_levels);
+            let (c, err) = richardson_coefficient(
+                &exponents,
+                d,
+                method.weak_order_vs_sgd(),
+                cfg.richardson_levels,
+            );
             report.coefficients.push(LeadingCoefficient {
                 method,
                 precision_bits: bits,
-                order: method.weak_order(),
+                order: method.weak_order_vs_sgd(),
                 value: c.to_f64(),
                 digits: format!("{c:.39e}"),
                 richardson_error: err,

@@ -68,7 +68,7 @@ pub fn c14(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let all_finite = early.iter().chain(late).all(|v| v.is_finite());
     let w = wilcoxon_signed_rank(late, early, Alternative::TwoSided)?;
     let (med_early, med_late, med_diff) = (median(early)?, median(late)?, median(&diffs)?);
-    let late_dist = late_mean(&dist[1]);
+    let late_dist = crate::stats::mean(&dist[1]).unwrap_or(f64::NAN);
     let optimum = reference.optimal_risk;
     let mn = reference.minnorm_test_loss;
     let evidence = format!(
@@ -106,10 +106,6 @@ pub fn c14(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
             "late_mean_rel_dist_minnorm": late_dist,
         }),
     })
-}
-
-fn late_mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
 }
 
 fn fmt_pct(v: f64) -> String {

@@ -314,7 +314,7 @@ pub fn phase_diagram(p: &PhaseParams) -> Result<PhaseDiagram, FigureError> {
                 mean_rel_dist: if 2 * diverged > per_seed.len() || ok.is_empty() {
                     f64::NAN
                 } else {
-                    ok.iter().sum::<f64>() / ok.len() as f64
+                    super::finite_mean(&ok)
                 },
                 min_rel_dist: lo,
                 max_rel_dist: hi,

@@ -14,11 +14,16 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
+#[macro_use]
+mod common;
+
 const TOL: f64 = DEFAULT_TOLERANCE;
 
 fn assert_close(a: f64, b: f64, eps: f64, what: &str) {
-    assert!(
-        (a - b).abs() <= eps,
+    assert_close!(
+        a,
+        b,
+        abs = eps,
         "{what}: {a} vs {b} (|diff| = {:e} > {eps:e})",
         (a - b).abs()
     );

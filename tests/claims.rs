@@ -2,22 +2,14 @@
 //! grid from the slow-flow prediction), with negative controls that the same
 //! checks must reject. Thresholds: `proofs/claims.md`, `proofs/statistics.md`.
 
-use latedecay::claims::analysis::{analyze_equivalence, analyze_trend, LevelSpec, TrendSpec};
-use latedecay::claims::registry::{
-    C2_REL_DIST_BOUND, C8_REL_DIST_MARGIN, TREND_MAX_RHO, TREND_MIN_RELATIVE_DECREASE,
-};
+use latedecay::claims::analysis::{analyze_equivalence, analyze_trend, LevelSpec};
+use latedecay::claims::registry::{C2_REL_DIST_BOUND, C8_REL_DIST_MARGIN};
 use latedecay::claims::*;
 
-fn trend(metric: Metric, level: Option<LevelSpec>) -> TrendSpec {
-    TrendSpec {
-        metric,
-        max_rho: TREND_MAX_RHO,
-        min_relative_decrease: TREND_MIN_RELATIVE_DECREASE,
-        level,
-    }
-}
-
 /// Rows of a registry restricted to `ids`, run in `ctx`.
+#[macro_use]
+mod common;
+
 fn run_ids(ctx: &VerifyContext, ids: &[&str]) -> VerifyReport {
     let mut r = default_registry();
     r.retain_ids(ids);
@@ -55,7 +47,7 @@ fn quick_protocol_c1_to_c4_and_c8_pass_and_controls_fail() {
     let linear = ctx.linear_study().unwrap();
     let c2_linear = analyze_trend(
         linear,
-        &trend(
+        &common::registered_trend(
             Metric::RelDistMinnorm,
             Some(LevelSpec {
                 metric: Metric::RelDistMinnorm,
@@ -65,8 +57,8 @@ fn quick_protocol_c1_to_c4_and_c8_pass_and_controls_fail() {
     );
     assert!(!c2_linear.criteria_met, "{c2_linear:?}");
     // … nor the C1 and C3 checks.
-    assert!(!analyze_trend(linear, &trend(Metric::Norm, None)).criteria_met);
-    assert!(!analyze_trend(linear, &trend(Metric::TestLoss, None)).criteria_met);
+    assert!(!analyze_trend(linear, &common::registered_trend(Metric::Norm, None)).criteria_met);
+    assert!(!analyze_trend(linear, &common::registered_trend(Metric::TestLoss, None)).criteria_met);
 
     // Negative control for C8: on the Diagonal model the decay step *does*
     // change the interpolant, so the equivalence check must not pass.

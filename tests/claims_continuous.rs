@@ -4,11 +4,14 @@
 use latedecay::claims::continuous::{c6_with, c7, C6_SLOPE_TOLERANCE};
 use latedecay::claims::{default_registry, Mode, VerifyContext};
 
+#[macro_use]
+mod common;
+
 #[test]
 fn c6_passes_with_the_quarter_and_rejects_the_half() {
     let right = c6_with(Mode::Quick, 0.25).unwrap();
     assert!(right.criteria_met, "{}", right.evidence);
-    assert!((right.value - 1.0).abs() <= C6_SLOPE_TOLERANCE);
+    assert_close!(right.value, 1.0, abs = C6_SLOPE_TOLERANCE);
     assert!(right.p_value.unwrap() < 0.01);
     // Negative control: with ½ the projected SGD does not converge to this flow.
     let wrong = c6_with(Mode::Quick, 0.5).unwrap();

@@ -4,27 +4,18 @@
 //! plateau criterion holds for σ = 0 and is rejected with label noise.
 
 use latedecay::claims::analysis::{analyze_trend, LevelSpec, TrendSpec};
-use latedecay::claims::registry::{
-    plateau_failures, summarize_plateau, C2_REL_DIST_BOUND, TREND_MAX_RHO,
-    TREND_MIN_RELATIVE_DECREASE,
-};
+use latedecay::claims::registry::{plateau_failures, summarize_plateau, C2_REL_DIST_BOUND};
 use latedecay::claims::study::{run_decay_study, run_plateau_study};
 use latedecay::claims::*;
 use latedecay::experiment::Experiment;
 use latedecay::experiment::{run_experiment, ExperimentConfig, Seeds};
 use latedecay::schedule::Schedule;
 
-fn trend(metric: Metric, level: Option<LevelSpec>) -> TrendSpec {
-    TrendSpec {
-        metric,
-        max_rho: TREND_MAX_RHO,
-        min_relative_decrease: TREND_MIN_RELATIVE_DECREASE,
-        level,
-    }
-}
+#[macro_use]
+mod common;
 
 fn c2_spec() -> TrendSpec {
-    trend(
+    common::registered_trend(
         Metric::RelDistMinnorm,
         Some(LevelSpec {
             metric: Metric::RelDistMinnorm,
@@ -91,7 +82,7 @@ fn sigma_zero_and_short_phase_are_rejected_label_noise_trend_is_detected() {
     // detected (C1 criteria and p), but C2's level (≤ 5%) is not reached.
     let cfg = small_config(seeds.clone(), grid.clone(), 40_000);
     let study = run_decay_study(&Experiment::new(cfg.clone()).unwrap()).unwrap();
-    let c1 = analyze_trend(&study, &trend(Metric::Norm, None));
+    let c1 = analyze_trend(&study, &common::registered_trend(Metric::Norm, None));
     assert!(c1.criteria_met, "{c1:?}");
     assert!(c1.p_value < 0.01, "{}", c1.p_value);
     let c2_short = analyze_trend(&study, &c2_spec());
@@ -104,7 +95,7 @@ fn sigma_zero_and_short_phase_are_rejected_label_noise_trend_is_detected() {
     let study0 = run_decay_study(&Experiment::new(plain.clone()).unwrap()).unwrap();
     let c2_zero = analyze_trend(&study0, &c2_spec());
     assert!(!c2_zero.criteria_met, "{c2_zero:?}");
-    let c1_zero = analyze_trend(&study0, &trend(Metric::Norm, None));
+    let c1_zero = analyze_trend(&study0, &common::registered_trend(Metric::Norm, None));
     assert!(!c1_zero.criteria_met, "{c1_zero:?}");
 
     // All decay steps equal: no trend can be shown, and such a grid is

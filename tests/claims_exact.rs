@@ -7,13 +7,16 @@ use latedecay::claims::geometry::{distance_to_hyperbola, distance_to_product_set
 use latedecay::claims::identities::{diagonal_imbalance_check, linear_null_space_check};
 use latedecay::claims::registry::C10_BOUND;
 use latedecay::claims::*;
-use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::data::Dataset;
 use latedecay::dynamics::sgd::Sgd;
 use latedecay::experiment::Experiment;
 use latedecay::manifold::min_norm_interpolant;
 use latedecay::model::{Diagonal, ModelKind, Problem};
 use latedecay::noise::Sampling;
 use latedecay::schedule::Schedule;
+
+#[macro_use]
+mod common;
 
 fn method(batch_size: usize) -> Sgd {
     Sgd {
@@ -30,13 +33,7 @@ fn method(batch_size: usize) -> Sgd {
 }
 
 fn data() -> Dataset<f64> {
-    Dataset::synthetic(&SyntheticConfig {
-        n: 12,
-        d: 30,
-        normalize_columns: true,
-        ..Default::default()
-    })
-    .unwrap()
+    common::normalized_design(12, 30)
 }
 
 #[test]
@@ -82,8 +79,10 @@ fn flow_prediction_converges_in_the_step_and_norm_decreases() {
     };
     let a = predict_phase_length(&problem, &theta0, &mn.theta, &coarse).unwrap();
     let b = predict_phase_length(&problem, &theta0, &mn.theta, &fine).unwrap();
-    assert!(
-        (a.tau_needed - b.tau_needed).abs() <= 0.1 + 0.01 * b.tau_needed,
+    assert_close!(
+        a.tau_needed,
+        b.tau_needed,
+        abs = 0.1 + 0.01 * b.tau_needed,
         "{} vs {}",
         a.tau_needed,
         b.tau_needed
@@ -98,7 +97,7 @@ fn flow_prediction_converges_in_the_step_and_norm_decreases() {
         ..coarse.clone()
     };
     let c = predict_phase_length(&problem, &theta0, &mn.theta, &slow).unwrap();
-    assert!((c.tau_needed / a.tau_needed - 2.0).abs() < 0.05);
+    assert_close!(c.tau_needed / a.tau_needed, 2.0, abs = 0.05);
     // Bad input names the field.
     let bad = PhaseLengthSettings {
         tau_step: -1.0,
@@ -114,12 +113,12 @@ fn distance_to_minimizer_set() {
     assert!(distance_to_hyperbola(-2.0, 0.25, -0.5) < 1e-12);
     // Symmetric point (a, a) to u v = b > 0, a > √b: distance √2 (a − √b).
     let d = distance_to_hyperbola(3.0, 3.0, 4.0);
-    assert!((d - 2f64.sqrt()).abs() < 1e-12, "{d}");
+    assert_close!(d, 2f64.sqrt(), abs = 1e-12, "{d}");
     // Product set: coordinates add in squares.
     let theta = [0.0, 0.3, 0.0, -0.4];
     let d = distance_to_product_set(&theta, &[1.0, 0.0]);
     let want = (2.0f64 + 0.3 * 0.3).sqrt(); // √(2·1) for the origin to uv = 1
-    assert!((d - want).abs() < 1e-12, "{d} vs {want}");
+    assert_close!(d, want, abs = 1e-12, "{d} vs {want}");
 }
 
 fn fixed(
@@ -176,10 +175,10 @@ fn holm_and_verdicts() {
     let report = r.verify(Mode::Quick);
     // Holm over 4 p-values (0.0001, 0.01, 0.02, 0.04): 0.0004, 0.03, 0.04, 0.04.
     let holm = |id: &str| report.row(id).unwrap().p_holm.unwrap();
-    assert!((holm("C4") - 0.0004).abs() < 1e-15);
-    assert!((holm("C1") - 0.03).abs() < 1e-15);
-    assert!((holm("C2") - 0.04).abs() < 1e-15);
-    assert!((holm("C3") - 0.04).abs() < 1e-15);
+    assert_close!(holm("C4"), 0.0004, abs = 1e-15);
+    assert_close!(holm("C1"), 0.03, abs = 1e-15);
+    assert_close!(holm("C2"), 0.04, abs = 1e-15);
+    assert_close!(holm("C3"), 0.04, abs = 1e-15);
     let v = |id: &str| report.row(id).unwrap().verdict;
     assert_eq!(v("C1"), Verdict::Pass);
     assert_eq!(v("C3"), Verdict::Pass);
@@ -253,8 +252,10 @@ fn flow_prediction_agrees_with_the_dopri5_slow_flow() {
     .unwrap()
     .expect("reached");
     println!("Heun τ = {}, Dopri5 τ = {tau}", ours.tau_needed);
-    assert!(
-        (ours.tau_needed - tau).abs() <= 0.15,
+    assert_close!(
+        ours.tau_needed,
+        tau,
+        abs = 0.15,
         "Heun τ = {}, Dopri5 τ = {tau}",
         ours.tau_needed
     );

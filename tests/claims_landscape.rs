@@ -18,6 +18,9 @@ use latedecay::experiment::{Experiment, ExperimentConfig, Prepared};
 use latedecay::manifold::project_onto_manifold;
 use latedecay::model::mlp::Activation;
 
+#[macro_use]
+mod common;
+
 fn settings(early: u64, late: u64, after: u64, seeds: Vec<u64>, k: usize) -> LandscapeSettings {
     let cfg = digits_config();
     let mut s = LandscapeSettings::from_config(&cfg, seeds, k).unwrap();
@@ -204,8 +207,10 @@ steps_after_decay = 2000
     for r in &study.seeds {
         let first = r.phase[0].projection.test_loss;
         for m in &r.phase {
-            assert!(
-                (m.projection.test_loss - first).abs() <= 1e-9 * first,
+            assert_close!(
+                m.projection.test_loss,
+                first,
+                rel = 1e-9,
                 "seed {}: {} vs {first}",
                 r.seed,
                 m.projection.test_loss

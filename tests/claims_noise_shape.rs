@@ -5,17 +5,6 @@
 use latedecay::claims::noise_shape::{run_noise_shape_study, C12_ISOTROPIC_MIN, C12_LABEL_BOUND};
 use latedecay::experiment::{Experiment, ExperimentConfig};
 
-#[test]
-fn c12_isotropic_noise_of_matched_strength_does_not_reach_theta_mn() {
-    let mut cfg = ExperimentConfig::default_late_decay();
-    cfg.sweep = None;
-    let exp = Experiment::new(cfg).unwrap();
-    let seeds: Vec<u64> = (1..=8).collect();
-    let s = run_noise_shape_study(&exp, 0.004, 1.0, &seeds, 1_600_000).unwrap();
-    println!("{}", serde_json::to_string_pretty(&s).unwrap());
-    assert!(s.pass, "C12 FAIL: label mean {} (< {C12_LABEL_BOUND}), isotropic median {} (≥ {C12_ISOTROPIC_MIN}), Wilcoxon p {}", s.label_mean_rel_dist, s.isotropic_median_rel_dist, s.wilcoxon_p);
-}
-
 /// Positive control of C12 part 2's Monte Carlo pipeline: label noise has no
 /// tangent diffusion, so the mean displacement along Γ from ζ₀ over τ = 1
 /// points along its closed-form slow flow (measured cos 0.9986 with 512
@@ -48,4 +37,21 @@ fn c12_part1_fails_when_the_phase_is_too_short() {
         s.label_mean_rel_dist
     );
     assert!(!s.pass);
+}
+
+/// The slow group (each test ≳ 20 s): `cargo test --release -- --skip slow::`
+/// runs everything else, `cargo test --release slow::` only these.
+mod slow {
+    use super::*;
+
+    #[test]
+    fn c12_isotropic_noise_of_matched_strength_does_not_reach_theta_mn() {
+        let mut cfg = ExperimentConfig::default_late_decay();
+        cfg.sweep = None;
+        let exp = Experiment::new(cfg).unwrap();
+        let seeds: Vec<u64> = (1..=8).collect();
+        let s = run_noise_shape_study(&exp, 0.004, 1.0, &seeds, 1_600_000).unwrap();
+        println!("{}", serde_json::to_string_pretty(&s).unwrap());
+        assert!(s.pass, "C12 FAIL: label mean {} (< {C12_LABEL_BOUND}), isotropic median {} (≥ {C12_ISOTROPIC_MIN}), Wilcoxon p {}", s.label_mean_rel_dist, s.isotropic_median_rel_dist, s.wilcoxon_p);
+    }
 }

@@ -4,7 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use latedecay::data::{write_csv_matrix, Dataset, SyntheticConfig};
+use latedecay::data::write_csv_matrix;
+
+#[macro_use]
+mod common;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_latedecay"))
@@ -28,13 +31,7 @@ fn run_err(cmd: &mut Command) -> String {
 }
 
 fn write_data(dir: &Path, n: usize, d: usize) -> (std::path::PathBuf, std::path::PathBuf) {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n,
-        d,
-        normalize_columns: true,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::normalized_design(n, d);
     let x = dir.join("X.csv");
     let y = dir.join("y.csv");
     write_csv_matrix(&x, d, data.x.as_slice()).unwrap();
@@ -42,19 +39,10 @@ fn write_data(dir: &Path, n: usize, d: usize) -> (std::path::PathBuf, std::path:
     (x, y)
 }
 
-const SMALL_CONFIG: &str = r#"
-name = "cli test"
-model = "diagonal"
-[data]
-source = "synthetic"
-n = 8
-d = 20
-normalize_columns = true
-[sgd]
-batch_size = 1
-label_noise_sigma = 1.0
-schedule = { kind = "step_decay", lr = 0.02, lr_after = 0.002, decay_step = 2000 }
-[run]
+const SMALL_CONFIG: &str = concat!(
+    "name = \"cli test\"\n",
+    small_diagonal_toml!(),
+    r#"[run]
 seeds = { first = 1, count = 6 }
 steps_after_decay = 1000
 record = { kind = "every", every = 500 }
@@ -62,7 +50,8 @@ record = { kind = "every", every = 500 }
 decay_steps = [0, 2000, 8000]
 lrs = [0.01, 0.02]
 steps_after_decay = 1000
-"#;
+"#
+);
 
 #[test]
 fn minnorm_json_has_the_documented_fields() {
@@ -411,43 +400,6 @@ fn shards_merge_and_figures_config_through_the_binary() {
     );
 }
 
-#[test]
-fn verify_config_exits_non_zero_on_failure_and_prints_the_experiment() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.toml");
-    // Linear model, tiny grid given in [claims]: C1–C3 must FAIL.
-    let text = SMALL_CONFIG.replace("model = \"diagonal\"", "model = \"linear\"")
-        + "[claims]\nt_max = 8000\nhalvings = 3\nsteps_after_decay = 1000\nseeds = { first = 1, count = 8 }\nplateau_steps = 8000\nidentity_steps = 200\n";
-    std::fs::write(&cfg, text).unwrap();
-    let out = bin()
-        .args(["verify", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("experiment: cli test"), "{table}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("C1") && stderr.contains("C2") && stderr.contains("C3"),
-        "{stderr}"
-    );
-    // A non-step-decay schedule is a config error naming the field.
-    std::fs::write(
-        &cfg,
-        SMALL_CONFIG
-            .replace(
-                "schedule = { kind = \"step_decay\", lr = 0.02, lr_after = 0.002, decay_step = 2000 }",
-                "schedule = { kind = \"constant\", lr = 0.02 }",
-            )
-            .replace("[sweep]\ndecay_steps = [0, 2000, 8000]\nlrs = [0.01, 0.02]\nsteps_after_decay = 1000\n", "")
-            .replace("steps_after_decay = 1000\nrecord", "steps = 1000\nrecord"),
-    )
-    .unwrap();
-    let err = run_err(bin().args(["verify", "--config"]).arg(&cfg));
-    assert!(err.contains("sgd.schedule"), "{err}");
-}
-
 /// `figures --only F1 --f1-filter-normalized SEED` draws F1 on filter-
 /// normalized random directions (Li et al. 2018) at the late-decay end; the
 /// default plane passes through θ₀ (the origin of the plane).
@@ -485,4 +437,47 @@ fn figures_f1_on_filter_normalized_directions() {
     // Bad value: named by clap.
     let err = run_err(bin().args(["figures", "--only", "F1", "--f1-filter-normalized", "x"]));
     assert!(err.contains("--f1-filter-normalized"), "{err}");
+}
+
+/// The slow group (each test ≳ 20 s): `cargo test --release -- --skip slow::`
+/// runs everything else, `cargo test --release slow::` only these.
+mod slow {
+    use super::*;
+
+    #[test]
+    fn verify_config_exits_non_zero_on_failure_and_prints_the_experiment() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        // Linear model, tiny grid given in [claims]: C1–C3 must FAIL.
+        let text = SMALL_CONFIG.replace("model = \"diagonal\"", "model = \"linear\"")
+            + "[claims]\nt_max = 8000\nhalvings = 3\nsteps_after_decay = 1000\nseeds = { first = 1, count = 8 }\nplateau_steps = 8000\nidentity_steps = 200\n";
+        std::fs::write(&cfg, text).unwrap();
+        let out = bin()
+            .args(["verify", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(table.contains("experiment: cli test"), "{table}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("C1") && stderr.contains("C2") && stderr.contains("C3"),
+            "{stderr}"
+        );
+        // A non-step-decay schedule is a config error naming the field.
+        std::fs::write(
+            &cfg,
+            SMALL_CONFIG
+                .replace(
+                    "schedule = { kind = \"step_decay\", lr = 0.02, lr_after = 0.002, decay_step = 2000 }",
+                    "schedule = { kind = \"constant\", lr = 0.02 }",
+                )
+                .replace("[sweep]\ndecay_steps = [0, 2000, 8000]\nlrs = [0.01, 0.02]\nsteps_after_decay = 1000\n", "")
+                .replace("steps_after_decay = 1000\nrecord", "steps = 1000\nrecord"),
+        )
+        .unwrap();
+        let err = run_err(bin().args(["verify", "--config"]).arg(&cfg));
+        assert!(err.contains("sgd.schedule"), "{err}");
+    }
 }

@@ -10,6 +10,9 @@ use latedecay::noise::rng_for;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
+#[macro_use]
+mod common;
+
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.path().join(name);
     let mut f = std::fs::File::create(&p).unwrap();
@@ -18,18 +21,7 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf 
 }
 
 fn csv_cfg(x: std::path::PathBuf, y: std::path::PathBuf) -> CsvConfig {
-    CsvConfig {
-        x,
-        y,
-        beta_star: None,
-        spectrum: Spectrum::Identity,
-        target_noise_sigma: 0.0,
-        normalize_columns: false,
-        test_x: None,
-        test_y: None,
-        test_fraction: None,
-        split_seed: None,
-    }
+    CsvConfig::new(x, y)
 }
 
 #[test]
@@ -42,7 +34,7 @@ fn synthetic_data_is_reproducible_and_interpolable() {
     // Noiseless: y = Xβ* exactly up to rounding, so R(β*) = 0.
     let bs = a.beta_star.clone().unwrap();
     assert!(a.test_loss(&bs).unwrap().abs() < 1e-30);
-    assert!((a.null_risk().unwrap() - 1.5).abs() < 1e-12);
+    assert_close!(a.null_risk().unwrap(), 1.5, abs = 1e-12);
     let other = Dataset::synthetic(&SyntheticConfig { seed: 1, ..cfg }).unwrap();
     assert_ne!(a.x, other.x);
 }
@@ -71,7 +63,7 @@ fn normalization_makes_column_moments_one_and_keeps_predictions() {
     })
     .unwrap();
     for c in &norm.column_moments {
-        assert!((c - 1.0).abs() < 1e-8);
+        assert_close!(c, 1.0, abs = 1e-8);
     }
     // The normalized design is the raw one scaled by s_j (up to the 2⁻³⁰ grid),
     // and the population covariance in model coordinates is λ_j s_j².
@@ -84,8 +76,8 @@ fn normalization_makes_column_moments_one_and_keeps_predictions() {
     );
     for j in 0..50 {
         let s = norm.column_scale[j];
-        assert!((norm.x[(3, j)] - raw.x[(3, j)] * s).abs() <= 1e-9 * (1.0 + s));
-        assert!((norm.population_cov[j] - lambda[j] * s * s).abs() < 1e-12);
+        assert_close!(norm.x[(3, j)], raw.x[(3, j)] * s, abs = 1e-9 * (1.0 + s));
+        assert_close!(norm.population_cov[j], lambda[j] * s * s, abs = 1e-12);
     }
     assert!(raw.column_scale.iter().all(|&s| s == 1.0));
 }
@@ -142,10 +134,7 @@ fn closed_form_test_loss_matches_monte_carlo() {
         acc += 0.5 * err * err;
     }
     let mc = acc / samples as f64;
-    assert!(
-        (mc - closed).abs() < 0.02 * closed,
-        "MC {mc} vs closed form {closed}"
-    );
+    assert_close!(mc, closed, rel = 0.02, "MC {mc} vs closed form {closed}");
     // Negative control: forgetting the spectrum (Λ = I) is detected.
     let wrong: f64 = 0.5
         * beta
@@ -160,12 +149,7 @@ fn closed_form_test_loss_matches_monte_carlo() {
 #[test]
 fn csv_round_trip_and_loading() {
     let dir = tempfile::tempdir().unwrap();
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 4,
-        d: 9,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::design(4, 9);
     let xp = dir.path().join("X.csv");
     let yp = dir.path().join("y.csv");
     let bp = dir.path().join("beta.csv");

@@ -3,11 +3,12 @@
 //! the previous implementation on the shipped configs, shards + merge equal
 //! to the whole sweep, and configs that do nothing rejected.
 
+#[macro_use]
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::data::Dataset;
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe, StopReason};
 use latedecay::experiment::{
     merge_shards, run_decay_unit, run_sweep, DecayGrid, Experiment, ExperimentConfig, Shard,
@@ -19,13 +20,7 @@ use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
 fn method(sigma: f64, batch_size: usize, sampling: Sampling) -> Sgd {
-    Sgd {
-        noise: Default::default(),
-        batch_size,
-        label_noise_sigma: sigma,
-        sampling,
-        schedule: Schedule::Constant { lr: 0.01 },
-    }
+    common::sgd(batch_size, sigma, sampling, Schedule::Constant { lr: 0.01 })
 }
 
 /// Every branch of a unit equals an independent run of its decay step:
@@ -86,14 +81,7 @@ fn branches_match_independent_runs<R: Real, M: LinearInX<R>>(
 }
 
 fn small_data(n: usize, d: usize) -> Dataset<f64> {
-    Dataset::synthetic(&SyntheticConfig {
-        n,
-        d,
-        normalize_columns: true,
-        seed: 5,
-        ..Default::default()
-    })
-    .unwrap()
+    common::seeded_design(n, d, 5, true)
 }
 
 #[test]
@@ -283,25 +271,17 @@ fn shard_specs_are_checked() {
     }
 }
 
-const BASE: &str = r#"
-model = "diagonal"
-[data]
-source = "synthetic"
-n = 8
-d = 20
-normalize_columns = true
-[sgd]
-batch_size = 1
-label_noise_sigma = 1.0
-schedule = { kind = "step_decay", lr = 0.02, lr_after = 0.002, decay_step = 2000 }
-[run]
+const BASE: &str = concat!(
+    small_diagonal_toml!(),
+    r#"[run]
 seeds = [1, 2, 3]
 steps_after_decay = 1000
 [sweep]
 decay_steps = [0, 2000]
 lrs = [0.01, 0.02]
 steps_after_decay = 1000
-"#;
+"#
+);
 
 #[test]
 fn settings_that_do_nothing_are_rejected_with_the_reason() {

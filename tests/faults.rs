@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use latedecay::data::{write_csv_matrix, Dataset, SyntheticConfig};
+use latedecay::data::write_csv_matrix;
+
+#[macro_use]
+mod common;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_latedecay"))
@@ -63,68 +66,6 @@ fn lines(path: &Path) -> usize {
 }
 
 #[test]
-fn sigkill_mid_sweep_then_resume_gives_the_clean_result() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, config(40, 400_000, SYNTHETIC)).unwrap();
-    let clean = dir.path().join("clean");
-    assert!(run(sweep(&cfg, &clean).arg("--threads").arg("2")).0);
-    let killed = dir.path().join("killed");
-    let mut child = sweep(&cfg, &killed)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let log = killed.join("results.jsonl");
-    let t0 = Instant::now();
-    while lines(&log) < 3 && t0.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let kept = lines(&log);
-    assert!((1..80).contains(&kept), "{kept} units before the kill");
-    // Not resumable without --resume; with it, exactly the clean outputs.
-    let (ok, _, err) = run(&mut sweep(&cfg, &killed));
-    assert!(!ok && err.contains("--resume"), "{err}");
-    let (ok, _, err) = run(sweep(&cfg, &killed).arg("--resume"));
-    assert!(ok, "{err}");
-    for f in ["results.csv", "summary.csv"] {
-        assert_eq!(
-            std::fs::read(clean.join(f)).unwrap(),
-            std::fs::read(killed.join(f)).unwrap(),
-            "{f}"
-        );
-    }
-}
-
-#[test]
-fn concurrent_writers_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, config(40, 400_000, SYNTHETIC)).unwrap();
-    let out = dir.path().join("out");
-    let mut first = sweep(&cfg, &out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !out.join(".lock").exists() && t0.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    let (ok, _, err) = run(sweep(&cfg, &out).arg("--resume"));
-    first.kill().unwrap();
-    first.wait().unwrap();
-    assert!(!ok, "a second writer was let in");
-    assert!(err.contains("another latedecay process"), "{err}");
-    // Once the first is gone the lock is free again (killed, not cleaned up).
-    let (ok, _, err) = run(sweep(&cfg, &out).arg("--resume"));
-    assert!(ok, "{err}");
-}
-
-#[test]
 fn corrupted_repeated_and_refused_results_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
@@ -160,13 +101,7 @@ fn corrupted_repeated_and_refused_results_are_named() {
 }
 
 fn write_csv_data(dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 8,
-        d: 20,
-        seed,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::seeded_design(8, 20, seed, false);
     let (x, y) = (dir.join("X.csv"), dir.join("y.csv"));
     write_csv_matrix(&x, 20, data.x.as_slice()).unwrap();
     write_csv_matrix(&y, 1, &data.y).unwrap();
@@ -274,4 +209,72 @@ fn a_closed_stdout_is_not_a_panic() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The slow group (each test ≳ 20 s): `cargo test --release -- --skip slow::`
+/// runs everything else, `cargo test --release slow::` only these.
+mod slow {
+    use super::*;
+
+    #[test]
+    fn sigkill_mid_sweep_then_resume_gives_the_clean_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, config(40, 400_000, SYNTHETIC)).unwrap();
+        let clean = dir.path().join("clean");
+        assert!(run(sweep(&cfg, &clean).arg("--threads").arg("2")).0);
+        let killed = dir.path().join("killed");
+        let mut child = sweep(&cfg, &killed)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let log = killed.join("results.jsonl");
+        let t0 = Instant::now();
+        while lines(&log) < 3 && t0.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let kept = lines(&log);
+        assert!((1..80).contains(&kept), "{kept} units before the kill");
+        // Not resumable without --resume; with it, exactly the clean outputs.
+        let (ok, _, err) = run(&mut sweep(&cfg, &killed));
+        assert!(!ok && err.contains("--resume"), "{err}");
+        let (ok, _, err) = run(sweep(&cfg, &killed).arg("--resume"));
+        assert!(ok, "{err}");
+        for f in ["results.csv", "summary.csv"] {
+            assert_eq!(
+                std::fs::read(clean.join(f)).unwrap(),
+                std::fs::read(killed.join(f)).unwrap(),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn concurrent_writers_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, config(40, 400_000, SYNTHETIC)).unwrap();
+        let out = dir.path().join("out");
+        let mut first = sweep(&cfg, &out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while !out.join(".lock").exists() && t0.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let (ok, _, err) = run(sweep(&cfg, &out).arg("--resume"));
+        first.kill().unwrap();
+        first.wait().unwrap();
+        assert!(!ok, "a second writer was let in");
+        assert!(err.contains("another latedecay process"), "{err}");
+        // Once the first is gone the lock is free again (killed, not cleaned up).
+        let (ok, _, err) = run(sweep(&cfg, &out).arg("--resume"));
+        assert!(ok, "{err}");
+    }
 }

@@ -2,39 +2,30 @@
 //! (label-noise SGD projected onto Γ tracks the flow, error O(η)).
 //! Derivations and thresholds: proofs/slow_flow.md.
 
-use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::flow::{
     label_noise_flow, label_noise_flow_generic, time_to_reach, FlowSettings,
 };
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState, StandardProbe};
 use latedecay::linalg::distance;
 use latedecay::manifold::{min_norm_interpolant, project_onto_manifold};
 use latedecay::model::diagonal::flip_distance;
 use latedecay::model::{Diagonal, Linear, ModelKind, Problem};
+use latedecay::noise::Sampling;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use latedecay::stats::linear_fit;
 
+#[macro_use]
+mod common;
+
 fn diagonal_problem(n: usize, d: usize, seed: u64) -> Problem<f64, Diagonal> {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n,
-        d,
-        normalize_columns: true,
-        seed,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::seeded_design(n, d, seed, true);
     Problem::new(Diagonal::new(d), data)
 }
 
 #[test]
 fn linear_flow_is_zero() {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 5,
-        d: 12,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::design(5, 12);
     let problem = Problem::new(Linear::new(12), data);
     let theta0: Vec<f64> = (0..12).map(|k| 0.1 * k as f64 - 0.3).collect();
     let start = project_onto_manifold(&problem, &theta0, 1e-13, 50)
@@ -87,7 +78,7 @@ fn diagonal_flow_decreases_norm_and_reaches_min_norm() {
         d_end < 1e-2 * d0,
         "flow did not reach θ_mn: flip distance {d0} -> {d_end}"
     );
-    assert!((traj.norms.last().unwrap() - mn.norm).abs() < 1e-5);
+    assert_close!(traj.norms.last().unwrap(), mn.norm, abs = 1e-5);
 }
 
 #[test]
@@ -111,8 +102,10 @@ fn diagonal_flow_from_wrong_orthant_stops_at_sign_constrained_minimum() {
         .collect();
     assert!(beta_end.iter().all(|b| *b >= -1e-12));
     assert!(traj.norms[2] > mn.norm + 1e-3);
-    assert!(
-        (traj.norms[2] - traj.norms[1]).abs() < 1e-6,
+    assert_close!(
+        traj.norms[2],
+        traj.norms[1],
+        abs = 1e-6,
         "not yet stationary"
     );
 }
@@ -209,13 +202,12 @@ fn c6_errors(
     etas.iter()
         .map(|&eta| {
             let steps = (tau / (eta * eta)).round() as u64;
-            let method = Sgd {
-                noise: Default::default(),
-                batch_size: 1,
-                label_noise_sigma: 1.0,
-                sampling: Default::default(),
-                schedule: Schedule::constant(eta).unwrap(),
-            };
+            let method = common::sgd(
+                1,
+                1.0,
+                Sampling::WithReplacement,
+                Schedule::constant(eta).unwrap(),
+            );
             let dists: Vec<f64> = (0..8)
                 .map(|seed| {
                     let mut st = SgdState::new(start.to_vec(), seed, problem.n(), &method);
@@ -281,7 +273,7 @@ fn c6_projected_sgd_tracks_slow_flow_at_rate_eta() {
         "C6: errors {err_good:?}, slope {:.3} CI ({:.3}, {:.3}); ½-flow errors {err_wrong:?}, slope {:.3}",
         fit.slope, fit.slope_ci.0, fit.slope_ci.1, fit_wrong.slope
     );
-    assert!((fit.slope - 1.0).abs() <= 0.15, "slope {}", fit.slope);
+    assert_close!(fit.slope, 1.0, abs = 0.15, "slope {}", fit.slope);
     assert!(
         fit.slope_ci.0 >= 0.7 && fit.slope_ci.1 <= 1.3,
         "CI {:?}",

@@ -11,6 +11,9 @@ use latedecay::data::digits::{
 use latedecay::data::{DataConfig, Dataset};
 use latedecay::experiment::{run_experiment, Experiment, ExperimentConfig};
 
+#[macro_use]
+mod common;
+
 fn write(dir: &std::path::Path, name: &str, rows: &[Vec<f64>]) -> std::path::PathBuf {
     let p = dir.join(name);
     let mut f = std::fs::File::create(&p).unwrap();
@@ -114,7 +117,11 @@ fn test_x_and_test_y_give_the_heldout_loss_and_classification_error() {
     )
     .unwrap();
     for s in &r.per_seed {
-        assert!((s.test_loss - s.train_loss).abs() <= 1e-12 * (1.0 + s.train_loss));
+        assert_close!(
+            s.test_loss,
+            s.train_loss,
+            abs = 1e-12 * (1.0 + s.train_loss)
+        );
     }
 }
 

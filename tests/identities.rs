@@ -2,22 +2,19 @@
 //! MPFR where they must hold to working precision, and in f64.
 #![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
-use latedecay::data::{Dataset, SyntheticConfig};
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use latedecay::data::Dataset;
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState, StandardProbe};
 use latedecay::linalg::Mat;
 use latedecay::model::{Diagonal, Linear, Model, Problem};
 use latedecay::noise::{BatchNoise, Sampling};
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
+#[macro_use]
+mod common;
+
 fn dataset(n: usize, d: usize, seed: u64) -> Dataset<f64> {
-    Dataset::synthetic(&SyntheticConfig {
-        n,
-        d,
-        seed,
-        ..Default::default()
-    })
-    .unwrap()
+    common::seeded_design(n, d, seed, false)
 }
 
 /// One SGD step written out by hand, returning the per-coordinate factor g_j.
@@ -182,13 +179,7 @@ fn linear_null_space_drift<R: Real>(ctx: R::Ctx, tol: f64) {
             (Sampling::Shuffle, 2, 0.0),
             (Sampling::WithReplacement, 4, 2.0),
         ] {
-            let method = Sgd {
-                noise: Default::default(),
-                batch_size,
-                label_noise_sigma: sigma,
-                sampling,
-                schedule: schedule.clone(),
-            };
+            let method = common::sgd(batch_size, sigma, sampling, schedule.clone());
             let mut state = SgdState::new(theta0.clone(), 100 + k as u64, 6, &method);
             let mut probe = StandardProbe::new(&problem, None);
             let run = run_sgd(

@@ -2,7 +2,7 @@
 //! with MPFR polish), θ_R, flip distance.
 #![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
-use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::data::Dataset;
 use latedecay::linalg::{distance, norm, Mat};
 use latedecay::manifold::{
     flattest_interpolant, min_norm_interpolant, project_onto_manifold, project_tangent,
@@ -12,15 +12,11 @@ use latedecay::model::diagonal::flip_distance;
 use latedecay::model::{Diagonal, Linear, ModelKind, Problem};
 use latedecay::scalar::{Mpfr, Real};
 
+#[macro_use]
+mod common;
+
 fn dataset(n: usize, d: usize, seed: u64, normalize: bool) -> Dataset<f64> {
-    Dataset::synthetic(&SyntheticConfig {
-        n,
-        d,
-        seed,
-        normalize_columns: normalize,
-        ..Default::default()
-    })
-    .unwrap()
+    common::seeded_design(n, d, seed, normalize)
 }
 
 #[test]
@@ -33,7 +29,7 @@ fn projection_reaches_gamma_and_reports_the_residual() {
     assert!(proj.residual_norm <= 1e-12);
     assert!(proj.iterations >= 2 && proj.iterations < 20);
     let check = problem.residual_norm(&proj.theta);
-    assert!((check - proj.residual_norm).abs() <= 1e-12);
+    assert_close!(check, proj.residual_norm, abs = 1e-12);
 
     // In MPFR the same projection reaches 1e-60.
     let pm = Problem::new(
@@ -80,7 +76,7 @@ fn tangent_projector_is_an_orthogonal_projector_killing_gradients() {
     assert!(pj.frobenius_f64() < 1e-70);
     // Trace of P = D − n (rank of the tangent space).
     let tr: f64 = (0..18).map(|k| p[(k, k)].to_f64()).sum();
-    assert!((tr - 13.0).abs() < 1e-12);
+    assert_close!(tr, 13.0, abs = 1e-12);
     // project_tangent agrees with the matrix.
     let v: Vec<Mpfr> = (0..18)
         .map(|k| Mpfr::from_f64((k as f64).sin(), 256))
@@ -133,12 +129,12 @@ fn diagonal_min_norm_is_basis_pursuit_polished_to_50_digits() {
     // Noiseless sparse truth is recovered: β_mn = β* (normalized coordinates).
     let bs = data.beta_star.as_ref().unwrap();
     for (b, t) in mn256.beta.iter().zip(bs) {
-        assert!((b.to_f64() - t).abs() < 1e-12);
+        assert_close!(b.to_f64(), t, abs = 1e-12);
     }
     // f64 result agrees with the MPFR reference to ~1e-14.
     let mn64 = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
     for (a, b) in mn64.theta.iter().zip(&mn256.theta) {
-        assert!((a - b.to_f64()).abs() < 1e-13);
+        assert_close!(a, b.to_f64(), abs = 1e-13);
     }
 }
 
@@ -173,7 +169,7 @@ fn flip_distance_ignores_per_coordinate_sign_flips() {
     let flipped = vec![-1.0, -2.0, -0.5, -1.0, 2.0, -0.5];
     assert_eq!(flip_distance(&flipped, &reference), 0.0);
     let moved = vec![-1.0, -2.0, -0.5, -1.0, 2.0, -0.4];
-    assert!((flip_distance(&moved, &reference) - 0.1).abs() < 1e-12);
+    assert_close!(flip_distance(&moved, &reference), 0.1, abs = 1e-12);
     // A flip of u alone is not a symmetry.
     let half = vec![-1.0, -2.0, 0.5, 1.0, 2.0, 0.5];
     assert!(flip_distance(&half, &reference) > 1.0);

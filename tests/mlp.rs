@@ -8,15 +8,16 @@
 //! (error ≲ 1e-9 relative, tolerance 1e-7); for MPFR at 256 bits h = 1e-25
 //! (truncation ~1e-50, roundoff ~1e-52, tolerance 1e-45).
 
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState};
 use latedecay::model::mlp::Activation;
 use latedecay::model::mlp::{heldout_loss, MlpProbe, TeacherConfig, TeacherTask};
-use latedecay::model::{finite_difference_gradient, Mlp, Model, Problem};
+use latedecay::model::{Mlp, Model, Problem};
 use latedecay::noise::Sampling;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use proptest::prelude::*;
 
+#[macro_use]
 mod common;
 use common::{check_model_derivatives, max_rel_err};
 
@@ -124,23 +125,25 @@ fn activation_values() {
         let mut ws = Model::<f64>::workspace(&m, ());
         let mut out = 0.0;
         m.predict_into(&theta, &[x], &mut out, &mut ws);
-        assert!((out - f).abs() < 1e-15, "{act}: f = {out} vs {f}");
+        assert_close!(out, f, abs = 1e-15, "{act}: f = {out} vs {f}");
         let mut g = [0.0; 2];
         m.grad_into(&theta, &[x], &mut g, &mut ws);
-        assert!(
-            (g[0] - df * x).abs() < 1e-15,
+        assert_close!(
+            g[0],
+            df * x,
+            abs = 1e-15,
             "{act}: ∂f/∂w = {} vs {}",
             g[0],
             df * x
         );
-        assert!((g[1] - f).abs() < 1e-15, "{act}: ∂f/∂a");
+        assert_close!(g[1], f, abs = 1e-15, "{act}: ∂f/∂a");
         // MPFR agrees to f64 precision.
         let tm: Vec<Mpfr> = theta.iter().map(|&v| Mpfr::from_f64(v, 256)).collect();
         let xm = [Mpfr::from_f64(x, 256)];
         let mut wsm = Model::<Mpfr>::workspace(&m, 256);
         let mut outm = Mpfr::zero(256);
         m.predict_into(&tm, &xm, &mut outm, &mut wsm);
-        assert!((outm.to_f64() - f).abs() < 1e-15, "{act} MPFR");
+        assert_close!(outm.to_f64(), f, abs = 1e-15, "{act} MPFR");
     }
     // ReLU below the kink: zero output and zero gradient.
     let m = Mlp::with_activation(1, 1, Activation::Relu);
@@ -167,16 +170,7 @@ fn derivative_check_rejects_a_wrong_gelu_gradient() {
         }
         wrong[12 + k] = z * cdf(z) / 3f64.sqrt();
     }
-    let fd = finite_difference_gradient(
-        |t: &[f64]| {
-            let mut ws = Model::<f64>::workspace(&model, ());
-            let mut out = 0.0;
-            model.predict_into(t, &x, &mut out, &mut ws);
-            out
-        },
-        &theta,
-        1e-5,
-    );
+    let fd = common::fd_prediction_gradient(&model, &x, &theta, 1e-5, ());
     assert!(max_rel_err(&wrong, &fd) > 1e-3);
     let mut ws = Model::<f64>::workspace(&model, ());
     let mut right = vec![0.0; 15];
@@ -200,16 +194,7 @@ fn derivative_check_rejects_a_wrong_gradient() {
             wrong[k * 4 + j] = a[k] * x[j] / 3f64.sqrt(); // missing (1 − t_k²)
         }
     }
-    let fd = finite_difference_gradient(
-        |t: &[f64]| {
-            let mut ws = Model::<f64>::workspace(&model, ());
-            let mut out = 0.0;
-            model.predict_into(t, &x, &mut out, &mut ws);
-            out
-        },
-        &theta,
-        1e-5,
-    );
+    let fd = common::fd_prediction_gradient(&model, &x, &theta, 1e-5, ());
     assert!(max_rel_err(&wrong, &fd) > 1e-3);
 }
 
@@ -224,7 +209,7 @@ fn f64_and_mpfr_predictions_agree() {
     let r64 = p64.residuals(&theta64);
     let rmp = pmp.residuals(&thetamp);
     for (a, b) in r64.iter().zip(&rmp) {
-        assert!((a - b.to_f64()).abs() < 1e-14 * (1.0 + a.abs()));
+        assert_close!(a, b.to_f64(), abs = 1e-14 * (1.0 + a.abs()));
     }
 }
 
@@ -242,13 +227,12 @@ fn sgd_fits_the_teacher_task() {
     let model = Mlp::new(6, 16);
     let problem = Problem::new(model, t.train.clone());
     let theta0 = model.gaussian_init::<f64>(1, 1.0, 1.0, ());
-    let method = Sgd {
-        noise: Default::default(),
-        batch_size: 1,
-        label_noise_sigma: 0.0,
-        sampling: Sampling::WithReplacement,
-        schedule: Schedule::constant(0.1).unwrap(),
-    };
+    let method = common::sgd(
+        1,
+        0.0,
+        Sampling::WithReplacement,
+        Schedule::constant(0.1).unwrap(),
+    );
     let mut state = SgdState::new(theta0.clone(), 1, problem.n(), &method);
     let mut probe = MlpProbe::new(&problem, &t.test_x, &t.test_y, true);
     let run = run_sgd(
@@ -272,7 +256,7 @@ fn sgd_fits_the_teacher_task() {
     );
     assert_eq!(probe.thetas.len(), run.records.len());
     let direct = heldout_loss(&model, &run.theta, &t.test_x, &t.test_y);
-    assert!((direct - last.test_loss).abs() < 1e-12);
+    assert_close!(direct, last.test_loss, abs = 1e-12);
     assert!(last.test_loss.is_finite() && last.test_loss > 0.0);
     // Bad input names the field.
     let err = TeacherTask::new(&TeacherConfig {
@@ -343,13 +327,13 @@ fn mlp_config_runs_in_f64_and_mpfr() {
             // same noise path: f64 and 128-bit runs agree to roundoff growth
             let rel = (a.norm - b.norm).abs() / a.norm;
             assert!(rel < 1e-9, "{act}: f64 {} vs MPFR {}", a.norm, b.norm);
-            assert!((a.test_loss - b.test_loss).abs() < 1e-8 * (1.0 + a.test_loss));
+            assert_close!(a.test_loss, b.test_loss, abs = 1e-8 * (1.0 + a.test_loss));
         }
         // records: train loss, held-out loss, ‖θ‖, ‖r‖ (r² / 2n = train loss)
         for rec in &r64.trajectories[0] {
             assert!(rec.test_loss.is_finite());
             let l = rec.residual_norm * rec.residual_norm / 20.0;
-            assert!((l - rec.train_loss).abs() <= 1e-12 * (1.0 + l));
+            assert_close!(l, rec.train_loss, abs = 1e-12 * (1.0 + l));
         }
     }
 }
@@ -393,30 +377,28 @@ fn mlp_config_errors_name_the_field() {
         assert!(err.contains(needle), "{needle:?} not in: {err}");
     };
     let base = mlp_config("", 53, "steps_after_decay = 10");
-    check(base.replace("[mlp]\nwidth = 4\n", ""), "[mlp] section");
-    check(
-        base.replace("model = \"mlp\"", "model = \"diagonal\""),
-        "mlp = given",
-    );
-    check(base.replace("width = 4", "width = 0"), "mlp.width");
-    check(
-        base.replace("width = 4", "width = 4\nw_scale = -1"),
-        "mlp.w_scale",
-    );
-    check(
-        base.replace("width = 4", "width = 4\nactivation = \"sigmoid\""),
-        "activation",
-    );
-    check(base.replace("width = 4", "width = 4\ndepth = 2"), "depth");
-    check(
-        base.replace("[sgd]", "[init]\nkind = \"gaussian\"\nscale = 1.0\n[sgd]"),
-        "init",
-    );
-    // n = 10 ≥ D = 1·5 + 1 = 6 parameters: the check counts parameters.
-    check(
-        base.replace("width = 4", "width = 1"),
-        "D = 6 parameters of the Mlp",
-    );
+    // (replace, by, the error must name); n = 10 ≥ D = 1·5 + 1 = 6 parameters
+    // at width 1: the check counts parameters.
+    for (from, to, needle) in [
+        ("[mlp]\nwidth = 4\n", "", "[mlp] section"),
+        ("model = \"mlp\"", "model = \"diagonal\"", "mlp = given"),
+        ("width = 4", "width = 0", "mlp.width"),
+        ("width = 4", "width = 4\nw_scale = -1", "mlp.w_scale"),
+        (
+            "width = 4",
+            "width = 4\nactivation = \"sigmoid\"",
+            "activation",
+        ),
+        ("width = 4", "width = 4\ndepth = 2", "depth"),
+        (
+            "[sgd]",
+            "[init]\nkind = \"gaussian\"\nscale = 1.0\n[sgd]",
+            "init",
+        ),
+        ("width = 4", "width = 1", "D = 6 parameters of the Mlp"),
+    ] {
+        check(base.replace(from, to), needle);
+    }
     // ... while n = 10 > d = 5 features is fine for the Mlp (width 4: D = 24).
     assert!(Experiment::new(parse(&base)).is_ok());
     // and the Linear model on the same data is refused because of features.

@@ -6,27 +6,20 @@
 //! for MPFR at 256 bits h = 1e-25 (truncation ~1e-50, roundoff ~1e-52).
 #![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
-use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::data::Dataset;
 use latedecay::linalg::{dot, Mat};
 use latedecay::model::{
-    finite_difference_gradient, Diagonal, Linear, LinearInX, Model, Problem, TraceGradient,
+    finite_difference_gradient, Diagonal, Linear, LinearInX, Problem, TraceGradient,
 };
 use latedecay::scalar::{Mpfr, Real};
 use proptest::prelude::*;
 
+#[macro_use]
 mod common;
 use common::{check_model_derivatives, max_rel_err};
 
 fn data<R: Real>(n: usize, d: usize, seed: u64, normalize: bool, ctx: R::Ctx) -> Dataset<R> {
-    Dataset::synthetic(&SyntheticConfig {
-        n,
-        d,
-        seed,
-        normalize_columns: normalize,
-        ..Default::default()
-    })
-    .unwrap()
-    .convert::<R>(ctx)
+    common::seeded_design(n, d, seed, normalize).convert::<R>(ctx)
 }
 
 /// All derivative identities of a model on one random point.
@@ -108,15 +101,6 @@ fn derivative_check_rejects_a_wrong_gradient() {
         wrong[j] = theta[j] * x[j]; // should be v_j x_j
         wrong[d + j] = theta[j] * x[j];
     }
-    let fd = finite_difference_gradient(
-        |t: &[f64]| {
-            let mut ws = Model::<f64>::workspace(&model, ());
-            let mut out = 0.0;
-            model.predict_into(t, &x, &mut out, &mut ws);
-            out
-        },
-        &theta,
-        1e-5,
-    );
+    let fd = common::fd_prediction_gradient(&model, &x, &theta, 1e-5, ());
     assert!(max_rel_err(&wrong, &fd) > 1e-3);
 }

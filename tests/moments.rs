@@ -5,7 +5,7 @@
 
 use latedecay::data::Dataset;
 use latedecay::dynamics::sde::ContinuousModel;
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use latedecay::dynamics::sgd::run_sgd_to_end;
 use latedecay::linalg::{Lu, Mat};
 use latedecay::model::{Linear, Problem};
 use latedecay::moments::matrix::{expm, power};
@@ -16,6 +16,9 @@ use latedecay::moments::{
 use latedecay::noise::Sampling;
 use latedecay::scalar::{vec_from_f64, Mpfr, Real};
 use latedecay::schedule::Schedule;
+
+#[macro_use]
+mod common;
 
 const BITS: u32 = 256;
 
@@ -144,29 +147,18 @@ fn monte_carlo_sgd(
     seeds: u64,
 ) -> MonteCarlo {
     let problem = Problem::new(Linear::new(data.d()), data.clone());
-    let method = Sgd {
-        noise: Default::default(),
-        batch_size: b,
-        label_noise_sigma: sigma,
-        sampling: Sampling::WithReplacement,
-        schedule: Schedule::constant(eta).unwrap(),
-    };
+    let method = common::sgd(
+        b,
+        sigma,
+        Sampling::WithReplacement,
+        Schedule::constant(eta).unwrap(),
+    );
     let d = data.d();
     let (mut s1, mut s2) = (0.0, 0.0);
     let mut t1 = vec![0.0; d];
     let mut t2 = vec![0.0; d];
     for seed in 0..seeds {
-        let mut state = SgdState::new(theta0.to_vec(), 1_000_000 + seed, data.n(), &method);
-        let mut probe = StandardProbe::new(&problem, None);
-        let run = run_sgd(
-            &problem,
-            &method,
-            &mut state,
-            steps,
-            RecordPlan::FinalOnly,
-            &mut probe,
-            |_| {},
-        );
+        let run = run_sgd_to_end(&problem, &method, theta0.to_vec(), 1_000_000 + seed, steps);
         let v: f64 = run.theta.iter().map(|x| x * x).sum();
         s1 += v;
         s2 += v * v;
@@ -265,7 +257,7 @@ fn ode_moments_match_closed_form_gradient_flow() {
         let s = lm.second_moment(&z);
         for j in 0..3 {
             for k in 0..3 {
-                assert!((s[(j, k)] - closed[j] * closed[k]).abs() < 1e-13);
+                assert_close!(s[(j, k)], closed[j] * closed[k], abs = 1e-13);
             }
         }
         // MPFR vs the f64 closed form.
@@ -340,125 +332,13 @@ fn local_error_orders_of_the_generators() {
         (ContinuousModel::Sme2WrongHalf, 2.0),
     ] {
         let order = (local(model, 12) / local(model, 13)).log2();
-        assert!(
-            (order - expected).abs() < 1e-2,
+        assert_close!(
+            order,
+            expected,
+            abs = 1e-2,
             "{model}: local order {order}, expected {expected}"
         );
     }
-}
-
-/// proofs/moments.md §5 and proofs/sme.md §4: the full default sweep (f64,
-/// MPFR 256 and 512 bits, η = 2⁻² … 2⁻⁴⁰). Orders within 1e-6 of 1, 1, 2;
-/// coefficients agree between precisions to ≥ 10 digits; SME-1 has a smaller
-/// constant than gradient flow; f64 agrees with MPFR for large η and breaks
-/// down at small η; SME-1 claimed as order 2 is rejected; the CSV is written.
-#[test]
-fn weak_orders_in_mpfr_default_instance() {
-    let cfg = WeakOrderConfig::default();
-    let report = run_weak_order(&cfg).unwrap();
-    for &bits in &cfg.precisions {
-        for method in ContinuousModel::F6 {
-            let fit = report.fit(method, bits).unwrap();
-            let p = method.weak_order_vs_sgd() as f64;
-            assert!(
-                (fit.order - p).abs() < 1e-6,
-                "{method} at {bits} bits: order {}",
-                fit.order
-            );
-            assert!(fit.order_ci.0 - 1e-6 < p && p < fit.order_ci.1 + 1e-6);
-            for s in &fit.successive_orders {
-                assert!((s - p).abs() < 1e-6, "{method}: successive order {s}");
-            }
-        }
-        // Negative control: "SME-1 has order 2" is rejected — the fitted order
-        // is 1 with a CI far from 2.
-        let sme1 = report.fit(ContinuousModel::Sme1, bits).unwrap();
-        assert!(
-            sme1.order_ci.1 < 1.5,
-            "SME-1 claimed as order 2 was not rejected"
-        );
-    }
-    for a in &report.agreement {
-        assert!(
-            a.digits >= 10.0,
-            "{}: only {} digits agree",
-            a.method,
-            a.digits
-        );
-    }
-    for c in &report.coefficients {
-        assert!(
-            c.richardson_error < 1e-10 * c.value.abs(),
-            "{}: Richardson error {}",
-            c.method,
-            c.richardson_error
-        );
-    }
-    let coef = |m| {
-        report
-            .coefficients
-            .iter()
-            .find(|c| c.method == m && c.precision_bits == 512)
-            .unwrap()
-            .value
-    };
-    assert!(coef(ContinuousModel::Sme1).abs() < coef(ContinuousModel::GradientFlow).abs());
-    // f64 reference fit over η = 2⁻² … 2⁻⁸ (proofs/moments.md §5): orders → 1, 1, 2 roughly.
-    for method in ContinuousModel::F6 {
-        let fit = report.reference_fit(method).unwrap();
-        let last = *fit.successive_orders.last().unwrap();
-        assert!(
-            (last - method.weak_order_vs_sgd() as f64).abs() < 0.05,
-            "{method}: f64 last ratio {last}"
-        );
-    }
-    // f64 vs MPFR: agree for η ≥ 2⁻⁸ (relative 1e-9), and break down before 2⁻⁴⁰.
-    let f64_curve = |m| report.curve(m, 53).unwrap();
-    let mp_curve = |m| report.curve(m, 512).unwrap();
-    for method in ContinuousModel::F6 {
-        let (a, b) = (f64_curve(method), mp_curve(method));
-        for i in 0..7 {
-            let rel = (a.signed_errors[i] - b.signed_errors[i]).abs() / b.errors[i];
-            assert!(
-                rel < 1e-9,
-                "{method} η = {}: f64 vs MPFR rel. diff {rel}",
-                report.etas[i]
-            );
-        }
-        let brk = report
-            .f64_breakdown
-            .iter()
-            .find(|x| x.method == method)
-            .unwrap();
-        let j = brk.exponent.expect("f64 must break down before η = 2^-40");
-        assert!((12..=34).contains(&j), "{method}: breakdown at 2^-{j}");
-    }
-    // SME-2's O(η²) error is swamped first.
-    let brk_sme2 = report
-        .f64_breakdown
-        .iter()
-        .find(|x| x.method == ContinuousModel::Sme2)
-        .unwrap();
-    let brk_gf = report
-        .f64_breakdown
-        .iter()
-        .find(|x| x.method == ContinuousModel::GradientFlow)
-        .unwrap();
-    assert!(brk_sme2.exponent < brk_gf.exponent);
-    // CSV for figure F6.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f6.csv");
-    write_f6_csv(&report, &path).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut lines = text.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "eta,err_gf,err_sme1,err_sme2,err_gf_f64,err_sme1_f64,err_sme2_f64"
-    );
-    assert_eq!(lines.count(), report.etas.len());
-    // The report serializes.
-    let json = serde_json::to_string(&report).unwrap();
-    assert!(json.contains("\"sme2\""));
 }
 
 /// proofs/sme.md §4, negative control: the drift −∇(L + (η/2)‖∇L‖²) (constant
@@ -486,14 +366,16 @@ fn wrong_sme2_constant_loses_order_two() {
         count - 8..count,
     )
     .unwrap();
-    assert!(
-        (wrong.order - 1.0).abs() < 1e-6,
+    assert_close!(
+        wrong.order,
+        1.0,
+        abs = 1e-6,
         "wrong SME-2 order {}",
         wrong.order
     );
     assert!(wrong.order_ci.1 < 1.5);
     let right = fit_weak_order(ContinuousModel::Sme2, &exps, &errs[1], count - 8..count).unwrap();
-    assert!((right.order - 2.0).abs() < 1e-6);
+    assert_close!(right.order, 2.0, abs = 1e-6);
     // Richardson from this shorter, larger-η range (η ≥ 2⁻³⁶, 4 levels)
     // reproduces the leading coefficient of the default sweep (η down to 2⁻⁴⁰):
     // C_SME2 = 2.18915787395315863235512165196724401212 (proofs/moments.md §5).
@@ -547,10 +429,130 @@ fn weak_orders_with_minibatch_and_no_label_noise() {
     for (method, d) in ContinuousModel::F6.iter().zip(&errs) {
         let fit = fit_weak_order(*method, &exps, d, count - 8..count).unwrap();
         let p = method.weak_order_vs_sgd() as f64;
-        assert!(
-            (fit.order - p).abs() < 1e-6,
-            "{method}: order {}",
-            fit.order
+        assert_close!(fit.order, p, abs = 1e-6, "{method}: order {}", fit.order);
+    }
+}
+
+/// The slow group (each test ≳ 20 s): `cargo test --release -- --skip slow::`
+/// runs everything else, `cargo test --release slow::` only these.
+mod slow {
+    use super::*;
+
+    /// proofs/moments.md §5 and proofs/sme.md §4: the full default sweep (f64,
+    /// MPFR 256 and 512 bits, η = 2⁻² … 2⁻⁴⁰). Orders within 1e-6 of 1, 1, 2;
+    /// coefficients agree between precisions to ≥ 10 digits; SME-1 has a smaller
+    /// constant than gradient flow; f64 agrees with MPFR for large η and breaks
+    /// down at small η; SME-1 claimed as order 2 is rejected; the CSV is written.
+    #[test]
+    fn weak_orders_in_mpfr_default_instance() {
+        let cfg = WeakOrderConfig::default();
+        let report = run_weak_order(&cfg).unwrap();
+        for &bits in &cfg.precisions {
+            for method in ContinuousModel::F6 {
+                let fit = report.fit(method, bits).unwrap();
+                let p = method.weak_order_vs_sgd() as f64;
+                assert_close!(
+                    fit.order,
+                    p,
+                    abs = 1e-6,
+                    "{method} at {bits} bits: order {}",
+                    fit.order
+                );
+                assert!(fit.order_ci.0 - 1e-6 < p && p < fit.order_ci.1 + 1e-6);
+                for s in &fit.successive_orders {
+                    assert_close!(s, p, abs = 1e-6, "{method}: successive order {s}");
+                }
+            }
+            // Negative control: "SME-1 has order 2" is rejected — the fitted order
+            // is 1 with a CI far from 2.
+            let sme1 = report.fit(ContinuousModel::Sme1, bits).unwrap();
+            assert!(
+                sme1.order_ci.1 < 1.5,
+                "SME-1 claimed as order 2 was not rejected"
+            );
+        }
+        for a in &report.agreement {
+            assert!(
+                a.digits >= 10.0,
+                "{}: only {} digits agree",
+                a.method,
+                a.digits
+            );
+        }
+        for c in &report.coefficients {
+            assert!(
+                c.richardson_error < 1e-10 * c.value.abs(),
+                "{}: Richardson error {}",
+                c.method,
+                c.richardson_error
+            );
+        }
+        let coef = |m| {
+            report
+                .coefficients
+                .iter()
+                .find(|c| c.method == m && c.precision_bits == 512)
+                .unwrap()
+                .value
+        };
+        assert!(coef(ContinuousModel::Sme1).abs() < coef(ContinuousModel::GradientFlow).abs());
+        // f64 reference fit over η = 2⁻² … 2⁻⁸ (proofs/moments.md §5): orders → 1, 1, 2 roughly.
+        for method in ContinuousModel::F6 {
+            let fit = report.reference_fit(method).unwrap();
+            let last = *fit.successive_orders.last().unwrap();
+            assert_close!(
+                last,
+                method.weak_order_vs_sgd() as f64,
+                abs = 0.05,
+                "{method}: f64 last ratio {last}"
+            );
+        }
+        // f64 vs MPFR: agree for η ≥ 2⁻⁸ (relative 1e-9), and break down before 2⁻⁴⁰.
+        let f64_curve = |m| report.curve(m, 53).unwrap();
+        let mp_curve = |m| report.curve(m, 512).unwrap();
+        for method in ContinuousModel::F6 {
+            let (a, b) = (f64_curve(method), mp_curve(method));
+            for i in 0..7 {
+                let rel = (a.signed_errors[i] - b.signed_errors[i]).abs() / b.errors[i];
+                assert!(
+                    rel < 1e-9,
+                    "{method} η = {}: f64 vs MPFR rel. diff {rel}",
+                    report.etas[i]
+                );
+            }
+            let brk = report
+                .f64_breakdown
+                .iter()
+                .find(|x| x.method == method)
+                .unwrap();
+            let j = brk.exponent.expect("f64 must break down before η = 2^-40");
+            assert!((12..=34).contains(&j), "{method}: breakdown at 2^-{j}");
+        }
+        // SME-2's O(η²) error is swamped first.
+        let brk_sme2 = report
+            .f64_breakdown
+            .iter()
+            .find(|x| x.method == ContinuousModel::Sme2)
+            .unwrap();
+        let brk_gf = report
+            .f64_breakdown
+            .iter()
+            .find(|x| x.method == ContinuousModel::GradientFlow)
+            .unwrap();
+        assert!(brk_sme2.exponent < brk_gf.exponent);
+        // CSV for figure F6.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f6.csv");
+        write_f6_csv(&report, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "eta,err_gf,err_sme1,err_sme2,err_gf_f64,err_sme1_f64,err_sme2_f64"
         );
+        assert_eq!(lines.count(), report.etas.len());
+        // The report serializes.
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains("\"sme2\""));
     }
 }

@@ -5,7 +5,6 @@
 //! with separate u/v scales and from a CSV file, config errors, and the noise
 //! models through `run`, `sweep` and `verify --config`.
 
-use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::sgd::{run_sgd_to_end, NoiseModel, Sgd};
 use latedecay::experiment::run::initial_theta;
 use latedecay::experiment::{
@@ -16,15 +15,11 @@ use latedecay::noise::{BatchNoise, Sampling};
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
+#[macro_use]
+mod common;
+
 fn problem<R: Real>(ctx: R::Ctx) -> Problem<R, Diagonal> {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 10,
-        d: 30,
-        normalize_columns: true,
-        ..Default::default()
-    })
-    .unwrap()
-    .convert::<R>(ctx);
+    let data = common::normalized_design(10, 30).convert::<R>(ctx);
     Problem::new(Diagonal::new(30), data)
 }
 
@@ -74,11 +69,11 @@ fn isotropic_noise_adds_eta_s_zeta() {
         .isotropic_scale(&p, &[1.0; 60])
         .unwrap();
     // column moments are 1 up to the 2⁻³⁰ data grid
-    assert!((s - 0.7).abs() < 1e-9, "matched s = {s}");
+    assert_close!(s, 0.7, abs = 1e-9, "matched s = {s}");
     let theta0 = vec![1.0 + 0.1; 60];
     let s0 = method(iso, 0.0, lr).isotropic_scale(&p, &theta0).unwrap();
     // tr G = ‖θ‖² = 60·1.21, D = 60: s = 0.7·1.1
-    assert!((s0 - 0.77).abs() < 1e-9);
+    assert_close!(s0, 0.77, abs = 1e-9);
     let mut z = Vec::new();
     for seed in 0..200 {
         let plain = run_sgd_to_end(
@@ -97,7 +92,7 @@ fn isotropic_noise_adds_eta_s_zeta() {
     let mean = z.iter().sum::<f64>() / m;
     let var = z.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (m - 1.0);
     assert!(mean.abs() < 4.0 / m.sqrt(), "mean {mean}");
-    assert!((var - 1.0).abs() < 4.0 * (2.0 / m).sqrt(), "var {var}");
+    assert_close!(var, 1.0, abs = 4.0 * (2.0 / m).sqrt(), "var {var}");
 }
 
 /// LNGD: θ₁ = θ₀ − η[(1/n)Σ_j r_j ∇f_j − σ ξ ∇f_i] with (i, ξ) the first draw
@@ -121,7 +116,7 @@ fn lngd_step_is_full_gradient_plus_one_label_noise() {
     let jac = p.jacobian(&theta0);
     for k in 0..60 {
         let expect = theta0[k] - lr * (grad[k] - sigma * xi[0] * jac[(idx[0], k)]);
-        assert!((run.theta[k] - expect).abs() < 1e-14, "{k}");
+        assert_close!(run.theta[k], expect, abs = 1e-14, "{k}");
     }
 }
 

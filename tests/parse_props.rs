@@ -9,7 +9,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use latedecay::data::{CsvConfig, DataConfig, Dataset, Spectrum};
+use latedecay::data::{CsvConfig, DataConfig, Dataset};
 use latedecay::experiment::{Experiment, ExperimentConfig};
 use proptest::prelude::*;
 
@@ -163,18 +163,7 @@ fn x_rows() -> Vec<Vec<String>> {
 
 /// Load X.csv and y.csv from `dir`: Ok, or an error naming the file and line.
 fn judge_csv(dir: &Path, file: &str) -> Result<bool, String> {
-    let cfg = DataConfig::Csv(CsvConfig {
-        x: dir.join("X.csv"),
-        y: dir.join("y.csv"),
-        beta_star: None,
-        spectrum: Spectrum::Identity,
-        target_noise_sigma: 0.0,
-        normalize_columns: false,
-        test_x: None,
-        test_y: None,
-        test_fraction: None,
-        split_seed: None,
-    });
+    let cfg = DataConfig::Csv(CsvConfig::new(dir.join("X.csv"), dir.join("y.csv")));
     let r = catch_unwind(AssertUnwindSafe(|| {
         Dataset::from_config(&cfg).and_then(|d| d.require_overparameterized().map(|_| d))
     }));

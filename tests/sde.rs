@@ -12,6 +12,9 @@ use latedecay::model::{Diagonal, Linear, Problem};
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
+#[macro_use]
+mod common;
+
 #[test]
 fn coupled_brownian_paths_share_coarse_points_exactly() {
     let schedule = Schedule::step_decay(0.1, 0.02, 7).unwrap();
@@ -31,7 +34,7 @@ fn coupled_brownian_paths_share_coarse_points_exactly() {
     assert_ne!(coarse.endpoint(), other.endpoint());
     // grid times follow the schedule: t_K = Σ η_k
     let t_end = *finest.times.last().unwrap();
-    assert!((t_end - schedule.sde_time(20)).abs() < 1e-12);
+    assert_close!(t_end, schedule.sde_time(20), abs = 1e-12);
 }
 
 /// Finest-level increments are N(0, h): their normalized sum of squares is
@@ -53,20 +56,12 @@ fn bridge_increments_have_the_right_variance() {
         }
     }
     let ratio = acc / count as f64;
-    assert!(
-        (ratio - 1.0).abs() < 0.15,
-        "increment variance ratio {ratio}"
-    );
+    assert_close!(ratio, 1.0, abs = 0.15, "increment variance ratio {ratio}");
 }
 
 #[test]
 fn noise_factor_reproduces_the_covariance() {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 4,
-        d: 6,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::design(4, 6);
     let problem = Problem::new(Diagonal::new(6), data);
     let theta: Vec<f64> = (0..12).map(|k| 0.3 + 0.1 * k as f64).collect();
     let (b, sigma, lr) = (3usize, 0.7, 0.02);
@@ -90,8 +85,10 @@ fn noise_factor_reproduces_the_covariance() {
     for p in 0..12 {
         for q in 0..12 {
             direct[(p, q)] += lr * sigma * sigma / b as f64 * g[(p, q)];
-            assert!(
-                (direct[(p, q)] - cov[(p, q)]).abs() < 1e-14,
+            assert_close!(
+                direct[(p, q)],
+                cov[(p, q)],
+                abs = 1e-14,
                 "({p},{q}): {} vs {}",
                 direct[(p, q)],
                 cov[(p, q)]
@@ -103,7 +100,7 @@ fn noise_factor_reproduces_the_covariance() {
     let th_m: Vec<Mpfr> = theta.iter().map(|v| Mpfr::from_f64(*v, 128)).collect();
     let am = noise_factor(&pm, &th_m, b, sigma, lr);
     for (x, y) in am.as_slice().iter().zip(a.as_slice()) {
-        assert!((x.to_f64() - y).abs() < 1e-15);
+        assert_close!(x.to_f64(), y, abs = 1e-15);
     }
 }
 
@@ -156,14 +153,18 @@ fn euler_maruyama_matches_ou_moments() {
         let se_m = (v / paths as f64).sqrt();
         let se_v = v * (2.0 / (paths - 1) as f64).sqrt();
         eprintln!("EM level {level}: mean {m:.5} (EM exact {mean_em:.5}, se {se_m:.1e}), var {v:.5} (EM exact {var_em:.5}, se {se_v:.1e})");
-        assert!((m - mean_em).abs() < 4.0 * se_m, "mean {m} vs {mean_em}");
-        assert!((v - var_em).abs() < 4.0 * se_v, "variance {v} vs {var_em}");
+        assert_close!(m, mean_em, abs = 4.0 * se_m, "mean {m} vs {mean_em}");
+        assert_close!(v, var_em, abs = 4.0 * se_v, "variance {v} vs {var_em}");
     }
     // continuous limit vs the fine level: bias O(h) (h = 1/32): within 4 se + h
     let (m, v) = ou_moments(Scheme::EulerMaruyama, 3, paths);
     let var_exact = 0.5 * (1.0 - (-2.0f64).exp());
-    assert!((m - (-1.0f64).exp()).abs() < 4.0 * (v / paths as f64).sqrt() + 1.0 / 32.0);
-    assert!((v - var_exact).abs() < 0.1 * var_exact);
+    assert_close!(
+        m,
+        (-1.0f64).exp(),
+        abs = 4.0 * (v / paths as f64).sqrt() + 1.0 / 32.0
+    );
+    assert_close!(v, var_exact, rel = 0.1);
 }
 
 /// Weak order on the coarse grid h = 0.25: EM's bias is O(h) (exact EM variance
@@ -208,11 +209,11 @@ fn gradient_flow_kind_is_deterministic_and_heun_is_second_order() {
         .collect();
     for w in e_em.windows(2) {
         let order = (w[0] / w[1]).log2();
-        assert!((order - 1.0).abs() < 0.1, "EM order {order}");
+        assert_close!(order, 1.0, abs = 0.1, "EM order {order}");
     }
     for w in e_pl.windows(2) {
         let order = (w[0] / w[1]).log2();
-        assert!((order - 2.0).abs() < 0.1, "Heun order {order}");
+        assert_close!(order, 2.0, abs = 0.1, "Heun order {order}");
     }
     assert_eq!(Scheme::EulerMaruyama.weak_order(), 1);
     assert_eq!(Scheme::PlatenWeak2.weak_order(), 2);
@@ -222,12 +223,7 @@ fn gradient_flow_kind_is_deterministic_and_heun_is_second_order() {
 
 #[test]
 fn sde_runs_in_mpfr_and_follows_f64_on_the_same_path() {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 3,
-        d: 5,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::design(3, 5);
     let pf = Problem::new(Diagonal::new(5), data.clone());
     let pm = Problem::new(Diagonal::new(5), data.convert::<Mpfr>(256));
     for (kind, scheme) in [
@@ -278,63 +274,6 @@ fn invalid_sde_settings_name_the_field() {
     assert!(e.to_string().contains("label_noise_sigma"), "{e}");
 }
 
-/// C5 by Monte Carlo (proofs/covariance.md §5): SGD vs SME-1 weak errors of
-/// E‖θ‖² and the test loss over η = 0.02 … 0.0025 with the sequential path plan.
-/// Pre-registered: both fitted orders in [0.7, 1.5] and both CI upper ends < 2
-/// (the claim "SME-1 is weak order 2" is rejected).
-#[test]
-fn c5_monte_carlo_sgd_vs_sme1_order_one() {
-    use latedecay::compare::{sde_tables, CompareConfig};
-    let cfg = CompareConfig::from_toml_str(
-        r#"
-        label_noise_sigma = 1.0
-        etas = [0.02, 0.01, 0.005, 0.0025]
-        seeds = 4
-        [data]
-        n = 8
-        d = 20
-        normalize_columns = true
-        seed = 3
-        [sde]
-        horizon = 1.0
-        paths = 40000
-        batch_paths = 1000
-        level = 2
-        label_noise_sigma = 0.2
-        batch_size = 4
-        "#,
-        "c5 test",
-    )
-    .unwrap();
-    let data = Dataset::synthetic(&cfg.data).unwrap();
-    let problem = Problem::new(Diagonal::new(20), data);
-    let tables = sde_tables(&cfg, cfg.sde.as_ref().unwrap(), &problem).unwrap();
-    for t in &tables {
-        let fit = t.fit.as_ref().expect("order resolved");
-        eprintln!(
-            "C5 {}: errors {:?}, order {:.3} CI ({:.3}, {:.3})",
-            t.name,
-            t.rows.iter().map(|r| r.error).collect::<Vec<_>>(),
-            fit.order,
-            fit.ci.0,
-            fit.ci.1
-        );
-        assert_eq!(fit.points, 4, "every row must be resolved");
-        assert!(
-            (0.7..=1.5).contains(&fit.order),
-            "{}: order {}",
-            t.name,
-            fit.order
-        );
-        assert!(
-            fit.ci.1 < 2.0,
-            "{}: order 2 not rejected, CI {:?}",
-            t.name,
-            fit.ci
-        );
-    }
-}
-
 #[test]
 fn compare_config_parses_and_names_bad_fields() {
     use latedecay::compare::CompareConfig;
@@ -357,12 +296,7 @@ fn compare_config_parses_and_names_bad_fields() {
 #[test]
 fn sme2_hessian_vector_product_is_exact_for_linear() {
     use latedecay::dynamics::sde::hessian_vector;
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 4,
-        d: 7,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::design(4, 7);
     let problem = Problem::new(Linear::new(7), data);
     let theta: Vec<f64> = (0..7).map(|k| 0.2 * k as f64 - 0.5).collect();
     let v: Vec<f64> = (0..7).map(|k| 1.0 - 0.3 * k as f64).collect();
@@ -370,7 +304,7 @@ fn sme2_hessian_vector_product_is_exact_for_linear() {
     let h = problem.gauss_newton(&theta); // = XᵀX/n = ∇²L for Linear
     let exact = h.mul_vec(&v);
     for (a, b) in hv.iter().zip(&exact) {
-        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        assert_close!(a, b, abs = 1e-9, "{a} vs {b}");
     }
 }
 
@@ -458,4 +392,67 @@ fn streaming_sme1_matches_exact_moments_of_the_linear_model() {
     assert!(z.abs() < 4.5, "z = {z}");
     assert!((coarse - exact).abs() > (fine - exact).abs());
     assert!(((fine - gradient_flow) / se).abs() > 10.0);
+}
+
+/// The slow group (each test ≳ 20 s): `cargo test --release -- --skip slow::`
+/// runs everything else, `cargo test --release slow::` only these.
+mod slow {
+    use super::*;
+
+    /// C5 by Monte Carlo (proofs/covariance.md §5): SGD vs SME-1 weak errors of
+    /// E‖θ‖² and the test loss over η = 0.02 … 0.0025 with the sequential path plan.
+    /// Pre-registered: both fitted orders in [0.7, 1.5] and both CI upper ends < 2
+    /// (the claim "SME-1 is weak order 2" is rejected).
+    #[test]
+    fn c5_monte_carlo_sgd_vs_sme1_order_one() {
+        use latedecay::compare::{sde_tables, CompareConfig};
+        let cfg = CompareConfig::from_toml_str(
+            r#"
+            label_noise_sigma = 1.0
+            etas = [0.02, 0.01, 0.005, 0.0025]
+            seeds = 4
+            [data]
+            n = 8
+            d = 20
+            normalize_columns = true
+            seed = 3
+            [sde]
+            horizon = 1.0
+            paths = 40000
+            batch_paths = 1000
+            level = 2
+            label_noise_sigma = 0.2
+            batch_size = 4
+            "#,
+            "c5 test",
+        )
+        .unwrap();
+        let data = Dataset::synthetic(&cfg.data).unwrap();
+        let problem = Problem::new(Diagonal::new(20), data);
+        let tables = sde_tables(&cfg, cfg.sde.as_ref().unwrap(), &problem).unwrap();
+        for t in &tables {
+            let fit = t.fit.as_ref().expect("order resolved");
+            eprintln!(
+                "C5 {}: errors {:?}, order {:.3} CI ({:.3}, {:.3})",
+                t.name,
+                t.rows.iter().map(|r| r.error).collect::<Vec<_>>(),
+                fit.order,
+                fit.ci.0,
+                fit.ci.1
+            );
+            assert_eq!(fit.points, 4, "every row must be resolved");
+            assert!(
+                (0.7..=1.5).contains(&fit.order),
+                "{}: order {}",
+                t.name,
+                fit.order
+            );
+            assert!(
+                fit.ci.1 < 2.0,
+                "{}: order 2 not rejected, CI {:?}",
+                t.name,
+                fit.ci
+            );
+        }
+    }
 }

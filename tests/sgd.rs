@@ -4,7 +4,6 @@
 //! and in proofs/statistics.md.
 #![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
-use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::sgd::{
     run_sgd, RecordPlan, Sgd, SgdError, SgdState, StandardProbe, StopReason,
 };
@@ -16,6 +15,9 @@ use latedecay::model::{Diagonal, Linear, ModelKind, Problem};
 use latedecay::noise::{BatchNoise, Sampling};
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
+
+#[macro_use]
+mod common;
 
 fn reference_config(decay_step: u64, sigma: f64, seeds: u64) -> ExperimentConfig {
     let mut cfg = ExperimentConfig::default_late_decay();
@@ -48,7 +50,7 @@ fn late_decay_reference_behaviour() {
         tests.push(report.mean.test_loss);
         minnorm = report.reference.minnorm_norm;
     }
-    assert!((minnorm - 2.449).abs() < 0.05, "‖θ_mn‖ = {minnorm}");
+    assert_close!(minnorm, 2.449, abs = 0.05, "‖θ_mn‖ = {minnorm}");
     for w in norms.windows(2) {
         assert!(w[1] < w[0], "norm not decreasing: {norms:?}");
     }
@@ -56,9 +58,9 @@ fn late_decay_reference_behaviour() {
         assert!(w[1] < w[0], "test loss not decreasing: {tests:?}");
     }
     for (got, want) in norms.iter().zip([10.3, 6.4, 3.1]) {
-        assert!((got / want - 1.0).abs() < 0.3, "norms {norms:?}");
+        assert_close!(got / want, 1.0, abs = 0.3, "norms {norms:?}");
     }
-    assert!((norms[3] / minnorm - 1.0).abs() < 0.02, "norms {norms:?}");
+    assert_close!(norms[3] / minnorm, 1.0, abs = 0.02, "norms {norms:?}");
     assert!(tests[0] > 10.0 && tests[3] < 0.01, "test losses {tests:?}");
 }
 
@@ -94,7 +96,11 @@ fn linear_model_shows_no_decay_effect() {
     let late = run_experiment(&Experiment::new(cfg.clone()).unwrap()).unwrap();
     let rel = (early.mean.norm - late.mean.norm).abs() / early.mean.norm;
     assert!(rel < 5e-3, "linear norms differ by {rel}");
-    assert!((early.mean.test_loss - late.mean.test_loss).abs() < 0.01 * early.mean.test_loss);
+    assert_close!(
+        early.mean.test_loss,
+        late.mean.test_loss,
+        abs = 0.01 * early.mean.test_loss
+    );
 }
 
 #[test]
@@ -128,20 +134,14 @@ fn shuffle_sampling_visits_each_index_once_per_epoch() {
 
 #[test]
 fn divergence_stops_with_step_lr_and_hint() {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 10,
-        d: 30,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::design(10, 30);
     let problem = Problem::new(Diagonal::new(30), data);
-    let method = Sgd {
-        noise: Default::default(),
-        batch_size: 1,
-        label_noise_sigma: 1.0,
-        sampling: Sampling::WithReplacement,
-        schedule: Schedule::constant(0.5).unwrap(),
-    };
+    let method = common::sgd(
+        1,
+        1.0,
+        Sampling::WithReplacement,
+        Schedule::constant(0.5).unwrap(),
+    );
     let mut state = SgdState::new(vec![1.0f64; 60], 1, 10, &method);
     let mut probe = StandardProbe::new(&problem, None);
     let run = run_sgd(
@@ -172,20 +172,13 @@ fn divergence_stops_with_step_lr_and_hint() {
 /// LR over 2000 steps they differ only by accumulated f64 roundoff (≤ 1e-10).
 #[test]
 fn f64_and_mpfr_runs_follow_the_same_noise_path() {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 8,
-        d: 20,
-        normalize_columns: true,
-        ..Default::default()
-    })
-    .unwrap();
-    let method = Sgd {
-        noise: Default::default(),
-        batch_size: 2,
-        label_noise_sigma: 0.5,
-        sampling: Sampling::WithReplacement,
-        schedule: Schedule::constant(0.01).unwrap(),
-    };
+    let data = common::normalized_design(8, 20);
+    let method = common::sgd(
+        2,
+        0.5,
+        Sampling::WithReplacement,
+        Schedule::constant(0.01).unwrap(),
+    );
     let p64 = Problem::new(Diagonal::new(20), data.clone());
     let pm = Problem::new(Diagonal::new(20), data.convert::<Mpfr>(256));
     let mut s64 = SgdState::new(vec![1.0f64; 40], 3, 8, &method);
@@ -239,22 +232,15 @@ fn f64_and_mpfr_runs_follow_the_same_noise_path() {
 
 #[test]
 fn records_carry_times_and_distances() {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 8,
-        d: 20,
-        normalize_columns: true,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::normalized_design(8, 20);
     let mn = min_norm_interpolant(ModelKind::Diagonal, &data).unwrap();
     let problem = Problem::new(Diagonal::new(20), data);
-    let method = Sgd {
-        noise: Default::default(),
-        batch_size: 1,
-        label_noise_sigma: 1.0,
-        sampling: Sampling::WithReplacement,
-        schedule: Schedule::step_decay(0.02, 0.002, 500).unwrap(),
-    };
+    let method = common::sgd(
+        1,
+        1.0,
+        Sampling::WithReplacement,
+        Schedule::step_decay(0.02, 0.002, 500).unwrap(),
+    );
     let mut state = SgdState::new(vec![1.0f64; 40], 9, 8, &method);
     let mut probe = StandardProbe::new(&problem, Some(&mn.theta));
     let run = run_sgd(
@@ -269,34 +255,27 @@ fn records_carry_times_and_distances() {
     let steps: Vec<u64> = run.records.iter().map(|r| r.step).collect();
     assert_eq!(steps, vec![0, 250, 500, 750, 1000]);
     let last = run.records.last().unwrap();
-    assert!((last.sde_time - (500.0 * 0.02 + 500.0 * 0.002)).abs() < 1e-12);
-    assert!((last.flow_time - (500.0 * 4e-4 + 500.0 * 4e-6)).abs() < 1e-12);
+    assert_close!(last.sde_time, (500.0 * 0.02 + 500.0 * 0.002), abs = 1e-12);
+    assert_close!(last.flow_time, (500.0 * 4e-4 + 500.0 * 4e-6), abs = 1e-12);
     assert_eq!(run.records[1].lr, 0.02);
     assert_eq!(run.records[3].lr, 0.002);
     let first = &run.records[0];
-    assert!((first.norm - 40f64.sqrt()).abs() < 1e-12);
-    assert!((first.beta_l1 - 20.0).abs() < 1e-12);
+    assert_close!(first.norm, 40f64.sqrt(), abs = 1e-12);
+    assert_close!(first.beta_l1, 20.0, abs = 1e-12);
     assert!(first.dist_minnorm > 1.0 && last.dist_minnorm < first.dist_minnorm);
-    assert!((first.train_loss - first.residual_norm.powi(2) / 16.0).abs() < 1e-12);
+    assert_close!(
+        first.train_loss,
+        first.residual_norm.powi(2) / 16.0,
+        abs = 1e-12
+    );
 }
 
 #[test]
 fn linear_sgd_solves_least_squares_with_minibatches() {
     // Plain SGD (σ = 0) on the Linear model converges to the projection of θ₀ on Γ.
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 5,
-        d: 12,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::design(5, 12);
     let problem = Problem::new(Linear::new(12), data);
-    let method = Sgd {
-        noise: Default::default(),
-        batch_size: 3,
-        label_noise_sigma: 0.0,
-        sampling: Sampling::Shuffle,
-        schedule: Schedule::constant(0.02).unwrap(),
-    };
+    let method = common::sgd(3, 0.0, Sampling::Shuffle, Schedule::constant(0.02).unwrap());
     let mut state = SgdState::new(vec![0.0f64; 12], 1, 5, &method);
     let run = run_sgd(
         &problem,
@@ -322,13 +301,12 @@ fn linear_sgd_solves_least_squares_with_minibatches() {
 
 #[test]
 fn invalid_sgd_settings_are_named() {
-    let bad = Sgd {
-        noise: Default::default(),
-        batch_size: 0,
-        label_noise_sigma: 1.0,
-        sampling: Sampling::WithReplacement,
-        schedule: Schedule::constant(0.1).unwrap(),
-    };
+    let bad = common::sgd(
+        0,
+        1.0,
+        Sampling::WithReplacement,
+        Schedule::constant(0.1).unwrap(),
+    );
     assert!(bad
         .validate(10)
         .unwrap_err()

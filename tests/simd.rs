@@ -5,9 +5,9 @@
 //!
 //! One test function: the dispatch level is process-wide.
 
+#[macro_use]
 mod common;
 
-use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
 use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
 use latedecay::noise::Sampling;
@@ -60,13 +60,7 @@ fn every_simd_level_gives_bit_identical_sgd_runs() {
         assert_eq!(simd::active(), level);
         let mut runs = Vec::new();
         for d in [100usize, 101] {
-            let data = Dataset::synthetic(&SyntheticConfig {
-                n: 40,
-                d,
-                normalize_columns: true,
-                ..Default::default()
-            })
-            .unwrap();
+            let data = common::normalized_design(40, d);
             let diag = Problem::new(Diagonal::new(d), data.clone());
             let lin = Problem::new(Linear::new(d), data);
             let ref_diag = vec![0.5; 2 * d];

@@ -4,7 +4,6 @@
 //! η* monotone in B, full batch = 2/λ_max, and f64 vs MPFR.
 #![allow(clippy::needless_range_loop)]
 
-use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::stability::{
     gram_form_map, map_coefficients, second_moment_map, ReducedGradients,
 };
@@ -14,16 +13,11 @@ use latedecay::noise::{rng_for, Sampling};
 use latedecay::scalar::{Mpfr, Real};
 use rand::RngExt;
 
+#[macro_use]
+mod common;
+
 fn problem<R: Real>(n: usize, d: usize, seed: u64, ctx: R::Ctx) -> Problem<R, Diagonal> {
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n,
-        d,
-        normalize_columns: true,
-        seed,
-        ..Default::default()
-    })
-    .unwrap()
-    .convert::<R>(ctx);
+    let data = common::seeded_design(n, d, seed, true).convert::<R>(ctx);
     Problem::new(Diagonal::new(d), data)
 }
 
@@ -102,10 +96,7 @@ fn reduced_coordinates_equal_full_map() {
                     mr = red.apply(eta, coef, &mr);
                     let tf: f64 = (0..mf.rows()).map(|i| mf[(i, i)]).sum();
                     let tr: f64 = (0..mr.rows()).map(|i| mr[(i, i)]).sum();
-                    assert!(
-                        (tf - tr).abs() <= 1e-11 * tf.abs().max(1e-300),
-                        "{tf} vs {tr}"
-                    );
+                    assert_close!(tf, tr, abs = 1e-11 * tf.abs().max(1e-300), "{tf} vs {tr}");
                 }
                 // ρ of the full map on all symmetric D × D matrices is
                 // max(ρ_restricted, 1) when range(G) ≠ ℝ^D (M supported on
@@ -116,7 +107,7 @@ fn reduced_coordinates_equal_full_map() {
                     red.spectral_radius(eta, coef),
                     again.spectral_radius(eta, coef),
                 );
-                assert!((r1 - r2).abs() <= 1e-10, "ρ {r1} vs {r2}");
+                assert_close!(r1, r2, abs = 1e-10, "ρ {r1} vs {r2}");
             }
         }
     }
@@ -133,10 +124,10 @@ fn one_dimensional_closed_forms() {
     };
     for eta in [0.1, 0.5, 0.9] {
         let rho = one.spectral_radius(eta, (0.0, 1.0));
-        assert!((rho - (1.0 - eta * g * g).powi(2)).abs() < 1e-14);
+        assert_close!(rho, (1.0 - eta * g * g).powi(2), abs = 1e-14);
     }
     let c = one.critical_lr((0.0, 1.0), 1e-12);
-    assert!((c - 2.0 / (g * g)).abs() < 1e-10 * c);
+    assert_close!(c, 2.0 / (g * g), abs = 1e-10 * c);
     let gs = [0.5, -1.2, 2.0, 0.9, 1.4];
     let n = gs.len();
     let m2 = gs.iter().map(|x| x * x).sum::<f64>() / n as f64;
@@ -153,14 +144,11 @@ fn one_dimensional_closed_forms() {
         let (a, bb) = map_coefficients(b, n, s);
         for eta in [0.1, 0.4] {
             let exact = 1.0 - 2.0 * eta * m2 + eta * eta * (a * m2 * m2 + bb * m4);
-            assert!((col.spectral_radius(eta, (a, bb)) - exact).abs() < 1e-13);
+            assert_close!(col.spectral_radius(eta, (a, bb)), exact, abs = 1e-13);
         }
         let c = col.critical_lr((a, bb), 1e-12);
         let exact = 2.0 * m2 / (a * m2 * m2 + bb * m4);
-        assert!(
-            (c - exact).abs() < 1e-9 * exact,
-            "B={b} {s:?}: {c} vs {exact}"
-        );
+        assert_close!(c, exact, rel = 1e-9, "B={b} {s:?}: {c} vs {exact}");
     }
     // B = n without replacement is full-batch GD: η* = 2/m₂
     let (a, bb) = map_coefficients(n, n, Sampling::Shuffle);
@@ -190,17 +178,10 @@ fn critical_lr_is_monotone_in_batch_size() {
         last = c;
     }
     let gd = red.critical_lr(map_coefficients(n, n, Sampling::Shuffle), 1e-12);
-    assert!(
-        (gd - 2.0 / lmax).abs() < 1e-8 * gd,
-        "{gd} vs {}",
-        2.0 / lmax
-    );
+    assert_close!(gd, 2.0 / lmax, abs = 1e-8 * gd, "{gd} vs {}", 2.0 / lmax);
     let shuffle1 = red.critical_lr(map_coefficients(1, n, Sampling::Shuffle), 1e-10);
     let repl1 = red.critical_lr(map_coefficients(1, n, Sampling::WithReplacement), 1e-10);
-    assert!(
-        (shuffle1 - repl1).abs() < 1e-8 * repl1,
-        "B = 1: both samplings agree"
-    );
+    assert_close!(shuffle1, repl1, rel = 1e-8, "B = 1: both samplings agree");
 }
 
 /// Monte Carlo of the linearized recursion δ' = δ − η Ĥ δ in ℝ^D (Linear
@@ -212,14 +193,7 @@ fn critical_lr_is_monotone_in_batch_size() {
 #[test]
 fn spectral_radius_matches_monte_carlo() {
     let (n, d) = (6, 3);
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n,
-        d,
-        normalize_columns: true,
-        seed: 2,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::seeded_design(n, d, 2, true);
     let j = Problem::new(Linear::new(d), data).jacobian(&[0.0; 3]);
     let dim = d;
     let red = ReducedGradients::from_jacobian(&j);
@@ -238,8 +212,10 @@ fn spectral_radius_matches_monte_carlo() {
         }
         let tx = full.apply(eta, coef, &x);
         let ratio: f64 = (0..dim).map(|i| tx[(i, i)]).sum();
-        assert!(
-            (ratio - rho).abs() < 1e-9,
+        assert_close!(
+            ratio,
+            rho,
+            abs = 1e-9,
             "power iteration {ratio} vs Lanczos {rho}"
         );
         // δ₀ = F z with FFᵀ = X*
@@ -275,7 +251,7 @@ fn spectral_radius_matches_monte_carlo() {
         let exact = rho.powi(steps as i32); // tr X* = 1
         let rho_mc = mean.powf(1.0 / steps as f64);
         println!("B={b} η={eta:.5} ρ={rho:.6} MC ρ̂={rho_mc:.6} mean {mean:.5} exact {exact:.5} se {se:.2e} z {:.2}", (mean - exact) / se);
-        assert!((mean - exact).abs() <= 4.0 * se, "B = {b}, η = {eta}");
+        assert_close!(mean, exact, abs = 4.0 * se, "B = {b}, η = {eta}");
     }
 }
 
@@ -293,13 +269,13 @@ fn f64_and_mpfr_agree() {
     for b in [1, 3] {
         let coef = map_coefficients(b, n, Sampling::WithReplacement);
         let (c64, cm) = (r64.critical_lr(coef, 1e-12), rm.critical_lr(coef, 1e-12));
-        assert!((c64 - cm).abs() < 1e-9 * c64, "η* {c64} vs {cm}");
+        assert_close!(c64, cm, abs = 1e-9 * c64, "η* {c64} vs {cm}");
         let eta = 0.8 * c64;
         let (a, bm) = (
             r64.spectral_radius(eta, coef),
             rm.spectral_radius(eta, coef).to_f64(),
         );
-        assert!((a - bm).abs() < 1e-12, "ρ {a} vs {bm}");
+        assert_close!(a, bm, abs = 1e-12, "ρ {a} vs {bm}");
     }
 }
 
@@ -342,7 +318,7 @@ fn stability_command_reports_every_point() {
     // tr G = ‖θ‖² for normalized columns
     let r0 = &rows[0];
     let norm = r0["norm"].as_f64().unwrap();
-    assert!((r0["trace_g"].as_f64().unwrap() - norm * norm).abs() < 1e-9 * norm * norm);
+    assert_close!(r0["trace_g"].as_f64().unwrap(), norm * norm, rel = 1e-9);
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_latedecay"))
         .args([
             "stability",
@@ -361,16 +337,15 @@ fn stability_command_reports_every_point() {
 /// the default instance at η = 0.02 (σ = 0, B = 1), where η* ≈ 0.0083.
 #[test]
 fn divergence_hint_uses_critical_lr_and_never_prints_nan() {
-    use latedecay::dynamics::sgd::{divergence_hint, Sgd};
+    use latedecay::dynamics::sgd::divergence_hint;
     use latedecay::schedule::Schedule;
     let p = problem::<f64>(10, 30, 1, ());
-    let method = Sgd {
-        noise: Default::default(),
-        batch_size: 1,
-        label_noise_sigma: 0.0,
-        sampling: Sampling::WithReplacement,
-        schedule: Schedule::constant(0.5).unwrap(),
-    };
+    let method = common::sgd(
+        1,
+        0.0,
+        Sampling::WithReplacement,
+        Schedule::constant(0.5).unwrap(),
+    );
     for theta in [
         vec![f64::NAN; 60],
         vec![f64::INFINITY; 60],

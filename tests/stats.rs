@@ -6,22 +6,14 @@
 use latedecay::stats::*;
 use proptest::prelude::*;
 
+#[macro_use]
+mod common;
+
 const ALTS: [Alternative; 3] = [
     Alternative::Less,
     Alternative::Greater,
     Alternative::TwoSided,
 ];
-
-fn close(got: f64, want: f64, tol: f64) -> bool {
-    (got - want).abs() <= tol
-}
-
-macro_rules! assert_close {
-    ($got:expr, $want:expr, $tol:expr) => {{
-        let (g, w, t): (f64, f64, f64) = ($got, $want, $tol);
-        assert!(close(g, w, t), "got {g}, want {w} (tol {t})");
-    }};
-}
 
 // ---------------------------------------------------------------------------
 // reference data sets
@@ -64,17 +56,17 @@ fn paired_t_sleep_matches_r() {
     //    t = -4.0621, df = 9, p-value = 0.002833; mean difference -1.58
     // scipy: ttest_rel(g1, g2) -> statistic -4.062127683382037, pvalue 0.002832890197384273
     let r = paired_t_test(&SLEEP_G1, &SLEEP_G2, Alternative::TwoSided).unwrap();
-    assert_close!(r.statistic, -4.062127683382037, 1e-9);
-    assert_close!(r.p_value, 0.002832890197384273, 1e-9);
+    assert_close!(r.statistic, -4.062127683382037, abs = 1e-9);
+    assert_close!(r.p_value, 0.002832890197384273, abs = 1e-9);
     assert_eq!(r.df, Some(9.0));
     assert_eq!(r.n, 10);
-    assert_close!(r.estimate, -1.58, 1e-12);
+    assert_close!(r.estimate, -1.58, abs = 1e-12);
     // scipy: ttest_rel(g1, g2, alternative='less').pvalue = 0.0014164450986921364
     let r = paired_t_test(&SLEEP_G1, &SLEEP_G2, Alternative::Less).unwrap();
-    assert_close!(r.p_value, 0.0014164450986921364, 1e-9);
+    assert_close!(r.p_value, 0.0014164450986921364, abs = 1e-9);
     // scipy: ttest_rel(g1, g2, alternative='greater').pvalue = 0.9985835549013079
     let r = paired_t_test(&SLEEP_G1, &SLEEP_G2, Alternative::Greater).unwrap();
-    assert_close!(r.p_value, 0.9985835549013079, 1e-9);
+    assert_close!(r.p_value, 0.9985835549013079, abs = 1e-9);
 }
 
 #[test]
@@ -83,13 +75,13 @@ fn welch_t_sleep_matches_r() {
     // scipy: ttest_ind(g1, g2, equal_var=False) -> -1.8608134674868526, df 17.776473516178488,
     //        pvalue 0.0793941401873583
     let r = welch_t_test(&SLEEP_G1, &SLEEP_G2, Alternative::TwoSided).unwrap();
-    assert_close!(r.statistic, -1.8608134674868526, 1e-9);
-    assert_close!(r.df.unwrap(), 17.776473516178488, 1e-9);
-    assert_close!(r.p_value, 0.0793941401873583, 1e-9);
+    assert_close!(r.statistic, -1.8608134674868526, abs = 1e-9);
+    assert_close!(r.df.unwrap(), 17.776473516178488, abs = 1e-9);
+    assert_close!(r.p_value, 0.0793941401873583, abs = 1e-9);
     assert_eq!(r.n, 20);
     // scipy: ttest_ind(g1, g2, equal_var=False, alternative='less').pvalue = 0.03969707009367915
     let r = welch_t_test(&SLEEP_G1, &SLEEP_G2, Alternative::Less).unwrap();
-    assert_close!(r.p_value, 0.03969707009367915, 1e-9);
+    assert_close!(r.p_value, 0.03969707009367915, abs = 1e-9);
 }
 
 #[test]
@@ -97,13 +89,13 @@ fn one_sample_t_matches_r_and_scipy() {
     // R: t.test(extra[group == 1])  ->  t = 1.3257, df = 9, p-value = 0.2176
     // scipy: ttest_1samp(g1, 0) -> 1.3257101407138212, pvalue 0.21759778006844888
     let r = one_sample_t_test(&SLEEP_G1, 0.0, Alternative::TwoSided).unwrap();
-    assert_close!(r.statistic, 1.3257101407138212, 1e-9);
-    assert_close!(r.p_value, 0.21759778006844888, 1e-9);
-    assert_close!(r.estimate, 0.75, 1e-12);
+    assert_close!(r.statistic, 1.3257101407138212, abs = 1e-9);
+    assert_close!(r.p_value, 0.21759778006844888, abs = 1e-9);
+    assert_close!(r.estimate, 0.75, abs = 1e-12);
     // scipy: ttest_1samp(g2, 1.0, alternative='greater') -> 2.1005528498187123, p 0.032529942834047795
     let r = one_sample_t_test(&SLEEP_G2, 1.0, Alternative::Greater).unwrap();
-    assert_close!(r.statistic, 2.1005528498187123, 1e-9);
-    assert_close!(r.p_value, 0.032529942834047795, 1e-9);
+    assert_close!(r.statistic, 2.1005528498187123, abs = 1e-9);
+    assert_close!(r.p_value, 0.032529942834047795, abs = 1e-9);
 }
 
 #[test]
@@ -113,7 +105,7 @@ fn tost_matches_scipy_and_fails_to_claim_equivalence_for_sleep() {
     let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
     let b = [1.1, 1.9, 3.05, 3.9, 5.1, 5.95];
     let r = equivalence_tost_paired(&a, &b, 0.5).unwrap();
-    assert_close!(r.p_value, 2.483880638344964e-05, 1e-12);
+    assert_close!(r.p_value, 2.483880638344964e-05, abs = 1e-12);
     // sleep: mean difference -1.58 lies outside +-0.5, so no equivalence.
     let r = equivalence_tost_paired(&SLEEP_G1, &SLEEP_G2, 0.5).unwrap();
     assert!(r.p_value > 0.5, "{r:?}");
@@ -127,7 +119,7 @@ fn tost_matches_scipy_and_fails_to_claim_equivalence_for_sleep() {
         .unwrap()
         .p_value;
     let r = equivalence_tost_paired(&SLEEP_G1, &SLEEP_G2, 2.0).unwrap();
-    assert_close!(r.p_value, p_lo.max(p_hi), 1e-12);
+    assert_close!(r.p_value, p_lo.max(p_hi), abs = 1e-12);
 }
 
 // ---------------------------------------------------------------------------
@@ -142,17 +134,17 @@ fn wilcoxon_depression_matches_r_doc() {
     let r = wilcoxon_signed_rank(&HW_X, &HW_Y, Alternative::Greater).unwrap();
     assert_eq!(r.statistic, 40.0);
     assert_eq!(r.n, 9);
-    assert_close!(r.p_value, 0.01953125, 1e-12);
+    assert_close!(r.p_value, 0.01953125, abs = 1e-12);
     assert!(r.method.contains("exact"));
     // scipy: wilcoxon(x, y, alternative='two-sided', method='exact').pvalue = 0.0390625
     let r = wilcoxon_signed_rank(&HW_X, &HW_Y, Alternative::TwoSided).unwrap();
-    assert_close!(r.p_value, 0.0390625, 1e-12);
+    assert_close!(r.p_value, 0.0390625, abs = 1e-12);
     // scipy: wilcoxon(x, y, alternative='less', method='exact').pvalue = 0.986328125
     let r = wilcoxon_signed_rank(&HW_X, &HW_Y, Alternative::Less).unwrap();
-    assert_close!(r.p_value, 0.986328125, 1e-12);
+    assert_close!(r.p_value, 0.986328125, abs = 1e-12);
     // R ?wilcox.test also: wilcox.test(y - x, alternative = "less") gives the same p-value.
     let r = wilcoxon_signed_rank(&HW_Y, &HW_X, Alternative::Less).unwrap();
-    assert_close!(r.p_value, 0.01953125, 1e-12);
+    assert_close!(r.p_value, 0.01953125, abs = 1e-12);
     assert_eq!(r.statistic, 5.0);
 }
 
@@ -172,7 +164,7 @@ fn wilcoxon_ties_and_zeros_use_corrected_normal_approximation() {
         assert_eq!(r.n, 11, "zero difference must be dropped");
         assert_eq!(r.statistic, 53.0);
         assert!(r.method.contains("normal"));
-        assert_close!(r.p_value, w, 1e-9);
+        assert_close!(r.p_value, w, abs = 1e-9);
     }
 }
 
@@ -185,9 +177,9 @@ fn wilcoxon_zeros_without_ties_use_exact_distribution_of_reduced_n() {
     let b = [1.0, 2.0, 2.0, 4.0, 5.0, 4.0, 2.0];
     let r = wilcoxon_signed_rank(&a, &b, Alternative::Greater).unwrap();
     assert_eq!((r.n, r.statistic), (5, 15.0));
-    assert_close!(r.p_value, 0.03125, 1e-12);
+    assert_close!(r.p_value, 0.03125, abs = 1e-12);
     let r = wilcoxon_signed_rank(&a, &b, Alternative::TwoSided).unwrap();
-    assert_close!(r.p_value, 0.0625, 1e-12);
+    assert_close!(r.p_value, 0.0625, abs = 1e-12);
 }
 
 #[test]
@@ -224,7 +216,7 @@ fn wilcoxon_large_n_uses_normal_approximation() {
         let r = wilcoxon_signed_rank(&a, &b, alt).unwrap();
         assert_eq!((r.n, r.statistic), (60, 1147.0));
         assert!(r.method.contains("normal"));
-        assert_close!(r.p_value, w, 1e-9);
+        assert_close!(r.p_value, w, abs = 1e-9);
     }
 }
 
@@ -238,7 +230,7 @@ fn signed_rank_pmf_small_cases_and_r_psignrank() {
     assert_close!(
         signed_rank_exact_p(10.0, 10, Alternative::Less).unwrap(),
         43.0 / 1024.0,
-        1e-15
+        abs = 1e-15
     );
 }
 
@@ -247,9 +239,9 @@ fn signed_rank_exact_distribution_sums_to_one_and_is_symmetric() {
     for n in 0..=WILCOXON_EXACT_MAX_N {
         let pmf = signed_rank_null_pmf(n);
         assert_eq!(pmf.len(), n * (n + 1) / 2 + 1);
-        assert_close!(pmf.iter().sum::<f64>(), 1.0, 1e-12);
+        assert_close!(pmf.iter().sum::<f64>(), 1.0, abs = 1e-12);
         for (lo, hi) in pmf.iter().zip(pmf.iter().rev()) {
-            assert_close!(*lo, *hi, 1e-15);
+            assert_close!(*lo, *hi, abs = 1e-15);
         }
     }
 }
@@ -284,10 +276,10 @@ fn spearman_exact_matches_r_doc() {
     let want = [0.9571373456790123, 0.04839891975308642, 0.09679783950617284];
     for (alt, w) in ALTS.into_iter().zip(want) {
         let c = spearman(&HW_COR_X, &HW_COR_Y, alt).unwrap();
-        assert_close!(c.rho, 0.6, 1e-12);
+        assert_close!(c.rho, 0.6, abs = 1e-12);
         assert_eq!(c.n, 9);
         assert!(c.method.contains("exact"));
-        assert_close!(c.p_value, w, 1e-12);
+        assert_close!(c.p_value, w, abs = 1e-12);
     }
 }
 
@@ -303,19 +295,19 @@ fn spearman_t_approximation_matches_scipy() {
     let want = [0.7980834558426442, 0.2019165441573558, 0.4038330883147116];
     for (alt, w) in ALTS.into_iter().zip(want) {
         let c = spearman(&x, &y, alt).unwrap();
-        assert_close!(c.rho, 0.2657342657342658, 1e-12);
+        assert_close!(c.rho, 0.2657342657342658, abs = 1e-12);
         assert!(c.method.contains("t approximation"));
-        assert_close!(c.p_value, w, 1e-9);
+        assert_close!(c.p_value, w, abs = 1e-9);
     }
     // Ties in y, n = 12. scipy: rho = 0.9632238939652261, two-sided 4.980487485963565e-07,
     //   greater 2.4902437429817823e-07
     let x: Vec<f64> = (1..=12).map(f64::from).collect();
     let y = [2., 1., 4., 3., 6., 5., 8., 8., 10., 9., 12., 11.];
     let c = spearman(&x, &y, Alternative::TwoSided).unwrap();
-    assert_close!(c.rho, 0.9632238939652261, 1e-12);
-    assert_close!(c.p_value, 4.980487485963565e-07, 1e-12);
+    assert_close!(c.rho, 0.9632238939652261, abs = 1e-12);
+    assert_close!(c.p_value, 4.980487485963565e-07, abs = 1e-12);
     let c = spearman(&x, &y, Alternative::Greater).unwrap();
-    assert_close!(c.p_value, 2.4902437429817823e-07, 1e-12);
+    assert_close!(c.p_value, 2.4902437429817823e-07, abs = 1e-12);
     // Ties with small n fall back to the t approximation.
     // scipy: spearmanr([1,2,2,3,4,5,6], [1,3,2,4,4,7,6]) -> 0.9454545454545454, p 0.001295806943734299
     let c = spearman(
@@ -324,8 +316,8 @@ fn spearman_t_approximation_matches_scipy() {
         Alternative::TwoSided,
     )
     .unwrap();
-    assert_close!(c.rho, 0.9454545454545454, 1e-12);
-    assert_close!(c.p_value, 0.001295806943734299, 1e-9);
+    assert_close!(c.rho, 0.9454545454545454, abs = 1e-12);
+    assert_close!(c.p_value, 0.001295806943734299, abs = 1e-9);
     assert!(c.method.contains("t approximation"));
 }
 
@@ -338,7 +330,7 @@ fn spearman_perfect_association() {
     assert_eq!(c.p_value, 0.0);
     // exact branch: n = 5, only the identity permutation reaches S = 0 -> 1/120
     let c = spearman(&x[..5], &y[..5], Alternative::Greater).unwrap();
-    assert_close!(c.p_value, 1.0 / 120.0, 1e-15);
+    assert_close!(c.p_value, 1.0 / 120.0, abs = 1e-15);
 }
 
 // ---------------------------------------------------------------------------
@@ -358,23 +350,23 @@ fn linear_fit_cars_matches_r() {
     //   (-31.16784960238864, -3.990340178633236)
     let f = linear_fit(&CARS_SPEED, &CARS_DIST, 0.95).unwrap();
     assert_eq!(f.n, 50);
-    assert_close!(f.slope, 3.9324087591240864, 1e-10);
-    assert_close!(f.intercept, -17.579094890510937, 1e-9);
-    assert_close!(f.slope_se, 0.41551277665712255, 1e-10);
-    assert_close!(f.intercept_se, 6.758440169379241, 1e-9);
-    assert_close!(f.r_squared, 0.6510793807582504, 1e-10);
-    assert_close!(f.residual_se, 15.379586748819905, 1e-9);
-    assert_close!(f.slope_ci.0, 3.096964328140321, 1e-7);
-    assert_close!(f.slope_ci.1, 4.767853190107852, 1e-7);
-    assert_close!(f.intercept_ci.0, -31.16784960238864, 1e-6);
-    assert_close!(f.intercept_ci.1, -3.990340178633236, 1e-6);
+    assert_close!(f.slope, 3.9324087591240864, abs = 1e-10);
+    assert_close!(f.intercept, -17.579094890510937, abs = 1e-9);
+    assert_close!(f.slope_se, 0.41551277665712255, abs = 1e-10);
+    assert_close!(f.intercept_se, 6.758440169379241, abs = 1e-9);
+    assert_close!(f.r_squared, 0.6510793807582504, abs = 1e-10);
+    assert_close!(f.residual_se, 15.379586748819905, abs = 1e-9);
+    assert_close!(f.slope_ci.0, 3.096964328140321, abs = 1e-7);
+    assert_close!(f.slope_ci.1, 4.767853190107852, abs = 1e-7);
+    assert_close!(f.intercept_ci.0, -31.16784960238864, abs = 1e-6);
+    assert_close!(f.intercept_ci.1, -3.990340178633236, abs = 1e-6);
     // 90%: scipy t.ppf(0.95, 48) -> slope (3.235500676315952, 4.629316841932221),
     //   intercept (-28.914514270652475, -6.2436755103694)
     let f = linear_fit(&CARS_SPEED, &CARS_DIST, 0.90).unwrap();
-    assert_close!(f.slope_ci.0, 3.235500676315952, 1e-7);
-    assert_close!(f.slope_ci.1, 4.629316841932221, 1e-7);
-    assert_close!(f.intercept_ci.0, -28.914514270652475, 1e-6);
-    assert_close!(f.intercept_ci.1, -6.2436755103694, 1e-6);
+    assert_close!(f.slope_ci.0, 3.235500676315952, abs = 1e-7);
+    assert_close!(f.slope_ci.1, 4.629316841932221, abs = 1e-7);
+    assert_close!(f.intercept_ci.0, -28.914514270652475, abs = 1e-6);
+    assert_close!(f.intercept_ci.1, -6.2436755103694, abs = 1e-6);
 }
 
 #[test]
@@ -382,9 +374,9 @@ fn linear_fit_exact_line() {
     let x = [1.0, 2.0, 3.0, 4.0, 5.0];
     let y: Vec<f64> = x.iter().map(|v| 2.5 * v - 1.0).collect();
     let f = linear_fit(&x, &y, 0.95).unwrap();
-    assert_close!(f.slope, 2.5, 1e-12);
-    assert_close!(f.intercept, -1.0, 1e-12);
-    assert_close!(f.r_squared, 1.0, 1e-12);
+    assert_close!(f.slope, 2.5, abs = 1e-12);
+    assert_close!(f.intercept, -1.0, abs = 1e-12);
+    assert_close!(f.r_squared, 1.0, abs = 1e-12);
     assert!(f.slope_se < 1e-12);
     // constant y: slope 0, exact fit
     let f = linear_fit(&x, &[3.0; 5], 0.95).unwrap();
@@ -401,11 +393,11 @@ fn descriptive_statistics() {
     assert_close!(
         sample_variance(&[2., 4., 4., 4., 5., 5., 7., 9.]).unwrap(),
         32.0 / 7.0,
-        1e-12
+        abs = 1e-12
     );
-    assert_close!(mean(&SLEEP_G1).unwrap(), 0.75, 1e-12);
+    assert_close!(mean(&SLEEP_G1).unwrap(), 0.75, abs = 1e-12);
     // R: median(sleep$extra[1:10]) = 0.35
-    assert_close!(median(&SLEEP_G1).unwrap(), 0.35, 1e-12);
+    assert_close!(median(&SLEEP_G1).unwrap(), 0.35, abs = 1e-12);
     // R: rank(c(3, 1, 4, 1, 5, 9, 2, 6, 5)) = 4.0 1.5 5.0 1.5 6.5 9.0 3.0 8.0 6.5
     assert_eq!(
         ranks_average(&[3., 1., 4., 1., 5., 9., 2., 6., 5.]).unwrap(),
@@ -413,7 +405,7 @@ fn descriptive_statistics() {
     );
     // Variance is computed with a two-pass algorithm: large offsets are harmless.
     let shifted: Vec<f64> = [1.0, 2.0, 3.0].iter().map(|v| v + 1e9).collect();
-    assert_close!(sample_variance(&shifted).unwrap(), 1.0, 1e-6);
+    assert_close!(sample_variance(&shifted).unwrap(), 1.0, abs = 1e-6);
 }
 
 #[test]
@@ -445,13 +437,13 @@ fn holm_matches_r_p_adjust() {
     // R: p.adjust(c(0.01, 0.04, 0.03, 0.005), method = "holm") -> 0.03 0.06 0.06 0.02
     let adj = holm(&[0.01, 0.04, 0.03, 0.005]).unwrap();
     for (a, e) in adj.iter().zip([0.03, 0.06, 0.06, 0.02]) {
-        assert_close!(*a, e, 1e-12);
+        assert_close!(*a, e, abs = 1e-12);
     }
     // By hand (sorted p times m, m-1, ...; running max; cap 1):
     // p.adjust(c(0.01, 0.02, 0.03, 0.04, 0.05), "holm") -> 0.05 0.08 0.09 0.09 0.09
     let adj = holm(&[0.01, 0.02, 0.03, 0.04, 0.05]).unwrap();
     for (a, e) in adj.iter().zip([0.05, 0.08, 0.09, 0.09, 0.09]) {
-        assert_close!(*a, e, 1e-12);
+        assert_close!(*a, e, abs = 1e-12);
     }
     // capping at 1
     assert_eq!(holm(&[0.5, 0.6, 0.9]).unwrap(), vec![1.0, 1.0, 1.0]);
@@ -703,13 +695,13 @@ proptest! {
             let m = alt.mirrored();
             let p1 = paired_t_test(&a, &b, alt).unwrap().p_value;
             let p2 = paired_t_test(&b, &a, m).unwrap().p_value;
-            prop_assert!(close(p1, p2, 1e-12), "paired t {alt:?}: {p1} vs {p2}");
+            prop_assert!(common::close(p1, p2, 1e-12), "paired t {alt:?}: {p1} vs {p2}");
             let p1 = welch_t_test(&a, &b, alt).unwrap().p_value;
             let p2 = welch_t_test(&b, &a, m).unwrap().p_value;
-            prop_assert!(close(p1, p2, 1e-12), "Welch {alt:?}: {p1} vs {p2}");
+            prop_assert!(common::close(p1, p2, 1e-12), "Welch {alt:?}: {p1} vs {p2}");
             let p1 = wilcoxon_signed_rank(&a, &b, alt).unwrap().p_value;
             let p2 = wilcoxon_signed_rank(&b, &a, m).unwrap().p_value;
-            prop_assert!(close(p1, p2, 1e-12), "Wilcoxon {alt:?}: {p1} vs {p2}");
+            prop_assert!(common::close(p1, p2, 1e-12), "Wilcoxon {alt:?}: {p1} vs {p2}");
         }
     }
 
@@ -718,13 +710,13 @@ proptest! {
         for alt in ALTS {
             if let Ok(r) = wilcoxon_signed_rank(&a, &b, alt) {
                 let s = wilcoxon_signed_rank(&b, &a, alt.mirrored()).unwrap();
-                prop_assert!(close(r.p_value, s.p_value, 1e-12));
+                prop_assert!(common::close(r.p_value, s.p_value, 1e-12));
             }
             let neg_b: Vec<f64> = b.iter().map(|v| -v).collect();
             if let Ok(c) = spearman(&a, &b, alt) {
                 let d = spearman(&a, &neg_b, alt.mirrored()).unwrap();
-                prop_assert!(close(c.rho, -d.rho, 1e-12));
-                prop_assert!(close(c.p_value, d.p_value, 1e-12));
+                prop_assert!(common::close(c.rho, -d.rho, 1e-12));
+                prop_assert!(common::close(c.p_value, d.p_value, 1e-12));
             }
         }
     }
@@ -734,8 +726,8 @@ proptest! {
         let less = paired_t_test(&a, &b, Alternative::Less).unwrap().p_value;
         let greater = paired_t_test(&a, &b, Alternative::Greater).unwrap().p_value;
         let two = paired_t_test(&a, &b, Alternative::TwoSided).unwrap().p_value;
-        prop_assert!(close(less + greater, 1.0, 1e-9));
-        prop_assert!(close(two, (2.0 * less.min(greater)).min(1.0), 1e-12));
+        prop_assert!(common::close(less + greater, 1.0, 1e-9));
+        prop_assert!(common::close(two, (2.0 * less.min(greater)).min(1.0), 1e-12));
     }
 
     #[test]
@@ -745,8 +737,8 @@ proptest! {
         for alt in ALTS {
             let c1 = spearman(&a, &b, alt).unwrap();
             let c2 = spearman(&ta, &tb, alt).unwrap();
-            prop_assert!(close(c1.rho, c2.rho, 1e-12));
-            prop_assert!(close(c1.p_value, c2.p_value, 1e-12));
+            prop_assert!(common::close(c1.rho, c2.rho, 1e-12));
+            prop_assert!(common::close(c1.p_value, c2.p_value, 1e-12));
         }
     }
 
@@ -754,7 +746,7 @@ proptest! {
     fn ranks_sum_to_triangular_number(x in prop::collection::vec((-5i32..5).prop_map(f64::from), 0..50)) {
         let r = ranks_average(&x).unwrap();
         let n = x.len() as f64;
-        prop_assert!(close(r.iter().sum::<f64>(), n * (n + 1.0) / 2.0, 1e-9));
+        prop_assert!(common::close(r.iter().sum::<f64>(), n * (n + 1.0) / 2.0, 1e-9));
     }
 
     #[test]
@@ -803,8 +795,8 @@ proptest! {
         prop_assume!(spread > 1e-3);
         let y: Vec<f64> = x.iter().map(|v| intercept + slope * v).collect();
         let f = linear_fit(&x, &y, 0.95).unwrap();
-        prop_assert!(close(f.slope, slope, 1e-8));
-        prop_assert!(close(f.intercept, intercept, 1e-6));
+        prop_assert!(common::close(f.slope, slope, 1e-8));
+        prop_assert!(common::close(f.intercept, intercept, 1e-6));
         prop_assert!(f.slope_ci.0 <= f.slope && f.slope <= f.slope_ci.1);
     }
 }
@@ -861,10 +853,10 @@ fn welch_means_are_computed_in_shifted_coordinates() {
     let a = [0.125, 0.5, 0.875, 0.25, 0.625].map(|v| base + v);
     let b = [0.375, 0.75, 1.0, 0.5, 1.125].map(|v| base + v);
     let r = welch_t_test(&a, &b, Alternative::TwoSided).unwrap();
-    assert_close!(r.estimate, -0.275, 1e-15);
-    assert_close!(r.statistic, -1.4084056792618557, 1e-13);
-    assert_close!(r.df.unwrap(), 7.965747926143966, 1e-12);
-    assert_close!(r.p_value, 0.19682376442398428, 1e-10);
+    assert_close!(r.estimate, -0.275, abs = 1e-15);
+    assert_close!(r.statistic, -1.4084056792618557, abs = 1e-13);
+    assert_close!(r.df.unwrap(), 7.965747926143966, abs = 1e-12);
+    assert_close!(r.p_value, 0.19682376442398428, abs = 1e-10);
 }
 
 #[test]

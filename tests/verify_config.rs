@@ -6,8 +6,11 @@
 
 use latedecay::claims::registry::default_registry;
 use latedecay::claims::{Mode, Protocol, Verdict, VerifyContext, VerifyReport};
-use latedecay::data::{write_csv_matrix, Dataset, SyntheticConfig};
+use latedecay::data::write_csv_matrix;
 use latedecay::experiment::ExperimentConfig;
+
+#[macro_use]
+mod common;
 
 fn config(data: &str, model: &str, sigma: f64) -> ExperimentConfig {
     let text = format!(
@@ -42,27 +45,6 @@ fn verdict(r: &VerifyReport, id: &str) -> Verdict {
 const SYNTHETIC: &str = "source = \"synthetic\"\nnormalize_columns = true";
 
 #[test]
-fn claims_pass_on_other_instances() {
-    let instances = [
-        // another data seed
-        format!("{SYNTHETIC}\nn = 40\nd = 100\nseed = 7"),
-        // other n, d and sparsity
-        format!(
-            "{SYNTHETIC}\nn = 30\nd = 80\nseed = 11\nground_truth = {{ kind = \"sparse\", nonzeros = 2, value = 1.0 }}"
-        ),
-    ];
-    for data in &instances {
-        let r = verify(
-            &config(data, "diagonal", 1.0),
-            &["C1", "C2", "C3", "C4", "C8"],
-        );
-        for id in ["C1", "C2", "C3", "C4", "C8"] {
-            assert_eq!(verdict(&r, id), Verdict::Pass, "{data}\n{}", r.to_table());
-        }
-    }
-}
-
-#[test]
 fn t_max_scales_with_sigma_squared_and_claims_pass_at_sigma_0_7() {
     let data = format!("{SYNTHETIC}\nn = 40\nd = 100");
     let cfg1 = config(&data, "diagonal", 1.0);
@@ -75,7 +57,7 @@ fn t_max_scales_with_sigma_squared_and_claims_pass_at_sigma_0_7() {
     };
     // The slow flow runs at speed σ²/(4B): τ needed ∝ 1/σ² (0.49⁻¹ = 2.04).
     let ratio = tau(&cfg07) / tau(&cfg1);
-    assert!((ratio - 1.0 / 0.49).abs() < 0.05, "τ ratio {ratio}");
+    assert_close!(ratio, 1.0 / 0.49, abs = 0.05, "τ ratio {ratio}");
     let r = verify(&cfg07, &["C1", "C2", "C3"]);
     for id in ["C1", "C2", "C3"] {
         assert_eq!(verdict(&r, id), Verdict::Pass, "{}", r.to_table());
@@ -97,13 +79,7 @@ fn linear_config_fails_c1_to_c3_through_the_same_interface() {
 #[test]
 fn claims_without_ground_truth_are_not_applicable_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let data = Dataset::synthetic(&SyntheticConfig {
-        n: 30,
-        d: 80,
-        seed: 4,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = common::seeded_design(30, 80, 4, false);
     let (x, y) = (dir.path().join("X.csv"), dir.path().join("y.csv"));
     write_csv_matrix(&x, 80, data.x.as_slice()).unwrap();
     write_csv_matrix(&y, 1, &data.y).unwrap();
@@ -188,4 +164,31 @@ fn claims_section_is_checked() {
         Protocol::for_mode(Mode::Quick).plateau_lrs,
         vec![0.001, 0.002, 0.004]
     );
+}
+
+/// The slow group (each test ≳ 20 s): `cargo test --release -- --skip slow::`
+/// runs everything else, `cargo test --release slow::` only these.
+mod slow {
+    use super::*;
+
+    #[test]
+    fn claims_pass_on_other_instances() {
+        let instances = [
+            // another data seed
+            format!("{SYNTHETIC}\nn = 40\nd = 100\nseed = 7"),
+            // other n, d and sparsity
+            format!(
+                "{SYNTHETIC}\nn = 30\nd = 80\nseed = 11\nground_truth = {{ kind = \"sparse\", nonzeros = 2, value = 1.0 }}"
+            ),
+        ];
+        for data in &instances {
+            let r = verify(
+                &config(data, "diagonal", 1.0),
+                &["C1", "C2", "C3", "C4", "C8"],
+            );
+            for id in ["C1", "C2", "C3", "C4", "C8"] {
+                assert_eq!(verdict(&r, id), Verdict::Pass, "{data}\n{}", r.to_table());
+            }
+        }
+    }
 }

@@ -57,9 +57,7 @@ pub fn diagonal_imbalance_check(
     let data_r = data.convert::<Mpfr>(bits);
     let d = data.d();
     let problem = Problem::new(Diagonal::new(d), data_r);
-    method
-        .validate(problem.n())
-        .map_err(|source| crate::experiment::ExperimentError::Sgd { seed, source })?;
+    check_method(method, problem.n(), seed)?;
     let init = Init::Gaussian { scale: init_scale };
     let theta0: Vec<Mpfr> = initial_theta(&init, 2 * d, seed, bits);
     let mut theta = theta0.clone();
@@ -202,9 +200,7 @@ fn linear_null_in<R: Real>(
     let data_r = data.convert::<R>(ctx);
     let d = data.d();
     let problem = Problem::new(Linear::new(d), data_r);
-    method
-        .validate(problem.n())
-        .map_err(|source| crate::experiment::ExperimentError::Sgd { seed, source })?;
+    check_method(method, problem.n(), seed)?;
     let theta0: Vec<R> = initial_theta(&Init::Gaussian { scale: init_scale }, d, seed, ctx);
     let run = run_sgd_to_end(&problem, method, theta0.clone(), seed, steps);
     let mut delta = run.theta.clone();
@@ -228,4 +224,12 @@ fn linear_null_in<R: Real>(
         rel_null_drift: norm(&null).to_f64() / n0,
         rel_movement: norm(&delta).to_f64() / n0,
     })
+}
+
+/// `method` checked against n samples, the error naming `seed`.
+fn check_method(method: &Sgd, n: usize, seed: u64) -> Result<(), ClaimError> {
+    method
+        .validate(n)
+        .map_err(|source| crate::experiment::ExperimentError::Sgd { seed, source })?;
+    Ok(())
 }

@@ -29,7 +29,7 @@ use crate::experiment::run::AnyProblem;
 use crate::experiment::{Experiment, ExperimentConfig, Prepared};
 use crate::field_error::FieldError;
 use crate::linalg::{Cholesky, LinalgError, Mat};
-use crate::manifold::{project_onto_manifold, Projection};
+use crate::manifold::{gauss_newton_projection, project_onto_manifold, Projection};
 use crate::model::{Mlp, Model, Problem};
 use crate::stats::{median, spearman, wilcoxon_signed_rank, Alternative};
 
@@ -316,48 +316,32 @@ pub fn project_mlp_onto_manifold(
     max_iter: usize,
 ) -> Result<Projection<f64>, LinalgError> {
     let (d, m) = (problem.model.d, problem.model.m);
-    let mut theta = theta.to_vec();
-    let mut r = problem.residuals(&theta);
     let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let mut res = norm(&r);
-    let mut iterations = 0;
-    while res > tol && iterations < max_iter {
-        let (g, c, h) = mlp_gram(problem, xxt, &theta);
-        let chol = Cholesky::new(g)?;
-        chol.solve_mut(&mut r);
-        // step = Jᵀ r: W_kj part Σ_i r_i c_ik x_ij, a_k part Σ_i r_i h_ik.
-        let mut step = vec![0.0; m * d + m];
-        for (i, ri) in r.iter().enumerate() {
-            let x = problem.data.x.row(i);
-            for k in 0..m {
-                let s = ri * c[(i, k)];
-                for (w, xj) in step[k * d..(k + 1) * d].iter_mut().zip(x) {
-                    *w += s * xj;
-                }
-                step[m * d + k] += ri * h[(i, k)];
-            }
-        }
-        for (t, s) in theta.iter_mut().zip(&step) {
-            *t -= s;
-        }
-        r = problem.residuals(&theta);
-        let new_res = norm(&r);
-        iterations += 1;
-        if !new_res.is_finite() {
-            break;
-        }
-        if new_res >= res && iterations > 3 {
-            res = new_res;
-            break;
-        }
-        res = new_res;
-    }
-    Ok(Projection {
+    gauss_newton_projection(
         theta,
-        residual_norm: res,
-        iterations,
-        converged: res <= tol,
-    })
+        tol,
+        max_iter,
+        |t| problem.residuals(t),
+        norm,
+        |t, mut r| {
+            let (g, c, h) = mlp_gram(problem, xxt, t);
+            let chol = Cholesky::new(g)?;
+            chol.solve_mut(&mut r);
+            // step = Jᵀ r: W_kj part Σ_i r_i c_ik x_ij, a_k part Σ_i r_i h_ik.
+            let mut step = vec![0.0; m * d + m];
+            for (i, ri) in r.iter().enumerate() {
+                let x = problem.data.x.row(i);
+                for k in 0..m {
+                    let s = ri * c[(i, k)];
+                    for (w, xj) in step[k * d..(k + 1) * d].iter_mut().zip(x) {
+                        *w += s * xj;
+                    }
+                    step[m * d + k] += ri * h[(i, k)];
+                }
+            }
+            Ok(step)
+        },
+    )
 }
 
 /// XXᵀ of the training inputs (for [`project_mlp_onto_manifold`]).

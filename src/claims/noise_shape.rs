@@ -64,15 +64,8 @@ fn runs(
     seeds: &[u64],
     steps: u64,
 ) -> Result<Vec<ShapeRun>, ClaimError> {
-    let grid = DecayGrid::new(vec![steps], 0).expect("one decay step");
-    let units: Vec<UnitPlan> = seeds
-        .iter()
-        .map(|&seed| UnitPlan {
-            lr,
-            lr_after: lr,
-            seed,
-        })
-        .collect();
+    let grid = DecayGrid::constant_lr(steps);
+    let units = UnitPlan::constant_lr(&[lr], seeds);
     let mn = prepared.minnorm.norm;
     run_units(
         prepared,
@@ -272,7 +265,7 @@ pub fn run_drift_check(
     use crate::dynamics::gradient_flow::{
         gradient_flow_limit, lwa_isotropic_drift, GradientFlowSettings,
     };
-    use crate::dynamics::sgd::{run_sgd, SgdState, StandardProbe};
+    use crate::dynamics::sgd::run_sgd_to_end;
     use crate::experiment::run::AnyProblem;
     use crate::schedule::Schedule;
     use rayon::prelude::*;
@@ -322,21 +315,10 @@ pub fn run_drift_check(
         },
         ..cfg.sgd.clone()
     };
-    let n = problem.n();
     let ends: Vec<Option<Vec<f64>>> = (0..replicas as u64)
         .into_par_iter()
         .map(|r| {
-            let mut state = SgdState::new(zeta0.clone(), first_seed + r, n, &method);
-            let mut probe = StandardProbe::new(problem, None);
-            let run = run_sgd(
-                problem,
-                &method,
-                &mut state,
-                steps,
-                RecordPlan::FinalOnly,
-                &mut probe,
-                |_| {},
-            );
+            let run = run_sgd_to_end(problem, &method, zeta0.clone(), first_seed + r, steps);
             match run.stop {
                 StopReason::Completed => gradient_flow_limit(problem, &run.theta, &gf)
                     .ok()

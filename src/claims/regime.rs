@@ -117,17 +117,8 @@ pub fn run_regime_study(
     let red0 = ReducedGradients::from_jacobian(&jacobian(problem, &theta0));
     let eta0 = red0.critical_lr(coef, 1e-10);
     let lrs: Vec<f64> = multiples.iter().map(|m| m * eta0).collect();
-    let grid = DecayGrid::new(vec![2 * k], 0).expect("one decay step");
-    let units: Vec<UnitPlan> = lrs
-        .iter()
-        .flat_map(|&lr| {
-            seeds.iter().map(move |&seed| UnitPlan {
-                lr,
-                lr_after: lr,
-                seed,
-            })
-        })
-        .collect();
+    let grid = DecayGrid::constant_lr(2 * k);
+    let units = UnitPlan::constant_lr(&lrs, seeds);
     let runs: Vec<RegimeRun> = run_units(
         &prepared,
         &cfg.init,

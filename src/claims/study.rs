@@ -345,17 +345,8 @@ pub fn run_plateau_study(
         label_noise_sigma: sigma,
         ..cfg.sgd.clone()
     };
-    let grid = DecayGrid::new(vec![steps], 0).expect("one decay step");
-    let units: Vec<UnitPlan> = lrs
-        .iter()
-        .flat_map(|&lr| {
-            seeds.iter().map(move |&seed| UnitPlan {
-                lr,
-                lr_after: lr,
-                seed,
-            })
-        })
-        .collect();
+    let grid = DecayGrid::constant_lr(steps);
+    let units = UnitPlan::constant_lr(lrs, seeds);
     for u in &units {
         method
             .with_step_decay(u.lr, u.lr, steps)

@@ -267,6 +267,30 @@ fn projection_tol<R: Real>(settings: &FlowSettings, ctx: R::Ctx) -> f64 {
     settings.projection_tol.max(1e3 * R::epsilon(ctx))
 }
 
+/// The common start of every slow-flow integrator: check the settings and
+/// the output grid, project θ₀ onto Γ, and open the trajectory with the
+/// start point at `taus[0]`. Returns the projection tolerance, the start
+/// point and the trajectory.
+fn start_flow<R: Real, M: TraceGradient<R>>(
+    problem: &Problem<R, M>,
+    theta0: &[R],
+    settings: &FlowSettings,
+    taus: &[f64],
+) -> Result<(f64, Vec<R>, FlowTrajectory<R>), FlowError> {
+    settings.validate()?;
+    check_grid(taus)?;
+    let tol = projection_tol::<R>(settings, problem.ctx());
+    let (theta, res0) = project(problem, theta0, tol, taus[0])?;
+    let out = FlowTrajectory {
+        taus: taus.to_vec(),
+        thetas: vec![theta.clone()],
+        norms: vec![norm(&theta).to_f64()],
+        residuals: vec![res0],
+        evaluations: 0,
+    };
+    Ok((tol, theta, out))
+}
+
 fn project<R: Real, M: TraceGradient<R>>(
     problem: &Problem<R, M>,
     theta: &[R],
@@ -316,17 +340,7 @@ pub fn label_noise_flow<M: TraceGradient<f64>>(
     settings: &FlowSettings,
     taus: &[f64],
 ) -> Result<FlowTrajectory<f64>, FlowError> {
-    settings.validate()?;
-    check_grid(taus)?;
-    let tol = projection_tol::<f64>(settings, ());
-    let (mut theta, res0) = project(problem, theta0, tol, taus[0])?;
-    let mut out = FlowTrajectory {
-        taus: taus.to_vec(),
-        thetas: vec![theta.clone()],
-        norms: vec![norm(&theta)],
-        residuals: vec![res0],
-        evaluations: 0,
-    };
+    let (tol, mut theta, mut out) = start_flow(problem, theta0, settings, taus)?;
     for w in taus.windows(2) {
         let (start, end) = (w[0], w[1]);
         let pieces = ((end - start) / settings.max_segment).ceil().max(1.0) as usize;
@@ -406,8 +420,6 @@ pub fn label_noise_flow_generic<R: Real, M: TraceGradient<R>>(
     taus: &[f64],
     dtau: f64,
 ) -> Result<FlowTrajectory<R>, FlowError> {
-    settings.validate()?;
-    check_grid(taus)?;
     if !(dtau.is_finite() && dtau > 0.0) {
         return Err(FlowError::InvalidField(FieldError::new(
             "dtau",
@@ -416,15 +428,7 @@ pub fn label_noise_flow_generic<R: Real, M: TraceGradient<R>>(
         )));
     }
     let ctx = problem.ctx();
-    let tol = projection_tol::<R>(settings, ctx);
-    let (mut theta, res0) = project(problem, theta0, tol, taus[0])?;
-    let mut out = FlowTrajectory {
-        taus: taus.to_vec(),
-        thetas: vec![theta.clone()],
-        norms: vec![norm(&theta).to_f64()],
-        residuals: vec![res0],
-        evaluations: 0,
-    };
+    let (tol, mut theta, mut out) = start_flow(problem, theta0, settings, taus)?;
     let dim = theta.len();
     let mut stage = vec![R::zero(ctx); dim];
     let mut tmp = R::zero(ctx);
@@ -496,21 +500,11 @@ pub fn label_noise_flow_gbs<R: Real, M: TraceGradient<R>>(
     taus: &[f64],
     gbs: &GradientFlowSettings,
 ) -> Result<FlowTrajectory<R>, FlowError> {
-    settings.validate()?;
-    check_grid(taus)?;
     let ctx = problem.ctx();
-    let tol = projection_tol::<R>(settings, ctx);
-    let (mut theta, res0) = project(problem, theta0, tol, taus[0])?;
-    let mut out = FlowTrajectory {
-        taus: taus.to_vec(),
-        thetas: vec![theta.clone()],
-        norms: vec![norm(&theta).to_f64()],
-        residuals: vec![res0],
-        evaluations: 0,
-    };
+    let (tol, mut theta, mut out) = start_flow(problem, theta0, settings, taus)?;
     let mut tau = R::from_f64(taus[0], ctx);
     let mut big_h = gbs.initial_step.min(gbs.max_step);
-    let mut residual = res0;
+    let mut residual = out.residuals[0];
     for &end in &taus[1..] {
         let end_r = R::from_f64(end, ctx);
         loop {

@@ -56,6 +56,14 @@ impl DecayGrid {
             steps_after,
         })
     }
+    /// The grid of a constant-LR study run on the engine: one branch at
+    /// `steps`, nothing after (η₂ = η₁, see [`UnitPlan::constant_lr`]).
+    pub fn constant_lr(steps: u64) -> Self {
+        Self {
+            decay_steps: vec![steps],
+            steps_after: 0,
+        }
+    }
     /// The largest decay step.
     pub fn t_max(&self) -> u64 {
         *self.decay_steps.last().expect("non-empty by construction")
@@ -79,6 +87,22 @@ pub struct UnitPlan {
     pub lr_after: f64,
     /// Seed of the SGD noise (and of a Gaussian init).
     pub seed: u64,
+}
+
+impl UnitPlan {
+    /// The units of a constant-LR study (η₂ = η₁): every η of `lrs`, and
+    /// within each every seed, in that order.
+    pub fn constant_lr(lrs: &[f64], seeds: &[u64]) -> Vec<UnitPlan> {
+        lrs.iter()
+            .flat_map(|&lr| {
+                seeds.iter().map(move |&seed| UnitPlan {
+                    lr,
+                    lr_after: lr,
+                    seed,
+                })
+            })
+            .collect()
+    }
 }
 
 /// One branch of a unit: the run with decay step `decay_step`.

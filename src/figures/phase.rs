@@ -262,17 +262,8 @@ pub fn phase_diagram(p: &PhaseParams) -> Result<PhaseDiagram, FigureError> {
         Err(_) => (f64::NAN, f64::NAN),
     };
     let lrs: Vec<f64> = p.multiples.iter().map(|m| m * critical_lr).collect();
-    let grid = DecayGrid::new(vec![p.steps], 0).expect("one decay step");
-    let units: Vec<UnitPlan> = lrs
-        .iter()
-        .flat_map(|&lr| {
-            p.seeds.iter().map(move |&seed| UnitPlan {
-                lr,
-                lr_after: lr,
-                seed,
-            })
-        })
-        .collect();
+    let grid = DecayGrid::constant_lr(p.steps);
+    let units = UnitPlan::constant_lr(&lrs, &p.seeds);
     let mut cells = Vec::with_capacity(lrs.len() * p.sigmas.len());
     for &sigma in &p.sigmas {
         let method = Sgd {

@@ -37,25 +37,51 @@ pub fn project_onto_manifold<R: Real, M: Model<R>>(
     tol: f64,
     max_iter: usize,
 ) -> Result<Projection<R>, LinalgError> {
+    gauss_newton_projection(
+        theta,
+        tol,
+        max_iter,
+        |t| problem.residuals(t),
+        |r| norm(r).to_f64(),
+        |t, mut r| {
+            let jac = problem.jacobian(t);
+            let chol = Cholesky::new(jac.gram_rows())?;
+            chol.solve_mut(&mut r);
+            Ok(jac.tr_mul_vec(&r))
+        },
+    )
+}
+
+/// The Gauss–Newton iteration of every projection onto Γ, with the model's
+/// pieces passed in: `residuals(θ)` = r(θ), `residual_norm(r)` = ‖r‖ (the
+/// stopping rule's norm), `correction(θ, r)` = Jᵀ(JJᵀ)⁻¹r. Stops when
+/// ‖r‖ ≤ `tol`, after `max_iter` steps, when ‖r‖ is not finite, or when it
+/// stops decreasing after the third step (quadratic convergence stalls at
+/// the roundoff floor). Model-specific projections (the Mlp's, from its
+/// gradient factors) call this with their own `correction`.
+pub fn gauss_newton_projection<R: Real>(
+    theta: &[R],
+    tol: f64,
+    max_iter: usize,
+    residuals: impl Fn(&[R]) -> Vec<R>,
+    residual_norm: impl Fn(&[R]) -> f64,
+    mut correction: impl FnMut(&[R], Vec<R>) -> Result<Vec<R>, LinalgError>,
+) -> Result<Projection<R>, LinalgError> {
     let mut theta = theta.to_vec();
-    let mut r = problem.residuals(&theta);
-    let mut res = norm(&r).to_f64();
+    let mut r = residuals(&theta);
+    let mut res = residual_norm(&r);
     let mut iterations = 0;
     while res > tol && iterations < max_iter {
-        let jac = problem.jacobian(&theta);
-        let chol = Cholesky::new(jac.gram_rows())?;
-        chol.solve_mut(&mut r);
-        let step = jac.tr_mul_vec(&r);
+        let step = correction(&theta, r)?;
         for (t, s) in theta.iter_mut().zip(&step) {
             *t -= s;
         }
-        r = problem.residuals(&theta);
-        let new_res = norm(&r).to_f64();
+        r = residuals(&theta);
+        let new_res = residual_norm(&r);
         iterations += 1;
-        if !(new_res.is_finite()) {
+        if !new_res.is_finite() {
             break;
         }
-        // Quadratic convergence stalls at the roundoff floor: stop there.
         if new_res >= res && iterations > 3 {
             res = new_res;
             break;

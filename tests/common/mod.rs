@@ -1,10 +1,88 @@
-//! Checks shared by the model test suites (`models.rs`, `mlp.rs`): every
-//! model's derivatives against finite differences, in any scalar type.
-#![allow(dead_code)] // each test crate uses its own subset
+//! What the test suites share: the one float-comparison macro
+//! ([`assert_close!`]), the small problems most tests start from, bit views of
+//! records, and the derivative checks every model must pass (in any scalar
+//! type). Include with `#[macro_use] mod common;`.
+#![allow(dead_code, unused_macros)] // each test crate uses its own subset
 
 use latedecay::model::{finite_difference_gradient, Model, Problem};
 use latedecay::scalar::Real;
 use proptest::prelude::*;
+
+/// A trend criterion of `metric` with the registered thresholds of C1–C4
+/// (ρ ≤ `TREND_MAX_RHO`, relative drop ≥ `TREND_MIN_RELATIVE_DECREASE`).
+pub fn registered_trend(
+    metric: latedecay::claims::Metric,
+    level: Option<latedecay::claims::analysis::LevelSpec>,
+) -> latedecay::claims::analysis::TrendSpec {
+    latedecay::claims::analysis::TrendSpec {
+        metric,
+        max_rho: latedecay::claims::registry::TREND_MAX_RHO,
+        min_relative_decrease: latedecay::claims::registry::TREND_MIN_RELATIVE_DECREASE,
+        level,
+    }
+}
+
+/// The `model`, `[data]` and `[sgd]` sections of the small diagonal
+/// experiment of the config and CLI tests (n = 8, d = 20, normalized
+/// columns, label noise σ = 1, η 0.02 → 0.002 at step 2000), as a literal for
+/// `concat!` (each suite appends its own `[run]` and `[sweep]`).
+macro_rules! small_diagonal_toml {
+    () => {
+        r#"model = "diagonal"
+[data]
+source = "synthetic"
+n = 8
+d = 20
+normalize_columns = true
+[sgd]
+batch_size = 1
+label_noise_sigma = 1.0
+schedule = { kind = "step_decay", lr = 0.02, lr_after = 0.002, decay_step = 2000 }
+"#
+    };
+}
+
+/// |given − expected| ≤ tol (for `prop_assert!`; elsewhere [`assert_close!`]).
+pub fn close(given: f64, expected: f64, tol: f64) -> bool {
+    (given - expected).abs() <= tol
+}
+
+/// The tolerance policy of every test: `assert_close!(given, expected, abs = ε)`
+/// passes when |given − expected| ≤ ε; `rel = r` when
+/// |given − expected| ≤ r·|expected| (relative to the *expected* value, so a
+/// tolerance reads as a fraction of the reference). NaN never passes. An
+/// optional message with format arguments follows, as in `assert!`. Both
+/// sides may be `f64` or `&f64`.
+macro_rules! assert_close {
+    ($given:expr, $expected:expr, abs = $tol:expr $(,)?) => {
+        assert_close!(@check $given, $expected, $tol, 0.0, "")
+    };
+    ($given:expr, $expected:expr, rel = $tol:expr $(,)?) => {
+        assert_close!(@check $given, $expected, 0.0, $tol, "")
+    };
+    ($given:expr, $expected:expr, abs = $tol:expr, $($msg:tt)+) => {
+        assert_close!(@check $given, $expected, $tol, 0.0, format!($($msg)+))
+    };
+    ($given:expr, $expected:expr, rel = $tol:expr, $($msg:tt)+) => {
+        assert_close!(@check $given, $expected, 0.0, $tol, format!($($msg)+))
+    };
+    (@check $given:expr, $expected:expr, $abs:expr, $rel:expr, $msg:expr) => {{
+        let given: f64 = *::std::borrow::Borrow::<f64>::borrow(&$given);
+        let expected: f64 = *::std::borrow::Borrow::<f64>::borrow(&$expected);
+        let (abs, rel): (f64, f64) = ($abs, $rel);
+        let diff = (given - expected).abs();
+        let allowed = abs + rel * expected.abs();
+        assert!(
+            diff <= allowed,
+            "assert_close!({}, {}): {given:e} vs {expected:e}, |diff| = {diff:e} > {}{}{}",
+            stringify!($given),
+            stringify!($expected),
+            if rel > 0.0 { format!("rel {rel:e} (= {allowed:e})") } else { format!("abs {abs:e}") },
+            if $msg.is_empty() { "" } else { ": " },
+            $msg
+        );
+    }};
+}
 
 /// The bits of every f64 field of a record (NaN included), for bit-identity
 /// checks between runs.
@@ -38,6 +116,26 @@ pub fn max_rel_err<R: Real>(a: &[R], b: &[R]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Central finite differences (step `h`) of the prediction f(θ; x) in θ.
+pub fn fd_prediction_gradient<R: Real, M: Model<R>>(
+    model: &M,
+    x: &[R],
+    theta: &[R],
+    h: f64,
+    ctx: R::Ctx,
+) -> Vec<R> {
+    finite_difference_gradient(
+        |t: &[R]| {
+            let mut ws = model.workspace(ctx);
+            let mut out = R::zero(ctx);
+            model.predict_into(t, x, &mut out, &mut ws);
+            out
+        },
+        theta,
+        h,
+    )
+}
+
 /// The derivative identities every model must satisfy at θ: ∇f_i and ∇L
 /// against central finite differences (step `h`, tolerance `tol`), and
 /// `descend` = θ − Σ_b c_b ∇f_b(θ_old) for B = 1 and B = 3 (to `tol · 1e-3`).
@@ -55,16 +153,7 @@ pub fn check_model_derivatives<R: Real, M: Model<R>>(
         let x = problem.data.x.row(i).to_vec();
         let mut grad = vec![R::zero(ctx); dim];
         model.grad_into(theta, &x, &mut grad, &mut ws);
-        let fd = finite_difference_gradient(
-            |t: &[R]| {
-                let mut ws = model.workspace(ctx);
-                let mut out = R::zero(ctx);
-                model.predict_into(t, &x, &mut out, &mut ws);
-                out
-            },
-            theta,
-            h,
-        );
+        let fd = fd_prediction_gradient(model, &x, theta, h, ctx);
         prop_assert!(max_rel_err(&grad, &fd) < tol, "∇f mismatch at sample {i}");
     }
     // ∇L = Jᵀr/n against finite differences of L.
@@ -96,14 +185,50 @@ pub fn check_model_derivatives<R: Real, M: Model<R>>(
     Ok(())
 }
 
-/// The synthetic Gaussian design with normalized columns used across the
-/// suites (n × d, default β* and data seed).
-pub fn normalized_design(n: usize, d: usize) -> latedecay::data::Dataset<f64> {
+/// The synthetic Gaussian design (n × d, default spectrum and β*), with the
+/// data seed `seed` and optionally normalized columns: the small problem most
+/// tests start from.
+pub fn seeded_design(
+    n: usize,
+    d: usize,
+    seed: u64,
+    normalize_columns: bool,
+) -> latedecay::data::Dataset<f64> {
     latedecay::data::Dataset::synthetic(&latedecay::data::SyntheticConfig {
         n,
         d,
-        normalize_columns: true,
+        seed,
+        normalize_columns,
         ..Default::default()
     })
     .expect("valid synthetic design")
+}
+
+/// [`seeded_design`] with the default data seed and raw columns.
+pub fn design(n: usize, d: usize) -> latedecay::data::Dataset<f64> {
+    let seed = latedecay::data::SyntheticConfig::default().seed;
+    seeded_design(n, d, seed, false)
+}
+
+/// [`seeded_design`] with the default data seed and normalized columns.
+pub fn normalized_design(n: usize, d: usize) -> latedecay::data::Dataset<f64> {
+    let seed = latedecay::data::SyntheticConfig::default().seed;
+    seeded_design(n, d, seed, true)
+}
+
+/// Label-noise SGD (the default noise model) with batch size `batch_size`,
+/// label-noise σ `sigma`, `sampling` and `schedule`.
+pub fn sgd(
+    batch_size: usize,
+    sigma: f64,
+    sampling: latedecay::noise::Sampling,
+    schedule: latedecay::schedule::Schedule,
+) -> latedecay::dynamics::sgd::Sgd {
+    latedecay::dynamics::sgd::Sgd {
+        noise: Default::default(),
+        batch_size,
+        label_noise_sigma: sigma,
+        sampling,
+        schedule,
+    }
 }

@@ -7,6 +7,7 @@ pub mod data;
 pub mod dynamics;
 pub mod experiment;
 pub mod field_error;
+pub mod io;
 pub mod figures;
 pub mod linalg;
 pub mod manifold;

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use latedecay::data::{write_csv_matrix, Dataset, SyntheticConfig};
+use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::io::write_matrix;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_latedecay"))
@@ -37,8 +38,8 @@ fn write_data(dir: &Path, n: usize, d: usize) -> (std::path::PathBuf, std::path:
     .unwrap();
     let x = dir.join("X.csv");
     let y = dir.join("y.csv");
-    write_csv_matrix(&x, d, data.x.as_slice()).unwrap();
-    write_csv_matrix(&y, 1, &data.y).unwrap();
+    write_matrix(&x, d, data.x.as_slice()).unwrap();
+    write_matrix(&y, 1, &data.y).unwrap();
     (x, y)
 }
 

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use latedecay::data::{write_csv_matrix, Dataset, SyntheticConfig};
+use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::io::write_matrix;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_latedecay"))
@@ -168,8 +169,8 @@ fn write_csv_data(dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
     })
     .unwrap();
     let (x, y) = (dir.join("X.csv"), dir.join("y.csv"));
-    write_csv_matrix(&x, 20, data.x.as_slice()).unwrap();
-    write_csv_matrix(&y, 1, &data.y).unwrap();
+    write_matrix(&x, 20, data.x.as_slice()).unwrap();
+    write_matrix(&y, 1, &data.y).unwrap();
     (x, y)
 }
 

@@ -322,7 +322,7 @@ impl<R: Real> SgdState<R> {
 }
 
 /// Measurements at one recorded step (all in f64 for output).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Record {
     /// Step k.
     pub step: u64,

@@ -14,9 +14,9 @@ use crate::linalg::LinalgError;
 use crate::manifold::{project_onto_manifold, Projection};
 use crate::model::mlp::MlpProbe;
 use crate::model::{Mlp, Model, Problem};
+use crate::io::{grid_columns, write_columns};
 use crate::plot::{
-    grid_columns, write_csv, ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape,
-    PathOverlay,
+    ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape, PathOverlay,
 };
 use crate::schedule::Schedule;
 
@@ -1076,7 +1076,7 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
     let csv = super::with_ext(stem, "csv");
     let mut cols = grid_columns(&data.xs, &data.ys, &data.train)?;
     cols.push(grid_columns(&data.xs, &data.ys, &data.test)?.remove(2));
-    write_csv(&csv, &["x", "y", "train_loss", "test_loss"], &cols)?;
+    write_columns(&csv, &["x", "y", "train_loss", "test_loss"], &cols)?;
     files.push(csv);
     let mut ov: [Vec<f64>; 5] = Default::default();
     let mut push = |kind: f64, idx: usize, (x, y): (f64, f64), v: f64| {
@@ -1114,7 +1114,7 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         )
     };
     let ov_path = sibling("overlays");
-    write_csv(&ov_path, &["kind", "index", "x", "y", "value"], &ov)?;
+    write_columns(&ov_path, &["kind", "index", "x", "y", "value"], &ov)?;
     files.push(ov_path);
     // Every trajectory point with its step, η, losses, ‖θ‖ and its distance
     // from the plane (how much of θ_k the picture shows).
@@ -1137,7 +1137,7 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         }
     }
     let tr_path = sibling("trajectories");
-    write_csv(
+    write_columns(
         &tr_path,
         &[
             "run",

@@ -255,18 +255,33 @@ pub fn grid_columns(xs: &[f64], ys: &[f64], values: &[Vec<f64>]) -> Result<Vec<V
     Ok(vec![cx, cy, cv])
 }
 
-/// Records of a CSV file with their 1-based line numbers; lines without any
-/// text are skipped. Cells are trimmed.
-fn records(path: &Path, has_headers: bool) -> Result<csv::Reader<std::fs::File>, IoError> {
-    let file = std::fs::File::open(path).map_err(|source| IoError::Read {
+/// The text of a CSV file and a reader over it (cells trimmed, rows of any
+/// length, so that ragged rows get our message).
+fn reader(path: &Path, has_headers: bool) -> Result<(Vec<u8>, csv::ReaderBuilder), IoError> {
+    let text = std::fs::read(path).map_err(|source| IoError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(csv::ReaderBuilder::new()
-        .has_headers(has_headers)
+    let mut b = csv::ReaderBuilder::new();
+    b.has_headers(has_headers)
         .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(file))
+        .trim(csv::Trim::All);
+    Ok((text, b))
+}
+
+/// 1-based line of a record: the csv crate's position of a record that
+/// follows blank lines is that of the first blank line, so skip them.
+fn record_line(text: &[u8], rec: &csv::StringRecord) -> usize {
+    let Some(pos) = rec.position() else {
+        return 0;
+    };
+    let start = (pos.byte() as usize).min(text.len());
+    let blank = text[start..]
+        .iter()
+        .take_while(|&&b| b == b'\n' || b == b'\r')
+        .filter(|&&b| b == b'\n')
+        .count();
+    pos.line() as usize + blank
 }
 
 fn read_err(path: &Path) -> impl Fn(csv::Error) -> IoError + '_ {
@@ -314,13 +329,14 @@ fn parse_cell(path: &Path, line: usize, column: String, cell: &str) -> Result<f6
 /// Errors name the file, line, column and offending text: ragged rows,
 /// non-numbers, NaN or infinite values, empty files.
 pub fn read_matrix(path: &Path) -> Result<(usize, usize, Vec<f64>), IoError> {
-    let mut rdr = records(path, false)?;
+    let (text, builder) = reader(path, false)?;
+    let mut rdr = builder.from_reader(text.as_slice());
     let mut values = Vec::new();
     let mut width: Option<(usize, usize)> = None;
     let mut rows = 0;
     for rec in rdr.records() {
         let rec = rec.map_err(read_err(path))?;
-        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let line = record_line(&text, &rec);
         if rec.len() == 1 && rec[0].is_empty() {
             continue; // a line of blanks only
         }
@@ -366,7 +382,8 @@ pub fn write_matrix(path: &Path, cols: usize, values: &[f64]) -> Result<(), IoEr
 /// Read a numeric CSV with a header row: returns the headers and the columns.
 /// `NaN` and `±inf` are accepted (figure data marks missing values so).
 pub fn read_columns(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), IoError> {
-    let mut rdr = records(path, true)?;
+    let (text, builder) = reader(path, true)?;
+    let mut rdr = builder.from_reader(text.as_slice());
     let headers: Vec<String> = rdr
         .headers()
         .map_err(read_err(path))?
@@ -376,7 +393,7 @@ pub fn read_columns(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), IoError
     let mut cols = vec![Vec::new(); headers.len()];
     for rec in rdr.records() {
         let rec = rec.map_err(read_err(path))?;
-        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let line = record_line(&text, &rec);
         if rec.len() != headers.len() {
             return Err(IoError::Ragged {
                 path: path.to_path_buf(),
@@ -398,4 +415,81 @@ pub fn read_columns(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), IoError
         }
     }
     Ok((headers, cols))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Serialize)]
+    struct Row {
+        #[serde(serialize_with = "shortest")]
+        x: f64,
+        #[serde(serialize_with = "display")]
+        y: f64,
+        n: u64,
+    }
+
+    #[test]
+    fn rows_keep_the_number_formats_and_the_header_of_an_empty_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/rows.csv");
+        let rows = [Row {
+            x: 1e-7,
+            y: 1e-7,
+            n: 3,
+        }];
+        write_rows(&p, &rows).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "x,y,n\n1e-7,0.0000001,3\n"
+        );
+        write_rows::<Row>(&p, &[]).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "x,y,n\n");
+    }
+
+    #[test]
+    fn matrices_and_columns_round_trip_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.csv");
+        let v = [0.1, -2.5e-300, 3.0, 1.0 / 3.0];
+        write_matrix(&p, 2, &v).unwrap();
+        assert_eq!(read_matrix(&p).unwrap(), (2, 2, v.to_vec()));
+        let c = dir.path().join("c.csv");
+        write_columns(
+            &c,
+            &["a", "b,c"],
+            &[vec![3.0, f64::NAN], vec![0.25, -1e300]],
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&c).unwrap(),
+            "a,\"b,c\"\n3,0.25\nNaN,-1e300\n"
+        );
+        let (h, cols) = read_columns(&c).unwrap();
+        assert_eq!(h, ["a", "b,c"]);
+        assert!(cols[0][0] == 3.0 && cols[0][1].is_nan() && cols[1] == [0.25, -1e300]);
+    }
+
+    #[test]
+    fn reading_errors_name_file_line_column_and_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.csv");
+        std::fs::write(&p, "eta,err\n0.5,1\n0.25,x\n").unwrap();
+        let e = read_columns(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.csv")
+                && e.contains("line 3")
+                && e.contains("`err`")
+                && e.contains("\"x\""),
+            "{e}"
+        );
+        // Blank lines are skipped but counted.
+        std::fs::write(&p, "\n1,2\n\n\n3\n").unwrap();
+        let e = read_matrix(&p).unwrap_err().to_string();
+        assert!(e.contains("line 5 has 1 columns but line 2 has 2"), "{e}");
+        std::fs::write(&p, "1,2\r\n\r\n3,x\r\n").unwrap();
+        let e = read_matrix(&p).unwrap_err().to_string();
+        assert!(e.contains("line 3, column 2: not a number"), "{e}");
+    }
 }

@@ -11,9 +11,9 @@ use crate::experiment::{
 };
 use crate::manifold::interpolant::InterpolantSummary;
 use crate::manifold::{flattest_interpolant, min_norm_interpolant, Interpolant};
-use serde::Serialize;
 use crate::model::ModelKind;
 use crate::scalar::{Mpfr, Precision, Real};
+use serde::Serialize;
 
 /// latedecay: why a late learning-rate decay generalizes better.
 #[derive(Debug, Parser)]
@@ -832,7 +832,7 @@ fn print_run(report: &RunReport) {
 fn write_trajectory(
     dir: &std::path::Path,
     seed: u64,
-    records: &[crate::dynamics::sgd::Record],
+    records: &[crate::probe::Record],
 ) -> Result<()> {
     crate::io::write_rows(dir.join(format!("trajectory_seed{seed}.csv")), records)?;
     Ok(())
@@ -882,11 +882,7 @@ fn json_text<T: Serialize + ?Sized>(v: &T) -> String {
 
 /// The text report of `minnorm`. Values print as in the JSON output (NaN as
 /// `null`, lists as `[1,5]`), so both views show the same numbers.
-fn print_minnorm(
-    a: &MinnormArgs,
-    s: &InterpolantSummary,
-    test_loss: Option<f64>,
-) -> Result<()> {
+fn print_minnorm(a: &MinnormArgs, s: &InterpolantSummary, test_loss: Option<f64>) -> Result<()> {
     println!(
         "{} interpolant, model {}, {} bits",
         if a.flattest {

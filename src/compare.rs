@@ -22,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::sde::{solve_sde, ContinuousModel, Scheme, SdeSettings};
-use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, NullProbe, RecordPlan, Sgd, SgdState};
+use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, RecordPlan, Sgd, SgdState};
 use crate::field_error::FieldError;
 use crate::linalg::{distance, norm_sq};
 use crate::manifold::project_onto_manifold;
 use crate::model::{Diagonal, LinearInX, Model, Problem};
+use crate::probe::NullProbe;
 use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
 use crate::stats::{fit_convergence_order, ConvergenceOrder};
@@ -696,7 +697,6 @@ fn relative_distance_mpfr(a: &[f64], b: &[Mpfr]) -> f64 {
     num.to_f64()
 }
 
-/// Write the F7 CSV: columns full_batch (0/1), lr, step, relative_distance (one
 /// One row of the F7 CSV.
 #[derive(Debug, Default, Serialize)]
 struct DivergenceRow {
@@ -726,13 +726,14 @@ struct ErrorTableRow {
     paths: u64,
 }
 
-fn write_err(path: &Path) -> impl FnOnce(crate::io::IoError) -> CompareError + '_ {
+fn table_write_err(path: &Path) -> impl FnOnce(crate::io::IoError) -> CompareError + '_ {
     move |e| CompareError::Write {
         path: path.display().to_string(),
         message: e.to_string(),
     }
 }
 
+/// Write the F7 CSV: columns full_batch (0/1), lr, step, relative_distance (one
 /// block per run).
 pub fn write_divergence_csv(path: &Path, curves: &[DivergenceCurve]) -> Result<(), CompareError> {
     let rows: Vec<DivergenceRow> = curves
@@ -749,7 +750,7 @@ pub fn write_divergence_csv(path: &Path, curves: &[DivergenceCurve]) -> Result<(
                 })
         })
         .collect();
-    crate::io::write_rows(path, &rows).map_err(write_err(path))
+    crate::io::write_rows(path, &rows).map_err(table_write_err(path))
 }
 
 /// Write an error table as CSV: eta, error, standard_error, ci_low, ci_high, steps, paths.
@@ -767,7 +768,7 @@ pub fn write_table_csv(path: &Path, table: &ErrorTable) -> Result<(), CompareErr
             paths: r.paths,
         })
         .collect();
-    crate::io::write_rows(path, &rows).map_err(write_err(path))
+    crate::io::write_rows(path, &rows).map_err(table_write_err(path))
 }
 
 /// Run every comparison of the config (no files written).

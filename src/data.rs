@@ -12,7 +12,9 @@
 use std::path::PathBuf;
 
 pub mod digits;
+pub mod teacher;
 pub use digits::{DigitsConfig, DigitsTask};
+pub use teacher::{TeacherConfig, TeacherTask};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,11 +22,11 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::field_error::FieldError;
+use crate::io::read_matrix;
 use crate::linalg::{dot_into, Mat};
 use crate::scalar::Real;
 
 /// Errors while building or loading data. Each names the field/file and value.
-use crate::io::read_matrix;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A configuration field has an invalid value.

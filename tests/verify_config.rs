@@ -7,8 +7,8 @@
 use latedecay::claims::registry::default_registry;
 use latedecay::claims::{Mode, Protocol, Verdict, VerifyContext, VerifyReport};
 use latedecay::data::{Dataset, SyntheticConfig};
-use latedecay::io::write_matrix;
 use latedecay::experiment::ExperimentConfig;
+use latedecay::io::write_matrix;
 
 fn config(data: &str, model: &str, sigma: f64) -> ExperimentConfig {
     let text = format!(

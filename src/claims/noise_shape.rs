@@ -272,8 +272,9 @@ pub fn run_drift_check(
     use crate::dynamics::gradient_flow::{
         gradient_flow_limit, lwa_isotropic_drift, GradientFlowSettings,
     };
-    use crate::dynamics::sgd::{run_sgd, SgdState, StandardProbe};
+    use crate::dynamics::sgd::{run_sgd, SgdState};
     use crate::experiment::run::AnyProblem;
+    use crate::probe::StandardProbe;
     use crate::schedule::Schedule;
     use rayon::prelude::*;
     let cfg = exp.config();

@@ -7,9 +7,9 @@ use std::path::Path;
 use super::checked::Experiment;
 use super::run::{initial_theta, AnyProblem, ExperimentError, Prepared};
 use crate::data::DataError;
-use crate::io::read_matrix;
 use crate::dynamics::sgd::RecordPlan;
 use crate::dynamics::stability::{stability_report, StabilityReport};
+use crate::io::read_matrix;
 use crate::scalar::{Mpfr, Real};
 
 /// Where to evaluate besides θ₀ and θ_mn.

@@ -24,8 +24,9 @@ use super::decay_study::{run_units, DecayGrid, UnitPlan};
 use super::run::{
     progress_bar, summarize, Aggregate, ExperimentError, Prepared, ReferenceValues, SeedSummary,
 };
-use crate::dynamics::sgd::{Record, StopReason};
+use crate::dynamics::sgd::StopReason;
 use crate::field_error::FieldError;
+use crate::probe::Record;
 use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
 
@@ -811,7 +812,6 @@ pub fn merge_shards(out: &Path, shard_dirs: &[PathBuf]) -> Result<SweepReport, E
     Ok(report)
 }
 
-fn write_sweep_csv(dir: &Path, report: &SweepReport) -> Result<(), ExperimentError> {
 /// One row of `results.csv` (numbers in `Display` form, as since the first
 /// sweeps, so that old and new files compare byte for byte).
 #[derive(Debug, Default, Serialize)]
@@ -857,6 +857,7 @@ struct SummaryRow {
     rel_dist_minnorm_sd: f64,
 }
 
+fn write_sweep_csv(dir: &Path, report: &SweepReport) -> Result<(), ExperimentError> {
     let csv_err = |e: crate::io::IoError| ExperimentError::Resume(format!("writing CSV: {e}"));
     let results: Vec<ResultsRow> = report
         .jobs

@@ -7,17 +7,15 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::{fmt_label, FigureError};
-use crate::dynamics::sgd::{run_sgd, Probe, Record, RecordPlan, Sgd, SgdState, StandardProbe};
+use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
 use crate::experiment::run::{initial_theta, AnyProblem};
 use crate::experiment::{ExperimentConfig, Prepared};
+use crate::io::{grid_columns, write_columns};
 use crate::linalg::LinalgError;
 use crate::manifold::{project_onto_manifold, Projection};
-use crate::model::mlp::MlpProbe;
 use crate::model::{Mlp, Model, Problem};
-use crate::io::{grid_columns, write_columns};
-use crate::plot::{
-    ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape, PathOverlay,
-};
+use crate::plot::{ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape, PathOverlay};
+use crate::probe::{MlpProbe, Probe, Record, StandardProbe};
 use crate::schedule::Schedule;
 
 /// An affine plane θ₀ + c₁e₁ + c₂e₂ in parameter space (e₁, e₂ orthonormal).

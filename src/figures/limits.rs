@@ -11,13 +11,14 @@ use super::{finite_mean, fmt_label, with_ext, FigureError};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::gradient_flow::{gradient_flow_limit, GradientFlowSettings};
 use crate::dynamics::sde::{sme1_euler_streaming, ContinuousModel, Scheme, SdeSettings};
-use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
 use crate::experiment::run::initial_theta;
 use crate::experiment::ExperimentConfig;
+use crate::io::{read_columns, write_columns};
 use crate::model::diagonal::flip_distance;
 use crate::moments::weak_order::{f6_columns, WeakOrderReport};
-use crate::io::{read_columns, write_columns};
 use crate::plot::{AxisScale, LineChart, LineKind, Series};
+use crate::probe::StandardProbe;
 use crate::schedule::Schedule;
 use crate::stats::{fit_convergence_order, ConvergenceOrder};
 
@@ -470,7 +471,6 @@ impl WeakErrorTable {
         Self::new(eta, headers[1..].iter().cloned().zip(cols).collect())
     }
 
-    /// Build and validate (η > 0, equal lengths).
     /// The table of an exact-moments weak-order report (the columns of
     /// [`crate::moments::weak_order::f6_columns`]), without a CSV round trip.
     pub fn from_report(report: &WeakOrderReport) -> Result<Self, FigureError> {
@@ -479,6 +479,7 @@ impl WeakErrorTable {
         Self::new(eta, columns)
     }
 
+    /// Build and validate (η > 0, equal lengths).
     pub fn new(eta: Vec<f64>, columns: Vec<(String, Vec<f64>)>) -> Result<Self, FigureError> {
         if let Some(e) = eta.iter().find(|e| !(e.is_finite() && **e > 0.0)) {
             return Err(FigureError::Input(format!(

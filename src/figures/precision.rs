@@ -12,9 +12,9 @@ use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::sgd::Sgd;
 use crate::experiment::run::initial_theta;
 use crate::experiment::{ExperimentConfig, Init};
+use crate::io::write_columns;
 use crate::model::Diagonal;
 use crate::noise::Sampling;
-use crate::io::write_columns;
 use crate::plot::{AxisScale, LineChart, RefLine, Series};
 use crate::schedule::Schedule;
 

@@ -894,8 +894,7 @@ impl SupportQr {
     }
 
     fn full_column_rank(&self) -> bool {
-        (0..self.r.ncols())
-            .all(|j| self.r[(j, j)].abs() > RANK_TOLERANCE * self.max_column_norm)
+        (0..self.r.ncols()).all(|j| self.r[(j, j)].abs() > RANK_TOLERANCE * self.max_column_norm)
     }
 
     /// `argmin_z ‖A z − b‖₂` (`None` if `R` is singular).
@@ -903,7 +902,9 @@ impl SupportQr {
         let k = self.r.ncols();
         let mut qtb = nalgebra::DVector::from_column_slice(b);
         self.qr.q_tr_mul(&mut qtb);
-        let z = self.r.solve_upper_triangular(&qtb.rows(0, k).into_owned())?;
+        let z = self
+            .r
+            .solve_upper_triangular(&qtb.rows(0, k).into_owned())?;
         Some(z.as_slice().to_vec())
     }
 

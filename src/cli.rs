@@ -9,9 +9,11 @@ use crate::data::{CsvConfig, DataConfig, Dataset, Spectrum};
 use crate::experiment::{
     run_sweep, Experiment, ExperimentConfig, RunReport, SweepOptions, SweepReport,
 };
+use crate::manifold::interpolant::InterpolantSummary;
 use crate::manifold::{flattest_interpolant, min_norm_interpolant, Interpolant};
 use crate::model::ModelKind;
 use crate::scalar::{Mpfr, Precision, Real};
+use serde::Serialize;
 
 /// latedecay: why a late learning-rate decay generalizes better.
 #[derive(Debug, Parser)]
@@ -830,15 +832,9 @@ fn print_run(report: &RunReport) {
 fn write_trajectory(
     dir: &std::path::Path,
     seed: u64,
-    records: &[crate::dynamics::sgd::Record],
+    records: &[crate::probe::Record],
 ) -> Result<()> {
-    let path = dir.join(format!("trajectory_seed{seed}.csv"));
-    let mut w =
-        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
-    for r in records {
-        w.serialize(r)?;
-    }
-    w.flush()?;
+    crate::io::write_rows(dir.join(format!("trajectory_seed{seed}.csv")), records)?;
     Ok(())
 }
 
@@ -854,81 +850,87 @@ fn minnorm(a: &MinnormArgs) -> Result<()> {
         ..CsvConfig::new(a.x.clone(), a.y.clone())
     }))?;
     data.require_overparameterized()?;
-    let value = if precision.bits() == 53 {
+    let (summary, test_loss) = if precision.bits() == 53 {
         minnorm_in::<f64>(a, &data, ())?
     } else {
         minnorm_in::<Mpfr>(a, &data, precision.bits())?
     };
     if a.json {
+        let mut value = serde_json::to_value(&summary)?;
+        if let Some(t) = test_loss {
+            value["test_loss"] = serde_json::json!(t);
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        let get = |k: &str| value.get(k).cloned().unwrap_or_default();
-        println!(
-            "{} interpolant, model {}, {} bits",
-            if a.flattest {
-                "flattest"
-            } else {
-                "minimum-norm"
-            },
-            a.model,
-            a.precision
-        );
-        let digits = get("norm_digits");
-        match digits.as_str() {
-            Some(s) if !s.is_empty() => println!(
-                "‖θ‖        = {s} ({} certified digits, error ≤ {})",
-                get("certified_digits"),
-                get("norm_error_bound")
-            ),
-            _ => println!("‖θ‖        ≈ {} (no digit certified)", get("norm")),
-        }
-        println!("objective  = {}", get("objective"));
-        println!(
-            "residual   = {} (backward error {})",
-            get("residual"),
-            get("backward_error")
-        );
-        let support_len = get("support").as_array().map_or(0, Vec::len);
-        let lp_len = get("lp_support").as_array().map_or(0, Vec::len);
-        println!(
-            "support    = {} ({support_len} entries; f64 LP: {lp_len}, {} simplex pivots in the working precision)",
-            get("support"),
-            get("simplex_pivots")
-        );
-        println!(
-            "certificate: {} (support violation {}, complementarity margin {})",
-            if get("certificate_ok").as_bool() == Some(true) {
-                "ok"
-            } else {
-                "FAILED"
-            },
-            get("support_violation"),
-            get("complementarity_margin")
-        );
-        if let Some(why) = get("certificate_failure").as_str() {
-            println!("failed condition: {why}");
-        }
-        if let Some(t) = value.get("test_loss") {
-            println!("test loss  = {t}");
-        }
-        println!("β (nonzero entries):");
-        if let (Some(beta), Some(supp)) = (get("beta").as_array(), get("support").as_array()) {
-            for j in supp {
-                let j = j.as_u64().unwrap_or(0) as usize;
-                println!("  β[{j}] = {}", beta[j]);
-            }
-        }
+        print_minnorm(a, &summary, test_loss)?;
     }
-    if value
-        .get("certificate_ok")
-        .and_then(serde_json::Value::as_bool)
-        != Some(true)
-    {
-        let why = value
-            .get("certificate_failure")
-            .and_then(serde_json::Value::as_str)
+    if !summary.certificate_ok {
+        let why = summary
+            .certificate_failure
+            .as_deref()
             .unwrap_or("unknown condition");
         bail!("certificate FAILED: {why}");
+    }
+    Ok(())
+}
+
+/// A value as the JSON output writes it.
+fn json_text<T: Serialize + ?Sized>(v: &T) -> String {
+    // f64 (NaN → null), usize lists: serde_json cannot fail on these.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// The text report of `minnorm`. Values print as in the JSON output (NaN as
+/// `null`, lists as `[1,5]`), so both views show the same numbers.
+fn print_minnorm(a: &MinnormArgs, s: &InterpolantSummary, test_loss: Option<f64>) -> Result<()> {
+    println!(
+        "{} interpolant, model {}, {} bits",
+        if a.flattest {
+            "flattest"
+        } else {
+            "minimum-norm"
+        },
+        a.model,
+        a.precision
+    );
+    if s.norm_digits.is_empty() {
+        println!("‖θ‖        ≈ {} (no digit certified)", json_text(&s.norm));
+    } else {
+        println!(
+            "‖θ‖        = {} ({} certified digits, error ≤ {})",
+            s.norm_digits,
+            s.certified_digits,
+            json_text(&s.norm_error_bound)
+        );
+    }
+    println!("objective  = {}", json_text(&s.objective));
+    println!(
+        "residual   = {} (backward error {})",
+        json_text(&s.residual),
+        json_text(&s.backward_error)
+    );
+    println!(
+        "support    = {} ({} entries; f64 LP: {}, {} simplex pivots in the working precision)",
+        json_text(&s.support),
+        s.support.len(),
+        s.lp_support.len(),
+        s.simplex_pivots
+    );
+    println!(
+        "certificate: {} (support violation {}, complementarity margin {})",
+        if s.certificate_ok { "ok" } else { "FAILED" },
+        json_text(&s.support_violation),
+        json_text(&s.complementarity_margin)
+    );
+    if let Some(why) = &s.certificate_failure {
+        println!("failed condition: {why}");
+    }
+    if let Some(t) = test_loss {
+        println!("test loss  = {}", json_text(&t));
+    }
+    println!("β (nonzero entries):");
+    for &k in &s.support {
+        println!("  β[{k}] = {}", json_text(&s.beta[k]));
     }
     Ok(())
 }
@@ -937,16 +939,13 @@ fn minnorm_in<R: Real>(
     a: &MinnormArgs,
     data: &Dataset<f64>,
     ctx: R::Ctx,
-) -> Result<serde_json::Value> {
+) -> Result<(InterpolantSummary, Option<f64>)> {
     let data_r = data.convert::<R>(ctx);
     let interp: Interpolant<R> = if a.flattest {
         flattest_interpolant(a.model, &data_r)?
     } else {
         min_norm_interpolant(a.model, &data_r)?
     };
-    let mut value = serde_json::to_value(interp.summary(a.model))?;
-    if let Some(t) = data_r.test_loss(&interp.beta) {
-        value["test_loss"] = serde_json::json!(t.to_f64());
-    }
-    Ok(value)
+    let test_loss = data_r.test_loss(&interp.beta).map(|t| t.to_f64());
+    Ok((interp.summary(a.model), test_loss))
 }

@@ -22,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::sde::{solve_sde, ContinuousModel, Scheme, SdeSettings};
-use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, NullProbe, RecordPlan, Sgd, SgdState};
+use crate::dynamics::sgd::{run_sgd, run_sgd_to_end, RecordPlan, Sgd, SgdState};
 use crate::field_error::FieldError;
 use crate::linalg::{distance, norm_sq};
 use crate::manifold::project_onto_manifold;
 use crate::model::{Diagonal, LinearInX, Model, Problem};
+use crate::probe::NullProbe;
 use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
 use crate::stats::{fit_convergence_order, ConvergenceOrder};
@@ -696,61 +697,78 @@ fn relative_distance_mpfr(a: &[f64], b: &[Mpfr]) -> f64 {
     num.to_f64()
 }
 
+/// One row of the F7 CSV.
+#[derive(Debug, Default, Serialize)]
+struct DivergenceRow {
+    /// 1 for full-batch GD, 0 for SGD.
+    full_batch: u8,
+    #[serde(serialize_with = "crate::io::shortest")]
+    lr: f64,
+    step: u64,
+    #[serde(serialize_with = "crate::io::shortest")]
+    relative_distance: f64,
+}
+
+/// One row of an error-table CSV.
+#[derive(Debug, Default, Serialize)]
+struct ErrorTableRow {
+    #[serde(serialize_with = "crate::io::shortest")]
+    eta: f64,
+    #[serde(serialize_with = "crate::io::shortest")]
+    error: f64,
+    #[serde(serialize_with = "crate::io::shortest")]
+    standard_error: f64,
+    #[serde(serialize_with = "crate::io::shortest")]
+    ci_low: f64,
+    #[serde(serialize_with = "crate::io::shortest")]
+    ci_high: f64,
+    steps: u64,
+    paths: u64,
+}
+
+fn table_write_err(path: &Path) -> impl FnOnce(crate::io::IoError) -> CompareError + '_ {
+    move |e| CompareError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
 /// Write the F7 CSV: columns full_batch (0/1), lr, step, relative_distance (one
 /// block per run).
 pub fn write_divergence_csv(path: &Path, curves: &[DivergenceCurve]) -> Result<(), CompareError> {
-    let (mut fb, mut lr, mut step, mut rel) = (vec![], vec![], vec![], vec![]);
-    for c in curves {
-        for (s, r) in c.steps.iter().zip(&c.relative_distance) {
-            fb.push(if c.method == "full_batch_gd" {
-                1.0
-            } else {
-                0.0
-            });
-            lr.push(c.lr);
-            step.push(*s as f64);
-            rel.push(*r);
-        }
-    }
-    crate::plot::write_csv(
-        path,
-        &["full_batch", "lr", "step", "relative_distance"],
-        &[fb, lr, step, rel],
-    )
-    .map_err(|e| CompareError::Write {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    let rows: Vec<DivergenceRow> = curves
+        .iter()
+        .flat_map(|c| {
+            c.steps
+                .iter()
+                .zip(&c.relative_distance)
+                .map(|(s, r)| DivergenceRow {
+                    full_batch: u8::from(c.method == "full_batch_gd"),
+                    lr: c.lr,
+                    step: *s,
+                    relative_distance: *r,
+                })
+        })
+        .collect();
+    crate::io::write_rows(path, &rows).map_err(table_write_err(path))
 }
 
 /// Write an error table as CSV: eta, error, standard_error, ci_low, ci_high, steps, paths.
 pub fn write_table_csv(path: &Path, table: &ErrorTable) -> Result<(), CompareError> {
-    let col = |f: &dyn Fn(&ErrorRow) -> f64| table.rows.iter().map(f).collect::<Vec<f64>>();
-    crate::plot::write_csv(
-        path,
-        &[
-            "eta",
-            "error",
-            "standard_error",
-            "ci_low",
-            "ci_high",
-            "steps",
-            "paths",
-        ],
-        &[
-            col(&|r| r.eta),
-            col(&|r| r.error),
-            col(&|r| r.standard_error),
-            col(&|r| r.ci.0),
-            col(&|r| r.ci.1),
-            col(&|r| r.steps as f64),
-            col(&|r| r.paths as f64),
-        ],
-    )
-    .map_err(|e| CompareError::Write {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    let rows: Vec<ErrorTableRow> = table
+        .rows
+        .iter()
+        .map(|r| ErrorTableRow {
+            eta: r.eta,
+            error: r.error,
+            standard_error: r.standard_error,
+            ci_low: r.ci.0,
+            ci_high: r.ci.1,
+            steps: r.steps,
+            paths: r.paths,
+        })
+        .collect();
+    crate::io::write_rows(path, &rows).map_err(table_write_err(path))
 }
 
 /// Run every comparison of the config (no files written).

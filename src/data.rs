@@ -9,10 +9,12 @@
 //! the ground truth `β*_j / s_j`, so predictions `⟨β, x̃⟩` and the closed-form test
 //! loss stay consistent.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub mod digits;
+pub mod teacher;
 pub use digits::{DigitsConfig, DigitsTask};
+pub use teacher::{TeacherConfig, TeacherTask};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,6 +22,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::field_error::FieldError;
+use crate::io::read_matrix;
 use crate::linalg::{dot_into, Mat};
 use crate::scalar::Real;
 
@@ -35,23 +38,9 @@ pub enum DataError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// A CSV cell could not be parsed or is not finite.
-    #[error("{path}: line {line}, column {column}: {reason} (value {value:?})")]
-    BadCell {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        value: String,
-        reason: &'static str,
-    },
-    /// Rows of different lengths.
-    #[error("{path}: line {line} has {found} columns but line 1 has {expected} (ragged rows)")]
-    Ragged {
-        path: PathBuf,
-        line: usize,
-        found: usize,
-        expected: usize,
-    },
+    /// A CSV file could not be read (names the file, line, column and value).
+    #[error(transparent)]
+    Csv(#[from] crate::io::IoError),
     /// Sizes of X, y, β* do not fit.
     #[error("size mismatch: {0}")]
     SizeMismatch(String),
@@ -445,8 +434,8 @@ impl Dataset<f64> {
 
     /// Load X, y and optionally β* from CSV files (no header).
     pub fn from_csv(cfg: &CsvConfig) -> Result<Self, DataError> {
-        let (n, d, xs) = read_csv_matrix(&cfg.x)?;
-        let (ny, dy, ys) = read_csv_matrix(&cfg.y)?;
+        let (n, d, xs) = read_matrix(&cfg.x)?;
+        let (ny, dy, ys) = read_matrix(&cfg.y)?;
         if dy != 1 {
             return Err(DataError::SizeMismatch(format!(
                 "{}: y must have exactly one column, found {dy}",
@@ -463,7 +452,7 @@ impl Dataset<f64> {
         let beta_star = match &cfg.beta_star {
             None => None,
             Some(p) => {
-                let (nb, db, bs) = read_csv_matrix(p)?;
+                let (nb, db, bs) = read_matrix(p)?;
                 if db != 1 || nb != d {
                     return Err(DataError::SizeMismatch(format!(
                         "{}: beta_star must be one column with d = {d} rows, found {nb} rows × {db} columns",
@@ -756,76 +745,6 @@ fn quantize(v: f64) -> f64 {
     (v / ENTRY_GRID).round() * ENTRY_GRID
 }
 
-/// Read a header-less numeric CSV: returns (rows, columns, row-major values).
-///
-/// Errors name the file, line, column and offending text: ragged rows,
-/// non-numbers, NaN or infinite values, empty files.
-pub fn read_csv_matrix(path: &Path) -> Result<(usize, usize, Vec<f64>), DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut values = Vec::new();
-    let mut cols: Option<usize> = None;
-    let mut rows = 0;
-    for (line_idx, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = trimmed.split(',').collect();
-        match cols {
-            None => cols = Some(cells.len()),
-            Some(c) if c != cells.len() => {
-                return Err(DataError::Ragged {
-                    path: path.to_path_buf(),
-                    line: line_idx + 1,
-                    found: cells.len(),
-                    expected: c,
-                })
-            }
-            _ => {}
-        }
-        for (col_idx, cell) in cells.iter().enumerate() {
-            let cell = cell.trim();
-            let bad = |reason| DataError::BadCell {
-                path: path.to_path_buf(),
-                line: line_idx + 1,
-                column: col_idx + 1,
-                value: cell.to_string(),
-                reason,
-            };
-            let v: f64 = cell.parse().map_err(|_| bad("not a number"))?;
-            if v.is_nan() {
-                return Err(bad("NaN is not allowed"));
-            }
-            if !v.is_finite() {
-                return Err(bad("infinite values are not allowed"));
-            }
-            values.push(v);
-        }
-        rows += 1;
-    }
-    match cols {
-        Some(c) => Ok((rows, c, values)),
-        None => Err(DataError::SizeMismatch(format!(
-            "{} contains no data rows",
-            path.display()
-        ))),
-    }
-}
-
-/// Write a header-less numeric CSV (row-major values, `cols` per row).
-pub fn write_csv_matrix(path: &Path, cols: usize, values: &[f64]) -> Result<(), std::io::Error> {
-    use std::io::Write;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    for row in values.chunks(cols) {
-        let line: Vec<String> = row.iter().map(|v| format!("{v:e}")).collect();
-        writeln!(f, "{}", line.join(","))?;
-    }
-    f.flush()
-}
-
 fn csv_field_error(
     field: &str,
     value: impl std::fmt::Display,
@@ -884,7 +803,7 @@ fn csv_with_heldout(c: &CsvConfig) -> Result<(Dataset<f64>, Option<HeldOut<f64>>
     check_heldout_fields(c)?;
     if let (Some(px), Some(py)) = (&c.test_x, &c.test_y) {
         let train = Dataset::from_csv(c)?;
-        let (nt, dt, xs) = read_csv_matrix(px)?;
+        let (nt, dt, xs) = read_matrix(px)?;
         if dt != train.d() {
             return Err(DataError::SizeMismatch(format!(
                 "{} (data.test_x) has {dt} columns but {} (data.x) has {}",
@@ -893,7 +812,7 @@ fn csv_with_heldout(c: &CsvConfig) -> Result<(Dataset<f64>, Option<HeldOut<f64>>
                 train.d()
             )));
         }
-        let (ny, dy, ys) = read_csv_matrix(py)?;
+        let (ny, dy, ys) = read_matrix(py)?;
         if dy != 1 {
             return Err(DataError::SizeMismatch(format!(
                 "{} (data.test_y): must have exactly one column, found {dy}",
@@ -916,8 +835,8 @@ fn csv_with_heldout(c: &CsvConfig) -> Result<(Dataset<f64>, Option<HeldOut<f64>>
         return Ok((train, Some(HeldOut { x, y: ys })));
     }
     let fraction = c.test_fraction.expect("checked by the caller");
-    let (n, d, xs) = read_csv_matrix(&c.x)?;
-    let (ny, dy, ys) = read_csv_matrix(&c.y)?;
+    let (n, d, xs) = read_matrix(&c.x)?;
+    let (ny, dy, ys) = read_matrix(&c.y)?;
     if dy != 1 || ny != n {
         // the plain loader words these errors
         Dataset::from_csv(c)?;
@@ -950,7 +869,7 @@ fn csv_with_heldout(c: &CsvConfig) -> Result<(Dataset<f64>, Option<HeldOut<f64>>
     let beta_star = match &c.beta_star {
         None => None,
         Some(p) => {
-            let (nb, db, bs) = read_csv_matrix(p)?;
+            let (nb, db, bs) = read_matrix(p)?;
             if db != 1 || nb != d {
                 return Err(DataError::SizeMismatch(format!(
                     "{}: beta_star must be one column with d = {d} rows, found {nb} rows × {db} columns",

@@ -20,6 +20,9 @@ pub mod stream {
     pub const PARAM_NOISE: u64 = 4;
     /// Resampling indices of the percentile bootstrap (`stats::bootstrap_median_ci`).
     pub const BOOTSTRAP: u64 = 5;
+    /// Inputs and label noise of the synthetic teacher–student task
+    /// (`data::teacher`).
+    pub const TEACHER: u64 = 6;
 }
 
 /// A ChaCha8 generator for `seed`, on the independent stream `purpose`.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use latedecay::data::write_csv_matrix;
+use latedecay::io::write_matrix;
 
 #[macro_use]
 mod common;
@@ -34,8 +34,8 @@ fn write_data(dir: &Path, n: usize, d: usize) -> (std::path::PathBuf, std::path:
     let data = common::normalized_design(n, d);
     let x = dir.join("X.csv");
     let y = dir.join("y.csv");
-    write_csv_matrix(&x, d, data.x.as_slice()).unwrap();
-    write_csv_matrix(&y, 1, &data.y).unwrap();
+    write_matrix(&x, d, data.x.as_slice()).unwrap();
+    write_matrix(&y, 1, &data.y).unwrap();
     (x, y)
 }
 

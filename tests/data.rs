@@ -3,9 +3,8 @@
 
 use std::io::Write;
 
-use latedecay::data::{
-    read_csv_matrix, CsvConfig, DataConfig, Dataset, GroundTruth, Spectrum, SyntheticConfig,
-};
+use latedecay::data::{CsvConfig, DataConfig, Dataset, GroundTruth, Spectrum, SyntheticConfig};
+use latedecay::io::read_matrix;
 use latedecay::noise::rng_for;
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -153,9 +152,9 @@ fn csv_round_trip_and_loading() {
     let xp = dir.path().join("X.csv");
     let yp = dir.path().join("y.csv");
     let bp = dir.path().join("beta.csv");
-    latedecay::data::write_csv_matrix(&xp, 9, data.x.as_slice()).unwrap();
-    latedecay::data::write_csv_matrix(&yp, 1, &data.y).unwrap();
-    latedecay::data::write_csv_matrix(&bp, 1, data.beta_star.as_ref().unwrap()).unwrap();
+    latedecay::io::write_matrix(&xp, 9, data.x.as_slice()).unwrap();
+    latedecay::io::write_matrix(&yp, 1, &data.y).unwrap();
+    latedecay::io::write_matrix(&bp, 1, data.beta_star.as_ref().unwrap()).unwrap();
     let mut cfg = csv_cfg(xp, yp);
     cfg.beta_star = Some(bp);
     let loaded = Dataset::from_config(&DataConfig::Csv(cfg)).unwrap();
@@ -211,7 +210,7 @@ fn csv_errors_name_file_line_column_and_value() {
     let err = data.require_overparameterized().unwrap_err().to_string();
     assert!(err.contains("n = 2") && err.contains("d = 2"), "{err}");
     // Missing file.
-    let err = read_csv_matrix(&dir.path().join("missing.csv"))
+    let err = read_matrix(&dir.path().join("missing.csv"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("missing.csv"), "{err}");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use latedecay::data::write_csv_matrix;
+use latedecay::io::write_matrix;
 
 #[macro_use]
 mod common;
@@ -103,8 +103,8 @@ fn corrupted_repeated_and_refused_results_are_named() {
 fn write_csv_data(dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
     let data = common::seeded_design(8, 20, seed, false);
     let (x, y) = (dir.join("X.csv"), dir.join("y.csv"));
-    write_csv_matrix(&x, 20, data.x.as_slice()).unwrap();
-    write_csv_matrix(&y, 1, &data.y).unwrap();
+    write_matrix(&x, 20, data.x.as_slice()).unwrap();
+    write_matrix(&y, 1, &data.y).unwrap();
     (x, y)
 }
 

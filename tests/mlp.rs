@@ -8,11 +8,13 @@
 //! (error ≲ 1e-9 relative, tolerance 1e-7); for MPFR at 256 bits h = 1e-25
 //! (truncation ~1e-50, roundoff ~1e-52, tolerance 1e-45).
 
+use latedecay::data::{TeacherConfig, TeacherTask};
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState};
+use latedecay::model::mlp::heldout_loss;
 use latedecay::model::mlp::Activation;
-use latedecay::model::mlp::{heldout_loss, MlpProbe, TeacherConfig, TeacherTask};
 use latedecay::model::{Mlp, Model, Problem};
 use latedecay::noise::Sampling;
+use latedecay::probe::MlpProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use proptest::prelude::*;

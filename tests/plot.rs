@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use latedecay::io::{grid_columns, write_columns, IoError};
 use latedecay::plot::*;
 
 struct OutDir {
@@ -115,7 +116,7 @@ fn line_chart_log_log_with_bands() {
     let h: Vec<f64> = chart.series[0].xs.clone();
     let e: Vec<f64> = chart.series[0].ys.clone();
     let csv = dir.path.join("convergence.csv");
-    write_csv(&csv, &["h", "error"], &[h.clone(), e]).unwrap();
+    write_columns(&csv, &["h", "error"], &[h.clone(), e]).unwrap();
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text.lines().count(), h.len() + 1);
     assert!(text.starts_with("h,error\n"));
@@ -281,7 +282,7 @@ fn contour_two_panels_with_overlays() {
     let p = &fig.panels[0];
     let cols = grid_columns(&p.xs, &p.ys, &p.values).unwrap();
     assert_eq!(cols[0].len(), p.xs.len() * p.ys.len());
-    write_csv(
+    write_columns(
         dir.path.join("contour.csv"),
         &["eta", "epoch", "loss"],
         &cols,
@@ -413,9 +414,9 @@ fn errors_are_clear() {
         PlotError::NothingToPlot { .. }
     ));
 
-    let e = write_csv(stem("bad.csv"), &["a", "b"], &[vec![1.0, 2.0], vec![1.0]]).unwrap_err();
-    assert!(matches!(e, PlotError::LengthMismatch { .. }), "{e}");
-    assert!(write_csv(stem("bad2.csv"), &["a"], &[vec![1.0], vec![1.0]]).is_err());
+    let e = write_columns(stem("bad.csv"), &["a", "b"], &[vec![1.0, 2.0], vec![1.0]]).unwrap_err();
+    assert!(matches!(e, IoError::LengthMismatch { .. }), "{e}");
+    assert!(write_columns(stem("bad2.csv"), &["a"], &[vec![1.0], vec![1.0]]).is_err());
 
     // Nothing was written for failed renders.
     assert!(!Path::new(&stem("e1.png")).exists());

@@ -6,8 +6,8 @@
 
 use latedecay::claims::registry::default_registry;
 use latedecay::claims::{Mode, Protocol, Verdict, VerifyContext, VerifyReport};
-use latedecay::data::write_csv_matrix;
 use latedecay::experiment::ExperimentConfig;
+use latedecay::io::write_matrix;
 
 #[macro_use]
 mod common;
@@ -81,8 +81,8 @@ fn claims_without_ground_truth_are_not_applicable_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let data = common::seeded_design(30, 80, 4, false);
     let (x, y) = (dir.path().join("X.csv"), dir.path().join("y.csv"));
-    write_csv_matrix(&x, 80, data.x.as_slice()).unwrap();
-    write_csv_matrix(&y, 1, &data.y).unwrap();
+    write_matrix(&x, 80, data.x.as_slice()).unwrap();
+    write_matrix(&y, 1, &data.y).unwrap();
     let csv = format!(
         "source = \"csv\"\nx = {:?}\ny = {:?}\nnormalize_columns = true",
         x.display().to_string(),

@@ -24,13 +24,14 @@ use super::{
     fmt_evidence, ClaimError, ClaimOutcome, ComponentTest, Mode, VerifyContext, FAMILY_ALPHA,
 };
 use crate::data::HeldOut;
-use crate::dynamics::sgd::{run_sgd_recording, Probe, Record, Sgd, SgdState, StopReason};
+use crate::dynamics::sgd::{run_sgd_recording, Sgd, SgdState, StopReason};
 use crate::experiment::run::AnyProblem;
 use crate::experiment::{Experiment, ExperimentConfig, Prepared};
 use crate::field_error::FieldError;
 use crate::linalg::{Cholesky, LinalgError, Mat};
 use crate::manifold::{gauss_newton_projection, project_onto_manifold, Projection};
 use crate::model::{Mlp, Model, Problem};
+use crate::probe::{Probe, Record};
 use crate::stats::{median, spearman, wilcoxon_signed_rank, Alternative};
 
 /// The built-in C13 experiment: `configs/digits_mlp.toml`, compiled in (no
@@ -406,7 +407,7 @@ pub fn run_seed_iterates<M: Model<f64>>(
             &mut b,
             s.steps_after,
             &[end],
-            &mut crate::dynamics::sgd::NullProbe,
+            &mut crate::probe::NullProbe,
             |_| {},
         );
         match run.stop {

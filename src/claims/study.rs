@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::geometry::{beta_distance, distance_to_product_set};
 use super::ClaimError;
 use crate::data::Dataset;
-use crate::dynamics::sgd::{Record, RecordPlan, Sgd, StopReason};
+use crate::dynamics::sgd::{RecordPlan, Sgd, StopReason};
 use crate::experiment::run::ReferenceValues;
 use crate::experiment::sweep::{sweep_grid, sweep_units};
 use crate::experiment::{
@@ -24,6 +24,7 @@ use crate::experiment::{
 };
 use crate::field_error::FieldError;
 use crate::linalg::{norm, Cholesky};
+use crate::probe::Record;
 use crate::schedule::Schedule;
 
 /// Final measurements of one (decay step, seed) run.

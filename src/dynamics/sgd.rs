@@ -9,12 +9,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::field_error::FieldError;
-use crate::linalg::{distance, norm, norm_l1};
-use crate::model::diagonal::flip_distance;
-use crate::model::{LinearInX, Model, Problem};
+use crate::model::{Model, Problem};
 use crate::noise::{BatchNoise, Sampling};
 use crate::scalar::Real;
 use crate::schedule::Schedule;
+
+// The loop's signatures take probes and return records; they live in
+// `crate::probe` and are re-exported here for callers of `run_sgd`.
+pub use crate::probe::{NullProbe, Probe, Record, StandardProbe};
 
 /// SGD settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -317,138 +319,6 @@ impl<R: Real> SgdState<R> {
             param_noise: matches!(method.noise, NoiseModel::Isotropic { .. })
                 .then(|| crate::noise::rng_for(seed, crate::noise::stream::PARAM_NOISE)),
             times: ElapsedTimes::default(),
-        }
-    }
-}
-
-/// Measurements at one recorded step (all in f64 for output).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    /// Step k.
-    pub step: u64,
-    /// η_k.
-    #[serde(with = "crate::nonfinite")]
-    pub lr: f64,
-    /// SDE time t = Σ_{j<k} η_j.
-    #[serde(with = "crate::nonfinite")]
-    pub sde_time: f64,
-    /// Slow-flow time τ = Σ_{j<k} η_j².
-    #[serde(with = "crate::nonfinite")]
-    pub flow_time: f64,
-    /// Training loss L(θ_k).
-    #[serde(with = "crate::nonfinite")]
-    pub train_loss: f64,
-    /// Test loss R(β(θ_k)) (NaN if β* unknown).
-    #[serde(with = "crate::nonfinite")]
-    pub test_loss: f64,
-    /// ‖θ_k‖.
-    #[serde(with = "crate::nonfinite")]
-    pub norm: f64,
-    /// ‖β(θ_k)‖₁ (NaN for models not linear in x).
-    #[serde(with = "crate::nonfinite")]
-    pub beta_l1: f64,
-    /// ‖r(θ_k)‖, the residual norm (distance to Γ to first order).
-    #[serde(with = "crate::nonfinite")]
-    pub residual_norm: f64,
-    /// Distance to θ_mn (nearest sign flip for Diagonal; NaN without reference).
-    #[serde(with = "crate::nonfinite")]
-    pub dist_minnorm: f64,
-}
-
-impl Record {
-    /// A record with the step, learning rate and times only (every
-    /// measurement NaN): what [`NullProbe`] returns.
-    pub fn unmeasured(step: u64, lr: f64, sde_time: f64, flow_time: f64) -> Self {
-        Self {
-            step,
-            lr,
-            sde_time,
-            flow_time,
-            train_loss: f64::NAN,
-            test_loss: f64::NAN,
-            norm: f64::NAN,
-            beta_l1: f64::NAN,
-            residual_norm: f64::NAN,
-            dist_minnorm: f64::NAN,
-        }
-    }
-}
-
-/// Computes the measurements of a [`Record`] from θ.
-pub trait Probe<R: Real> {
-    /// Measure θ at a step.
-    fn measure(&mut self, step: u64, lr: f64, sde_time: f64, flow_time: f64, theta: &[R])
-        -> Record;
-}
-
-/// A probe that measures nothing, for runs where only the iterate matters
-/// (any model; records carry only step, learning rate and times).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NullProbe;
-
-impl<R: Real> Probe<R> for NullProbe {
-    fn measure(&mut self, step: u64, lr: f64, sde_time: f64, flow_time: f64, _: &[R]) -> Record {
-        Record::unmeasured(step, lr, sde_time, flow_time)
-    }
-}
-
-/// The standard probe for models linear in x: every field of [`Record`].
-pub struct StandardProbe<'a, R: Real, M> {
-    problem: &'a Problem<R, M>,
-    reference: Option<&'a [R]>,
-    flip_symmetric: bool,
-    residuals: Vec<R>,
-    beta: Vec<R>,
-}
-
-impl<'a, R: Real, M: LinearInX<R>> StandardProbe<'a, R, M> {
-    /// Probe for a problem, with an optional θ_mn reference. `flip_symmetric`
-    /// measures distances to the nearest per-coordinate sign flip (Diagonal).
-    pub fn new(problem: &'a Problem<R, M>, reference: Option<&'a [R]>) -> Self {
-        let ctx = problem.ctx();
-        Self {
-            problem,
-            reference,
-            flip_symmetric: problem.model.name() == "diagonal",
-            residuals: vec![R::zero(ctx); problem.n()],
-            beta: vec![R::zero(ctx); problem.data.d()],
-        }
-    }
-}
-
-impl<R: Real, M: LinearInX<R>> Probe<R> for StandardProbe<'_, R, M> {
-    fn measure(
-        &mut self,
-        step: u64,
-        lr: f64,
-        sde_time: f64,
-        flow_time: f64,
-        theta: &[R],
-    ) -> Record {
-        let p = self.problem;
-        self.problem.model.beta_into(theta, &mut self.beta);
-        p.data
-            .linear_residuals_into(&self.beta, &mut self.residuals);
-        let res_norm = norm(&self.residuals).to_f64();
-        let n = p.n() as f64;
-        Record {
-            step,
-            lr,
-            sde_time,
-            flow_time,
-            train_loss: res_norm * res_norm / (2.0 * n),
-            test_loss: p
-                .data
-                .test_loss(&self.beta)
-                .map_or(f64::NAN, |v| v.to_f64()),
-            norm: norm(theta).to_f64(),
-            beta_l1: norm_l1(&self.beta).to_f64(),
-            residual_norm: res_norm,
-            dist_minnorm: match self.reference {
-                None => f64::NAN,
-                Some(r) if self.flip_symmetric => flip_distance(theta, r).to_f64(),
-                Some(r) => distance(theta, r).to_f64(),
-            },
         }
     }
 }

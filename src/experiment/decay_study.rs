@@ -271,7 +271,7 @@ pub fn run_prepared_unit<R: Real>(
                 &empty
             }
         };
-        let mut probe = crate::model::mlp::MlpProbe::new(p, &h.x, &h.y, false);
+        let mut probe = crate::probe::MlpProbe::new(p, &h.x, &h.y, false);
         return run_decay_unit(p, method, unit, grid, theta0, plan, &mut probe, progress);
     }
     if let Some(h) = &prepared.heldout {

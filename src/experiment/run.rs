@@ -13,9 +13,9 @@ use crate::dynamics::sgd::{
 use crate::manifold::{
     flattest_interpolant_reusing, min_norm_interpolant, Interpolant, InterpolantError,
 };
-use crate::model::mlp::MlpProbe;
 use crate::model::{Diagonal, Linear, LinearInX, Mlp, Model, ModelKind, Problem};
 use crate::noise::{rng_for, stream};
+use crate::probe::{MlpProbe, Probe};
 use crate::scalar::{Mpfr, Real};
 
 /// Errors of an experiment.
@@ -63,7 +63,7 @@ pub struct HeldOutProbe<'a, R: Real, M, P> {
     heldout: &'a HeldOut<R>,
 }
 
-impl<'a, R: Real, M: Model<R>, P: crate::dynamics::sgd::Probe<R>> HeldOutProbe<'a, R, M, P> {
+impl<'a, R: Real, M: Model<R>, P: Probe<R>> HeldOutProbe<'a, R, M, P> {
     /// Wrap `inner`.
     pub fn new(inner: P, model: &'a M, heldout: &'a HeldOut<R>) -> Self {
         Self {
@@ -74,9 +74,7 @@ impl<'a, R: Real, M: Model<R>, P: crate::dynamics::sgd::Probe<R>> HeldOutProbe<'
     }
 }
 
-impl<R: Real, M: Model<R>, P: crate::dynamics::sgd::Probe<R>> crate::dynamics::sgd::Probe<R>
-    for HeldOutProbe<'_, R, M, P>
-{
+impl<R: Real, M: Model<R>, P: Probe<R>> Probe<R> for HeldOutProbe<'_, R, M, P> {
     fn measure(
         &mut self,
         step: u64,
@@ -180,7 +178,7 @@ impl<R: Real> AnyProblem<R> {
     ) -> (Vec<R>, Vec<Record>, StopReason) {
         /// One SGD run of any model with a given probe.
         #[allow(clippy::too_many_arguments)]
-        fn drive<R: Real, M: Model<R>, P: crate::dynamics::sgd::Probe<R>>(
+        fn drive<R: Real, M: Model<R>, P: Probe<R>>(
             p: &Problem<R, M>,
             method: &Sgd,
             theta0: Vec<R>,

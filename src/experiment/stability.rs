@@ -6,9 +6,10 @@ use std::path::Path;
 
 use super::checked::Experiment;
 use super::run::{initial_theta, AnyProblem, ExperimentError, Prepared};
-use crate::data::{read_csv_matrix, DataError};
+use crate::data::DataError;
 use crate::dynamics::sgd::RecordPlan;
 use crate::dynamics::stability::{stability_report, StabilityReport};
+use crate::io::read_matrix;
 use crate::scalar::{Mpfr, Real};
 
 /// Where to evaluate besides θ₀ and θ_mn.
@@ -23,7 +24,7 @@ pub struct StabilityOptions {
 
 /// Read θ (D values) from a header-less CSV: one column or one row.
 pub fn read_theta_csv(path: &Path, dim: usize) -> Result<Vec<f64>, DataError> {
-    let (rows, cols, values) = read_csv_matrix(path)?;
+    let (rows, cols, values) = read_matrix(path)?;
     if values.len() != dim || (rows != 1 && cols != 1) {
         return Err(DataError::SizeMismatch(format!(
             "{}: θ must be one column of {dim} rows or one row of {dim} values (the model has D = {dim} parameters), found {rows} × {cols}",

@@ -24,8 +24,9 @@ use super::decay_study::{run_units, DecayGrid, UnitPlan};
 use super::run::{
     progress_bar, summarize, Aggregate, ExperimentError, Prepared, ReferenceValues, SeedSummary,
 };
-use crate::dynamics::sgd::{Record, StopReason};
+use crate::dynamics::sgd::StopReason;
 use crate::field_error::FieldError;
+use crate::probe::Record;
 use crate::scalar::{Mpfr, Real};
 use crate::schedule::Schedule;
 
@@ -811,73 +812,91 @@ pub fn merge_shards(out: &Path, shard_dirs: &[PathBuf]) -> Result<SweepReport, E
     Ok(report)
 }
 
+/// One row of `results.csv` (numbers in `Display` form, as since the first
+/// sweeps, so that old and new files compare byte for byte).
+#[derive(Debug, Default, Serialize)]
+struct ResultsRow {
+    #[serde(serialize_with = "crate::io::display")]
+    lr: f64,
+    decay_step: u64,
+    seed: u64,
+    steps: u64,
+    #[serde(serialize_with = "crate::io::display")]
+    norm: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    test_loss: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    train_loss: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    beta_l1: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    dist_minnorm: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    rel_dist_minnorm: f64,
+    completed: bool,
+}
+
+/// One row of `summary.csv`.
+#[derive(Debug, Default, Serialize)]
+struct SummaryRow {
+    #[serde(serialize_with = "crate::io::display")]
+    lr: f64,
+    decay_step: u64,
+    seeds: usize,
+    #[serde(serialize_with = "crate::io::display")]
+    norm_mean: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    norm_sd: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    test_loss_mean: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    test_loss_sd: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    rel_dist_minnorm_mean: f64,
+    #[serde(serialize_with = "crate::io::display")]
+    rel_dist_minnorm_sd: f64,
+}
+
 fn write_sweep_csv(dir: &Path, report: &SweepReport) -> Result<(), ExperimentError> {
-    let path = dir.join("results.csv");
-    let mut w = csv::Writer::from_path(&path)
-        .map_err(|e| ExperimentError::Resume(format!("{}: {e}", path.display())))?;
-    let header = [
-        "lr",
-        "decay_step",
-        "seed",
-        "steps",
-        "norm",
-        "test_loss",
-        "train_loss",
-        "beta_l1",
-        "dist_minnorm",
-        "rel_dist_minnorm",
-        "completed",
-    ];
-    let csv_err = |e: csv::Error| ExperimentError::Resume(format!("writing CSV: {e}"));
-    w.write_record(header).map_err(csv_err)?;
-    for j in &report.jobs {
-        let s = &j.summary;
-        w.write_record([
-            j.key.lr.to_string(),
-            j.key.decay_step.to_string(),
-            j.key.seed.to_string(),
-            s.steps.to_string(),
-            s.norm.to_string(),
-            s.test_loss.to_string(),
-            s.train_loss.to_string(),
-            s.beta_l1.to_string(),
-            s.dist_minnorm.to_string(),
-            s.rel_dist_minnorm.to_string(),
-            (s.stop == StopReason::Completed).to_string(),
-        ])
-        .map_err(csv_err)?;
-    }
-    w.flush().map_err(io_err("flushing results.csv".into()))?;
-    let path = dir.join("summary.csv");
-    let mut w = csv::Writer::from_path(&path)
-        .map_err(|e| ExperimentError::Resume(format!("{}: {e}", path.display())))?;
-    w.write_record([
-        "lr",
-        "decay_step",
-        "seeds",
-        "norm_mean",
-        "norm_sd",
-        "test_loss_mean",
-        "test_loss_sd",
-        "rel_dist_minnorm_mean",
-        "rel_dist_minnorm_sd",
-    ])
-    .map_err(csv_err)?;
-    for c in &report.cells {
-        let a = &c.aggregate;
-        w.write_record([
-            c.lr.to_string(),
-            c.decay_step.to_string(),
-            a.seeds.to_string(),
-            a.norm.to_string(),
-            a.norm_sd.to_string(),
-            a.test_loss.to_string(),
-            a.test_loss_sd.to_string(),
-            a.rel_dist_minnorm.to_string(),
-            a.rel_dist_minnorm_sd.to_string(),
-        ])
-        .map_err(csv_err)?;
-    }
-    w.flush().map_err(io_err("flushing summary.csv".into()))?;
-    Ok(())
+    let csv_err = |e: crate::io::IoError| ExperimentError::Resume(format!("writing CSV: {e}"));
+    let results: Vec<ResultsRow> = report
+        .jobs
+        .iter()
+        .map(|j| {
+            let s = &j.summary;
+            ResultsRow {
+                lr: j.key.lr,
+                decay_step: j.key.decay_step,
+                seed: j.key.seed,
+                steps: s.steps,
+                norm: s.norm,
+                test_loss: s.test_loss,
+                train_loss: s.train_loss,
+                beta_l1: s.beta_l1,
+                dist_minnorm: s.dist_minnorm,
+                rel_dist_minnorm: s.rel_dist_minnorm,
+                completed: s.stop == StopReason::Completed,
+            }
+        })
+        .collect();
+    crate::io::write_rows(dir.join("results.csv"), &results).map_err(csv_err)?;
+    let summary: Vec<SummaryRow> = report
+        .cells
+        .iter()
+        .map(|c| {
+            let a = &c.aggregate;
+            SummaryRow {
+                lr: c.lr,
+                decay_step: c.decay_step,
+                seeds: a.seeds,
+                norm_mean: a.norm,
+                norm_sd: a.norm_sd,
+                test_loss_mean: a.test_loss,
+                test_loss_sd: a.test_loss_sd,
+                rel_dist_minnorm_mean: a.rel_dist_minnorm,
+                rel_dist_minnorm_sd: a.rel_dist_minnorm_sd,
+            }
+        })
+        .collect();
+    crate::io::write_rows(dir.join("summary.csv"), &summary).map_err(csv_err)
 }

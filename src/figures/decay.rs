@@ -9,7 +9,8 @@ use crate::experiment::run::ReferenceValues;
 use crate::experiment::{
     run_units, BranchRun, DecayGrid, Experiment, ExperimentConfig, Prepared, UnitPlan,
 };
-use crate::plot::{write_csv, AxisScale, LineChart, LineKind, RefLine, Series};
+use crate::io::write_columns;
+use crate::plot::{AxisScale, LineChart, LineKind, RefLine, Series};
 
 /// Settings of the decay sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -317,7 +318,7 @@ pub fn render_norm_vs_step(sweep: &DecaySweep, stem: &Path) -> Result<Vec<PathBu
     };
     let mut files = chart.render(stem)?;
     let path = with_ext(stem, "csv");
-    write_csv(&path, &["step", "decay_step", "mean", "q10", "q90"], &csv)?;
+    write_columns(&path, &["step", "decay_step", "mean", "q10", "q90"], &csv)?;
     files.push(path);
     Ok(files)
 }
@@ -418,14 +419,14 @@ pub fn render_test_loss_vs_decay(
     };
     let mut files = chart.render(stem)?;
     let path = with_ext(stem, "csv");
-    write_csv(
+    write_columns(
         &path,
         &["decay_step", "mean", "q10", "q90", "median"],
         &[ts, mean, lo, hi, median],
     )?;
     files.push(path);
     let refp = stem.with_file_name("F4_reference.csv");
-    write_csv(
+    write_columns(
         &refp,
         &[
             "minnorm_norm",

@@ -7,17 +7,15 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::{fmt_label, FigureError};
-use crate::dynamics::sgd::{run_sgd, Probe, Record, RecordPlan, Sgd, SgdState, StandardProbe};
+use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
 use crate::experiment::run::{initial_theta, AnyProblem};
 use crate::experiment::{ExperimentConfig, Prepared};
+use crate::io::{grid_columns, write_columns};
 use crate::linalg::LinalgError;
 use crate::manifold::{project_onto_manifold, Projection};
-use crate::model::mlp::MlpProbe;
 use crate::model::{Mlp, Model, Problem};
-use crate::plot::{
-    grid_columns, write_csv, ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape,
-    PathOverlay,
-};
+use crate::plot::{ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape, PathOverlay};
+use crate::probe::{MlpProbe, Probe, Record, StandardProbe};
 use crate::schedule::Schedule;
 
 /// An affine plane θ₀ + c₁e₁ + c₂e₂ in parameter space (e₁, e₂ orthonormal).
@@ -1076,7 +1074,7 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
     let csv = super::with_ext(stem, "csv");
     let mut cols = grid_columns(&data.xs, &data.ys, &data.train)?;
     cols.push(grid_columns(&data.xs, &data.ys, &data.test)?.remove(2));
-    write_csv(&csv, &["x", "y", "train_loss", "test_loss"], &cols)?;
+    write_columns(&csv, &["x", "y", "train_loss", "test_loss"], &cols)?;
     files.push(csv);
     let mut ov: [Vec<f64>; 5] = Default::default();
     let mut push = |kind: f64, idx: usize, (x, y): (f64, f64), v: f64| {
@@ -1114,7 +1112,7 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         )
     };
     let ov_path = sibling("overlays");
-    write_csv(&ov_path, &["kind", "index", "x", "y", "value"], &ov)?;
+    write_columns(&ov_path, &["kind", "index", "x", "y", "value"], &ov)?;
     files.push(ov_path);
     // Every trajectory point with its step, η, losses, ‖θ‖ and its distance
     // from the plane (how much of θ_k the picture shows).
@@ -1137,7 +1135,7 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         }
     }
     let tr_path = sibling("trajectories");
-    write_csv(
+    write_columns(
         &tr_path,
         &[
             "run",

@@ -11,11 +11,14 @@ use super::{finite_mean, fmt_label, with_ext, FigureError};
 use crate::dynamics::flow::{label_noise_flow, FlowSettings};
 use crate::dynamics::gradient_flow::{gradient_flow_limit, GradientFlowSettings};
 use crate::dynamics::sde::{sme1_euler_streaming, ContinuousModel, Scheme, SdeSettings};
-use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
 use crate::experiment::run::initial_theta;
 use crate::experiment::ExperimentConfig;
+use crate::io::{read_columns, write_columns};
 use crate::model::diagonal::flip_distance;
-use crate::plot::{write_csv, AxisScale, LineChart, LineKind, Series};
+use crate::moments::weak_order::{f6_columns, WeakOrderReport};
+use crate::plot::{AxisScale, LineChart, LineKind, Series};
+use crate::probe::StandardProbe;
 use crate::schedule::Schedule;
 use crate::stats::{fit_convergence_order, ConvergenceOrder};
 
@@ -88,7 +91,7 @@ impl DistanceCurves {
     /// Read a wide CSV `tau, <series…>` (header row; NaN = no value), e.g.
     /// written by the SDE / slow-flow modules. Series are drawn dashed.
     pub fn from_csv(path: &Path) -> Result<Self, FigureError> {
-        let (headers, cols) = read_numeric_csv(path)?;
+        let (headers, cols) = read_columns(path)?;
         if headers.first().map(String::as_str) != Some("tau") {
             return Err(FigureError::Input(format!(
                 "{}: first column must be `tau`, found {:?}",
@@ -412,47 +415,9 @@ pub fn render_distance_vs_tau(
     let (headers, cols) = curves.wide();
     let h: Vec<&str> = headers.iter().map(String::as_str).collect();
     let path = with_ext(stem, "csv");
-    write_csv(&path, &h, &cols)?;
+    write_columns(&path, &h, &cols)?;
     files.push(path);
     Ok(files)
-}
-
-/// Read a numeric CSV with a header row; returns headers and columns.
-fn read_numeric_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), FigureError> {
-    let mut rdr = csv::Reader::from_path(path)
-        .map_err(|e| FigureError::Input(format!("cannot read {}: {e}", path.display())))?;
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| FigureError::Input(format!("{}: bad header: {e}", path.display())))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let mut cols = vec![Vec::new(); headers.len()];
-    for (line, rec) in rdr.records().enumerate() {
-        let rec = rec
-            .map_err(|e| FigureError::Input(format!("{} row {}: {e}", path.display(), line + 2)))?;
-        if rec.len() != headers.len() {
-            return Err(FigureError::Input(format!(
-                "{} row {}: {} fields, header has {}",
-                path.display(),
-                line + 2,
-                rec.len(),
-                headers.len()
-            )));
-        }
-        for (k, f) in rec.iter().enumerate() {
-            let v: f64 = f.trim().parse().map_err(|_| {
-                FigureError::Input(format!(
-                    "{} row {}, column `{}`: {f:?} is not a number",
-                    path.display(),
-                    line + 2,
-                    headers[k]
-                ))
-            })?;
-            cols[k].push(v);
-        }
-    }
-    Ok((headers, cols))
 }
 
 /// Weak errors |E φ(θ_SGD) − E φ(Θ)| at fixed time versus η (F6 input).
@@ -494,7 +459,7 @@ fn pretty(col: &str) -> String {
 impl WeakErrorTable {
     /// Read `eta, err_gf, err_sme1, err_sme2[, err_*_f64…]` (header row).
     pub fn from_csv(path: &Path) -> Result<Self, FigureError> {
-        let (headers, mut cols) = read_numeric_csv(path)?;
+        let (headers, mut cols) = read_columns(path)?;
         if headers.first().map(String::as_str) != Some("eta") {
             return Err(FigureError::Input(format!(
                 "{}: first column must be `eta`, found {:?}",
@@ -504,6 +469,14 @@ impl WeakErrorTable {
         }
         let eta = cols.remove(0);
         Self::new(eta, headers[1..].iter().cloned().zip(cols).collect())
+    }
+
+    /// The table of an exact-moments weak-order report (the columns of
+    /// [`crate::moments::weak_order::f6_columns`]), without a CSV round trip.
+    pub fn from_report(report: &WeakOrderReport) -> Result<Self, FigureError> {
+        let (eta, columns) = f6_columns(report)
+            .map_err(|e| FigureError::Input(format!("weak-order report: {e}")))?;
+        Self::new(eta, columns)
     }
 
     /// Build and validate (η > 0, equal lengths).
@@ -619,7 +592,7 @@ pub fn render_weak_error(
     }
     let h: Vec<&str> = headers.iter().map(String::as_str).collect();
     let path = with_ext(stem, "csv");
-    write_csv(&path, &h, &cols)?;
+    write_columns(&path, &h, &cols)?;
     files.push(path);
     Ok((files, notes))
 }

@@ -77,6 +77,9 @@ pub enum FigureError {
     /// Plotting or file output.
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),
+    /// Reading or writing a figure's CSV.
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
     /// Experiment setup (data, interpolant).
     #[error(transparent)]
     Experiment(#[from] crate::experiment::ExperimentError),
@@ -333,9 +336,7 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
                 None => {
                     // Exact moments (no Monte Carlo), MPFR and f64: the
                     // documented instance of `moments::weak_order`.
-                    use crate::moments::weak_order::{
-                        run_weak_order, write_f6_csv, WeakOrderConfig,
-                    };
+                    use crate::moments::weak_order::{run_weak_order, WeakOrderConfig};
                     let mut cfg = WeakOrderConfig::default();
                     if q {
                         cfg.eta_exponent_max = 24;
@@ -343,10 +344,8 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
                     }
                     let report = run_weak_order(&cfg)
                         .map_err(|e| FigureError::Input(format!("weak-order sweep: {e}")))?;
-                    let csv = with_ext(&stem, "csv");
-                    write_f6_csv(&report, &csv)
-                        .map_err(|e| FigureError::Input(format!("F6 CSV: {e}")))?;
-                    WeakErrorTable::from_csv(&csv)?
+                    // Drawn from the report; `render_weak_error` writes the CSV.
+                    WeakErrorTable::from_report(&report)?
                 }
             };
             render_weak_error(&table, &stem)

@@ -21,7 +21,8 @@ use crate::dynamics::stability::{map_coefficients, ReducedGradients};
 use crate::experiment::run::initial_theta;
 use crate::experiment::stability::jacobian;
 use crate::experiment::{run_units, BranchRun, DecayGrid, ExperimentConfig, UnitPlan};
-use crate::plot::{write_csv, AxisScale, ContourFigure, ContourPanel, CurveOverlay};
+use crate::io::write_columns;
+use crate::plot::{AxisScale, ContourFigure, ContourPanel, CurveOverlay};
 
 /// F8 settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -398,7 +399,7 @@ pub fn render_phase_diagram(d: &PhaseDiagram, stem: &Path) -> Result<Vec<PathBuf
     let mut files = fig.render(stem)?;
     let col = |f: &dyn Fn(&PhaseCell) -> f64| -> Vec<f64> { d.cells.iter().map(f).collect() };
     let csv = with_ext(stem, "csv");
-    write_csv(
+    write_columns(
         &csv,
         &[
             "lr",
@@ -438,7 +439,7 @@ pub fn render_phase_diagram(d: &PhaseDiagram, stem: &Path) -> Result<Vec<PathBuf
     let mut curves_stem = stem.as_os_str().to_owned();
     curves_stem.push("_curves");
     let curves_csv = with_ext(Path::new(&curves_stem), "csv");
-    write_csv(&curves_csv, &["kind", "sigma", "lr"], &rows)?;
+    write_columns(&curves_csv, &["kind", "sigma", "lr"], &rows)?;
     files.push(curves_csv);
     Ok(files)
 }

@@ -12,9 +12,10 @@ use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::sgd::Sgd;
 use crate::experiment::run::initial_theta;
 use crate::experiment::{ExperimentConfig, Init};
+use crate::io::write_columns;
 use crate::model::Diagonal;
 use crate::noise::Sampling;
-use crate::plot::{write_csv, AxisScale, LineChart, RefLine, Series};
+use crate::plot::{AxisScale, LineChart, RefLine, Series};
 use crate::schedule::Schedule;
 
 /// F7 settings.
@@ -287,7 +288,7 @@ pub fn render_precision_divergence(
         }
     }
     let path = with_ext(stem, "csv");
-    write_csv(&path, &["case", "step", "lr", "rel_diff"], &cols)?;
+    write_columns(&path, &["case", "step", "lr", "rel_diff"], &cols)?;
     files.push(path);
     Ok(files)
 }

@@ -20,7 +20,8 @@
 //!    supports are the `k` largest entries of `|β|` for the `k ≤ min(n, d)`
 //!    with the largest gaps `|β|_(k) / |β|_(k+1)`.
 //! 3. Refinement: on a candidate support `S` with `X_S` of full column rank,
-//!    `X_S β_S = y` is solved by Householder least squares, and the dual is made
+//!    `X_S β_S = y` is solved by least squares on nalgebra's Householder QR
+//!    (f64 only, so the library fits here; `crate::linalg` is generic), and the dual is made
 //!    to satisfy `X_Sᵀ λ = c_S ⊙ sign(β_S)` exactly (either the smallest
 //!    correction of clarabel's dual or the minimum-norm solution, whichever has
 //!    the larger strict-complementarity margin).
@@ -671,11 +672,13 @@ fn refine(
     for &(_, k) in &candidates {
         let mut support = order[..k].to_vec();
         support.sort_unstable();
-        let qr = HouseholderQr::new(columns(x, n, d, &support), n, k);
+        let qr = SupportQr::new(columns(x, n, d, &support), n, k);
         if !qr.full_column_rank() {
             continue;
         }
-        let beta_s = qr.least_squares(y);
+        let Some(beta_s) = qr.least_squares(y) else {
+            continue;
+        };
         let signs_agree = support
             .iter()
             .zip(&beta_s)
@@ -692,14 +695,18 @@ fn refine(
         // (a) smallest correction of clarabel's dual: λ_raw + X_S(X_SᵀX_S)⁻¹(g − X_Sᵀλ_raw)
         let xs_t_lambda = transpose_times(x, n, d, &support, lambda_raw);
         let defect: Vec<f64> = g.iter().zip(&xs_t_lambda).map(|(a, b)| a - b).collect();
-        let correction = qr.min_norm_transpose_solve(&defect);
+        let Some(correction) = qr.min_norm_transpose_solve(&defect) else {
+            continue;
+        };
         let projected: Vec<f64> = lambda_raw
             .iter()
             .zip(&correction)
             .map(|(a, b)| a + b)
             .collect();
         // (b) minimum-norm solution of X_Sᵀλ = g.
-        let min_norm = qr.min_norm_transpose_solve(&g);
+        let Some(min_norm) = qr.min_norm_transpose_solve(&g) else {
+            continue;
+        };
 
         let mut best: Option<(Vec<f64>, Certificate)> = None;
         for lambda in [projected, min_norm] {
@@ -772,7 +779,7 @@ fn evaluate_certificate(
         }
     }
     let support_injective = support.len() <= n
-        && HouseholderQr::new(columns(x, n, d, &support), n, support.len()).full_column_rank();
+        && SupportQr::new(columns(x, n, d, &support), n, support.len()).full_column_rank();
 
     let ok = primal_residual <= tol * y_norm
         && duality_gap <= tol * objective.max(dual_objective.abs())
@@ -847,10 +854,6 @@ fn norm2(v: &[f64]) -> f64 {
             .sqrt()
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(a, b)| a * b).sum()
-}
-
 /// Columns `cols` of the row-major `n×d` matrix as a column-major `n×|cols|` array.
 fn columns(x: &[f64], n: usize, d: usize, cols: &[usize]) -> Vec<f64> {
     let mut out = Vec::with_capacity(n * cols.len());
@@ -867,104 +870,51 @@ fn transpose_times(x: &[f64], n: usize, d: usize, cols: &[usize], lambda: &[f64]
         .collect()
 }
 
-/// Householder QR `A = Q R` of a column-major `n×k` matrix with `k ≤ n`.
-struct HouseholderQr {
-    n: usize,
-    k: usize,
-    /// Column-major; `R` in the upper triangle (the rest is not used).
-    a: Vec<f64>,
-    /// Reflectors `H_j = I − 2 v vᵀ / (vᵀv)` acting on rows `j..n` (`None`: identity).
-    reflectors: Vec<Option<(Vec<f64>, f64)>>,
+/// QR `A = Q R` of a column-major `n×k` matrix with `k ≤ n` (`X_S`),
+/// nalgebra's Householder [`nalgebra::linalg::QR`].
+struct SupportQr {
+    qr: nalgebra::linalg::QR<f64, nalgebra::Dyn, nalgebra::Dyn>,
+    r: nalgebra::DMatrix<f64>,
     max_column_norm: f64,
 }
 
-impl HouseholderQr {
-    fn new(mut a: Vec<f64>, n: usize, k: usize) -> Self {
+impl SupportQr {
+    fn new(a: Vec<f64>, n: usize, k: usize) -> Self {
         debug_assert!(k <= n && a.len() == n * k);
         let max_column_norm = (0..k)
             .map(|j| norm2(&a[j * n..(j + 1) * n]))
             .fold(0.0, f64::max);
-        let mut reflectors = Vec::with_capacity(k);
-        for j in 0..k {
-            let col = &a[j * n + j..(j + 1) * n];
-            let norm = norm2(col);
-            if norm == 0.0 {
-                reflectors.push(None);
-                continue;
-            }
-            let mut v = col.to_vec();
-            let alpha = if v[0] >= 0.0 { -norm } else { norm };
-            v[0] -= alpha;
-            let vtv = dot(&v, &v);
-            for jj in j..k {
-                let target = &mut a[jj * n + j..(jj + 1) * n];
-                let s = 2.0 * dot(&v, target) / vtv;
-                for (t, vi) in target.iter_mut().zip(&v) {
-                    *t -= s * vi;
-                }
-            }
-            reflectors.push(Some((v, vtv)));
-        }
+        let qr = nalgebra::DMatrix::from_vec(n, k, a).qr();
+        let r = qr.r();
         Self {
-            n,
-            k,
-            a,
-            reflectors,
+            qr,
+            r,
             max_column_norm,
         }
     }
 
-    fn r(&self, i: usize, j: usize) -> f64 {
-        self.a[j * self.n + i]
-    }
-
     fn full_column_rank(&self) -> bool {
-        (0..self.k).all(|j| self.r(j, j).abs() > RANK_TOLERANCE * self.max_column_norm)
+        (0..self.r.ncols()).all(|j| self.r[(j, j)].abs() > RANK_TOLERANCE * self.max_column_norm)
     }
 
-    fn apply_qt(&self, b: &mut [f64]) {
-        for (j, h) in self.reflectors.iter().enumerate() {
-            if let Some((v, vtv)) = h {
-                let s = 2.0 * dot(v, &b[j..]) / vtv;
-                for (t, vi) in b[j..].iter_mut().zip(v) {
-                    *t -= s * vi;
-                }
-            }
-        }
+    /// `argmin_z ‖A z − b‖₂` (`None` if `R` is singular).
+    fn least_squares(&self, b: &[f64]) -> Option<Vec<f64>> {
+        let k = self.r.ncols();
+        let mut qtb = nalgebra::DVector::from_column_slice(b);
+        self.qr.q_tr_mul(&mut qtb);
+        let z = self
+            .r
+            .solve_upper_triangular(&qtb.rows(0, k).into_owned())?;
+        Some(z.as_slice().to_vec())
     }
 
-    fn apply_q(&self, b: &mut [f64]) {
-        for (j, h) in self.reflectors.iter().enumerate().rev() {
-            if let Some((v, vtv)) = h {
-                let s = 2.0 * dot(v, &b[j..]) / vtv;
-                for (t, vi) in b[j..].iter_mut().zip(v) {
-                    *t -= s * vi;
-                }
-            }
-        }
-    }
-
-    /// `argmin_z ‖A z − b‖₂` (requires full column rank).
-    fn least_squares(&self, b: &[f64]) -> Vec<f64> {
-        let mut qtb = b.to_vec();
-        self.apply_qt(&mut qtb);
-        let mut z = vec![0.0; self.k];
-        for i in (0..self.k).rev() {
-            let s: f64 = ((i + 1)..self.k).map(|l| self.r(i, l) * z[l]).sum();
-            z[i] = (qtb[i] - s) / self.r(i, i);
-        }
-        z
-    }
-
-    /// Minimum-norm solution of `Aᵀ λ = g`: `λ = Q₁ R⁻ᵀ g`.
-    fn min_norm_transpose_solve(&self, g: &[f64]) -> Vec<f64> {
-        let mut w = vec![0.0; self.n];
-        for i in 0..self.k {
-            let s: f64 = (0..i).map(|l| self.r(l, i) * w[l]).sum();
-            w[i] = (g[i] - s) / self.r(i, i);
-        }
-        self.apply_q(&mut w);
-        w
+    /// Minimum-norm solution of `Aᵀ λ = g`: `λ = Q₁ R⁻ᵀ g` (`None` if `R` is
+    /// singular).
+    fn min_norm_transpose_solve(&self, g: &[f64]) -> Option<Vec<f64>> {
+        let w = self
+            .r
+            .tr_solve_upper_triangular(&nalgebra::DVector::from_column_slice(g))?;
+        Some((self.qr.q() * w).as_slice().to_vec())
     }
 }
 
@@ -972,19 +922,23 @@ impl HouseholderQr {
 mod tests {
     use super::*;
 
+    fn dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(a, b)| a * b).sum()
+    }
+
     #[test]
     fn qr_least_squares_and_min_norm() {
         // A = [[1, 2], [3, 4], [5, 7]] (column-major below)
         let a = vec![1.0, 3.0, 5.0, 2.0, 4.0, 7.0];
-        let qr = HouseholderQr::new(a.clone(), 3, 2);
+        let qr = SupportQr::new(a.clone(), 3, 2);
         assert!(qr.full_column_rank());
         // consistent system: b = A (1, -1)
         let b = [-1.0, -1.0, -2.0];
-        let z = qr.least_squares(&b);
+        let z = qr.least_squares(&b).unwrap();
         assert!((z[0] - 1.0).abs() < 1e-14 && (z[1] + 1.0).abs() < 1e-14);
         // Aᵀλ = g, λ in range(A)
         let g = [1.0, -2.0];
-        let lambda = qr.min_norm_transpose_solve(&g);
+        let lambda = qr.min_norm_transpose_solve(&g).unwrap();
         let atl = [dot(&a[0..3], &lambda), dot(&a[3..6], &lambda)];
         assert!((atl[0] - g[0]).abs() < 1e-13 && (atl[1] - g[1]).abs() < 1e-13);
         // λ ⟂ null(Aᵀ): null(Aᵀ) is spanned by the cross product of the columns
@@ -999,7 +953,7 @@ mod tests {
     #[test]
     fn qr_detects_rank_deficiency() {
         let a = vec![1.0, 2.0, 3.0, 2.0, 4.0, 6.0];
-        assert!(!HouseholderQr::new(a, 3, 2).full_column_rank());
-        assert!(!HouseholderQr::new(vec![0.0; 3], 3, 1).full_column_rank());
+        assert!(!SupportQr::new(a, 3, 2).full_column_rank());
+        assert!(!SupportQr::new(vec![0.0; 3], 3, 1).full_column_rank());
     }
 }

@@ -40,6 +40,9 @@ impl<R: Real> Model<R> for Diagonal {
     fn name(&self) -> &'static str {
         "diagonal"
     }
+    fn reference_distance(&self, theta: &[R], theta_ref: &[R]) -> R {
+        flip_distance(theta, theta_ref)
+    }
     fn input_dim(&self) -> usize {
         self.d
     }

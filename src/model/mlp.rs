@@ -4,21 +4,17 @@
 //! Gradients (exact): with t_k = tanh(w_k·x),
 //! ∂f/∂W_kj = a_k (1 − t_k²) x_j / √m and ∂f/∂a_k = t_k / √m.
 //!
-//! Not linear in x, so it has no closed-form test loss: [`TeacherTask`] draws a
-//! synthetic teacher–student task (a small tanh teacher network, Gaussian
-//! inputs) with a large held-out sample, and [`MlpProbe`] records train loss,
-//! held-out test loss, ‖θ‖ and ‖r‖ during [`run_sgd`](crate::dynamics::sgd::run_sgd).
+//! Not linear in x, so it has no closed-form test loss: [`heldout_loss`] is
+//! the loss on a held-out sample (the UCI digits, or the synthetic
+//! teacher–student task of [`crate::data::teacher`]), which
+//! [`crate::probe::MlpProbe`] records during SGD.
 
 use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-use super::{Model, Problem};
-use crate::data::{DataError, Dataset};
-use crate::dynamics::sgd::{Probe, Record};
-use crate::field_error::FieldError;
-use crate::linalg::{dot_into, norm, Mat};
+use super::Model;
+use crate::linalg::{dot_into, Mat};
 use crate::noise::{rng_for, stream};
 use crate::scalar::Real;
 
@@ -388,192 +384,4 @@ pub fn heldout_loss<R: Real>(model: &Mlp, theta: &[R], x: &Mat<R>, y: &[R]) -> R
     }
     acc /= 2.0 * y.len() as f64;
     acc
-}
-
-/// Settings of the synthetic teacher–student task.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TeacherConfig {
-    /// Training samples n.
-    pub n: usize,
-    /// Input dimension d.
-    pub d: usize,
-    /// Hidden units of the teacher network.
-    pub teacher_width: usize,
-    /// Held-out samples used for the test loss.
-    pub n_test: usize,
-    /// Noise σ_ε added to the training labels (0 = noiseless).
-    pub target_noise_sigma: f64,
-    /// Seed of inputs, teacher weights and label noise.
-    pub seed: u64,
-}
-
-impl Default for TeacherConfig {
-    fn default() -> Self {
-        Self {
-            n: 20,
-            d: 10,
-            teacher_width: 2,
-            n_test: 4000,
-            target_noise_sigma: 0.0,
-            seed: 20_240_602,
-        }
-    }
-}
-
-/// A teacher network, training data from it and a held-out test sample.
-#[derive(Debug, Clone)]
-pub struct TeacherTask {
-    /// The teacher architecture (width `teacher_width`).
-    pub teacher: Mlp,
-    /// The teacher parameters.
-    pub teacher_theta: Vec<f64>,
-    /// Training data (β* unknown: the task is not linear).
-    pub train: Dataset<f64>,
-    /// Held-out inputs (`n_test` × d).
-    pub test_x: Mat<f64>,
-    /// Held-out noiseless teacher outputs.
-    pub test_y: Vec<f64>,
-}
-
-impl TeacherTask {
-    /// Draw the task: x ~ N(0, I_d); teacher rows w_k = e_k·2 (k-th unit
-    /// vector scaled by 2, so the target uses only the first `teacher_width`
-    /// inputs — a sparse nonlinear target), a_k = ±√width alternating, so that
-    /// f*(x) = Σ_k ±tanh(2 x_k).
-    pub fn new(cfg: &TeacherConfig) -> Result<Self, DataError> {
-        let bad = |field: &'static str, value: String, reason: &str| {
-            DataError::InvalidField(FieldError::new(field, value, reason))
-        };
-        if cfg.n == 0 {
-            return Err(bad("n", "0".into(), "need at least one sample"));
-        }
-        if cfg.d == 0 {
-            return Err(bad("d", "0".into(), "need at least one input"));
-        }
-        if cfg.teacher_width == 0 || cfg.teacher_width > cfg.d {
-            return Err(bad(
-                "teacher_width",
-                cfg.teacher_width.to_string(),
-                &format!("must be in 1..=d = {}", cfg.d),
-            ));
-        }
-        if cfg.n_test == 0 {
-            return Err(bad("n_test", "0".into(), "need a held-out sample"));
-        }
-        if !(cfg.target_noise_sigma.is_finite() && cfg.target_noise_sigma >= 0.0) {
-            return Err(bad(
-                "target_noise_sigma",
-                cfg.target_noise_sigma.to_string(),
-                "must be finite and ≥ 0",
-            ));
-        }
-        let (d, mt) = (cfg.d, cfg.teacher_width);
-        let teacher = Mlp::new(d, mt);
-        let mut teacher_theta = vec![0.0; mt * d + mt];
-        for k in 0..mt {
-            teacher_theta[k * d + k] = 2.0;
-            teacher_theta[mt * d + k] = if k % 2 == 0 { 1.0 } else { -1.0 } * (mt as f64).sqrt();
-        }
-        let mut rng: ChaCha8Rng = rng_for(cfg.seed, stream::SGD);
-        let mut draw = |rows: usize| {
-            let v: Vec<f64> = (0..rows * d).map(|_| rng.sample(StandardNormal)).collect();
-            Mat::from_f64(rows, d, &v, ())
-        };
-        let x = draw(cfg.n);
-        let test_x = draw(cfg.n_test);
-        let label = |x: &Mat<f64>| -> Vec<f64> {
-            let mut ws = Model::<f64>::workspace(&teacher, ());
-            (0..x.rows())
-                .map(|i| {
-                    let mut f = 0.0;
-                    teacher.predict_into(&teacher_theta, x.row(i), &mut f, &mut ws);
-                    f
-                })
-                .collect()
-        };
-        let mut y = label(&x);
-        let test_y = label(&test_x);
-        let mut noise_rng = rng_for(cfg.seed, stream::BROWNIAN);
-        for yi in y.iter_mut() {
-            let z: f64 = noise_rng.sample(StandardNormal);
-            *yi += cfg.target_noise_sigma * z;
-        }
-        let train = Dataset::from_parts(x, y, None, vec![1.0; d], cfg.target_noise_sigma, false)?;
-        Ok(Self {
-            teacher,
-            teacher_theta,
-            train,
-            test_x,
-            test_y,
-        })
-    }
-
-    /// Test loss of the zero predictor, ½·mean(y_test²) (the scale of the task).
-    pub fn null_test_loss(&self) -> f64 {
-        0.5 * self.test_y.iter().map(|y| y * y).sum::<f64>() / self.test_y.len() as f64
-    }
-}
-
-/// Probe for [`Mlp`] runs: train loss, held-out test loss, ‖θ‖, ‖r‖; can also
-/// keep θ_k (in f64) at each recorded step, e.g. to project a trajectory.
-pub struct MlpProbe<'a, R: Real> {
-    problem: &'a Problem<R, Mlp>,
-    test_x: &'a Mat<R>,
-    test_y: &'a [R],
-    residuals: Vec<R>,
-    ws: MlpWorkspace<R>,
-    keep_theta: bool,
-    /// θ_k at every recorded step (only with `keep_theta`).
-    pub thetas: Vec<Vec<f64>>,
-}
-
-impl<'a, R: Real> MlpProbe<'a, R> {
-    /// Probe with a held-out sample (`test_x` rows, `test_y` targets).
-    pub fn new(
-        problem: &'a Problem<R, Mlp>,
-        test_x: &'a Mat<R>,
-        test_y: &'a [R],
-        keep_theta: bool,
-    ) -> Self {
-        let ctx = problem.ctx();
-        Self {
-            problem,
-            test_x,
-            test_y,
-            residuals: vec![R::zero(ctx); problem.n()],
-            ws: problem.model.workspace(ctx),
-            keep_theta,
-            thetas: Vec::new(),
-        }
-    }
-}
-
-impl<R: Real> Probe<R> for MlpProbe<'_, R> {
-    fn measure(
-        &mut self,
-        step: u64,
-        lr: f64,
-        sde_time: f64,
-        flow_time: f64,
-        theta: &[R],
-    ) -> Record {
-        let p = self.problem;
-        p.residuals_into(theta, &mut self.residuals, &mut self.ws);
-        let res_norm = norm(&self.residuals).to_f64();
-        if self.keep_theta {
-            self.thetas.push(theta.iter().map(Real::to_f64).collect());
-        }
-        Record {
-            step,
-            lr,
-            sde_time,
-            flow_time,
-            train_loss: res_norm * res_norm / (2.0 * p.n() as f64),
-            test_loss: heldout_loss(&p.model, theta, self.test_x, self.test_y).to_f64(),
-            norm: norm(theta).to_f64(),
-            beta_l1: f64::NAN,
-            residual_norm: res_norm,
-            dist_minnorm: f64::NAN,
-        }
-    }
 }

@@ -62,6 +62,13 @@ pub trait Model<R: Real>: Clone + Send + Sync {
     /// The SGD update θ ← θ − Σ_b coef_b ∇f(x_{row_b}; θ), all gradients taken at
     /// the *old* θ (simultaneous update of every coordinate).
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace);
+    /// Distance from θ to a reference point θ_ref (θ_mn) up to the parameter
+    /// symmetries under which the model's interpolant is the same point:
+    /// Euclidean by default; the diagonal network takes the nearest sign flip
+    /// (u_j, v_j) → (−u_j, −v_j), which leaves β = u ⊙ v unchanged.
+    fn reference_distance(&self, theta: &[R], theta_ref: &[R]) -> R {
+        crate::linalg::distance(theta, theta_ref)
+    }
 }
 
 /// Models whose prediction is ⟨β(θ), x⟩.

@@ -69,7 +69,7 @@ pub enum MomentsError {
     Stats(#[from] crate::stats::StatsError),
     /// Writing the CSV failed.
     #[error(transparent)]
-    Plot(#[from] crate::plot::PlotError),
+    Io(#[from] crate::io::IoError),
 }
 
 /// The Linear-model moment problem: data, H, h, batch size and label noise.

@@ -601,10 +601,13 @@ pub fn run_weak_order(cfg: &WeakOrderConfig) -> Result<WeakOrderReport, MomentsE
     Ok(report)
 }
 
-/// Write the CSV behind figure F6: columns `eta, err_gf, err_sme1, err_sme2`
+/// The columns behind figure F6: `eta`, then `err_gf, err_sme1, err_sme2`
 /// (MPFR at the last precision of the report) and `err_gf_f64, err_sme1_f64,
 /// err_sme2_f64`; errors are e(η) = |E_SGD‖θ_K‖² − E_model‖Θ_T‖²|.
-pub fn write_f6_csv(report: &WeakOrderReport, path: impl AsRef<Path>) -> Result<(), MomentsError> {
+#[allow(clippy::type_complexity)]
+pub fn f6_columns(
+    report: &WeakOrderReport,
+) -> Result<(Vec<f64>, Vec<(String, Vec<f64>)>), MomentsError> {
     let bits = *report.config.precisions.last().ok_or_else(|| {
         MomentsError::InvalidField(FieldError::new(
             "precisions",
@@ -612,7 +615,15 @@ pub fn write_f6_csv(report: &WeakOrderReport, path: impl AsRef<Path>) -> Result<
             "the report has no MPFR curve",
         ))
     })?;
-    let mut columns = vec![report.etas.clone()];
+    let names = [
+        "err_gf",
+        "err_sme1",
+        "err_sme2",
+        "err_gf_f64",
+        "err_sme1_f64",
+        "err_sme2_f64",
+    ];
+    let mut columns = Vec::with_capacity(names.len());
     for precision in [bits, 53] {
         for method in ContinuousModel::F6 {
             let curve = report.curve(method, precision).ok_or_else(|| {
@@ -622,21 +633,19 @@ pub fn write_f6_csv(report: &WeakOrderReport, path: impl AsRef<Path>) -> Result<
                     "missing from the report",
                 ))
             })?;
-            columns.push(curve.errors.clone());
+            columns.push((names[columns.len()].to_string(), curve.errors.clone()));
         }
     }
-    crate::plot::write_csv(
-        path,
-        &[
-            "eta",
-            "err_gf",
-            "err_sme1",
-            "err_sme2",
-            "err_gf_f64",
-            "err_sme1_f64",
-            "err_sme2_f64",
-        ],
-        &columns,
-    )?;
+    Ok((report.etas.clone(), columns))
+}
+
+/// Write the CSV behind figure F6 (the columns of [`f6_columns`]).
+pub fn write_f6_csv(report: &WeakOrderReport, path: impl AsRef<Path>) -> Result<(), MomentsError> {
+    let (eta, columns) = f6_columns(report)?;
+    let mut headers = vec!["eta"];
+    headers.extend(columns.iter().map(|(n, _)| n.as_str()));
+    let mut values = vec![eta];
+    values.extend(columns.iter().map(|(_, c)| c.clone()));
+    crate::io::write_columns(path, &headers, &values)?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Paper-style figures: line charts (with confidence bands, reference lines and
 //! log axes) and filled-contour panels (with trajectory / marker / curve overlays
-//! and a colour bar), each written as both SVG and PNG, plus the CSV behind them.
+//! and a colour bar), each written as both SVG and PNG (the CSV behind them: [`crate::io`]).
 //!
 //! Everything here takes plain data (`Vec<f64>` and friends) and depends on no
 //! other module of the crate.
@@ -25,14 +25,13 @@
 //!     annotations: vec!["fitted order 2.000 ± 0.001".into()],
 //! };
 //! let written = chart.render("figures/error_vs_h").unwrap(); // .svg and .png
-//! write_csv("figures/error_vs_h.csv", &["h", "error"], &[xs, ys]).unwrap();
+//! latedecay::io::write_columns("figures/error_vs_h.csv", &["h", "error"], &[xs, ys]).unwrap();
 //! # let _ = written;
 //! ```
 
 mod axes;
 mod check;
 mod contour;
-mod csv;
 mod geometry;
 mod legend;
 mod line;
@@ -49,7 +48,6 @@ use plotters::style::{register_font, FontStyle};
 
 pub use check::{check_png, check_svg};
 pub use contour::{ContourFigure, ContourPanel, CurveOverlay, Marker, PathOverlay};
-pub use csv::{grid_columns, write_csv};
 pub use legend::MarkerShape;
 pub use line::{LineChart, LineKind, RefLine, Series};
 pub use style::{palette_color, Style, FONT_FAMILY, OKABE_ITO};

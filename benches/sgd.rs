@@ -6,10 +6,11 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use latedecay::data::{Dataset, SyntheticConfig};
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
 use latedecay::model::{Diagonal, Linear, Problem};
 use latedecay::noise::BatchNoise;
 use latedecay::noise::Sampling;
+use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use latedecay::simd;
@@ -137,8 +138,8 @@ fn bench_mpfr(c: &mut Criterion) {
 /// η = 0.05; every activation; the step alone (`NullProbe`).
 fn bench_mlp(c: &mut Criterion) {
     use latedecay::data::{DataConfig, DigitsConfig, DigitsTask};
-    use latedecay::dynamics::sgd::NullProbe;
     use latedecay::model::mlp::{Activation, Mlp};
+    use latedecay::probe::NullProbe;
     let mut group = c.benchmark_group("sgd_mlp_digits_D1950_n300");
     let steps = 20_000u64;
     group.throughput(Throughput::Elements(steps));

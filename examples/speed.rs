@@ -1,7 +1,8 @@
 //! Quick throughput check: `cargo run --release --example speed` (see also `cargo bench`).
 use latedecay::data::{Dataset, SyntheticConfig};
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
 use latedecay::model::{Diagonal, Problem};
+use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use std::time::Instant;

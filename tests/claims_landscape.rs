@@ -12,11 +12,12 @@ use latedecay::claims::landscape::{
     run_landscape_study, run_seed_iterates, LandscapeSettings,
 };
 use latedecay::claims::{default_registry, Mode, Protocol, Verdict, VerifyContext};
-use latedecay::dynamics::sgd::{run_sgd, NullProbe, RecordPlan, SgdState};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState};
 use latedecay::experiment::run::AnyProblem;
 use latedecay::experiment::{Experiment, ExperimentConfig, Prepared};
 use latedecay::manifold::project_onto_manifold;
 use latedecay::model::mlp::Activation;
+use latedecay::probe::NullProbe;
 
 #[macro_use]
 mod common;

@@ -9,13 +9,14 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use latedecay::data::Dataset;
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe, StopReason};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StopReason};
 use latedecay::experiment::{
     merge_shards, run_decay_unit, run_sweep, DecayGrid, Experiment, ExperimentConfig, Shard,
     SweepOptions, UnitPlan,
 };
 use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
 use latedecay::noise::Sampling;
+use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 

@@ -5,12 +5,13 @@
 use latedecay::dynamics::flow::{
     label_noise_flow, label_noise_flow_generic, time_to_reach, FlowSettings,
 };
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState, StandardProbe};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState};
 use latedecay::linalg::distance;
 use latedecay::manifold::{min_norm_interpolant, project_onto_manifold};
 use latedecay::model::diagonal::flip_distance;
 use latedecay::model::{Diagonal, Linear, ModelKind, Problem};
 use latedecay::noise::Sampling;
+use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use latedecay::stats::linear_fit;

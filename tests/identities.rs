@@ -3,10 +3,11 @@
 #![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
 use latedecay::data::Dataset;
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState, StandardProbe};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState};
 use latedecay::linalg::Mat;
 use latedecay::model::{Diagonal, Linear, Model, Problem};
 use latedecay::noise::{BatchNoise, Sampling};
+use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 

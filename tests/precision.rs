@@ -10,11 +10,12 @@ use latedecay::dynamics::flow::{label_noise_drift, FlowSettings};
 use latedecay::dynamics::gradient_flow::{
     gradient_flow_limit, lwa_isotropic_drift, lwa_label_noise_drift, GradientFlowSettings,
 };
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState, StandardProbe};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState};
 use latedecay::linalg::{distance, norm};
 use latedecay::manifold::project_onto_manifold;
 use latedecay::model::{Diagonal, Linear, Model, Problem};
 use latedecay::noise::Sampling;
+use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 

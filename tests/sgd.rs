@@ -4,15 +4,14 @@
 //! and in proofs/statistics.md.
 #![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
-use latedecay::dynamics::sgd::{
-    run_sgd, RecordPlan, Sgd, SgdError, SgdState, StandardProbe, StopReason,
-};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdError, SgdState, StopReason};
 use latedecay::experiment::config::{ExperimentConfig, Seeds};
 use latedecay::experiment::run_experiment;
 use latedecay::experiment::Experiment;
 use latedecay::manifold::min_norm_interpolant;
 use latedecay::model::{Diagonal, Linear, ModelKind, Problem};
 use latedecay::noise::{BatchNoise, Sampling};
+use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 

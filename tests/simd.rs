@@ -8,9 +8,10 @@
 #[macro_use]
 mod common;
 
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StandardProbe};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
 use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
 use latedecay::noise::Sampling;
+use latedecay::probe::StandardProbe;
 use latedecay::schedule::Schedule;
 use latedecay::simd::{self, Level};
 

@@ -15,8 +15,8 @@ use crate::scalar::Real;
 use crate::schedule::Schedule;
 
 // The loop's signatures take probes and return records; they live in
-// `crate::probe` and are re-exported here for callers of `run_sgd`.
-pub use crate::probe::{NullProbe, Probe, Record, StandardProbe};
+// `crate::probe` (one path per item: import them from there).
+use crate::probe::{NullProbe, Probe, Record};
 
 /// SGD settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

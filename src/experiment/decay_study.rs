@@ -27,11 +27,10 @@ use std::cell::Cell;
 use serde::{Deserialize, Serialize};
 
 use super::run::{AnyProblem, Prepared};
-use crate::dynamics::sgd::{
-    run_sgd, run_sgd_recording, Probe, Record, RecordPlan, Sgd, SgdState, StandardProbe, StopReason,
-};
+use crate::dynamics::sgd::{run_sgd, run_sgd_recording, RecordPlan, Sgd, SgdState, StopReason};
 use crate::experiment::config::Init;
 use crate::model::{LinearInX, Model, Problem};
+use crate::probe::{Probe, Record, StandardProbe};
 use crate::scalar::Real;
 
 /// The decay steps of a study and the length of the small-LR phase.

@@ -7,15 +7,14 @@ use super::checked::Experiment;
 use super::config::Init;
 use crate::data::Dataset;
 use crate::data::HeldOut;
-use crate::dynamics::sgd::{
-    run_sgd, Record, RecordPlan, Sgd, SgdError, SgdState, StandardProbe, StopReason,
-};
+use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdError, SgdState, StopReason};
 use crate::manifold::{
     flattest_interpolant_reusing, min_norm_interpolant, Interpolant, InterpolantError,
 };
 use crate::model::{Diagonal, Linear, LinearInX, Mlp, Model, ModelKind, Problem};
 use crate::noise::{rng_for, stream};
 use crate::probe::{MlpProbe, Probe};
+use crate::probe::{Record, StandardProbe};
 use crate::scalar::{Mpfr, Real};
 
 /// Errors of an experiment.

@@ -86,7 +86,7 @@ macro_rules! assert_close {
 
 /// The bits of every f64 field of a record (NaN included), for bit-identity
 /// checks between runs.
-pub fn record_bits(r: &latedecay::dynamics::sgd::Record) -> Vec<u64> {
+pub fn record_bits(r: &latedecay::probe::Record) -> Vec<u64> {
     [
         r.lr,
         r.sde_time,

@@ -9,7 +9,7 @@
 //! the ground truth `β*_j / s_j`, so predictions `⟨β, x̃⟩` and the closed-form test
 //! loss stay consistent.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub mod digits;
 pub mod teacher;
@@ -449,19 +449,7 @@ impl Dataset<f64> {
                 cfg.x.display()
             )));
         }
-        let beta_star = match &cfg.beta_star {
-            None => None,
-            Some(p) => {
-                let (nb, db, bs) = read_matrix(p)?;
-                if db != 1 || nb != d {
-                    return Err(DataError::SizeMismatch(format!(
-                        "{}: beta_star must be one column with d = {d} rows, found {nb} rows × {db} columns",
-                        p.display()
-                    )));
-                }
-                Some(bs)
-            }
-        };
+        let beta_star = read_beta_star(cfg.beta_star.as_deref(), d)?;
         validate_spectrum(&cfg.spectrum)?;
         Self::from_parts(
             Mat::from_row_major(n, d, xs),
@@ -635,6 +623,19 @@ pub fn column_moments<R: Real>(x: &Mat<R>) -> Vec<R> {
         *cj /= x.rows() as f64;
     }
     c
+}
+
+/// β* from its CSV file (one column, d rows), if a file is given.
+fn read_beta_star(path: Option<&Path>, d: usize) -> Result<Option<Vec<f64>>, DataError> {
+    let Some(p) = path else { return Ok(None) };
+    let (nb, db, bs) = read_matrix(p)?;
+    if db != 1 || nb != d {
+        return Err(DataError::SizeMismatch(format!(
+            "{}: beta_star must be one column with d = {d} rows, found {nb} rows × {db} columns",
+            p.display()
+        )));
+    }
+    Ok(Some(bs))
 }
 
 fn validate_spectrum(s: &Spectrum) -> Result<(), DataError> {
@@ -866,19 +867,7 @@ fn csv_with_heldout(c: &CsvConfig) -> Result<(Dataset<f64>, Option<HeldOut<f64>>
     };
     let (x, y) = take(train_rows);
     let (mut tx, ty) = take(test_rows);
-    let beta_star = match &c.beta_star {
-        None => None,
-        Some(p) => {
-            let (nb, db, bs) = read_matrix(p)?;
-            if db != 1 || nb != d {
-                return Err(DataError::SizeMismatch(format!(
-                    "{}: beta_star must be one column with d = {d} rows, found {nb} rows × {db} columns",
-                    p.display()
-                )));
-            }
-            Some(bs)
-        }
-    };
+    let beta_star = read_beta_star(c.beta_star.as_deref(), d)?;
     validate_spectrum(&c.spectrum)?;
     let train = Dataset::from_parts(
         x,

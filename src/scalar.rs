@@ -362,6 +362,19 @@ impl Real for f64 {
     }
 }
 
+/// `fn name(&mut self) { rug::Float::name(self) }` for each name: the MPFR
+/// in-place functions of [`Real`] delegate to rug's of the same name.
+macro_rules! rug_in_place {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[inline]
+            fn $name(&mut self) {
+                rug::Float::$name(self);
+            }
+        )*
+    };
+}
+
 impl Real for Mpfr {
     type Ctx = u32;
     const NAME: &'static str = "mpfr";
@@ -413,33 +426,8 @@ impl Real for Mpfr {
     fn neg_mut(&mut self) {
         rug::ops::NegAssign::neg_assign(self);
     }
-    #[inline]
-    fn abs_mut(&mut self) {
-        rug::Float::abs_mut(self);
-    }
-    #[inline]
-    fn sqrt_mut(&mut self) {
-        rug::Float::sqrt_mut(self);
-    }
-    #[inline]
-    fn square_mut(&mut self) {
-        rug::Float::square_mut(self);
-    }
-    fn exp_mut(&mut self) {
-        rug::Float::exp_mut(self);
-    }
-    fn ln_mut(&mut self) {
-        rug::Float::ln_mut(self);
-    }
-    fn tanh_mut(&mut self) {
-        rug::Float::tanh_mut(self);
-    }
-    fn erf_mut(&mut self) {
-        rug::Float::erf_mut(self);
-    }
-    fn recip_mut(&mut self) {
-        rug::Float::recip_mut(self);
-    }
+    // The in-place functions are rug's correctly rounded ones, same names.
+    rug_in_place!(abs_mut, sqrt_mut, square_mut, exp_mut, ln_mut, tanh_mut, erf_mut, recip_mut);
     #[inline]
     fn is_finite(&self) -> bool {
         rug::Float::is_finite(self)

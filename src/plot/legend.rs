@@ -1,14 +1,12 @@
 //! Pixel-space drawing primitives shared by all figures: lines with optional
 //! dashes and halos, markers, legends and text boxes.
 
-use plotters::coord::Shift;
 use plotters::element::{Circle, DashedPathElement, PathElement, Polygon, Rectangle};
-use plotters::prelude::{DrawingArea, DrawingBackend};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{Color, RGBColor, ShapeStyle, WHITE};
 
 use super::style::{text_size, Style, TEXT};
-use super::{draw_err, PlotError};
+use super::{draw_err, Area, PlotError};
 
 /// Marker shapes (contour overlays; line-chart markers cycle through them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,21 +38,8 @@ pub(crate) const MARKER_CYCLE: [MarkerShape; 6] = [
 
 pub(crate) type Px = (i32, i32);
 
-/// Drawing backends we render to. plotters anchors text differently in the
-/// bitmap and SVG backends; [`draw_text`] corrects for it so text sits at the
-/// same place in both outputs.
-pub(crate) trait Target: DrawingBackend {
-    /// Bitmap (true) or SVG (false).
-    const RASTER: bool;
-}
-
-impl Target for plotters::prelude::SVGBackend<'_> {
-    const RASTER: bool = false;
-}
-
-impl Target for plotters::prelude::BitMapBackend<'_> {
-    const RASTER: bool = true;
-}
+/// Baseline offset of plotters' top-anchored SVG text, per unit font size.
+const TOP_DROP: f64 = 0.76 / 1.24;
 
 /// Vertical alignment of a line of text relative to the given y.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,14 +48,14 @@ pub(crate) enum VAlign {
     Top,
     /// Visual middle (between x-height and cap height) at y.
     Middle,
-    /// Bottom of descenders at y.
-    Bottom,
 }
 
 /// Draws one line of text in the figure font. Sizes are plotters font sizes;
 /// for DejaVu Sans the cap height is ≈ 0.63 and the descender ≈ 0.20 of it.
-pub(crate) fn draw_text<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+/// plotters' SVG backend puts a top-anchored baseline `0.76em` down, the em
+/// being size / 1.24.
+pub(crate) fn draw_text(
+    area: &Area,
     text: &str,
     (x, y): Px,
     size: f64,
@@ -85,19 +70,16 @@ pub(crate) fn draw_text<DB: Target>(
         + match v {
             VAlign::Top => 0.63 * size,
             VAlign::Middle => 0.27 * size,
-            VAlign::Bottom => -0.21 * size,
         };
-    // Where each backend puts the baseline for a top-anchored text.
-    let drop = if DB::RASTER { 0.5 } else { 0.76 / 1.24 };
-    let anchor = (baseline - drop * size).round() as i32;
+    let anchor = (baseline - TOP_DROP * size).round() as i32;
     let ts = style.font(size).color(&TEXT).pos(Pos::new(h, VPos::Top));
     area.draw_text(text, &ts, (x, anchor)).map_err(draw_err)
 }
 
 /// Draws text rotated to read bottom-to-top, centred vertically on `y`, with
 /// the tops of its letters at `x_left`.
-pub(crate) fn draw_text_up<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_text_up(
+    area: &Area,
     text: &str,
     (x_left, y): Px,
     size: f64,
@@ -106,14 +88,22 @@ pub(crate) fn draw_text_up<DB: Target>(
     if text.is_empty() {
         return Ok(());
     }
-    let drop = if DB::RASTER { 0.5 } else { 0.76 / 1.24 };
-    let anchor = (x_left as f64 + (0.66 - drop) * size).round() as i32;
+    let anchor = (x_left as f64 + (0.66 - TOP_DROP) * size).round() as i32;
     let ts = style
         .font(size)
         .color(&TEXT)
         .transform(plotters::style::FontTransform::Rotate270)
         .pos(Pos::new(HPos::Center, VPos::Top));
     area.draw_text(text, &ts, (anchor, y)).map_err(draw_err)
+}
+
+/// Outline of the rectangle `a`–`b` as a path, since plotters' SVG
+/// rectangles drop the stroke width; the first side is drawn twice so that
+/// every corner is a join.
+pub(crate) fn draw_outline(area: &Area, (a, b): (Px, Px), color: RGBColor, width: u32) -> Result<(), PlotError> {
+    let pts = vec![a, (b.0, a.1), b, (a.0, b.1), a, (b.0, a.1)];
+    area.draw(&PathElement::new(pts, stroke(color, width)))
+        .map_err(draw_err)
 }
 
 pub(crate) fn stroke(color: RGBColor, width: u32) -> ShapeStyle {
@@ -126,8 +116,8 @@ pub(crate) fn stroke(color: RGBColor, width: u32) -> ShapeStyle {
 
 /// Draws a polyline in pixel space; `halo` first draws a wider white line
 /// underneath so the line stays visible on any background.
-pub(crate) fn draw_polyline<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_polyline(
+    area: &Area,
     pts: &[Px],
     color: RGBColor,
     width: u32,
@@ -148,24 +138,10 @@ pub(crate) fn draw_polyline<DB: Target>(
     for st in layers {
         if dashed {
             area.draw(&DashedPathElement::new(pts.iter().copied(), dash, gap, st))
-                .map_err(draw_err)?;
-        } else if st.stroke_width > 1 && pts.len() > 2 {
-            // Thick polylines are drawn segment by segment with round joins:
-            // plotters' mitred joins throw long spikes at sharp reversals
-            // (noisy SGD trajectories).
-            for seg in pts.windows(2) {
-                area.draw(&PathElement::new(seg.to_vec(), st))
-                    .map_err(draw_err)?;
-            }
-            let r = (st.stroke_width as f64 / 2.0).round().max(1.0) as i32;
-            for &p in &pts[1..pts.len() - 1] {
-                area.draw(&Circle::new(p, r, st.color.filled()))
-                    .map_err(draw_err)?;
-            }
         } else {
             area.draw(&PathElement::new(pts.to_vec(), st))
-                .map_err(draw_err)?;
         }
+        .map_err(draw_err)?;
     }
     Ok(())
 }
@@ -183,8 +159,8 @@ fn star_points(c: Px, r_out: f64, r_in: f64) -> Vec<Px> {
         .collect()
 }
 
-fn filled_polygon<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+fn filled_polygon(
+    area: &Area,
     pts: Vec<Px>,
     fill: RGBColor,
     edge: RGBColor,
@@ -200,8 +176,8 @@ fn filled_polygon<DB: Target>(
 }
 
 /// Draws a marker of radius `r` (pixels) centred on `c`.
-pub(crate) fn draw_marker<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_marker(
+    area: &Area,
     c: Px,
     shape: MarkerShape,
     r: i32,
@@ -225,11 +201,7 @@ pub(crate) fn draw_marker<DB: Target>(
                 fill.filled(),
             ))
             .map_err(draw_err)?;
-            area.draw(&Rectangle::new(
-                [(c.0 - h, c.1 - h), (c.0 + h, c.1 + h)],
-                stroke(edge, hair),
-            ))
-            .map_err(draw_err)?;
+            draw_outline(area, ((c.0 - h, c.1 - h), (c.0 + h, c.1 + h)), edge, hair)?;
         }
         MarkerShape::Triangle => {
             let big = rf * 1.35;
@@ -327,8 +299,8 @@ fn metrics(style: &Style) -> Metrics {
     }
 }
 
-fn draw_glyph<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+fn draw_glyph(
+    area: &Area,
     glyph: &Glyph,
     x0: i32,
     cy: i32,
@@ -384,8 +356,8 @@ fn draw_glyph<DB: Target>(
     Ok(())
 }
 
-fn draw_label<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+fn draw_label(
+    area: &Area,
     text: &str,
     x: i32,
     cy: i32,
@@ -410,8 +382,8 @@ pub(crate) fn legend_box_size(entries: &[LegendEntry], style: &Style) -> (i32, i
     )
 }
 
-fn draw_box<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+fn draw_box(
+    area: &Area,
     top_left: Px,
     size: Px,
     style: &Style,
@@ -419,17 +391,12 @@ fn draw_box<DB: Target>(
     let br = (top_left.0 + size.0, top_left.1 + size.1);
     area.draw(&Rectangle::new([top_left, br], WHITE.mix(0.88).filled()))
         .map_err(draw_err)?;
-    area.draw(&Rectangle::new(
-        [top_left, br],
-        stroke(RGBColor(150, 150, 150), style.hair()),
-    ))
-    .map_err(draw_err)?;
-    Ok(())
+    draw_outline(area, (top_left, br), RGBColor(150, 150, 150), style.hair())
 }
 
 /// Draws a boxed single-column legend with its top-left corner at `top_left`.
-pub(crate) fn draw_legend_box<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_legend_box(
+    area: &Area,
     entries: &[LegendEntry],
     top_left: Px,
     style: &Style,
@@ -494,8 +461,8 @@ pub(crate) fn legend_strip_height(entries: &[LegendEntry], width: i32, style: &S
 }
 
 /// Draws a horizontally flowing legend strip, rows centred in `[x0, x0+width]`.
-pub(crate) fn draw_legend_strip<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_legend_strip(
+    area: &Area,
     entries: &[LegendEntry],
     x0: i32,
     y0: i32,
@@ -543,8 +510,8 @@ pub(crate) fn text_box_size(lines: &[String], style: &Style) -> (i32, i32) {
 }
 
 /// Draws a boxed block of text lines with its top-left corner at `top_left`.
-pub(crate) fn draw_text_box<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_text_box(
+    area: &Area,
     lines: &[String],
     top_left: Px,
     style: &Style,
@@ -565,8 +532,8 @@ pub(crate) fn draw_text_box<DB: Target>(
 }
 
 /// Draws `text` centred horizontally on `cx` with its top at `top`.
-pub(crate) fn draw_title<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_title(
+    area: &Area,
     text: &str,
     cx: i32,
     top: i32,

@@ -23,6 +23,8 @@ pub(crate) struct Fit<'a> {
     pub gap: f64,
     /// At most this many labelled ticks.
     pub max_ticks: usize,
+    /// Drawing units per output pixel ([`Style::scale`](super::Style::scale)).
+    pub scale: f64,
 }
 
 impl Fit<'_> {
@@ -270,7 +272,7 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
                 break;
             }
             let minor = if every == 1 {
-                if fit.px_per_unit >= 30.0 {
+                if fit.px_per_unit >= 30.0 * fit.scale {
                     all_minor.clone()
                 } else {
                     vec![]
@@ -362,6 +364,7 @@ mod tests {
             extent: &|s: &str| 9.0 * s.len() as f64,
             gap: 10.0,
             max_ticks: 8,
+            scale: 1.0,
         }
     }
 

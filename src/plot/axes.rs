@@ -80,7 +80,10 @@ pub(crate) fn build<'a, 'b>(
 
 /// The label of the major tick at `v`.
 fn label_at(t: &Ticks, v: f64) -> String {
-    let k = t.major.iter().position(|&m| (m - v).abs() <= 1e-9 * (1.0 + m.abs()));
+    let k = t
+        .major
+        .iter()
+        .position(|&m| (m - v).abs() <= 1e-9 * (1.0 + m.abs()));
     k.map_or_else(String::new, |k| t.labels[k].clone())
 }
 

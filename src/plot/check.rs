@@ -30,8 +30,8 @@ pub fn check_png(path: impl AsRef<Path>) -> Result<(u32, u32), PlotError> {
 pub fn check_svg(path: impl AsRef<Path>) -> Result<(u32, u32), PlotError> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(io_err(path))?;
-    let tree =
-        usvg::Tree::from_data(&bytes, &svg_options()).map_err(|e| malformed(path)(e.to_string()))?;
+    let tree = usvg::Tree::from_data(&bytes, &svg_options())
+        .map_err(|e| malformed(path)(e.to_string()))?;
     let size = tree.size();
     Ok((size.width().round() as u32, size.height().round() as u32))
 }

@@ -16,8 +16,8 @@ use plotters::style::text_anchor::HPos;
 use super::axes::{self, Margins};
 use super::geometry::{clip_polyline, split_runs, Bounds};
 use super::legend::{
-    draw_legend_strip, draw_marker, draw_outline, draw_polyline, draw_text, draw_text_up, draw_title,
-    legend_strip_height, stroke, Glyph, LegendEntry, MarkerShape, Px, VAlign,
+    draw_legend_strip, draw_marker, draw_outline, draw_polyline, draw_text, draw_text_up,
+    draw_title, legend_strip_height, stroke, Glyph, LegendEntry, MarkerShape, Px, VAlign,
 };
 use super::style::{palette_color, text_size, Style, MISSING, TEXT};
 use super::ticks::{nearest_nice_step, ticks, Fit, Ticks};
@@ -379,31 +379,30 @@ impl ContourFigure {
         }
     }
 
+    /// Legend entries of all panels, each distinct one once.
     fn legend_entries(&self, style: &Style) -> Vec<LegendEntry> {
-        let mut entries: Vec<LegendEntry> = vec![];
-        let mut push = |e: LegendEntry| {
-            if !e.label.is_empty() && !entries.contains(&e) {
-                entries.push(e);
-            }
+        let line = |color, dashed| Glyph::Line {
+            color,
+            width: style.line_width,
+            dashed,
+            marker: None,
+            band_alpha: None,
+            halo: true,
         };
+        let mut entries: Vec<LegendEntry> = vec![];
         for p in &self.panels {
-            for c in &p.curves {
-                push(LegendEntry {
-                    label: c.label.clone(),
-                    glyph: curve_glyph(c, style),
-                });
-            }
-            for (k, path) in p.paths.iter().enumerate() {
-                push(LegendEntry {
-                    label: path.label.clone(),
-                    glyph: path_glyph(path, k, style),
-                });
-            }
-            for m in &p.markers {
-                push(LegendEntry {
-                    label: m.label.clone(),
-                    glyph: marker_glyph(m, style),
-                });
+            let curves = p.curves.iter().map(|c| (&c.label, line(BLACK, c.dashed)));
+            let paths = (p.paths.iter().enumerate())
+                .map(|(k, o)| (&o.label, line(path_color(o, k), false)));
+            let markers = p.markers.iter().map(|m| (&m.label, marker_glyph(m, style)));
+            for (label, glyph) in curves.chain(paths).chain(markers) {
+                let e = LegendEntry {
+                    label: label.clone(),
+                    glyph: Some(glyph),
+                };
+                if !e.label.is_empty() && !entries.contains(&e) {
+                    entries.push(e);
+                }
             }
         }
         entries
@@ -593,8 +592,15 @@ impl ContourFigure {
         for mk in &p.src.markers {
             let (sx, sy) = (p.src.x_scale, p.src.y_scale);
             if let (Some(x), Some(y)) = (sx.forward(mk.x), sy.forward(mk.y)) {
-                if let (true, Glyph::Marker { fill, edge, shape, radius }) =
-                    (b.contains((x, y)), marker_glyph(mk, style))
+                if let (
+                    true,
+                    Glyph::Marker {
+                        fill,
+                        edge,
+                        shape,
+                        radius,
+                    },
+                ) = (b.contains((x, y)), marker_glyph(mk, style))
                 {
                     draw_marker(root, to_px((x, y)), shape, radius, fill, edge, style)?;
                 }
@@ -763,9 +769,8 @@ fn push_ring(d: &mut String, ring: impl Iterator<Item = (f64, f64)>) {
 fn fill_panel(out: &mut String, p: &PPanel, lv: &Levels, f: &PxFrame, iso: bool, style: &Style) {
     let (nx, ny) = (p.gx.len(), p.gy.len());
     let values = padded_values(&p.tv);
-    let to_svg = |c: &contour::Pt| {
-        f.map((from_grid(c.x, &p.gx, &p.ex), from_grid(c.y, &p.gy, &p.ey)))
-    };
+    let to_svg =
+        |c: &contour::Pt| f.map((from_grid(c.x, &p.gx, &p.ex), from_grid(c.y, &p.gy, &p.ey)));
     let b = p.bounds();
     let mut rect = String::new();
     let corners = [(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1)];
@@ -774,7 +779,12 @@ fn fill_panel(out: &mut String, p: &PPanel, lv: &Levels, f: &PxFrame, iso: bool,
     let thresholds: Vec<f64> = (1..lv.n).map(|k| lv.boundary(k)).collect();
     let builder = ContourBuilder::new(nx + 2, ny + 2, true);
     // Errors only on a size mismatch, which PPanel::new rules out.
-    for (k, c) in builder.contours(&values, &thresholds).unwrap_or_default().iter().enumerate() {
+    for (k, c) in builder
+        .contours(&values, &thresholds)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let mut d = String::new();
         for poly in c.geometry() {
             for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
@@ -783,7 +793,10 @@ fn fill_panel(out: &mut String, p: &PPanel, lv: &Levels, f: &PxFrame, iso: bool,
         }
         if !d.is_empty() {
             let color = hex(lv.color(k + 1));
-            let _ = writeln!(out, "<path d=\"{d}\" fill=\"{color}\" fill-rule=\"evenodd\"/>");
+            let _ = writeln!(
+                out,
+                "<path d=\"{d}\" fill=\"{color}\" fill-rule=\"evenodd\"/>"
+            );
         }
     }
     if iso {
@@ -824,7 +837,12 @@ fn fill_panel(out: &mut String, p: &PPanel, lv: &Levels, f: &PxFrame, iso: bool,
             }
             let end = (ix..nx).find(|&j| !row[j].is_nan()).unwrap_or(nx);
             let (x0, x1, y0, y1) = (p.ex[ix], p.ex[end], p.ey[iy], p.ey[iy + 1]);
-            push_ring(&mut d, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)].into_iter().map(|c| f.map(c)));
+            push_ring(
+                &mut d,
+                [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+                    .into_iter()
+                    .map(|c| f.map(c)),
+            );
             ix = end;
         }
     }
@@ -835,28 +853,6 @@ fn fill_panel(out: &mut String, p: &PPanel, lv: &Levels, f: &PxFrame, iso: bool,
 
 fn path_color(p: &PathOverlay, k: usize) -> RGBColor {
     palette_color(p.color_index.unwrap_or(PATH_AUTO[k % PATH_AUTO.len()]))
-}
-
-fn path_glyph(p: &PathOverlay, k: usize, style: &Style) -> Glyph {
-    Glyph::Line {
-        color: path_color(p, k),
-        width: style.line_width,
-        dashed: false,
-        marker: None,
-        band_alpha: None,
-        halo: true,
-    }
-}
-
-fn curve_glyph(c: &CurveOverlay, style: &Style) -> Glyph {
-    Glyph::Line {
-        color: BLACK,
-        width: style.line_width,
-        dashed: c.dashed,
-        marker: None,
-        band_alpha: None,
-        halo: true,
-    }
 }
 
 fn marker_glyph(m: &Marker, style: &Style) -> Glyph {
@@ -896,7 +892,12 @@ mod tests {
         let c = ContourBuilder::new(7, 7, true)
             .contours(&padded, &[1.5])
             .unwrap();
-        let xs: Vec<f64> = c[0].geometry().0[0].exterior().0.iter().map(|p| from_grid(p.x, &g, &e)).collect();
+        let xs: Vec<f64> = c[0].geometry().0[0]
+            .exterior()
+            .0
+            .iter()
+            .map(|p| from_grid(p.x, &g, &e))
+            .collect();
         let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         assert!((lo - 1.5).abs() < 1e-12, "{xs:?}");

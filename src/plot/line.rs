@@ -8,8 +8,8 @@ use plotters::prelude::*;
 use super::axes::{self, Margins};
 use super::geometry::{clip_polyline, place_boxes, split_runs, Bounds, BoxSpec, Occupancy, Placed};
 use super::legend::{
-    draw_legend_box, draw_marker, draw_polyline, draw_text_box, draw_title, legend_box_size,
-    text_box_size, Glyph, LegendEntry, MarkerShape, Px, MARKER_CYCLE,
+    draw_legend_box, draw_marker, draw_polyline, draw_title, legend_box_size, Glyph, LegendEntry,
+    MarkerShape, Px, MARKER_CYCLE,
 };
 use super::style::{palette_color, text_size, Style, REF_LINE};
 use super::ticks::{padded_range, ticks, Fit, Ticks};
@@ -152,10 +152,8 @@ struct Layout {
     yr: (f64, f64),
     x_ticks: Ticks,
     y_ticks: Ticks,
-    legend: Vec<LegendEntry>,
-    /// Placement of legend and annotation box (normalised, y up).
-    legend_at: Option<Placed>,
-    annot_at: Option<Placed>,
+    /// Legend and annotation box with their placement (normalised, y up).
+    boxes: Vec<(Vec<LegendEntry>, Placed)>,
 }
 
 fn extend(ext: &mut (f64, f64), v: f64) {
@@ -327,7 +325,7 @@ impl LineChart {
                         let x = w[0].0 + t * (w[1].0 - w[0].0);
                         let lo = w[0].1.max(yr.0) + t * (w[1].1.max(yr.0) - w[0].1.max(yr.0));
                         let hi = w[0].2 + t * (w[1].2 - w[0].2);
-                        occ.mark_vspan(u(x), v(lo), v(hi), 0.3);
+                        occ.mark_segment((u(x), v(lo)), (u(x), v(hi)), 0.3);
                     }
                 }
             }
@@ -360,11 +358,15 @@ impl LineChart {
     }
 
     fn legend_entries(prep: &Prepared, style: &Style) -> Vec<LegendEntry> {
-        let mut entries = vec![];
-        for s in &prep.series {
-            if s.label.is_empty() {
-                continue;
-            }
+        let line = |color, dashed, marker, band: bool| Glyph::Line {
+            color,
+            width: style.line_width,
+            dashed,
+            marker,
+            band_alpha: band.then_some(style.band_alpha),
+            halo: false,
+        };
+        let series = prep.series.iter().map(|s| {
             let glyph = match s.kind {
                 LineKind::MarkersOnly => Glyph::Marker {
                     fill: s.color,
@@ -372,37 +374,27 @@ impl LineChart {
                     shape: s.shape,
                     radius: style.marker_size as i32,
                 },
-                k => Glyph::Line {
-                    color: s.color,
-                    width: style.line_width,
-                    dashed: k == LineKind::Dashed,
-                    marker: (k == LineKind::LineAndMarkers).then_some(s.shape),
-                    band_alpha: s.has_band.then_some(style.band_alpha),
-                    halo: false,
-                },
+                k => line(
+                    s.color,
+                    k == LineKind::Dashed,
+                    (k == LineKind::LineAndMarkers).then_some(s.shape),
+                    s.has_band,
+                ),
             };
-            entries.push(LegendEntry {
-                label: s.label.clone(),
-                glyph,
-            });
-        }
-        for r in &prep.refs {
-            if r.label.is_empty() {
-                continue;
-            }
-            entries.push(LegendEntry {
-                label: r.label.clone(),
-                glyph: Glyph::Line {
-                    color: REF_LINE,
-                    width: style.line_width,
-                    dashed: r.dashed,
-                    marker: None,
-                    band_alpha: None,
-                    halo: false,
-                },
-            });
-        }
-        entries
+            (&s.label, glyph)
+        });
+        let refs = prep
+            .refs
+            .iter()
+            .map(|r| (&r.label, line(REF_LINE, r.dashed, None, false)));
+        series
+            .chain(refs)
+            .filter(|(label, _)| !label.is_empty())
+            .map(|(label, glyph)| LegendEntry {
+                label: label.clone(),
+                glyph: Some(glyph),
+            })
+            .collect()
     }
 
     fn layout(&self, prep: &Prepared, style: &Style) -> Layout {
@@ -472,28 +464,27 @@ impl LineChart {
         let (mut y_area, mut right, mut x_ticks) = x_layout(&y_ticks);
 
         // Legend and annotation placement.
-        let legend = Self::legend_entries(prep, style);
+        let notes = self
+            .annotations
+            .iter()
+            .map(|a| LegendEntry::text(a))
+            .collect();
+        let mut boxes: Vec<Vec<LegendEntry>> = vec![Self::legend_entries(prep, style), notes];
+        boxes.retain(|b| !b.is_empty());
         let plot_w = (w - left - y_area - right).max(50) as f64;
         let pad = style.px(9.0) as f64;
-        let mut specs = vec![];
-        if !legend.is_empty() {
-            let (bw, bh) = legend_box_size(&legend, style);
-            specs.push(BoxSpec {
-                w: bw as f64 / plot_w,
-                h: bh as f64 / plot_h as f64,
-                pad_x: pad / plot_w,
-                pad_y: pad / plot_h as f64,
-            });
-        }
-        if !self.annotations.is_empty() {
-            let (bw, bh) = text_box_size(&self.annotations, style);
-            specs.push(BoxSpec {
-                w: bw as f64 / plot_w,
-                h: bh as f64 / plot_h as f64,
-                pad_x: pad / plot_w,
-                pad_y: pad / plot_h as f64,
-            });
-        }
+        let specs: Vec<BoxSpec> = boxes
+            .iter()
+            .map(|b| {
+                let (bw, bh) = legend_box_size(b, style);
+                BoxSpec {
+                    w: bw as f64 / plot_w,
+                    h: bh as f64 / plot_h as f64,
+                    pad_x: pad / plot_w,
+                    pad_y: pad / plot_h as f64,
+                }
+            })
+            .collect();
         let (mut placed, cost) = place_boxes(&Self::occupancy(prep, xr, yr), &specs);
         if cost > 0.0 && !specs.is_empty() {
             // Try making head-room above the data for the boxes.
@@ -512,13 +503,6 @@ impl LineChart {
                 }
             }
         }
-        let mut it = placed.into_iter();
-        let legend_at = if legend.is_empty() { None } else { it.next() };
-        let annot_at = if self.annotations.is_empty() {
-            None
-        } else {
-            it.next()
-        };
         Layout {
             margins: Margins {
                 top,
@@ -532,9 +516,7 @@ impl LineChart {
             yr,
             x_ticks,
             y_ticks,
-            legend,
-            legend_at,
-            annot_at,
+            boxes: boxes.into_iter().zip(placed).collect(),
         }
     }
 
@@ -661,11 +643,8 @@ impl LineChart {
                 px_y.end - ((p.v0 + p.h) * ph).round() as i32,
             )
         };
-        if let Some(p) = &lay.legend_at {
-            draw_legend_box(root, &lay.legend, corner(p), style)?;
-        }
-        if let Some(p) = &lay.annot_at {
-            draw_text_box(root, &self.annotations, corner(p), style)?;
+        for (entries, p) in &lay.boxes {
+            draw_legend_box(root, entries, corner(p), style)?;
         }
         Ok(())
     }

@@ -162,7 +162,9 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlotError + 
     }
 }
 
-const DEJAVU: [(FontStyle, fn() -> &'static [u8]); 3] = [
+type FontBytes = fn() -> &'static [u8];
+
+const DEJAVU: [(FontStyle, FontBytes); 3] = [
     (FontStyle::Normal, dejavu::sans::regular),
     (FontStyle::Bold, dejavu::sans::bold),
     (FontStyle::Oblique, dejavu::sans::oblique),
@@ -237,7 +239,9 @@ where
         root.present().map_err(draw_err)?;
     }
     // plotters' layer without its own <svg> element, on top of the raw layer.
-    let body = top.find("<svg").and_then(|i| top[i..].find('>').map(|j| i + j + 1));
+    let body = top
+        .find("<svg")
+        .and_then(|i| top[i..].find('>').map(|j| i + j + 1));
     let body = body.map_or("", |b| top[b..].trim_end().trim_end_matches("</svg>"));
     // Round joins are inherited by every stroke: noisy trajectories reverse
     // sharply, where mitred joins throw spikes.

@@ -643,10 +643,15 @@ impl ContourFigure {
         let fy = |v: f64| -> i32 {
             (y_bot as f64 - (v - lo) / (hi - lo) * (y_bot - y_top) as f64).round() as i32
         };
-        for k in 0..lv.n {
-            let (ya, yb) = (fy(lv.boundary(k + 1)), fy(lv.boundary(k)));
-            root.draw(&Rectangle::new([(x0, ya), (x1, yb)], lv.color(k).filled()))
-                .map_err(draw_err)?;
+        // Each level reaches down to the bottom, painted top level first, so
+        // that no anti-aliased seam shows between neighbouring levels.
+        for k in (0..lv.n).rev() {
+            let ya = fy(lv.boundary(k + 1));
+            root.draw(&Rectangle::new(
+                [(x0, ya), (x1, y_bot)],
+                lv.color(k).filled(),
+            ))
+            .map_err(draw_err)?;
         }
         let hair = style.hair();
         draw_outline(root, ((x0, y_top), (x1, y_bot)), TEXT, hair)?;

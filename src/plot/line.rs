@@ -486,7 +486,8 @@ impl LineChart {
             })
             .collect();
         let (mut placed, cost) = place_boxes(&Self::occupancy(prep, xr, yr), &specs);
-        if cost > 0.0 && !specs.is_empty() {
+        // One covered cell is the box's own padding touching a line: tolerated.
+        if cost > 1.0 && !specs.is_empty() {
             // Try making head-room above the data for the boxes.
             let need = specs
                 .iter()

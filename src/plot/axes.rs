@@ -1,128 +1,142 @@
-//! Grid, frame, tick marks and tick labels, drawn in pixel space so that
-//! text placement is identical in the SVG and PNG outputs.
+//! Chart frame and axes: plotters' mesh draws the grid, tick marks, tick
+//! labels and axis descriptions at the ticks chosen by `ticks`; this module
+//! adds the frame and the minor tick marks (plotters marks only labelled ones)
+//! and sizes the label areas.
 
 use std::ops::Range;
 
-use plotters::coord::Shift;
-use plotters::element::{PathElement, Rectangle};
-use plotters::prelude::DrawingArea;
-use plotters::style::text_anchor::HPos;
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::{ChartBuilder, ChartContext, PathElement, SVGBackend};
+use plotters::style::Color;
 
-use super::legend::{draw_text, draw_text_up, stroke, Target, VAlign};
+use super::legend::{draw_outline, stroke};
 use super::style::{Style, GRID_MAJOR, GRID_MINOR, TEXT};
 use super::ticks::Ticks;
-use super::{draw_err, PlotError};
+use super::{draw_err, Area, PlotError};
 
-/// A plotting area: its pixel extent and the drawing-space → pixel maps.
-pub(crate) struct Frame<'a> {
-    pub px_x: Range<i32>,
-    pub px_y: Range<i32>,
-    pub fx: &'a dyn Fn(f64) -> i32,
-    pub fy: &'a dyn Fn(f64) -> i32,
+/// A linear axis whose mesh lines are given ticks: major (bold, labelled)
+/// and minor (light). Like plotters' `WithKeyPoints`, which however does
+/// not work with `configure_mesh`.
+pub(crate) struct Axis {
+    inner: RangedCoordf64,
+    major: Vec<f64>,
+    minor: Vec<f64>,
 }
 
-impl Frame<'_> {
-    fn left(&self) -> i32 {
-        self.px_x.start
+impl Ranged for Axis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(v, limit)
     }
-    fn right(&self) -> i32 {
-        self.px_x.end - 1
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        let light = hint.weight().allow_light_points();
+        if light { &self.minor } else { &self.major }.clone()
     }
-    fn top(&self) -> i32 {
-        self.px_y.start
-    }
-    fn bottom(&self) -> i32 {
-        self.px_y.end - 1
+    fn range(&self) -> Range<f64> {
+        self.inner.range()
     }
 }
 
-fn line<DB: Target>(
-    root: &DrawingArea<DB, Shift>,
-    a: (i32, i32),
-    b: (i32, i32),
-    color: plotters::style::RGBColor,
-    width: u32,
-) -> Result<(), PlotError> {
-    root.draw(&PathElement::new(vec![a, b], stroke(color, width)))
+/// A plotters chart over drawing-space coordinates (log10 on log axes).
+pub(crate) type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axis, Axis>>;
+
+/// Space around the plotting area of a chart, in drawing units.
+pub(crate) struct Margins {
+    pub top: i32,
+    pub bottom: i32,
+    pub left: i32,
+    pub right: i32,
+    /// Height of the x label area (tick labels and axis title).
+    pub x_area: i32,
+    /// Width of the y label area.
+    pub y_area: i32,
+}
+
+/// Builds a chart over `xr` × `yr` whose mesh lines are the given ticks.
+pub(crate) fn build<'a, 'b>(
+    area: &'a Area<'b>,
+    m: &Margins,
+    (xr, yr): ((f64, f64), (f64, f64)),
+    (xt, yt): (&Ticks, &Ticks),
+) -> Result<Chart<'a, 'b>, PlotError> {
+    let axis = |r: (f64, f64), t: &Ticks| Axis {
+        inner: (r.0..r.1).into(),
+        major: t.major.clone(),
+        minor: t.minor.clone(),
+    };
+    ChartBuilder::on(area)
+        .margin_top(m.top)
+        .margin_bottom(m.bottom)
+        .margin_left(m.left)
+        .margin_right(m.right)
+        .x_label_area_size(m.x_area)
+        .y_label_area_size(m.y_area)
+        .build_cartesian_2d(axis(xr, xt), axis(yr, yt))
         .map_err(draw_err)
 }
 
-/// Light grid lines at minor ticks and slightly darker ones at major ticks.
-pub(crate) fn draw_grid<DB: Target>(
-    root: &DrawingArea<DB, Shift>,
-    f: &Frame,
-    xt: &Ticks,
-    yt: &Ticks,
-    style: &Style,
-) -> Result<(), PlotError> {
-    let w = style.hair();
-    for (ticks, color) in [(&xt.minor, GRID_MINOR), (&xt.major, GRID_MAJOR)] {
-        for &t in ticks {
-            let x = (f.fx)(t);
-            line(root, (x, f.top()), (x, f.bottom()), color, w)?;
-        }
-    }
-    for (ticks, color) in [(&yt.minor, GRID_MINOR), (&yt.major, GRID_MAJOR)] {
-        for &t in ticks {
-            let y = (f.fy)(t);
-            line(root, (f.left(), y), (f.right(), y), color, w)?;
-        }
-    }
-    Ok(())
+/// The label of the major tick at `v`.
+fn label_at(t: &Ticks, v: f64) -> String {
+    let k = t
+        .major
+        .iter()
+        .position(|&m| (m - v).abs() <= 1e-9 * (1.0 + m.abs()));
+    k.map_or_else(String::new, |k| t.labels[k].clone())
 }
 
-/// Frame around the plotting area, outward tick marks (minor ticks half
-/// length) and tick labels on the bottom and left axes.
-pub(crate) fn draw_axes<DB: Target>(
-    root: &DrawingArea<DB, Shift>,
-    f: &Frame,
-    xt: &Ticks,
-    yt: &Ticks,
+/// Grid lines (when `grid`), labelled tick marks, tick labels and axis
+/// descriptions, by plotters' mesh.
+pub(crate) fn draw_mesh(
+    chart: &mut Chart,
+    (xt, yt): (&Ticks, &Ticks),
+    (x_label, y_label): (&str, &str),
+    grid: bool,
     style: &Style,
 ) -> Result<(), PlotError> {
-    let w = style.hair();
-    let tl = style.tick_len();
-    root.draw(&Rectangle::new(
-        [(f.left(), f.top()), (f.right(), f.bottom())],
-        stroke(TEXT, w),
-    ))
-    .map_err(draw_err)?;
-    for (ticks, len) in [(&xt.minor, tl / 2), (&xt.major, tl)] {
-        for &t in ticks {
-            let x = (f.fx)(t);
-            line(root, (x, f.bottom()), (x, f.bottom() + len), TEXT, w)?;
-        }
+    let (fx, fy) = (|v: &f64| label_at(xt, *v), |v: &f64| label_at(yt, *v));
+    let hair = style.hair();
+    let mut mesh = chart.configure_mesh();
+    mesh.x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .label_style(style.font(style.tick_font).color(&TEXT))
+        .axis_desc_style(style.font(style.label_font).color(&TEXT))
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .axis_style(stroke(TEXT, hair))
+        .set_all_tick_mark_size(style.tick_len())
+        // plotters centres y labels 0.25 em below y; DejaVu digits need 0.33.
+        .y_label_offset((0.068 * style.tick_font).round() as i32)
+        .bold_line_style(GRID_MAJOR.stroke_width(hair))
+        .light_line_style(GRID_MINOR.stroke_width(hair));
+    if !grid {
+        mesh.disable_mesh();
     }
-    for (ticks, len) in [(&yt.minor, tl / 2), (&yt.major, tl)] {
-        for &t in ticks {
-            let y = (f.fy)(t);
-            line(root, (f.left() - len, y), (f.left(), y), TEXT, w)?;
-        }
+    mesh.draw().map_err(draw_err)
+}
+
+/// Frame around the plotting area and half-length minor tick marks.
+pub(crate) fn draw_frame(
+    area: &Area,
+    chart: &Chart,
+    (xt, yt): (&Ticks, &Ticks),
+    style: &Style,
+) -> Result<(), PlotError> {
+    let (px_x, px_y) = chart.plotting_area().get_pixel_range();
+    let (l, r, t, b) = (px_x.start, px_x.end - 1, px_y.start, px_y.end - 1);
+    let (w, len) = (style.hair(), style.tick_len() / 2);
+    let line = |a, z| area.draw(&PathElement::new(vec![a, z], stroke(TEXT, w)));
+    for &v in &xt.minor {
+        let x = chart.backend_coord(&(v, 0.0)).0;
+        line((x, b), (x, b + len)).map_err(draw_err)?;
     }
-    let gap = style.px(4.0);
-    for (&t, l) in xt.major.iter().zip(&xt.labels) {
-        draw_text(
-            root,
-            l,
-            ((f.fx)(t), f.bottom() + tl + gap),
-            style.tick_font,
-            HPos::Center,
-            VAlign::Top,
-            style,
-        )?;
+    for &v in &yt.minor {
+        let y = chart.backend_coord(&(0.0, v)).1;
+        line((l - len, y), (l, y)).map_err(draw_err)?;
     }
-    for (&t, l) in yt.major.iter().zip(&yt.labels) {
-        draw_text(
-            root,
-            l,
-            (f.left() - tl - gap, (f.fy)(t)),
-            style.tick_font,
-            HPos::Right,
-            VAlign::Middle,
-            style,
-        )?;
-    }
-    Ok(())
+    draw_outline(area, ((l, t), (r, b)), TEXT, w)
 }
 
 /// Vertical space below the plotting area taken by x tick marks and labels.
@@ -134,36 +148,6 @@ pub(crate) fn x_tick_band(style: &Style) -> i32 {
 /// whose widest label is `label_w`.
 pub(crate) fn y_tick_band(style: &Style, label_w: i32) -> i32 {
     style.tick_len() + style.px(4.0) + label_w
-}
-
-/// Axis titles: `x_label` centred under the plot with its descenders at
-/// `x_label_bottom`; `y_label` reading upwards with its letter tops at
-/// `y_label_left`.
-pub(crate) fn draw_axis_titles<DB: Target>(
-    root: &DrawingArea<DB, Shift>,
-    f: &Frame,
-    x_label: &str,
-    y_label: &str,
-    x_label_bottom: i32,
-    y_label_left: i32,
-    style: &Style,
-) -> Result<(), PlotError> {
-    draw_text(
-        root,
-        x_label,
-        ((f.left() + f.right()) / 2, x_label_bottom),
-        style.label_font,
-        HPos::Center,
-        VAlign::Bottom,
-        style,
-    )?;
-    draw_text_up(
-        root,
-        y_label,
-        (y_label_left, (f.top() + f.bottom()) / 2),
-        style.label_font,
-        style,
-    )
 }
 
 /// Height reserved above the plot for a title (0 without one).

@@ -1,22 +1,27 @@
 //! Filled-contour panels (one or more side by side) with a colour bar,
 //! optional iso-lines and overlays (trajectories, markers, curves).
+//!
+//! Level sets and iso-lines come from the `contour` crate (marching squares,
+//! linearly interpolated between cell centres); they are written as raw SVG
+//! paths beneath plotters' layer because they have holes. The colour bar is
+//! drawn here: its levels are round numbers shared with the fills.
 
-use std::collections::HashMap;
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use plotters::coord::Shift;
+use contour::ContourBuilder;
 use plotters::prelude::*;
 use plotters::style::text_anchor::HPos;
 
-use super::axes::{self, Frame};
+use super::axes::{self, Margins};
 use super::geometry::{clip_polyline, split_runs, Bounds};
 use super::legend::{
-    draw_legend_strip, draw_marker, draw_polyline, draw_text, draw_text_up, draw_title,
-    legend_strip_height, stroke, Glyph, LegendEntry, MarkerShape, Px, Target, VAlign,
+    draw_legend_strip, draw_marker, draw_outline, draw_polyline, draw_text, draw_text_up,
+    draw_title, legend_strip_height, stroke, Glyph, LegendEntry, MarkerShape, Px, VAlign,
 };
 use super::style::{palette_color, text_size, Style, MISSING, TEXT};
 use super::ticks::{nearest_nice_step, ticks, Fit, Ticks};
-use super::{draw_err, ensure_fonts, ensure_parent, render_png, with_suffix, AxisScale, PlotError};
+use super::{draw_err, write_figure, Area, AxisScale, PlotError};
 
 /// A polyline drawn over a contour panel in a palette colour with a white
 /// halo (e.g. an optimiser trajectory).
@@ -148,13 +153,6 @@ impl Levels {
     }
     fn boundary(&self, k: usize) -> f64 {
         self.b0 + k as f64 * self.step
-    }
-    fn index(&self, v: f64) -> Option<usize> {
-        if v.is_nan() {
-            return None;
-        }
-        let k = ((v - self.b0) / self.step).floor();
-        Some(k.clamp(0.0, (self.n - 1) as f64) as usize)
     }
     fn color(&self, k: usize) -> RGBColor {
         ViridisRGB::get_color((k as f64 + 0.5) / self.n as f64)
@@ -292,117 +290,6 @@ impl<'a> PPanel<'a> {
     }
 }
 
-/// Iso-lines of `tv` (cell-centre grid `gx` × `gy`) at `level`, as polylines.
-fn iso_lines(gx: &[f64], gy: &[f64], tv: &[Vec<f64>], level: f64) -> Vec<Vec<(f64, f64)>> {
-    let nx = gx.len();
-    let h_edge = |ix: usize, iy: usize| ((iy * nx + ix) * 2) as u64;
-    let v_edge = |ix: usize, iy: usize| ((iy * nx + ix) * 2 + 1) as u64;
-    let mut point: HashMap<u64, (f64, f64)> = HashMap::new();
-    let mut adj: HashMap<u64, Vec<u64>> = HashMap::new();
-    let lerp = |a: f64, b: f64| ((level - a) / (b - a)).clamp(0.0, 1.0);
-    for iy in 0..gy.len() - 1 {
-        for ix in 0..nx - 1 {
-            let v00 = tv[iy][ix];
-            let v10 = tv[iy][ix + 1];
-            let v11 = tv[iy + 1][ix + 1];
-            let v01 = tv[iy + 1][ix];
-            if [v00, v10, v11, v01].iter().any(|v| v.is_nan()) {
-                continue;
-            }
-            let above = |v: f64| v >= level;
-            // Edges in order bottom, right, top, left.
-            let cand = [
-                (h_edge(ix, iy), v00, v10, true, ix, iy),
-                (v_edge(ix + 1, iy), v10, v11, false, ix + 1, iy),
-                (h_edge(ix, iy + 1), v01, v11, true, ix, iy + 1),
-                (v_edge(ix, iy), v00, v01, false, ix, iy),
-            ];
-            let mut cut = [None; 4];
-            let mut count = 0;
-            for (k, &(id, a, b, horiz, ex, ey)) in cand.iter().enumerate() {
-                if above(a) != above(b) {
-                    let t = lerp(a, b);
-                    let p = if horiz {
-                        (gx[ex] + t * (gx[ex + 1] - gx[ex]), gy[ey])
-                    } else {
-                        (gx[ex], gy[ey] + t * (gy[ey + 1] - gy[ey]))
-                    };
-                    point.insert(id, p);
-                    cut[k] = Some(id);
-                    count += 1;
-                }
-            }
-            let mut link = |a: Option<u64>, b: Option<u64>| {
-                if let (Some(a), Some(b)) = (a, b) {
-                    adj.entry(a).or_default().push(b);
-                    adj.entry(b).or_default().push(a);
-                }
-            };
-            match count {
-                2 => {
-                    let ids: Vec<u64> = cut.iter().flatten().copied().collect();
-                    link(Some(ids[0]), Some(ids[1]));
-                }
-                4 => {
-                    let center = (v00 + v10 + v11 + v01) / 4.0;
-                    if above(center) == above(v00) {
-                        link(cut[0], cut[1]);
-                        link(cut[2], cut[3]);
-                    } else {
-                        link(cut[3], cut[0]);
-                        link(cut[1], cut[2]);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    // Walk chains: open ones (from degree-1 nodes) first, then cycles.
-    let mut lines = vec![];
-    let mut visited: HashMap<u64, bool> = HashMap::new();
-    let mut starts: Vec<u64> = adj
-        .iter()
-        .filter(|(_, v)| v.len() == 1)
-        .map(|(k, _)| *k)
-        .collect();
-    starts.sort_unstable();
-    let mut rest: Vec<u64> = adj.keys().copied().collect();
-    rest.sort_unstable();
-    starts.extend(rest);
-    for s in starts {
-        if visited.get(&s).copied().unwrap_or(false) {
-            continue;
-        }
-        let mut line = vec![point[&s]];
-        visited.insert(s, true);
-        let mut cur = s;
-        loop {
-            let next = adj[&cur]
-                .iter()
-                .copied()
-                .find(|n| !visited.get(n).copied().unwrap_or(false));
-            match next {
-                Some(n) => {
-                    visited.insert(n, true);
-                    line.push(point[&n]);
-                    cur = n;
-                }
-                None => {
-                    // Close cycles.
-                    if adj[&cur].contains(&s) && line.len() > 2 {
-                        line.push(point[&s]);
-                    }
-                    break;
-                }
-            }
-        }
-        if line.len() > 1 {
-            lines.push(line);
-        }
-    }
-    lines
-}
-
 struct TickPlan {
     panels: Vec<(Ticks, Ticks)>,
     bars: Vec<Ticks>,
@@ -449,7 +336,6 @@ impl ContourFigure {
         path_stem: impl AsRef<Path>,
         style: &Style,
     ) -> Result<Vec<PathBuf>, PlotError> {
-        ensure_fonts()?;
         if self.panels.is_empty() {
             return Err(PlotError::NothingToPlot {
                 what: "contour figure".into(),
@@ -462,21 +348,11 @@ impl ContourFigure {
             .map(|(i, p)| PPanel::new(p, i))
             .collect::<Result<_, _>>()?;
         let levels = self.levels(&panels, style)?;
-        let plan = self.plan_ticks(&panels, &levels, style);
-        let stem = path_stem.as_ref();
-        let svg = with_suffix(stem, "svg");
-        let png = with_suffix(stem, "png");
-        ensure_parent(&svg)?;
         let dims = self.dimensions(style);
-        {
-            let root = SVGBackend::new(&svg, dims).into_drawing_area();
-            self.draw(&root, &panels, &levels, &plan, style)?;
-            root.present().map_err(draw_err)?;
-        }
-        render_png(&png, dims, style, |root, st| {
-            self.draw(root, &panels, &levels, &plan, st)
-        })?;
-        Ok(vec![svg, png])
+        write_figure(path_stem.as_ref(), dims, style, |root, under, st| {
+            let plan = self.plan_ticks(&panels, &levels, st);
+            self.draw(root, under, &panels, &levels, &plan, st)
+        })
     }
 
     /// Colour levels per panel.
@@ -503,31 +379,30 @@ impl ContourFigure {
         }
     }
 
+    /// Legend entries of all panels, each distinct one once.
     fn legend_entries(&self, style: &Style) -> Vec<LegendEntry> {
-        let mut entries: Vec<LegendEntry> = vec![];
-        let mut push = |e: LegendEntry| {
-            if !e.label.is_empty() && !entries.contains(&e) {
-                entries.push(e);
-            }
+        let line = |color, dashed| Glyph::Line {
+            color,
+            width: style.line_width,
+            dashed,
+            marker: None,
+            band_alpha: None,
+            halo: true,
         };
+        let mut entries: Vec<LegendEntry> = vec![];
         for p in &self.panels {
-            for c in &p.curves {
-                push(LegendEntry {
-                    label: c.label.clone(),
-                    glyph: curve_glyph(c, style),
-                });
-            }
-            for (k, path) in p.paths.iter().enumerate() {
-                push(LegendEntry {
-                    label: path.label.clone(),
-                    glyph: path_glyph(path, k, style),
-                });
-            }
-            for m in &p.markers {
-                push(LegendEntry {
-                    label: m.label.clone(),
-                    glyph: marker_glyph(m, style),
-                });
+            let curves = p.curves.iter().map(|c| (&c.label, line(BLACK, c.dashed)));
+            let paths = (p.paths.iter().enumerate())
+                .map(|(k, o)| (&o.label, line(path_color(o, k), false)));
+            let markers = p.markers.iter().map(|m| (&m.label, marker_glyph(m, style)));
+            for (label, glyph) in curves.chain(paths).chain(markers) {
+                let e = LegendEntry {
+                    label: label.clone(),
+                    glyph: Some(glyph),
+                };
+                if !e.label.is_empty() && !entries.contains(&e) {
+                    entries.push(e);
+                }
             }
         }
         entries
@@ -554,8 +429,7 @@ impl ContourFigure {
         }
     }
 
-    /// Ticks of every panel (x, y) and colour bar, decided once at the SVG
-    /// scale and reused for the supersampled PNG.
+    /// Ticks of every panel (x, y) and colour bar.
     fn plan_ticks(&self, panels: &[PPanel], levels: &[Levels], style: &Style) -> TickPlan {
         let entries = self.legend_entries(style);
         let geo = self.geometry(&entries, style);
@@ -570,6 +444,7 @@ impl ContourFigure {
             extent: &tick_hf,
             gap: geo.tick_h as f64 * 0.9,
             max_ticks: 7,
+            scale: style.scale,
         };
         let mut out = TickPlan {
             panels: vec![],
@@ -595,6 +470,7 @@ impl ContourFigure {
                     extent: &tick_w,
                     gap: style.px(16.0) as f64,
                     max_ticks: 9,
+                    scale: style.scale,
                 },
             );
             out.panels.push((x_ticks, y_ticks));
@@ -616,15 +492,15 @@ impl ContourFigure {
         out
     }
 
-    fn draw<DB: Target>(
+    fn draw(
         &self,
-        root: &DrawingArea<DB, Shift>,
+        root: &Area,
+        under: &mut String,
         panels: &[PPanel],
         levels: &[Levels],
         plan: &TickPlan,
         style: &Style,
     ) -> Result<(), PlotError> {
-        root.fill(&WHITE).map_err(draw_err)?;
         let entries = self.legend_entries(style);
         let geo = self.geometry(&entries, style);
         let pw = style.contour_panel_width as i32;
@@ -635,7 +511,8 @@ impl ContourFigure {
             } else {
                 i as i32 * (pw + cbw)
             };
-            self.draw_panel(root, p, &levels[i], &plan.panels[i], x_off, &geo, style)?;
+            let ticks = (&plan.panels[i].0, &plan.panels[i].1);
+            self.draw_panel(root, under, p, &levels[i], ticks, x_off, &geo, style)?;
             if !self.shared_color_scale {
                 self.draw_colorbar(root, &levels[i], &plan.bars[i], x_off + pw, &geo, style)?;
             }
@@ -645,24 +522,18 @@ impl ContourFigure {
             self.draw_colorbar(root, &levels[0], &plan.bars[0], x_off, &geo, style)?;
         }
         let m = style.margin as i32;
-        draw_legend_strip(
-            root,
-            &entries,
-            m,
-            geo.plot_region_h,
-            geo.width - 2 * m,
-            style,
-        )?;
-        Ok(())
+        let (y0, w) = (geo.plot_region_h, geo.width - 2 * m);
+        draw_legend_strip(root, &entries, m, y0, w, style)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn draw_panel<DB: Target>(
+    fn draw_panel(
         &self,
-        root: &DrawingArea<DB, Shift>,
+        root: &Area,
+        under: &mut String,
         p: &PPanel,
         lv: &Levels,
-        ticks_xy: &(Ticks, Ticks),
+        ticks: (&Ticks, &Ticks),
         x_off: i32,
         geo: &Geometry,
         style: &Style,
@@ -672,14 +543,9 @@ impl ContourFigure {
         let b = p.bounds();
         let tick_font = style.font(style.tick_font);
         let tick_w = |s: &str| text_size(&tick_font, s).0 as f64;
-        let (x_ticks, y_ticks) = ticks_xy;
-        let y_tw = y_ticks
-            .labels
-            .iter()
-            .map(|l| tick_w(l) as i32)
-            .max()
-            .unwrap_or(0);
-        let y_area = axes::y_area(style, y_tw);
+        let (x_ticks, y_ticks) = ticks;
+        let y_tw = y_ticks.labels.iter().map(|l| tick_w(l) as i32).max();
+        let y_area = axes::y_area(style, y_tw.unwrap_or(0));
         let left = m / 2 + style.px(2.0);
         let mut right = style.px(14.0);
         if let (Some(t), Some(l)) = (x_ticks.major.last(), x_ticks.labels.last()) {
@@ -687,85 +553,27 @@ impl ContourFigure {
             let dist = (b.x1 - t) / (b.x1 - b.x0) * plot_w as f64;
             right = right.max((tick_w(l) / 2.0 - dist).ceil() as i32 + style.px(3.0));
         }
-
         let sub = root.clone().shrink((x_off, 0), (pw, geo.plot_region_h));
-        let (xspec, yspec) = (b.x0..b.x1, b.y0..b.y1);
-        let chart = ChartBuilder::on(&sub)
-            .margin_top(geo.top)
-            .margin_bottom(geo.bottom)
-            .margin_left(left)
-            .margin_right(right)
-            .x_label_area_size(geo.x_area)
-            .y_label_area_size(y_area)
-            .build_cartesian_2d(xspec, yspec)
-            .map_err(draw_err)?;
-        let (px_x, px_y) = chart.plotting_area().get_pixel_range();
+        let margins = Margins {
+            top: geo.top,
+            bottom: geo.bottom,
+            left,
+            right,
+            x_area: geo.x_area,
+            y_area,
+        };
+        let ranges = ((b.x0, b.x1), (b.y0, b.y1));
+        let mut chart = axes::build(&sub, &margins, ranges, ticks)?;
+        let labels = (p.src.x_label.as_str(), p.src.y_label.as_str());
+        axes::draw_mesh(&mut chart, ticks, labels, false, style)?;
+        let (px_x, _) = chart.plotting_area().get_pixel_range();
         let to_px = |(x, y): (f64, f64)| -> Px { chart.backend_coord(&(x, y)) };
-        let fx = |x: f64| to_px((x, b.y0)).0;
-        let fy = |y: f64| to_px((b.x0, y)).1;
-        let frame = Frame {
-            px_x: px_x.clone(),
-            px_y: px_y.clone(),
-            fx: &fx,
-            fy: &fy,
+        let (c0, c1) = (to_px((b.x0, b.y0)), to_px((b.x1, b.y1)));
+        let frame = PxFrame {
+            x: (b.x0, b.x1, c0.0 as f64, c1.0 as f64),
+            y: (b.y0, b.y1, c0.1 as f64, c1.1 as f64),
         };
-        let clamp_px = |(x, y): Px| -> Px {
-            (
-                x.clamp(px_x.start, px_x.end - 1),
-                y.clamp(px_y.start, px_y.end - 1),
-            )
-        };
-
-        // Filled levels. Cells bigger than ~2 px are subdivided and the
-        // field bilinearly interpolated between cell centres, so coarse grids
-        // still give smooth level boundaries (matching the iso-lines). Equal
-        // levels along a row merge into one rectangle; each rectangle overlaps
-        // its right/upper neighbour by one pixel so no seams show when the SVG
-        // is scaled.
-        let sub_x = subdivision(px_x.len(), p.gx.len(), style);
-        let sub_y = subdivision(px_y.len(), p.gy.len(), style);
-        let (fex, fsx) = refine(&p.ex, &p.gx, sub_x);
-        let (fey, fsy) = refine(&p.ey, &p.gy, sub_y);
-        let mut row_vals = vec![0.0; fsx.len()];
-        for (jy, sy) in fsy.iter().enumerate() {
-            for (v, sx) in row_vals.iter_mut().zip(&fsx) {
-                *v = bilinear(&p.tv, sx, sy);
-            }
-            let mut ix = 0;
-            while ix < row_vals.len() {
-                let k = lv.index(row_vals[ix]);
-                let mut end = ix + 1;
-                while end < row_vals.len() && lv.index(row_vals[end]) == k {
-                    end += 1;
-                }
-                let color = k.map_or(MISSING, |k| lv.color(k));
-                let a = to_px((fex[ix], fey[jy + 1]));
-                let c = to_px((fex[end], fey[jy]));
-                let ul = clamp_px((a.0, a.1 - 1));
-                let br = clamp_px((c.0 + 1, c.1));
-                root.draw(&Rectangle::new([ul, br], color.filled()))
-                    .map_err(draw_err)?;
-                ix = end;
-            }
-        }
-
-        // Iso-lines at the interior level boundaries.
-        if self.iso_lines {
-            let iso_style = ShapeStyle {
-                color: BLACK.mix(0.28),
-                filled: false,
-                stroke_width: style.hair(),
-            };
-            for k in 1..lv.n {
-                for line in iso_lines(&p.gx, &p.gy, &p.tv, lv.boundary(k)) {
-                    for piece in clip_polyline(&line, &b) {
-                        let pts: Vec<Px> = piece.into_iter().map(to_px).collect();
-                        root.draw(&PathElement::new(pts, iso_style))
-                            .map_err(draw_err)?;
-                    }
-                }
-            }
-        }
+        fill_panel(under, p, lv, &frame, self.iso_lines, style);
 
         // Overlays: curves, then paths, then markers on top.
         for c in &p.src.curves {
@@ -784,38 +592,27 @@ impl ContourFigure {
         for mk in &p.src.markers {
             let (sx, sy) = (p.src.x_scale, p.src.y_scale);
             if let (Some(x), Some(y)) = (sx.forward(mk.x), sy.forward(mk.y)) {
-                if b.contains((x, y)) {
-                    if let Glyph::Marker {
+                if let (
+                    true,
+                    Glyph::Marker {
                         fill,
                         edge,
                         shape,
                         radius,
-                    } = marker_glyph(mk, style)
-                    {
-                        draw_marker(root, to_px((x, y)), shape, radius, fill, edge, style)?;
-                    }
+                    },
+                ) = (b.contains((x, y)), marker_glyph(mk, style))
+                {
+                    draw_marker(root, to_px((x, y)), shape, radius, fill, edge, style)?;
                 }
             }
         }
-
-        // Frame, ticks, labels, title.
-        axes::draw_axes(root, &frame, x_ticks, y_ticks, style)?;
-        axes::draw_axis_titles(
-            root,
-            &frame,
-            &p.src.x_label,
-            &p.src.y_label,
-            geo.plot_region_h - geo.bottom,
-            x_off + left,
-            style,
-        )?;
-        draw_title(root, &p.src.title, (px_x.start + px_x.end) / 2, m, style)?;
-        Ok(())
+        axes::draw_frame(root, &chart, ticks, style)?;
+        draw_title(root, &p.src.title, (px_x.start + px_x.end) / 2, m, style)
     }
 
-    fn draw_colorbar<DB: Target>(
+    fn draw_colorbar(
         &self,
-        root: &DrawingArea<DB, Shift>,
+        root: &Area,
         lv: &Levels,
         t: &Ticks,
         x_off: i32,
@@ -846,17 +643,18 @@ impl ContourFigure {
         let fy = |v: f64| -> i32 {
             (y_bot as f64 - (v - lo) / (hi - lo) * (y_bot - y_top) as f64).round() as i32
         };
-        for k in 0..lv.n {
-            let (ya, yb) = (fy(lv.boundary(k + 1)), fy(lv.boundary(k)));
-            root.draw(&Rectangle::new([(x0, ya), (x1, yb)], lv.color(k).filled()))
-                .map_err(draw_err)?;
+        // Each level reaches down to the bottom, painted top level first, so
+        // that no anti-aliased seam shows between neighbouring levels.
+        for k in (0..lv.n).rev() {
+            let ya = fy(lv.boundary(k + 1));
+            root.draw(&Rectangle::new(
+                [(x0, ya), (x1, y_bot)],
+                lv.color(k).filled(),
+            ))
+            .map_err(draw_err)?;
         }
         let hair = style.hair();
-        root.draw(&Rectangle::new(
-            [(x0, y_top), (x1, y_bot)],
-            stroke(TEXT, hair),
-        ))
-        .map_err(draw_err)?;
+        draw_outline(root, ((x0, y_top), (x1, y_bot)), TEXT, hair)?;
         let tl = style.tick_len();
         for (ticks, len) in [(&t.minor, tl / 2), (&t.major, tl)] {
             for &v in ticks {
@@ -890,87 +688,176 @@ impl ContourFigure {
     }
 }
 
-/// Subdivisions per grid cell so that sub-cells are about 2 px wide.
-fn subdivision(plot_px: usize, cells: usize, style: &Style) -> usize {
-    let cell_px = plot_px as f64 / cells.max(1) as f64;
-    ((cell_px / (2.0 * style.scale)).ceil() as usize).clamp(1, 16)
+/// Affine map of one drawing-space axis onto SVG units:
+/// `(data lo, data hi, unit at lo, unit at hi)`.
+struct PxFrame {
+    x: (f64, f64, f64, f64),
+    y: (f64, f64, f64, f64),
 }
 
-/// Position of a sub-cell centre between grid centres: index of the lower
-/// grid point and the interpolation weight (clamped, i.e. constant beyond the
-/// outermost centres).
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    i: usize,
-    t: f64,
+impl PxFrame {
+    fn map(&self, (x, y): (f64, f64)) -> (f64, f64) {
+        let f = |(a, b, pa, pb): (f64, f64, f64, f64), v: f64| pa + (v - a) / (b - a) * (pb - pa);
+        (f(self.x, x), f(self.y, y))
+    }
 }
 
-/// Refines cell edges `e` (len n+1) into `k` sub-cells each; returns the fine
-/// edges and, for each sub-cell centre, where it falls on the centre grid `g`.
-fn refine(e: &[f64], g: &[f64], k: usize) -> (Vec<f64>, Vec<Sample>) {
+/// The `contour` crate's grid coordinate `u` (cell `i` spans `[i, i + 1]`,
+/// its value sits at `i + 0.5`) on the grid padded by one cell on each side,
+/// in drawing space: linear between cell centres `g`, out to the cell edges
+/// `e` at both ends, and the padding collapsed onto those edges.
+fn from_grid(u: f64, g: &[f64], e: &[f64]) -> f64 {
     let n = g.len();
-    let mut edges = Vec::with_capacity((e.len() - 1) * k + 1);
-    let mut samples = Vec::with_capacity((e.len() - 1) * k);
-    for c in 0..n {
-        for j in 0..k {
-            let lo = e[c] + (e[c + 1] - e[c]) * j as f64 / k as f64;
-            let mid = e[c] + (e[c + 1] - e[c]) * (j as f64 + 0.5) / k as f64;
-            edges.push(lo);
-            let i = if mid < g[c] {
-                c.saturating_sub(1)
-            } else {
-                c.min(n - 2)
-            };
-            let t = ((mid - g[i]) / (g[i + 1] - g[i])).clamp(0.0, 1.0);
-            samples.push(Sample { i, t });
+    let u = (u - 1.0).clamp(0.0, n as f64);
+    if u <= 0.5 {
+        e[0] + u * 2.0 * (g[0] - e[0])
+    } else if u >= n as f64 - 0.5 {
+        g[n - 1] + (u - (n as f64 - 0.5)) * 2.0 * (e[n] - g[n - 1])
+    } else {
+        let i = ((u - 0.5).floor() as usize).min(n - 2);
+        g[i] + (u - 0.5 - i as f64) * (g[i + 1] - g[i])
+    }
+}
+
+/// Row-major values padded by a copy of the outermost cells, since marching
+/// squares treats the outside of the grid as below every level and would cut
+/// off the corner cells.
+fn padded_values(tv: &[Vec<f64>]) -> Vec<f64> {
+    let v = filled_values(tv);
+    let (ny, nx) = (tv.len(), tv[0].len());
+    let at = |i: usize, n: usize| i.saturating_sub(1).min(n - 1);
+    let rows = (0..ny + 2).flat_map(|iy| (0..nx + 2).map(move |ix| (at(iy, ny), at(ix, nx))));
+    rows.map(|(iy, ix)| v[iy * nx + ix]).collect()
+}
+
+/// Values with every missing (NaN) entry replaced by the mean of its known
+/// neighbours, repeatedly, so marching squares never interpolates towards
+/// NaN; the missing cells are painted grey over the result.
+fn filled_values(tv: &[Vec<f64>]) -> Vec<f64> {
+    let (ny, nx) = (tv.len(), tv[0].len());
+    let mut v: Vec<f64> = tv.iter().flatten().copied().collect();
+    while v.iter().any(|x| x.is_nan()) {
+        let prev = v.clone();
+        for (k, out) in v.iter_mut().enumerate().filter(|(_, x)| x.is_nan()) {
+            let (iy, ix) = (k / nx, k % nx);
+            let near = [
+                (ix > 0).then(|| prev[k - 1]),
+                (ix + 1 < nx).then(|| prev[k + 1]),
+                (iy > 0).then(|| prev[k - nx]),
+                (iy + 1 < ny).then(|| prev[k + nx]),
+            ];
+            let known: Vec<f64> = near.into_iter().flatten().filter(|x| !x.is_nan()).collect();
+            if !known.is_empty() {
+                *out = known.iter().sum::<f64>() / known.len() as f64;
+            }
         }
     }
-    edges.push(e[n]);
-    (edges, samples)
+    v
 }
 
-/// Bilinear interpolation of `tv[iy][ix]`; falls back to the nearest centre
-/// when a neighbour is missing (NaN).
-fn bilinear(tv: &[Vec<f64>], sx: &Sample, sy: &Sample) -> f64 {
-    let (i, j) = (sx.i, sy.i);
-    let v00 = tv[j][i];
-    let v10 = tv[j][i + 1];
-    let v01 = tv[j + 1][i];
-    let v11 = tv[j + 1][i + 1];
-    if v00.is_nan() || v10.is_nan() || v01.is_nan() || v11.is_nan() {
-        let ni = if sx.t < 0.5 { i } else { i + 1 };
-        let nj = if sy.t < 0.5 { j } else { j + 1 };
-        return tv[nj][ni];
+fn hex(c: RGBColor) -> String {
+    format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+}
+
+/// Appends `ring` to an SVG path as a closed sub-path.
+fn push_ring(d: &mut String, ring: impl Iterator<Item = (f64, f64)>) {
+    for (k, (x, y)) in ring.enumerate() {
+        let _ = write!(d, "{}{x:.1},{y:.1}", if k == 0 { "M" } else { "L" });
     }
-    let a = v00 + sx.t * (v10 - v00);
-    let b = v01 + sx.t * (v11 - v01);
-    a + sy.t * (b - a)
+    d.push('Z');
+}
+
+/// Writes a panel's filled levels, iso-lines and missing cells as SVG:
+/// the lowest colour over the whole panel, then each superlevel set
+/// `{v ≥ boundary k}` (with its holes) in colour k on top, so that
+/// anti-aliased edges blend neighbouring levels instead of showing seams.
+fn fill_panel(out: &mut String, p: &PPanel, lv: &Levels, f: &PxFrame, iso: bool, style: &Style) {
+    let (nx, ny) = (p.gx.len(), p.gy.len());
+    let values = padded_values(&p.tv);
+    let to_svg =
+        |c: &contour::Pt| f.map((from_grid(c.x, &p.gx, &p.ex), from_grid(c.y, &p.gy, &p.ey)));
+    let b = p.bounds();
+    let mut rect = String::new();
+    let corners = [(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1)];
+    push_ring(&mut rect, corners.into_iter().map(|c| f.map(c)));
+    let _ = writeln!(out, "<path d=\"{rect}\" fill=\"{}\"/>", hex(lv.color(0)));
+    let thresholds: Vec<f64> = (1..lv.n).map(|k| lv.boundary(k)).collect();
+    let builder = ContourBuilder::new(nx + 2, ny + 2, true);
+    // Errors only on a size mismatch, which PPanel::new rules out.
+    for (k, c) in builder
+        .contours(&values, &thresholds)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let mut d = String::new();
+        for poly in c.geometry() {
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                push_ring(&mut d, ring.0.iter().map(to_svg));
+            }
+        }
+        if !d.is_empty() {
+            let color = hex(lv.color(k + 1));
+            let _ = writeln!(
+                out,
+                "<path d=\"{d}\" fill=\"{color}\" fill-rule=\"evenodd\"/>"
+            );
+        }
+    }
+    if iso {
+        // Rings close around the padding, i.e. along the frame; skip that part.
+        let on_edge = |a: &contour::Pt, z: &contour::Pt| {
+            let out = |u: f64, n: usize| u <= 1.0 || u >= n as f64 + 1.0;
+            (out(a.x, nx) && out(z.x, nx)) || (out(a.y, ny) && out(z.y, ny))
+        };
+        let mut d = String::new();
+        for line in builder.lines(&values, &thresholds).unwrap_or_default() {
+            for ls in line.geometry() {
+                for (i, w) in ls.0.windows(2).enumerate() {
+                    if on_edge(&w[0], &w[1]) {
+                        continue;
+                    }
+                    let ((x0, y0), (x1, y1)) = (to_svg(&w[0]), to_svg(&w[1]));
+                    if i == 0 || on_edge(&ls.0[i - 1], &w[0]) {
+                        let _ = write!(d, "M{x0:.1},{y0:.1}");
+                    }
+                    let _ = write!(d, "L{x1:.1},{y1:.1}");
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "<path d=\"{d}\" fill=\"none\" stroke=\"#000000\" stroke-opacity=\"0.28\" stroke-width=\"{}\"/>",
+            style.hair()
+        );
+    }
+    // Missing cells, one rectangle per run along a row.
+    let mut d = String::new();
+    for (iy, row) in p.tv.iter().enumerate() {
+        let mut ix = 0;
+        while ix < nx {
+            if !row[ix].is_nan() {
+                ix += 1;
+                continue;
+            }
+            let end = (ix..nx).find(|&j| !row[j].is_nan()).unwrap_or(nx);
+            let (x0, x1, y0, y1) = (p.ex[ix], p.ex[end], p.ey[iy], p.ey[iy + 1]);
+            push_ring(
+                &mut d,
+                [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+                    .into_iter()
+                    .map(|c| f.map(c)),
+            );
+            ix = end;
+        }
+    }
+    if !d.is_empty() {
+        let _ = writeln!(out, "<path d=\"{d}\" fill=\"{}\"/>", hex(MISSING));
+    }
 }
 
 fn path_color(p: &PathOverlay, k: usize) -> RGBColor {
     palette_color(p.color_index.unwrap_or(PATH_AUTO[k % PATH_AUTO.len()]))
-}
-
-fn path_glyph(p: &PathOverlay, k: usize, style: &Style) -> Glyph {
-    Glyph::Line {
-        color: path_color(p, k),
-        width: style.line_width,
-        dashed: false,
-        marker: None,
-        band_alpha: None,
-        halo: true,
-    }
-}
-
-fn curve_glyph(c: &CurveOverlay, style: &Style) -> Glyph {
-    Glyph::Line {
-        color: BLACK,
-        width: style.line_width,
-        dashed: c.dashed,
-        marker: None,
-        band_alpha: None,
-        halo: true,
-    }
 }
 
 fn marker_glyph(m: &Marker, style: &Style) -> Glyph {
@@ -997,17 +884,35 @@ mod tests {
         let l = Levels::new(0.013, 0.97, 14, false);
         assert!(l.n >= 8 && l.n <= 22, "{l:?}");
         assert!(l.b0 <= 0.013 && l.hi() >= 0.97);
-        assert_eq!(l.index(0.5).map(|k| k < l.n), Some(true));
-        assert_eq!(l.index(f64::NAN), None);
+        assert!((l.boundary(1) - l.b0 - l.step).abs() < 1e-12);
     }
 
     #[test]
-    fn iso_line_of_plane_is_straight() {
+    fn level_boundary_of_plane_is_interpolated() {
+        // v = x on centres 0..4: the set {v >= 1.5} starts at x = 1.5.
         let g: Vec<f64> = (0..5).map(|i| i as f64).collect();
-        let tv: Vec<Vec<f64>> = g.iter().map(|_| g.clone()).collect(); // v = x
-        let lines = iso_lines(&g, &g, &tv, 1.5);
-        assert_eq!(lines.len(), 1);
-        assert_eq!(lines[0].len(), 5);
-        assert!(lines[0].iter().all(|p| (p.0 - 1.5).abs() < 1e-12));
+        let e = edges(&g);
+        let padded = padded_values(&vec![g.clone(); 5]);
+        assert_eq!(padded.len(), 49);
+        let c = ContourBuilder::new(7, 7, true)
+            .contours(&padded, &[1.5])
+            .unwrap();
+        let xs: Vec<f64> = c[0].geometry().0[0]
+            .exterior()
+            .0
+            .iter()
+            .map(|p| from_grid(p.x, &g, &e))
+            .collect();
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert!((lo - 1.5).abs() < 1e-12, "{xs:?}");
+        assert_eq!(hi, e[5]);
+    }
+
+    #[test]
+    fn missing_values_take_their_neighbours() {
+        let v = filled_values(&[vec![1.0, f64::NAN, 3.0], vec![f64::NAN, f64::NAN, 5.0]]);
+        assert_eq!(&v[..3], &[1.0, 2.0, 3.0]);
+        assert!(v.iter().all(|x| x.is_finite()), "{v:?}");
     }
 }

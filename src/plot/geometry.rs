@@ -147,17 +147,6 @@ impl Occupancy {
         }
     }
 
-    /// Marks a vertical span at abscissa `u` from `v0` to `v1`.
-    pub fn mark_vspan(&mut self, u: f64, v0: f64, v1: f64, weight: f32) {
-        let (lo, hi) = if v0 <= v1 { (v0, v1) } else { (v1, v0) };
-        let n = ((hi - lo) * self.ny as f64 * 2.0)
-            .ceil()
-            .clamp(1.0, 10_000.0) as usize;
-        for k in 0..=n {
-            self.mark((u, lo + (hi - lo) * k as f64 / n as f64), weight);
-        }
-    }
-
     /// Total weight of the cells overlapping the rectangle `[u0,u1]×[v0,v1]`.
     pub fn cost(&self, u0: f64, u1: f64, v0: f64, v1: f64) -> f64 {
         let i0 = (u0 * self.nx as f64).floor().max(0.0) as usize;
@@ -233,60 +222,61 @@ fn candidates(b: &BoxSpec) -> Vec<Placed> {
     .collect()
 }
 
-/// Places up to two boxes (legend, annotation) so that they do not overlap each
-/// other and cover as little data as possible. Returns the placements and the
-/// total covered weight.
+/// Places boxes (legend, annotation) at candidate positions so that they do
+/// not overlap each other and cover as little data as possible, earlier
+/// candidates winning near-ties. Returns the placements and the total
+/// covered weight.
 pub(crate) fn place_boxes(occ: &Occupancy, boxes: &[BoxSpec]) -> (Vec<Placed>, f64) {
-    let cost = |p: &Placed| occ.cost(p.u0, p.u0 + p.w, p.v0, p.v0 + p.h);
-    match boxes {
-        [] => (vec![], 0.0),
-        [a] => {
-            let mut best = (
-                Placed {
-                    u0: 0.0,
-                    v0: 0.0,
-                    w: 0.0,
-                    h: 0.0,
-                },
-                f64::INFINITY,
-                0.0,
+    type Best = Option<(Vec<Placed>, f64, f64)>;
+    fn search(
+        occ: &Occupancy,
+        boxes: &[BoxSpec],
+        taken: &mut Vec<Placed>,
+        best: &mut Best,
+        score: f64,
+        cost: f64,
+    ) {
+        let Some((b, rest)) = boxes.split_first() else {
+            if best.as_ref().is_none_or(|bst| score < bst.1) {
+                *best = Some((taken.clone(), score, cost));
+            }
+            return;
+        };
+        for (k, p) in candidates(b).into_iter().enumerate() {
+            if taken.iter().any(|t| t.overlaps(&p)) {
+                continue;
+            }
+            let c = occ.cost(p.u0, p.u0 + p.w, p.v0, p.v0 + p.h);
+            taken.push(p);
+            search(
+                occ,
+                rest,
+                taken,
+                best,
+                score + c + 0.01 * k as f64,
+                cost + c,
             );
-            for (k, p) in candidates(a).into_iter().enumerate() {
-                let c = cost(&p);
-                let score = c + 0.01 * k as f64;
-                if score < best.1 {
-                    best = (p, score, c);
-                }
-            }
-            (vec![best.0], best.2)
-        }
-        [a, b, ..] => {
-            let ca = candidates(a);
-            let cb = candidates(b);
-            let mut best: Option<(Placed, Placed, f64, f64)> = None;
-            for (i, pa) in ca.iter().enumerate() {
-                let costa = cost(pa);
-                for (j, pb) in cb.iter().enumerate() {
-                    if pa.overlaps(pb) {
-                        continue;
-                    }
-                    let c = costa + cost(pb);
-                    let score = c + 0.01 * (i + j) as f64;
-                    if best.as_ref().is_none_or(|bst| score < bst.2) {
-                        best = Some((*pa, *pb, score, c));
-                    }
-                }
-            }
-            match best {
-                Some((pa, pb, _, c)) => (vec![pa, pb], c),
-                None => {
-                    let pa = ca[0];
-                    let pb = cb[3];
-                    (vec![pa, pb], cost(&pa) + cost(&pb))
-                }
-            }
+            taken.pop();
         }
     }
+    let mut best = None;
+    search(occ, boxes, &mut vec![], &mut best, 0.0, 0.0);
+    // Boxes too big to fit side by side: put them in different corners.
+    best.map_or_else(
+        || {
+            let placed: Vec<Placed> = boxes
+                .iter()
+                .enumerate()
+                .map(|(i, b)| candidates(b)[(3 * i) % 8])
+                .collect();
+            let cost = placed
+                .iter()
+                .map(|p| occ.cost(p.u0, p.u0 + p.w, p.v0, p.v0 + p.h))
+                .sum();
+            (placed, cost)
+        },
+        |(p, _, c)| (p, c),
+    )
 }
 
 #[cfg(test)]

@@ -1,14 +1,12 @@
 //! Pixel-space drawing primitives shared by all figures: lines with optional
 //! dashes and halos, markers, legends and text boxes.
 
-use plotters::coord::Shift;
 use plotters::element::{Circle, DashedPathElement, PathElement, Polygon, Rectangle};
-use plotters::prelude::{DrawingArea, DrawingBackend};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{Color, RGBColor, ShapeStyle, WHITE};
 
 use super::style::{text_size, Style, TEXT};
-use super::{draw_err, PlotError};
+use super::{draw_err, Area, PlotError};
 
 /// Marker shapes (contour overlays; line-chart markers cycle through them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,21 +38,8 @@ pub(crate) const MARKER_CYCLE: [MarkerShape; 6] = [
 
 pub(crate) type Px = (i32, i32);
 
-/// Drawing backends we render to. plotters anchors text differently in the
-/// bitmap and SVG backends; [`draw_text`] corrects for it so text sits at the
-/// same place in both outputs.
-pub(crate) trait Target: DrawingBackend {
-    /// Bitmap (true) or SVG (false).
-    const RASTER: bool;
-}
-
-impl Target for plotters::prelude::SVGBackend<'_> {
-    const RASTER: bool = false;
-}
-
-impl Target for plotters::prelude::BitMapBackend<'_> {
-    const RASTER: bool = true;
-}
+/// Baseline offset of plotters' top-anchored SVG text, per unit font size.
+const TOP_DROP: f64 = 0.76 / 1.24;
 
 /// Vertical alignment of a line of text relative to the given y.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,14 +48,14 @@ pub(crate) enum VAlign {
     Top,
     /// Visual middle (between x-height and cap height) at y.
     Middle,
-    /// Bottom of descenders at y.
-    Bottom,
 }
 
 /// Draws one line of text in the figure font. Sizes are plotters font sizes;
 /// for DejaVu Sans the cap height is ≈ 0.63 and the descender ≈ 0.20 of it.
-pub(crate) fn draw_text<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+/// plotters' SVG backend puts a top-anchored baseline `0.76em` down, the em
+/// being size / 1.24.
+pub(crate) fn draw_text(
+    area: &Area,
     text: &str,
     (x, y): Px,
     size: f64,
@@ -85,19 +70,16 @@ pub(crate) fn draw_text<DB: Target>(
         + match v {
             VAlign::Top => 0.63 * size,
             VAlign::Middle => 0.27 * size,
-            VAlign::Bottom => -0.21 * size,
         };
-    // Where each backend puts the baseline for a top-anchored text.
-    let drop = if DB::RASTER { 0.5 } else { 0.76 / 1.24 };
-    let anchor = (baseline - drop * size).round() as i32;
+    let anchor = (baseline - TOP_DROP * size).round() as i32;
     let ts = style.font(size).color(&TEXT).pos(Pos::new(h, VPos::Top));
     area.draw_text(text, &ts, (x, anchor)).map_err(draw_err)
 }
 
 /// Draws text rotated to read bottom-to-top, centred vertically on `y`, with
 /// the tops of its letters at `x_left`.
-pub(crate) fn draw_text_up<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_text_up(
+    area: &Area,
     text: &str,
     (x_left, y): Px,
     size: f64,
@@ -106,14 +88,27 @@ pub(crate) fn draw_text_up<DB: Target>(
     if text.is_empty() {
         return Ok(());
     }
-    let drop = if DB::RASTER { 0.5 } else { 0.76 / 1.24 };
-    let anchor = (x_left as f64 + (0.66 - drop) * size).round() as i32;
+    let anchor = (x_left as f64 + (0.66 - TOP_DROP) * size).round() as i32;
     let ts = style
         .font(size)
         .color(&TEXT)
         .transform(plotters::style::FontTransform::Rotate270)
         .pos(Pos::new(HPos::Center, VPos::Top));
     area.draw_text(text, &ts, (anchor, y)).map_err(draw_err)
+}
+
+/// Outline of the rectangle `a`–`b` as a path, since plotters' SVG
+/// rectangles drop the stroke width; the first side is drawn twice so that
+/// every corner is a join.
+pub(crate) fn draw_outline(
+    area: &Area,
+    (a, b): (Px, Px),
+    color: RGBColor,
+    width: u32,
+) -> Result<(), PlotError> {
+    let pts = vec![a, (b.0, a.1), b, (a.0, b.1), a, (b.0, a.1)];
+    area.draw(&PathElement::new(pts, stroke(color, width)))
+        .map_err(draw_err)
 }
 
 pub(crate) fn stroke(color: RGBColor, width: u32) -> ShapeStyle {
@@ -126,8 +121,8 @@ pub(crate) fn stroke(color: RGBColor, width: u32) -> ShapeStyle {
 
 /// Draws a polyline in pixel space; `halo` first draws a wider white line
 /// underneath so the line stays visible on any background.
-pub(crate) fn draw_polyline<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_polyline(
+    area: &Area,
     pts: &[Px],
     color: RGBColor,
     width: u32,
@@ -148,60 +143,53 @@ pub(crate) fn draw_polyline<DB: Target>(
     for st in layers {
         if dashed {
             area.draw(&DashedPathElement::new(pts.iter().copied(), dash, gap, st))
-                .map_err(draw_err)?;
-        } else if st.stroke_width > 1 && pts.len() > 2 {
-            // Thick polylines are drawn segment by segment with round joins:
-            // plotters' mitred joins throw long spikes at sharp reversals
-            // (noisy SGD trajectories).
-            for seg in pts.windows(2) {
-                area.draw(&PathElement::new(seg.to_vec(), st))
-                    .map_err(draw_err)?;
-            }
-            let r = (st.stroke_width as f64 / 2.0).round().max(1.0) as i32;
-            for &p in &pts[1..pts.len() - 1] {
-                area.draw(&Circle::new(p, r, st.color.filled()))
-                    .map_err(draw_err)?;
-            }
         } else {
             area.draw(&PathElement::new(pts.to_vec(), st))
-                .map_err(draw_err)?;
         }
+        .map_err(draw_err)?;
     }
     Ok(())
 }
 
-fn star_points(c: Px, r_out: f64, r_in: f64) -> Vec<Px> {
-    (0..10)
-        .map(|k| {
-            let r = if k % 2 == 0 { r_out } else { r_in };
-            let a = -std::f64::consts::FRAC_PI_2 + k as f64 * std::f64::consts::PI / 5.0;
-            (
-                c.0 + (r * a.cos()).round() as i32,
-                c.1 + (r * a.sin()).round() as i32,
-            )
-        })
-        .collect()
-}
-
-fn filled_polygon<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
-    pts: Vec<Px>,
-    fill: RGBColor,
-    edge: RGBColor,
-    style: &Style,
-) -> Result<(), PlotError> {
-    area.draw(&Polygon::new(pts.clone(), fill.filled()))
-        .map_err(draw_err)?;
-    let mut closed = pts;
-    closed.push(closed[0]);
-    area.draw(&PathElement::new(closed, stroke(edge, style.hair())))
-        .map_err(draw_err)?;
-    Ok(())
+/// Outline of a polygonal marker of radius `r` at `c`, `None` for a circle
+/// or a cross.
+fn marker_outline(shape: MarkerShape, c: Px, r: f64) -> Option<Vec<Px>> {
+    let polar = |k: usize, n: usize, rad: f64| {
+        let a = -std::f64::consts::FRAC_PI_2 + k as f64 * std::f64::consts::TAU / n as f64;
+        (
+            c.0 + (rad * a.cos()).round() as i32,
+            c.1 + (rad * a.sin()).round() as i32,
+        )
+    };
+    let (h, a, b) = (
+        (r * 0.9).round() as i32,
+        (r * 1.3).round() as i32,
+        (r * 0.95).round() as i32,
+    );
+    Some(match shape {
+        MarkerShape::Square => vec![
+            (c.0 - h, c.1 - h),
+            (c.0 + h, c.1 - h),
+            (c.0 + h, c.1 + h),
+            (c.0 - h, c.1 + h),
+        ],
+        MarkerShape::Triangle => (0..3).map(|k| polar(k, 3, r * 1.35)).collect(),
+        MarkerShape::Diamond => vec![
+            (c.0, c.1 - a),
+            (c.0 + b, c.1),
+            (c.0, c.1 + a),
+            (c.0 - b, c.1),
+        ],
+        MarkerShape::Star => (0..10)
+            .map(|k| polar(k, 10, if k % 2 == 0 { r * 1.7 } else { r * 0.7 }))
+            .collect(),
+        MarkerShape::Circle | MarkerShape::Cross => return None,
+    })
 }
 
 /// Draws a marker of radius `r` (pixels) centred on `c`.
-pub(crate) fn draw_marker<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_marker(
+    area: &Area,
     c: Px,
     shape: MarkerShape,
     r: i32,
@@ -209,74 +197,37 @@ pub(crate) fn draw_marker<DB: Target>(
     edge: RGBColor,
     style: &Style,
 ) -> Result<(), PlotError> {
-    let rf = r as f64;
-    let hair = style.hair();
-    match shape {
-        MarkerShape::Circle => {
-            area.draw(&Circle::new(c, r, fill.filled()))
-                .map_err(draw_err)?;
-            area.draw(&Circle::new(c, r, stroke(edge, hair)))
-                .map_err(draw_err)?;
-        }
-        MarkerShape::Square => {
-            let h = (rf * 0.9).round() as i32;
-            area.draw(&Rectangle::new(
-                [(c.0 - h, c.1 - h), (c.0 + h, c.1 + h)],
-                fill.filled(),
-            ))
+    let (rf, hair) = (r as f64, style.hair());
+    if let Some(mut pts) = marker_outline(shape, c, rf) {
+        area.draw(&Polygon::new(pts.clone(), fill.filled()))
             .map_err(draw_err)?;
-            area.draw(&Rectangle::new(
-                [(c.0 - h, c.1 - h), (c.0 + h, c.1 + h)],
-                stroke(edge, hair),
-            ))
+        pts.extend_from_slice(&pts.clone()[..2]); // closed, every corner a join
+        return area
+            .draw(&PathElement::new(pts, stroke(edge, hair)))
+            .map_err(draw_err);
+    }
+    if shape == MarkerShape::Circle {
+        area.draw(&Circle::new(c, r, fill.filled()))
             .map_err(draw_err)?;
-        }
-        MarkerShape::Triangle => {
-            let big = rf * 1.35;
-            let pts = vec![
-                (c.0, c.1 - big.round() as i32),
-                (
-                    c.0 + (big * 0.866).round() as i32,
-                    c.1 + (big * 0.5).round() as i32,
-                ),
-                (
-                    c.0 - (big * 0.866).round() as i32,
-                    c.1 + (big * 0.5).round() as i32,
-                ),
-            ];
-            filled_polygon(area, pts, fill, edge, style)?;
-        }
-        MarkerShape::Diamond => {
-            let a = (rf * 1.3).round() as i32;
-            let b = (rf * 0.95).round() as i32;
-            let pts = vec![
-                (c.0, c.1 - a),
-                (c.0 + b, c.1),
-                (c.0, c.1 + a),
-                (c.0 - b, c.1),
-            ];
-            filled_polygon(area, pts, fill, edge, style)?;
-        }
-        MarkerShape::Star => {
-            filled_polygon(area, star_points(c, rf * 1.7, rf * 0.7), fill, edge, style)?;
-        }
-        MarkerShape::Cross => {
-            let a = (rf * 1.15).round() as i32;
-            let w = ((rf / 2.0).round() as u32).max(2 * hair);
-            let arms = [
-                vec![(c.0 - a, c.1 - a), (c.0 + a, c.1 + a)],
-                vec![(c.0 - a, c.1 + a), (c.0 + a, c.1 - a)],
-            ];
-            if edge != fill {
-                for arm in &arms {
-                    area.draw(&PathElement::new(arm.clone(), stroke(edge, w + 2 * hair)))
-                        .map_err(draw_err)?;
-                }
-            }
-            for arm in arms {
-                area.draw(&PathElement::new(arm, stroke(fill, w)))
-                    .map_err(draw_err)?;
-            }
+        return area
+            .draw(&Circle::new(c, r, stroke(edge, hair)))
+            .map_err(draw_err);
+    }
+    let a = (rf * 1.15).round() as i32;
+    let w = ((rf / 2.0).round() as u32).max(2 * hair);
+    let arms = [
+        [(c.0 - a, c.1 - a), (c.0 + a, c.1 + a)],
+        [(c.0 - a, c.1 + a), (c.0 + a, c.1 - a)],
+    ];
+    let layers = if edge != fill {
+        vec![(edge, w + 2 * hair), (fill, w)]
+    } else {
+        vec![(fill, w)]
+    };
+    for (color, width) in layers {
+        for arm in arms {
+            area.draw(&PathElement::new(arm.to_vec(), stroke(color, width)))
+                .map_err(draw_err)?;
         }
     }
     Ok(())
@@ -303,270 +254,204 @@ pub(crate) enum Glyph {
     },
 }
 
+/// One row of a legend; entries without a glyph are plain text lines (the
+/// annotation box of a line chart).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct LegendEntry {
     pub label: String,
-    pub glyph: Glyph,
+    pub glyph: Option<Glyph>,
+}
+
+impl LegendEntry {
+    pub fn text(label: &str) -> Self {
+        LegendEntry {
+            label: label.to_string(),
+            glyph: None,
+        }
+    }
 }
 
 struct Metrics {
     sample_w: i32,
     row_h: i32,
     pad: i32,
-    text_gap: i32,
+    font: f64,
 }
 
-fn metrics(style: &Style) -> Metrics {
-    let font = style.font(style.legend_font);
-    let (_, th) = text_size(&font, "Ag");
-    Metrics {
-        sample_w: style.px(34.0),
-        row_h: (th as f64 * 1.3).round() as i32 + style.px(2.0),
-        pad: style.px(7.0),
-        text_gap: style.px(7.0),
+impl Metrics {
+    /// Legend rows, or plain text rows (smaller, no sample) when `text`.
+    fn new(style: &Style, text: bool) -> Self {
+        let font = if text {
+            style.annotation_font
+        } else {
+            style.legend_font
+        };
+        let th = text_size(&style.font(font), "Ag").1 as f64 * 1.3;
+        let (sample_w, extra) = if text {
+            (0, 0)
+        } else {
+            (style.px(34.0) + style.px(7.0), style.px(2.0))
+        };
+        Metrics {
+            sample_w,
+            row_h: th.round() as i32 + extra,
+            pad: style.px(7.0),
+            font,
+        }
+    }
+    fn width(&self, e: &LegendEntry, style: &Style) -> i32 {
+        self.sample_w + text_size(&style.font(self.font), &e.label).0
     }
 }
 
-fn draw_glyph<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
-    glyph: &Glyph,
-    x0: i32,
-    cy: i32,
-    sample_w: i32,
+/// Draws one entry with its sample starting at `x0`, centred on `cy`.
+fn draw_entry(
+    area: &Area,
+    e: &LegendEntry,
+    (x0, cy): Px,
+    m: &Metrics,
     style: &Style,
 ) -> Result<(), PlotError> {
-    let cx = x0 + sample_w / 2;
-    match glyph {
-        Glyph::Line {
+    let sw = m.sample_w - style.px(7.0);
+    match &e.glyph {
+        Some(Glyph::Line {
             color,
             width,
             dashed,
             marker,
             band_alpha,
             halo,
-        } => {
+        }) => {
             if let Some(a) = band_alpha {
                 let h = style.px(6.0);
-                area.draw(&Rectangle::new(
-                    [(x0, cy - h), (x0 + sample_w, cy + h)],
-                    color.mix(*a).filled(),
-                ))
-                .map_err(draw_err)?;
+                let corners = [(x0, cy - h), (x0 + sw, cy + h)];
+                area.draw(&Rectangle::new(corners, color.mix(*a).filled()))
+                    .map_err(draw_err)?;
             }
-            draw_polyline(
-                area,
-                &[(x0, cy), (x0 + sample_w, cy)],
-                *color,
-                *width,
-                *dashed,
-                *halo,
-                style,
-            )?;
+            let pts = [(x0, cy), (x0 + sw, cy)];
+            draw_polyline(area, &pts, *color, *width, *dashed, *halo, style)?;
             if let Some(shape) = marker {
-                draw_marker(
-                    area,
-                    (cx, cy),
-                    *shape,
-                    style.marker_size as i32,
-                    *color,
-                    *color,
-                    style,
-                )?;
+                let r = style.marker_size as i32;
+                draw_marker(area, (x0 + sw / 2, cy), *shape, r, *color, *color, style)?;
             }
         }
-        Glyph::Marker {
+        Some(Glyph::Marker {
             fill,
             edge,
             shape,
             radius,
-        } => draw_marker(area, (cx, cy), *shape, *radius, *fill, *edge, style)?,
+        }) => draw_marker(
+            area,
+            (x0 + sw / 2, cy),
+            *shape,
+            *radius,
+            *fill,
+            *edge,
+            style,
+        )?,
+        None => {}
     }
-    Ok(())
+    let at = (x0 + m.sample_w, cy);
+    draw_text(
+        area,
+        &e.label,
+        at,
+        m.font,
+        HPos::Left,
+        VAlign::Middle,
+        style,
+    )
 }
 
-fn draw_label<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
-    text: &str,
-    x: i32,
-    cy: i32,
-    size: f64,
-    style: &Style,
-) -> Result<(), PlotError> {
-    draw_text(area, text, (x, cy), size, HPos::Left, VAlign::Middle, style)
-}
-
-/// Size of a boxed single-column legend.
+/// Size of a boxed single-column legend (or text block when no entry has a
+/// glyph).
 pub(crate) fn legend_box_size(entries: &[LegendEntry], style: &Style) -> (i32, i32) {
-    let m = metrics(style);
-    let font = style.font(style.legend_font);
-    let tw = entries
-        .iter()
-        .map(|e| text_size(&font, &e.label).0)
-        .max()
-        .unwrap_or(0);
+    let m = Metrics::new(style, entries.iter().all(|e| e.glyph.is_none()));
+    let tw = entries.iter().map(|e| m.width(e, style)).max().unwrap_or(0);
     (
-        2 * m.pad + m.sample_w + m.text_gap + tw,
+        2 * m.pad + tw,
         2 * m.pad + m.row_h * entries.len() as i32 - style.px(4.0),
     )
 }
 
-fn draw_box<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
-    top_left: Px,
-    size: Px,
-    style: &Style,
-) -> Result<(), PlotError> {
-    let br = (top_left.0 + size.0, top_left.1 + size.1);
-    area.draw(&Rectangle::new([top_left, br], WHITE.mix(0.88).filled()))
-        .map_err(draw_err)?;
-    area.draw(&Rectangle::new(
-        [top_left, br],
-        stroke(RGBColor(150, 150, 150), style.hair()),
-    ))
-    .map_err(draw_err)?;
-    Ok(())
-}
-
 /// Draws a boxed single-column legend with its top-left corner at `top_left`.
-pub(crate) fn draw_legend_box<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_legend_box(
+    area: &Area,
     entries: &[LegendEntry],
     top_left: Px,
     style: &Style,
 ) -> Result<(), PlotError> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let m = metrics(style);
+    let m = Metrics::new(style, entries.iter().all(|e| e.glyph.is_none()));
     let size = legend_box_size(entries, style);
-    draw_box(area, top_left, size, style)?;
+    let br = (top_left.0 + size.0, top_left.1 + size.1);
+    area.draw(&Rectangle::new([top_left, br], WHITE.mix(0.88).filled()))
+        .map_err(draw_err)?;
+    draw_outline(area, (top_left, br), RGBColor(150, 150, 150), style.hair())?;
     for (k, e) in entries.iter().enumerate() {
         let cy = top_left.1 + m.pad + m.row_h * k as i32 + (m.row_h - style.px(4.0)) / 2;
-        let x0 = top_left.0 + m.pad;
-        draw_glyph(area, &e.glyph, x0, cy, m.sample_w, style)?;
-        draw_label(
-            area,
-            &e.label,
-            x0 + m.sample_w + m.text_gap,
-            cy,
-            style.legend_font,
-            style,
-        )?;
+        draw_entry(area, e, (top_left.0 + m.pad, cy), &m, style)?;
     }
     Ok(())
 }
 
 /// Lays entries out in rows of at most `width` pixels; returns, per row, the
-/// entries' widths.
+/// entries' indices and widths.
 fn strip_rows(entries: &[LegendEntry], width: i32, style: &Style) -> Vec<Vec<(usize, i32)>> {
-    let m = metrics(style);
-    let font = style.font(style.legend_font);
-    let spacing = style.px(22.0);
+    let (m, spacing) = (Metrics::new(style, false), style.px(22.0));
     let mut rows: Vec<Vec<(usize, i32)>> = vec![];
-    let mut cur: Vec<(usize, i32)> = vec![];
     let mut used = 0;
     for (k, e) in entries.iter().enumerate() {
-        let w = m.sample_w + m.text_gap + text_size(&font, &e.label).0;
-        let extra = if cur.is_empty() { w } else { w + spacing };
-        if !cur.is_empty() && used + extra > width {
-            rows.push(std::mem::take(&mut cur));
-            used = 0;
-            cur.push((k, w));
-            used += w;
-        } else {
-            cur.push((k, w));
-            used += extra;
+        let w = m.width(e, style);
+        match rows.last_mut() {
+            Some(row) if used + spacing + w <= width => {
+                row.push((k, w));
+                used += spacing + w;
+            }
+            _ => {
+                rows.push(vec![(k, w)]);
+                used = w;
+            }
         }
-    }
-    if !cur.is_empty() {
-        rows.push(cur);
     }
     rows
 }
 
 /// Height of an unboxed, horizontally flowing legend strip.
 pub(crate) fn legend_strip_height(entries: &[LegendEntry], width: i32, style: &Style) -> i32 {
-    if entries.is_empty() {
-        return 0;
+    let m = Metrics::new(style, false);
+    let rows = strip_rows(entries, width, style).len() as i32;
+    if rows == 0 {
+        0
+    } else {
+        rows * m.row_h + m.pad
     }
-    let m = metrics(style);
-    strip_rows(entries, width, style).len() as i32 * m.row_h + m.pad
 }
 
 /// Draws a horizontally flowing legend strip, rows centred in `[x0, x0+width]`.
-pub(crate) fn draw_legend_strip<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_legend_strip(
+    area: &Area,
     entries: &[LegendEntry],
     x0: i32,
     y0: i32,
     width: i32,
     style: &Style,
 ) -> Result<(), PlotError> {
-    let m = metrics(style);
-    let spacing = style.px(22.0);
+    let (m, spacing) = (Metrics::new(style, false), style.px(22.0));
     for (r, row) in strip_rows(entries, width, style).iter().enumerate() {
-        let total: i32 = row.iter().map(|(_, w)| w).sum::<i32>() + spacing * (row.len() as i32 - 1);
+        let total: i32 = row.iter().map(|(_, w)| w + spacing).sum::<i32>() - spacing;
         let mut x = x0 + (width - total).max(0) / 2;
         let cy = y0 + m.pad / 2 + m.row_h * r as i32 + m.row_h / 2;
         for &(k, w) in row {
-            let e = &entries[k];
-            draw_glyph(area, &e.glyph, x, cy, m.sample_w, style)?;
-            draw_label(
-                area,
-                &e.label,
-                x + m.sample_w + m.text_gap,
-                cy,
-                style.legend_font,
-                style,
-            )?;
+            draw_entry(area, &entries[k], (x, cy), &m, style)?;
             x += w + spacing;
         }
     }
     Ok(())
 }
 
-/// Size of a boxed block of text lines.
-pub(crate) fn text_box_size(lines: &[String], style: &Style) -> (i32, i32) {
-    let font = style.font(style.annotation_font);
-    let (_, th) = text_size(&font, "Ag");
-    let row_h = (th as f64 * 1.3).round() as i32;
-    let pad = style.px(7.0);
-    let tw = lines
-        .iter()
-        .map(|l| text_size(&font, l).0)
-        .max()
-        .unwrap_or(0);
-    (
-        2 * pad + tw,
-        2 * pad + row_h * lines.len() as i32 - style.px(4.0),
-    )
-}
-
-/// Draws a boxed block of text lines with its top-left corner at `top_left`.
-pub(crate) fn draw_text_box<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
-    lines: &[String],
-    top_left: Px,
-    style: &Style,
-) -> Result<(), PlotError> {
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let font = style.font(style.annotation_font);
-    let (_, th) = text_size(&font, "Ag");
-    let row_h = (th as f64 * 1.3).round() as i32;
-    let pad = style.px(7.0);
-    draw_box(area, top_left, text_box_size(lines, style), style)?;
-    for (k, l) in lines.iter().enumerate() {
-        let cy = top_left.1 + pad + row_h * k as i32 + (row_h - style.px(4.0)) / 2;
-        draw_label(area, l, top_left.0 + pad, cy, style.annotation_font, style)?;
-    }
-    Ok(())
-}
-
 /// Draws `text` centred horizontally on `cx` with its top at `top`.
-pub(crate) fn draw_title<DB: Target>(
-    area: &DrawingArea<DB, Shift>,
+pub(crate) fn draw_title(
+    area: &Area,
     text: &str,
     cx: i32,
     top: i32,

@@ -3,18 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::axes::{self, Frame};
+use super::axes::{self, Margins};
 use super::geometry::{clip_polyline, place_boxes, split_runs, Bounds, BoxSpec, Occupancy, Placed};
 use super::legend::{
-    draw_legend_box, draw_marker, draw_polyline, draw_text_box, draw_title, legend_box_size,
-    text_box_size, Glyph, LegendEntry, MarkerShape, Px, Target, MARKER_CYCLE,
+    draw_legend_box, draw_marker, draw_polyline, draw_title, legend_box_size, Glyph, LegendEntry,
+    MarkerShape, Px, MARKER_CYCLE,
 };
 use super::style::{palette_color, text_size, Style, REF_LINE};
 use super::ticks::{padded_range, ticks, Fit, Ticks};
-use super::{draw_err, ensure_fonts, ensure_parent, render_png, with_suffix, AxisScale, PlotError};
+use super::{draw_err, write_figure, Area, AxisScale, PlotError};
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -148,20 +147,13 @@ struct Prepared {
 }
 
 struct Layout {
-    left: i32,
-    right: i32,
-    top: i32,
-    bottom: i32,
-    x_area: i32,
-    y_area: i32,
+    margins: Margins,
     xr: (f64, f64),
     yr: (f64, f64),
     x_ticks: Ticks,
     y_ticks: Ticks,
-    legend: Vec<LegendEntry>,
-    /// Placement of legend and annotation box (normalised, y up).
-    legend_at: Option<Placed>,
-    annot_at: Option<Placed>,
+    /// Legend and annotation box with their placement (normalised, y up).
+    boxes: Vec<(Vec<LegendEntry>, Placed)>,
 }
 
 fn extend(ext: &mut (f64, f64), v: f64) {
@@ -198,24 +190,11 @@ impl LineChart {
         path_stem: impl AsRef<Path>,
         style: &Style,
     ) -> Result<Vec<PathBuf>, PlotError> {
-        ensure_fonts()?;
         let prep = self.prepare()?;
-        let stem = path_stem.as_ref();
-        let svg = with_suffix(stem, "svg");
-        let png = with_suffix(stem, "png");
-        ensure_parent(&svg)?;
         let dims = (style.width, style.height);
-        let lay = self.layout(&prep, style);
-        {
-            let root = SVGBackend::new(&svg, dims).into_drawing_area();
-            self.draw(&root, &prep, &lay, style)?;
-            root.present().map_err(draw_err)?;
-        }
-        render_png(&png, dims, style, |root, st| {
-            let scaled = self.rescale(&lay, &prep, st);
-            self.draw(root, &prep, &scaled, st)
-        })?;
-        Ok(vec![svg, png])
+        write_figure(path_stem.as_ref(), dims, style, |root, _, st| {
+            self.draw(root, &prep, &self.layout(&prep, st), st)
+        })
     }
 
     fn what(&self) -> String {
@@ -346,7 +325,7 @@ impl LineChart {
                         let x = w[0].0 + t * (w[1].0 - w[0].0);
                         let lo = w[0].1.max(yr.0) + t * (w[1].1.max(yr.0) - w[0].1.max(yr.0));
                         let hi = w[0].2 + t * (w[1].2 - w[0].2);
-                        occ.mark_vspan(u(x), v(lo), v(hi), 0.3);
+                        occ.mark_segment((u(x), v(lo)), (u(x), v(hi)), 0.3);
                     }
                 }
             }
@@ -379,11 +358,15 @@ impl LineChart {
     }
 
     fn legend_entries(prep: &Prepared, style: &Style) -> Vec<LegendEntry> {
-        let mut entries = vec![];
-        for s in &prep.series {
-            if s.label.is_empty() {
-                continue;
-            }
+        let line = |color, dashed, marker, band: bool| Glyph::Line {
+            color,
+            width: style.line_width,
+            dashed,
+            marker,
+            band_alpha: band.then_some(style.band_alpha),
+            halo: false,
+        };
+        let series = prep.series.iter().map(|s| {
             let glyph = match s.kind {
                 LineKind::MarkersOnly => Glyph::Marker {
                     fill: s.color,
@@ -391,37 +374,27 @@ impl LineChart {
                     shape: s.shape,
                     radius: style.marker_size as i32,
                 },
-                k => Glyph::Line {
-                    color: s.color,
-                    width: style.line_width,
-                    dashed: k == LineKind::Dashed,
-                    marker: (k == LineKind::LineAndMarkers).then_some(s.shape),
-                    band_alpha: s.has_band.then_some(style.band_alpha),
-                    halo: false,
-                },
+                k => line(
+                    s.color,
+                    k == LineKind::Dashed,
+                    (k == LineKind::LineAndMarkers).then_some(s.shape),
+                    s.has_band,
+                ),
             };
-            entries.push(LegendEntry {
-                label: s.label.clone(),
-                glyph,
-            });
-        }
-        for r in &prep.refs {
-            if r.label.is_empty() {
-                continue;
-            }
-            entries.push(LegendEntry {
-                label: r.label.clone(),
-                glyph: Glyph::Line {
-                    color: REF_LINE,
-                    width: style.line_width,
-                    dashed: r.dashed,
-                    marker: None,
-                    band_alpha: None,
-                    halo: false,
-                },
-            });
-        }
-        entries
+            (&s.label, glyph)
+        });
+        let refs = prep
+            .refs
+            .iter()
+            .map(|r| (&r.label, line(REF_LINE, r.dashed, None, false)));
+        series
+            .chain(refs)
+            .filter(|(label, _)| !label.is_empty())
+            .map(|(label, glyph)| LegendEntry {
+                label: label.clone(),
+                glyph: Some(glyph),
+            })
+            .collect()
     }
 
     fn layout(&self, prep: &Prepared, style: &Style) -> Layout {
@@ -450,6 +423,7 @@ impl LineChart {
                     extent: &tick_hf,
                     gap: tick_h as f64 * 0.9,
                     max_ticks: 7,
+                    scale: style.scale,
                 },
             )
         };
@@ -474,6 +448,7 @@ impl LineChart {
                         extent: &tick_w,
                         gap: style.px(16.0) as f64,
                         max_ticks: 9,
+                        scale: style.scale,
                     },
                 );
                 if let (Some(t), Some(l)) = (x_ticks.major.last(), x_ticks.labels.last()) {
@@ -489,30 +464,30 @@ impl LineChart {
         let (mut y_area, mut right, mut x_ticks) = x_layout(&y_ticks);
 
         // Legend and annotation placement.
-        let legend = Self::legend_entries(prep, style);
+        let notes = self
+            .annotations
+            .iter()
+            .map(|a| LegendEntry::text(a))
+            .collect();
+        let mut boxes: Vec<Vec<LegendEntry>> = vec![Self::legend_entries(prep, style), notes];
+        boxes.retain(|b| !b.is_empty());
         let plot_w = (w - left - y_area - right).max(50) as f64;
         let pad = style.px(9.0) as f64;
-        let mut specs = vec![];
-        if !legend.is_empty() {
-            let (bw, bh) = legend_box_size(&legend, style);
-            specs.push(BoxSpec {
-                w: bw as f64 / plot_w,
-                h: bh as f64 / plot_h as f64,
-                pad_x: pad / plot_w,
-                pad_y: pad / plot_h as f64,
-            });
-        }
-        if !self.annotations.is_empty() {
-            let (bw, bh) = text_box_size(&self.annotations, style);
-            specs.push(BoxSpec {
-                w: bw as f64 / plot_w,
-                h: bh as f64 / plot_h as f64,
-                pad_x: pad / plot_w,
-                pad_y: pad / plot_h as f64,
-            });
-        }
+        let specs: Vec<BoxSpec> = boxes
+            .iter()
+            .map(|b| {
+                let (bw, bh) = legend_box_size(b, style);
+                BoxSpec {
+                    w: bw as f64 / plot_w,
+                    h: bh as f64 / plot_h as f64,
+                    pad_x: pad / plot_w,
+                    pad_y: pad / plot_h as f64,
+                }
+            })
+            .collect();
         let (mut placed, cost) = place_boxes(&Self::occupancy(prep, xr, yr), &specs);
-        if cost > 0.0 && !specs.is_empty() {
+        // One covered cell is the box's own padding touching a line: tolerated.
+        if cost > 1.0 && !specs.is_empty() {
             // Try making head-room above the data for the boxes.
             let need = specs
                 .iter()
@@ -529,102 +504,37 @@ impl LineChart {
                 }
             }
         }
-        let mut it = placed.into_iter();
-        let legend_at = if legend.is_empty() { None } else { it.next() };
-        let annot_at = if self.annotations.is_empty() {
-            None
-        } else {
-            it.next()
-        };
-        let decided = Layout {
-            left,
-            right,
-            top,
-            bottom,
-            x_area,
-            y_area,
+        Layout {
+            margins: Margins {
+                top,
+                bottom,
+                left,
+                right,
+                x_area,
+                y_area,
+            },
             xr,
             yr,
             x_ticks,
             y_ticks,
-            legend,
-            legend_at,
-            annot_at,
-        };
-        self.rescale(&decided, prep, style)
-    }
-
-    /// Keeps the decisions of `base` (ranges, ticks, legend placement) and
-    /// recomputes the pixel margins for `style`, so the supersampled PNG is
-    /// laid out exactly like the SVG.
-    fn rescale(&self, base: &Layout, prep: &Prepared, style: &Style) -> Layout {
-        let w = style.width as i32;
-        let m = style.margin as i32;
-        let tick_font = style.font(style.tick_font);
-        let tick_w = |s: &str| text_size(&tick_font, s).0 as f64;
-        let left = m / 2 + style.px(2.0);
-        let y_tw = base
-            .y_ticks
-            .labels
-            .iter()
-            .map(|l| tick_w(l) as i32)
-            .max()
-            .unwrap_or(0);
-        let y_area = axes::y_area(style, y_tw);
-        let mut right = m + style.px(6.0);
-        if let (Some(t), Some(l)) = (base.x_ticks.major.last(), base.x_ticks.labels.last()) {
-            let plot_w = (w - left - y_area - right).max(50) as f64;
-            let (x0, x1) = base.xr;
-            let dist = (x1 - t) / (x1 - x0) * plot_w;
-            right = right.max((tick_w(l) / 2.0 - dist).ceil() as i32 + style.px(3.0));
-        }
-        Layout {
-            left,
-            right,
-            top: axes::plot_top(style, axes::title_band(style, !self.title.is_empty())),
-            bottom: m / 2 + style.px(2.0),
-            x_area: axes::x_area(style),
-            y_area,
-            xr: base.xr,
-            yr: base.yr,
-            x_ticks: base.x_ticks.clone(),
-            y_ticks: base.y_ticks.clone(),
-            legend: Self::legend_entries(prep, style),
-            legend_at: base.legend_at,
-            annot_at: base.annot_at,
+            boxes: boxes.into_iter().zip(placed).collect(),
         }
     }
 
-    fn draw<DB: Target>(
+    fn draw(
         &self,
-        root: &DrawingArea<DB, Shift>,
+        root: &Area,
         prep: &Prepared,
         lay: &Layout,
         style: &Style,
     ) -> Result<(), PlotError> {
-        root.fill(&WHITE).map_err(draw_err)?;
         let (xr, yr) = (lay.xr, lay.yr);
-        let (xspec, yspec) = (xr.0..xr.1, yr.0..yr.1);
-        let chart = ChartBuilder::on(root)
-            .margin_top(lay.top)
-            .margin_bottom(lay.bottom)
-            .margin_left(lay.left)
-            .margin_right(lay.right)
-            .x_label_area_size(lay.x_area)
-            .y_label_area_size(lay.y_area)
-            .build_cartesian_2d(xspec, yspec)
-            .map_err(draw_err)?;
+        let ticks = (&lay.x_ticks, &lay.y_ticks);
+        let mut chart = axes::build(root, &lay.margins, (xr, yr), ticks)?;
+        let labels = (self.x_label.as_str(), self.y_label.as_str());
+        axes::draw_mesh(&mut chart, ticks, labels, true, style)?;
         let (px_x, px_y) = chart.plotting_area().get_pixel_range();
         let to_px = |(x, y): (f64, f64)| -> Px { chart.backend_coord(&(x, y)) };
-        let fx = |x: f64| to_px((x, yr.0)).0;
-        let fy = |y: f64| to_px((xr.0, y)).1;
-        let frame = Frame {
-            px_x: px_x.clone(),
-            px_y: px_y.clone(),
-            fx: &fx,
-            fy: &fy,
-        };
-        axes::draw_grid(root, &frame, &lay.x_ticks, &lay.y_ticks, style)?;
         let bounds = Bounds {
             x0: xr.0,
             x1: xr.1,
@@ -721,17 +631,7 @@ impl LineChart {
                 }
             }
         }
-        // Frame, ticks, labels.
-        axes::draw_axes(root, &frame, &lay.x_ticks, &lay.y_ticks, style)?;
-        axes::draw_axis_titles(
-            root,
-            &frame,
-            &self.x_label,
-            &self.y_label,
-            style.height as i32 - lay.bottom,
-            lay.left,
-            style,
-        )?;
+        axes::draw_frame(root, &chart, ticks, style)?;
 
         // Legend and annotations.
         let (pw, ph) = (
@@ -744,11 +644,8 @@ impl LineChart {
                 px_y.end - ((p.v0 + p.h) * ph).round() as i32,
             )
         };
-        if let Some(p) = &lay.legend_at {
-            draw_legend_box(root, &lay.legend, corner(p), style)?;
-        }
-        if let Some(p) = &lay.annot_at {
-            draw_text_box(root, &self.annotations, corner(p), style)?;
+        for (entries, p) in &lay.boxes {
+            draw_legend_box(root, entries, corner(p), style)?;
         }
         Ok(())
     }

@@ -5,10 +5,21 @@
 //! Everything here takes plain data (`Vec<f64>` and friends) and depends on no
 //! other module of the crate.
 //!
-//! Text is rendered with the DejaVu Sans font embedded through the `dejavu`
-//! crate and registered with plotters' `ab_glyph` backend on first use
-//! ([`ensure_fonts`]), so PNG output has readable text on a machine without any
-//! system fonts. SVG output refers to the same family by name ("DejaVu Sans").
+//! Each figure is drawn once, as SVG: plotters' `SVGBackend` draws the chart,
+//! mesh (grid, tick marks, tick labels, axis descriptions) and the overlays;
+//! filled contours and iso-lines come from the `contour` crate (marching
+//! squares) and are written as SVG paths beneath that layer, because plotters
+//! polygons cannot have holes. The PNG is rasterized from that same SVG by
+//! `resvg`, with the DejaVu Sans font of the `dejavu` crate loaded into usvg's
+//! font database from bytes ([`write_figure`]), so the text does not depend on
+//! the machine's fonts. plotters' backend coordinates are integers, so figures
+//! are drawn at [`Style::units_per_px`] SVG units per output pixel inside a
+//! `viewBox` of the nominal size: curves and markers stay sub-pixel exact.
+//!
+//! Hand-written, because no plotting library offers them: tick choice fitted
+//! to the label widths (`ticks`), legend and annotation placement where they
+//! hide the least data (`geometry`), the marker / legend glyphs (`legend`) and
+//! the discrete colour bar with its round level boundaries (`contour`).
 //!
 //! ```no_run
 //! use latedecay::plot::*;
@@ -40,11 +51,12 @@ mod ticks;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use plotters::coord::Shift;
-use plotters::prelude::{BitMapBackend, DrawingArea, DrawingBackend, IntoDrawingArea};
+use plotters::prelude::{DrawingArea, IntoDrawingArea, SVGBackend};
 use plotters::style::{register_font, FontStyle};
+use resvg::{tiny_skia, usvg};
 
 pub use check::{check_png, check_svg};
 pub use contour::{ContourFigure, ContourPanel, CurveOverlay, Marker, PathOverlay};
@@ -148,26 +160,47 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlotError + 
     }
 }
 
+type FontBytes = fn() -> &'static [u8];
+
+const DEJAVU: [(FontStyle, FontBytes); 3] = [
+    (FontStyle::Normal, dejavu::sans::regular),
+    (FontStyle::Bold, dejavu::sans::bold),
+    (FontStyle::Oblique, dejavu::sans::oblique),
+];
+
 /// Registers the embedded DejaVu Sans font (regular, bold, oblique) under
-/// [`FONT_FAMILY`] with plotters. Idempotent and thread-safe; called by every
-/// `render` method, so callers normally never need it.
+/// [`FONT_FAMILY`] with plotters, which measures text with it for the layout.
+/// Idempotent and thread-safe; called by every `render` method, so callers
+/// normally never need it.
 pub fn ensure_fonts() -> Result<(), PlotError> {
     static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
     RESULT
         .get_or_init(|| {
-            let fonts: [(FontStyle, &'static [u8]); 3] = [
-                (FontStyle::Normal, dejavu::sans::regular()),
-                (FontStyle::Bold, dejavu::sans::bold()),
-                (FontStyle::Oblique, dejavu::sans::oblique()),
-            ];
-            for (style, bytes) in fonts {
-                register_font(FONT_FAMILY, style, bytes)
+            for (style, bytes) in DEJAVU {
+                register_font(FONT_FAMILY, style, bytes())
                     .map_err(|_| format!("DejaVu Sans ({}) is not a valid font", style.as_str()))?;
             }
             Ok(())
         })
         .clone()
         .map_err(PlotError::Font)
+}
+
+/// usvg options whose font database holds only the embedded DejaVu Sans.
+pub(crate) fn svg_options() -> usvg::Options<'static> {
+    static DB: OnceLock<Arc<usvg::fontdb::Database>> = OnceLock::new();
+    let db = DB.get_or_init(|| {
+        let mut db = usvg::fontdb::Database::new();
+        for (_, bytes) in DEJAVU {
+            db.load_font_data(bytes().to_vec());
+        }
+        Arc::new(db)
+    });
+    usvg::Options {
+        font_family: FONT_FAMILY.to_string(),
+        fontdb: db.clone(),
+        ..Default::default()
+    }
 }
 
 /// `stem` + `.ext` (appended, so dots already in the stem are kept).
@@ -178,48 +211,55 @@ pub(crate) fn with_suffix(stem: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Draws a PNG of `dims` pixels: `draw` renders at `style.png_supersample`
-/// times the size (with a correspondingly scaled style), then the image is
-/// box-filtered down, anti-aliasing thick lines and polygons.
-pub(crate) fn render_png<F>(
-    path: &Path,
+/// The plotters drawing area a figure is drawn on.
+pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// Draws a figure of `dims` pixels once as SVG and rasterizes it to PNG;
+/// returns `[stem.svg, stem.png]`. `draw` gets the plotters area (sized
+/// `dims` × `units_per_px`), a string for raw SVG drawn beneath it (filled
+/// contours) and `style` scaled to those units.
+pub(crate) fn write_figure<F>(
+    stem: &Path,
     dims: (u32, u32),
     style: &Style,
     draw: F,
-) -> Result<(), PlotError>
+) -> Result<Vec<PathBuf>, PlotError>
 where
-    F: FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>, &Style) -> Result<(), PlotError>,
+    F: FnOnce(&Area<'_>, &mut String, &Style) -> Result<(), PlotError>,
 {
-    let s = style.png_supersample.clamp(1, 8);
-    let (w, h) = (dims.0 * s, dims.1 * s);
-    let mut big = vec![255u8; 3 * w as usize * h as usize];
+    ensure_fonts()?;
+    let k = style.units_per_px.clamp(1, 16);
+    let (w, h) = (dims.0 * k, dims.1 * k);
+    let (mut top, mut under) = (String::new(), String::new());
     {
-        let root = BitMapBackend::with_buffer(&mut big, (w, h)).into_drawing_area();
-        draw(&root, &style.scaled(s as f64))?;
+        let root = SVGBackend::with_string(&mut top, (w, h)).into_drawing_area();
+        draw(&root, &mut under, &style.scaled(k as f64))?;
         root.present().map_err(draw_err)?;
     }
-    let (s, w) = (s as usize, w as usize);
-    let (dw, dh) = (dims.0 as usize, dims.1 as usize);
-    let mut small = vec![0u8; 3 * dw * dh];
-    let n = (s * s) as u32;
-    for y in 0..dh {
-        for x in 0..dw {
-            for c in 0..3 {
-                let mut acc = 0u32;
-                for yy in 0..s {
-                    let row = (y * s + yy) * w;
-                    for xx in 0..s {
-                        acc += big[3 * (row + x * s + xx) + c] as u32;
-                    }
-                }
-                small[3 * (y * dw + x) + c] = ((acc + n / 2) / n) as u8;
-            }
-        }
-    }
-    let mut back = BitMapBackend::new(path, dims);
-    back.blit_bitmap((0, 0), dims, &small).map_err(draw_err)?;
-    back.present().map_err(draw_err)?;
-    Ok(())
+    // plotters' layer without its own <svg> element, on top of the raw layer.
+    let body = top
+        .find("<svg")
+        .and_then(|i| top[i..].find('>').map(|j| i + j + 1));
+    let body = body.map_or("", |b| top[b..].trim_end().trim_end_matches("</svg>"));
+    // Round joins are inherited by every stroke: noisy trajectories reverse
+    // sharply, where mitred joins throw spikes.
+    let svg = format!(
+        "<svg width=\"{}\" height=\"{}\" viewBox=\"0 0 {w} {h}\" \
+         xmlns=\"http://www.w3.org/2000/svg\" stroke-linejoin=\"round\">\n\
+         <rect width=\"{w}\" height=\"{h}\" fill=\"#FFFFFF\"/>\n{under}{body}</svg>\n",
+        dims.0, dims.1
+    );
+    let svg_path = with_suffix(stem, "svg");
+    let png_path = with_suffix(stem, "png");
+    ensure_parent(&svg_path)?;
+    let tree = usvg::Tree::from_str(&svg, &svg_options()).map_err(draw_err)?;
+    let mut pixmap = tiny_skia::Pixmap::new(dims.0, dims.1)
+        .ok_or_else(|| PlotError::InvalidInput(format!("figure size {dims:?} is empty")))?;
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    let png = pixmap.encode_png().map_err(draw_err)?;
+    std::fs::write(&svg_path, svg).map_err(io_err(&svg_path))?;
+    std::fs::write(&png_path, png).map_err(io_err(&png_path))?;
+    Ok(vec![svg_path, png_path])
 }
 
 pub(crate) fn ensure_parent(path: &Path) -> Result<(), PlotError> {

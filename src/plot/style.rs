@@ -31,7 +31,7 @@ pub(crate) const GRID_MINOR: RGBColor = RGBColor(240, 240, 240);
 pub(crate) const MISSING: RGBColor = RGBColor(200, 200, 200);
 
 /// Sizes used for a figure. All lengths are pixels; font sizes are plotters
-/// font sizes (roughly 1.16 × the em size). [`Style::default`] is tuned for a
+/// font sizes (1.24 × the SVG font size). [`Style::default`] is tuned for a
 /// 640×440 single-column figure whose text stays readable when the figure is
 /// shrunk to ~3.4 in; [`Style::scaled`] makes a proportionally larger one
 /// (e.g. `scaled(2.0)` for a high-resolution PNG).
@@ -71,9 +71,10 @@ pub struct Style {
     /// Multiplier for built-in paddings, tick lengths and hairline widths
     /// (1 by default; [`Style::scaled`] multiplies it too).
     pub scale: f64,
-    /// PNGs are drawn at this many times the resolution and box-filtered
-    /// down, which anti-aliases thick lines and markers (1 disables).
-    pub png_supersample: u32,
+    /// SVG user units per output pixel: the figure is drawn this many times
+    /// larger inside a `viewBox` of its pixel size, because plotters rounds
+    /// coordinates to whole units (1 draws on the pixel grid).
+    pub units_per_px: u32,
 }
 
 impl Default for Style {
@@ -95,7 +96,7 @@ impl Default for Style {
             contour_levels: 14,
             margin: 10,
             scale: 1.0,
-            png_supersample: 3,
+            units_per_px: 4,
         }
     }
 }
@@ -121,7 +122,7 @@ impl Style {
             contour_levels: self.contour_levels,
             margin: u(self.margin),
             scale: self.scale * factor,
-            png_supersample: self.png_supersample,
+            units_per_px: self.units_per_px,
         }
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct Fit<'a> {
     pub gap: f64,
     /// At most this many labelled ticks.
     pub max_ticks: usize,
+    /// Drawing units per output pixel ([`Style::scale`](super::Style::scale)).
+    pub scale: f64,
 }
 
 impl Fit<'_> {
@@ -113,34 +115,44 @@ pub(crate) fn nearest_nice_step(target: f64) -> f64 {
 }
 
 fn linear_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
-    let span = hi - lo;
-    let mut fallback: Option<Ticks> = None;
-    for step in nice_steps(span / 40.0).take(24) {
-        let Some(t) = multiples(lo, hi, step) else {
+    stepped_ticks(lo, hi, |v| v, fit)
+}
+
+/// Round values spaced linearly (steps 1, 2, 2.5, 5 × 10^k, at most 10
+/// ticks) in `[vlo, vhi]`, the finest whose labels fit; `to_axis` maps a value
+/// into drawing space (values it cannot map, ≤ 0 under log10, are left out).
+fn stepped_ticks(vlo: f64, vhi: f64, to_axis: fn(f64) -> f64, fit: &Fit) -> Ticks {
+    let mut best = Ticks::default();
+    for step in nice_steps((vhi - vlo) / 40.0).take(24) {
+        let Some(vals) = multiples(vlo, vhi, step) else {
             continue;
         };
-        if t.len() > 10 {
+        let vals: Vec<f64> = vals
+            .into_iter()
+            .filter(|&v| to_axis(v).is_finite())
+            .collect();
+        if vals.len() > 10 {
             continue;
         }
-        let labels = format_linear(&t, step);
-        let ticks = Ticks {
-            major: t,
+        let labels = format_linear(&vals, step);
+        let major = vals.iter().map(|&v| to_axis(v)).collect();
+        let t = Ticks {
+            major,
             minor: vec![],
             labels,
         };
-        if ticks.major.len() >= 2 {
-            if fit.ok(&ticks.major, &ticks.labels) {
-                return ticks;
-            }
-            fallback = Some(ticks);
-        } else {
-            if fallback.is_none() && !ticks.major.is_empty() {
-                fallback = Some(ticks);
+        if t.major.len() < 2 {
+            if best.major.is_empty() {
+                best = t;
             }
             break;
         }
+        if fit.ok(&t.major, &t.labels) {
+            return t;
+        }
+        best = t;
     }
-    fallback.unwrap_or_default()
+    best
 }
 
 /// Smallest number of decimals that represents `v` exactly (up to 12).
@@ -270,7 +282,7 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
                 break;
             }
             let minor = if every == 1 {
-                if fit.px_per_unit >= 30.0 {
+                if fit.px_per_unit >= 30.0 * fit.scale {
                     all_minor.clone()
                 } else {
                     vec![]
@@ -306,7 +318,7 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
         mantissas(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]),
         vec![],
     );
-    let lin = linear_value_ticks(lo, hi, fit);
+    let lin = stepped_ticks(10f64.powf(lo), 10f64.powf(hi), f64::log10, fit);
     for n in [3, 2] {
         for t in [&m125, &m19, &lin] {
             if fits(t, n) {
@@ -315,41 +327,6 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
         }
     }
     lin
-}
-
-/// Round values spaced linearly in value space, placed on a log axis
-/// (`[lo, hi]` in log10 units).
-fn linear_value_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
-    let (vlo, vhi) = (10f64.powf(lo), 10f64.powf(hi));
-    let mut best = Ticks::default();
-    for step in nice_steps((vhi - vlo) / 40.0).take(24) {
-        let Some(vals) = multiples(vlo, vhi, step) else {
-            continue;
-        };
-        let vals: Vec<f64> = vals.into_iter().filter(|v| *v > 0.0).collect();
-        if vals.len() > 10 {
-            continue;
-        }
-        let labels = format_linear(&vals, step);
-        let major: Vec<f64> = vals.iter().map(|v| v.log10()).collect();
-        let ok = fit.ok(&major, &labels);
-        let t = Ticks {
-            major,
-            minor: vec![],
-            labels,
-        };
-        if t.major.len() < 2 {
-            if best.major.is_empty() {
-                best = t;
-            }
-            break;
-        }
-        if ok {
-            return t;
-        }
-        best = t;
-    }
-    best
 }
 
 #[cfg(test)]
@@ -362,6 +339,7 @@ mod tests {
             extent: &|s: &str| 9.0 * s.len() as f64,
             gap: 10.0,
             max_ticks: 8,
+            scale: 1.0,
         }
     }
 

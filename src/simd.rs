@@ -172,8 +172,9 @@ pub fn set_dispatch(level: Option<Level>) -> Result<(), String> {
     Ok(())
 }
 
+/// The fixed reduction of the 8 accumulator lanes.
 #[inline(always)]
-fn reduce_lanes(acc: [f64; LANES]) -> f64 {
+pub(crate) fn reduce_lanes(acc: [f64; LANES]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
@@ -471,6 +472,135 @@ mod x86 {
         _mm_setzero_pd
     );
 }
+
+/// A vector of `W` f64 lanes with separate (never fused) multiplies, adds and
+/// subtractions: the building block of whole-loop kernels that are
+/// monomorphized per level (`dynamics::sgd`'s fast path, the lockstep
+/// kernel). `f64` itself is the 1-lane portable vector.
+///
+/// # Safety
+/// Every method is `unsafe`: it may only run inside a function compiled with
+/// the level's target feature (`#[target_feature(enable = …)]`, with the
+/// feature detected at run time), and loads/stores read/write `W` elements.
+pub(crate) trait Lanes: Copy {
+    /// Lanes per vector.
+    const W: usize;
+    /// Load `W` elements (unaligned).
+    unsafe fn load(p: *const f64) -> Self;
+    /// Store `W` elements (unaligned).
+    unsafe fn store(self, p: *mut f64);
+    /// Every lane `x`.
+    unsafe fn splat(x: f64) -> Self;
+    /// Lane-wise `self + o`.
+    unsafe fn add(self, o: Self) -> Self;
+    /// Lane-wise `self − o`.
+    unsafe fn sub(self, o: Self) -> Self;
+    /// Lane-wise `self · o`.
+    unsafe fn mul(self, o: Self) -> Self;
+    /// The fixed 8-lane reduction of `LANES / W` accumulators.
+    #[inline(always)]
+    unsafe fn reduce(acc: &[Self; LANES]) -> f64 {
+        let mut lanes = [0.0f64; LANES];
+        for r in 0..LANES / Self::W {
+            acc[r].store(lanes.as_mut_ptr().add(r * Self::W));
+        }
+        reduce_lanes(lanes)
+    }
+}
+
+impl Lanes for f64 {
+    const W: usize = 1;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        *p
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        *p = self
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        self * o
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_lanes {
+    ($vec:ty, $w:expr, $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident) => {
+        impl Lanes for $vec {
+            const W: usize = $w;
+            #[inline(always)]
+            unsafe fn load(p: *const f64) -> Self {
+                std::arch::x86_64::$load(p)
+            }
+            #[inline(always)]
+            unsafe fn store(self, p: *mut f64) {
+                std::arch::x86_64::$store(p, self)
+            }
+            #[inline(always)]
+            unsafe fn splat(x: f64) -> Self {
+                std::arch::x86_64::$set1(x)
+            }
+            #[inline(always)]
+            unsafe fn add(self, o: Self) -> Self {
+                std::arch::x86_64::$add(self, o)
+            }
+            #[inline(always)]
+            unsafe fn sub(self, o: Self) -> Self {
+                std::arch::x86_64::$sub(self, o)
+            }
+            #[inline(always)]
+            unsafe fn mul(self, o: Self) -> Self {
+                std::arch::x86_64::$mul(self, o)
+            }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+x86_lanes!(
+    std::arch::x86_64::__m512d,
+    8,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_set1_pd,
+    _mm512_add_pd,
+    _mm512_sub_pd,
+    _mm512_mul_pd
+);
+#[cfg(target_arch = "x86_64")]
+x86_lanes!(
+    std::arch::x86_64::__m256d,
+    4,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_set1_pd,
+    _mm256_add_pd,
+    _mm256_sub_pd,
+    _mm256_mul_pd
+);
+#[cfg(target_arch = "x86_64")]
+x86_lanes!(
+    std::arch::x86_64::__m128d,
+    2,
+    _mm_loadu_pd,
+    _mm_storeu_pd,
+    _mm_set1_pd,
+    _mm_add_pd,
+    _mm_sub_pd,
+    _mm_mul_pd
+);
 
 /// Dispatch one kernel on the active level. The AVX levels are only ever
 /// active when the CPU reported them (see [`available`] and [`set_dispatch`]).

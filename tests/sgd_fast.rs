@@ -205,7 +205,11 @@ fn fast_path_is_bit_identical_to_the_generic_path_on_every_level() {
         for threads in [1usize, 2] {
             let got = run_all(threads);
             for ((case, a), b) in cases().iter().zip(&reference).zip(&got) {
-                assert_eq!(a, b, "{level}, {threads} thread(s), {case:?}");
+                // Not assert_eq!: the observations are long; the case says enough.
+                assert!(
+                    a == b,
+                    "{level}, {threads} thread(s) differs from the generic path: {case:?}"
+                );
             }
         }
     }

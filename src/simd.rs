@@ -536,11 +536,48 @@ impl Lanes for f64 {
     }
 }
 
+/// [`reduce_lanes`] in registers (no store and reload on the critical path of
+/// a step): with s_i = a_i + a_{i+4}, the result is (s0 + s1) + (s2 + s3),
+/// the same additions in the same order.
+#[cfg(target_arch = "x86_64")]
+mod x86_reduce {
+    use super::LANES;
+    use std::arch::x86_64::*;
+
+    /// (s0 + s1) + (s2 + s3) of `lo` = [s0, s1], `hi` = [s2, s3].
+    #[inline(always)]
+    unsafe fn finish(lo: __m128d, hi: __m128d) -> f64 {
+        let t = _mm_add_pd(_mm_unpacklo_pd(lo, hi), _mm_unpackhi_pd(lo, hi));
+        _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)))
+    }
+    #[inline(always)]
+    pub unsafe fn avx512(acc: &[__m512d; LANES]) -> f64 {
+        let s = _mm256_add_pd(
+            _mm512_castpd512_pd256(acc[0]),
+            _mm512_extractf64x4_pd::<1>(acc[0]),
+        );
+        finish(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s))
+    }
+    #[inline(always)]
+    pub unsafe fn avx2(acc: &[__m256d; LANES]) -> f64 {
+        let s = _mm256_add_pd(acc[0], acc[1]);
+        finish(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s))
+    }
+    #[inline(always)]
+    pub unsafe fn sse2(acc: &[__m128d; LANES]) -> f64 {
+        finish(_mm_add_pd(acc[0], acc[2]), _mm_add_pd(acc[1], acc[3]))
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 macro_rules! x86_lanes {
-    ($vec:ty, $w:expr, $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident) => {
+    ($vec:ty, $w:expr, $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident, $reduce:ident) => {
         impl Lanes for $vec {
             const W: usize = $w;
+            #[inline(always)]
+            unsafe fn reduce(acc: &[Self; LANES]) -> f64 {
+                x86_reduce::$reduce(acc)
+            }
             #[inline(always)]
             unsafe fn load(p: *const f64) -> Self {
                 std::arch::x86_64::$load(p)
@@ -577,7 +614,8 @@ x86_lanes!(
     _mm512_set1_pd,
     _mm512_add_pd,
     _mm512_sub_pd,
-    _mm512_mul_pd
+    _mm512_mul_pd,
+    avx512
 );
 #[cfg(target_arch = "x86_64")]
 x86_lanes!(
@@ -588,7 +626,8 @@ x86_lanes!(
     _mm256_set1_pd,
     _mm256_add_pd,
     _mm256_sub_pd,
-    _mm256_mul_pd
+    _mm256_mul_pd,
+    avx2
 );
 #[cfg(target_arch = "x86_64")]
 x86_lanes!(
@@ -599,7 +638,8 @@ x86_lanes!(
     _mm_set1_pd,
     _mm_add_pd,
     _mm_sub_pd,
-    _mm_mul_pd
+    _mm_mul_pd,
+    sse2
 );
 
 /// Dispatch one kernel on the active level. The AVX levels are only ever

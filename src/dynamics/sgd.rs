@@ -705,6 +705,11 @@ where
                     seg_end = seg_end.min(r);
                 }
             }
+            // η constant over the segment: looked up once (same value).
+            let constant_lr = schedule.constant_until(k).map(|change| {
+                seg_end = seg_end.min(change);
+                lr
+            });
             let theta = R::as_f64_slice_mut(&mut state.theta).expect("f64 iterate");
             let mut segment = fast::Segment {
                 kernel,
@@ -723,6 +728,7 @@ where
                 schedule,
                 times: state.times,
                 step: k,
+                constant_lr,
             };
             let done = fast::run_segment(&mut segment, &mut feed, seg_end - k);
             state.times = feed.times;

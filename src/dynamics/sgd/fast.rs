@@ -54,13 +54,19 @@ pub(super) struct Feed<'a> {
     pub times: ElapsedTimes,
     /// The step whose sample is drawn next.
     pub step: u64,
+    /// η of every step of the segment when the schedule is constant over
+    /// it (`Schedule::constant_until`), else `None` (η_k looked up per step).
+    pub constant_lr: Option<f64>,
 }
 
 impl Feed<'_> {
     /// Draw the next step's batch into `indices`/`xi`; its learning rate.
     #[inline(always)]
     fn draw(&mut self, indices: &mut [usize], xi: &mut [f64]) -> f64 {
-        let lr = self.schedule.lr(self.step);
+        let lr = match self.constant_lr {
+            Some(lr) => lr,
+            None => self.schedule.lr(self.step),
+        };
         self.step += 1;
         self.noise.next_batch(indices, xi);
         lr

@@ -501,8 +501,8 @@ pub(crate) trait Lanes: Copy {
     #[inline(always)]
     unsafe fn reduce(acc: &[Self; LANES]) -> f64 {
         let mut lanes = [0.0f64; LANES];
-        for r in 0..LANES / Self::W {
-            acc[r].store(lanes.as_mut_ptr().add(r * Self::W));
+        for (r, a) in acc.iter().take(LANES / Self::W).enumerate() {
+            a.store(lanes.as_mut_ptr().add(r * Self::W));
         }
         reduce_lanes(lanes)
     }

@@ -7,6 +7,9 @@
 //! scalar type and the model.
 
 mod fast;
+mod lockstep;
+
+pub use lockstep::run_sgd_lockstep;
 
 use serde::{Deserialize, Serialize};
 

@@ -62,7 +62,7 @@ pub(super) struct Feed<'a> {
 impl Feed<'_> {
     /// Draw the next step's batch into `indices`/`xi`; its learning rate.
     #[inline(always)]
-    fn draw(&mut self, indices: &mut [usize], xi: &mut [f64]) -> f64 {
+    pub(super) fn draw(&mut self, indices: &mut [usize], xi: &mut [f64]) -> f64 {
         let lr = match self.constant_lr {
             Some(lr) => lr,
             None => self.schedule.lr(self.step),

@@ -1,8 +1,10 @@
 //! Throughput of label-noise SGD on the diagonal network (README.md, Benchmarks):
-//! d = 100, n = 40, B = 1. Targets: ≥ 5M steps/s (f64, one core) and
-//! ≥ 50k steps/s (256-bit MPFR). The f64 cases run on every SIMD level of
-//! the CPU (`latedecay::simd`, forced with `set_dispatch`); `rng_B1` times
-//! the random numbers of one step alone (index + label noise, ChaCha8).
+//! d = 100, n = 40, B = 1. Targets (issue 11): ≥ 2.5× a Numba loop (f64, one
+//! core, `benches/peers/compare.py` measures the ratio) and ≥ 50k steps/s
+//! (256-bit MPFR). The f64 cases run on every SIMD level of the CPU
+//! (`latedecay::simd`, forced with `set_dispatch`): the SIMD levels run SGD's
+//! f64 fast path, `scalar` the generic reference path; `rng_B1` times the
+//! random numbers of one step alone (index + label noise, ChaCha8).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use latedecay::data::{Dataset, SyntheticConfig};
@@ -102,6 +104,40 @@ fn bench_f64(c: &mut Criterion) {
     group.finish();
 }
 
+/// Seeds in lockstep (`run_sgd_lockstep`): S seeds of the B = 1 case above,
+/// seed-steps per second on every SIMD level (the scalar level runs the
+/// seeds one after the other on the generic path).
+fn bench_lockstep(c: &mut Criterion) {
+    use latedecay::dynamics::sgd::run_sgd_lockstep;
+    use latedecay::probe::NullProbe;
+    let mut group = c.benchmark_group("sgd_lockstep_d100_n40");
+    group.sample_size(10);
+    let problem = Problem::new(Diagonal::new(100), data());
+    let m = method(1);
+    let steps = 100_000u64;
+    let record = [0, steps];
+    for &level in simd::available().iter().rev() {
+        simd::set_dispatch(Some(level)).unwrap();
+        for seeds in [8usize, 64] {
+            group.throughput(Throughput::Elements(steps * seeds as u64));
+            group.bench_with_input(
+                BenchmarkId::new(format!("S{seeds}"), level),
+                &seeds,
+                |b, &seeds| {
+                    b.iter(|| {
+                        let mut states: Vec<SgdState<f64>> = (0..seeds as u64)
+                            .map(|s| SgdState::new(vec![1.0f64; 200], s + 1, 40, &m))
+                            .collect();
+                        run_sgd_lockstep(&problem, &m, &mut states, steps, &record, &mut NullProbe)
+                    })
+                },
+            );
+        }
+    }
+    simd::set_dispatch(None).unwrap();
+    group.finish();
+}
+
 fn bench_mpfr(c: &mut Criterion) {
     let mut group = c.benchmark_group("sgd_mpfr_d100_n40");
     let steps = 5_000u64;
@@ -179,5 +215,5 @@ fn bench_mlp(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_f64, bench_mpfr, bench_mlp);
+criterion_group!(benches, bench_f64, bench_lockstep, bench_mpfr, bench_mlp);
 criterion_main!(benches);

@@ -777,6 +777,8 @@ fn print_run(report: &RunReport) {
     );
     if report.model == crate::model::ModelKind::Mlp {
         println!("reference: none (the Mlp has no closed-form θ_mn; distances are NaN, the test loss is the held-out ½·mean squared error)");
+    } else if !report.reference_computed {
+        println!("reference: θ_mn not computed ([run] reference = false): no ‖θ_mn‖, R(β_mn) or distances to θ_mn");
     } else {
         println!(
             "reference: ‖θ_mn‖ = {:.6}, R(β_mn) = {:.3e}, R(0) = {:.3e}",
@@ -785,15 +787,31 @@ fn print_run(report: &RunReport) {
             report.reference.null_risk
         );
     }
+    // Without θ_mn the two distance columns are left out (not printed as NaN).
+    let distances = |d: f64, rel: f64| match report.reference_computed {
+        true => format!(" {d:>12.4e} {rel:>12.4e}"),
+        false => String::new(),
+    };
     println!(
-        "{:>6} {:>12} {:>12} {:>12} {:>12} {:>12}",
-        "seed", "‖θ‖", "test loss", "train loss", "‖θ−θ_mn‖", "relative"
+        "{:>6} {:>12} {:>12} {:>12}{}",
+        "seed",
+        "‖θ‖",
+        "test loss",
+        "train loss",
+        match report.reference_computed {
+            true => format!(" {:>12} {:>12}", "‖θ−θ_mn‖", "relative"),
+            false => String::new(),
+        }
     );
     for s in &report.per_seed {
         match &s.stop {
             crate::dynamics::sgd::StopReason::Completed => println!(
-                "{:>6} {:>12.6} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
-                s.seed, s.norm, s.test_loss, s.train_loss, s.dist_minnorm, s.rel_dist_minnorm
+                "{:>6} {:>12.6} {:>12.4e} {:>12.4e}{}",
+                s.seed,
+                s.norm,
+                s.test_loss,
+                s.train_loss,
+                distances(s.dist_minnorm, s.rel_dist_minnorm)
             ),
             crate::dynamics::sgd::StopReason::Diverged(d) => println!(
                 "{:>6} diverged at step {} (learning rate {}): {} became {}",
@@ -803,8 +821,12 @@ fn print_run(report: &RunReport) {
     }
     let m = &report.mean;
     println!(
-        "{:>6} {:>12.6} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
-        "mean", m.norm, m.test_loss, m.train_loss, m.dist_minnorm, m.rel_dist_minnorm
+        "{:>6} {:>12.6} {:>12.4e} {:>12.4e}{}",
+        "mean",
+        m.norm,
+        m.test_loss,
+        m.train_loss,
+        distances(m.dist_minnorm, m.rel_dist_minnorm)
     );
     if m.test_error.is_finite() {
         let per: Vec<String> = report

@@ -79,7 +79,7 @@ impl BatchNoise {
 
     /// Fill `indices` with the next batch and `xi` (same length) with standard
     /// normal label noise (left untouched when label noise is off).
-    #[inline]
+    #[inline(always)]
     pub fn next_batch(&mut self, indices: &mut [usize], xi: &mut [f64]) {
         match self.sampling {
             Sampling::WithReplacement => {

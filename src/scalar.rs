@@ -162,6 +162,20 @@ pub trait Real:
     /// `π` in a context.
     fn pi(ctx: Self::Ctx) -> Self;
 
+    /// The slice as f64 if `Self` is f64 (the f64 whole-loop kernels, e.g.
+    /// the fast path of `dynamics::sgd`), `None` otherwise.
+    #[inline]
+    fn as_f64_slice(x: &[Self]) -> Option<&[f64]> {
+        let _ = x;
+        None
+    }
+    /// Mutable [`Real::as_f64_slice`].
+    #[inline]
+    fn as_f64_slice_mut(x: &mut [Self]) -> Option<&mut [f64]> {
+        let _ = x;
+        None
+    }
+
     /// `self += a · b` through the scratch `tmp` (a multiply and an add: in MPFR
     /// this is cheaper than a fused multiply-add, at the cost of one more rounding).
     #[inline]
@@ -323,6 +337,14 @@ impl Real for f64 {
     }
     fn pi(_ctx: ()) -> Self {
         std::f64::consts::PI
+    }
+    #[inline(always)]
+    fn as_f64_slice(x: &[Self]) -> Option<&[f64]> {
+        Some(x)
+    }
+    #[inline(always)]
+    fn as_f64_slice_mut(x: &mut [Self]) -> Option<&mut [f64]> {
+        Some(x)
     }
     #[inline(always)]
     fn add_mul_tmp(&mut self, a: &Self, b: &Self, _tmp: &mut Self) {

@@ -202,6 +202,30 @@ impl Schedule {
         }
     }
 
+    /// Where η is constant from `step` on: `Some(next)` with η_k = η_step for
+    /// step ≤ k < next (`u64::MAX`: for ever), `None` if the schedule may
+    /// change at the next step (cosine, warm-up). Lets SGD's fast path take
+    /// η out of its step loop; the value is always [`Schedule::lr`]'s.
+    pub fn constant_until(&self, step: u64) -> Option<u64> {
+        match self {
+            Schedule::Constant { .. } => Some(u64::MAX),
+            Schedule::StepDecay { decay_step, .. } => Some(if step < *decay_step {
+                *decay_step
+            } else {
+                u64::MAX
+            }),
+            Schedule::MultiStep { milestones, .. } => Some(
+                milestones
+                    .iter()
+                    .copied()
+                    .filter(|&m| m > step)
+                    .min()
+                    .unwrap_or(u64::MAX),
+            ),
+            Schedule::Cosine { .. } | Schedule::Warmup { .. } => None,
+        }
+    }
+
     /// Largest learning rate over the first `steps` steps.
     pub fn max_lr(&self, steps: u64) -> f64 {
         match self {
@@ -280,6 +304,37 @@ mod tests {
         assert_eq!(w.lr(0), 0.0);
         assert!((w.lr(5) - 0.5).abs() < 1e-15);
         assert_eq!(w.lr(10), 1.0);
+    }
+
+    #[test]
+    fn constant_until_marks_where_lr_may_change() {
+        let piecewise = [
+            Schedule::Constant { lr: 0.3 },
+            Schedule::step_decay(0.1, 0.01, 7).unwrap(),
+            Schedule::MultiStep {
+                lr: 1.0,
+                milestones: vec![20, 10],
+                factor: 0.5,
+            },
+        ];
+        for s in &piecewise {
+            for k in 0..30u64 {
+                let next = s.constant_until(k).expect("piecewise constant");
+                assert!(next > k);
+                for j in k..next.min(40) {
+                    assert_eq!(s.lr(j).to_bits(), s.lr(k).to_bits(), "{s:?} {k} {j}");
+                }
+                if next < 40 {
+                    assert_ne!(s.lr(next), s.lr(k), "{s:?}: η changes at {next}");
+                }
+            }
+        }
+        let c = Schedule::Cosine {
+            lr: 1.0,
+            lr_min: 0.0,
+            total_steps: 100,
+        };
+        assert_eq!(c.constant_until(3), None);
     }
 
     #[test]

@@ -172,8 +172,9 @@ pub fn set_dispatch(level: Option<Level>) -> Result<(), String> {
     Ok(())
 }
 
+/// The fixed reduction of the 8 accumulator lanes.
 #[inline(always)]
-fn reduce_lanes(acc: [f64; LANES]) -> f64 {
+pub(crate) fn reduce_lanes(acc: [f64; LANES]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
@@ -471,6 +472,216 @@ mod x86 {
         _mm_setzero_pd
     );
 }
+
+/// A vector of `W` f64 lanes with separate (never fused) multiplies, adds and
+/// subtractions: the building block of whole-loop kernels that are
+/// monomorphized per level (`dynamics::sgd`'s fast path, the lockstep
+/// kernel). `f64` itself is the 1-lane portable vector.
+///
+/// # Safety
+/// Every method is `unsafe`: it may only run inside a function compiled with
+/// the level's target feature (`#[target_feature(enable = …)]`, with the
+/// feature detected at run time), and loads/stores read/write `W` elements.
+pub(crate) trait Lanes: Copy {
+    /// Lanes per vector.
+    const W: usize;
+    /// Load `W` elements (unaligned).
+    unsafe fn load(p: *const f64) -> Self;
+    /// Store `W` elements (unaligned).
+    unsafe fn store(self, p: *mut f64);
+    /// Every lane `x`.
+    unsafe fn splat(x: f64) -> Self;
+    /// Lane-wise `self + o`.
+    unsafe fn add(self, o: Self) -> Self;
+    /// Lane-wise `self − o`.
+    unsafe fn sub(self, o: Self) -> Self;
+    /// Lane-wise `self · o`.
+    unsafe fn mul(self, o: Self) -> Self;
+    /// Lane i = `*base.add(offsets[i])` (the lockstep kernel's loads of
+    /// each seed's row of X). Default: W scalar loads; AVX2/AVX-512 override
+    /// it with a hardware gather.
+    #[inline(always)]
+    unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
+        let mut t = [0.0f64; LANES];
+        for (i, ti) in t.iter_mut().take(Self::W).enumerate() {
+            *ti = *base.add(*offsets.add(i));
+        }
+        Self::load(t.as_ptr())
+    }
+    /// The fixed 8-lane reduction of `LANES / W` accumulators.
+    #[inline(always)]
+    unsafe fn reduce(acc: &[Self; LANES]) -> f64 {
+        let mut lanes = [0.0f64; LANES];
+        for (r, a) in acc.iter().take(LANES / Self::W).enumerate() {
+            a.store(lanes.as_mut_ptr().add(r * Self::W));
+        }
+        reduce_lanes(lanes)
+    }
+}
+
+impl Lanes for f64 {
+    const W: usize = 1;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        *p
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        *p = self
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        self * o
+    }
+}
+
+/// [`reduce_lanes`] in registers (no store and reload on the critical path of
+/// a step): with s_i = a_i + a_{i+4}, the result is (s0 + s1) + (s2 + s3),
+/// the same additions in the same order.
+#[cfg(target_arch = "x86_64")]
+mod x86_reduce {
+    use super::LANES;
+    use std::arch::x86_64::*;
+
+    /// (s0 + s1) + (s2 + s3) of `lo` = [s0, s1], `hi` = [s2, s3].
+    #[inline(always)]
+    unsafe fn finish(lo: __m128d, hi: __m128d) -> f64 {
+        let t = _mm_add_pd(_mm_unpacklo_pd(lo, hi), _mm_unpackhi_pd(lo, hi));
+        _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)))
+    }
+    #[inline(always)]
+    pub unsafe fn avx512(acc: &[__m512d; LANES]) -> f64 {
+        let s = _mm256_add_pd(
+            _mm512_castpd512_pd256(acc[0]),
+            _mm512_extractf64x4_pd::<1>(acc[0]),
+        );
+        finish(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s))
+    }
+    #[inline(always)]
+    pub unsafe fn avx2(acc: &[__m256d; LANES]) -> f64 {
+        let s = _mm256_add_pd(acc[0], acc[1]);
+        finish(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s))
+    }
+    /// Gathers (offsets are usize = i64 on x86-64, scale 8 bytes).
+    pub trait Gather: Sized {
+        unsafe fn gather(base: *const f64, offsets: *const usize) -> Self;
+    }
+    #[inline(always)]
+    pub unsafe fn gather<T: Gather>(base: *const f64, offsets: *const usize) -> T {
+        T::gather(base, offsets)
+    }
+    impl Gather for __m512d {
+        #[inline(always)]
+        unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
+            _mm512_i64gather_pd::<8>(_mm512_loadu_si512(offsets as *const _), base)
+        }
+    }
+    impl Gather for __m256d {
+        #[inline(always)]
+        unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
+            _mm256_i64gather_pd::<8>(base, _mm256_loadu_si256(offsets as *const _))
+        }
+    }
+    impl Gather for __m128d {
+        #[inline(always)]
+        unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
+            _mm_set_pd(*base.add(*offsets.add(1)), *base.add(*offsets))
+        }
+    }
+    #[inline(always)]
+    pub unsafe fn sse2(acc: &[__m128d; LANES]) -> f64 {
+        finish(_mm_add_pd(acc[0], acc[2]), _mm_add_pd(acc[1], acc[3]))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_lanes {
+    ($vec:ty, $w:expr, $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident, $reduce:ident) => {
+        impl Lanes for $vec {
+            const W: usize = $w;
+            #[inline(always)]
+            unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
+                x86_reduce::gather(base, offsets)
+            }
+            #[inline(always)]
+            unsafe fn reduce(acc: &[Self; LANES]) -> f64 {
+                x86_reduce::$reduce(acc)
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f64) -> Self {
+                std::arch::x86_64::$load(p)
+            }
+            #[inline(always)]
+            unsafe fn store(self, p: *mut f64) {
+                std::arch::x86_64::$store(p, self)
+            }
+            #[inline(always)]
+            unsafe fn splat(x: f64) -> Self {
+                std::arch::x86_64::$set1(x)
+            }
+            #[inline(always)]
+            unsafe fn add(self, o: Self) -> Self {
+                std::arch::x86_64::$add(self, o)
+            }
+            #[inline(always)]
+            unsafe fn sub(self, o: Self) -> Self {
+                std::arch::x86_64::$sub(self, o)
+            }
+            #[inline(always)]
+            unsafe fn mul(self, o: Self) -> Self {
+                std::arch::x86_64::$mul(self, o)
+            }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+x86_lanes!(
+    std::arch::x86_64::__m512d,
+    8,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_set1_pd,
+    _mm512_add_pd,
+    _mm512_sub_pd,
+    _mm512_mul_pd,
+    avx512
+);
+#[cfg(target_arch = "x86_64")]
+x86_lanes!(
+    std::arch::x86_64::__m256d,
+    4,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_set1_pd,
+    _mm256_add_pd,
+    _mm256_sub_pd,
+    _mm256_mul_pd,
+    avx2
+);
+#[cfg(target_arch = "x86_64")]
+x86_lanes!(
+    std::arch::x86_64::__m128d,
+    2,
+    _mm_loadu_pd,
+    _mm_storeu_pd,
+    _mm_set1_pd,
+    _mm_add_pd,
+    _mm_sub_pd,
+    _mm_mul_pd,
+    sse2
+);
 
 /// Dispatch one kernel on the active level. The AVX levels are only ever
 /// active when the CPU reported them (see [`available`] and [`set_dispatch`]).

@@ -1,45 +1,86 @@
-# Alternating latedecay vs Numba comparison (README, Benchmarks). Not part of `cargo test`.
-# Usage: python3 benches/peers/compare.py [ROUNDS] [BINARY]   (needs: pip install numpy numba,
-# and `cargo build --release`; BINARY defaults to target/release/latedecay or $CARGO_TARGET_DIR).
-# Each round runs numba_sgd.py once, then `latedecay --threads 1 run` on bench_sgd.toml (20M
-# steps) once per SIMD level (LATEDECAY_SIMD). latedecay's steps/s = 20M / (wall time − the wall
-# time of the same run with 1 step), i.e. start-up excluded; its random numbers are drawn
-# inside the timed loop, Numba's outside (see README).
-import os, re, subprocess, sys, tempfile, time, statistics
+# latedecay against its peers in ONE session, alternating (README, Benchmarks). Not part of
+# `cargo test`. Usage:
+#   python3 benches/peers/compare.py [ROUNDS] [BINARY]
+# needs `cargo build --release` (BINARY defaults to $CARGO_TARGET_DIR or target/, release/latedecay)
+# and `pip install numpy numba jax mpmath` (a missing peer is skipped). Each round runs every
+# peer of peers.py once and `latedecay --threads 1 run --config bench_sgd.toml` once per SIMD
+# level (LATEDECAY_SIMD; 20M steps) and once at 256 bits (100k steps); latedecay's steps/s =
+# steps / (wall time − wall time of the same run with 1 step), i.e. start-up excluded. Prints the
+# medians over the rounds as a markdown table of ratios against Numba and the NumPy loop, and
+# the load average before and after.
+import os, subprocess, sys, tempfile, time, statistics
 
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+import peers
+
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 target = os.environ.get("CARGO_TARGET_DIR", os.path.join(here, "..", "..", "target"))
 binary = sys.argv[2] if len(sys.argv) > 2 else os.path.join(target, "release", "latedecay")
-config = os.path.join(here, "bench_sgd.toml")
-steps = 20_000_000
-text = open(config).read()
-one = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-one.write(text.replace(f"steps = {steps}", "steps = 1")); one.close()
+text = open(os.path.join(here, "bench_sgd.toml")).read()
+F64_STEPS, MPFR_STEPS = 20_000_000, 100_000
 
-def wall(cfg, level):
-    env = dict(os.environ, LATEDECAY_SIMD=level)
+
+def config(steps, bits=53):
+    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    f.write(text.replace("steps = 20000000", f"steps = {steps}")
+                .replace("precision_bits = 53", f"precision_bits = {bits}"))
+    f.close()
+    return f.name
+
+
+CASES = {}  # name -> (config, one-step config, steps, env)
+for level in ["avx512", "avx2", "sse2", "scalar"]:
+    CASES[f"latedecay {level}"] = (config(F64_STEPS), config(1), F64_STEPS, {"LATEDECAY_SIMD": level})
+CASES["latedecay MPFR 256-bit"] = (config(MPFR_STEPS, 256), config(1, 256), MPFR_STEPS, {})
+
+
+def wall(cfg, env):
     t = time.perf_counter()
-    subprocess.run([binary, "--threads", "1", "run", "--config", cfg], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([binary, "--threads", "1", "run", "--config", cfg], env=dict(os.environ, **env),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t
 
-def numba():
-    out = subprocess.run([sys.executable, os.path.join(here, "numba_sgd.py")], check=True,
-                         capture_output=True, text=True).stdout
-    return float(re.search(r"([0-9.]+)M steps/s", out).group(1)) * 1e6
 
-levels = [l for l in ["avx512", "avx2", "sse2", "scalar"]]
-res = {l: [] for l in levels}; nb = []
+def latedecay(name):
+    cfg, one, steps, env = CASES[name]
+    start = wall(one, env)
+    return steps / max(wall(cfg, env) - start, 1e-9)
+
+
+runners = {}
+for name, f in peers.PEERS.items():
+    try:
+        f(1_000) if name != "mpmath 256-bit" else f(5)
+        runners[name] = f
+    except Exception as e:  # a peer that is not installed
+        print(f"skipping {name}: {type(e).__name__}: {e}", file=sys.stderr)
+for name in CASES:
+    runners[name] = lambda name=name: latedecay(name)
+
+load0 = os.getloadavg()
+res = {name: [] for name in runners}
 for r in range(rounds):
-    nb.append(numba())
-    for l in levels:
-        start = wall(one.name, l)
-        res[l].append(steps / max(wall(config, l) - start, 1e-9))
-    print(f"round {r + 1}: numba {nb[-1] / 1e6:.2f}M, " +
-          ", ".join(f"{l} {res[l][-1] / 1e6:.2f}M" for l in levels), flush=True)
-med = statistics.median(nb)
-print(f"\nnumba (median of {rounds}): {med / 1e6:.2f}M steps/s")
-for l in levels:
-    m = statistics.median(res[l])
-    print(f"latedecay {l:>7}: {m / 1e6:.2f}M steps/s (range {min(res[l]) / 1e6:.2f}–{max(res[l]) / 1e6:.2f}M), ratio vs numba {m / med:.2f}")
+    for name, f in runners.items():
+        res[name].append(f())
+    print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1] / 1e6:.3g}M" for n, v in res.items()),
+          file=sys.stderr, flush=True)
+load1 = os.getloadavg()
+med = {n: statistics.median(v) for n, v in res.items()}
+numba = med.get("Numba @njit", float("nan")); numpy = med.get("NumPy loop", float("nan"))
+
+
+def fmt(x):
+    return f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.1f}k"
+
+
+print(f"\nload average {load0[0]:.1f} before, {load1[0]:.1f} after; {rounds} rounds, medians "
+      f"(range over rounds)\n")
+print("| path | steps/s (seed-steps/s for vmap) | × Numba | × NumPy loop |")
+print("|---|---|---|---|")
+for n, m in med.items():
+    lo, hi = min(res[n]), max(res[n])
+    print(f"| {n} | {fmt(m)} ({fmt(lo)}–{fmt(hi)}) | {m / numba:.3g} | {m / numpy:.3g} |")
+mp = med.get("mpmath 256-bit")
+if mp:
+    print(f"\nlatedecay MPFR 256-bit / mpmath 256-bit: {med['latedecay MPFR 256-bit'] / mp:.3g}×")

@@ -6,6 +6,11 @@
 //! *driver* (loop, recording through a [`Probe`], stopping). Generic over the
 //! scalar type and the model.
 
+mod fast;
+mod lockstep;
+
+pub use lockstep::run_sgd_lockstep;
+
 use serde::{Deserialize, Serialize};
 
 use crate::field_error::FieldError;
@@ -532,6 +537,19 @@ where
             hint: divergence_hint(problem, method, &theta0, lr),
         })
     };
+    // The f64 fast path (Linear/Diagonal, label or no noise, any B and
+    // sampling): whole segments of steps between records and progress calls
+    // in one loop compiled per SIMD level, bit-identical to the steps below
+    // (`fast`). The scalar level keeps the generic path as the reference.
+    let fast_kernel = problem.model.sgd_kernel().filter(|_| {
+        matches!(method.noise, NoiseModel::Label | NoiseModel::None)
+            && R::as_f64_slice(&state.theta).is_some()
+            && crate::simd::active() != crate::simd::Level::Scalar
+    });
+    let (mut coefs, mut direction) = match fast_kernel {
+        Some(_) => (vec![0.0f64; batch_size], vec![0.0f64; problem.data.d()]),
+        None => (Vec::new(), Vec::new()),
+    };
     while state.step <= end {
         let k = state.step;
         let lr = schedule.lr(k);
@@ -546,6 +564,56 @@ where
         }
         if k == end {
             break;
+        }
+        if let (Some(kernel), Some(xf), Some(yf)) = (
+            fast_kernel,
+            R::as_f64_slice(x.as_slice()),
+            R::as_f64_slice(y),
+        ) {
+            // Up to the next record (a record step ≤ k is never reached again,
+            // as in the loop below), progress call or the end.
+            let mut seg_end = end.min((k / progress_every + 1) * progress_every);
+            if let Some(&r) = record_steps.get(next_record) {
+                if r > k {
+                    seg_end = seg_end.min(r);
+                }
+            }
+            // η constant over the segment: looked up once (same value).
+            let constant_lr = schedule.constant_until(k).map(|change| {
+                seg_end = seg_end.min(change);
+                lr
+            });
+            let theta = R::as_f64_slice_mut(&mut state.theta).expect("f64 iterate");
+            let mut segment = fast::Segment {
+                kernel,
+                theta,
+                x: xf,
+                d: problem.data.d(),
+                y: yf,
+                sigma,
+                indices: &mut indices,
+                xi: &mut xi,
+                coefs: &mut coefs,
+                direction: &mut direction,
+            };
+            let mut feed = fast::Feed {
+                noise: &mut state.noise,
+                schedule,
+                times: state.times,
+                step: k,
+                constant_lr,
+            };
+            let done = fast::run_segment(&mut segment, &mut feed, seg_end - k);
+            state.times = feed.times;
+            state.step += done;
+            if state.step < seg_end {
+                stop = diverged_at("residual", state.step, schedule.lr(state.step));
+                break;
+            }
+            if state.step.is_multiple_of(progress_every) {
+                on_progress(state.step);
+            }
+            continue;
         }
         state.noise.next_batch(&mut indices, &mut xi);
         if let Some(lsig) = lngd_sigma {

@@ -157,6 +157,25 @@ pub struct RunSection {
     /// Which steps to record.
     #[serde(default = "default_record")]
     pub record: RecordPlan,
+    /// Compute the references θ_mn and θ_R (the basis-pursuit LPs) before the
+    /// first step (default true). `false` skips them for runs that need only
+    /// the iterate and the losses (no start-up LP at large d): `run` then
+    /// says that θ_mn was not computed instead of printing distances to it.
+    /// Sweeps and claims compare with θ_mn and refuse `false`.
+    #[serde(
+        default = "default_reference",
+        skip_serializing_if = "is_default_reference"
+    )]
+    pub reference: bool,
+}
+
+fn default_reference() -> bool {
+    true
+}
+
+/// Configs written back keep their old form unless `reference = false`.
+fn is_default_reference(v: &bool) -> bool {
+    *v
 }
 
 fn default_record() -> RecordPlan {
@@ -360,6 +379,13 @@ impl ExperimentConfig {
         let invalid = |field: &str, value: String, reason: &str| {
             ConfigError::Invalid(FieldError::new(field, value, reason))
         };
+        if !self.run.reference && (self.sweep.is_some() || self.claims.is_some()) {
+            return Err(invalid(
+                "run.reference",
+                "false".into(),
+                "sweeps and claims compare with θ_mn: remove run.reference (or set it to true)",
+            ));
+        }
         Precision::new(self.precision_bits).map_err(|e| {
             invalid(
                 "precision_bits",
@@ -683,6 +709,7 @@ impl ExperimentConfig {
                 steps: None,
                 steps_after_decay: Some(40_000),
                 record: RecordPlan::LogSpaced { points: 60 },
+                reference: true,
             },
             sweep: Some(SweepSection {
                 decay_steps: vec![0, 50_000, 200_000, 800_000],

@@ -350,8 +350,9 @@ impl<R: Real> Prepared<R> {
         let model = exp.config().model;
         let data = exp.data().convert::<R>(ctx);
         let heldout = exp.heldout().map(|h| h.convert::<R>(ctx));
-        let (minnorm, flattest) = if model == ModelKind::Mlp {
-            // No closed-form θ_mn or θ_R (and no LP is solved for them).
+        let (minnorm, flattest) = if model == ModelKind::Mlp || !exp.config().run.reference {
+            // Mlp: no closed-form θ_mn or θ_R; `[run] reference = false`: not
+            // wanted. No LP is solved for them.
             (Interpolant::unavailable(ctx), Interpolant::unavailable(ctx))
         } else {
             let minnorm = min_norm_interpolant(model, &data)?;
@@ -660,6 +661,9 @@ pub struct RunReport {
     pub steps: u64,
     /// Reference values.
     pub reference: ReferenceValues,
+    /// Whether θ_mn and θ_R were computed (`[run] reference`; false: the
+    /// reference values and distances to θ_mn are NaN and `run` says so).
+    pub reference_computed: bool,
     /// Per-seed final values.
     pub per_seed: Vec<SeedSummary>,
     /// Averages over seeds.
@@ -738,6 +742,7 @@ fn run_experiment_in<R: Real>(
         precision_bits: cfg.precision_bits,
         steps,
         reference,
+        reference_computed: cfg.run.reference,
         mean: Aggregate::of(&per_seed),
         per_seed,
         trajectories,

@@ -88,6 +88,9 @@ impl<R: Real> Model<R> for Diagonal {
         }
         R::diagonal_update_into(u, v, &ws.direction, None, &mut ws.tmps);
     }
+    fn sgd_kernel(&self) -> Option<super::SgdKernel> {
+        Some(super::SgdKernel::Diagonal)
+    }
 }
 
 impl<R: Real> LinearInX<R> for Diagonal {

@@ -61,6 +61,9 @@ impl<R: Real> Model<R> for Linear {
             axpy(theta, &ws.neg_coef, x.row(*row));
         }
     }
+    fn sgd_kernel(&self) -> Option<super::SgdKernel> {
+        Some(super::SgdKernel::Linear)
+    }
 }
 
 impl<R: Real> LinearInX<R> for Linear {

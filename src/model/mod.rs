@@ -69,6 +69,22 @@ pub trait Model<R: Real>: Clone + Send + Sync {
     fn reference_distance(&self, theta: &[R], theta_ref: &[R]) -> R {
         crate::linalg::distance(theta, theta_ref)
     }
+    /// The f64 whole-loop SGD kernel that performs exactly this model's
+    /// `predict_into` + `descend` (`dynamics::sgd`'s fast path), if any.
+    fn sgd_kernel(&self) -> Option<SgdKernel> {
+        None
+    }
+}
+
+/// Models with an f64 whole-loop SGD kernel (`dynamics::sgd`'s fast path:
+/// the same operations in the same order as the generic step, so the same
+/// bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SgdKernel {
+    /// [`Linear`]: θ ← θ − c x.
+    Linear,
+    /// [`Diagonal`]: u ← u − c x ⊙ v, v ← v − c x ⊙ u.
+    Diagonal,
 }
 
 /// Models whose prediction is ⟨β(θ), x⟩.

@@ -1,0 +1,218 @@
+//! The f64 fast path of `run_sgd_recording` (whole step loop compiled per SIMD
+//! level, B = 1 update fused with the next forward pass) gives the same bits
+//! as the generic path, which `Level::Scalar` runs: iterates, every record,
+//! the stop reason (divergence step, learning rate, quantity), the progress
+//! calls and the state a continued run starts from — for Linear and
+//! Diagonal, d with and without an 8-lane tail (and d < 8), B = 1 and B > 1,
+//! with and without label noise, both samplings, recording at several
+//! cadences (every step, every 7, log-spaced, final only, an explicit list
+//! with a repeated step), on 1 and 2 threads.
+//!
+//! One test function: the dispatch level is process-wide.
+
+mod common;
+
+use latedecay::data::{Dataset, SyntheticConfig};
+use latedecay::dynamics::sgd::{
+    run_sgd, run_sgd_recording, NoiseModel, RecordPlan, Sgd, SgdState, StopReason,
+};
+use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
+use latedecay::noise::Sampling;
+use latedecay::probe::StandardProbe;
+use latedecay::schedule::Schedule;
+use latedecay::simd::{self, Level};
+use rayon::prelude::*;
+
+/// Everything observable of a run, as bits.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    theta: Vec<u64>,
+    records: Vec<(u64, Vec<u64>)>,
+    stop: StopReason,
+    steps: u64,
+    progress: Vec<u64>,
+    /// Final iterate of 300 more steps from the returned state (RNG stream,
+    /// step counter and elapsed times carried over).
+    continued: Vec<u64>,
+    continued_records: Vec<Vec<u64>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    diagonal: bool,
+    d: usize,
+    batch_size: usize,
+    sigma: f64,
+    plain: bool,
+    sampling: Sampling,
+    lr: f64,
+    plan: usize,
+}
+
+fn plans(total: u64) -> Vec<Vec<u64>> {
+    vec![
+        RecordPlan::Every { every: 1 }.steps(total),
+        RecordPlan::Every { every: 7 }.steps(total),
+        RecordPlan::LogSpaced { points: 20 }.steps(total),
+        RecordPlan::FinalOnly.steps(total),
+        // A repeated step: the generic loop records it once and never again.
+        vec![0, 5, 40, 40, 900, total],
+    ]
+}
+
+fn observe<M: LinearInX<f64>>(problem: &Problem<f64, M>, case: Case, theta0: Vec<f64>) -> Observed {
+    let method = Sgd {
+        batch_size: case.batch_size,
+        label_noise_sigma: if case.plain { 0.0 } else { case.sigma },
+        noise: if case.plain {
+            NoiseModel::None
+        } else {
+            NoiseModel::Label
+        },
+        sampling: case.sampling,
+        schedule: Schedule::step_decay(case.lr, case.lr / 10.0, 1100).unwrap(),
+    };
+    let total = 2000u64;
+    let reference = vec![0.5; theta0.len()];
+    let mut probe = StandardProbe::new(problem, Some(&reference));
+    let mut state = SgdState::new(theta0, 11, problem.n(), &method);
+    let mut progress = Vec::new();
+    let out = run_sgd_recording(
+        problem,
+        &method,
+        &mut state,
+        total,
+        &plans(total)[case.plan],
+        &mut probe,
+        |k| progress.push(k),
+    );
+    let more = run_sgd(
+        problem,
+        &method,
+        &mut state,
+        300,
+        RecordPlan::Every { every: 50 },
+        &mut probe,
+        |_| {},
+    );
+    Observed {
+        theta: out.theta.iter().map(|v| v.to_bits()).collect(),
+        records: out
+            .records
+            .iter()
+            .map(|r| (r.step, common::record_bits(r)))
+            .collect(),
+        stop: out.stop,
+        steps: out.steps,
+        progress,
+        continued: more.theta.iter().map(|v| v.to_bits()).collect(),
+        continued_records: more.records.iter().map(common::record_bits).collect(),
+    }
+}
+
+fn run_case(case: Case) -> Observed {
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 40,
+        d: case.d,
+        normalize_columns: true,
+        ..Default::default()
+    })
+    .unwrap();
+    if case.diagonal {
+        let theta0 = (0..2 * case.d).map(|j| 1.0 + 0.01 * j as f64).collect();
+        observe(&Problem::new(Diagonal::new(case.d), data), case, theta0)
+    } else {
+        let theta0 = (0..case.d).map(|j| 0.1 - 0.003 * j as f64).collect();
+        observe(&Problem::new(Linear::new(case.d), data), case, theta0)
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for diagonal in [true, false] {
+        for d in [5usize, 100, 101] {
+            for batch_size in [1usize, 8] {
+                for (sigma, plain) in [(1.0, false), (0.0, false), (0.0, true)] {
+                    for plan in 0..5 {
+                        v.push(Case {
+                            diagonal,
+                            d,
+                            batch_size,
+                            sigma,
+                            plain,
+                            sampling: if plan == 2 {
+                                Sampling::Shuffle
+                            } else {
+                                Sampling::WithReplacement
+                            },
+                            lr: 0.004,
+                            plan,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // Divergence: η far above the stability limit (the residual, or the
+    // iterate at a record step, becomes non-finite mid-run).
+    for diagonal in [true, false] {
+        for batch_size in [1usize, 8] {
+            for plan in [0usize, 3] {
+                v.push(Case {
+                    diagonal,
+                    d: 100,
+                    batch_size,
+                    sigma: 1.0,
+                    plain: false,
+                    sampling: Sampling::WithReplacement,
+                    lr: 3.0,
+                    plan,
+                });
+            }
+        }
+    }
+    v
+}
+
+fn run_all(threads: usize) -> Vec<Observed> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| cases().into_par_iter().map(run_case).collect())
+}
+
+#[test]
+fn fast_path_is_bit_identical_to_the_generic_path_on_every_level() {
+    simd::set_dispatch(Some(Level::Scalar)).unwrap();
+    let reference = run_all(1);
+    // The cases exercise what they claim: divergences and completed runs.
+    let diverged: Vec<bool> = reference
+        .iter()
+        .map(|o| matches!(o.stop, StopReason::Diverged(_)))
+        .collect();
+    for (case, &div) in cases().iter().zip(&diverged) {
+        if case.lr > 1.0 {
+            assert!(div, "η = {} must diverge: {case:?}", case.lr);
+        }
+    }
+    let completed = diverged.iter().filter(|&&d| !d).count();
+    assert!(completed > 150, "only {completed} runs completed");
+    assert!(reference
+        .iter()
+        .any(|o| o.records.len() == 2001 && o.progress.len() == 100));
+    for level in simd::available() {
+        simd::set_dispatch(Some(level)).unwrap();
+        for threads in [1usize, 2] {
+            let got = run_all(threads);
+            for ((case, a), b) in cases().iter().zip(&reference).zip(&got) {
+                // Not assert_eq!: the observations are long; the case says enough.
+                assert!(
+                    a == b,
+                    "{level}, {threads} thread(s) differs from the generic path: {case:?}"
+                );
+            }
+        }
+    }
+    simd::set_dispatch(None).unwrap();
+}

@@ -45,10 +45,30 @@ pub struct Record {
     pub dist_minnorm: f64,
 }
 
+/// When a record is taken: step k, η_k and the elapsed times t and τ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecordPoint {
+    /// Step k.
+    pub step: u64,
+    /// η_k.
+    pub lr: f64,
+    /// SDE time t = Σ_{j<k} η_j.
+    pub sde_time: f64,
+    /// Slow-flow time τ = Σ_{j<k} η_j².
+    pub flow_time: f64,
+}
+
 impl Record {
     /// A record with the step, learning rate and times only (every
-    /// measurement NaN): what [`NullProbe`] returns.
-    pub fn unmeasured(step: u64, lr: f64, sde_time: f64, flow_time: f64) -> Self {
+    /// measurement NaN): what [`NullProbe`] returns, and what the probes
+    /// fill in.
+    pub fn unmeasured(at: RecordPoint) -> Self {
+        let RecordPoint {
+            step,
+            lr,
+            sde_time,
+            flow_time,
+        } = at;
         Self {
             step,
             lr,
@@ -67,8 +87,7 @@ impl Record {
 /// Computes the measurements of a [`Record`] from θ.
 pub trait Probe<R: Real> {
     /// Measure θ at a step.
-    fn measure(&mut self, step: u64, lr: f64, sde_time: f64, flow_time: f64, theta: &[R])
-        -> Record;
+    fn measure(&mut self, at: RecordPoint, theta: &[R]) -> Record;
 }
 
 /// A probe that measures nothing, for runs where only the iterate matters
@@ -77,8 +96,8 @@ pub trait Probe<R: Real> {
 pub struct NullProbe;
 
 impl<R: Real> Probe<R> for NullProbe {
-    fn measure(&mut self, step: u64, lr: f64, sde_time: f64, flow_time: f64, _: &[R]) -> Record {
-        Record::unmeasured(step, lr, sde_time, flow_time)
+    fn measure(&mut self, at: RecordPoint, _: &[R]) -> Record {
+        Record::unmeasured(at)
     }
 }
 
@@ -105,14 +124,7 @@ impl<'a, R: Real, M: LinearInX<R>> StandardProbe<'a, R, M> {
 }
 
 impl<R: Real, M: LinearInX<R>> Probe<R> for StandardProbe<'_, R, M> {
-    fn measure(
-        &mut self,
-        step: u64,
-        lr: f64,
-        sde_time: f64,
-        flow_time: f64,
-        theta: &[R],
-    ) -> Record {
+    fn measure(&mut self, at: RecordPoint, theta: &[R]) -> Record {
         let p = self.problem;
         self.problem.model.beta_into(theta, &mut self.beta);
         p.data
@@ -120,10 +132,6 @@ impl<R: Real, M: LinearInX<R>> Probe<R> for StandardProbe<'_, R, M> {
         let res_norm = norm(&self.residuals).to_f64();
         let n = p.n() as f64;
         Record {
-            step,
-            lr,
-            sde_time,
-            flow_time,
             train_loss: res_norm * res_norm / (2.0 * n),
             test_loss: p
                 .data
@@ -135,6 +143,7 @@ impl<R: Real, M: LinearInX<R>> Probe<R> for StandardProbe<'_, R, M> {
             dist_minnorm: self
                 .reference
                 .map_or(f64::NAN, |r| p.model.reference_distance(theta, r).to_f64()),
+            ..Record::unmeasured(at)
         }
     }
 }
@@ -174,14 +183,7 @@ impl<'a, R: Real> MlpProbe<'a, R> {
 }
 
 impl<R: Real> Probe<R> for MlpProbe<'_, R> {
-    fn measure(
-        &mut self,
-        step: u64,
-        lr: f64,
-        sde_time: f64,
-        flow_time: f64,
-        theta: &[R],
-    ) -> Record {
+    fn measure(&mut self, at: RecordPoint, theta: &[R]) -> Record {
         let p = self.problem;
         p.residuals_into(theta, &mut self.residuals, &mut self.ws);
         let res_norm = norm(&self.residuals).to_f64();
@@ -189,16 +191,11 @@ impl<R: Real> Probe<R> for MlpProbe<'_, R> {
             self.thetas.push(theta.iter().map(Real::to_f64).collect());
         }
         Record {
-            step,
-            lr,
-            sde_time,
-            flow_time,
             train_loss: res_norm * res_norm / (2.0 * p.n() as f64),
             test_loss: heldout_loss(&p.model, theta, self.test_x, self.test_y).to_f64(),
             norm: norm(theta).to_f64(),
-            beta_l1: f64::NAN,
             residual_norm: res_norm,
-            dist_minnorm: f64::NAN,
+            ..Record::unmeasured(at)
         }
     }
 }

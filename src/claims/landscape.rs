@@ -31,7 +31,7 @@ use crate::field_error::FieldError;
 use crate::linalg::{Cholesky, LinalgError, Mat};
 use crate::manifold::{gauss_newton_projection, project_onto_manifold, Projection};
 use crate::model::{Mlp, Model, Problem};
-use crate::probe::{Probe, Record};
+use crate::probe::{Probe, Record, RecordPoint};
 use crate::stats::{median, spearman, wilcoxon_signed_rank, Alternative};
 
 /// The built-in C13 experiment: `configs/digits_mlp.toml`, compiled in (no
@@ -359,9 +359,9 @@ struct KeepTheta {
 }
 
 impl Probe<f64> for KeepTheta {
-    fn measure(&mut self, step: u64, lr: f64, sde: f64, flow: f64, theta: &[f64]) -> Record {
-        self.thetas.push((step, theta.to_vec()));
-        Record::unmeasured(step, lr, sde, flow)
+    fn measure(&mut self, at: RecordPoint, theta: &[f64]) -> Record {
+        self.thetas.push((at.step, theta.to_vec()));
+        Record::unmeasured(at)
     }
 }
 

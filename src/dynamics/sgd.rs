@@ -21,7 +21,7 @@ use crate::schedule::Schedule;
 
 // The loop's signatures take probes and return records; they live in
 // `crate::probe` (one path per item: import them from there).
-use crate::probe::{NullProbe, Probe, Record};
+use crate::probe::{NullProbe, Probe, Record, RecordPoint};
 
 /// SGD settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -301,6 +301,15 @@ struct ElapsedTimes {
 }
 
 impl ElapsedTimes {
+    /// The record point of step `step` at η = `lr` with these times.
+    fn at(&self, step: u64, lr: f64) -> RecordPoint {
+        RecordPoint {
+            step,
+            lr,
+            sde_time: self.sde,
+            flow_time: self.flow,
+        }
+    }
     fn advance(&mut self, lr: f64) {
         let dt = lr - self.sde_c;
         let nt = self.sde + dt;
@@ -555,7 +564,7 @@ where
         let lr = schedule.lr(k);
         if next_record < record_steps.len() && record_steps[next_record] == k {
             let times = state.times;
-            records.push(probe.measure(k, lr, times.sde, times.flow, &state.theta));
+            records.push(probe.measure(times.at(k, lr), &state.theta));
             next_record += 1;
             if !state.theta.iter().all(Real::is_finite) {
                 stop = diverged_at("iterate", k, lr);

@@ -13,8 +13,7 @@ use crate::manifold::{
 };
 use crate::model::{Diagonal, Linear, LinearInX, Mlp, Model, ModelKind, Problem};
 use crate::noise::{rng_for, stream};
-use crate::probe::{MlpProbe, Probe};
-use crate::probe::{Record, StandardProbe};
+use crate::probe::{MlpProbe, Probe, Record, RecordPoint, StandardProbe};
 use crate::scalar::{Mpfr, Real};
 
 /// Errors of an experiment.
@@ -74,15 +73,8 @@ impl<'a, R: Real, M: Model<R>, P: Probe<R>> HeldOutProbe<'a, R, M, P> {
 }
 
 impl<R: Real, M: Model<R>, P: Probe<R>> Probe<R> for HeldOutProbe<'_, R, M, P> {
-    fn measure(
-        &mut self,
-        step: u64,
-        lr: f64,
-        sde_time: f64,
-        flow_time: f64,
-        theta: &[R],
-    ) -> Record {
-        let mut r = self.inner.measure(step, lr, sde_time, flow_time, theta);
+    fn measure(&mut self, at: RecordPoint, theta: &[R]) -> Record {
+        let mut r = self.inner.measure(at, theta);
         if r.train_loss.is_finite() || r.norm.is_finite() {
             r.test_loss = self.heldout.loss_and_error(self.model, theta).0;
         }
@@ -620,7 +612,12 @@ pub fn summarize(
     let last = records
         .last()
         .cloned()
-        .unwrap_or(Record::unmeasured(0, f64::NAN, 0.0, 0.0));
+        .unwrap_or(Record::unmeasured(RecordPoint {
+            step: 0,
+            lr: f64::NAN,
+            sde_time: 0.0,
+            flow_time: 0.0,
+        }));
     SeedSummary {
         seed,
         steps: last.step,

@@ -15,7 +15,7 @@ use crate::linalg::LinalgError;
 use crate::manifold::{project_onto_manifold, Projection};
 use crate::model::{Mlp, Model, Problem};
 use crate::plot::{ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape, PathOverlay};
-use crate::probe::{MlpProbe, Probe, Record, StandardProbe};
+use crate::probe::{MlpProbe, Probe, Record, RecordPoint, StandardProbe};
 use crate::schedule::Schedule;
 
 /// An affine plane θ₀ + c₁e₁ + c₂e₂ in parameter space (e₁, e₂ orthonormal).
@@ -258,16 +258,9 @@ struct KeepTheta<P> {
 }
 
 impl<P: Probe<f64>> Probe<f64> for KeepTheta<P> {
-    fn measure(
-        &mut self,
-        step: u64,
-        lr: f64,
-        sde_time: f64,
-        flow_time: f64,
-        theta: &[f64],
-    ) -> Record {
+    fn measure(&mut self, at: RecordPoint, theta: &[f64]) -> Record {
         self.thetas.push(theta.to_vec());
-        self.inner.measure(step, lr, sde_time, flow_time, theta)
+        self.inner.measure(at, theta)
     }
 }
 

@@ -75,7 +75,7 @@ pub fn run_sgd_lockstep<P: Probe<f64>>(
             next_record += 1;
             active.retain(|&s| {
                 let st = &states[s];
-                records[s].push(probe.measure(k, lr, st.times.sde, st.times.flow, &st.theta));
+                records[s].push(probe.measure(st.times.at(k, lr), &st.theta));
                 let finite = st.theta.iter().all(|t| t.is_finite());
                 if !finite {
                     stops[s] = Some(diverged("iterate", st, k, lr));

@@ -192,6 +192,13 @@ impl HeldOut<f64> {
 }
 
 impl<R: Real> HeldOut<R> {
+    /// No held-out samples (d columns): the probes then record NaN test losses.
+    pub fn empty(d: usize, ctx: R::Ctx) -> Self {
+        HeldOut {
+            x: Mat::zeros(0, d, ctx),
+            y: Vec::new(),
+        }
+    }
     /// Number of held-out samples.
     pub fn len(&self) -> usize {
         self.y.len()

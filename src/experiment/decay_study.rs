@@ -263,10 +263,7 @@ pub fn run_prepared_unit<R: Real>(
         let h = match &prepared.heldout {
             Some(h) => h,
             None => {
-                empty = crate::data::HeldOut {
-                    x: crate::linalg::Mat::zeros(0, p.data.d(), ctx),
-                    y: Vec::new(),
-                };
+                empty = crate::data::HeldOut::empty(p.data.d(), ctx);
                 &empty
             }
         };

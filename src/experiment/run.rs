@@ -167,112 +167,72 @@ impl<R: Real> AnyProblem<R> {
         heldout: Option<&HeldOut<R>>,
         on_progress: impl FnMut(u64),
     ) -> (Vec<R>, Vec<Record>, StopReason) {
-        /// One SGD run of any model with a given probe.
-        #[allow(clippy::too_many_arguments)]
-        fn drive<R: Real, M: Model<R>, P: Probe<R>>(
-            p: &Problem<R, M>,
-            method: &Sgd,
+        /// One SGD run's settings, handed to the helpers below.
+        struct Job<'a, R> {
+            method: &'a Sgd,
             theta0: Vec<R>,
             seed: u64,
             steps: u64,
             plan: RecordPlan,
+        }
+        /// One SGD run of any model with a given probe.
+        fn drive<R: Real, M: Model<R>, P: Probe<R>>(
+            p: &Problem<R, M>,
+            job: Job<'_, R>,
             probe: &mut P,
             on_progress: impl FnMut(u64),
         ) -> (Vec<R>, Vec<Record>, StopReason) {
-            let mut state = SgdState::new(theta0, seed, p.n(), method);
-            let run = run_sgd(p, method, &mut state, steps, plan, probe, on_progress);
+            let mut state = SgdState::new(job.theta0, job.seed, p.n(), job.method);
+            let run = run_sgd(
+                p,
+                job.method,
+                &mut state,
+                job.steps,
+                job.plan,
+                probe,
+                on_progress,
+            );
             (run.theta, run.records, run.stop)
         }
         /// Models linear in x: the standard probe, wrapped for a held-out set.
-        #[allow(clippy::too_many_arguments)]
         fn linear<R: Real, M: LinearInX<R>>(
             p: &Problem<R, M>,
-            method: &Sgd,
-            theta0: Vec<R>,
-            seed: u64,
-            steps: u64,
-            plan: RecordPlan,
+            job: Job<'_, R>,
             reference: Option<&[R]>,
             heldout: Option<&HeldOut<R>>,
             on_progress: impl FnMut(u64),
         ) -> (Vec<R>, Vec<Record>, StopReason) {
-            let standard = StandardProbe::new(p, reference);
+            let mut standard = StandardProbe::new(p, reference);
             match heldout {
                 Some(h) => {
                     let mut probe = HeldOutProbe::new(standard, &p.model, h);
-                    drive(
-                        p,
-                        method,
-                        theta0,
-                        seed,
-                        steps,
-                        plan,
-                        &mut probe,
-                        on_progress,
-                    )
+                    drive(p, job, &mut probe, on_progress)
                 }
-                None => {
-                    let mut probe = standard;
-                    drive(
-                        p,
-                        method,
-                        theta0,
-                        seed,
-                        steps,
-                        plan,
-                        &mut probe,
-                        on_progress,
-                    )
-                }
+                None => drive(p, job, &mut standard, on_progress),
             }
         }
+        let job = Job {
+            method,
+            theta0,
+            seed,
+            steps,
+            plan,
+        };
         match self {
             AnyProblem::Mlp(p) => {
                 let empty;
                 let h = match heldout {
                     Some(h) => h,
                     None => {
-                        empty = HeldOut {
-                            x: crate::linalg::Mat::zeros(0, p.data.d(), p.ctx()),
-                            y: Vec::new(),
-                        };
+                        empty = HeldOut::empty(p.data.d(), p.ctx());
                         &empty
                     }
                 };
                 let mut probe = MlpProbe::new(p, &h.x, &h.y, false);
-                drive(
-                    p,
-                    method,
-                    theta0,
-                    seed,
-                    steps,
-                    plan,
-                    &mut probe,
-                    on_progress,
-                )
+                drive(p, job, &mut probe, on_progress)
             }
-            AnyProblem::Linear(p) => linear(
-                p,
-                method,
-                theta0,
-                seed,
-                steps,
-                plan,
-                reference,
-                heldout,
-                on_progress,
-            ),
-            AnyProblem::Diagonal(p) => linear(
-                p,
-                method,
-                theta0,
-                seed,
-                steps,
-                plan,
-                reference,
-                heldout,
-                on_progress,
-            ),
+            AnyProblem::Linear(p) => linear(p, job, reference, heldout, on_progress),
+            AnyProblem::Diagonal(p) => linear(p, job, reference, heldout, on_progress),
         }
     }
 

@@ -127,36 +127,13 @@ impl<R: Real> AnyProblem<R> {
             AnyProblem::Mlp(_) => ModelKind::Mlp,
         }
     }
-    /// Run SGD from θ₀ with the standard probe.
-    #[allow(clippy::too_many_arguments)]
-    pub fn run_sgd(
-        &self,
-        method: &Sgd,
-        theta0: Vec<R>,
-        seed: u64,
-        steps: u64,
-        plan: RecordPlan,
-        reference: Option<&[R]>,
-        on_progress: impl FnMut(u64),
-    ) -> (Vec<R>, Vec<Record>, StopReason) {
-        self.run_sgd_heldout(
-            method,
-            theta0,
-            seed,
-            steps,
-            plan,
-            reference,
-            None,
-            on_progress,
-        )
-    }
-
-    /// [`Self::run_sgd`] with a held-out test set: the recorded test loss is
-    /// then the held-out loss (any model). The Mlp's probe records train loss,
+    /// Run SGD from θ₀ with the model's probe (distances to `reference`),
+    /// optionally with a held-out test set: the recorded test loss is then
+    /// the held-out loss (any model). The Mlp's probe records train loss,
     /// held-out loss (NaN without a test set), ‖θ‖ and ‖r‖; its distances to
     /// θ_mn are NaN (no closed-form θ_mn).
     #[allow(clippy::too_many_arguments)]
-    pub fn run_sgd_heldout(
+    pub fn run_sgd(
         &self,
         method: &Sgd,
         theta0: Vec<R>,
@@ -356,7 +333,7 @@ impl<R: Real> Prepared<R> {
         let theta0 = self.initial(init, seed, ctx);
         let mut last = 0;
         let reference = (!self.minnorm.theta.is_empty()).then_some(&self.minnorm.theta[..]);
-        let (theta, records, stop) = self.problem.run_sgd_heldout(
+        let (theta, records, stop) = self.problem.run_sgd(
             method,
             theta0,
             seed,

@@ -91,6 +91,7 @@ fn study_in<R: Real>(
             steps,
             RecordPlan::FinalOnly,
             None,
+            None,
             |_| {},
         );
         stop.into_result()

@@ -11,17 +11,16 @@ use std::path::{Path, PathBuf};
 
 use contour::ContourBuilder;
 use plotters::prelude::*;
-use plotters::style::text_anchor::HPos;
 
 use super::axes::{self, Margins};
 use super::geometry::{clip_polyline, split_runs, Bounds};
 use super::legend::{
     draw_legend_strip, draw_outline, draw_text, draw_text_up, draw_title, legend_strip_height,
-    stroke, Glyph, LegendEntry, MarkerShape, MarkerStyle, Pen, Px, VAlign,
+    stroke, Glyph, LegendEntry, MarkerShape, MarkerStyle, Pen, Px, MID_LEFT,
 };
 use super::style::{palette_color, Style, MISSING, TEXT};
 use super::ticks::{nearest_nice_step, Ticks};
-use super::{draw_err, write_figure, Area, AxisScale, PlotError};
+use super::{display_name, draw_err, write_figure, Area, AxisScale, PlotError};
 
 /// A polyline drawn over a contour panel in a palette colour with a white
 /// halo (e.g. an optimiser trajectory).
@@ -210,11 +209,7 @@ fn edges(g: &[f64]) -> Vec<f64> {
 
 impl<'a> PPanel<'a> {
     fn new(p: &'a ContourPanel, idx: usize) -> Result<Self, PlotError> {
-        let name = if p.title.is_empty() {
-            format!("#{idx}")
-        } else {
-            p.title.clone()
-        };
+        let name = display_name(&p.title, idx);
         let gx = grid_axis(&p.xs, p.x_scale, "xs", &name)?;
         let gy = grid_axis(&p.ys, p.y_scale, "ys", &name)?;
         if p.values.len() != p.ys.len() {
@@ -594,15 +589,7 @@ impl ContourFigure {
         }
         let lx = x1 + tl + style.px(4.0);
         for (&v, l) in t.major.iter().zip(&t.labels) {
-            draw_text(
-                root,
-                l,
-                (lx, fy(v)),
-                style.tick_font,
-                HPos::Left,
-                VAlign::Middle,
-                style,
-            )?;
+            draw_text(root, l, (lx, fy(v)), style.tick_font, MID_LEFT, style)?;
         }
         draw_text_up(
             root,

@@ -50,6 +50,9 @@ pub(crate) enum VAlign {
     Middle,
 }
 
+/// Anchor of legend labels and colour-bar tick labels.
+pub(crate) const MID_LEFT: (HPos, VAlign) = (HPos::Left, VAlign::Middle);
+
 /// Draws one line of text in the figure font. Sizes are plotters font sizes;
 /// for DejaVu Sans the cap height is ≈ 0.63 and the descender ≈ 0.20 of it.
 /// plotters' SVG backend puts a top-anchored baseline `0.76em` down, the em
@@ -59,8 +62,7 @@ pub(crate) fn draw_text(
     text: &str,
     (x, y): Px,
     size: f64,
-    h: HPos,
-    v: VAlign,
+    (h, v): (HPos, VAlign),
     style: &Style,
 ) -> Result<(), PlotError> {
     if text.is_empty() {
@@ -364,15 +366,7 @@ fn draw_entry(
         None => {}
     }
     let at = (x0 + m.sample_w, cy);
-    draw_text(
-        area,
-        &e.label,
-        at,
-        m.font,
-        HPos::Left,
-        VAlign::Middle,
-        style,
-    )
+    draw_text(area, &e.label, at, m.font, MID_LEFT, style)
 }
 
 /// Size of a boxed single-column legend (or text block when no entry has a
@@ -469,13 +463,6 @@ pub(crate) fn draw_title(
     top: i32,
     style: &Style,
 ) -> Result<(), PlotError> {
-    draw_text(
-        area,
-        text,
-        (cx, top),
-        style.title_font,
-        HPos::Center,
-        VAlign::Top,
-        style,
-    )
+    let anchor = (HPos::Center, VAlign::Top);
+    draw_text(area, text, (cx, top), style.title_font, anchor, style)
 }

@@ -13,7 +13,7 @@ use super::legend::{
 };
 use super::style::{palette_color, Style, REF_LINE};
 use super::ticks::{padded_range, Ticks};
-use super::{check_len, draw_err, write_figure, Area, AxisScale, PlotError};
+use super::{check_len, display_name, draw_err, write_figure, Area, AxisScale, PlotError};
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -225,11 +225,7 @@ impl LineChart {
         let mut y_ext = (f64::INFINITY, f64::NEG_INFINITY);
         let mut series = Vec::with_capacity(self.series.len());
         for (i, s) in self.series.iter().enumerate() {
-            let name = if s.label.is_empty() {
-                format!("#{i}")
-            } else {
-                s.label.clone()
-            };
+            let name = display_name(&s.label, i);
             if s.xs.is_empty() {
                 return Err(PlotError::EmptySeries { label: name });
             }

@@ -157,6 +157,15 @@ pub enum PlotError {
     },
 }
 
+/// How errors name item `i` (a series or panel): its label, or `#i`.
+pub(crate) fn display_name(label: &str, i: usize) -> String {
+    if label.is_empty() {
+        format!("#{i}")
+    } else {
+        label.to_string()
+    }
+}
+
 /// [`PlotError::LengthMismatch`] unless `found == expected`.
 pub(crate) fn check_len(what: &str, expected: usize, found: usize) -> Result<(), PlotError> {
     if found == expected {

@@ -12,9 +12,9 @@ use plotters::prelude::{ChartBuilder, ChartContext, PathElement, SVGBackend};
 use plotters::style::Color;
 
 use super::legend::{draw_outline, stroke};
-use super::style::{Style, GRID_MAJOR, GRID_MINOR, TEXT};
-use super::ticks::Ticks;
-use super::{draw_err, Area, PlotError};
+use super::style::{text_size, Style, GRID_MAJOR, GRID_MINOR, TEXT};
+use super::ticks::{ticks, Fit, Ticks};
+use super::{draw_err, Area, AxisScale, PlotError};
 
 /// A linear axis whose mesh lines are given ticks: major (bold, labelled)
 /// and minor (light). Like plotters' `WithKeyPoints`, which however does
@@ -172,4 +172,53 @@ pub(crate) fn x_area(style: &Style) -> i32 {
 /// Label-area width left of the plot: tick labels plus the axis title.
 pub(crate) fn y_area(style: &Style, label_w: i32) -> i32 {
     y_tick_band(style, label_w) + style.px(8.0) + (0.87 * style.label_font).round() as i32
+}
+
+fn tick_label_w(style: &Style, label: &str) -> f64 {
+    text_size(&style.font(style.tick_font), label).0 as f64
+}
+
+/// Ticks of a vertical axis (plot or colour bar) `len` units long over `r`:
+/// labels one text height tall, at least 0.9 of that apart.
+pub(crate) fn y_ticks(style: &Style, scale: AxisScale, r: (f64, f64), len: i32) -> Ticks {
+    let (_, tick_h) = text_size(&style.font(style.tick_font), "0123456789");
+    let fit = Fit {
+        px_per_unit: len as f64 / (r.1 - r.0),
+        extent: &|_| tick_h as f64,
+        gap: tick_h as f64 * 0.9,
+        max_ticks: 7,
+        scale: style.scale,
+    };
+    ticks(scale, r.0, r.1, &fit)
+}
+
+/// Ticks of a horizontal axis `len` units long over `r`, fitted to the label widths.
+pub(crate) fn x_ticks(style: &Style, scale: AxisScale, r: (f64, f64), len: i32) -> Ticks {
+    let fit = Fit {
+        px_per_unit: len as f64 / (r.1 - r.0),
+        extent: &|l| tick_label_w(style, l),
+        gap: style.px(16.0) as f64,
+        max_ticks: 9,
+        scale: style.scale,
+    };
+    ticks(scale, r.0, r.1, &fit)
+}
+
+/// Width of the widest tick label.
+pub(crate) fn label_width(style: &Style, t: &Ticks) -> i32 {
+    t.labels
+        .iter()
+        .map(|l| tick_label_w(style, l) as i32)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Right margin needed for the last x tick label of an axis `len` units long
+/// over `r` not to stick out of the figure (0 without ticks).
+pub(crate) fn x_overhang(style: &Style, t: &Ticks, r: (f64, f64), len: i32) -> i32 {
+    let (Some(v), Some(l)) = (t.major.last(), t.labels.last()) else {
+        return 0;
+    };
+    let dist = (r.1 - v) / (r.1 - r.0) * len as f64;
+    (tick_label_w(style, l) / 2.0 - dist).ceil() as i32 + style.px(3.0)
 }

@@ -11,17 +11,16 @@ use std::path::{Path, PathBuf};
 
 use contour::ContourBuilder;
 use plotters::prelude::*;
-use plotters::style::text_anchor::HPos;
 
 use super::axes::{self, Margins};
 use super::geometry::{clip_polyline, split_runs, Bounds};
 use super::legend::{
-    draw_legend_strip, draw_marker, draw_outline, draw_polyline, draw_text, draw_text_up,
-    draw_title, legend_strip_height, stroke, Glyph, LegendEntry, MarkerShape, Px, VAlign,
+    draw_legend_strip, draw_outline, draw_text, draw_text_up, draw_title, legend_strip_height,
+    stroke, Glyph, LegendEntry, MarkerShape, MarkerStyle, Pen, Px, MID_LEFT,
 };
-use super::style::{palette_color, text_size, Style, MISSING, TEXT};
-use super::ticks::{nearest_nice_step, ticks, Fit, Ticks};
-use super::{draw_err, write_figure, Area, AxisScale, PlotError};
+use super::style::{palette_color, Style, MISSING, TEXT};
+use super::ticks::{nearest_nice_step, Ticks};
+use super::{display_name, draw_err, write_figure, Area, AxisScale, PlotError};
 
 /// A polyline drawn over a contour panel in a palette colour with a white
 /// halo (e.g. an optimiser trajectory).
@@ -210,11 +209,7 @@ fn edges(g: &[f64]) -> Vec<f64> {
 
 impl<'a> PPanel<'a> {
     fn new(p: &'a ContourPanel, idx: usize) -> Result<Self, PlotError> {
-        let name = if p.title.is_empty() {
-            format!("#{idx}")
-        } else {
-            p.title.clone()
-        };
+        let name = display_name(&p.title, idx);
         let gx = grid_axis(&p.xs, p.x_scale, "xs", &name)?;
         let gy = grid_axis(&p.ys, p.y_scale, "ys", &name)?;
         if p.values.len() != p.ys.len() {
@@ -224,11 +219,7 @@ impl<'a> PPanel<'a> {
                 p.ys.len()
             )));
         }
-        let cscale = if p.log_color {
-            AxisScale::Log10
-        } else {
-            AxisScale::Linear
-        };
+        let cscale = AxisScale::from_log(p.log_color);
         let mut tv = Vec::with_capacity(p.values.len());
         let (mut vmin, mut vmax) = (f64::INFINITY, f64::NEG_INFINITY);
         for (iy, row) in p.values.iter().enumerate() {
@@ -301,7 +292,6 @@ struct Geometry {
     top: i32,
     bottom: i32,
     x_area: i32,
-    tick_h: i32,
 }
 
 impl ContourFigure {
@@ -350,8 +340,26 @@ impl ContourFigure {
         let levels = self.levels(&panels, style)?;
         let dims = self.dimensions(style);
         write_figure(path_stem.as_ref(), dims, style, |root, under, st| {
-            let plan = self.plan_ticks(&panels, &levels, st);
-            self.draw(root, under, &panels, &levels, &plan, st)
+            let entries = self.legend_entries(st);
+            let geo = self.geometry(&entries, st);
+            let plan = self.plan_ticks(&panels, &levels, &geo, st);
+            let (pw, cbw) = (st.contour_panel_width as i32, st.colorbar_width as i32);
+            for (i, p) in panels.iter().enumerate() {
+                let step = if self.shared_color_scale {
+                    pw
+                } else {
+                    pw + cbw
+                };
+                let x_off = i as i32 * step;
+                self.draw_panel(root, under, p, &levels[i], &plan.panels[i], x_off, &geo, st)?;
+                // A shared colour bar follows the last panel.
+                if !self.shared_color_scale || i + 1 == panels.len() {
+                    let bar = &plan.bars[i.min(plan.bars.len() - 1)];
+                    self.draw_colorbar(root, &levels[i], bar, x_off + pw, &geo, st)?;
+                }
+            }
+            let m = st.margin as i32;
+            draw_legend_strip(root, &entries, m, geo.plot_region_h, geo.width - 2 * m, st)
         })
     }
 
@@ -382,19 +390,17 @@ impl ContourFigure {
     /// Legend entries of all panels, each distinct one once.
     fn legend_entries(&self, style: &Style) -> Vec<LegendEntry> {
         let line = |color, dashed| Glyph::Line {
-            color,
-            width: style.line_width,
-            dashed,
+            pen: Pen::new(color, dashed, true, style),
             marker: None,
             band_alpha: None,
-            halo: true,
         };
         let mut entries: Vec<LegendEntry> = vec![];
         for p in &self.panels {
             let curves = p.curves.iter().map(|c| (&c.label, line(BLACK, c.dashed)));
             let paths = (p.paths.iter().enumerate())
                 .map(|(k, o)| (&o.label, line(path_color(o, k), false)));
-            let markers = p.markers.iter().map(|m| (&m.label, marker_glyph(m, style)));
+            let markers =
+                (p.markers.iter()).map(|m| (&m.label, Glyph::Marker(marker_style(m, style))));
             for (label, glyph) in curves.chain(paths).chain(markers) {
                 let e = LegendEntry {
                     label: label.clone(),
@@ -412,7 +418,6 @@ impl ContourFigure {
         let (w, h) = self.dimensions(style);
         let (w, h) = (w as i32, h as i32);
         let m = style.margin as i32;
-        let (_, tick_h) = text_size(&style.font(style.tick_font), "0123456789");
         let strip = legend_strip_height(entries, w - 2 * m, style);
         let has_title = self.panels.iter().any(|p| !p.title.is_empty());
         Geometry {
@@ -425,105 +430,43 @@ impl ContourFigure {
                 m / 2 + style.px(2.0)
             },
             x_area: axes::x_area(style),
-            tick_h,
         }
     }
 
     /// Ticks of every panel (x, y) and colour bar.
-    fn plan_ticks(&self, panels: &[PPanel], levels: &[Levels], style: &Style) -> TickPlan {
-        let entries = self.legend_entries(style);
-        let geo = self.geometry(&entries, style);
-        let pw = style.contour_panel_width as i32;
-        let m = style.margin as i32;
-        let tick_font = style.font(style.tick_font);
-        let tick_w = |s: &str| text_size(&tick_font, s).0 as f64;
-        let tick_hf = |_: &str| geo.tick_h as f64;
+    fn plan_ticks(
+        &self,
+        panels: &[PPanel],
+        levels: &[Levels],
+        geo: &Geometry,
+        st: &Style,
+    ) -> TickPlan {
+        let pw = st.contour_panel_width as i32;
+        let left = st.margin as i32 / 2 + st.px(2.0);
         let plot_h = geo.plot_region_h - geo.top - geo.x_area - geo.bottom;
-        let y_fit = |span: f64| Fit {
-            px_per_unit: plot_h as f64 / span,
-            extent: &tick_hf,
-            gap: geo.tick_h as f64 * 0.9,
-            max_ticks: 7,
-            scale: style.scale,
-        };
-        let mut out = TickPlan {
-            panels: vec![],
-            bars: vec![],
-        };
-        for p in panels {
+        let panel_ticks = panels.iter().map(|p| {
             let b = p.bounds();
-            let y_ticks = ticks(p.src.y_scale, b.y0, b.y1, &y_fit(b.y1 - b.y0));
-            let y_tw = y_ticks
-                .labels
-                .iter()
-                .map(|l| tick_w(l) as i32)
-                .max()
-                .unwrap_or(0);
-            let left = m / 2 + style.px(2.0);
-            let plot_w = (pw - left - axes::y_area(style, y_tw) - style.px(20.0)).max(40);
-            let x_ticks = ticks(
-                p.src.x_scale,
-                b.x0,
-                b.x1,
-                &Fit {
-                    px_per_unit: plot_w as f64 / (b.x1 - b.x0),
-                    extent: &tick_w,
-                    gap: style.px(16.0) as f64,
-                    max_ticks: 9,
-                    scale: style.scale,
-                },
-            );
-            out.panels.push((x_ticks, y_ticks));
-        }
+            let y_ticks = axes::y_ticks(st, p.src.y_scale, (b.y0, b.y1), plot_h);
+            let y_area = axes::y_area(st, axes::label_width(st, &y_ticks));
+            let plot_w = (pw - left - y_area - st.px(20.0)).max(40);
+            (
+                axes::x_ticks(st, p.src.x_scale, (b.x0, b.x1), plot_w),
+                y_ticks,
+            )
+        });
         let n_bars = if self.shared_color_scale {
             1
         } else {
             levels.len()
         };
-        for lv in &levels[..n_bars] {
-            let scale = if lv.log {
-                AxisScale::Log10
-            } else {
-                AxisScale::Linear
-            };
-            let (lo, hi) = (lv.b0, lv.hi());
-            out.bars.push(ticks(scale, lo, hi, &y_fit(hi - lo)));
+        let bars = levels[..n_bars].iter().map(|lv| {
+            let scale = AxisScale::from_log(lv.log);
+            axes::y_ticks(st, scale, (lv.b0, lv.hi()), plot_h)
+        });
+        TickPlan {
+            panels: panel_ticks.collect(),
+            bars: bars.collect(),
         }
-        out
-    }
-
-    fn draw(
-        &self,
-        root: &Area,
-        under: &mut String,
-        panels: &[PPanel],
-        levels: &[Levels],
-        plan: &TickPlan,
-        style: &Style,
-    ) -> Result<(), PlotError> {
-        let entries = self.legend_entries(style);
-        let geo = self.geometry(&entries, style);
-        let pw = style.contour_panel_width as i32;
-        let cbw = style.colorbar_width as i32;
-        for (i, p) in panels.iter().enumerate() {
-            let x_off = if self.shared_color_scale {
-                i as i32 * pw
-            } else {
-                i as i32 * (pw + cbw)
-            };
-            let ticks = (&plan.panels[i].0, &plan.panels[i].1);
-            self.draw_panel(root, under, p, &levels[i], ticks, x_off, &geo, style)?;
-            if !self.shared_color_scale {
-                self.draw_colorbar(root, &levels[i], &plan.bars[i], x_off + pw, &geo, style)?;
-            }
-        }
-        if self.shared_color_scale {
-            let x_off = panels.len() as i32 * pw;
-            self.draw_colorbar(root, &levels[0], &plan.bars[0], x_off, &geo, style)?;
-        }
-        let m = style.margin as i32;
-        let (y0, w) = (geo.plot_region_h, geo.width - 2 * m);
-        draw_legend_strip(root, &entries, m, y0, w, style)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -533,26 +476,19 @@ impl ContourFigure {
         under: &mut String,
         p: &PPanel,
         lv: &Levels,
-        ticks: (&Ticks, &Ticks),
+        (x_ticks, y_ticks): &(Ticks, Ticks),
         x_off: i32,
         geo: &Geometry,
         style: &Style,
     ) -> Result<(), PlotError> {
+        let ticks = (x_ticks, y_ticks);
         let pw = style.contour_panel_width as i32;
         let m = style.margin as i32;
         let b = p.bounds();
-        let tick_font = style.font(style.tick_font);
-        let tick_w = |s: &str| text_size(&tick_font, s).0 as f64;
-        let (x_ticks, y_ticks) = ticks;
-        let y_tw = y_ticks.labels.iter().map(|l| tick_w(l) as i32).max();
-        let y_area = axes::y_area(style, y_tw.unwrap_or(0));
+        let y_area = axes::y_area(style, axes::label_width(style, y_ticks));
         let left = m / 2 + style.px(2.0);
-        let mut right = style.px(14.0);
-        if let (Some(t), Some(l)) = (x_ticks.major.last(), x_ticks.labels.last()) {
-            let plot_w = (pw - left - y_area - right).max(40);
-            let dist = (b.x1 - t) / (b.x1 - b.x0) * plot_w as f64;
-            right = right.max((tick_w(l) / 2.0 - dist).ceil() as i32 + style.px(3.0));
-        }
+        let plot_w = (pw - left - y_area - style.px(14.0)).max(40);
+        let right = (style.px(14.0)).max(axes::x_overhang(style, x_ticks, (b.x0, b.x1), plot_w));
         let sub = root.clone().shrink((x_off, 0), (pw, geo.plot_region_h));
         let margins = Margins {
             top: geo.top,
@@ -579,30 +515,21 @@ impl ContourFigure {
         for c in &p.src.curves {
             for run in p.transform(&c.points) {
                 let pts: Vec<Px> = run.into_iter().map(to_px).collect();
-                draw_polyline(root, &pts, BLACK, style.line_width, c.dashed, true, style)?;
+                Pen::new(BLACK, c.dashed, true, style).draw(root, &pts, style)?;
             }
         }
         for (k, path) in p.src.paths.iter().enumerate() {
             let color = path_color(path, k);
             for run in p.transform(&path.points) {
                 let pts: Vec<Px> = run.into_iter().map(to_px).collect();
-                draw_polyline(root, &pts, color, style.line_width, false, true, style)?;
+                Pen::new(color, false, true, style).draw(root, &pts, style)?;
             }
         }
         for mk in &p.src.markers {
             let (sx, sy) = (p.src.x_scale, p.src.y_scale);
             if let (Some(x), Some(y)) = (sx.forward(mk.x), sy.forward(mk.y)) {
-                if let (
-                    true,
-                    Glyph::Marker {
-                        fill,
-                        edge,
-                        shape,
-                        radius,
-                    },
-                ) = (b.contains((x, y)), marker_glyph(mk, style))
-                {
-                    draw_marker(root, to_px((x, y)), shape, radius, fill, edge, style)?;
+                if b.contains((x, y)) {
+                    marker_style(mk, style).draw(root, to_px((x, y)), style)?;
                 }
             }
         }
@@ -621,14 +548,8 @@ impl ContourFigure {
     ) -> Result<(), PlotError> {
         let cbw = style.colorbar_width as i32;
         let m = style.margin as i32;
-        let tick_font = style.font(style.tick_font);
         let (lo, hi) = (lv.b0, lv.hi());
-        let tw = t
-            .labels
-            .iter()
-            .map(|l| text_size(&tick_font, l).0)
-            .max()
-            .unwrap_or(0);
+        let tw = axes::label_width(style, t);
         let left = style.px(12.0);
         let title_w = if self.colorbar_label.is_empty() {
             0
@@ -668,15 +589,7 @@ impl ContourFigure {
         }
         let lx = x1 + tl + style.px(4.0);
         for (&v, l) in t.major.iter().zip(&t.labels) {
-            draw_text(
-                root,
-                l,
-                (lx, fy(v)),
-                style.tick_font,
-                HPos::Left,
-                VAlign::Middle,
-                style,
-            )?;
+            draw_text(root, l, (lx, fy(v)), style.tick_font, MID_LEFT, style)?;
         }
         draw_text_up(
             root,
@@ -767,6 +680,12 @@ fn push_ring(d: &mut String, ring: impl Iterator<Item = (f64, f64)>) {
     d.push('Z');
 }
 
+/// Appends the rectangle `[x0, x1] × [y0, y1]` (drawing space) mapped by `f`.
+fn push_rect(d: &mut String, f: &PxFrame, (x0, x1, y0, y1): (f64, f64, f64, f64)) {
+    let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)];
+    push_ring(d, corners.into_iter().map(|c| f.map(c)));
+}
+
 /// Writes a panel's filled levels, iso-lines and missing cells as SVG:
 /// the lowest colour over the whole panel, then each superlevel set
 /// `{v ≥ boundary k}` (with its holes) in colour k on top, so that
@@ -778,8 +697,7 @@ fn fill_panel(out: &mut String, p: &PPanel, lv: &Levels, f: &PxFrame, iso: bool,
         |c: &contour::Pt| f.map((from_grid(c.x, &p.gx, &p.ex), from_grid(c.y, &p.gy, &p.ey)));
     let b = p.bounds();
     let mut rect = String::new();
-    let corners = [(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1)];
-    push_ring(&mut rect, corners.into_iter().map(|c| f.map(c)));
+    push_rect(&mut rect, f, (b.x0, b.x1, b.y0, b.y1));
     let _ = writeln!(out, "<path d=\"{rect}\" fill=\"{}\"/>", hex(lv.color(0)));
     let thresholds: Vec<f64> = (1..lv.n).map(|k| lv.boundary(k)).collect();
     let builder = ContourBuilder::new(nx + 2, ny + 2, true);
@@ -841,13 +759,7 @@ fn fill_panel(out: &mut String, p: &PPanel, lv: &Levels, f: &PxFrame, iso: bool,
                 continue;
             }
             let end = (ix..nx).find(|&j| !row[j].is_nan()).unwrap_or(nx);
-            let (x0, x1, y0, y1) = (p.ex[ix], p.ex[end], p.ey[iy], p.ey[iy + 1]);
-            push_ring(
-                &mut d,
-                [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-                    .into_iter()
-                    .map(|c| f.map(c)),
-            );
+            push_rect(&mut d, f, (p.ex[ix], p.ex[end], p.ey[iy], p.ey[iy + 1]));
             ix = end;
         }
     }
@@ -860,14 +772,14 @@ fn path_color(p: &PathOverlay, k: usize) -> RGBColor {
     palette_color(p.color_index.unwrap_or(PATH_AUTO[k % PATH_AUTO.len()]))
 }
 
-fn marker_glyph(m: &Marker, style: &Style) -> Glyph {
+fn marker_style(m: &Marker, style: &Style) -> MarkerStyle {
     let (fill, edge) = match (m.color_index, m.shape) {
         (None, MarkerShape::Cross) => (BLACK, WHITE),
         (None, _) => (WHITE, BLACK),
         (Some(i), MarkerShape::Cross) => (palette_color(i), WHITE),
         (Some(i), _) => (palette_color(i), BLACK),
     };
-    Glyph::Marker {
+    MarkerStyle {
         fill,
         edge,
         shape: m.shape,

@@ -87,21 +87,15 @@ pub(crate) fn clip_polyline(pts: &[(f64, f64)], r: &Bounds) -> Vec<Vec<(f64, f64
 
 /// Splits a sequence of optional points into runs of consecutive valid points.
 pub(crate) fn split_runs<T: Copy>(pts: impl IntoIterator<Item = Option<T>>) -> Vec<Vec<T>> {
-    let mut out = Vec::new();
-    let mut cur = Vec::new();
+    let mut out = vec![vec![]];
     for p in pts {
-        match p {
-            Some(p) => cur.push(p),
-            None => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
+        match (p, out.last_mut()) {
+            (Some(p), Some(run)) => run.push(p),
+            (None, Some(run)) if !run.is_empty() => out.push(vec![]),
+            _ => {}
         }
     }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
+    out.retain(|r| !r.is_empty());
     out
 }
 

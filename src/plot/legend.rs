@@ -50,6 +50,9 @@ pub(crate) enum VAlign {
     Middle,
 }
 
+/// Anchor of legend labels and colour-bar tick labels.
+pub(crate) const MID_LEFT: (HPos, VAlign) = (HPos::Left, VAlign::Middle);
+
 /// Draws one line of text in the figure font. Sizes are plotters font sizes;
 /// for DejaVu Sans the cap height is ≈ 0.63 and the descender ≈ 0.20 of it.
 /// plotters' SVG backend puts a top-anchored baseline `0.76em` down, the em
@@ -59,8 +62,7 @@ pub(crate) fn draw_text(
     text: &str,
     (x, y): Px,
     size: f64,
-    h: HPos,
-    v: VAlign,
+    (h, v): (HPos, VAlign),
     style: &Style,
 ) -> Result<(), PlotError> {
     if text.is_empty() {
@@ -119,36 +121,50 @@ pub(crate) fn stroke(color: RGBColor, width: u32) -> ShapeStyle {
     }
 }
 
-/// Draws a polyline in pixel space; `halo` first draws a wider white line
-/// underneath so the line stays visible on any background.
-pub(crate) fn draw_polyline(
-    area: &Area,
-    pts: &[Px],
-    color: RGBColor,
-    width: u32,
-    dashed: bool,
-    halo: bool,
-    style: &Style,
-) -> Result<(), PlotError> {
-    if pts.len() < 2 {
-        return Ok(());
-    }
-    let dash = style.px(8.0).max(2);
-    let gap = style.px(5.0).max(2);
-    let mut layers = Vec::with_capacity(2);
-    if halo {
-        layers.push(stroke(WHITE, width + 2 * style.px(1.25).max(1) as u32));
-    }
-    layers.push(stroke(color, width));
-    for st in layers {
-        if dashed {
-            area.draw(&DashedPathElement::new(pts.iter().copied(), dash, gap, st))
-        } else {
-            area.draw(&PathElement::new(pts.to_vec(), st))
+/// How a data line is stroked: colour, dashes, and optionally a wider white
+/// halo underneath that keeps it visible on any background.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Pen {
+    pub color: RGBColor,
+    pub width: u32,
+    pub dashed: bool,
+    pub halo: bool,
+}
+
+impl Pen {
+    /// A pen of the style's line width.
+    pub fn new(color: RGBColor, dashed: bool, halo: bool, style: &Style) -> Pen {
+        let width = style.line_width;
+        Pen {
+            color,
+            width,
+            dashed,
+            halo,
         }
-        .map_err(draw_err)?;
     }
-    Ok(())
+
+    /// Draws a polyline in pixel space.
+    pub fn draw(&self, area: &Area, pts: &[Px], style: &Style) -> Result<(), PlotError> {
+        if pts.len() < 2 {
+            return Ok(());
+        }
+        let (dash, gap) = (style.px(8.0).max(2), style.px(5.0).max(2));
+        let mut layers = Vec::with_capacity(2);
+        if self.halo {
+            let w = self.width + 2 * style.px(1.25).max(1) as u32;
+            layers.push(stroke(WHITE, w));
+        }
+        layers.push(stroke(self.color, self.width));
+        for st in layers {
+            if self.dashed {
+                area.draw(&DashedPathElement::new(pts.iter().copied(), dash, gap, st))
+            } else {
+                area.draw(&PathElement::new(pts.to_vec(), st))
+            }
+            .map_err(draw_err)?;
+        }
+        Ok(())
+    }
 }
 
 /// Outline of a polygonal marker of radius `r` at `c`, `None` for a circle
@@ -187,14 +203,34 @@ fn marker_outline(shape: MarkerShape, c: Px, r: f64) -> Option<Vec<Px>> {
     })
 }
 
-/// Draws a marker of radius `r` (pixels) centred on `c`.
-pub(crate) fn draw_marker(
+/// A marker: shape, radius (pixels) and colours.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct MarkerStyle {
+    pub shape: MarkerShape,
+    pub radius: i32,
+    pub fill: RGBColor,
+    pub edge: RGBColor,
+}
+
+impl MarkerStyle {
+    /// Draws the marker centred on `c`.
+    pub fn draw(&self, area: &Area, c: Px, style: &Style) -> Result<(), PlotError> {
+        let MarkerStyle {
+            shape,
+            radius: r,
+            fill,
+            edge,
+        } = *self;
+        draw_marker(area, c, shape, r, (fill, edge), style)
+    }
+}
+
+fn draw_marker(
     area: &Area,
     c: Px,
     shape: MarkerShape,
     r: i32,
-    fill: RGBColor,
-    edge: RGBColor,
+    (fill, edge): (RGBColor, RGBColor),
     style: &Style,
 ) -> Result<(), PlotError> {
     let (rf, hair) = (r as f64, style.hair());
@@ -236,22 +272,15 @@ pub(crate) fn draw_marker(
 /// What a legend entry shows next to its label.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Glyph {
-    /// A line sample, optionally dashed, with a marker and/or shaded band.
+    /// A line sample with optionally a marker (in the line's colour) and a
+    /// shaded band of the given opacity.
     Line {
-        color: RGBColor,
-        width: u32,
-        dashed: bool,
+        pen: Pen,
         marker: Option<MarkerShape>,
         band_alpha: Option<f64>,
-        halo: bool,
     },
     /// A single marker.
-    Marker {
-        fill: RGBColor,
-        edge: RGBColor,
-        shape: MarkerShape,
-        radius: i32,
-    },
+    Marker(MarkerStyle),
 }
 
 /// One row of a legend; entries without a glyph are plain text lines (the
@@ -313,54 +342,31 @@ fn draw_entry(
     style: &Style,
 ) -> Result<(), PlotError> {
     let sw = m.sample_w - style.px(7.0);
+    let mid = (x0 + sw / 2, cy);
     match &e.glyph {
         Some(Glyph::Line {
-            color,
-            width,
-            dashed,
+            pen,
             marker,
             band_alpha,
-            halo,
         }) => {
+            let color = pen.color;
             if let Some(a) = band_alpha {
                 let h = style.px(6.0);
                 let corners = [(x0, cy - h), (x0 + sw, cy + h)];
                 area.draw(&Rectangle::new(corners, color.mix(*a).filled()))
                     .map_err(draw_err)?;
             }
-            let pts = [(x0, cy), (x0 + sw, cy)];
-            draw_polyline(area, &pts, *color, *width, *dashed, *halo, style)?;
+            pen.draw(area, &[(x0, cy), (x0 + sw, cy)], style)?;
             if let Some(shape) = marker {
                 let r = style.marker_size as i32;
-                draw_marker(area, (x0 + sw / 2, cy), *shape, r, *color, *color, style)?;
+                draw_marker(area, mid, *shape, r, (color, color), style)?;
             }
         }
-        Some(Glyph::Marker {
-            fill,
-            edge,
-            shape,
-            radius,
-        }) => draw_marker(
-            area,
-            (x0 + sw / 2, cy),
-            *shape,
-            *radius,
-            *fill,
-            *edge,
-            style,
-        )?,
+        Some(Glyph::Marker(mk)) => mk.draw(area, mid, style)?,
         None => {}
     }
     let at = (x0 + m.sample_w, cy);
-    draw_text(
-        area,
-        &e.label,
-        at,
-        m.font,
-        HPos::Left,
-        VAlign::Middle,
-        style,
-    )
+    draw_text(area, &e.label, at, m.font, MID_LEFT, style)
 }
 
 /// Size of a boxed single-column legend (or text block when no entry has a
@@ -457,13 +463,6 @@ pub(crate) fn draw_title(
     top: i32,
     style: &Style,
 ) -> Result<(), PlotError> {
-    draw_text(
-        area,
-        text,
-        (cx, top),
-        style.title_font,
-        HPos::Center,
-        VAlign::Top,
-        style,
-    )
+    let anchor = (HPos::Center, VAlign::Top);
+    draw_text(area, text, (cx, top), style.title_font, anchor, style)
 }

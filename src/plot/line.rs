@@ -8,12 +8,12 @@ use plotters::prelude::*;
 use super::axes::{self, Margins};
 use super::geometry::{clip_polyline, place_boxes, split_runs, Bounds, BoxSpec, Occupancy, Placed};
 use super::legend::{
-    draw_legend_box, draw_marker, draw_polyline, draw_title, legend_box_size, Glyph, LegendEntry,
-    MarkerShape, Px, MARKER_CYCLE,
+    draw_legend_box, draw_title, legend_box_size, Glyph, LegendEntry, MarkerShape, MarkerStyle,
+    Pen, Px, MARKER_CYCLE,
 };
-use super::style::{palette_color, text_size, Style, REF_LINE};
-use super::ticks::{padded_range, ticks, Fit, Ticks};
-use super::{draw_err, write_figure, Area, AxisScale, PlotError};
+use super::style::{palette_color, Style, REF_LINE};
+use super::ticks::{padded_range, Ticks};
+use super::{check_len, display_name, draw_err, write_figure, Area, AxisScale, PlotError};
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -132,6 +132,17 @@ struct PSeries {
     has_band: bool,
 }
 
+impl PSeries {
+    fn marker(&self, style: &Style) -> MarkerStyle {
+        MarkerStyle {
+            shape: self.shape,
+            radius: style.marker_size as i32,
+            fill: self.color,
+            edge: self.color,
+        }
+    }
+}
+
 struct PRef {
     label: String,
     y: f64,
@@ -214,21 +225,15 @@ impl LineChart {
         let mut y_ext = (f64::INFINITY, f64::NEG_INFINITY);
         let mut series = Vec::with_capacity(self.series.len());
         for (i, s) in self.series.iter().enumerate() {
-            let name = if s.label.is_empty() {
-                format!("#{i}")
-            } else {
-                s.label.clone()
-            };
+            let name = display_name(&s.label, i);
             if s.xs.is_empty() {
                 return Err(PlotError::EmptySeries { label: name });
             }
-            if s.ys.len() != s.xs.len() {
-                return Err(PlotError::LengthMismatch {
-                    what: format!("series `{name}`: ys vs xs"),
-                    expected: s.xs.len(),
-                    found: s.ys.len(),
-                });
-            }
+            check_len(
+                &format!("series `{name}`: ys vs xs"),
+                s.xs.len(),
+                s.ys.len(),
+            )?;
             let pts: Vec<Option<(f64, f64)>> =
                 s.xs.iter()
                     .zip(&s.ys)
@@ -249,13 +254,11 @@ impl LineChart {
             let mut band_runs = vec![];
             if let Some((lo, hi)) = &s.band {
                 for (v, what) in [(lo, "band lower"), (hi, "band upper")] {
-                    if v.len() != s.xs.len() {
-                        return Err(PlotError::LengthMismatch {
-                            what: format!("series `{name}`: {what} vs xs"),
-                            expected: s.xs.len(),
-                            found: v.len(),
-                        });
-                    }
+                    check_len(
+                        &format!("series `{name}`: {what} vs xs"),
+                        s.xs.len(),
+                        v.len(),
+                    )?;
                 }
                 let b = s.xs.iter().zip(lo.iter().zip(hi)).map(|(&x, (&l, &h))| {
                     let x = xs_.forward(x)?;
@@ -359,21 +362,13 @@ impl LineChart {
 
     fn legend_entries(prep: &Prepared, style: &Style) -> Vec<LegendEntry> {
         let line = |color, dashed, marker, band: bool| Glyph::Line {
-            color,
-            width: style.line_width,
-            dashed,
+            pen: Pen::new(color, dashed, false, style),
             marker,
             band_alpha: band.then_some(style.band_alpha),
-            halo: false,
         };
         let series = prep.series.iter().map(|s| {
             let glyph = match s.kind {
-                LineKind::MarkersOnly => Glyph::Marker {
-                    fill: s.color,
-                    edge: s.color,
-                    shape: s.shape,
-                    radius: style.marker_size as i32,
-                },
+                LineKind::MarkersOnly => Glyph::Marker(s.marker(style)),
                 k => line(
                     s.color,
                     k == LineKind::Dashed,
@@ -400,8 +395,6 @@ impl LineChart {
     fn layout(&self, prep: &Prepared, style: &Style) -> Layout {
         let (w, h) = (style.width as i32, style.height as i32);
         let m = style.margin as i32;
-        let tick_font = style.font(style.tick_font);
-        let (_, tick_h) = text_size(&tick_font, "0123456789");
         let top = axes::plot_top(style, axes::title_band(style, !self.title.is_empty()));
         let x_area = axes::x_area(style);
         let bottom = m / 2 + style.px(2.0);
@@ -410,52 +403,17 @@ impl LineChart {
 
         let xr = padded_range(prep.x_ext.0, prep.x_ext.1, self.x_scale, 0.03);
         let mut yr = padded_range(prep.y_ext.0, prep.y_ext.1, self.y_scale, 0.06);
-
-        let tick_w = |s: &str| text_size(&tick_font, s).0 as f64;
-        let tick_hf = |_: &str| tick_h as f64;
-        let y_ticks_for = |yr: (f64, f64)| {
-            ticks(
-                self.y_scale,
-                yr.0,
-                yr.1,
-                &Fit {
-                    px_per_unit: plot_h as f64 / (yr.1 - yr.0),
-                    extent: &tick_hf,
-                    gap: tick_h as f64 * 0.9,
-                    max_ticks: 7,
-                    scale: style.scale,
-                },
-            )
-        };
+        let y_ticks_for = |yr| axes::y_ticks(style, self.y_scale, yr, plot_h);
+        // The right margin depends on the last x label, which depends on the
+        // plot width: two rounds settle it.
         let x_layout = |y_ticks: &Ticks| {
-            let y_tw = y_ticks
-                .labels
-                .iter()
-                .map(|l| tick_w(l) as i32)
-                .max()
-                .unwrap_or(0);
-            let y_area = axes::y_area(style, y_tw);
+            let y_area = axes::y_area(style, axes::label_width(style, y_ticks));
             let mut right = m + style.px(6.0);
             let mut x_ticks = Ticks::default();
             for _ in 0..2 {
                 let plot_w = (w - left - y_area - right).max(50);
-                x_ticks = ticks(
-                    self.x_scale,
-                    xr.0,
-                    xr.1,
-                    &Fit {
-                        px_per_unit: plot_w as f64 / (xr.1 - xr.0),
-                        extent: &tick_w,
-                        gap: style.px(16.0) as f64,
-                        max_ticks: 9,
-                        scale: style.scale,
-                    },
-                );
-                if let (Some(t), Some(l)) = (x_ticks.major.last(), x_ticks.labels.last()) {
-                    let dist = (xr.1 - t) / (xr.1 - xr.0) * plot_w as f64;
-                    let over = (tick_w(l) / 2.0 - dist).ceil() as i32 + style.px(3.0);
-                    right = right.max(over);
-                }
+                x_ticks = axes::x_ticks(style, self.x_scale, xr, plot_w);
+                right = right.max(axes::x_overhang(style, &x_ticks, xr, plot_w));
             }
             (y_area, right, x_ticks)
         };
@@ -567,15 +525,7 @@ impl LineChart {
         // Reference lines.
         for r in &prep.refs {
             let pts = [to_px((xr.0, r.y)), to_px((xr.1, r.y))];
-            draw_polyline(
-                root,
-                &pts,
-                REF_LINE,
-                style.line_width,
-                r.dashed,
-                false,
-                style,
-            )?;
+            Pen::new(REF_LINE, r.dashed, false, style).draw(root, &pts, style)?;
         }
         // Lines.
         for s in &prep.series {
@@ -594,15 +544,8 @@ impl LineChart {
                 }
                 for piece in clip_polyline(r, &bounds) {
                     let pts: Vec<Px> = piece.into_iter().map(to_px).collect();
-                    draw_polyline(
-                        root,
-                        &pts,
-                        s.color,
-                        style.line_width,
-                        s.kind == LineKind::Dashed,
-                        false,
-                        style,
-                    )?;
+                    let pen = Pen::new(s.color, s.kind == LineKind::Dashed, false, style);
+                    pen.draw(root, &pts, style)?;
                 }
             }
         }
@@ -619,15 +562,7 @@ impl LineChart {
             let pts = s.runs.iter().flatten().step_by(every);
             for &p in pts {
                 if bounds.contains(p) {
-                    draw_marker(
-                        root,
-                        to_px(p),
-                        s.shape,
-                        style.marker_size as i32,
-                        s.color,
-                        s.color,
-                        style,
-                    )?;
+                    s.marker(style).draw(root, to_px(p), style)?;
                 }
             }
         }

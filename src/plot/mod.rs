@@ -85,6 +85,14 @@ impl AxisScale {
             _ => None,
         }
     }
+
+    pub(crate) fn from_log(log: bool) -> AxisScale {
+        if log {
+            AxisScale::Log10
+        } else {
+            AxisScale::Linear
+        }
+    }
 }
 
 /// Errors raised while validating plot input, drawing, or checking output files.
@@ -147,6 +155,28 @@ pub enum PlotError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// How errors name item `i` (a series or panel): its label, or `#i`.
+pub(crate) fn display_name(label: &str, i: usize) -> String {
+    if label.is_empty() {
+        format!("#{i}")
+    } else {
+        label.to_string()
+    }
+}
+
+/// [`PlotError::LengthMismatch`] unless `found == expected`.
+pub(crate) fn check_len(what: &str, expected: usize, found: usize) -> Result<(), PlotError> {
+    if found == expected {
+        return Ok(());
+    }
+    let what = what.to_string();
+    Err(PlotError::LengthMismatch {
+        what,
+        expected,
+        found,
+    })
 }
 
 pub(crate) fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {

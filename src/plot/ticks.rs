@@ -55,7 +55,7 @@ pub(crate) fn padded_range(lo: f64, hi: f64, scale: AxisScale, frac: f64) -> (f6
 /// Ticks for an axis with the given scale over `[lo, hi]` (drawing space).
 pub(crate) fn ticks(scale: AxisScale, lo: f64, hi: f64, fit: &Fit) -> Ticks {
     match scale {
-        AxisScale::Linear => linear_ticks(lo, hi, fit),
+        AxisScale::Linear => stepped_ticks(lo, hi, |v| v, fit),
         AxisScale::Log10 => log_ticks(lo, hi, fit),
     }
 }
@@ -102,20 +102,11 @@ fn nice_steps(start: f64) -> impl Iterator<Item = f64> {
 
 /// The round step (1, 2, 2.5, 5 × 10^k) nearest (in ratio) to `target`.
 pub(crate) fn nearest_nice_step(target: f64) -> f64 {
-    let mut best = f64::NAN;
-    let mut best_d = f64::INFINITY;
-    for s in nice_steps(target / 10.0).take(12) {
-        let d = (s / target).ln().abs();
-        if d < best_d {
-            best_d = d;
-            best = s;
-        }
-    }
-    best
-}
-
-fn linear_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
-    stepped_ticks(lo, hi, |v| v, fit)
+    let off = |s: f64| (s / target).ln().abs();
+    let steps = nice_steps(target / 10.0).take(12);
+    steps
+        .min_by(|a, b| off(*a).total_cmp(&off(*b)))
+        .unwrap_or(f64::NAN)
 }
 
 /// Round values spaced linearly (steps 1, 2, 2.5, 5 × 10^k, at most 10
@@ -345,6 +336,7 @@ mod tests {
 
     #[test]
     fn linear_labels_are_clean() {
+        let linear_ticks = |lo, hi, fit: &Fit| ticks(AxisScale::Linear, lo, hi, fit);
         let t = linear_ticks(0.0, 1.0, &fit(500.0));
         assert!(t.major.len() >= 3, "{t:?}");
         assert!(t.labels.iter().all(|l| l.len() <= 4), "{t:?}");

@@ -12,7 +12,7 @@
 //! seed before block j + 1 ([`super::fast::diagonal_block`], the single-seed
 //! building block), so G independent chains share the ports. G per level
 //! ([`group_size`]) was chosen by measurement (README, Benchmarks): larger
-//! groups spill the seeds' pointers and lose. Measured, it is ≈ 0.93× the
+//! groups spill the seeds' pointers and lose. Measured, it is ≈ 0.92–1.02× the
 //! single-seed path (the step is closer to throughput-bound than its
 //! latency chain suggests), so the decay engine still runs seeds one by one.
 //!

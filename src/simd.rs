@@ -497,17 +497,6 @@ pub(crate) trait Lanes: Copy {
     unsafe fn sub(self, o: Self) -> Self;
     /// Lane-wise `self · o`.
     unsafe fn mul(self, o: Self) -> Self;
-    /// Lane i = `*base.add(offsets[i])` (the lockstep kernel's loads of
-    /// each seed's row of X). Default: W scalar loads; AVX2/AVX-512 override
-    /// it with a hardware gather.
-    #[inline(always)]
-    unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
-        let mut t = [0.0f64; LANES];
-        for (i, ti) in t.iter_mut().take(Self::W).enumerate() {
-            *ti = *base.add(*offsets.add(i));
-        }
-        Self::load(t.as_ptr())
-    }
     /// The fixed 8-lane reduction of `LANES / W` accumulators.
     #[inline(always)]
     unsafe fn reduce(acc: &[Self; LANES]) -> f64 {
@@ -574,32 +563,6 @@ mod x86_reduce {
         let s = _mm256_add_pd(acc[0], acc[1]);
         finish(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s))
     }
-    /// Gathers (offsets are usize = i64 on x86-64, scale 8 bytes).
-    pub trait Gather: Sized {
-        unsafe fn gather(base: *const f64, offsets: *const usize) -> Self;
-    }
-    #[inline(always)]
-    pub unsafe fn gather<T: Gather>(base: *const f64, offsets: *const usize) -> T {
-        T::gather(base, offsets)
-    }
-    impl Gather for __m512d {
-        #[inline(always)]
-        unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
-            _mm512_i64gather_pd::<8>(_mm512_loadu_si512(offsets as *const _), base)
-        }
-    }
-    impl Gather for __m256d {
-        #[inline(always)]
-        unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
-            _mm256_i64gather_pd::<8>(base, _mm256_loadu_si256(offsets as *const _))
-        }
-    }
-    impl Gather for __m128d {
-        #[inline(always)]
-        unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
-            _mm_set_pd(*base.add(*offsets.add(1)), *base.add(*offsets))
-        }
-    }
     #[inline(always)]
     pub unsafe fn sse2(acc: &[__m128d; LANES]) -> f64 {
         finish(_mm_add_pd(acc[0], acc[2]), _mm_add_pd(acc[1], acc[3]))
@@ -611,10 +574,6 @@ macro_rules! x86_lanes {
     ($vec:ty, $w:expr, $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident, $reduce:ident) => {
         impl Lanes for $vec {
             const W: usize = $w;
-            #[inline(always)]
-            unsafe fn gather(base: *const f64, offsets: *const usize) -> Self {
-                x86_reduce::gather(base, offsets)
-            }
             #[inline(always)]
             unsafe fn reduce(acc: &[Self; LANES]) -> f64 {
                 x86_reduce::$reduce(acc)

@@ -122,7 +122,7 @@ unsafe fn segment_sse2(sg: &mut Segment, feed: &mut Feed, steps: u64) -> u64 {
 /// The residual of the generic step before scaling: (f − y) − σξ (the
 /// noise term only with σ > 0, as there).
 #[inline(always)]
-fn residual(pred: f64, y: f64, sigma: f64, xi: f64) -> f64 {
+pub(super) fn residual(pred: f64, y: f64, sigma: f64, xi: f64) -> f64 {
     let mut r = pred - y;
     if sigma > 0.0 {
         r -= xi * sigma;
@@ -268,7 +268,12 @@ unsafe fn dot<T: Lanes>(a: *const f64, b: *const f64, d: usize) -> f64 {
 
 /// Σ (a_j b_j) c_j in the fixed 8-lane order (`simd::triple_dot`).
 #[inline(always)]
-unsafe fn triple_dot<T: Lanes>(a: *const f64, b: *const f64, c: *const f64, d: usize) -> f64 {
+pub(super) unsafe fn triple_dot<T: Lanes>(
+    a: *const f64,
+    b: *const f64,
+    c: *const f64,
+    d: usize,
+) -> f64 {
     let m = d / LANES * LANES;
     let mut acc = [T::splat(0.0); LANES];
     let mut i = 0;
@@ -305,19 +310,55 @@ unsafe fn diagonal_update_dot<T: Lanes, const NEXT: bool>(
     let mut acc = [T::splat(0.0); LANES];
     let mut i = 0;
     while i < m {
-        for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
-            let o = i + r * T::W;
-            let w = c.mul(T::load(x.add(o)));
-            let (uo, vo) = (T::load(u.add(o)), T::load(v.add(o)));
-            let (un, vn) = (uo.sub(w.mul(vo)), vo.sub(w.mul(uo)));
-            un.store(u.add(o));
-            vn.store(v.add(o));
-            if NEXT {
-                *acc_r = acc_r.add(un.mul(vn).mul(T::load(xn.add(o))));
-            }
-        }
+        diagonal_block::<T, NEXT>(u, v, x, c, xn, i, &mut acc);
         i += LANES;
     }
+    let tail = diagonal_tail::<NEXT>(u, v, x, coef, xn, m, d);
+    if NEXT {
+        T::reduce(&acc) + tail
+    } else {
+        0.0
+    }
+}
+
+/// The 8 elements from `i` of [`diagonal_update_dot`] (`c` = coef
+/// splatted): the building block the seeds-in-lockstep kernel interleaves
+/// across seeds, so both paths run the same operations.
+#[inline(always)]
+pub(super) unsafe fn diagonal_block<T: Lanes, const NEXT: bool>(
+    u: *mut f64,
+    v: *mut f64,
+    x: *const f64,
+    c: T,
+    xn: *const f64,
+    i: usize,
+    acc: &mut [T; LANES],
+) {
+    for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
+        let o = i + r * T::W;
+        let w = c.mul(T::load(x.add(o)));
+        let (uo, vo) = (T::load(u.add(o)), T::load(v.add(o)));
+        let (un, vn) = (uo.sub(w.mul(vo)), vo.sub(w.mul(uo)));
+        un.store(u.add(o));
+        vn.store(v.add(o));
+        if NEXT {
+            *acc_r = acc_r.add(un.mul(vn).mul(T::load(xn.add(o))));
+        }
+    }
+}
+
+/// The elements m..d of [`diagonal_update_dot`], in index order; with
+/// `NEXT`, their sum of (u_j v_j) xn_j (added after the lane reduction).
+#[inline(always)]
+pub(super) unsafe fn diagonal_tail<const NEXT: bool>(
+    u: *mut f64,
+    v: *mut f64,
+    x: *const f64,
+    coef: f64,
+    xn: *const f64,
+    m: usize,
+    d: usize,
+) -> f64 {
     let mut tail = 0.0;
     for j in m..d {
         let w = coef * *x.add(j);
@@ -329,11 +370,7 @@ unsafe fn diagonal_update_dot<T: Lanes, const NEXT: bool>(
             tail += un * vn * *xn.add(j);
         }
     }
-    if NEXT {
-        T::reduce(&acc) + tail
-    } else {
-        0.0
-    }
+    tail
 }
 
 /// θ += neg x (`simd::axpy`); with `NEXT`, also Σ θ_j xn_j of the new θ.

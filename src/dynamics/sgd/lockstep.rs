@@ -1,23 +1,44 @@
 //! Seeds in lockstep: S runs of the same problem and method (Diagonal, f64,
 //! B = 1, label or no noise), each with its own ChaCha8 stream, advanced
-//! together with the seeds in the vector lanes (structure of arrays,
-//! coordinate-major: `u[j·P + s]`). Each seed samples its own row, so the
-//! loads of x are gathers (`Lanes::gather`).
+//! together in groups of G seeds interleaved inside the single-seed fused
+//! loop of [`super::fast`].
+//!
+//! The single-seed B = 1 step is latency-bound: its dot product is one
+//! dependent chain (⌊d/8⌋ vector adds per accumulator, the lane reduction,
+//! then the multiplies into the next step's update), so the FP ports are
+//! mostly idle. Here each seed of a group keeps its own contiguous u, v
+//! (its state's θ, no copy), its own row of X, its own 8-lane accumulators
+//! and its own stream; the pass over the coordinates does block j of every
+//! seed before block j + 1 ([`super::fast::diagonal_block`], the single-seed
+//! building block), so G independent chains share the ports. G per level
+//! ([`group_size`]) was chosen by measurement (README, Benchmarks): larger
+//! groups spill the seeds' pointers and lose. Measured, it is ≈ 0.92–1.02× the
+//! single-seed path (the step is closer to throughput-bound than its
+//! latency chain suggests), so the decay engine still runs seeds one by one.
+//!
+//! The previous design put the seeds in the vector lanes (structure of
+//! arrays, `u[j·P + s]`): every load of x became a gather (each seed samples
+//! its own row) and the seeds had to be packed and unpacked per segment; it
+//! ran at 0.6× the single-seed path at S = 8.
 //!
 //! Per seed, every operation is the single run's in its order — lane `l` of
-//! the 8 accumulators sums the elements 8m + l, reduced as
-//! ((a0+a4)+(a1+a5))+((a2+a6)+(a3+a7)), the tail in index order and added
-//! last — so each seed's iterate, records and stop reason are bit-identical
-//! to [`super::run_sgd_recording`] on that seed alone (`tests/sgd_lockstep.rs`).
-//! A seed whose residual becomes non-finite keeps its iterate of that step
-//! and leaves the pack; the others go on.
+//! the 8 accumulators sums the elements 8m + l, reduced by `Lanes::reduce`,
+//! the tail in index order and added last — and each seed draws from its own
+//! stream in the same order as alone (step k + 1's sample before step k's
+//! update), so each seed's iterate, records and stop reason are
+//! bit-identical to [`super::run_sgd_recording`] on that seed alone
+//! (`tests/sgd_lockstep.rs`). A seed whose residual becomes non-finite keeps
+//! its iterate of that step and leaves its group; the others go on from the
+//! sample they have already drawn.
 
 use super::{
-    divergence_hint, fast::Feed, run_sgd_recording, Divergence, NoiseModel, Probe, Sgd, SgdRun,
-    SgdState, StopReason,
+    divergence_hint,
+    fast::{diagonal_block, diagonal_tail, residual, triple_dot, Feed},
+    run_sgd_recording, Divergence, ElapsedTimes, NoiseModel, Probe, Sgd, SgdRun, SgdState,
+    StopReason,
 };
 use crate::model::{Diagonal, Problem};
-use crate::scalar::Real;
+use crate::schedule::Schedule;
 use crate::simd::{self, Lanes, Level, LANES};
 
 /// Run `steps` steps of every state (all at the same step) recording at
@@ -46,8 +67,6 @@ pub fn run_sgd_lockstep<P: Probe<f64>>(
             .collect();
     }
     let d = problem.data.d();
-    let x = problem.data.x.as_slice();
-    let y = &problem.data.y[..];
     let sigma = method.batch_label_sigma();
     let schedule = &method.schedule;
     let count = states.len();
@@ -69,6 +88,7 @@ pub fn run_sgd_lockstep<P: Probe<f64>>(
             hint: divergence_hint(problem, method, &state.initial_theta, lr),
         })
     };
+    let g = group_size(simd::active());
     loop {
         let lr = schedule.lr(k);
         if next_record < record_steps.len() && record_steps[next_record] == k {
@@ -96,21 +116,54 @@ pub fn run_sgd_lockstep<P: Probe<f64>>(
             seg_end = seg_end.min(change);
             lr
         });
-        let mut pack = Pack::new(states, &active, d);
-        let (done, lost) = pack.run(states, x, y, sigma, schedule, constant_lr, k, seg_end - k);
-        pack.unpack(states, &lost);
-        k += done;
-        for &lane in &lost {
-            let s = active[lane];
-            let at = k - 1;
-            states[s].step = at;
+        let ctx = Ctx {
+            x: problem.data.x.as_slice(),
+            y: &problem.data.y[..],
+            d,
+            sigma,
+            schedule,
+            constant_lr,
+        };
+        let mut seats = states
+            .iter_mut()
+            .enumerate()
+            .filter(|(s, _)| active.contains(s))
+            .map(|(seed, state)| Seat {
+                seed,
+                state,
+                pending: None,
+            });
+        let mut lost = Vec::new();
+        loop {
+            let mut group: Vec<Seat> = seats.by_ref().take(g).collect();
+            if group.is_empty() {
+                break;
+            }
+            // Steps [k, at) taken by every seat still in the group.
+            let mut at = k;
+            while !group.is_empty() {
+                let (done, gone) = run_group(&ctx, &mut group, at, seg_end - at);
+                at += done;
+                if gone.is_empty() {
+                    break;
+                }
+                // Highest position first, so the lower ones stay valid.
+                for &i in gone.iter().rev() {
+                    let seat = group.remove(i);
+                    seat.state.step = at;
+                    lost.push(seat.seed);
+                }
+            }
+            for seat in group {
+                seat.state.step = seg_end;
+            }
+        }
+        for &s in &lost {
+            let at = states[s].step;
             stops[s] = Some(diverged("residual", &states[s], at, schedule.lr(at)));
         }
-        let lost_seeds: Vec<usize> = lost.iter().map(|&l| active[l]).collect();
-        active.retain(|s| !lost_seeds.contains(s));
-        for &s in &active {
-            states[s].step = k;
-        }
+        active.retain(|s| !lost.contains(s));
+        k = seg_end;
     }
     states
         .iter()
@@ -125,228 +178,199 @@ pub fn run_sgd_lockstep<P: Probe<f64>>(
         .collect()
 }
 
-/// The active seeds' u and v, coordinate-major, `p` lanes per coordinate
-/// (the seeds padded to a multiple of 8 with inert lanes: row 0, no noise,
-/// u = v = 0, never written back).
-struct Pack {
-    seeds: Vec<usize>,
+/// Seeds per group on each level: enough independent chains to cover the
+/// add latency while the G seeds' accumulators (8 / W vectors each) and
+/// coefficients stay in the vector registers (measured, README Benchmarks).
+fn group_size(level: Level) -> usize {
+    match level {
+        Level::Avx512 => 4,
+        Level::Avx2 => 2,
+        _ => 2,
+    }
+}
+
+/// The problem and the segment's learning rates, shared by the groups.
+struct Ctx<'a> {
+    x: &'a [f64],
+    y: &'a [f64],
     d: usize,
-    p: usize,
-    u: Vec<f64>,
-    v: Vec<f64>,
+    sigma: f64,
+    schedule: &'a Schedule,
+    /// η of every step of the segment when constant over it.
+    constant_lr: Option<f64>,
 }
 
-impl Pack {
-    fn new(states: &[SgdState<f64>], seeds: &[usize], d: usize) -> Self {
-        let p = seeds.len().div_ceil(LANES) * LANES;
-        let (mut u, mut v) = (vec![0.0; d * p], vec![0.0; d * p]);
-        for (lane, &s) in seeds.iter().enumerate() {
-            let (su, sv) = states[s].theta.split_at(d);
-            for j in 0..d {
-                u[j * p + lane] = su[j];
-                v[j * p + lane] = sv[j];
-            }
-        }
-        Self {
-            seeds: seeds.to_vec(),
-            d,
-            p,
-            u,
-            v,
-        }
-    }
-
-    /// Write the iterates back (the lanes in `keep_old` were written when
-    /// their residual became non-finite; their last step was not taken).
-    fn unpack(&self, states: &mut [SgdState<f64>], keep_old: &[usize]) {
-        let (d, p) = (self.d, self.p);
-        for (lane, &s) in self.seeds.iter().enumerate() {
-            if keep_old.contains(&lane) {
-                continue;
-            }
-            let (su, sv) = states[s].theta.split_at_mut(d);
-            for j in 0..d {
-                su[j] = self.u[j * p + lane];
-                sv[j] = self.v[j * p + lane];
-            }
-        }
-    }
-
-    /// Up to `steps` steps from step `k`; returns the steps taken and the
-    /// lanes whose residual became non-finite at the last of them (their
-    /// iterate before that step is written to their state at once).
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &mut self,
-        states: &mut [SgdState<f64>],
-        x: &[f64],
-        y: &[f64],
-        sigma: f64,
-        schedule: &crate::schedule::Schedule,
-        constant_lr: Option<f64>,
-        k: u64,
-        steps: u64,
-    ) -> (u64, Vec<usize>) {
-        let mut st = Step {
-            off: vec![0usize; self.p],
-            yv: vec![0.0; self.p],
-            noise: vec![0.0; self.p],
-            coef: vec![0.0; self.p],
-        };
-        let mut lost = Vec::new();
-        for s in 0..steps {
-            let step = k + s;
-            // Each seed draws from its own stream, as alone.
-            let mut lr = 0.0;
-            for (lane, &seed) in self.seeds.iter().enumerate() {
-                let state = &mut states[seed];
-                let mut feed = Feed {
-                    noise: &mut state.noise,
-                    schedule,
-                    times: state.times,
-                    step,
-                    constant_lr,
-                };
-                let (mut row, mut xi) = ([0usize; 1], [0.0f64; 1]);
-                lr = feed.draw(&mut row, &mut xi);
-                st.off[lane] = row[0] * self.d;
-                st.yv[lane] = y[row[0]];
-                st.noise[lane] = xi[0];
-            }
-            // SAFETY: the pack and scratch hold p lanes per coordinate, the
-            // offsets address rows of X.
-            unsafe { self.forward(x, sigma, &mut st) };
-            for (lane, c) in st.coef.iter_mut().enumerate().take(self.seeds.len()) {
-                if c.is_finite() {
-                    *c *= lr;
-                } else {
-                    lost.push(lane);
-                    *c = 0.0;
-                }
-            }
-            // A diverged seed keeps the iterate this step starts from.
-            for &lane in &lost {
-                let (d, p) = (self.d, self.p);
-                let (su, sv) = states[self.seeds[lane]].theta.split_at_mut(d);
-                for j in 0..d {
-                    su[j] = self.u[j * p + lane];
-                    sv[j] = self.v[j * p + lane];
-                }
-            }
-            unsafe { self.update(x, &st) };
-            for (lane, &seed) in self.seeds.iter().enumerate() {
-                if !lost.contains(&lane) {
-                    states[seed].times.advance(lr);
-                }
-            }
-            if !lost.is_empty() {
-                return (s + 1, lost);
-            }
-        }
-        (steps, lost)
-    }
-
-    /// coef[lane] = residual of each lane (before the η scaling).
-    unsafe fn forward(&self, x: &[f64], sigma: f64, st: &mut Step) {
-        match simd::active() {
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => forward_avx512(self, x, sigma, st),
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => forward_avx2(self, x, sigma, st),
-            _ => forward_body::<f64>(self, x, sigma, st),
-        }
-    }
-
-    unsafe fn update(&mut self, x: &[f64], st: &Step) {
-        match simd::active() {
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => update_avx512(self, x, st),
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => update_avx2(self, x, st),
-            _ => update_body::<f64>(self, x, st),
-        }
-    }
+/// One seed of a group: its state and, after another seed of its group
+/// diverged, the step it has drawn but not taken.
+struct Seat<'a> {
+    seed: usize,
+    state: &'a mut SgdState<f64>,
+    pending: Option<Pending>,
 }
 
-/// The per-step lane data.
-struct Step {
-    off: Vec<usize>,
-    yv: Vec<f64>,
-    noise: Vec<f64>,
-    coef: Vec<f64>,
+/// A drawn step: its row, ξ, η and the prediction at the current iterate.
+#[derive(Clone, Copy)]
+struct Pending {
+    row: usize,
+    xi: f64,
+    lr: f64,
+    pred: f64,
+}
+
+/// Up to `steps` steps of every seat from step `k`; returns the steps taken
+/// by all and the positions (ascending) of the seats whose residual became
+/// non-finite at the next step (their iterate is that step's input; the
+/// others keep that step's drawn sample as `pending`).
+fn run_group(ctx: &Ctx, group: &mut [Seat], k: u64, steps: u64) -> (u64, Vec<usize>) {
+    debug_assert!((1..=LANES).contains(&group.len()));
+    match simd::active() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Avx512 is only active when avx512f was detected.
+        Level::Avx512 => unsafe { group_avx512(ctx, group, k, steps) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Avx2 is only active when avx2 was detected.
+        Level::Avx2 => unsafe { group_avx2(ctx, group, k, steps) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        Level::Sse2 => unsafe { group_sse2(ctx, group, k, steps) },
+        // SAFETY: the portable 1-lane vector needs no feature.
+        _ => unsafe { group_any::<f64>(ctx, group, k, steps) },
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn forward_avx512(pk: &Pack, x: &[f64], sigma: f64, st: &mut Step) {
-    forward_body::<std::arch::x86_64::__m512d>(pk, x, sigma, st)
-}
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn forward_avx2(pk: &Pack, x: &[f64], sigma: f64, st: &mut Step) {
-    forward_body::<std::arch::x86_64::__m256d>(pk, x, sigma, st)
-}
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn update_avx512(pk: &mut Pack, x: &[f64], st: &Step) {
-    update_body::<std::arch::x86_64::__m512d>(pk, x, st)
-}
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn update_avx2(pk: &mut Pack, x: &[f64], st: &Step) {
-    update_body::<std::arch::x86_64::__m256d>(pk, x, st)
+unsafe fn group_avx512(ctx: &Ctx, group: &mut [Seat], k: u64, steps: u64) -> (u64, Vec<usize>) {
+    group_any::<std::arch::x86_64::__m512d>(ctx, group, k, steps)
 }
 
-/// Per lane: r = ((u ⊙ v) · x_row in the 8-lane order) − y_row − σξ.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn group_avx2(ctx: &Ctx, group: &mut [Seat], k: u64, steps: u64) -> (u64, Vec<usize>) {
+    group_any::<std::arch::x86_64::__m256d>(ctx, group, k, steps)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+unsafe fn group_sse2(ctx: &Ctx, group: &mut [Seat], k: u64, steps: u64) -> (u64, Vec<usize>) {
+    group_any::<std::arch::x86_64::__m128d>(ctx, group, k, steps)
+}
+
+/// The group's size as a constant (a remainder group is smaller than G).
 #[inline(always)]
-unsafe fn forward_body<T: Lanes>(pk: &Pack, x: &[f64], sigma: f64, st: &mut Step) {
-    let (d, p) = (pk.d, pk.p);
+unsafe fn group_any<T: Lanes>(
+    ctx: &Ctx,
+    group: &mut [Seat],
+    k: u64,
+    steps: u64,
+) -> (u64, Vec<usize>) {
+    match group.len() {
+        1 => interleaved::<T, 1>(ctx, group, k, steps),
+        2 => interleaved::<T, 2>(ctx, group, k, steps),
+        3 => interleaved::<T, 3>(ctx, group, k, steps),
+        4 => interleaved::<T, 4>(ctx, group, k, steps),
+        5 => interleaved::<T, 5>(ctx, group, k, steps),
+        6 => interleaved::<T, 6>(ctx, group, k, steps),
+        7 => interleaved::<T, 7>(ctx, group, k, steps),
+        _ => interleaved::<T, 8>(ctx, group, k, steps),
+    }
+}
+
+/// SAFETY: called from a function compiled with `T`'s target feature;
+/// `group.len() == G`; each θ holds u then v (2d entries), rows < n.
+#[inline(always)]
+unsafe fn interleaved<T: Lanes, const G: usize>(
+    ctx: &Ctx,
+    group: &mut [Seat],
+    k: u64,
+    steps: u64,
+) -> (u64, Vec<usize>) {
+    debug_assert_eq!(group.len(), G);
+    if steps == 0 {
+        return (0, Vec::new());
+    }
+    let (d, x) = (ctx.d, ctx.x.as_ptr());
     let m = d / LANES * LANES;
-    let (u, v, xp) = (pk.u.as_ptr(), pk.v.as_ptr(), x.as_ptr());
-    let sg = T::splat(sigma);
-    let mut b = 0;
-    while b < p {
-        let off = st.off.as_ptr().add(b);
-        let mut acc = [T::splat(0.0); LANES];
-        for j in 0..m {
-            let o = j * p + b;
-            let uv = T::load(u.add(o)).mul(T::load(v.add(o)));
-            let a = &mut acc[j % LANES];
-            *a = a.add(uv.mul(T::gather(xp.add(j), off)));
+    let u: [*mut f64; G] = std::array::from_fn(|g| group[g].state.theta.as_mut_ptr());
+    let v: [*mut f64; G] = std::array::from_fn(|g| u[g].add(d));
+    let mut times: [ElapsedTimes; G] = std::array::from_fn(|g| group[g].state.times);
+    // Each seed's stream draws the step after `step` next.
+    let draw = |seat: &mut Seat, step: u64| {
+        let mut feed = Feed {
+            noise: &mut seat.state.noise,
+            schedule: ctx.schedule,
+            times: ElapsedTimes::default(),
+            step,
+            constant_lr: ctx.constant_lr,
+        };
+        let (mut row, mut xi) = ([0usize; 1], [0.0f64; 1]);
+        let lr = feed.draw(&mut row, &mut xi);
+        (row[0], xi[0], lr)
+    };
+    let mut cur: [Pending; G] = std::array::from_fn(|g| match group[g].pending.take() {
+        Some(p) => p,
+        None => {
+            let (row, xi, lr) = draw(&mut group[g], k);
+            let pred = triple_dot::<T>(u[g], v[g], x.add(row * d), d);
+            Pending { row, xi, lr, pred }
         }
-        let mut tail = T::splat(0.0);
-        for j in m..d {
-            let o = j * p + b;
-            let uv = T::load(u.add(o)).mul(T::load(v.add(o)));
-            tail = tail.add(uv.mul(T::gather(xp.add(j), off)));
+    });
+    let mut taken = steps;
+    let mut gone = Vec::new();
+    for s in 0..steps {
+        let mut coef = [0.0; G];
+        for g in 0..G {
+            let p = &cur[g];
+            let r = residual(p.pred, ctx.y[p.row], ctx.sigma, p.xi);
+            if !r.is_finite() {
+                gone.push(g);
+            }
+            coef[g] = r * p.lr;
         }
-        let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-        let head = a0.add(a4).add(a1.add(a5)).add(a2.add(a6).add(a3.add(a7)));
-        let mut r = head.add(tail).sub(T::load(st.yv.as_ptr().add(b)));
-        if sigma > 0.0 {
-            r = r.sub(T::load(st.noise.as_ptr().add(b)).mul(sg));
+        if !gone.is_empty() {
+            for (seat, p) in group.iter_mut().zip(cur) {
+                seat.pending = Some(p);
+            }
+            taken = s;
+            break;
         }
-        r.store(st.coef.as_mut_ptr().add(b));
-        b += T::W;
+        let xk: [*const f64; G] = std::array::from_fn(|g| x.add(cur[g].row * d));
+        let c: [T; G] = std::array::from_fn(|g| T::splat(coef[g]));
+        let mut acc = [[T::splat(0.0); LANES]; G];
+        if s + 1 < steps {
+            let next: [(usize, f64, f64); G] =
+                std::array::from_fn(|g| draw(&mut group[g], k + s + 1));
+            let xn: [*const f64; G] = std::array::from_fn(|g| x.add(next[g].0 * d));
+            let mut i = 0;
+            while i < m {
+                for g in 0..G {
+                    diagonal_block::<T, true>(u[g], v[g], xk[g], c[g], xn[g], i, &mut acc[g]);
+                }
+                i += LANES;
+            }
+            for g in 0..G {
+                let tail = diagonal_tail::<true>(u[g], v[g], xk[g], coef[g], xn[g], m, d);
+                times[g].advance(cur[g].lr);
+                let (row, xi, lr) = next[g];
+                let pred = T::reduce(&acc[g]) + tail;
+                cur[g] = Pending { row, xi, lr, pred };
+            }
+        } else {
+            let mut i = 0;
+            while i < m {
+                for g in 0..G {
+                    diagonal_block::<T, false>(u[g], v[g], xk[g], c[g], xk[g], i, &mut acc[g]);
+                }
+                i += LANES;
+            }
+            for g in 0..G {
+                diagonal_tail::<false>(u[g], v[g], xk[g], coef[g], xk[g], m, d);
+                times[g].advance(cur[g].lr);
+            }
+        }
     }
-}
-
-/// Per lane: w = coef · x_row; u −= w ⊙ v, v −= w ⊙ u (old u, v).
-#[inline(always)]
-unsafe fn update_body<T: Lanes>(pk: &mut Pack, x: &[f64], st: &Step) {
-    let (d, p) = (pk.d, pk.p);
-    let (u, v, xp) = (pk.u.as_mut_ptr(), pk.v.as_mut_ptr(), x.as_ptr());
-    let mut b = 0;
-    while b < p {
-        let off = st.off.as_ptr().add(b);
-        let c = T::load(st.coef.as_ptr().add(b));
-        for j in 0..d {
-            let o = j * p + b;
-            let w = c.mul(T::gather(xp.add(j), off));
-            let (uo, vo) = (T::load(u.add(o)), T::load(v.add(o)));
-            uo.sub(w.mul(vo)).store(u.add(o));
-            vo.sub(w.mul(uo)).store(v.add(o));
-        }
-        b += T::W;
+    for (seat, t) in group.iter_mut().zip(times) {
+        seat.state.times = t;
     }
+    (taken, gone)
 }

@@ -3,7 +3,7 @@
 //! together in groups of G seeds interleaved inside the single-seed fused
 //! loop of [`super::fast`].
 //!
-//! The single-seed B = 1 step is latency-bound: its dot product is one
+//! The single-seed B = 1 step looks latency-bound: its dot product is one
 //! dependent chain (⌊d/8⌋ vector adds per accumulator, the lane reduction,
 //! then the multiplies into the next step's update), so the FP ports are
 //! mostly idle. Here each seed of a group keeps its own contiguous u, v

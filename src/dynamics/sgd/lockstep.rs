@@ -276,6 +276,30 @@ unsafe fn group_any<T: Lanes>(
     }
 }
 
+/// The full blocks 0..m of one step for every seed of a group, block j of
+/// every seed before block j + 1 ([`diagonal_block`] per seed; with `NEXT`,
+/// each seed's accumulators collect its next dot product against `xn`).
+/// SAFETY: as for [`interleaved`]; every pointer covers at least m entries.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn blocks<T: Lanes, const G: usize, const NEXT: bool>(
+    u: &[*mut f64; G],
+    v: &[*mut f64; G],
+    xk: &[*const f64; G],
+    c: &[T; G],
+    xn: &[*const f64; G],
+    m: usize,
+    acc: &mut [[T; LANES]; G],
+) {
+    let mut i = 0;
+    while i < m {
+        for g in 0..G {
+            diagonal_block::<T, NEXT>(u[g], v[g], xk[g], c[g], xn[g], i, &mut acc[g]);
+        }
+        i += LANES;
+    }
+}
+
 /// SAFETY: called from a function compiled with `T`'s target feature;
 /// `group.len() == G`; each θ holds u then v (2d entries), rows < n.
 #[inline(always)]
@@ -341,13 +365,7 @@ unsafe fn interleaved<T: Lanes, const G: usize>(
             let next: [(usize, f64, f64); G] =
                 std::array::from_fn(|g| draw(&mut group[g], k + s + 1));
             let xn: [*const f64; G] = std::array::from_fn(|g| x.add(next[g].0 * d));
-            let mut i = 0;
-            while i < m {
-                for g in 0..G {
-                    diagonal_block::<T, true>(u[g], v[g], xk[g], c[g], xn[g], i, &mut acc[g]);
-                }
-                i += LANES;
-            }
+            blocks::<T, G, true>(&u, &v, &xk, &c, &xn, m, &mut acc);
             for g in 0..G {
                 let tail = diagonal_tail::<true>(u[g], v[g], xk[g], coef[g], xn[g], m, d);
                 times[g].advance(cur[g].lr);
@@ -356,13 +374,7 @@ unsafe fn interleaved<T: Lanes, const G: usize>(
                 cur[g] = Pending { row, xi, lr, pred };
             }
         } else {
-            let mut i = 0;
-            while i < m {
-                for g in 0..G {
-                    diagonal_block::<T, false>(u[g], v[g], xk[g], c[g], xk[g], i, &mut acc[g]);
-                }
-                i += LANES;
-            }
+            blocks::<T, G, false>(&u, &v, &xk, &c, &xk, m, &mut acc);
             for g in 0..G {
                 diagonal_tail::<false>(u[g], v[g], xk[g], coef[g], xk[g], m, d);
                 times[g].advance(cur[g].lr);

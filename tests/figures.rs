@@ -461,7 +461,7 @@ mod slow {
         assert!(all_finite(&data.train) && all_finite(&data.test));
         // Bad input names the field and value.
         let mut bad = p;
-        bad.late_decay = 5_000;
+        bad.runs.late_decay = 5_000;
         let e = digits_landscape(&bad).unwrap_err().to_string();
         assert!(e.contains("late_decay = 5000"), "{e}");
     }

@@ -11,7 +11,9 @@
 //! * Seeds: `[run] seeds` (F3/F4; quick: the first 4), the first 8 (quick 3)
 //!   for F5, the first for F2.
 
-use super::{DecaySweepParams, DiagonalLandscapeParams, DistanceParams, FigureError};
+use super::{
+    DecaySweepParams, DiagonalLandscapeParams, DistanceParams, EarlyLateRuns, FigureError,
+};
 use crate::claims::registry::predict_longest_phase;
 use crate::claims::{Mode, Protocol};
 use crate::experiment::ExperimentConfig;
@@ -87,11 +89,13 @@ pub fn landscape_params(
 ) -> Result<DiagonalLandscapeParams, FigureError> {
     let (grid, steps_after, _) = decay_grid(cfg)?;
     Ok(DiagonalLandscapeParams {
-        cfg: cfg.clone(),
-        seed: cfg.run.seeds.to_vec().first().copied().unwrap_or(1),
-        early_decay: grid[0],
-        late_decay: *grid.last().expect("non-empty grid"),
-        steps_after,
+        runs: EarlyLateRuns {
+            cfg: cfg.clone(),
+            seed: cfg.run.seeds.to_vec().first().copied().unwrap_or(1),
+            early_decay: grid[0],
+            late_decay: *grid.last().expect("non-empty grid"),
+            steps_after,
+        },
         grid: if quick { 31 } else { 71 },
     })
 }

@@ -203,24 +203,53 @@ type Point = (f64, f64);
 /// Final θ, the trajectory summary and θ_k at the records.
 type RunOut = (Vec<f64>, Trajectory, Vec<Vec<f64>>);
 
-/// One SGD run of a landscape figure: decay at `decay`, `steps_after` more
-/// steps, about 150 records; returns the final θ, the trajectory summary and
-/// the θ_k kept by the probe (`thetas` takes them out of it).
-#[allow(clippy::too_many_arguments)]
+/// The two SGD runs of a landscape figure (F1, F2): early vs late decay of
+/// the experiment's η₁ → η₂, from the same θ₀ and seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyLateRuns {
+    /// The experiment (its schedule must be a step decay; η₁, η₂ are used).
+    pub cfg: ExperimentConfig,
+    /// Seed of SGD (F1: also of the init).
+    pub seed: u64,
+    /// Decay step of the early-decay run.
+    pub early_decay: u64,
+    /// Decay step of the late-decay run.
+    pub late_decay: u64,
+    /// Steps after the decay (both runs).
+    pub steps_after: u64,
+}
+
+impl EarlyLateRuns {
+    /// Runs early (colour 1) then late (colour 4), about 150 records each;
+    /// returns per run the final θ, the trajectory summary and the θ_k kept
+    /// by the probe (`thetas` takes them out of it).
+    fn run<M: Model<f64>, P: Probe<f64>>(
+        &self,
+        problem: &Problem<f64, M>,
+        theta0: &[f64],
+        mut new_probe: impl FnMut() -> P,
+        thetas: impl Fn(P) -> Vec<Vec<f64>>,
+    ) -> Result<[RunOut; 2], FigureError> {
+        let mut one = |decay: u64, color: usize| {
+            landscape_run(problem, self, theta0, decay, color, new_probe(), &thetas)
+        };
+        Ok([one(self.early_decay, 1)?, one(self.late_decay, 4)?])
+    }
+}
+
 fn landscape_run<M: Model<f64>, P: Probe<f64>>(
     problem: &Problem<f64, M>,
-    method: &Sgd,
+    runs: &EarlyLateRuns,
     theta0: &[f64],
-    seed: u64,
     decay: u64,
-    steps_after: u64,
     color: usize,
     mut probe: P,
-    thetas: impl FnOnce(P) -> Vec<Vec<f64>>,
+    thetas: impl Fn(P) -> Vec<Vec<f64>>,
 ) -> Result<RunOut, FigureError> {
+    let method = &step_decay_of(&runs.cfg, decay)?;
     method.validate(problem.n())?;
-    let total = decay + steps_after;
-    let mut state = SgdState::new(theta0.to_vec(), seed, problem.n(), method);
+    let total = decay + runs.steps_after;
+    let mut state = SgdState::new(theta0.to_vec(), runs.seed, problem.n(), method);
     let out = run_sgd(
         problem,
         method,
@@ -379,16 +408,8 @@ pub enum LandscapePlane {
 /// `configs/digits_mlp.toml`), label-noise SGD, early vs late decay.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DigitsLandscapeParams {
-    /// The experiment (must be an Mlp with a held-out set).
-    pub cfg: ExperimentConfig,
-    /// Seed of the init and of SGD.
-    pub seed: u64,
-    /// Decay step of the early-decay run.
-    pub early_decay: u64,
-    /// Decay step of the late-decay run.
-    pub late_decay: u64,
-    /// Steps after the decay (both runs).
-    pub steps_after: u64,
+    /// The two runs (the experiment must be an Mlp with a held-out set).
+    pub runs: EarlyLateRuns,
     /// Grid points per axis.
     pub grid: usize,
     /// Points of the Γ curve (the early–late chord, projected).
@@ -405,11 +426,13 @@ impl DigitsLandscapeParams {
     /// (quick 31²), Γ curve of 41 (21) points, 20 (10) phase projections.
     pub fn new(quick: bool) -> Self {
         Self {
-            cfg: crate::claims::landscape::digits_config(),
-            seed: 1,
-            early_decay: 10_000,
-            late_decay: if quick { 100_000 } else { 400_000 },
-            steps_after: if quick { 20_000 } else { 50_000 },
+            runs: EarlyLateRuns {
+                cfg: crate::claims::landscape::digits_config(),
+                seed: 1,
+                early_decay: 10_000,
+                late_decay: if quick { 100_000 } else { 400_000 },
+                steps_after: if quick { 20_000 } else { 50_000 },
+            },
             grid: if quick { 31 } else { 61 },
             gamma_points: if quick { 21 } else { 41 },
             phase_points: if quick { 10 } else { 20 },
@@ -463,12 +486,12 @@ fn filter_normalized_directions(model: &Mlp, theta: &[f64], seed: u64) -> [Vec<f
 /// iterates.
 pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, FigureError> {
     use crate::claims::landscape::{input_gram, project_mlp_onto_manifold};
-    let exp = crate::experiment::Experiment::new(p.cfg.clone())?;
+    let exp = crate::experiment::Experiment::new(p.runs.cfg.clone())?;
     let prepared = Prepared::<f64>::new(&exp, ())?;
     let AnyProblem::Mlp(problem) = &prepared.problem else {
         return Err(FigureError::Input(format!(
             "model = {}: F1 needs model = \"mlp\"",
-            p.cfg.model
+            p.runs.cfg.model
         )));
     };
     let Some(heldout) = prepared.heldout.as_ref() else {
@@ -476,10 +499,10 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
             "data: F1 needs a held-out test set".into(),
         ));
     };
-    if p.late_decay <= p.early_decay {
+    if p.runs.late_decay <= p.runs.early_decay {
         return Err(FigureError::Input(format!(
             "late_decay = {}: must be > early_decay = {}",
-            p.late_decay, p.early_decay
+            p.runs.late_decay, p.runs.early_decay
         )));
     }
     if p.grid < 2 || p.gamma_points < 2 || p.phase_points < 1 {
@@ -489,24 +512,13 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
         )));
     }
     let model = problem.model;
-    let theta0 = prepared.initial(&p.cfg.init, p.seed, ());
-    let run = |decay: u64, color: usize| -> Result<RunOut, FigureError> {
-        let method = step_decay_of(&p.cfg, decay)?;
-        let probe = MlpProbe::new(problem, &heldout.x, &heldout.y, true);
-        landscape_run(
-            problem,
-            &method,
-            &theta0,
-            p.seed,
-            decay,
-            p.steps_after,
-            color,
-            probe,
-            |probe| probe.thetas,
-        )
-    };
-    let (early, mut t_early, th_early) = run(p.early_decay, 1)?;
-    let (late, mut t_late, th_late) = run(p.late_decay, 4)?;
+    let theta0 = prepared.initial(&p.runs.cfg.init, p.runs.seed, ());
+    let [(early, mut t_early, th_early), (late, mut t_late, th_late)] = p.runs.run(
+        problem,
+        &theta0,
+        || MlpProbe::new(problem, &heldout.x, &heldout.y, true),
+        |probe| probe.thetas,
+    )?;
     let (plane, fixed_grid) = match p.plane {
         LandscapePlane::ThroughEnds => (Plane::through(&theta0, &early, &late)?, None),
         LandscapePlane::FilterNormalized { seed } => {
@@ -529,7 +541,7 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
     let phase: Vec<&Vec<f64>> = {
         let steps = &t_late.records;
         let want: Vec<u64> = (1..=p.phase_points as u64)
-            .map(|j| j * p.late_decay / p.phase_points as u64)
+            .map(|j| j * p.runs.late_decay / p.phase_points as u64)
             .collect();
         // The recorded step nearest to each wanted step, within the phase.
         want.iter()
@@ -537,7 +549,7 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
                 steps
                     .iter()
                     .enumerate()
-                    .filter(|(_, r)| r.step <= p.late_decay)
+                    .filter(|(_, r)| r.step <= p.runs.late_decay)
                     .min_by_key(|(_, r)| r.step.abs_diff(w))
                     .map(|(i, _)| &th_late[i])
             })
@@ -616,9 +628,9 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
     };
     let train = eval_grid(&plane, &xs, &ys, &|t| problem.train_loss(t));
     let test = eval_grid(&plane, &xs, &ys, &|t| heldout.loss_and_error(&model, t).0);
-    let dataset = dataset_label(&p.cfg, problem.n());
+    let dataset = dataset_label(&p.runs.cfg, problem.n());
     let dim = Model::<f64>::param_dim(&model);
-    let sgd = &p.cfg.sgd;
+    let sgd = &p.runs.cfg.sgd;
     let (lr, lr_after) = match sgd.schedule {
         Schedule::StepDecay { lr, lr_after, .. } => (lr, lr_after),
         _ => (f64::NAN, f64::NAN),
@@ -635,7 +647,7 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
             model.activation,
             sgd.batch_size,
             sgd.label_noise_sigma,
-            p.seed
+            p.runs.seed
         ),
         format!("{}; held-out classification error {}", traj_note(&t_early), fmt_label(err_early)),
         format!("{}; held-out classification error {}", traj_note(&t_late), fmt_label(err_late)),
@@ -649,9 +661,9 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
             proj_pts.len(),
             phase.len(),
             proj_losses.first().map_or("—".into(), |v| fmt_label(*v)),
-            p.late_decay / p.phase_points as u64,
+            p.runs.late_decay / p.phase_points as u64,
             proj_losses.last().map_or("—".into(), |v| fmt_label(*v)),
-            p.late_decay
+            p.runs.late_decay
         ),
         format!(
             "largest distance of a trajectory point from the plane: early {}, late {} (‖θ_late‖ = {})",
@@ -740,16 +752,8 @@ fn gamma_note(res: &[f64], tried: usize) -> String {
 /// F2 settings: the default late-decay experiment (optionally smaller d).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiagonalLandscapeParams {
-    /// The experiment (data, init, SGD; the schedule's η₁ → η₂ are used).
-    pub cfg: ExperimentConfig,
-    /// Seed of SGD.
-    pub seed: u64,
-    /// Decay step of the early-decay run.
-    pub early_decay: u64,
-    /// Decay step of the late-decay run.
-    pub late_decay: u64,
-    /// Steps after the decay.
-    pub steps_after: u64,
+    /// The two runs (the experiment gives data, init and SGD).
+    pub runs: EarlyLateRuns,
     /// Grid points per axis.
     pub grid: usize,
 }
@@ -759,11 +763,13 @@ impl DiagonalLandscapeParams {
     /// T = 0 vs T = 800k (quick: 200k), 40k steps after the decay.
     pub fn new(quick: bool) -> Self {
         Self {
-            cfg: ExperimentConfig::default_late_decay(),
-            seed: 1,
-            early_decay: 0,
-            late_decay: if quick { 200_000 } else { 800_000 },
-            steps_after: 40_000,
+            runs: EarlyLateRuns {
+                cfg: ExperimentConfig::default_late_decay(),
+                seed: 1,
+                early_decay: 0,
+                late_decay: if quick { 200_000 } else { 800_000 },
+                steps_after: 40_000,
+            },
             grid: if quick { 31 } else { 71 },
         }
     }
@@ -817,30 +823,19 @@ pub(crate) fn nearest_flip(theta_ref: &[f64], theta: &[f64]) -> Vec<f64> {
 
 /// F2 data: Diagonal landscapes with Γ, θ_mn and the test minimizer marked.
 pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, FigureError> {
-    let (prepared, problem) = diagonal_problem(&p.cfg)?;
-    let theta0: Vec<f64> = initial_theta(&p.cfg.init, problem.dim(), p.seed, ());
+    let (prepared, problem) = diagonal_problem(&p.runs.cfg)?;
+    let theta0: Vec<f64> = initial_theta(&p.runs.cfg.init, problem.dim(), p.runs.seed, ());
     let reference = prepared.reference();
     let theta_mn = &prepared.minnorm.theta;
-    let run = |decay: u64, color: usize| -> Result<RunOut, FigureError> {
-        let method = step_decay_of(&p.cfg, decay)?;
-        let probe = KeepTheta {
+    let [(early, mut t_early, th_early), (late, mut t_late, th_late)] = p.runs.run(
+        &problem,
+        &theta0,
+        || KeepTheta {
             inner: StandardProbe::new(&problem, Some(theta_mn)),
             thetas: vec![],
-        };
-        landscape_run(
-            &problem,
-            &method,
-            &theta0,
-            p.seed,
-            decay,
-            p.steps_after,
-            color,
-            probe,
-            |probe| probe.thetas,
-        )
-    };
-    let (early, mut t_early, th_early) = run(p.early_decay, 1)?;
-    let (late, mut t_late, th_late) = run(p.late_decay, 4)?;
+        },
+        |probe| probe.thetas,
+    )?;
     let plane = Plane::through(&theta0, &early, &late)?;
     t_early.place(&plane, &th_early);
     t_late.place(&plane, &th_late);
@@ -908,8 +903,8 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
             "Diagonal d = {}, n = {}, label-noise SGD σ = {}, B = {}",
             d,
             data.n(),
-            p.cfg.sgd.label_noise_sigma,
-            p.cfg.sgd.batch_size
+            p.runs.cfg.sgd.label_noise_sigma,
+            p.runs.cfg.sgd.batch_size
         ),
         traj_note(&t_early),
         traj_note(&t_late),

@@ -55,8 +55,8 @@ pub use decay::{
 };
 pub use landscape::{
     diagonal_landscape, digits_landscape, render_landscape, DiagonalLandscapeParams,
-    DigitsLandscapeParams, ExtraCurve, LandscapeData, LandscapeMarker, LandscapePlane, Plane,
-    Trajectory,
+    DigitsLandscapeParams, EarlyLateRuns, ExtraCurve, LandscapeData, LandscapeMarker,
+    LandscapePlane, Plane, Trajectory,
 };
 pub use limits::{
     flow_distance_curve, render_distance_vs_tau, render_weak_error, sde_distance_curve,

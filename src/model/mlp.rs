@@ -334,9 +334,10 @@ impl<R: Real> Model<R> for Mlp {
                 ws.tmp *= &a[k];
                 ws.tmp *= coef;
                 ws.tmp *= s;
-                for (wj, xj) in w[k * self.d..(k + 1) * self.d].iter_mut().zip(xr) {
-                    wj.sub_mul(&ws.tmp, xj);
-                }
+                // w_k −= tmp·x as w_k += (−tmp)·x: the same bits (negation is
+                // exact), and f64 gets the dispatched SIMD axpy.
+                ws.tmp.neg_mut();
+                R::axpy_into(&mut w[k * self.d..(k + 1) * self.d], &ws.tmp, xr);
                 ws.tmp2.set_mul(coef, t);
                 ws.tmp2 *= s;
                 a[k] -= &ws.tmp2;

@@ -1,17 +1,19 @@
 //! The SIMD levels of `latedecay::simd` give bit-identical results: every
 //! available level (and the scalar reference) is forced in turn and SGD runs
-//! of the Linear and Diagonal models, B = 1 and minibatches, with the standard
-//! probe (residuals, norms, distances), are compared bit for bit.
+//! of the Linear, Diagonal and Mlp models, B = 1 and minibatches, with their
+//! probes (residuals, norms, distances, held-out loss), are compared bit for
+//! bit.
 //!
 //! One test function: the dispatch level is process-wide.
 
 #[macro_use]
 mod common;
 
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
-use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
+use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StopReason};
+use latedecay::model::mlp::{Activation, Mlp};
+use latedecay::model::{Diagonal, Linear, LinearInX, Model, Problem};
 use latedecay::noise::Sampling;
-use latedecay::probe::StandardProbe;
+use latedecay::probe::{MlpProbe, Probe, StandardProbe};
 use latedecay::schedule::Schedule;
 use latedecay::simd::{self, Level};
 
@@ -23,6 +25,18 @@ fn run<M: LinearInX<f64>>(
     batch_size: usize,
     reference: &[f64],
 ) -> RunBits {
+    run_with(
+        problem,
+        batch_size,
+        StandardProbe::new(problem, Some(reference)),
+    )
+}
+
+fn run_with<M: Model<f64>>(
+    problem: &Problem<f64, M>,
+    batch_size: usize,
+    mut probe: impl Probe<f64>,
+) -> RunBits {
     let method = Sgd {
         batch_size,
         label_noise_sigma: 1.0,
@@ -32,7 +46,6 @@ fn run<M: LinearInX<f64>>(
     };
     let theta0 = vec![1.0; problem.model.param_dim()];
     let mut state = SgdState::new(theta0, 7, problem.n(), &method);
-    let mut probe = StandardProbe::new(problem, Some(reference));
     let out = run_sgd(
         problem,
         &method,
@@ -42,6 +55,8 @@ fn run<M: LinearInX<f64>>(
         &mut probe,
         |_| {},
     );
+    // A diverged run would compare NaN bits and prove little.
+    assert_eq!(out.stop, StopReason::Completed);
     (
         out.theta.iter().map(|v| v.to_bits()).collect(),
         out.records.iter().map(common::record_bits).collect(),
@@ -69,6 +84,16 @@ fn every_simd_level_gives_bit_identical_sgd_runs() {
             for b in [1usize, 8] {
                 runs.push(run(&diag, b, &ref_diag));
                 runs.push(run(&lin, b, &ref_lin));
+            }
+        }
+        // Mlp, d = 13 (5 full lanes + tail in each w_k), 6 hidden units.
+        let data = common::normalized_design(40, 13);
+        let (test_x, test_y) = (data.x.clone(), data.y.clone());
+        for act in [Activation::Tanh, Activation::Relu, Activation::Gelu] {
+            let mlp = Problem::new(Mlp::with_activation(13, 6, act), data.clone());
+            for b in [1usize, 8] {
+                let probe = MlpProbe::new(&mlp, &test_x, &test_y, false);
+                runs.push(run_with(&mlp, b, probe));
             }
         }
         results.push((level, runs));

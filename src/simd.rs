@@ -278,199 +278,55 @@ mod portable {
     }
 }
 
-/// Explicit x86-64 kernels (std::arch intrinsics): the same operations in the
-/// same order as [`portable`] — lane `l` of the 8 accumulators holds the
-/// elements `8m + l`, products are `(a·b)·c`, separate multiplies and adds
-/// (no FMA), the 8 lanes are reduced by [`reduce_lanes`] and the tail is
-/// added in index order by the portable code. AVX-512F keeps the 8 lanes in
-/// one register, AVX2 in two, SSE2 in four.
+/// The per-level slice kernels: each is [`kernels`]' generic kernel compiled
+/// with the level's target feature and the level's vector type, so the slice
+/// API and `dynamics::sgd`'s whole-loop fast path run the same code.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{reduce_lanes, LANES};
-    use std::arch::x86_64::*;
-
     macro_rules! x86_kernels {
-        ($modname:ident, $feat:literal, $vec:ty, $w:expr,
-         $load:ident, $store:ident, $mul:ident, $add:ident, $sub:ident, $set1:ident, $zero:ident) => {
+        ($modname:ident, $feat:literal, $vec:ty) => {
             pub mod $modname {
-                use super::*;
-                const W: usize = $w;
-                const R: usize = LANES / W;
+                use crate::simd::kernels as k;
+                type V = $vec;
 
+                // SAFETY (every function): the caller checked the feature;
+                // the kernels read/write min-length elements.
                 #[target_feature(enable = $feat)]
-                unsafe fn reduce(acc: [$vec; R]) -> f64 {
-                    let mut lanes = [0.0f64; LANES];
-                    for (r, a) in acc.iter().enumerate() {
-                        $store(lanes.as_mut_ptr().add(r * W), *a);
-                    }
-                    reduce_lanes(lanes)
+                pub unsafe fn dot(a: &[f64], b: &[f64]) -> f64 {
+                    k::dot::<V>(a.as_ptr(), b.as_ptr(), a.len().min(b.len()))
                 }
-
                 #[target_feature(enable = $feat)]
-                pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-                    let n = a.len().min(b.len());
-                    let m = n / LANES * LANES;
-                    // SAFETY: every load reads 8·⌊n/8⌋ ≤ n elements of a and b.
-                    let head = unsafe {
-                        let mut acc = [$zero(); R];
-                        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-                        let mut i = 0;
-                        while i < m {
-                            for (r, acc_r) in acc.iter_mut().enumerate() {
-                                let o = i + r * W;
-                                let p = $mul($load(pa.add(o)), $load(pb.add(o)));
-                                *acc_r = $add(*acc_r, p);
-                            }
-                            i += LANES;
-                        }
-                        reduce(acc)
-                    };
-                    let mut tail = 0.0;
-                    for (x, y) in a[m..n].iter().zip(&b[m..n]) {
-                        tail += x * y;
-                    }
-                    head + tail
-                }
-
-                #[target_feature(enable = $feat)]
-                pub fn triple_dot(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
+                pub unsafe fn triple_dot(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
                     let n = a.len().min(b.len()).min(c.len());
-                    let m = n / LANES * LANES;
-                    // SAFETY: every load reads 8·⌊n/8⌋ ≤ n elements of a, b, c.
-                    let head = unsafe {
-                        let mut acc = [$zero(); R];
-                        let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_ptr());
-                        let mut i = 0;
-                        while i < m {
-                            for (r, acc_r) in acc.iter_mut().enumerate() {
-                                let o = i + r * W;
-                                let p = $mul(
-                                    $mul($load(pa.add(o)), $load(pb.add(o))),
-                                    $load(pc.add(o)),
-                                );
-                                *acc_r = $add(*acc_r, p);
-                            }
-                            i += LANES;
-                        }
-                        reduce(acc)
-                    };
-                    let mut tail = 0.0;
-                    for ((x, y), z) in a[m..n].iter().zip(&b[m..n]).zip(&c[m..n]) {
-                        tail += x * y * z;
-                    }
-                    head + tail
+                    k::triple_dot::<V>(a.as_ptr(), b.as_ptr(), c.as_ptr(), n)
                 }
-
                 #[target_feature(enable = $feat)]
-                pub fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
-                    let n = y.len().min(x.len());
-                    let m = n / W * W;
-                    // SAFETY: loads and stores stay below m ≤ n.
-                    unsafe {
-                        let al = $set1(alpha);
-                        let (py, px) = (y.as_mut_ptr(), x.as_ptr());
-                        let mut i = 0;
-                        while i < m {
-                            let v = $add($load(py.add(i)), $mul(al, $load(px.add(i))));
-                            $store(py.add(i), v);
-                            i += W;
-                        }
-                    }
-                    for (yi, xi) in y[m..n].iter_mut().zip(&x[m..n]) {
-                        *yi += alpha * xi;
-                    }
+                pub unsafe fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
+                    k::axpy::<V>(y.as_mut_ptr(), alpha, x.as_ptr(), y.len().min(x.len()))
                 }
-
                 #[target_feature(enable = $feat)]
-                pub fn diag_update_scaled(u: &mut [f64], v: &mut [f64], x: &[f64], coef: f64) {
+                pub unsafe fn diag_update_scaled(
+                    u: &mut [f64],
+                    v: &mut [f64],
+                    x: &[f64],
+                    coef: f64,
+                ) {
                     let n = u.len().min(v.len()).min(x.len());
-                    let m = n / W * W;
-                    // SAFETY: loads and stores stay below m ≤ n.
-                    unsafe {
-                        let c = $set1(coef);
-                        let (pu, pv, px) = (u.as_mut_ptr(), v.as_mut_ptr(), x.as_ptr());
-                        let mut i = 0;
-                        while i < m {
-                            let w = $mul(c, $load(px.add(i)));
-                            let (uo, vo) = ($load(pu.add(i)), $load(pv.add(i)));
-                            $store(pu.add(i), $sub(uo, $mul(w, vo)));
-                            $store(pv.add(i), $sub(vo, $mul(w, uo)));
-                            i += W;
-                        }
-                    }
-                    for ((uj, vj), xj) in u[m..n].iter_mut().zip(&mut v[m..n]).zip(&x[m..n]) {
-                        let w = coef * xj;
-                        let (uo, vo) = (*uj, *vj);
-                        *uj = uo - w * vo;
-                        *vj = vo - w * uo;
-                    }
+                    let (pu, pv, px) = (u.as_mut_ptr(), v.as_mut_ptr(), x.as_ptr());
+                    k::diagonal_update_dot::<V, false>(pu, pv, px, coef, px, n);
                 }
-
                 #[target_feature(enable = $feat)]
-                pub fn diag_update(u: &mut [f64], v: &mut [f64], w: &[f64]) {
+                pub unsafe fn diag_update(u: &mut [f64], v: &mut [f64], w: &[f64]) {
                     let n = u.len().min(v.len()).min(w.len());
-                    let m = n / W * W;
-                    // SAFETY: loads and stores stay below m ≤ n.
-                    unsafe {
-                        let (pu, pv, pw) = (u.as_mut_ptr(), v.as_mut_ptr(), w.as_ptr());
-                        let mut i = 0;
-                        while i < m {
-                            let wv = $load(pw.add(i));
-                            let (uo, vo) = ($load(pu.add(i)), $load(pv.add(i)));
-                            $store(pu.add(i), $sub(uo, $mul(wv, vo)));
-                            $store(pv.add(i), $sub(vo, $mul(wv, uo)));
-                            i += W;
-                        }
-                    }
-                    for ((uj, vj), wj) in u[m..n].iter_mut().zip(&mut v[m..n]).zip(&w[m..n]) {
-                        let (uo, vo) = (*uj, *vj);
-                        *uj = uo - wj * vo;
-                        *vj = vo - wj * uo;
-                    }
+                    k::diagonal_update::<V>(u.as_mut_ptr(), v.as_mut_ptr(), w.as_ptr(), n)
                 }
             }
         };
     }
 
-    x86_kernels!(
-        avx512,
-        "avx512f",
-        __m512d,
-        8,
-        _mm512_loadu_pd,
-        _mm512_storeu_pd,
-        _mm512_mul_pd,
-        _mm512_add_pd,
-        _mm512_sub_pd,
-        _mm512_set1_pd,
-        _mm512_setzero_pd
-    );
-    x86_kernels!(
-        avx2,
-        "avx2",
-        __m256d,
-        4,
-        _mm256_loadu_pd,
-        _mm256_storeu_pd,
-        _mm256_mul_pd,
-        _mm256_add_pd,
-        _mm256_sub_pd,
-        _mm256_set1_pd,
-        _mm256_setzero_pd
-    );
-    x86_kernels!(
-        sse2,
-        "sse2",
-        __m128d,
-        2,
-        _mm_loadu_pd,
-        _mm_storeu_pd,
-        _mm_mul_pd,
-        _mm_add_pd,
-        _mm_sub_pd,
-        _mm_set1_pd,
-        _mm_setzero_pd
-    );
+    x86_kernels!(avx512, "avx512f", std::arch::x86_64::__m512d);
+    x86_kernels!(avx2, "avx2", std::arch::x86_64::__m256d);
+    x86_kernels!(sse2, "sse2", std::arch::x86_64::__m128d);
 }
 
 /// A vector of `W` f64 lanes with separate (never fused) multiplies, adds and
@@ -533,6 +389,219 @@ impl Lanes for f64 {
     #[inline(always)]
     unsafe fn mul(self, o: Self) -> Self {
         self * o
+    }
+}
+
+/// The whole-slice f64 kernels, generic over the vector type ([`Lanes`]):
+/// one source for every level, used by the dispatched slice functions of
+/// this module and by `dynamics::sgd`'s fast path and lockstep kernel. The
+/// fused variants (`NEXT`) also return the next step's forward product.
+///
+/// SAFETY (every function): called from a function compiled with `T`'s
+/// target feature; the pointers address `d` valid elements.
+pub(crate) mod kernels {
+    use super::{Lanes, LANES};
+
+    /// Σ a_j b_j in the fixed 8-lane order.
+    #[inline(always)]
+    pub unsafe fn dot<T: Lanes>(a: *const f64, b: *const f64, d: usize) -> f64 {
+        let m = d / LANES * LANES;
+        let mut acc = [T::splat(0.0); LANES];
+        let mut i = 0;
+        while i < m {
+            for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
+                let o = i + r * T::W;
+                *acc_r = acc_r.add(T::load(a.add(o)).mul(T::load(b.add(o))));
+            }
+            i += LANES;
+        }
+        let mut tail = 0.0;
+        for j in m..d {
+            tail += *a.add(j) * *b.add(j);
+        }
+        T::reduce(&acc) + tail
+    }
+
+    /// Σ (a_j b_j) c_j in the fixed 8-lane order.
+    #[inline(always)]
+    pub unsafe fn triple_dot<T: Lanes>(
+        a: *const f64,
+        b: *const f64,
+        c: *const f64,
+        d: usize,
+    ) -> f64 {
+        let m = d / LANES * LANES;
+        let mut acc = [T::splat(0.0); LANES];
+        let mut i = 0;
+        while i < m {
+            for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
+                let o = i + r * T::W;
+                let p = T::load(a.add(o))
+                    .mul(T::load(b.add(o)))
+                    .mul(T::load(c.add(o)));
+                *acc_r = acc_r.add(p);
+            }
+            i += LANES;
+        }
+        let mut tail = 0.0;
+        for j in m..d {
+            tail += *a.add(j) * *b.add(j) * *c.add(j);
+        }
+        T::reduce(&acc) + tail
+    }
+
+    /// w = c x; u −= w ⊙ v, v −= w ⊙ u (old u, v) (the slice `diag_update_scaled`);
+    /// with `NEXT`, also Σ (u_j v_j) xn_j of the new u, v (`triple_dot`).
+    #[inline(always)]
+    pub unsafe fn diagonal_update_dot<T: Lanes, const NEXT: bool>(
+        u: *mut f64,
+        v: *mut f64,
+        x: *const f64,
+        coef: f64,
+        xn: *const f64,
+        d: usize,
+    ) -> f64 {
+        let m = d / LANES * LANES;
+        let c = T::splat(coef);
+        let mut acc = [T::splat(0.0); LANES];
+        let mut i = 0;
+        while i < m {
+            diagonal_block::<T, NEXT>(u, v, x, c, xn, i, &mut acc);
+            i += LANES;
+        }
+        let tail = diagonal_tail::<NEXT>(u, v, x, coef, xn, m, d);
+        if NEXT {
+            T::reduce(&acc) + tail
+        } else {
+            0.0
+        }
+    }
+
+    /// The 8 elements from `i` of [`diagonal_update_dot`] (`c` = coef
+    /// splatted): the building block the seeds-in-lockstep kernel interleaves
+    /// across seeds, so both paths run the same operations.
+    #[inline(always)]
+    pub unsafe fn diagonal_block<T: Lanes, const NEXT: bool>(
+        u: *mut f64,
+        v: *mut f64,
+        x: *const f64,
+        c: T,
+        xn: *const f64,
+        i: usize,
+        acc: &mut [T; LANES],
+    ) {
+        for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
+            let o = i + r * T::W;
+            let w = c.mul(T::load(x.add(o)));
+            let (uo, vo) = (T::load(u.add(o)), T::load(v.add(o)));
+            let (un, vn) = (uo.sub(w.mul(vo)), vo.sub(w.mul(uo)));
+            un.store(u.add(o));
+            vn.store(v.add(o));
+            if NEXT {
+                *acc_r = acc_r.add(un.mul(vn).mul(T::load(xn.add(o))));
+            }
+        }
+    }
+
+    /// The elements m..d of [`diagonal_update_dot`], in index order; with
+    /// `NEXT`, their sum of (u_j v_j) xn_j (added after the lane reduction).
+    #[inline(always)]
+    pub unsafe fn diagonal_tail<const NEXT: bool>(
+        u: *mut f64,
+        v: *mut f64,
+        x: *const f64,
+        coef: f64,
+        xn: *const f64,
+        m: usize,
+        d: usize,
+    ) -> f64 {
+        let mut tail = 0.0;
+        for j in m..d {
+            let w = coef * *x.add(j);
+            let (uo, vo) = (*u.add(j), *v.add(j));
+            let (un, vn) = (uo - w * vo, vo - w * uo);
+            *u.add(j) = un;
+            *v.add(j) = vn;
+            if NEXT {
+                tail += un * vn * *xn.add(j);
+            }
+        }
+        tail
+    }
+
+    /// θ += neg x; with `NEXT`, also Σ θ_j xn_j of the new θ.
+    #[inline(always)]
+    pub unsafe fn linear_update_dot<T: Lanes, const NEXT: bool>(
+        theta: *mut f64,
+        x: *const f64,
+        neg: f64,
+        xn: *const f64,
+        d: usize,
+    ) -> f64 {
+        let m = d / LANES * LANES;
+        let al = T::splat(neg);
+        let mut acc = [T::splat(0.0); LANES];
+        let mut i = 0;
+        while i < m {
+            for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
+                let o = i + r * T::W;
+                let t = T::load(theta.add(o)).add(al.mul(T::load(x.add(o))));
+                t.store(theta.add(o));
+                if NEXT {
+                    *acc_r = acc_r.add(t.mul(T::load(xn.add(o))));
+                }
+            }
+            i += LANES;
+        }
+        let mut tail = 0.0;
+        for j in m..d {
+            let t = *theta.add(j) + neg * *x.add(j);
+            *theta.add(j) = t;
+            if NEXT {
+                tail += t * *xn.add(j);
+            }
+        }
+        if NEXT {
+            T::reduce(&acc) + tail
+        } else {
+            0.0
+        }
+    }
+
+    /// y += α x.
+    #[inline(always)]
+    pub unsafe fn axpy<T: Lanes>(y: *mut f64, alpha: f64, x: *const f64, d: usize) {
+        let m = d / T::W * T::W;
+        let al = T::splat(alpha);
+        let mut i = 0;
+        while i < m {
+            T::load(y.add(i))
+                .add(al.mul(T::load(x.add(i))))
+                .store(y.add(i));
+            i += T::W;
+        }
+        for j in m..d {
+            *y.add(j) += alpha * *x.add(j);
+        }
+    }
+
+    /// u −= w ⊙ v, v −= w ⊙ u (old u, v).
+    #[inline(always)]
+    pub unsafe fn diagonal_update<T: Lanes>(u: *mut f64, v: *mut f64, w: *const f64, d: usize) {
+        let m = d / T::W * T::W;
+        let mut i = 0;
+        while i < m {
+            let wv = T::load(w.add(i));
+            let (uo, vo) = (T::load(u.add(i)), T::load(v.add(i)));
+            uo.sub(wv.mul(vo)).store(u.add(i));
+            vo.sub(wv.mul(uo)).store(v.add(i));
+            i += T::W;
+        }
+        for j in m..d {
+            let (uo, vo, wj) = (*u.add(j), *v.add(j), *w.add(j));
+            *u.add(j) = uo - wj * vo;
+            *v.add(j) = vo - wj * uo;
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! mostly idle. Here each seed of a group keeps its own contiguous u, v
 //! (its state's θ, no copy), its own row of X, its own 8-lane accumulators
 //! and its own stream; the pass over the coordinates does block j of every
-//! seed before block j + 1 ([`super::fast::diagonal_block`], the single-seed
+//! seed before block j + 1 ([`crate::simd::kernels::diagonal_block`], the single-seed
 //! building block), so G independent chains share the ports. G per level
 //! ([`group_size`]) was chosen by measurement (README, Benchmarks): larger
 //! groups spill the seeds' pointers and lose. Measured, it is ≈ 0.92–1.02× the
@@ -33,12 +33,13 @@
 
 use super::{
     divergence_hint,
-    fast::{diagonal_block, diagonal_tail, residual, triple_dot, Feed},
+    fast::{residual, Feed},
     run_sgd_recording, Divergence, ElapsedTimes, NoiseModel, Probe, Sgd, SgdRun, SgdState,
     StopReason,
 };
 use crate::model::{Diagonal, Problem};
 use crate::schedule::Schedule;
+use crate::simd::kernels::{diagonal_block, diagonal_tail, triple_dot};
 use crate::simd::{self, Lanes, Level, LANES};
 
 /// Run `steps` steps of every state (all at the same step) recording at

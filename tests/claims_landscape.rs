@@ -206,15 +206,15 @@ steps_after_decay = 2000
     assert_eq!(a.b_converged_fraction, 1.0);
     // The mechanism: every projection of a seed is the same point of Γ.
     for r in &study.seeds {
-        let first = r.phase[0].projection.test_loss;
+        let first = r.phase[0].projection.metrics.test_loss;
         for m in &r.phase {
             assert_close!(
-                m.projection.test_loss,
+                m.projection.metrics.test_loss,
                 first,
                 rel = 1e-9,
                 "seed {}: {} vs {first}",
                 r.seed,
-                m.projection.test_loss
+                m.projection.metrics.test_loss
             );
         }
     }

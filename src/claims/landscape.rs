@@ -200,28 +200,15 @@ pub struct ProjectedPoint {
     /// ‖proj θ − θ‖.
     #[serde(with = "crate::nonfinite")]
     pub distance: f64,
-    /// Held-out loss at proj θ (NaN if not converged).
-    #[serde(with = "crate::nonfinite")]
-    pub test_loss: f64,
-    /// Held-out classification error at proj θ (±1 targets, else NaN).
-    #[serde(with = "crate::nonfinite")]
-    pub test_error: f64,
-    /// ‖proj θ‖.
-    #[serde(with = "crate::nonfinite")]
-    pub norm: f64,
-    /// tr G at proj θ.
-    #[serde(with = "crate::nonfinite")]
-    pub trace_g: f64,
+    /// Held-out loss and error, ‖proj θ‖ and tr G at proj θ (NaN if not
+    /// converged).
+    #[serde(flatten)]
+    pub metrics: PointMetrics,
 }
 
-/// θ measured: losses, norm, tr G and its projection onto Γ.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Measured {
-    /// Step k.
-    pub step: u64,
-    /// Training loss.
-    #[serde(with = "crate::nonfinite")]
-    pub train_loss: f64,
+/// The held-out loss and error, the norm and tr G of one point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PointMetrics {
     /// Held-out loss.
     #[serde(with = "crate::nonfinite")]
     pub test_loss: f64,
@@ -234,6 +221,39 @@ pub struct Measured {
     /// tr G(θ) = (1/n) Σ_i ‖∇f_i(θ)‖².
     #[serde(with = "crate::nonfinite")]
     pub trace_g: f64,
+}
+
+impl PointMetrics {
+    /// A point that was not measured (every value NaN).
+    const UNMEASURED: Self = Self {
+        test_loss: f64::NAN,
+        test_error: f64::NAN,
+        norm: f64::NAN,
+        trace_g: f64::NAN,
+    };
+
+    fn at<M: Model<f64>>(problem: &Problem<f64, M>, heldout: &HeldOut<f64>, theta: &[f64]) -> Self {
+        let (test_loss, test_error) = heldout.loss_and_error(&problem.model, theta);
+        Self {
+            test_loss,
+            test_error,
+            norm: theta.iter().map(|x| x * x).sum::<f64>().sqrt(),
+            trace_g: problem.trace_gn_generic(theta),
+        }
+    }
+}
+
+/// θ measured: losses, norm, tr G and its projection onto Γ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// Step k.
+    pub step: u64,
+    /// Training loss.
+    #[serde(with = "crate::nonfinite")]
+    pub train_loss: f64,
+    /// Held-out loss and error, ‖θ‖, tr G(θ).
+    #[serde(flatten)]
+    pub metrics: PointMetrics,
     /// proj_Γ θ.
     pub projection: ProjectedPoint,
 }
@@ -461,54 +481,38 @@ fn measure<M: Model<f64>>(
     theta: &[f64],
     project: &ProjectFn<'_>,
 ) -> Measured {
-    let nrm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let (test_loss, test_error) = heldout.loss_and_error(&problem.model, theta);
     let projection = match project(theta) {
-        Ok(p) if p.converged => {
-            let (tl, te) = heldout.loss_and_error(&problem.model, &p.theta);
-            ProjectedPoint {
-                converged: true,
-                residual: p.residual_norm,
-                iterations: p.iterations,
-                distance: nrm(&theta
-                    .iter()
-                    .zip(&p.theta)
-                    .map(|(a, b)| a - b)
-                    .collect::<Vec<_>>()),
-                test_loss: tl,
-                test_error: te,
-                norm: nrm(&p.theta),
-                trace_g: problem.trace_gn_generic(&p.theta),
-            }
-        }
+        Ok(p) if p.converged => ProjectedPoint {
+            converged: true,
+            residual: p.residual_norm,
+            iterations: p.iterations,
+            distance: theta
+                .iter()
+                .zip(&p.theta)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                .sqrt(),
+            metrics: PointMetrics::at(problem, heldout, &p.theta),
+        },
         Ok(p) => ProjectedPoint {
             converged: false,
             residual: p.residual_norm,
             iterations: p.iterations,
             distance: f64::NAN,
-            test_loss: f64::NAN,
-            test_error: f64::NAN,
-            norm: f64::NAN,
-            trace_g: f64::NAN,
+            metrics: PointMetrics::UNMEASURED,
         },
         Err(_) => ProjectedPoint {
             converged: false,
             residual: f64::NAN,
             iterations: 0,
             distance: f64::NAN,
-            test_loss: f64::NAN,
-            test_error: f64::NAN,
-            norm: f64::NAN,
-            trace_g: f64::NAN,
+            metrics: PointMetrics::UNMEASURED,
         },
     };
     Measured {
         step,
         train_loss: problem.train_loss(theta),
-        test_loss,
-        test_error,
-        norm: nrm(theta),
-        trace_g: problem.trace_gn_generic(theta),
+        metrics: PointMetrics::at(problem, heldout, theta),
         projection,
     }
 }
@@ -732,8 +736,8 @@ pub fn analyze_landscape(study: &LandscapeStudy) -> LandscapeAnalysis {
             "(a) seeds {incomplete:?} diverged (every run must complete)"
         ));
     }
-    let a_early: Vec<f64> = complete.iter().map(|(e, _)| e.test_loss).collect();
-    let a_late: Vec<f64> = complete.iter().map(|(_, l)| l.test_loss).collect();
+    let a_early: Vec<f64> = complete.iter().map(|(e, _)| e.metrics.test_loss).collect();
+    let a_late: Vec<f64> = complete.iter().map(|(_, l)| l.metrics.test_loss).collect();
     let diffs: Vec<f64> = a_early.iter().zip(&a_late).map(|(e, l)| e - l).collect();
     let a_median_diff = med(&diffs);
     let a_wins = diffs.iter().filter(|d| **d > 0.0).count();
@@ -753,7 +757,12 @@ pub fn analyze_landscape(study: &LandscapeStudy) -> LandscapeAnalysis {
     let both_proj: Vec<(f64, f64)> = complete
         .iter()
         .filter(|(e, l)| e.projection.converged && l.projection.converged)
-        .map(|(e, l)| (e.projection.test_loss, l.projection.test_loss))
+        .map(|(e, l)| {
+            (
+                e.projection.metrics.test_loss,
+                l.projection.metrics.test_loss,
+            )
+        })
         .collect();
     let (pe, pl): (Vec<f64>, Vec<f64>) = both_proj.iter().copied().unzip();
     let a_proj_test = wilcoxon_test(
@@ -763,8 +772,8 @@ pub fn analyze_landscape(study: &LandscapeStudy) -> LandscapeAnalysis {
         Alternative::Greater,
         false,
     );
-    let err_e: Vec<f64> = complete.iter().map(|(e, _)| e.test_error).collect();
-    let err_l: Vec<f64> = complete.iter().map(|(_, l)| l.test_error).collect();
+    let err_e: Vec<f64> = complete.iter().map(|(e, _)| e.metrics.test_error).collect();
+    let err_l: Vec<f64> = complete.iter().map(|(_, l)| l.metrics.test_error).collect();
     let error_test = wilcoxon_test(
         "(reported) held-out classification error, early vs late (two-sided)",
         &err_e,
@@ -799,7 +808,7 @@ pub fn analyze_landscape(study: &LandscapeStudy) -> LandscapeAnalysis {
         let ok: Vec<&Measured> = r.phase.iter().filter(|m| m.projection.converged).collect();
         conv += ok.len();
         let ks: Vec<f64> = ok.iter().map(|m| m.step as f64).collect();
-        let rs: Vec<f64> = ok.iter().map(|m| m.projection.test_loss).collect();
+        let rs: Vec<f64> = ok.iter().map(|m| m.projection.metrics.test_loss).collect();
         let rho_s = if ok.len() >= min_points {
             let v = rho(&ks, &rs);
             if v.is_nan() {
@@ -815,44 +824,52 @@ pub fn analyze_landscape(study: &LandscapeStudy) -> LandscapeAnalysis {
         match (ok.first(), ok.last()) {
             (Some(f), Some(l)) if ok.len() >= min_points => {
                 b_rel.push(
-                    (f.projection.test_loss - l.projection.test_loss) / f.projection.test_loss,
+                    (f.projection.metrics.test_loss - l.projection.metrics.test_loss)
+                        / f.projection.metrics.test_loss,
                 );
-                first_proj.push(f.projection.test_loss);
-                last_proj.push(l.projection.test_loss);
+                first_proj.push(f.projection.metrics.test_loss);
+                last_proj.push(l.projection.metrics.test_loss);
             }
             _ => b_rel.push(f64::NEG_INFINITY),
         }
-        displacement.extend(ok.iter().map(|m| m.projection.distance / m.norm));
+        displacement.extend(ok.iter().map(|m| m.projection.distance / m.metrics.norm));
         let all_k: Vec<f64> = r.phase.iter().map(|m| m.step as f64).collect();
-        let raw: Vec<f64> = r.phase.iter().map(|m| m.test_loss).collect();
+        let raw: Vec<f64> = r.phase.iter().map(|m| m.metrics.test_loss).collect();
         raw_rho.push(rho(&all_k, &raw));
         if let (Some(f), Some(l)) = (r.phase.first(), r.phase.last()) {
-            n_first.push(f.norm);
-            n_last.push(l.norm);
-            t_first.push(f.trace_g);
-            t_last.push(l.trace_g);
+            n_first.push(f.metrics.norm);
+            n_last.push(l.metrics.norm);
+            t_first.push(f.metrics.trace_g);
+            t_last.push(l.metrics.trace_g);
         }
         rho_n.push(rho(
             &all_k,
-            &r.phase.iter().map(|m| m.norm).collect::<Vec<_>>(),
+            &r.phase.iter().map(|m| m.metrics.norm).collect::<Vec<_>>(),
         ));
         rho_t.push(rho(
             &all_k,
-            &r.phase.iter().map(|m| m.trace_g).collect::<Vec<_>>(),
+            &r.phase
+                .iter()
+                .map(|m| m.metrics.trace_g)
+                .collect::<Vec<_>>(),
         ));
         if let (Some(f), Some(l)) = (ok.first(), ok.last()) {
-            pn_first.push(f.projection.norm);
-            pn_last.push(l.projection.norm);
-            pt_first.push(f.projection.trace_g);
-            pt_last.push(l.projection.trace_g);
+            pn_first.push(f.projection.metrics.norm);
+            pn_last.push(l.projection.metrics.norm);
+            pt_first.push(f.projection.metrics.trace_g);
+            pt_last.push(l.projection.metrics.trace_g);
         }
         prho_n.push(rho(
             &ks,
-            &ok.iter().map(|m| m.projection.norm).collect::<Vec<_>>(),
+            &ok.iter()
+                .map(|m| m.projection.metrics.norm)
+                .collect::<Vec<_>>(),
         ));
         prho_t.push(rho(
             &ks,
-            &ok.iter().map(|m| m.projection.trace_g).collect::<Vec<_>>(),
+            &ok.iter()
+                .map(|m| m.projection.metrics.trace_g)
+                .collect::<Vec<_>>(),
         ));
     }
     let zeros = vec![0.0; b_rho.len()];
@@ -953,8 +970,8 @@ pub fn analyze_landscape(study: &LandscapeStudy) -> LandscapeAnalysis {
         c_proj_norm_first_last: (med(&pn_first), med(&pn_last)),
         c_proj_trace_first_last: (med(&pt_first), med(&pt_last)),
         c_proj_median_rho_norm_trace: (med(&prho_n), med(&prho_t)),
-        c_end_norm: ends(&|m| m.norm),
-        c_end_trace: ends(&|m| m.trace_g),
+        c_end_norm: ends(&|m| m.metrics.norm),
+        c_end_trace: ends(&|m| m.metrics.trace_g),
         failures,
         p_value,
     }

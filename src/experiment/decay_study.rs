@@ -242,9 +242,12 @@ pub fn run_prepared_unit<R: Real>(
     ctx: R::Ctx,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Vec<BranchRun<R>> {
-    fn go<R: Real, M: LinearInX<R>>(
+    /// The standard probe, with the held-out losses when there is a set.
+    #[allow(clippy::too_many_arguments)]
+    fn standard<R: Real, M: LinearInX<R>>(
         p: &Problem<R, M>,
         reference: &[R],
+        heldout: Option<&crate::data::HeldOut<R>>,
         method: &Sgd,
         unit: &UnitPlan,
         grid: &DecayGrid,
@@ -252,8 +255,14 @@ pub fn run_prepared_unit<R: Real>(
         plan: RecordPlan,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Vec<BranchRun<R>> {
-        let mut probe = StandardProbe::new(p, Some(reference));
-        run_decay_unit(p, method, unit, grid, theta0, plan, &mut probe, progress)
+        let mut inner = StandardProbe::new(p, Some(reference));
+        match heldout {
+            Some(h) => {
+                let mut probe = super::run::HeldOutProbe::new(inner, &p.model, h);
+                run_decay_unit(p, method, unit, grid, theta0, plan, &mut probe, progress)
+            }
+            None => run_decay_unit(p, method, unit, grid, theta0, plan, &mut inner, progress),
+        }
     }
     let theta0 = prepared.initial(init, unit.seed, ctx);
     let reference = &prepared.minnorm.theta;
@@ -270,35 +279,14 @@ pub fn run_prepared_unit<R: Real>(
         let mut probe = crate::probe::MlpProbe::new(p, &h.x, &h.y, false);
         return run_decay_unit(p, method, unit, grid, theta0, plan, &mut probe, progress);
     }
-    if let Some(h) = &prepared.heldout {
-        fn held<R: Real, M: LinearInX<R>>(
-            p: &Problem<R, M>,
-            reference: &[R],
-            h: &crate::data::HeldOut<R>,
-            method: &Sgd,
-            unit: &UnitPlan,
-            grid: &DecayGrid,
-            theta0: Vec<R>,
-            plan: RecordPlan,
-            progress: &(dyn Fn(u64) + Sync),
-        ) -> Vec<BranchRun<R>> {
-            let inner = StandardProbe::new(p, Some(reference));
-            let mut probe = super::run::HeldOutProbe::new(inner, &p.model, h);
-            run_decay_unit(p, method, unit, grid, theta0, plan, &mut probe, progress)
-        }
-        return match &prepared.problem {
-            AnyProblem::Linear(p) => {
-                held(p, reference, h, method, unit, grid, theta0, plan, progress)
-            }
-            AnyProblem::Diagonal(p) => {
-                held(p, reference, h, method, unit, grid, theta0, plan, progress)
-            }
-            AnyProblem::Mlp(_) => unreachable!("handled above"),
-        };
-    }
+    let h = prepared.heldout.as_ref();
     match &prepared.problem {
-        AnyProblem::Linear(p) => go(p, reference, method, unit, grid, theta0, plan, progress),
-        AnyProblem::Diagonal(p) => go(p, reference, method, unit, grid, theta0, plan, progress),
+        AnyProblem::Linear(p) => {
+            standard(p, reference, h, method, unit, grid, theta0, plan, progress)
+        }
+        AnyProblem::Diagonal(p) => {
+            standard(p, reference, h, method, unit, grid, theta0, plan, progress)
+        }
         AnyProblem::Mlp(_) => unreachable!("handled above"),
     }
 }

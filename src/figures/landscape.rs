@@ -939,6 +939,15 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     })
 }
 
+/// `items`, with every label emptied unless `keep` (no legend entry).
+fn labelled<T: Clone>(items: &[T], keep: bool, label: impl Fn(&mut T) -> &mut String) -> Vec<T> {
+    let mut out = items.to_vec();
+    if !keep {
+        out.iter_mut().for_each(|t| label(t).clear());
+    }
+    out
+}
+
 /// Render F1/F2: two filled-contour panels (train, test) with a shared log
 /// colour scale, trajectories, Γ and markers; writes `stem.{svg,png,csv}` and
 /// `stem_overlays.csv`.
@@ -1010,39 +1019,10 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         ys: data.ys.clone(),
         values,
         log_color: true,
-        paths: paths
-            .iter()
-            .map(|p| PathOverlay {
-                label: if legend {
-                    p.label.clone()
-                } else {
-                    String::new()
-                },
-                ..p.clone()
-            })
-            .collect(),
-        markers: markers
-            .iter()
-            .map(|m| Marker {
-                label: if legend {
-                    m.label.clone()
-                } else {
-                    String::new()
-                },
-                ..m.clone()
-            })
-            .collect(),
-        curves: curves
-            .iter()
-            .map(|c| CurveOverlay {
-                label: if legend {
-                    c.label.clone()
-                } else {
-                    String::new()
-                },
-                ..c.clone()
-            })
-            .collect(),
+        // The second panel repeats the overlays without legend entries.
+        paths: labelled(&paths, legend, |p| &mut p.label),
+        markers: labelled(&markers, legend, |m| &mut m.label),
+        curves: labelled(&curves, legend, |c| &mut c.label),
         ..Default::default()
     };
     let fig = ContourFigure {

@@ -886,8 +886,9 @@ fn minnorm(a: &MinnormArgs) -> Result<()> {
     } else {
         print_minnorm(a, &summary, test_loss)?;
     }
-    if !summary.certificate_ok {
+    if !summary.interpolant.certificate_ok {
         let why = summary
+            .interpolant
             .certificate_failure
             .as_deref()
             .unwrap_or("unknown condition");
@@ -905,6 +906,7 @@ fn json_text<T: Serialize + ?Sized>(v: &T) -> String {
 /// The text report of `minnorm`. Values print as in the JSON output (NaN as
 /// `null`, lists as `[1,5]`), so both views show the same numbers.
 fn print_minnorm(a: &MinnormArgs, s: &InterpolantSummary, test_loss: Option<f64>) -> Result<()> {
+    let i = &s.interpolant;
     println!(
         "{} interpolant, model {}, {} bits",
         if a.flattest {
@@ -916,43 +918,43 @@ fn print_minnorm(a: &MinnormArgs, s: &InterpolantSummary, test_loss: Option<f64>
         a.precision
     );
     if s.norm_digits.is_empty() {
-        println!("‖θ‖        ≈ {} (no digit certified)", json_text(&s.norm));
+        println!("‖θ‖        ≈ {} (no digit certified)", json_text(&i.norm));
     } else {
         println!(
             "‖θ‖        = {} ({} certified digits, error ≤ {})",
             s.norm_digits,
             s.certified_digits,
-            json_text(&s.norm_error_bound)
+            json_text(&i.norm_error_bound)
         );
     }
-    println!("objective  = {}", json_text(&s.objective));
+    println!("objective  = {}", json_text(&i.objective));
     println!(
         "residual   = {} (backward error {})",
-        json_text(&s.residual),
-        json_text(&s.backward_error)
+        json_text(&i.residual_norm),
+        json_text(&i.backward_error)
     );
     println!(
         "support    = {} ({} entries; f64 LP: {}, {} simplex pivots in the working precision)",
-        json_text(&s.support),
-        s.support.len(),
-        s.lp_support.len(),
-        s.simplex_pivots
+        json_text(&i.support),
+        i.support.len(),
+        i.lp_support.len(),
+        i.simplex_pivots
     );
     println!(
         "certificate: {} (support violation {}, complementarity margin {})",
-        if s.certificate_ok { "ok" } else { "FAILED" },
-        json_text(&s.support_violation),
-        json_text(&s.complementarity_margin)
+        if i.certificate_ok { "ok" } else { "FAILED" },
+        json_text(&i.support_violation),
+        json_text(&i.complementarity_margin)
     );
-    if let Some(why) = &s.certificate_failure {
+    if let Some(why) = &i.certificate_failure {
         println!("failed condition: {why}");
     }
     if let Some(t) = test_loss {
         println!("test loss  = {}", json_text(&t));
     }
     println!("β (nonzero entries):");
-    for &k in &s.support {
-        println!("  β[{k}] = {}", json_text(&s.beta[k]));
+    for &k in &i.support {
+        println!("  β[{k}] = {}", json_text(&i.beta[k]));
     }
     Ok(())
 }

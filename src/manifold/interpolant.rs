@@ -78,8 +78,10 @@ impl<R: Real> Interpolant<R> {
     }
 }
 
-/// An interpolant with its optimality certificate.
-#[derive(Debug, Clone)]
+/// An interpolant with its optimality certificate (serialized in f64 inside
+/// [`InterpolantSummary`]).
+#[derive(Debug, Clone, Serialize)]
+#[serde(bound(serialize = "R: Serialize"))]
 pub struct Interpolant<R> {
     /// Parameters θ (for Diagonal: u then v, with |u_j| = |v_j|, v ≥ 0).
     pub theta: Vec<R>,
@@ -90,6 +92,7 @@ pub struct Interpolant<R> {
     /// Weighted ℓ1 objective Σ c_j|β_j| (Diagonal) or ‖θ‖² (Linear).
     pub objective: R,
     /// ‖Xβ − y‖ computed in the working precision.
+    #[serde(rename = "residual")]
     pub residual_norm: R,
     /// Dual vector λ ∈ ℝⁿ (θ = Xᵀλ for Linear; basis-pursuit dual for Diagonal).
     pub dual: Vec<R>,
@@ -119,82 +122,57 @@ pub struct Interpolant<R> {
     pub inverse_condition: f64,
 }
 
-/// f64 summary of an interpolant (for JSON output).
+/// f64 summary of an interpolant (for JSON output): the interpolant rounded
+/// to f64 with its precision and the certified digits of ‖θ‖.
 #[derive(Debug, Clone, Serialize)]
 pub struct InterpolantSummary {
     /// Model.
     pub model: String,
     /// Precision in bits.
     pub precision_bits: u32,
-    /// θ (rounded to f64).
-    pub theta: Vec<f64>,
-    /// β (rounded to f64).
-    pub beta: Vec<f64>,
-    /// ‖θ‖ (rounded).
-    pub norm: f64,
     /// ‖θ‖ printed with the certified digits only: the error is below one
     /// unit in the last printed digit (`norm_error_bound`); empty when the
     /// certificate failed.
     pub norm_digits: String,
     /// Number of significant digits in `norm_digits`.
     pub certified_digits: usize,
-    /// A-posteriori bound on the error of ‖θ‖.
-    pub norm_error_bound: f64,
-    /// ‖β‖₁ (weighted for θ_R).
-    pub objective: f64,
-    /// ‖Xβ − y‖.
-    pub residual: f64,
-    /// Certificate result.
-    pub certificate_ok: bool,
-    /// Certificate violation on the support.
-    pub support_violation: f64,
-    /// Strict-complementarity margin.
-    pub complementarity_margin: f64,
-    /// Support of β.
-    pub support: Vec<usize>,
-    /// Dual vector.
-    pub dual: Vec<f64>,
-    /// The failed condition, its value and tolerance (`null` if ok).
-    pub certificate_failure: Option<String>,
-    /// Componentwise backward error of Xβ = y.
-    pub backward_error: f64,
-    /// Support of the f64 starting solution (Diagonal: the LP's).
-    pub lp_support: Vec<usize>,
-    /// Simplex pivots in the working precision.
-    pub simplex_pivots: usize,
-    /// Inverse condition number (see [`Interpolant::inverse_condition`]).
-    pub inverse_condition: f64,
+    /// θ, β, ‖θ‖, … rounded to f64 (JSON: its fields at the top level).
+    #[serde(flatten)]
+    pub interpolant: Interpolant<f64>,
 }
 
 impl<R: Real> Interpolant<R> {
     /// f64 summary.
     pub fn summary(&self, model: ModelKind) -> InterpolantSummary {
         let digits = self.certified_digits();
+        let f64s = |v: &[R]| v.iter().map(Real::to_f64).collect();
         InterpolantSummary {
             model: model.to_string(),
             precision_bits: self.norm.precision_bits(),
-            theta: self.theta.iter().map(Real::to_f64).collect(),
-            beta: self.beta.iter().map(Real::to_f64).collect(),
-            norm: self.norm.to_f64(),
             norm_digits: if digits == 0 {
                 String::new()
             } else {
                 format_digits(&self.norm, digits)
             },
             certified_digits: digits,
-            norm_error_bound: self.norm_error_bound,
-            objective: self.objective.to_f64(),
-            residual: self.residual_norm.to_f64(),
-            certificate_ok: self.certificate_ok,
-            support_violation: self.support_violation,
-            complementarity_margin: self.complementarity_margin,
-            support: self.support.clone(),
-            dual: self.dual.iter().map(Real::to_f64).collect(),
-            certificate_failure: self.certificate_failure.clone(),
-            backward_error: self.backward_error,
-            lp_support: self.lp_support.clone(),
-            simplex_pivots: self.simplex_pivots,
-            inverse_condition: self.inverse_condition,
+            interpolant: Interpolant {
+                theta: f64s(&self.theta),
+                beta: f64s(&self.beta),
+                norm: self.norm.to_f64(),
+                objective: self.objective.to_f64(),
+                residual_norm: self.residual_norm.to_f64(),
+                dual: f64s(&self.dual),
+                support: self.support.clone(),
+                certificate_ok: self.certificate_ok,
+                support_violation: self.support_violation,
+                complementarity_margin: self.complementarity_margin,
+                certificate_failure: self.certificate_failure.clone(),
+                backward_error: self.backward_error,
+                norm_error_bound: self.norm_error_bound,
+                lp_support: self.lp_support.clone(),
+                simplex_pivots: self.simplex_pivots,
+                inverse_condition: self.inverse_condition,
+            },
         }
     }
 

@@ -124,7 +124,7 @@ pub struct VerifyArgs {
     /// Full protocol (64 fresh seeds, 9 decay steps).
     #[arg(long)]
     pub full: bool,
-    /// Run the claims on this experiment (TOML; an optional [claims] section
+    /// Run the claims on this experiment (TOML; an optional `[claims]` section
     /// sets seeds, grid or T_max and thresholds). Default: the built-in one.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -189,7 +189,7 @@ pub struct RunArgs {
 /// `sweep` options.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Experiment config with a [sweep] section (TOML).
+    /// Experiment config with a `[sweep]` section (TOML).
     #[arg(long)]
     pub config: PathBuf,
     /// Output directory (results.jsonl, results.csv, summary.csv).

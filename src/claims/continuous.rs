@@ -6,7 +6,7 @@
 //!   `latedecay compare` and `tests/sde.rs` (its CIs are too wide for a table row).
 //! * C6 — label-noise SGD projected onto Γ tracks the slow flow, error → 0 at
 //!   rate O(η) (fitted slope with CI, one-sided t-test of "no convergence").
-//! * C7 — the general Li–Wang–Arora form ½∂²Φ[Σ] equals the closed form
+//! * C7 — the general Li–Wang–Arora form ½∂²Φ\[Σ\] equals the closed form
 //!   −(σ²/(4B))P∇trG on Γ, at 256 bits.
 //!
 //! Thresholds are those of proofs/moments.md, proofs/slow_flow.md and

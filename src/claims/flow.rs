@@ -8,7 +8,7 @@
 //! kept on Γ (for `Diagonal` with normalized columns ∇ tr G = 2θ, so this is the
 //! Riemannian gradient flow of (σ²/(4B))‖θ‖² on Γ). The flow is
 //! integrated here with Heun's method on the manifold: each stage evaluates the
-//! tangent velocity with [`project_tangent`], and every intermediate point is
+//! tangent velocity with [`project_tangent`](crate::manifold::project_tangent), and every intermediate point is
 //! retracted onto Γ with [`project_onto_manifold`]. The flow starts at the
 //! limit of gradient descent from θ₀ (a proxy for Φ(θ₀), the point where the
 //! noiseless dynamics would land), and stops when the relative distance to θ_mn

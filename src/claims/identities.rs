@@ -9,7 +9,7 @@
 //!
 //! The Diagonal check replays SGD with the crate's own batch source
 //! ([`BatchNoise`]) and the model's `predict_into`/`descend`, and confirms that
-//! the replayed iterate equals [`run_sgd`]'s bit for bit, so the identity is
+//! the replayed iterate equals [`run_sgd`](crate::dynamics::sgd::run_sgd)'s bit for bit, so the identity is
 //! checked on the production code path.
 
 use serde::{Deserialize, Serialize};

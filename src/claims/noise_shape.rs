@@ -1,6 +1,6 @@
 //! C12: the *shape* of the noise matters — isotropic parameter noise of
 //! matched strength does not carry the iterate to θ_mn, label noise does
-//! (paired over seeds; part 1), and the general slow flow ½∂²Φ[s²I]
+//! (paired over seeds; part 1), and the general slow flow ½∂²Φ\[s²I\]
 //! predicts the mean isotropic drift along Γ (part 2). Both pre-registered
 //! in `proofs/claims.md` ("C12") before they were run; a row of `verify`.
 
@@ -165,7 +165,7 @@ pub const C12_DRIFT_COSINE_MIN: f64 = 0.9;
 /// C12 part 2 criterion: ⟨m̂, p⟩/‖p‖² within [1/this, this].
 pub const C12_DRIFT_RATIO_MAX: f64 = 1.25;
 
-/// C12 part 2: does the general slow flow ½∂²Φ[Σ], Σ = s²I, predict the
+/// C12 part 2: does the general slow flow ½∂²Φ\[Σ\], Σ = s²I, predict the
 /// mean displacement along Γ of isotropic-noise SGD started on Γ?
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriftCheck {
@@ -183,7 +183,7 @@ pub struct DriftCheck {
     pub failed: usize,
     /// ‖ζ₀‖ of the starting point ζ₀ on Γ (Gauss–Newton projection of θ₀).
     pub start_norm: f64,
-    /// Prediction p = τ·½∂²Φ(ζ₀)[s²I].
+    /// Prediction p = τ·½∂²Φ(ζ₀)\[s²I\].
     pub predicted: Vec<f64>,
     /// Monte Carlo mean m̂ of Φ(θ_K) − ζ₀.
     pub mean_displacement: Vec<f64>,
@@ -194,7 +194,7 @@ pub struct DriftCheck {
     /// ⟨m̂, p⟩/‖p‖².
     pub ratio: f64,
     /// Norm of the isotropic part of p that is normal to Γ at ζ₀, relative
-    /// to ‖p‖ (∂²Φ[Σ] of a tangent-tangent Σ has a normal part).
+    /// to ‖p‖ (∂²Φ\[Σ\] of a tangent-tangent Σ has a normal part).
     pub normal_fraction: f64,
     /// cos∠ and ⟨·,·⟩/‖·‖² of m̂ against p restricted to the tangent space
     /// of Γ at ζ₀ (where the failure sits, if any).
@@ -216,7 +216,7 @@ pub struct DriftCheck {
 /// Run C12 part 2 on the diagonal network of `exp`: ζ₀ = the Gauss–Newton
 /// projection of the first seed's θ₀ onto Γ, R replicas of isotropic SGD (scale s,
 /// constant η, K = round(τ/η²) steps) from ζ₀, each end point mapped to Γ
-/// by Φ, and the mean displacement compared with τ·½∂²Φ(ζ₀)[s²I]
+/// by Φ, and the mean displacement compared with τ·½∂²Φ(ζ₀)\[s²I\]
 /// (finite-difference step `h`).
 pub fn run_isotropic_drift_check(
     exp: &Experiment,
@@ -242,7 +242,7 @@ pub fn run_isotropic_drift_check(
 /// Which noise [`run_drift_check`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriftNoise {
-    /// θ ← θ − ηg + ηsζ; prediction ½∂²Φ[s²I] by second differences.
+    /// θ ← θ − ηg + ηsζ; prediction ½∂²Φ\[s²I\] by second differences.
     Isotropic,
     /// Label noise σ = s; prediction the closed form −(σ²/4B)P∇tr G (C7):
     /// the positive control of the Monte Carlo pipeline (no tangent diffusion).
@@ -400,7 +400,7 @@ pub const C12_STEPS: u64 = 1_600_000;
 
 /// The `verify` row C12: part 1 (label vs matched isotropic noise, paired
 /// over seeds 1–8 at η₁ and σ of the experiment) and part 2 (the isotropic
-/// drift predicted by ½∂²Φ[s²I]), on the diagonal network.
+/// drift predicted by ½∂²Φ\[s²I\]), on the diagonal network.
 pub fn c12(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let p = &ctx.protocol;
     if p.base.model != crate::model::ModelKind::Diagonal {

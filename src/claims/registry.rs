@@ -31,7 +31,7 @@ pub struct Protocol {
     /// Seeds of the decay studies.
     pub seeds: Vec<u64>,
     /// Decay steps as fractions T_max / 2^k: the grid is
-    /// [0] ∪ {T_max / 2^k : k = `halvings`−1, …, 0}.
+    /// \[0\] ∪ {T_max / 2^k : k = `halvings`−1, …, 0}.
     pub halvings: u32,
     /// Steps after the decay.
     pub steps_after_decay: u64,

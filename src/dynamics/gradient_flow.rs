@@ -10,7 +10,7 @@
 //! fixed-coefficient method given by f64 decimals (e.g. Dop853's tableau) would
 //! be wrong at the 1e-16 level in MPFR.
 //!
-//! Derivation of ∂²Φ[Σ] = −(σ²/(2B)) P∇trG for label noise on Γ and of the
+//! Derivation of ∂²Φ\[Σ\] = −(σ²/(2B)) P∇trG for label noise on Γ and of the
 //! finite-difference error (O(h²) truncation, O(ε/h²) roundoff):
 //! `proofs/slow_flow.md` §3.
 
@@ -401,7 +401,7 @@ pub fn second_derivative_of_limit<R: Real, M: Model<R>>(
     Ok(out)
 }
 
-/// The general (Li–Wang–Arora) slow-flow drift ½ ∂²Φ(θ)[Σ] at θ on Γ for a
+/// The general (Li–Wang–Arora) slow-flow drift ½ ∂²Φ(θ)\[Σ\] at θ on Γ for a
 /// noise covariance given by factors, Σ = Σ_k a_k a_kᵀ: ½ Σ_k ∂²Φ(θ)[a_k, a_k],
 /// each by a central second difference with step h. The drift of every noise
 /// model (label noise, isotropic) goes through here.

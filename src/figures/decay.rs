@@ -63,7 +63,7 @@ pub struct NormCurves {
     pub decay_step: u64,
     /// Recorded steps (the same for every seed).
     pub steps: Vec<u64>,
-    /// `norms[seed][i]` = ‖θ_{steps[i]}‖.
+    /// `norms[seed][i]` = ‖θ_{steps\[i\]}‖.
     pub norms: Vec<Vec<f64>>,
 }
 

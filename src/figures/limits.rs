@@ -498,7 +498,7 @@ impl WeakErrorTable {
 
     /// Fitted orders of the high-precision columns (not `*_f64`, whose small-η
     /// end is roundoff): least squares of log err on log η over the
-    /// [`FIT_POINTS`] smallest η with a positive error (the asymptotic regime).
+    /// `FIT_POINTS` smallest η with a positive error (the asymptotic regime).
     pub fn fitted_orders(&self) -> Vec<FittedOrder> {
         self.columns
             .iter()

@@ -9,7 +9,7 @@
 //!   pair does not pass the certificate in the working precision (the data are
 //!   not exactly consistent with the f64 support, e.g. any CSV written with 17
 //!   digits), the basis is refined by primal simplex pivots in the working
-//!   precision ([`super::exact_bp`]) until primal residual and dual
+//!   precision (`exact_bp`) until primal residual and dual
 //!   certificate hold; the exact support can be larger than the f64 one.
 //!
 //! The certificate ([`Interpolant::certificate_ok`]) is relative to the data:

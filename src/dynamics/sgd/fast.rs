@@ -3,7 +3,9 @@
 //! per SIMD level (`#[target_feature]` on the loop, the vector type a
 //! generic [`Lanes`] parameter) and dispatched once per segment of steps
 //! instead of once per kernel call, so the compiler inlines the random
-//! numbers, the residual and the update into one loop.
+//! numbers, the residual and the update into one loop. The per-element
+//! kernels are [`crate::simd::kernels`], the ones the slice functions of
+//! `simd` run.
 //!
 //! B = 1 fuses the update of step k with the forward pass of step k + 1: step
 //! k + 1's sample is drawn first (the same draws in the same order: the

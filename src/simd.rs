@@ -402,24 +402,68 @@ impl Lanes for f64 {
 pub(crate) mod kernels {
     use super::{Lanes, LANES};
 
-    /// Σ a_j b_j in the fixed 8-lane order.
+    /// The one summation order of every reduction: for each block of 8
+    /// elements from `i`, `lane(o)` of the vector at `o = i + r·W` is added to
+    /// accumulator `r` (lane l takes the elements 8m + l); then `scalar(j)`
+    /// for j = m…d−1 in index order, added after the lane reduction. Without
+    /// `SUM` only the closures' stores remain (the update-only kernels).
     #[inline(always)]
-    pub unsafe fn dot<T: Lanes>(a: *const f64, b: *const f64, d: usize) -> f64 {
+    unsafe fn ordered_sum<T: Lanes, const SUM: bool>(
+        d: usize,
+        mut lane: impl FnMut(usize) -> T,
+        scalar: impl FnMut(usize) -> f64,
+    ) -> f64 {
         let m = d / LANES * LANES;
         let mut acc = [T::splat(0.0); LANES];
         let mut i = 0;
         while i < m {
-            for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
-                let o = i + r * T::W;
-                *acc_r = acc_r.add(T::load(a.add(o)).mul(T::load(b.add(o))));
-            }
+            block::<T, SUM>(i, &mut acc, &mut lane);
             i += LANES;
         }
+        let tail = tail_sum::<SUM>(m, d, scalar);
+        if SUM {
+            T::reduce(&acc) + tail
+        } else {
+            0.0
+        }
+    }
+
+    /// One 8-element block of [`ordered_sum`].
+    #[inline(always)]
+    unsafe fn block<T: Lanes, const SUM: bool>(
+        i: usize,
+        acc: &mut [T; LANES],
+        lane: &mut impl FnMut(usize) -> T,
+    ) {
+        for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
+            let t = lane(i + r * T::W);
+            if SUM {
+                *acc_r = acc_r.add(t);
+            }
+        }
+    }
+
+    /// The tail m..d of [`ordered_sum`], in index order.
+    #[inline(always)]
+    fn tail_sum<const SUM: bool>(m: usize, d: usize, mut scalar: impl FnMut(usize) -> f64) -> f64 {
         let mut tail = 0.0;
         for j in m..d {
-            tail += *a.add(j) * *b.add(j);
+            let t = scalar(j);
+            if SUM {
+                tail += t;
+            }
         }
-        T::reduce(&acc) + tail
+        tail
+    }
+
+    /// Σ a_j b_j in the fixed 8-lane order.
+    #[inline(always)]
+    pub unsafe fn dot<T: Lanes>(a: *const f64, b: *const f64, d: usize) -> f64 {
+        ordered_sum::<T, true>(
+            d,
+            |o| T::load(a.add(o)).mul(T::load(b.add(o))),
+            |j| *a.add(j) * *b.add(j),
+        )
     }
 
     /// Σ (a_j b_j) c_j in the fixed 8-lane order.
@@ -430,28 +474,20 @@ pub(crate) mod kernels {
         c: *const f64,
         d: usize,
     ) -> f64 {
-        let m = d / LANES * LANES;
-        let mut acc = [T::splat(0.0); LANES];
-        let mut i = 0;
-        while i < m {
-            for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
-                let o = i + r * T::W;
-                let p = T::load(a.add(o))
+        ordered_sum::<T, true>(
+            d,
+            |o| {
+                T::load(a.add(o))
                     .mul(T::load(b.add(o)))
-                    .mul(T::load(c.add(o)));
-                *acc_r = acc_r.add(p);
-            }
-            i += LANES;
-        }
-        let mut tail = 0.0;
-        for j in m..d {
-            tail += *a.add(j) * *b.add(j) * *c.add(j);
-        }
-        T::reduce(&acc) + tail
+                    .mul(T::load(c.add(o)))
+            },
+            |j| *a.add(j) * *b.add(j) * *c.add(j),
+        )
     }
 
-    /// w = c x; u −= w ⊙ v, v −= w ⊙ u (old u, v) (the slice `diag_update_scaled`);
-    /// with `NEXT`, also Σ (u_j v_j) xn_j of the new u, v (`triple_dot`).
+    /// w = c x; u −= w ⊙ v, v −= w ⊙ u (old u, v) (the slice
+    /// `diag_update_scaled`); with `NEXT`, also Σ (u_j v_j) xn_j of the new
+    /// u, v (`triple_dot`).
     #[inline(always)]
     pub unsafe fn diagonal_update_dot<T: Lanes, const NEXT: bool>(
         u: *mut f64,
@@ -461,25 +497,36 @@ pub(crate) mod kernels {
         xn: *const f64,
         d: usize,
     ) -> f64 {
-        let m = d / LANES * LANES;
         let c = T::splat(coef);
-        let mut acc = [T::splat(0.0); LANES];
-        let mut i = 0;
-        while i < m {
-            diagonal_block::<T, NEXT>(u, v, x, c, xn, i, &mut acc);
-            i += LANES;
-        }
-        let tail = diagonal_tail::<NEXT>(u, v, x, coef, xn, m, d);
-        if NEXT {
-            T::reduce(&acc) + tail
-        } else {
-            0.0
-        }
+        ordered_sum::<T, NEXT>(
+            d,
+            |o| diagonal_lane(u, v, x, c, xn, o),
+            |j| diagonal_lane(u, v, x, coef, xn, j),
+        )
     }
 
-    /// The 8 elements from `i` of [`diagonal_update_dot`] (`c` = coef
-    /// splatted): the building block the seeds-in-lockstep kernel interleaves
-    /// across seeds, so both paths run the same operations.
+    /// The vector at `o` of [`diagonal_update_dot`] (`c` = coef splatted; a
+    /// 1-lane `f64` for the tail): stores the new u, v, returns (u v) xn.
+    #[inline(always)]
+    unsafe fn diagonal_lane<T: Lanes>(
+        u: *mut f64,
+        v: *mut f64,
+        x: *const f64,
+        c: T,
+        xn: *const f64,
+        o: usize,
+    ) -> T {
+        let w = c.mul(T::load(x.add(o)));
+        let (uo, vo) = (T::load(u.add(o)), T::load(v.add(o)));
+        let (un, vn) = (uo.sub(w.mul(vo)), vo.sub(w.mul(uo)));
+        un.store(u.add(o));
+        vn.store(v.add(o));
+        un.mul(vn).mul(T::load(xn.add(o)))
+    }
+
+    /// The 8 elements from `i` of [`diagonal_update_dot`]: the building block
+    /// the seeds-in-lockstep kernel interleaves across seeds, so both paths
+    /// run the same operations.
     #[inline(always)]
     pub unsafe fn diagonal_block<T: Lanes, const NEXT: bool>(
         u: *mut f64,
@@ -490,17 +537,7 @@ pub(crate) mod kernels {
         i: usize,
         acc: &mut [T; LANES],
     ) {
-        for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
-            let o = i + r * T::W;
-            let w = c.mul(T::load(x.add(o)));
-            let (uo, vo) = (T::load(u.add(o)), T::load(v.add(o)));
-            let (un, vn) = (uo.sub(w.mul(vo)), vo.sub(w.mul(uo)));
-            un.store(u.add(o));
-            vn.store(v.add(o));
-            if NEXT {
-                *acc_r = acc_r.add(un.mul(vn).mul(T::load(xn.add(o))));
-            }
-        }
+        block::<T, NEXT>(i, acc, &mut |o| diagonal_lane(u, v, x, c, xn, o));
     }
 
     /// The elements m..d of [`diagonal_update_dot`], in index order; with
@@ -515,18 +552,7 @@ pub(crate) mod kernels {
         m: usize,
         d: usize,
     ) -> f64 {
-        let mut tail = 0.0;
-        for j in m..d {
-            let w = coef * *x.add(j);
-            let (uo, vo) = (*u.add(j), *v.add(j));
-            let (un, vn) = (uo - w * vo, vo - w * uo);
-            *u.add(j) = un;
-            *v.add(j) = vn;
-            if NEXT {
-                tail += un * vn * *xn.add(j);
-            }
-        }
-        tail
+        tail_sum::<NEXT>(m, d, |j| diagonal_lane(u, v, x, coef, xn, j))
     }
 
     /// θ += neg x; with `NEXT`, also Σ θ_j xn_j of the new θ.
@@ -538,34 +564,27 @@ pub(crate) mod kernels {
         xn: *const f64,
         d: usize,
     ) -> f64 {
-        let m = d / LANES * LANES;
         let al = T::splat(neg);
-        let mut acc = [T::splat(0.0); LANES];
-        let mut i = 0;
-        while i < m {
-            for (r, acc_r) in acc.iter_mut().take(LANES / T::W).enumerate() {
-                let o = i + r * T::W;
-                let t = T::load(theta.add(o)).add(al.mul(T::load(x.add(o))));
-                t.store(theta.add(o));
-                if NEXT {
-                    *acc_r = acc_r.add(t.mul(T::load(xn.add(o))));
-                }
-            }
-            i += LANES;
-        }
-        let mut tail = 0.0;
-        for j in m..d {
-            let t = *theta.add(j) + neg * *x.add(j);
-            *theta.add(j) = t;
-            if NEXT {
-                tail += t * *xn.add(j);
-            }
-        }
-        if NEXT {
-            T::reduce(&acc) + tail
-        } else {
-            0.0
-        }
+        ordered_sum::<T, NEXT>(
+            d,
+            |o| linear_lane(theta, x, al, xn, o),
+            |j| linear_lane(theta, x, neg, xn, j),
+        )
+    }
+
+    /// The vector at `o` of [`linear_update_dot`]: stores the new θ, returns
+    /// θ xn.
+    #[inline(always)]
+    unsafe fn linear_lane<T: Lanes>(
+        theta: *mut f64,
+        x: *const f64,
+        al: T,
+        xn: *const f64,
+        o: usize,
+    ) -> T {
+        let t = T::load(theta.add(o)).add(al.mul(T::load(x.add(o))));
+        t.store(theta.add(o));
+        t.mul(T::load(xn.add(o)))
     }
 
     /// y += α x.

@@ -346,7 +346,7 @@ fn errors_are_clear() {
     assert!(matches!(e, PlotError::EmptySeries { .. }), "{e}");
     assert!(e.to_string().contains("nothing"));
 
-    let no_series = LineChart::new("t", "x", "y");
+    let no_series = LineChart::default();
     assert!(matches!(
         no_series.render(stem("e2")).unwrap_err(),
         PlotError::NothingToPlot { .. }

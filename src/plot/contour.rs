@@ -295,15 +295,6 @@ struct Geometry {
 }
 
 impl ContourFigure {
-    /// A figure with a shared colour scale and iso-lines.
-    pub fn new(panels: Vec<ContourPanel>, colorbar_label: impl Into<String>) -> Self {
-        ContourFigure {
-            panels,
-            colorbar_label: colorbar_label.into(),
-            ..Default::default()
-        }
-    }
-
     /// Pixel size `(width, height)` of the rendered figure for `style`.
     pub fn dimensions(&self, style: &Style) -> (u32, u32) {
         let n = self.panels.len() as u32;

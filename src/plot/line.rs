@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 
 use super::axes::{self, Margins};
-use super::geometry::{clip_polyline, place_boxes, split_runs, Bounds, BoxSpec, Occupancy, Placed};
+use super::geometry::{clip_polyline, place_boxes, split_runs, Bounds, Occupancy, Placed};
 use super::legend::{
     draw_legend_box, draw_title, legend_box_size, Glyph, LegendEntry, MarkerShape, MarkerStyle,
     Pen, Px, MARKER_CYCLE,
@@ -175,20 +175,6 @@ fn extend(ext: &mut (f64, f64), v: f64) {
 }
 
 impl LineChart {
-    /// An empty chart with the given title and axis labels (linear axes).
-    pub fn new(
-        title: impl Into<String>,
-        x_label: impl Into<String>,
-        y_label: impl Into<String>,
-    ) -> Self {
-        LineChart {
-            title: title.into(),
-            x_label: x_label.into(),
-            y_label: y_label.into(),
-            ..Default::default()
-        }
-    }
-
     /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
     /// (creating the parent directory if needed); returns both paths.
     pub fn render(&self, path_stem: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
@@ -431,16 +417,12 @@ impl LineChart {
         boxes.retain(|b| !b.is_empty());
         let plot_w = (w - left - y_area - right).max(50) as f64;
         let pad = style.px(9.0) as f64;
-        let specs: Vec<BoxSpec> = boxes
+        let specs: Vec<_> = boxes
             .iter()
             .map(|b| {
                 let (bw, bh) = legend_box_size(b, style);
-                BoxSpec {
-                    w: bw as f64 / plot_w,
-                    h: bh as f64 / plot_h as f64,
-                    pad_x: pad / plot_w,
-                    pad_y: pad / plot_h as f64,
-                }
+                let size = (bw as f64 / plot_w, bh as f64 / plot_h as f64);
+                (size, (pad / plot_w, pad / plot_h as f64))
             })
             .collect();
         let (mut placed, cost) = place_boxes(&Self::occupancy(prep, xr, yr), &specs);
@@ -449,7 +431,7 @@ impl LineChart {
             // Try making head-room above the data for the boxes.
             let need = specs
                 .iter()
-                .map(|b| b.h + 1.5 * b.pad_y)
+                .map(|(size, pad)| size.1 + 1.5 * pad.1)
                 .fold(0.0, f64::max);
             if need < 0.6 {
                 let yr2 = (yr.0, yr.0 + (yr.1 - yr.0) / (1.0 - need));

@@ -16,10 +16,8 @@ use plotters::style::text_anchor::HPos;
 
 use super::axes::{axis_title_band, label_width, plot_top, tick_band, y_ticks, Chart, Frame};
 use super::geometry::{clip_polyline, split_runs, Bounds};
-use super::legend::{
-    draw_legend_strip, draw_outline, draw_text, draw_text_up, legend_strip_height,
-};
-use super::legend::{stroke, LegendEntry, MarkerShape, MarkerStyle, Pen, Px, VAlign};
+use super::legend::{draw_outline, draw_text, draw_text_up, stroke, Legend, LegendEntry};
+use super::legend::{MarkerShape, MarkerStyle, Pen, Px, VAlign};
 use super::style::{palette_color, Style, MISSING, TEXT};
 use super::ticks::nearest_nice_step;
 use super::{display_name, draw_err, write_figure, Area, AxisScale, PlotError};
@@ -118,10 +116,6 @@ impl Default for ContourFigure {
         }
     }
 }
-
-/// Palette order for automatically coloured paths: colours that stand out
-/// on viridis first.
-const PATH_AUTO: [usize; 6] = [1, 4, 3, 5, 0, 2];
 
 /// Discretised colour levels in colour space (log10 when `log`): `n` levels
 /// of `step` from `b0`.
@@ -315,10 +309,10 @@ impl ContourFigure {
                 let (w, h) = self.dimensions(st);
                 let (w, h, m) = (w as i32, h as i32, st.margin as i32);
                 let entries = self.legend_entries(st);
-                let strip = legend_strip_height(&entries, w - 2 * m, st);
-                let size = (st.contour_panel_width as i32, h - strip);
+                let strip = Legend::strip(&entries, w - 2 * m, st);
+                let size = (st.contour_panel_width as i32, h - strip.size.1);
                 let top = plot_top(st, self.panels.iter().any(|p| !p.title.is_empty()));
-                let bottom = if strip > 0 {
+                let bottom = if strip.size.1 > 0 {
                     st.px(2.0)
                 } else {
                     m / 2 + st.px(2.0)
@@ -352,7 +346,7 @@ impl ContourFigure {
                         self.draw_colorbar(root, lv, (x_off + size.0, y), st)?;
                     }
                 }
-                draw_legend_strip(root, &entries, (m, size.1), w - 2 * m, st)
+                strip.draw(root, (m, size.1), st)
             },
         )
     }
@@ -381,26 +375,19 @@ impl ContourFigure {
 
     /// Legend entries of all panels, each distinct one once.
     fn legend_entries(&self, style: &Style) -> Vec<LegendEntry> {
-        let line = |label: &String, color, dashed| LegendEntry {
-            label: label.clone(),
-            line: Some(Pen {
-                color,
-                dashed,
-                halo: true,
-            }),
-            ..Default::default()
-        };
         let mut entries: Vec<LegendEntry> = vec![];
         for p in &self.panels {
-            let curves = p.curves.iter().map(|c| line(&c.label, BLACK, c.dashed));
-            let paths =
-                (p.paths.iter().enumerate()).map(|(k, o)| line(&o.label, path_color(o, k), false));
+            let lines = overlay_lines(p).map(|(label, _, pen)| LegendEntry {
+                label: label.to_string(),
+                line: Some(pen),
+                ..Default::default()
+            });
             let markers = p.markers.iter().map(|m| LegendEntry {
                 label: m.label.clone(),
                 marker: Some(marker_style(m, style)),
                 ..Default::default()
             });
-            for e in curves.chain(paths).chain(markers) {
+            for e in lines.chain(markers) {
                 if !e.label.is_empty() && !entries.contains(&e) {
                     entries.push(e);
                 }
@@ -417,18 +404,10 @@ impl ContourFigure {
         chart: &Chart,
         style: &Style,
     ) -> Result<(), PlotError> {
-        let curves = p.src.curves.iter().map(|c| (&c.points, BLACK, c.dashed));
-        let paths =
-            (p.src.paths.iter().enumerate()).map(|(k, o)| (&o.points, path_color(o, k), false));
-        for (points, color, dashed) in curves.chain(paths) {
+        for (_, points, pen) in overlay_lines(p.src) {
             for run in p.transform(points) {
                 let pts: Vec<Px> = run.iter().map(|q| chart.backend_coord(q)).collect();
-                Pen {
-                    color,
-                    dashed,
-                    halo: true,
-                }
-                .draw(root, &pts, style)?;
+                pen.draw(root, &pts, style)?;
             }
         }
         for mk in &p.src.markers {
@@ -641,8 +620,19 @@ fn fill_panel(
     }
 }
 
-fn path_color(p: &PathOverlay, k: usize) -> RGBColor {
-    palette_color(p.color_index.unwrap_or(PATH_AUTO[k % PATH_AUTO.len()]))
+/// The curves (black), then the paths (palette colours, by default ones that
+/// stand out on viridis) of a panel: label, points and pen, all with a halo.
+fn overlay_lines(p: &ContourPanel) -> impl Iterator<Item = (&str, &[(f64, f64)], Pen)> {
+    const PATH_AUTO: [usize; 6] = [1, 4, 3, 5, 0, 2];
+    let curves = p
+        .curves
+        .iter()
+        .map(|c| (&c.label[..], &c.points[..], Pen::new(BLACK, c.dashed, true)));
+    let paths = p.paths.iter().enumerate().map(|(k, o)| {
+        let color = palette_color(o.color_index.unwrap_or(PATH_AUTO[k % PATH_AUTO.len()]));
+        (&o.label[..], &o.points[..], Pen::new(color, false, true))
+    });
+    curves.chain(paths)
 }
 
 /// Markers over contours: white with a black edge by default, palette

@@ -120,6 +120,14 @@ pub(crate) struct Pen {
 }
 
 impl Pen {
+    pub fn new(color: RGBColor, dashed: bool, halo: bool) -> Pen {
+        Pen {
+            color,
+            dashed,
+            halo,
+        }
+    }
+
     /// Draws a polyline in pixel space, `style.line_width` wide.
     pub fn draw(&self, area: &Area, pts: &[Px], style: &Style) -> Result<(), PlotError> {
         if pts.len() < 2 {
@@ -231,20 +239,19 @@ struct Metrics {
 impl Metrics {
     /// Legend rows, or plain text rows (smaller, no sample) when `text`.
     fn new(style: &Style, text: bool) -> Self {
-        let font = if text {
-            style.annotation_font
+        let (font, sample_w, extra) = if text {
+            (style.annotation_font, 0, 0)
         } else {
-            style.legend_font
+            (
+                style.legend_font,
+                style.px(34.0) + style.px(7.0),
+                style.px(2.0),
+            )
         };
-        let th = text_size(&style.font(font), "Ag").1 as f64 * 1.3;
-        let (sample_w, extra) = if text {
-            (0, 0)
-        } else {
-            (style.px(34.0) + style.px(7.0), style.px(2.0))
-        };
+        let row_h = (text_size(&style.font(font), "Ag").1 as f64 * 1.3).round() as i32 + extra;
         Metrics {
             sample_w,
-            row_h: th.round() as i32 + extra,
+            row_h,
             pad: style.px(7.0),
             font,
         }
@@ -253,120 +260,108 @@ impl Metrics {
     fn width(&self, e: &LegendEntry, style: &Style) -> i32 {
         self.sample_w + text_size(&style.font(self.font), &e.label).0
     }
+}
 
-    /// Draws one entry with its sample starting at `x0`, centred on `cy`.
-    fn draw(
-        &self,
-        area: &Area,
-        e: &LegendEntry,
-        (x0, cy): Px,
-        style: &Style,
-    ) -> Result<(), PlotError> {
-        let sw = self.sample_w - style.px(7.0);
-        if let (Some(a), Some(pen)) = (e.band_alpha, e.line) {
-            let h = style.px(6.0);
-            let band = Rectangle::new([(x0, cy - h), (x0 + sw, cy + h)], pen.color.mix(a).filled());
-            area.draw(&band).map_err(draw_err)?;
+/// A laid-out legend: where each entry's sample starts (its left end,
+/// vertically centred) relative to the legend's top-left corner, and its size.
+pub(crate) struct Legend<'a> {
+    entries: &'a [LegendEntry],
+    m: Metrics,
+    at: Vec<Px>,
+    pub size: Px,
+    boxed: bool,
+}
+
+impl<'a> Legend<'a> {
+    /// A boxed single column (a text block when no entry has a sample).
+    pub fn column(entries: &'a [LegendEntry], style: &Style) -> Self {
+        let m = Metrics::new(style, entries.iter().all(LegendEntry::is_text));
+        let (n, dy) = (entries.len() as i32, (m.row_h - style.px(4.0)) / 2);
+        let at = (0..n).map(|k| (m.pad, m.pad + m.row_h * k + dy)).collect();
+        let w = entries.iter().map(|e| m.width(e, style)).max().unwrap_or(0);
+        let size = (2 * m.pad + w, 2 * m.pad + m.row_h * n - style.px(4.0));
+        Legend {
+            entries,
+            m,
+            at,
+            size,
+            boxed: true,
         }
-        if let Some(pen) = e.line {
-            pen.draw(area, &[(x0, cy), (x0 + sw, cy)], style)?;
-        }
-        if let Some(mk) = e.marker {
-            mk.draw(area, (x0 + sw / 2, cy), style)?;
-        }
-        draw_text(
-            area,
-            &e.label,
-            (x0 + self.sample_w, cy),
-            self.font,
-            (HPos::Left, VAlign::Middle),
-            style,
-        )
     }
-}
 
-/// Size of a boxed single-column legend (or text block when no entry has a sample).
-pub(crate) fn legend_box_size(entries: &[LegendEntry], style: &Style) -> (i32, i32) {
-    let m = Metrics::new(style, entries.iter().all(LegendEntry::is_text));
-    let tw = entries.iter().map(|e| m.width(e, style)).max().unwrap_or(0);
-    (
-        2 * m.pad + tw,
-        2 * m.pad + m.row_h * entries.len() as i32 - style.px(4.0),
-    )
-}
-
-/// Draws a boxed single-column legend with its top-left corner at `top_left`.
-pub(crate) fn draw_legend_box(
-    area: &Area,
-    entries: &[LegendEntry],
-    top_left: Px,
-    style: &Style,
-) -> Result<(), PlotError> {
-    let m = Metrics::new(style, entries.iter().all(LegendEntry::is_text));
-    let size = legend_box_size(entries, style);
-    let br = (top_left.0 + size.0, top_left.1 + size.1);
-    area.draw(&Rectangle::new([top_left, br], WHITE.mix(0.88).filled()))
-        .map_err(draw_err)?;
-    draw_outline(area, (top_left, br), RGBColor(150, 150, 150), style.hair())?;
-    for (k, e) in entries.iter().enumerate() {
-        let cy = top_left.1 + m.pad + m.row_h * k as i32 + (m.row_h - style.px(4.0)) / 2;
-        m.draw(area, e, (top_left.0 + m.pad, cy), style)?;
-    }
-    Ok(())
-}
-
-/// Lays entries out in rows of at most `width` pixels; returns, per row, the
-/// entries' indices and widths.
-fn strip_rows(entries: &[LegendEntry], width: i32, style: &Style) -> Vec<Vec<(usize, i32)>> {
-    let (m, spacing) = (Metrics::new(style, false), style.px(22.0));
-    let mut rows: Vec<Vec<(usize, i32)>> = vec![];
-    let mut used = 0;
-    for (k, e) in entries.iter().enumerate() {
-        let w = m.width(e, style);
-        match rows.last_mut() {
-            Some(row) if used + spacing + w <= width => {
-                row.push((k, w));
-                used += spacing + w;
-            }
-            _ => {
-                rows.push(vec![(k, w)]);
-                used = w;
+    /// Unboxed rows flowing within `width`, each row centred.
+    pub fn strip(entries: &'a [LegendEntry], width: i32, style: &Style) -> Self {
+        let (m, spacing) = (Metrics::new(style, false), style.px(22.0));
+        let mut rows: Vec<Vec<(usize, i32)>> = vec![];
+        let mut used = 0;
+        for (k, w) in entries.iter().map(|e| m.width(e, style)).enumerate() {
+            match rows.last_mut() {
+                Some(row) if used + spacing + w <= width => {
+                    row.push((k, w));
+                    used += spacing + w;
+                }
+                _ => {
+                    rows.push(vec![(k, w)]);
+                    used = w;
+                }
             }
         }
-    }
-    rows
-}
-
-/// Height of an unboxed, horizontally flowing legend strip (0 when empty).
-pub(crate) fn legend_strip_height(entries: &[LegendEntry], width: i32, style: &Style) -> i32 {
-    let (m, rows) = (
-        Metrics::new(style, false),
-        strip_rows(entries, width, style).len() as i32,
-    );
-    if rows == 0 {
-        0
-    } else {
-        rows * m.row_h + m.pad
-    }
-}
-
-/// Draws a horizontally flowing legend strip, rows centred in `[x0, x0+width]`.
-pub(crate) fn draw_legend_strip(
-    area: &Area,
-    entries: &[LegendEntry],
-    (x0, y0): Px,
-    width: i32,
-    style: &Style,
-) -> Result<(), PlotError> {
-    let (m, spacing) = (Metrics::new(style, false), style.px(22.0));
-    for (r, row) in strip_rows(entries, width, style).iter().enumerate() {
-        let total: i32 = row.iter().map(|(_, w)| w + spacing).sum::<i32>() - spacing;
-        let mut x = x0 + (width - total).max(0) / 2;
-        let cy = y0 + m.pad / 2 + m.row_h * r as i32 + m.row_h / 2;
-        for &(k, w) in row {
-            m.draw(area, &entries[k], (x, cy), style)?;
-            x += w + spacing;
+        let mut at = vec![(0, 0); entries.len()];
+        for (r, row) in rows.iter().enumerate() {
+            let total: i32 = row.iter().map(|(_, w)| w + spacing).sum::<i32>() - spacing;
+            let mut x = (width - total).max(0) / 2;
+            for &(k, w) in row {
+                at[k] = (x, m.pad / 2 + m.row_h * r as i32 + m.row_h / 2);
+                x += w + spacing;
+            }
+        }
+        let h = if rows.is_empty() {
+            0
+        } else {
+            rows.len() as i32 * m.row_h + m.pad
+        };
+        Legend {
+            entries,
+            m,
+            at,
+            size: (width, h),
+            boxed: false,
         }
     }
-    Ok(())
+
+    /// Draws the legend with its top-left corner at `(x, y)`.
+    pub fn draw(&self, area: &Area, (x, y): Px, style: &Style) -> Result<(), PlotError> {
+        if self.boxed {
+            let corners = ((x, y), (x + self.size.0, y + self.size.1));
+            let bg = Rectangle::new([corners.0, corners.1], WHITE.mix(0.88).filled());
+            area.draw(&bg).map_err(draw_err)?;
+            draw_outline(area, corners, RGBColor(150, 150, 150), style.hair())?;
+        }
+        let sw = self.m.sample_w - style.px(7.0);
+        for (e, &(dx, dy)) in self.entries.iter().zip(&self.at) {
+            let (x0, cy) = (x + dx, y + dy);
+            if let (Some(a), Some(pen)) = (e.band_alpha, e.line) {
+                let h = style.px(6.0);
+                let band =
+                    Rectangle::new([(x0, cy - h), (x0 + sw, cy + h)], pen.color.mix(a).filled());
+                area.draw(&band).map_err(draw_err)?;
+            }
+            if let Some(pen) = e.line {
+                pen.draw(area, &[(x0, cy), (x0 + sw, cy)], style)?;
+            }
+            if let Some(mk) = e.marker {
+                mk.draw(area, (x0 + sw / 2, cy), style)?;
+            }
+            let at = (x0 + self.m.sample_w, cy);
+            draw_text(
+                area,
+                &e.label,
+                at,
+                self.m.font,
+                (HPos::Left, VAlign::Middle),
+                style,
+            )?;
+        }
+        Ok(())
+    }
 }

@@ -8,9 +8,7 @@ use plotters::prelude::*;
 
 use super::axes::{plot_top, Frame};
 use super::geometry::{place_boxes, split_runs, Occupancy, Placed};
-use super::legend::{
-    draw_legend_box, legend_box_size, LegendEntry, MarkerShape, MarkerStyle, Pen, Px, MARKER_CYCLE,
-};
+use super::legend::{Legend, LegendEntry, MarkerShape, MarkerStyle, Pen, Px, MARKER_CYCLE};
 use super::style::{palette_color, Style, REF_LINE};
 use super::ticks::padded_range;
 use super::{check_len, display_name, draw_err, write_figure, Area, AxisScale, PlotError};
@@ -246,11 +244,7 @@ impl LineChart {
             let color = palette_color(ci);
             let shape = MARKER_CYCLE[ci % MARKER_CYCLE.len()];
             let n: usize = runs.iter().map(Vec::len).sum();
-            let line = Some(Pen {
-                color,
-                dashed: s.kind == LineKind::Dashed,
-                halo: false,
-            });
+            let line = Some(Pen::new(color, s.kind == LineKind::Dashed, false));
             let (line, marker) = match s.kind {
                 LineKind::MarkersOnly => (None, Some((shape, 1))),
                 LineKind::LineAndMarkers => (line, Some((shape, n.div_ceil(20).max(1)))),
@@ -341,11 +335,7 @@ impl LineChart {
         });
         let refs = prep.refs.iter().map(|r| LegendEntry {
             label: r.label.clone(),
-            line: Some(Pen {
-                color: REF_LINE,
-                dashed: r.dashed,
-                halo: false,
-            }),
+            line: Some(Pen::new(REF_LINE, r.dashed, false)),
             ..Default::default()
         });
         series.chain(refs).filter(|e| !e.label.is_empty()).collect()
@@ -375,10 +365,10 @@ impl LineChart {
         boxes.retain(|b| !b.is_empty());
         let (pw, ph) = frame.plot_size();
         let pad = style.px(9.0) as f64;
-        let specs: Vec<_> = (boxes.iter().map(|b| legend_box_size(b, style)))
-            .map(|(bw, bh)| {
+        let specs: Vec<_> = (boxes.iter().map(|b| Legend::column(b, style).size))
+            .map(|(w, h)| {
                 (
-                    (bw as f64 / pw as f64, bh as f64 / ph as f64),
+                    (w as f64 / pw as f64, h as f64 / ph as f64),
                     (pad / pw as f64, pad / ph as f64),
                 )
             })
@@ -415,11 +405,7 @@ impl LineChart {
             }
         }
         for r in &prep.refs {
-            let pen = Pen {
-                color: REF_LINE,
-                dashed: r.dashed,
-                halo: false,
-            };
+            let pen = Pen::new(REF_LINE, r.dashed, false);
             pen.draw(root, &[to_px((xr.0, r.y)), to_px((xr.1, r.y))], style)?;
         }
         for (s, pen) in prep.series.iter().filter_map(|s| Some((s, s.line?))) {
@@ -430,11 +416,8 @@ impl LineChart {
                     root.draw(&Circle::new(to_px(p), rad, s.color.filled()))
                         .map_err(draw_err)?;
                 }
-                pen.draw(
-                    root,
-                    &r.iter().map(|&p| to_px(p)).collect::<Vec<_>>(),
-                    style,
-                )?;
+                let pts: Vec<Px> = r.iter().map(|&p| to_px(p)).collect();
+                pen.draw(root, &pts, style)?;
             }
         }
         for s in &prep.series {
@@ -451,13 +434,11 @@ impl LineChart {
             (px_y.end - px_y.start) as f64,
         );
         for (entries, p) in &boxes {
-            let u0 = px_x.start + (p.u0 * pw).round() as i32;
-            draw_legend_box(
-                root,
-                entries,
-                (u0, px_y.end - ((p.v0 + p.h) * ph).round() as i32),
-                style,
-            )?;
+            let (x, y) = (
+                (p.u0 * pw).round() as i32,
+                ((p.v0 + p.h) * ph).round() as i32,
+            );
+            Legend::column(entries, style).draw(root, (px_x.start + x, px_y.end - y), style)?;
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use plotters::prelude::{ChartBuilder, ChartContext, PathElement, SVGBackend};
 use plotters::style::text_anchor::HPos;
 use plotters::style::Color;
 
-use super::legend::{draw_outline, draw_text, stroke, VAlign};
+use super::legend::{draw_outline, draw_text, VAlign};
 use super::style::{text_size, Style, GRID_MAJOR, GRID_MINOR, TEXT};
 use super::ticks::{ticks, Fit, Ticks};
 use super::{draw_err, Area, AxisScale, PlotError};
@@ -209,7 +209,7 @@ impl Frame {
             .axis_desc_style(style.font(style.label_font).color(&TEXT))
             .x_desc(x_label)
             .y_desc(y_label)
-            .axis_style(stroke(TEXT, hair))
+            .axis_style(TEXT.stroke_width(hair))
             .set_all_tick_mark_size(style.tick_len())
             // plotters centres y labels 0.25 em below y; DejaVu digits need 0.33.
             .y_label_offset((0.068 * style.tick_font).round() as i32)
@@ -234,7 +234,7 @@ impl Frame {
         let (px_x, px_y) = chart.plotting_area().get_pixel_range();
         let (l, r, t, b) = (px_x.start, px_x.end - 1, px_y.start, px_y.end - 1);
         let (w, len) = (style.hair(), style.tick_len() / 2);
-        let line = |a, z| root.draw(&PathElement::new(vec![a, z], stroke(TEXT, w)));
+        let line = |a, z| root.draw(&PathElement::new(vec![a, z], TEXT.stroke_width(w)));
         for &v in &self.x_ticks.minor {
             let x = chart.backend_coord(&(v, 0.0)).0;
             line((x, b), (x, b + len)).map_err(draw_err)?;

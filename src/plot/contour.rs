@@ -15,8 +15,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::HPos;
 
 use super::axes::{axis_title_band, label_width, plot_top, tick_band, y_ticks, Chart, Frame};
-use super::geometry::{clip_polyline, split_runs, Bounds};
-use super::legend::{draw_outline, draw_text, draw_text_up, stroke, Legend, LegendEntry};
+use super::geometry::{clip_polyline, contains, split_runs, Bounds};
+use super::legend::{draw_outline, draw_text, draw_text_up, Legend, LegendEntry};
 use super::legend::{MarkerShape, MarkerStyle, Pen, Px, VAlign};
 use super::style::{palette_color, Style, MISSING, TEXT};
 use super::ticks::nearest_nice_step;
@@ -39,11 +39,9 @@ pub struct PathOverlay {
 pub struct Marker {
     /// Legend label (empty: not in the legend).
     pub label: String,
-    /// Abscissa (data coordinates).
+    /// Position (data coordinates).
     pub x: f64,
-    /// Ordinate (data coordinates).
     pub y: f64,
-    /// Shape.
     pub shape: MarkerShape,
     /// Palette colour index of the fill; `None`: white fill, black edge.
     pub color_index: Option<usize>,
@@ -64,30 +62,24 @@ pub struct CurveOverlay {
 /// One filled-contour panel: values on a rectilinear grid plus overlays.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContourPanel {
-    /// Title above the panel (may be empty).
+    /// Title above the panel (may be empty), axis labels and scales (a
+    /// log-spaced grid looks right on `Log10`).
     pub title: String,
-    /// Label of the x axis.
     pub x_label: String,
-    /// Label of the y axis.
     pub y_label: String,
-    /// Scale of the x axis (a log-spaced grid looks right on `Log10`).
     pub x_scale: AxisScale,
-    /// Scale of the y axis.
     pub y_scale: AxisScale,
-    /// Grid abscissae (cell centres), strictly increasing, at least 2.
+    /// Grid abscissae and ordinates (cell centres), strictly increasing, at least 2.
     pub xs: Vec<f64>,
-    /// Grid ordinates (cell centres), strictly increasing, at least 2.
     pub ys: Vec<f64>,
     /// `values[iy][ix]` at `(xs[ix], ys[iy])`. Non-finite values (and
     /// non-positive ones when `log_color`) are shown in grey.
     pub values: Vec<Vec<f64>>,
     /// Colour levels spaced in `log10(value)`.
     pub log_color: bool,
-    /// Polyline overlays.
+    /// Overlays: curves below paths below markers.
     pub paths: Vec<PathOverlay>,
-    /// Marker overlays.
     pub markers: Vec<Marker>,
-    /// Curve overlays.
     pub curves: Vec<CurveOverlay>,
 }
 
@@ -102,7 +94,7 @@ pub struct ContourFigure {
     /// One colour scale (and one colour bar) for all panels; otherwise each
     /// panel gets its own scale and colour bar.
     pub shared_color_scale: bool,
-    /// Draw thin iso-lines at the level boundaries (marching squares).
+    /// Draw thin iso-lines at the level boundaries.
     pub iso_lines: bool,
 }
 
@@ -128,16 +120,14 @@ struct Levels {
 }
 
 impl Levels {
-    fn new(lo: f64, hi: f64, target: usize, log: bool) -> Levels {
-        let (mut lo, mut hi) = (lo, hi);
-        if hi - lo <= 1e-12 * lo.abs().max(1.0) {
-            let d = if log || lo == 0.0 {
-                0.5
-            } else {
-                0.1 * lo.abs()
-            };
-            (lo, hi) = (lo - d, hi + d);
-        }
+    fn new((lo, hi): (f64, f64), target: usize, log: bool) -> Levels {
+        let flat = hi - lo <= 1e-12 * lo.abs().max(1.0);
+        let d = match () {
+            _ if !flat => 0.0,
+            _ if log || lo == 0.0 => 0.5,
+            _ => 0.1 * lo.abs(),
+        };
+        let (lo, hi) = (lo - d, hi + d);
         let step = nearest_nice_step((hi - lo) / target.max(2) as f64);
         let b0 = (lo / step + 1e-9).floor() * step;
         let n = (((hi - b0) / step) - 1e-9).ceil().max(1.0) as usize;
@@ -152,8 +142,8 @@ impl Levels {
 }
 
 /// A validated panel in drawing space: cell centres `gx`, `gy`, cell edges
-/// `ex`, `ey`, values `tv[iy][ix]` in colour space (NaN where missing) and
-/// their range.
+/// `ex`, `ey`, values `tv[iy][ix]` in colour space (NaN where missing),
+/// their range `vr` and the panel's ranges.
 struct PPanel<'a> {
     src: &'a ContourPanel,
     gx: Vec<f64>,
@@ -161,10 +151,11 @@ struct PPanel<'a> {
     ex: Vec<f64>,
     ey: Vec<f64>,
     tv: Vec<Vec<f64>>,
-    vmin: f64,
-    vmax: f64,
+    vr: (f64, f64),
+    bounds: Bounds,
 }
 
+/// A grid axis in drawing space, or why it is not one.
 fn grid_axis(v: &[f64], scale: AxisScale, name: &str) -> Result<Vec<f64>, String> {
     if v.len() < 2 {
         return Err(format!(
@@ -172,9 +163,9 @@ fn grid_axis(v: &[f64], scale: AxisScale, name: &str) -> Result<Vec<f64>, String
             v.len()
         ));
     }
-    let g: Vec<f64> = (v.iter().map(|&x| scale.forward(x).ok_or(x)))
-        .collect::<Result<_, _>>()
-        .map_err(|x| format!("{name} contains {x}, which cannot be shown on a {scale:?} axis"))?;
+    let unshowable = |x| format!("{name} contains {x}, which cannot be shown on a {scale:?} axis");
+    let g = v.iter().map(|&x| scale.forward(x).ok_or(x));
+    let g: Vec<f64> = g.collect::<Result<_, _>>().map_err(unshowable)?;
     match g.windows(2).all(|w| w[1] > w[0]) {
         true => Ok(g),
         false => Err(format!("{name} must be strictly increasing")),
@@ -185,10 +176,8 @@ fn grid_axis(v: &[f64], scale: AxisScale, name: &str) -> Result<Vec<f64>, String
 fn edges(g: &[f64]) -> Vec<f64> {
     let n = g.len();
     let mids = g.windows(2).map(|w| (w[0] + w[1]) / 2.0);
-    let (first, last) = (
-        g[0] - (g[1] - g[0]) / 2.0,
-        g[n - 1] + (g[n - 1] - g[n - 2]) / 2.0,
-    );
+    let first = g[0] - (g[1] - g[0]) / 2.0;
+    let last = g[n - 1] + (g[n - 1] - g[n - 2]) / 2.0;
     std::iter::once(first).chain(mids).chain([last]).collect()
 }
 
@@ -198,39 +187,36 @@ impl<'a> PPanel<'a> {
         let grid_err = |e: String| PlotError::InvalidGrid(format!("panel `{name}`: {e}"));
         let gx = grid_axis(&p.xs, p.x_scale, "xs").map_err(grid_err)?;
         let gy = grid_axis(&p.ys, p.y_scale, "ys").map_err(grid_err)?;
-        let (nx, ny) = (p.xs.len(), p.ys.len());
-        if p.values.len() != ny {
+        let (nx, ny, rows) = (p.xs.len(), p.ys.len(), p.values.len());
+        if rows != ny {
             return Err(grid_err(format!(
-                "values has {} rows but ys has {ny} points",
-                p.values.len()
+                "values has {rows} rows but ys has {ny} points"
             )));
         }
         if let Some((iy, row)) = p.values.iter().enumerate().find(|(_, r)| r.len() != nx) {
-            let e = format!(
-                "values row {iy} has {} entries but xs has {nx} points",
-                row.len()
-            );
-            return Err(grid_err(e));
+            let n = row.len();
+            return Err(grid_err(format!(
+                "values row {iy} has {n} entries but xs has {nx} points"
+            )));
         }
         let cscale = AxisScale::from_log(p.log_color);
-        let tv: Vec<Vec<f64>> = (p.values.iter())
-            .map(|r| {
-                r.iter()
-                    .map(|&v| cscale.forward(v).unwrap_or(f64::NAN))
-                    .collect()
-            })
-            .collect();
-        let known = || tv.iter().flatten().filter(|v| !v.is_nan());
-        let (vmin, vmax) = (
-            known().fold(f64::INFINITY, |a, &b| a.min(b)),
-            known().fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
-        );
-        if vmin > vmax {
+        let colour = |r: &Vec<f64>| {
+            r.iter()
+                .map(|&v| cscale.forward(v).unwrap_or(f64::NAN))
+                .collect()
+        };
+        let tv: Vec<Vec<f64>> = p.values.iter().map(colour).collect();
+        let known = tv.iter().flatten().filter(|v| !v.is_nan());
+        let vr = known.fold((f64::INFINITY, f64::NEG_INFINITY), |r, &v| {
+            (r.0.min(v), r.1.max(v))
+        });
+        if vr.0 > vr.1 {
             return Err(PlotError::NoFiniteData {
                 what: format!("contour panel `{name}`"),
             });
         }
         let (ex, ey) = (edges(&gx), edges(&gy));
+        let bounds = ((ex[0], ex[nx]), (ey[0], ey[ny]));
         Ok(PPanel {
             src: p,
             gx,
@@ -238,19 +224,9 @@ impl<'a> PPanel<'a> {
             ex,
             ey,
             tv,
-            vmin,
-            vmax,
+            vr,
+            bounds,
         })
-    }
-
-    fn bounds(&self) -> Bounds {
-        let (ex, ey) = (&self.ex, &self.ey);
-        Bounds {
-            x0: ex[0],
-            x1: ex[ex.len() - 1],
-            y0: ey[0],
-            y1: ey[ey.len() - 1],
-        }
     }
 
     /// A polyline in drawing space, split at unshowable points and clipped to the panel.
@@ -261,7 +237,7 @@ impl<'a> PPanel<'a> {
                 .map(|&(x, y)| Some((sx.forward(x)?, sy.forward(y)?))),
         );
         runs.iter()
-            .flat_map(|r| clip_polyline(r, &self.bounds()))
+            .flat_map(|r| clip_polyline(r, self.bounds))
             .collect()
     }
 }
@@ -271,10 +247,8 @@ impl ContourFigure {
     pub fn dimensions(&self, style: &Style) -> (u32, u32) {
         let n = self.panels.len() as u32;
         let bars = if self.shared_color_scale { 1 } else { n };
-        (
-            n * style.contour_panel_width + bars * style.colorbar_width,
-            style.contour_height,
-        )
+        let w = n * style.contour_panel_width + bars * style.colorbar_width;
+        (w, style.contour_height)
     }
 
     /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
@@ -290,87 +264,86 @@ impl ContourFigure {
         style: &Style,
     ) -> Result<Vec<PathBuf>, PlotError> {
         if self.panels.is_empty() {
-            return Err(PlotError::NothingToPlot {
-                what: "contour figure".into(),
-            });
+            let what = "contour figure".to_string();
+            return Err(PlotError::NothingToPlot { what });
         }
-        let panels: Vec<PPanel> = self
+        let panels = self
             .panels
             .iter()
             .enumerate()
-            .map(|(i, p)| PPanel::new(p, i))
-            .collect::<Result<_, _>>()?;
+            .map(|(i, p)| PPanel::new(p, i));
+        let panels: Vec<PPanel> = panels.collect::<Result<_, _>>()?;
         let levels = self.levels(&panels, style)?;
-        write_figure(
-            path_stem.as_ref(),
-            self.dimensions(style),
-            style,
-            |root, under, st| {
-                let (w, h) = self.dimensions(st);
-                let (w, h, m) = (w as i32, h as i32, st.margin as i32);
-                let entries = self.legend_entries(st);
-                let strip = Legend::strip(&entries, w - 2 * m, st);
-                let size = (st.contour_panel_width as i32, h - strip.size.1);
-                let top = plot_top(st, self.panels.iter().any(|p| !p.title.is_empty()));
-                let bottom = if strip.size.1 > 0 {
-                    st.px(2.0)
-                } else {
-                    m / 2 + st.px(2.0)
-                };
-                let step = size.0
-                    + if self.shared_color_scale {
-                        0
-                    } else {
-                        st.colorbar_width as i32
-                    };
-                for (i, (p, lv)) in panels.iter().zip(&levels).enumerate() {
-                    let x_off = i as i32 * step;
-                    let b = p.bounds();
-                    let scales = (p.src.x_scale, p.src.y_scale);
-                    let frame = Frame::fit(
-                        st,
-                        size,
-                        (top, bottom, st.px(14.0)),
-                        scales,
-                        ((b.x0, b.x1), (b.y0, b.y1)),
-                    );
-                    let area = root.clone().shrink((x_off, 0), size);
-                    let chart = frame.chart(&area, (&p.src.x_label, &p.src.y_label), false, st)?;
-                    let to_px = |q: (f64, f64)| -> Px { chart.backend_coord(&q) };
-                    fill_panel(under, p, lv, &to_px, self.iso_lines, st);
-                    self.draw_overlays(root, p, &chart, st)?;
-                    frame.close(root, &chart, &p.src.title, st)?;
-                    // A shared colour bar follows the last panel.
-                    if !self.shared_color_scale || i + 1 == panels.len() {
-                        let y = (top, size.1 - bottom - frame.x_area);
-                        self.draw_colorbar(root, lv, (x_off + size.0, y), st)?;
-                    }
-                }
-                strip.draw(root, (m, size.1), st)
-            },
-        )
+        let dims = self.dimensions(style);
+        write_figure(path_stem.as_ref(), dims, style, |root, under, st| {
+            self.draw(root, under, &panels, &levels, st)
+        })
     }
 
     /// Colour levels per panel.
     fn levels(&self, panels: &[PPanel], style: &Style) -> Result<Vec<Levels>, PlotError> {
         let target = style.contour_levels;
         if !self.shared_color_scale {
-            return Ok(panels
-                .iter()
-                .map(|p| Levels::new(p.vmin, p.vmax, target, p.src.log_color))
-                .collect());
+            let own = |p: &PPanel| Levels::new(p.vr, target, p.src.log_color);
+            return Ok(panels.iter().map(own).collect());
         }
         let log = panels[0].src.log_color;
         if panels.iter().any(|p| p.src.log_color != log) {
             let e = "a shared colour scale needs the same log_color on every panel";
             return Err(PlotError::InvalidInput(e.into()));
         }
-        let lo = panels.iter().map(|p| p.vmin).fold(f64::INFINITY, f64::min);
+        let lo = panels.iter().map(|p| p.vr.0).fold(f64::INFINITY, f64::min);
         let hi = panels
             .iter()
-            .map(|p| p.vmax)
+            .map(|p| p.vr.1)
             .fold(f64::NEG_INFINITY, f64::max);
-        Ok(vec![Levels::new(lo, hi, target, log); panels.len()])
+        Ok(vec![Levels::new((lo, hi), target, log); panels.len()])
+    }
+
+    /// Panels left to right, each with its colour bar unless they share
+    /// one after the last; the legend strip underneath.
+    fn draw(
+        &self,
+        root: &Area,
+        under: &mut String,
+        panels: &[PPanel],
+        levels: &[Levels],
+        st: &Style,
+    ) -> Result<(), PlotError> {
+        let (w, h) = self.dimensions(st);
+        let (w, h, m) = (w as i32, h as i32, st.margin as i32);
+        let entries = self.legend_entries(st);
+        let strip = Legend::strip(&entries, w - 2 * m, st);
+        let size = (st.contour_panel_width as i32, h - strip.size.1);
+        let top = plot_top(st, self.panels.iter().any(|p| !p.title.is_empty()));
+        let bottom = (if strip.size.1 > 0 { 0 } else { m / 2 }) + st.px(2.0);
+        let bar = if self.shared_color_scale {
+            0
+        } else {
+            st.colorbar_width as i32
+        };
+        for (i, (p, lv)) in panels.iter().zip(levels).enumerate() {
+            let x_off = i as i32 * (size.0 + bar);
+            let scales = (p.src.x_scale, p.src.y_scale);
+            let frame = Frame::fit(st, size, (top, bottom, st.px(14.0)), scales, p.bounds);
+            let area = root.clone().shrink((x_off, 0), size);
+            let chart = frame.chart(&area, (&p.src.x_label, &p.src.y_label), false, st)?;
+            fill_panel(
+                under,
+                p,
+                lv,
+                &|q| chart.backend_coord(&q),
+                self.iso_lines,
+                st,
+            );
+            self.draw_overlays(root, p, &chart, st)?;
+            frame.close(root, &chart, &p.src.title, st)?;
+            if !self.shared_color_scale || i + 1 == panels.len() {
+                let y = (top, size.1 - bottom - frame.x_area);
+                self.draw_colorbar(root, lv, (x_off + size.0, y), st)?;
+            }
+        }
+        strip.draw(root, (m, size.1), st)
     }
 
     /// Legend entries of all panels, each distinct one once.
@@ -402,20 +375,22 @@ impl ContourFigure {
         root: &Area,
         p: &PPanel,
         chart: &Chart,
-        style: &Style,
+        st: &Style,
     ) -> Result<(), PlotError> {
         for (_, points, pen) in overlay_lines(p.src) {
             for run in p.transform(points) {
                 let pts: Vec<Px> = run.iter().map(|q| chart.backend_coord(q)).collect();
-                pen.draw(root, &pts, style)?;
+                pen.draw(root, &pts, st)?;
             }
         }
         for mk in &p.src.markers {
-            let q = (p.src.x_scale.forward(mk.x), p.src.y_scale.forward(mk.y));
-            if let (Some(x), Some(y)) = q {
-                if p.bounds().contains((x, y)) {
-                    marker_style(mk, style).draw(root, chart.backend_coord(&(x, y)), style)?;
-                }
+            let (sx, sy) = (p.src.x_scale, p.src.y_scale);
+            let at = sx
+                .forward(mk.x)
+                .zip(sy.forward(mk.y))
+                .filter(|&q| contains(p.bounds, q));
+            if let Some(q) = at {
+                marker_style(mk, st).draw(root, chart.backend_coord(&q), st)?;
             }
         }
         Ok(())
@@ -428,57 +403,46 @@ impl ContourFigure {
         root: &Area,
         lv: &Levels,
         (x_off, (y_top, y_bot)): (i32, (i32, i32)),
-        style: &Style,
+        st: &Style,
     ) -> Result<(), PlotError> {
         let (lo, hi) = (lv.b0, lv.boundary(lv.n));
-        let t = y_ticks(style, AxisScale::from_log(lv.log), (lo, hi), y_bot - y_top);
-        let tw = label_width(style, &t);
-        let (left, m) = (style.px(12.0), style.margin as i32);
+        let t = y_ticks(st, AxisScale::from_log(lv.log), (lo, hi), y_bot - y_top);
+        let tw = label_width(st, &t);
         let title_w = if self.colorbar_label.is_empty() {
             0
         } else {
-            axis_title_band(style)
+            axis_title_band(st)
         };
-        let label_area = tick_band(style, tw) + title_w;
-        let bar_w = (style.colorbar_width as i32 - left - m / 2 - label_area)
-            .clamp(style.px(10.0), style.px(22.0));
-        let (x0, x1) = (x_off + left, x_off + left + bar_w);
-        let fy =
-            |v: f64| (y_bot as f64 - (v - lo) / (hi - lo) * (y_bot - y_top) as f64).round() as i32;
+        let (left, m) = (st.px(12.0), st.margin as i32);
+        let bar_w = st.colorbar_width as i32 - left - m / 2 - tick_band(st, tw) - title_w;
+        let (x0, x1) = (
+            x_off + left,
+            x_off + left + bar_w.clamp(st.px(10.0), st.px(22.0)),
+        );
+        let fy = |v: f64| (y_bot as f64 - (v - lo) / (hi - lo) * (y_bot - y_top) as f64).round();
+        let fy = |v: f64| fy(v) as i32;
         // Each level reaches down to the bottom, painted top level first, so
         // that no anti-aliased seam shows between neighbouring levels.
         for k in (0..lv.n).rev() {
-            let block = Rectangle::new(
-                [(x0, fy(lv.boundary(k + 1))), (x1, y_bot)],
-                lv.color(k).filled(),
-            );
-            root.draw(&block).map_err(draw_err)?;
+            let block = [(x0, fy(lv.boundary(k + 1))), (x1, y_bot)];
+            root.draw(&Rectangle::new(block, lv.color(k).filled()))
+                .map_err(draw_err)?;
         }
-        let hair = style.hair();
+        let (hair, tl) = (st.hair(), st.tick_len());
         draw_outline(root, ((x0, y_top), (x1, y_bot)), TEXT, hair)?;
-        let tl = style.tick_len();
         for (ticks, len) in [(&t.minor, tl / 2), (&t.major, tl)] {
             for y in ticks.iter().map(|&v| fy(v)) {
-                root.draw(&PathElement::new(
-                    vec![(x1, y), (x1 + len, y)],
-                    stroke(TEXT, hair),
-                ))
-                .map_err(draw_err)?;
+                let mark = PathElement::new(vec![(x1, y), (x1 + len, y)], TEXT.stroke_width(hair));
+                root.draw(&mark).map_err(draw_err)?;
             }
         }
-        let lx = x1 + tl + style.px(4.0);
+        let lx = x1 + tl + st.px(4.0);
+        let anchor = (HPos::Left, VAlign::Middle);
         for (&v, l) in t.major.iter().zip(&t.labels) {
-            draw_text(
-                root,
-                l,
-                (lx, fy(v)),
-                style.tick_font,
-                (HPos::Left, VAlign::Middle),
-                style,
-            )?;
+            draw_text(root, l, (lx, fy(v)), st.tick_font, anchor, st)?;
         }
-        let at = (lx + tw + style.px(8.0), (y_top + y_bot) / 2);
-        draw_text_up(root, &self.colorbar_label, at, style.label_font, style)
+        let at = (lx + tw + st.px(8.0), (y_top + y_bot) / 2);
+        draw_text_up(root, &self.colorbar_label, at, st.label_font, st)
     }
 }
 
@@ -512,18 +476,18 @@ fn contour_values(tv: &[Vec<f64>]) -> Vec<f64> {
         let prev = v.clone();
         for (k, out) in v.iter_mut().enumerate().filter(|(_, x)| x.is_nan()) {
             let (iy, ix) = (k / nx, k % nx);
+            let row = nx as isize;
             let near = [
-                (ix > 0, k.wrapping_sub(1)),
-                (ix + 1 < nx, k + 1),
-                (iy > 0, k.wrapping_sub(nx)),
-                (iy + 1 < ny, k + nx),
+                (ix > 0, -1),
+                (ix + 1 < nx, 1),
+                (iy > 0, -row),
+                (iy + 1 < ny, row),
             ];
-            let known: Vec<f64> = near
+            let near = near
                 .iter()
                 .filter(|n| n.0)
-                .map(|n| prev[n.1])
-                .filter(|x| !x.is_nan())
-                .collect();
+                .map(|n| prev[k.wrapping_add_signed(n.1)]);
+            let known: Vec<f64> = near.filter(|x| !x.is_nan()).collect();
             if !known.is_empty() {
                 *out = known.iter().sum::<f64>() / known.len() as f64;
             }
@@ -554,10 +518,10 @@ fn fill_panel(
     lv: &Levels,
     to_px: &dyn Fn((f64, f64)) -> Px,
     iso: bool,
-    style: &Style,
+    st: &Style,
 ) {
-    let (nx, ny) = (p.gx.len(), p.gy.len());
-    let rect = |d: &mut String, x0, x1, y0, y1| {
+    let (nx, ny, b) = (p.gx.len(), p.gy.len(), p.bounds);
+    let rect = |d: &mut String, (x0, x1), (y0, y1)| {
         push_ring(
             d,
             [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
@@ -565,19 +529,20 @@ fn fill_panel(
                 .map(to_px),
         )
     };
-    let b = p.bounds();
     let mut panel = String::new();
-    rect(&mut panel, b.x0, b.x1, b.y0, b.y1);
+    rect(&mut panel, b.0, b.1);
     let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
     let _ = writeln!(out, "<path d=\"{panel}\" fill=\"{}\"/>", hex(lv.color(0)));
     let thresholds: Vec<f64> = (1..lv.n).map(|k| lv.boundary(k)).collect();
     let to_svg =
         |c: &contour::Pt| to_px((from_grid(c.x, &p.gx, &p.ex), from_grid(c.y, &p.gy, &p.ey)));
-    let mut lines = String::new();
+    let builder = ContourBuilder::new(nx + 2, ny + 2, true);
     // Errors only on a size mismatch, which PPanel::new rules out.
-    let sets =
-        ContourBuilder::new(nx + 2, ny + 2, true).contours(&contour_values(&p.tv), &thresholds);
-    for (k, set) in sets.unwrap_or_default().iter().enumerate() {
+    let sets = builder
+        .contours(&contour_values(&p.tv), &thresholds)
+        .unwrap_or_default();
+    let mut lines = String::new();
+    for (k, set) in sets.iter().enumerate() {
         let mut d = String::new();
         for poly in set.geometry() {
             for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
@@ -585,16 +550,15 @@ fn fill_panel(
             }
         }
         if !d.is_empty() {
+            let fill = hex(lv.color(k + 1));
             let _ = writeln!(
                 out,
-                "<path d=\"{d}\" fill=\"{}\" fill-rule=\"evenodd\"/>",
-                hex(lv.color(k + 1))
+                "<path d=\"{d}\" fill=\"{fill}\" fill-rule=\"evenodd\"/>"
             );
             lines.push_str(&d);
         }
     }
     if iso && !lines.is_empty() {
-        // Unique per panel: the panel outline differs between panels.
         let id = format!("iso{}", out.len()); // unique: `out` only grows
         let _ = writeln!(
             out,
@@ -602,8 +566,9 @@ fn fill_panel(
         );
         let _ = writeln!(
             out,
-            "<path d=\"{lines}\" clip-path=\"url(#{id})\" fill=\"none\" stroke=\"#000000\" stroke-opacity=\"0.28\" stroke-width=\"{}\"/>",
-            style.hair()
+            "<path d=\"{lines}\" clip-path=\"url(#{id})\" fill=\"none\" stroke=\"#000000\" \
+             stroke-opacity=\"0.28\" stroke-width=\"{}\"/>",
+            st.hair()
         );
     }
     // Missing cells, one rectangle per run along a row.
@@ -612,7 +577,7 @@ fn fill_panel(
         let mut ix = 0;
         while let Some(start) = (ix..nx).find(|&j| row[j].is_nan()) {
             ix = (start..nx).find(|&j| !row[j].is_nan()).unwrap_or(nx);
-            rect(&mut d, p.ex[start], p.ex[ix], p.ey[iy], p.ey[iy + 1]);
+            rect(&mut d, (p.ex[start], p.ex[ix]), (p.ey[iy], p.ey[iy + 1]));
         }
     }
     if !d.is_empty() {
@@ -624,10 +589,8 @@ fn fill_panel(
 /// stand out on viridis) of a panel: label, points and pen, all with a halo.
 fn overlay_lines(p: &ContourPanel) -> impl Iterator<Item = (&str, &[(f64, f64)], Pen)> {
     const PATH_AUTO: [usize; 6] = [1, 4, 3, 5, 0, 2];
-    let curves = p
-        .curves
-        .iter()
-        .map(|c| (&c.label[..], &c.points[..], Pen::new(BLACK, c.dashed, true)));
+    let curves =
+        (p.curves.iter()).map(|c| (&c.label[..], &c.points[..], Pen::new(BLACK, c.dashed, true)));
     let paths = p.paths.iter().enumerate().map(|(k, o)| {
         let color = palette_color(o.color_index.unwrap_or(PATH_AUTO[k % PATH_AUTO.len()]));
         (&o.label[..], &o.points[..], Pen::new(color, false, true))
@@ -659,7 +622,7 @@ mod tests {
 
     #[test]
     fn levels_are_round() {
-        let l = Levels::new(0.013, 0.97, 14, false);
+        let l = Levels::new((0.013, 0.97), 14, false);
         assert!(l.n >= 8 && l.n <= 22, "{l:?}");
         assert!(l.b0 <= 0.013 && l.boundary(l.n) >= 0.97);
         assert!((l.boundary(1) - l.b0 - l.step).abs() < 1e-12);

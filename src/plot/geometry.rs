@@ -1,34 +1,25 @@
 //! Small geometric helpers: clipping, polyline splitting, and legend placement
 //! by an occupancy grid over the plotting area.
 
-/// Axis-aligned rectangle in drawing space.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Bounds {
-    pub x0: f64,
-    pub x1: f64,
-    pub y0: f64,
-    pub y1: f64,
-}
-
-impl Bounds {
-    pub fn contains(&self, (x, y): (f64, f64)) -> bool {
-        x >= self.x0 && x <= self.x1 && y >= self.y0 && y <= self.y1
-    }
-}
-
 type Pt = (f64, f64);
 
+/// An axis-aligned rectangle in drawing space: x range, y range.
+pub(crate) type Bounds = (Pt, Pt);
+
+pub(crate) fn contains(((x0, x1), (y0, y1)): Bounds, (x, y): Pt) -> bool {
+    (x0..=x1).contains(&x) && (y0..=y1).contains(&y)
+}
+
 /// Liang–Barsky clip of segment `a`–`b` to `r`.
-fn clip_segment(a: Pt, b: Pt, r: &Bounds) -> Option<(Pt, Pt)> {
+fn clip_segment(a: Pt, b: Pt, ((x0, x1), (y0, y1)): Bounds) -> Option<(Pt, Pt)> {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let (mut t0, mut t1) = (0.0f64, 1.0f64);
-    let sides = [
-        (-dx, a.0 - r.x0),
-        (dx, r.x1 - a.0),
-        (-dy, a.1 - r.y0),
-        (dy, r.y1 - a.1),
-    ];
-    for (p, q) in sides {
+    for (p, q) in [
+        (-dx, a.0 - x0),
+        (dx, x1 - a.0),
+        (-dy, a.1 - y0),
+        (dy, y1 - a.1),
+    ] {
         if p == 0.0 && q < 0.0 {
             return None;
         } else if p < 0.0 {
@@ -42,15 +33,11 @@ fn clip_segment(a: Pt, b: Pt, r: &Bounds) -> Option<(Pt, Pt)> {
 }
 
 /// Clips a polyline to `r`, returning the visible pieces.
-pub(crate) fn clip_polyline(pts: &[Pt], r: &Bounds) -> Vec<Vec<Pt>> {
-    if pts.len() == 1 {
-        return if r.contains(pts[0]) {
-            vec![pts.to_vec()]
-        } else {
-            vec![]
-        };
-    }
+pub(crate) fn clip_polyline(pts: &[Pt], r: Bounds) -> Vec<Vec<Pt>> {
     let mut out: Vec<Vec<Pt>> = vec![];
+    if let [p] = pts {
+        out.extend(contains(r, *p).then(|| vec![*p]));
+    }
     for w in pts.windows(2) {
         let Some((a, b)) = clip_segment(w[0], w[1], r) else {
             out.push(vec![]); // the next visible segment starts a new piece
@@ -205,12 +192,7 @@ mod tests {
 
     #[test]
     fn clipping_keeps_inside_parts() {
-        let r = Bounds {
-            x0: 0.0,
-            x1: 1.0,
-            y0: 0.0,
-            y1: 1.0,
-        };
+        let r = ((0.0, 1.0), (0.0, 1.0));
         let pts = [
             (-1.0, 0.5),
             (0.5, 0.5),
@@ -218,7 +200,7 @@ mod tests {
             (3.0, 0.25),
             (0.5, 0.25),
         ];
-        let pieces = clip_polyline(&pts, &r);
+        let pieces = clip_polyline(&pts, r);
         let xs: Vec<Vec<f64>> = pieces
             .iter()
             .map(|p| p.iter().map(|q| q.0).collect())
@@ -230,7 +212,7 @@ mod tests {
             xs.len() == 2 && close(&xs[0], &[0.0, 0.5, 1.0]) && close(&xs[1], &[1.0, 0.5]),
             "{pieces:?}"
         );
-        assert!(clip_polyline(&[(2.0, 2.0), (3.0, 3.0)], &r).is_empty());
+        assert!(clip_polyline(&[(2.0, 2.0), (3.0, 3.0)], r).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::f64::consts::{FRAC_PI_2, TAU};
 
 use plotters::element::{Circle, Cross, DashedPathElement, PathElement, Polygon, Rectangle};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{Color, FontTransform, RGBColor, ShapeStyle, WHITE};
+use plotters::style::{Color, FontTransform, RGBColor, WHITE};
 
 use super::style::{text_size, Style, TEXT};
 use super::{draw_err, Area, PlotError};
@@ -88,14 +88,6 @@ pub(crate) fn draw_text_up(
         .map_err(draw_err)
 }
 
-pub(crate) fn stroke(color: RGBColor, width: u32) -> ShapeStyle {
-    ShapeStyle {
-        color: color.to_rgba(),
-        filled: false,
-        stroke_width: width,
-    }
-}
-
 /// Outline of the rectangle `a`–`b` as a path, since plotters' SVG
 /// rectangles drop the stroke width; the first side is drawn twice so that
 /// every corner is a join.
@@ -106,7 +98,7 @@ pub(crate) fn draw_outline(
     width: u32,
 ) -> Result<(), PlotError> {
     let pts = vec![a, (b.0, a.1), b, (a.0, b.1), a, (b.0, a.1)];
-    area.draw(&PathElement::new(pts, stroke(color, width)))
+    area.draw(&PathElement::new(pts, color.stroke_width(width)))
         .map_err(draw_err)
 }
 
@@ -142,10 +134,10 @@ impl Pen {
                     pts.iter().copied(),
                     dash,
                     gap,
-                    stroke(color, w),
+                    color.stroke_width(w),
                 ))
             } else {
-                area.draw(&PathElement::new(pts.to_vec(), stroke(color, w)))
+                area.draw(&PathElement::new(pts.to_vec(), color.stroke_width(w)))
             }
             .map_err(draw_err)?;
         }
@@ -176,7 +168,7 @@ impl MarkerStyle {
             MarkerShape::Circle => {
                 area.draw(&Circle::new(c, self.radius, self.fill.filled()))
                     .map_err(draw_err)?;
-                let edge = Circle::new(c, self.radius, stroke(self.edge, hair));
+                let edge = Circle::new(c, self.radius, self.edge.stroke_width(hair));
                 return area.draw(&edge).map_err(draw_err);
             }
             MarkerShape::Cross => {
@@ -188,7 +180,7 @@ impl MarkerStyle {
                     .into_iter()
                     .filter(|_| self.edge != self.fill);
                 for (color, width) in edge.chain([(self.fill, w)]) {
-                    area.draw(&Cross::new(c, a, stroke(color, width)))
+                    area.draw(&Cross::new(c, a, color.stroke_width(width)))
                         .map_err(draw_err)?;
                 }
                 return Ok(());
@@ -207,7 +199,7 @@ impl MarkerStyle {
         area.draw(&Polygon::new(pts.clone(), self.fill.filled()))
             .map_err(draw_err)?;
         pts.extend_from_slice(&pts.clone()[..2]); // closed, every corner a join
-        area.draw(&PathElement::new(pts, stroke(self.edge, hair)))
+        area.draw(&PathElement::new(pts, self.edge.stroke_width(hair)))
             .map_err(draw_err)
     }
 }

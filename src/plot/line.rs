@@ -30,15 +30,13 @@ pub enum LineKind {
 /// One data series of a [`LineChart`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Series {
-    /// Legend label (series with an empty label are left out of the legend).
+    /// Legend label (empty: not in the legend).
     pub label: String,
-    /// Abscissae.
+    /// Abscissae and ordinates, of equal length.
     pub xs: Vec<f64>,
-    /// Ordinates (same length as `xs`).
     pub ys: Vec<f64>,
     /// Optional shaded band `(lower, upper)`, each the same length as `xs`.
     pub band: Option<(Vec<f64>, Vec<f64>)>,
-    /// Line / marker style.
     pub kind: LineKind,
     /// Palette colour index; `None` uses the series' position in the chart.
     /// Series with markers also take their marker shape from this index.
@@ -78,11 +76,9 @@ impl Series {
 /// A horizontal reference line spanning the whole chart (shown in the legend).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RefLine {
-    /// Legend label (empty: not in the legend).
+    /// Legend label (empty: not in the legend), ordinate, dashed or solid.
     pub label: String,
-    /// Ordinate of the line.
     pub y: f64,
-    /// Dashed (true) or solid (false).
     pub dashed: bool,
 }
 
@@ -100,22 +96,17 @@ impl RefLine {
 /// A 2-D line chart written as SVG and PNG by [`LineChart::render`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LineChart {
-    /// Title above the plot (may be empty).
+    /// Title above the plot (may be empty), axis labels and scales.
     pub title: String,
-    /// Label of the x axis.
     pub x_label: String,
-    /// Label of the y axis.
     pub y_label: String,
-    /// Scale of the x axis.
     pub x_scale: AxisScale,
-    /// Scale of the y axis.
     pub y_scale: AxisScale,
     /// Data series, drawn in order (later on top).
     pub series: Vec<Series>,
     /// Horizontal reference lines.
     pub ref_lines: Vec<RefLine>,
-    /// Lines of text shown in a boxed corner annotation
-    /// (e.g. `"fitted order 1.002 ± 0.003"`).
+    /// Lines of a boxed annotation (e.g. `"fitted order 1.002 ± 0.003"`).
     pub annotations: Vec<String>,
 }
 

@@ -18,8 +18,9 @@
 //!
 //! Hand-written, because no plotting library offers them: tick choice fitted
 //! to the label widths (`ticks`), legend and annotation placement where they
-//! hide the least data (`geometry`), the marker / legend glyphs (`legend`) and
-//! the discrete colour bar with its round level boundaries (`contour`).
+//! hide the least data (`geometry`), legends flowing in a strip and the
+//! edged polygon markers plotters lacks (star, diamond; `legend`), and the
+//! discrete colour bar with its round level boundaries (`contour`).
 //!
 //! ```no_run
 //! use latedecay::plot::*;
@@ -27,17 +28,14 @@
 //! let ys: Vec<f64> = xs.iter().map(|x| x * x).collect();
 //! let chart = LineChart {
 //!     title: "Error vs step size".into(),
-//!     x_label: "step size h".into(),
-//!     y_label: "global error".into(),
 //!     x_scale: AxisScale::Log10,
 //!     y_scale: AxisScale::Log10,
-//!     series: vec![Series::new("Euler", xs.clone(), ys.clone())],
+//!     series: vec![Series::new("Euler", xs, ys)],
 //!     ref_lines: vec![RefLine::new("tolerance", 1e-5, true)],
 //!     annotations: vec!["fitted order 2.000 ± 0.001".into()],
+//!     ..Default::default()
 //! };
-//! let written = chart.render("figures/error_vs_h").unwrap(); // .svg and .png
-//! latedecay::io::write_columns("figures/error_vs_h.csv", &["h", "error"], &[xs, ys]).unwrap();
-//! # let _ = written;
+//! chart.render("figures/error_vs_h").unwrap(); // .svg and .png
 //! ```
 
 mod axes;

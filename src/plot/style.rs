@@ -38,12 +38,11 @@ pub struct Style {
     /// Size of a line chart.
     pub width: u32,
     pub height: u32,
-    /// Width of one contour panel (plot and its axis labels).
+    /// Width of one contour panel (with its axis labels) and of a colour-bar
+    /// column, height of a contour figure (with its legend strip).
     pub contour_panel_width: u32,
-    /// Height of a contour figure (legend strip included).
-    pub contour_height: u32,
-    /// Width of the colour-bar column of a contour figure.
     pub colorbar_width: u32,
+    pub contour_height: u32,
     /// Font sizes of titles, axis labels, tick labels, legends, annotations.
     pub title_font: f64,
     pub label_font: f64,
@@ -95,24 +94,23 @@ impl Style {
     /// A copy with every length and font size multiplied by `factor`.
     pub fn scaled(&self, factor: f64) -> Style {
         let u = |v: u32| ((v as f64) * factor).round().max(1.0) as u32;
+        let f = |v: f64| v * factor;
         Style {
             width: u(self.width),
             height: u(self.height),
             contour_panel_width: u(self.contour_panel_width),
-            contour_height: u(self.contour_height),
             colorbar_width: u(self.colorbar_width),
-            title_font: self.title_font * factor,
-            label_font: self.label_font * factor,
-            tick_font: self.tick_font * factor,
-            legend_font: self.legend_font * factor,
-            annotation_font: self.annotation_font * factor,
+            contour_height: u(self.contour_height),
+            title_font: f(self.title_font),
+            label_font: f(self.label_font),
+            tick_font: f(self.tick_font),
+            legend_font: f(self.legend_font),
+            annotation_font: f(self.annotation_font),
             line_width: u(self.line_width),
             marker_size: u(self.marker_size),
-            band_alpha: self.band_alpha,
-            contour_levels: self.contour_levels,
             margin: u(self.margin),
-            scale: self.scale * factor,
-            units_per_px: self.units_per_px,
+            scale: f(self.scale),
+            ..self.clone()
         }
     }
 

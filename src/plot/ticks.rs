@@ -283,7 +283,10 @@ mod tests {
                 "{got:?}"
             );
             let negative_zero = |l: &String| l.starts_with('-') && l[1..].parse() == Ok(0.0);
-            assert!(got.iter().all(|l| l.len() <= 5 && !negative_zero(l)), "{got:?}");
+            assert!(
+                got.iter().all(|l| l.len() <= 5 && !negative_zero(l)),
+                "{got:?}"
+            );
         }
     }
 }

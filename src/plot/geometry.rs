@@ -91,7 +91,7 @@ impl Occupancy {
         Occupancy { nx, ny, w }
     }
 
-    pub fn mark(&mut self, (u, v): Pt, weight: f32) {
+    fn mark(&mut self, (u, v): Pt, weight: f32) {
         if (0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v) {
             let i = ((u * self.nx as f64) as usize).min(self.nx - 1);
             let j = ((v * self.ny as f64) as usize).min(self.ny - 1);

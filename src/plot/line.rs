@@ -190,11 +190,9 @@ impl LineChart {
             if s.xs.is_empty() {
                 return Err(PlotError::EmptySeries { label: name });
             }
-            check_len(
-                &format!("series `{name}`: ys vs xs"),
-                s.xs.len(),
-                s.ys.len(),
-            )?;
+            let same_len =
+                |what, n| check_len(&format!("series `{name}`: {what} vs xs"), s.xs.len(), n);
+            same_len("ys", s.ys.len())?;
             let pts = s.xs.iter().zip(&s.ys);
             let runs = split_runs(pts.map(|(&x, &y)| Some((sx.forward(x)?, sy.forward(y)?))));
             if runs.is_empty() {
@@ -208,13 +206,8 @@ impl LineChart {
             }
             let mut band_runs = vec![];
             if let Some((lo, hi)) = &s.band {
-                for (v, what) in [(lo, "band lower"), (hi, "band upper")] {
-                    check_len(
-                        &format!("series `{name}`: {what} vs xs"),
-                        s.xs.len(),
-                        v.len(),
-                    )?;
-                }
+                same_len("band lower", lo.len())?;
+                same_len("band upper", hi.len())?;
                 let b = s.xs.iter().zip(lo.iter().zip(hi)).map(|(&x, (&l, &h))| {
                     let (x, h) = (sx.forward(x)?, sy.forward(h)?);
                     let l = match sy.forward(l) {
@@ -254,12 +247,9 @@ impl LineChart {
         }
         let mut refs = vec![];
         for r in &self.ref_lines {
-            let y = sy.forward(r.y).ok_or_else(|| {
-                let (l, y) = (&r.label, r.y);
-                PlotError::InvalidInput(format!(
-                    "reference line `{l}` at y = {y} cannot be shown on a {sy:?} axis"
-                ))
-            })?;
+            let (l, y) = (&r.label, r.y);
+            let bad = format!("reference line `{l}` at y = {y} cannot be shown on a {sy:?} axis");
+            let y = sy.forward(y).ok_or(PlotError::InvalidInput(bad))?;
             extend(&mut y_ext, y);
             refs.push(RefLine { y, ..r.clone() });
         }
@@ -298,16 +288,10 @@ impl LineChart {
                 for w in r.windows(2).filter(|_| s.line.is_some()) {
                     occ.mark_segment((u(w[0].0), v(w[0].1)), (u(w[1].0), v(w[1].1)), 1.0);
                 }
-                for &(x, y) in r {
-                    for (da, db) in [
-                        (0.0, 0.0),
-                        (0.01, 0.0),
-                        (-0.01, 0.0),
-                        (0.0, 0.015),
-                        (0.0, -0.015),
-                    ] {
-                        occ.mark((u(x) + da, v(y) + db), 1.0);
-                    }
+                for (a, b) in r.iter().map(|&(x, y)| (u(x), v(y))) {
+                    // A small cross: the point and its marker.
+                    occ.mark_segment((a - 0.01, b), (a + 0.01, b), 1.0);
+                    occ.mark_segment((a, b - 0.015), (a, b + 0.015), 1.0);
                 }
             }
         }

@@ -3,7 +3,7 @@
 //!
 //! Set `LATEDECAY_PLOT_DIR=/some/dir` to keep the figures for inspection.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use latedecay::io::{grid_columns, write_columns, IoError};
 use latedecay::plot::*;

@@ -15,7 +15,7 @@ use plotters::style::Color;
 use super::legend::{draw_outline, draw_text, VAlign};
 use super::style::{text_size, Style, GRID_MAJOR, GRID_MINOR, TEXT};
 use super::ticks::{ticks, Fit, Ticks};
-use super::{draw_err, Area, AxisScale, PlotError};
+use super::{Area, AxisScale, PlotError};
 
 /// A linear axis whose mesh lines are given ticks: major (bold, labelled)
 /// and minor (light). Like plotters' `WithKeyPoints`, which however does
@@ -190,8 +190,7 @@ impl Frame {
             .margin_right(self.right)
             .x_label_area_size(self.x_area)
             .y_label_area_size(self.y_area)
-            .build_cartesian_2d(axis(self.xr, &self.x_ticks), axis(self.yr, &self.y_ticks))
-            .map_err(draw_err)?;
+            .build_cartesian_2d(axis(self.xr, &self.x_ticks), axis(self.yr, &self.y_ticks))?;
         let label_at = |t: &Ticks, v: f64| {
             let k = t
                 .major
@@ -218,7 +217,7 @@ impl Frame {
         if !grid {
             mesh.disable_mesh();
         }
-        mesh.draw().map_err(draw_err)?;
+        mesh.draw()?;
         Ok(chart)
     }
 
@@ -237,11 +236,11 @@ impl Frame {
         let line = |a, z| root.draw(&PathElement::new(vec![a, z], TEXT.stroke_width(w)));
         for &v in &self.x_ticks.minor {
             let x = chart.backend_coord(&(v, 0.0)).0;
-            line((x, b), (x, b + len)).map_err(draw_err)?;
+            line((x, b), (x, b + len))?;
         }
         for &v in &self.y_ticks.minor {
             let y = chart.backend_coord(&(0.0, v)).1;
-            line((l - len, y), (l, y)).map_err(draw_err)?;
+            line((l - len, y), (l, y))?;
         }
         draw_outline(root, ((l, t), (r, b)), TEXT, w)?;
         let at = ((l + r + 1) / 2, style.margin as i32);

@@ -20,7 +20,7 @@ use super::legend::{draw_outline, draw_text, draw_text_up, Legend, LegendEntry};
 use super::legend::{MarkerShape, MarkerStyle, Pen, Px, VAlign};
 use super::style::{palette_color, Style, MISSING, TEXT};
 use super::ticks::nearest_nice_step;
-use super::{display_name, draw_err, write_figure, Area, AxisScale, PlotError};
+use super::{display_name, write_figure, Area, AxisScale, PlotError};
 
 /// A polyline drawn over a contour panel in a palette colour with a white
 /// halo (e.g. an optimiser trajectory).
@@ -158,10 +158,8 @@ struct PPanel<'a> {
 /// A grid axis in drawing space, or why it is not one.
 fn grid_axis(v: &[f64], scale: AxisScale, name: &str) -> Result<Vec<f64>, String> {
     if v.len() < 2 {
-        return Err(format!(
-            "{name} needs at least 2 grid points, got {}",
-            v.len()
-        ));
+        let n = v.len();
+        return Err(format!("{name} needs at least 2 grid points, got {n}"));
     }
     let unshowable = |x| format!("{name} contains {x}, which cannot be shown on a {scale:?} axis");
     let g = v.iter().map(|&x| scale.forward(x).ok_or(x));
@@ -189,31 +187,28 @@ impl<'a> PPanel<'a> {
         let gy = grid_axis(&p.ys, p.y_scale, "ys").map_err(grid_err)?;
         let (nx, ny, rows) = (p.xs.len(), p.ys.len(), p.values.len());
         if rows != ny {
-            return Err(grid_err(format!(
-                "values has {rows} rows but ys has {ny} points"
-            )));
+            let e = format!("values has {rows} rows but ys has {ny} points");
+            return Err(grid_err(e));
         }
         if let Some((iy, row)) = p.values.iter().enumerate().find(|(_, r)| r.len() != nx) {
-            let n = row.len();
-            return Err(grid_err(format!(
-                "values row {iy} has {n} entries but xs has {nx} points"
-            )));
+            let e = format!(
+                "values row {iy} has {} entries but xs has {nx} points",
+                row.len()
+            );
+            return Err(grid_err(e));
         }
         let cscale = AxisScale::from_log(p.log_color);
-        let colour = |r: &Vec<f64>| {
-            r.iter()
-                .map(|&v| cscale.forward(v).unwrap_or(f64::NAN))
-                .collect()
-        };
-        let tv: Vec<Vec<f64>> = p.values.iter().map(colour).collect();
-        let known = tv.iter().flatten().filter(|v| !v.is_nan());
-        let vr = known.fold((f64::INFINITY, f64::NEG_INFINITY), |r, &v| {
-            (r.0.min(v), r.1.max(v))
-        });
+        let colour = |v: &f64| cscale.forward(*v).unwrap_or(f64::NAN);
+        let tv: Vec<Vec<f64>> = p
+            .values
+            .iter()
+            .map(|r| r.iter().map(colour).collect())
+            .collect();
+        let (known, inf) = (tv.iter().flatten().filter(|v| !v.is_nan()), f64::INFINITY);
+        let vr = known.fold((inf, -inf), |r, &v| (r.0.min(v), r.1.max(v)));
         if vr.0 > vr.1 {
-            return Err(PlotError::NoFiniteData {
-                what: format!("contour panel `{name}`"),
-            });
+            let what = format!("contour panel `{name}`");
+            return Err(PlotError::NoFiniteData { what });
         }
         let (ex, ey) = (edges(&gx), edges(&gy));
         let bounds = ((ex[0], ex[nx]), (ey[0], ey[ny]));
@@ -232,13 +227,11 @@ impl<'a> PPanel<'a> {
     /// A polyline in drawing space, split at unshowable points and clipped to the panel.
     fn transform(&self, pts: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
         let (sx, sy) = (self.src.x_scale, self.src.y_scale);
-        let runs = split_runs(
-            pts.iter()
-                .map(|&(x, y)| Some((sx.forward(x)?, sy.forward(y)?))),
-        );
-        runs.iter()
-            .flat_map(|r| clip_polyline(r, self.bounds))
-            .collect()
+        let pts = pts
+            .iter()
+            .map(|&(x, y)| Some((sx.forward(x)?, sy.forward(y)?)));
+        let clip = |r: &Vec<_>| clip_polyline(r, self.bounds);
+        split_runs(pts).iter().flat_map(clip).collect()
     }
 }
 
@@ -328,14 +321,8 @@ impl ContourFigure {
             let frame = Frame::fit(st, size, (top, bottom, st.px(14.0)), scales, p.bounds);
             let area = root.clone().shrink((x_off, 0), size);
             let chart = frame.chart(&area, (&p.src.x_label, &p.src.y_label), false, st)?;
-            fill_panel(
-                under,
-                p,
-                lv,
-                &|q| chart.backend_coord(&q),
-                self.iso_lines,
-                st,
-            );
+            let to_px = |q: (f64, f64)| chart.backend_coord(&q);
+            fill_panel(under, p, lv, &to_px, self.iso_lines, st);
             self.draw_overlays(root, p, &chart, st)?;
             frame.close(root, &chart, &p.src.title, st)?;
             if !self.shared_color_scale || i + 1 == panels.len() {
@@ -415,25 +402,22 @@ impl ContourFigure {
         };
         let (left, m) = (st.px(12.0), st.margin as i32);
         let bar_w = st.colorbar_width as i32 - left - m / 2 - tick_band(st, tw) - title_w;
-        let (x0, x1) = (
-            x_off + left,
-            x_off + left + bar_w.clamp(st.px(10.0), st.px(22.0)),
-        );
+        let x0 = x_off + left;
+        let x1 = x0 + bar_w.clamp(st.px(10.0), st.px(22.0));
         let fy = |v: f64| (y_bot as f64 - (v - lo) / (hi - lo) * (y_bot - y_top) as f64).round();
         let fy = |v: f64| fy(v) as i32;
         // Each level reaches down to the bottom, painted top level first, so
         // that no anti-aliased seam shows between neighbouring levels.
         for k in (0..lv.n).rev() {
             let block = [(x0, fy(lv.boundary(k + 1))), (x1, y_bot)];
-            root.draw(&Rectangle::new(block, lv.color(k).filled()))
-                .map_err(draw_err)?;
+            root.draw(&Rectangle::new(block, lv.color(k).filled()))?;
         }
         let (hair, tl) = (st.hair(), st.tick_len());
         draw_outline(root, ((x0, y_top), (x1, y_bot)), TEXT, hair)?;
         for (ticks, len) in [(&t.minor, tl / 2), (&t.major, tl)] {
             for y in ticks.iter().map(|&v| fy(v)) {
                 let mark = PathElement::new(vec![(x1, y), (x1 + len, y)], TEXT.stroke_width(hair));
-                root.draw(&mark).map_err(draw_err)?;
+                root.draw(&mark)?;
             }
         }
         let lx = x1 + tl + st.px(4.0);
@@ -522,12 +506,8 @@ fn fill_panel(
 ) {
     let (nx, ny, b) = (p.gx.len(), p.gy.len(), p.bounds);
     let rect = |d: &mut String, (x0, x1), (y0, y1)| {
-        push_ring(
-            d,
-            [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-                .into_iter()
-                .map(to_px),
-        )
+        let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)];
+        push_ring(d, corners.into_iter().map(to_px))
     };
     let mut panel = String::new();
     rect(&mut panel, b.0, b.1);

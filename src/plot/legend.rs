@@ -8,7 +8,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{Color, FontTransform, RGBColor, WHITE};
 
 use super::style::{text_size, Style, TEXT};
-use super::{draw_err, Area, PlotError};
+use super::{Area, PlotError};
 
 /// Marker shapes (contour overlays; line-chart markers cycle through them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,7 +68,7 @@ pub(crate) fn draw_text(
     let baseline = y as f64 + if v == VAlign::Top { 0.63 } else { 0.27 } * size;
     let ts = style.font(size).color(&TEXT).pos(Pos::new(h, VPos::Top));
     let at = (x, (baseline - TOP_DROP * size).round() as i32);
-    area.draw_text(text, &ts, at).map_err(draw_err)
+    Ok(area.draw_text(text, &ts, at)?)
 }
 
 /// Draws text reading bottom-to-top, centred on `y`, the tops of its letters at `x`.
@@ -84,8 +84,7 @@ pub(crate) fn draw_text_up(
         .color(&TEXT)
         .transform(FontTransform::Rotate270);
     let at = ((x as f64 + (0.66 - TOP_DROP) * size).round() as i32, y);
-    area.draw_text(text, &ts.pos(Pos::new(HPos::Center, VPos::Top)), at)
-        .map_err(draw_err)
+    Ok(area.draw_text(text, &ts.pos(Pos::new(HPos::Center, VPos::Top)), at)?)
 }
 
 /// Outline of the rectangle `a`–`b` as a path, since plotters' SVG
@@ -98,8 +97,7 @@ pub(crate) fn draw_outline(
     width: u32,
 ) -> Result<(), PlotError> {
     let pts = vec![a, (b.0, a.1), b, (a.0, b.1), a, (b.0, a.1)];
-    area.draw(&PathElement::new(pts, color.stroke_width(width)))
-        .map_err(draw_err)
+    Ok(area.draw(&PathElement::new(pts, color.stroke_width(width)))?)
 }
 
 /// How a data line is stroked: colour, dashes, and optionally a wider white
@@ -138,8 +136,7 @@ impl Pen {
                 ))
             } else {
                 area.draw(&PathElement::new(pts.to_vec(), color.stroke_width(w)))
-            }
-            .map_err(draw_err)?;
+            }?;
         }
         Ok(())
     }
@@ -166,10 +163,9 @@ impl MarkerStyle {
             MarkerShape::Diamond => (4, 1.3, 1.3, 0.73, 0.0),
             MarkerShape::Star => (10, 1.7, 0.7, 1.0, 0.0),
             MarkerShape::Circle => {
-                area.draw(&Circle::new(c, self.radius, self.fill.filled()))
-                    .map_err(draw_err)?;
+                area.draw(&Circle::new(c, self.radius, self.fill.filled()))?;
                 let edge = Circle::new(c, self.radius, self.edge.stroke_width(hair));
-                return area.draw(&edge).map_err(draw_err);
+                return Ok(area.draw(&edge)?);
             }
             MarkerShape::Cross => {
                 let (a, w) = (
@@ -180,8 +176,7 @@ impl MarkerStyle {
                     .into_iter()
                     .filter(|_| self.edge != self.fill);
                 for (color, width) in edge.chain([(self.fill, w)]) {
-                    area.draw(&Cross::new(c, a, color.stroke_width(width)))
-                        .map_err(draw_err)?;
+                    area.draw(&Cross::new(c, a, color.stroke_width(width)))?;
                 }
                 return Ok(());
             }
@@ -196,11 +191,9 @@ impl MarkerStyle {
                 )
             })
             .collect();
-        area.draw(&Polygon::new(pts.clone(), self.fill.filled()))
-            .map_err(draw_err)?;
+        area.draw(&Polygon::new(pts.clone(), self.fill.filled()))?;
         pts.extend_from_slice(&pts.clone()[..2]); // closed, every corner a join
-        area.draw(&PathElement::new(pts, self.edge.stroke_width(hair)))
-            .map_err(draw_err)
+        Ok(area.draw(&PathElement::new(pts, self.edge.stroke_width(hair)))?)
     }
 }
 
@@ -231,14 +224,15 @@ struct Metrics {
 impl Metrics {
     /// Legend rows, or plain text rows (smaller, no sample) when `text`.
     fn new(style: &Style, text: bool) -> Self {
+        let legend = (
+            style.legend_font,
+            style.px(34.0) + style.px(7.0),
+            style.px(2.0),
+        );
         let (font, sample_w, extra) = if text {
             (style.annotation_font, 0, 0)
         } else {
-            (
-                style.legend_font,
-                style.px(34.0) + style.px(7.0),
-                style.px(2.0),
-            )
+            legend
         };
         let row_h = (text_size(&style.font(font), "Ag").1 as f64 * 1.3).round() as i32 + extra;
         Metrics {
@@ -326,7 +320,7 @@ impl<'a> Legend<'a> {
         if self.boxed {
             let corners = ((x, y), (x + self.size.0, y + self.size.1));
             let bg = Rectangle::new([corners.0, corners.1], WHITE.mix(0.88).filled());
-            area.draw(&bg).map_err(draw_err)?;
+            area.draw(&bg)?;
             draw_outline(area, corners, RGBColor(150, 150, 150), style.hair())?;
         }
         let sw = self.m.sample_w - style.px(7.0);
@@ -336,7 +330,7 @@ impl<'a> Legend<'a> {
                 let h = style.px(6.0);
                 let band =
                     Rectangle::new([(x0, cy - h), (x0 + sw, cy + h)], pen.color.mix(a).filled());
-                area.draw(&band).map_err(draw_err)?;
+                area.draw(&band)?;
             }
             if let Some(pen) = e.line {
                 pen.draw(area, &[(x0, cy), (x0 + sw, cy)], style)?;

@@ -11,7 +11,7 @@ use super::geometry::{place_boxes, split_runs, Occupancy, Placed};
 use super::legend::{Legend, LegendEntry, MarkerShape, MarkerStyle, Pen, Px, MARKER_CYCLE};
 use super::style::{palette_color, Style, REF_LINE};
 use super::ticks::padded_range;
-use super::{check_len, display_name, draw_err, write_figure, Area, AxisScale, PlotError};
+use super::{check_len, display_name, write_figure, Area, AxisScale, PlotError};
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,15 +135,13 @@ impl PSeries {
     fn marker(&self, style: &Style) -> Option<(MarkerStyle, usize)> {
         let (shape, every) = self.marker?;
         let (radius, fill, edge) = (style.marker_size as i32, self.color, self.color);
-        Some((
-            MarkerStyle {
-                shape,
-                radius,
-                fill,
-                edge,
-            },
-            every,
-        ))
+        let marker = MarkerStyle {
+            shape,
+            radius,
+            fill,
+            edge,
+        };
+        Some((marker, every))
     }
 }
 
@@ -376,7 +374,7 @@ impl LineChart {
                 let at = |x, y: f64| to_px((x, y.clamp(yr.0, yr.1)));
                 let mut poly: Vec<Px> = r.iter().map(|&(x, _, h)| at(x, h)).collect();
                 poly.extend(r.iter().rev().map(|&(x, l, _)| at(x, l)));
-                root.draw(&Polygon::new(poly, fill)).map_err(draw_err)?;
+                root.draw(&Polygon::new(poly, fill))?;
             }
         }
         for r in &prep.refs {
@@ -388,8 +386,7 @@ impl LineChart {
                 if let [p] = r[..] {
                     // An isolated point of a line series: show it as a dot.
                     let rad = (style.line_width as i32 + style.px(1.0)).max(2);
-                    root.draw(&Circle::new(to_px(p), rad, s.color.filled()))
-                        .map_err(draw_err)?;
+                    root.draw(&Circle::new(to_px(p), rad, s.color.filled()))?;
                 }
                 let pts: Vec<Px> = r.iter().map(|&p| to_px(p)).collect();
                 pen.draw(root, &pts, style)?;

@@ -51,7 +51,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use plotters::coord::Shift;
-use plotters::prelude::{DrawingArea, IntoDrawingArea, SVGBackend};
+use plotters::prelude::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea, SVGBackend};
 use plotters::style::{register_font, FontStyle};
 use resvg::{tiny_skia, usvg};
 
@@ -153,6 +153,13 @@ pub(crate) fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {
     PlotError::Drawing(e.to_string())
 }
 
+/// Lets `?` turn plotters' drawing errors into [`PlotError::Drawing`].
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for PlotError {
+    fn from(e: DrawingAreaErrorKind<E>) -> Self {
+        draw_err(e)
+    }
+}
+
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlotError + '_ {
     let path = path.to_path_buf();
     move |source| PlotError::Io { path, source }
@@ -250,7 +257,7 @@ where
     {
         let root = SVGBackend::with_string(&mut top, (w, h)).into_drawing_area();
         draw(&root, &mut under, &style.scaled(k as f64))?;
-        root.present().map_err(draw_err)?;
+        root.present()?;
     }
     // plotters' layer without its own <svg> element, on top of the raw layer.
     let body = top

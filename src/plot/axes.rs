@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use plotters::coord::cartesian::Cartesian2d;
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::{ChartBuilder, ChartContext, PathElement, SVGBackend};
 use plotters::style::text_anchor::HPos;
@@ -20,24 +20,29 @@ use super::{Area, AxisScale, PlotError};
 /// A linear axis whose mesh lines are given ticks: major (bold, labelled)
 /// and minor (light). Like plotters' `WithKeyPoints`, which however does
 /// not work with `configure_mesh`.
-pub(crate) struct Axis {
-    inner: RangedCoordf64,
-    major: Vec<f64>,
-    minor: Vec<f64>,
-}
+pub(crate) struct Axis(RangedCoordf64, Ticks);
 
 impl Ranged for Axis {
-    type FormatOption = DefaultFormatting;
+    type FormatOption = NoDefaultFormatting;
     type ValueType = f64;
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
-        self.inner.map(v, limit)
+        self.0.map(v, limit)
     }
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
         let light = hint.weight().allow_light_points();
-        if light { &self.minor } else { &self.major }.clone()
+        if light { &self.1.minor } else { &self.1.major }.clone()
     }
     fn range(&self) -> Range<f64> {
-        self.inner.range()
+        self.0.range()
+    }
+}
+
+impl ValueFormatter<f64> for Axis {
+    /// The label of the major tick at `v` (plotters' mesh asks for no other).
+    fn format_ext(&self, v: &f64) -> String {
+        let close = |m: &f64| (m - v).abs() <= 1e-9 * (1.0 + m.abs());
+        let k = self.1.major.iter().position(close);
+        k.map_or_else(String::new, |k| self.1.labels[k].clone())
     }
 }
 
@@ -178,11 +183,7 @@ impl Frame {
         grid: bool,
         style: &Style,
     ) -> Result<Chart<'a, 'b>, PlotError> {
-        let axis = |r: (f64, f64), t: &Ticks| Axis {
-            inner: (r.0..r.1).into(),
-            major: t.major.clone(),
-            minor: t.minor.clone(),
-        };
+        let axis = |r: (f64, f64), t: &Ticks| Axis((r.0..r.1).into(), t.clone());
         let mut chart = ChartBuilder::on(area)
             .margin_top(self.top)
             .margin_bottom(self.bottom)
@@ -191,20 +192,9 @@ impl Frame {
             .x_label_area_size(self.x_area)
             .y_label_area_size(self.y_area)
             .build_cartesian_2d(axis(self.xr, &self.x_ticks), axis(self.yr, &self.y_ticks))?;
-        let label_at = |t: &Ticks, v: f64| {
-            let k = t
-                .major
-                .iter()
-                .position(|&m| (m - v).abs() <= 1e-9 * (1.0 + m.abs()));
-            k.map_or_else(String::new, |k| t.labels[k].clone())
-        };
-        let fx = |v: &f64| label_at(&self.x_ticks, *v);
-        let fy = |v: &f64| label_at(&self.y_ticks, *v);
         let hair = style.hair();
         let mut mesh = chart.configure_mesh();
-        mesh.x_label_formatter(&fx)
-            .y_label_formatter(&fy)
-            .label_style(style.font(style.tick_font).color(&TEXT))
+        mesh.label_style(style.font(style.tick_font).color(&TEXT))
             .axis_desc_style(style.font(style.label_font).color(&TEXT))
             .x_desc(x_label)
             .y_desc(y_label)
@@ -244,13 +234,7 @@ impl Frame {
         }
         draw_outline(root, ((l, t), (r, b)), TEXT, w)?;
         let at = ((l + r + 1) / 2, style.margin as i32);
-        draw_text(
-            root,
-            title,
-            at,
-            style.title_font,
-            (HPos::Center, VAlign::Top),
-            style,
-        )
+        let top_center = (HPos::Center, VAlign::Top);
+        draw_text(root, title, at, style.title_font, top_center, style)
     }
 }

@@ -395,11 +395,7 @@ impl ContourFigure {
         let (lo, hi) = (lv.b0, lv.boundary(lv.n));
         let t = y_ticks(st, AxisScale::from_log(lv.log), (lo, hi), y_bot - y_top);
         let tw = label_width(st, &t);
-        let title_w = if self.colorbar_label.is_empty() {
-            0
-        } else {
-            axis_title_band(st)
-        };
+        let title_w = axis_title_band(st) * i32::from(!self.colorbar_label.is_empty());
         let (left, m) = (st.px(12.0), st.margin as i32);
         let bar_w = st.colorbar_width as i32 - left - m / 2 - tick_band(st, tw) - title_w;
         let x0 = x_off + left;

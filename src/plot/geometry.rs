@@ -115,16 +115,13 @@ impl Occupancy {
         let cells = |lo: f64, hi: f64, n: usize| {
             (lo * n as f64).floor().max(0.0) as usize..((hi * n as f64).ceil() as usize).min(n)
         };
-        let (is, js) = (
-            cells(p.u0, p.u0 + p.w, self.nx),
-            cells(p.v0, p.v0 + p.h, self.ny),
-        );
+        let is = cells(p.u0, p.u0 + p.w, self.nx);
         let row = |j: usize| {
             is.clone()
                 .map(|i| self.w[j * self.nx + i] as f64)
                 .sum::<f64>()
         };
-        js.map(row).sum()
+        cells(p.v0, p.v0 + p.h, self.ny).map(row).sum()
     }
 }
 
@@ -154,36 +151,28 @@ pub(crate) fn place_boxes(occ: &Occupancy, boxes: &[(Pt, Pt)]) -> (Vec<Placed>, 
     let overlap = |a: &Placed, b: &Placed| {
         a.u0 < b.u0 + b.w && b.u0 < a.u0 + a.w && a.v0 < b.v0 + b.h && b.v0 < a.v0 + a.h
     };
+    // Boxes too big to fit side by side go in different corners.
+    let corners: Vec<Placed> = (cands.iter().enumerate())
+        .map(|(i, c)| c[(3 * i) % 8])
+        .collect();
+    let corner_cost = corners.iter().map(|p| occ.cost(p)).sum();
+    let mut best = (f64::INFINITY, corners, corner_cost);
     let n = boxes.len() as u32;
-    let mut best: Option<(f64, Vec<Placed>, f64)> = None;
     for combo in 0..8usize.pow(n) {
         // Candidate index of box i: digit i (most significant first) in base 8.
         let ks: Vec<usize> = (0..n).map(|i| combo / 8usize.pow(n - 1 - i) % 8).collect();
         let placed: Vec<Placed> = ks.iter().zip(&cands).map(|(&k, c)| c[k]).collect();
-        let pairs = placed
-            .iter()
-            .enumerate()
-            .flat_map(|(i, a)| placed[..i].iter().map(move |b| (a, b)));
-        if pairs.into_iter().any(|(a, b)| overlap(a, b)) {
+        let clash = |i: usize| placed[..i].iter().any(|b| overlap(&placed[i], b));
+        if (0..placed.len()).any(clash) {
             continue;
         }
         let cost: f64 = placed.iter().map(|p| occ.cost(p)).sum();
         let score = cost + 0.01 * ks.iter().sum::<usize>() as f64;
-        if best.as_ref().is_none_or(|b| score < b.0) {
-            best = Some((score, placed, cost));
+        if score < best.0 {
+            best = (score, placed, cost);
         }
     }
-    best.map_or_else(
-        || {
-            // Boxes too big to fit side by side: put them in different corners.
-            let placed: Vec<Placed> = (cands.iter().enumerate())
-                .map(|(i, c)| c[(3 * i) % 8])
-                .collect();
-            let cost = placed.iter().map(|p| occ.cost(p)).sum();
-            (placed, cost)
-        },
-        |(_, p, c)| (p, c),
-    )
+    (best.1, best.2)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //!
 //! Set `LATEDECAY_PLOT_DIR=/some/dir` to keep the figures for inspection.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use latedecay::io::{grid_columns, write_columns, IoError};
 use latedecay::plot::*;
@@ -333,105 +333,120 @@ fn scaled_style_doubles_png() {
     assert_eq!(check_png(&files[1]).unwrap(), (1280, 880));
 }
 
+type Check = fn(&PlotError) -> bool;
+
 #[test]
 fn errors_are_clear() {
     let dir = out_dir();
-    let stem = |n: &str| dir.path.join(n);
-
-    let empty = LineChart {
-        series: vec![Series::new("nothing", vec![], vec![])],
+    let stem = |i: usize, ext: &str| dir.path.join(format!("e{i}{ext}"));
+    let chart = |s: Series, y_scale, ref_lines| LineChart {
+        series: vec![s],
+        y_scale,
+        ref_lines,
         ..Default::default()
     };
-    let e = empty.render(stem("e1")).unwrap_err();
-    assert!(matches!(e, PlotError::EmptySeries { .. }), "{e}");
-    assert!(e.to_string().contains("nothing"));
-
-    let no_series = LineChart::new("t", "x", "y");
-    assert!(matches!(
-        no_series.render(stem("e2")).unwrap_err(),
-        PlotError::NothingToPlot { .. }
-    ));
-
-    let nan = LineChart {
-        series: vec![Series::new(
-            "nan",
-            vec![1.0, 2.0],
-            vec![f64::NAN, f64::INFINITY],
-        )],
-        ..Default::default()
+    let (lin, log) = (AxisScale::Linear, AxisScale::Log10);
+    let s = |ys: Vec<f64>| Series::new("s", vec![1.0, 2.0], ys);
+    let empty: Check = |e| matches!(e, PlotError::EmptySeries { .. });
+    let nothing: Check = |e| matches!(e, PlotError::NothingToPlot { .. });
+    let no_data: Check = |e| matches!(e, PlotError::NoFiniteData { .. });
+    let length: Check = |e| matches!(e, PlotError::LengthMismatch { .. });
+    let grid: Check = |e| matches!(e, PlotError::InvalidGrid(_));
+    let input: Check = |e| matches!(e, PlotError::InvalidInput(_));
+    // (chart, error kind, text the message names)
+    let charts: Vec<(LineChart, Check, &str)> = vec![
+        (
+            chart(Series::new("none", vec![], vec![]), lin, vec![]),
+            empty,
+            "`none` is empty",
+        ),
+        (LineChart::default(), nothing, "line chart: nothing to plot"),
+        (
+            chart(s(vec![f64::NAN, f64::INFINITY]), lin, vec![]),
+            no_data,
+            "series `s`",
+        ),
+        (
+            chart(s(vec![0.0, -1.0]), log, vec![]),
+            no_data,
+            "series `s`",
+        ),
+        (chart(s(vec![1.0]), lin, vec![]), length, "ys vs xs"),
+        (
+            chart(
+                s(vec![1.0, 2.0]).with_band(vec![0.0], vec![3.0, 3.0]),
+                lin,
+                vec![],
+            ),
+            length,
+            "band lower",
+        ),
+        (
+            chart(
+                s(vec![1.0, 2.0]),
+                log,
+                vec![RefLine::new("zero", 0.0, true)],
+            ),
+            input,
+            "`zero` at y = 0",
+        ),
+    ];
+    let mut figs: Vec<(ContourFigure, Check, &str)> =
+        vec![(ContourFigure::default(), nothing, "contour figure")];
+    let mut edit = |f: fn(&mut ContourFigure), check, text| {
+        let mut fig = contour_figure();
+        f(&mut fig);
+        figs.push((fig, check, text));
     };
-    assert!(matches!(
-        nan.render(stem("e3")).unwrap_err(),
-        PlotError::NoFiniteData { .. }
-    ));
-
-    let nonpositive_on_log = LineChart {
-        y_scale: AxisScale::Log10,
-        series: vec![Series::new("neg", vec![1.0, 2.0], vec![0.0, -1.0])],
-        ..Default::default()
-    };
-    assert!(matches!(
-        nonpositive_on_log.render(stem("e4")).unwrap_err(),
-        PlotError::NoFiniteData { .. }
-    ));
-
-    let mismatch = LineChart {
-        series: vec![Series::new("m", vec![1.0, 2.0], vec![1.0])],
-        ..Default::default()
-    };
-    assert!(matches!(
-        mismatch.render(stem("e5")).unwrap_err(),
-        PlotError::LengthMismatch { .. }
-    ));
-
-    let bad_band = LineChart {
-        series: vec![
-            Series::new("b", vec![1.0, 2.0], vec![1.0, 2.0]).with_band(vec![0.0], vec![3.0, 3.0])
-        ],
-        ..Default::default()
-    };
-    assert!(matches!(
-        bad_band.render(stem("e6")).unwrap_err(),
-        PlotError::LengthMismatch { .. }
-    ));
-
-    let mut fig = contour_figure();
-    fig.panels[0].values.pop();
-    assert!(matches!(
-        fig.render(stem("e7")).unwrap_err(),
-        PlotError::InvalidGrid(_)
-    ));
-    let mut fig = contour_figure();
-    for row in &mut fig.panels[1].values {
-        row.iter_mut().for_each(|v| *v = -1.0); // non-positive with log colour
+    edit(
+        |f| drop(f.panels[0].values.pop()),
+        grid,
+        "values has 119 rows but ys has 120",
+    );
+    edit(
+        |f| f.panels[0].values[3].push(1.0),
+        grid,
+        "values row 3 has 121 entries",
+    );
+    edit(
+        |f| f.panels[1].xs[5] = f.panels[1].xs[4],
+        grid,
+        "`late decay`: xs must be strictly increasing",
+    );
+    edit(|f| f.panels[1].ys[0] = f64::NAN, grid, "ys contains NaN");
+    edit(
+        |f| {
+            f.panels[1]
+                .values
+                .iter_mut()
+                .flatten()
+                .for_each(|v| *v = -1.0)
+        },
+        no_data,
+        "`late decay`",
+    );
+    edit(|f| f.panels[1].log_color = false, input, "same log_color");
+    let renders = charts
+        .iter()
+        .map(|(c, k, t)| (c.render(stem(0, "")).unwrap_err(), k, t));
+    let fig_renders = figs
+        .iter()
+        .map(|(f, k, t)| (f.render(stem(0, "")).unwrap_err(), k, t));
+    for (e, check, text) in renders.chain(fig_renders) {
+        assert!(check(&e) && e.to_string().contains(*text), "{e}");
     }
-    assert!(matches!(
-        fig.render(stem("e8")).unwrap_err(),
-        PlotError::NoFiniteData { .. }
-    ));
-    assert!(matches!(
-        ContourFigure::default().render(stem("e9")).unwrap_err(),
-        PlotError::NothingToPlot { .. }
-    ));
-
-    let e = write_columns(stem("bad.csv"), &["a", "b"], &[vec![1.0, 2.0], vec![1.0]]).unwrap_err();
-    assert!(matches!(e, IoError::LengthMismatch { .. }), "{e}");
-    assert!(write_columns(stem("bad2.csv"), &["a"], &[vec![1.0], vec![1.0]]).is_err());
-
     // Nothing was written for failed renders.
-    assert!(!Path::new(&stem("e1.png")).exists());
+    assert!(!stem(0, ".png").exists() && !stem(0, ".svg").exists());
+
+    let e = write_columns(stem(1, ".csv"), &["a", "b"], &[vec![1.0, 2.0], vec![1.0]]).unwrap_err();
+    assert!(matches!(e, IoError::LengthMismatch { .. }), "{e}");
+    assert!(write_columns(stem(2, ".csv"), &["a"], &[vec![1.0], vec![1.0]]).is_err());
 
     // The checkers reject garbage.
-    let junk = stem("junk.png");
-    std::fs::write(&junk, b"not a png").unwrap();
-    assert!(matches!(
-        check_png(&junk).unwrap_err(),
-        PlotError::Malformed { .. }
-    ));
-    let junk = stem("junk.svg");
-    std::fs::write(&junk, "<svg width=\"10\" height=\"10\">").unwrap();
-    assert!(matches!(
-        check_svg(&junk).unwrap_err(),
-        PlotError::Malformed { .. }
-    ));
+    std::fs::write(stem(3, ".png"), b"not a png").unwrap();
+    let e = check_png(stem(3, ".png")).unwrap_err();
+    assert!(matches!(e, PlotError::Malformed { .. }), "{e}");
+    std::fs::write(stem(3, ".svg"), "<svg width=\"10\" height=\"10\">").unwrap();
+    let e = check_svg(stem(3, ".svg")).unwrap_err();
+    assert!(matches!(e, PlotError::Malformed { .. }), "{e}");
 }

@@ -1,224 +1,240 @@
-//! Chart frame and axes: plotters' mesh draws the grid, tick marks, tick
-//! labels and axis descriptions at the ticks chosen by `ticks`; this module
-//! adds the frame and the minor tick marks (plotters marks only labelled ones)
-//! and sizes the label areas.
+//! The frame of one plot, shared by line charts and contour panels: ticks
+//! fitted to the label sizes (`ticks`), margins, plotters' mesh (grid, tick
+//! marks, tick labels, axis descriptions), the title, and what plotters'
+//! mesh lacks: the frame and the minor tick marks (it marks labelled ticks only).
 
 use std::ops::Range;
 
 use plotters::coord::cartesian::Cartesian2d;
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::{ChartBuilder, ChartContext, PathElement, SVGBackend};
+use plotters::style::text_anchor::HPos;
 use plotters::style::Color;
 
-use super::legend::{draw_outline, stroke};
+use super::legend::{draw_outline, draw_text, VAlign};
 use super::style::{text_size, Style, GRID_MAJOR, GRID_MINOR, TEXT};
 use super::ticks::{ticks, Fit, Ticks};
-use super::{draw_err, Area, AxisScale, PlotError};
+use super::{Area, AxisScale, PlotError};
 
 /// A linear axis whose mesh lines are given ticks: major (bold, labelled)
 /// and minor (light). Like plotters' `WithKeyPoints`, which however does
 /// not work with `configure_mesh`.
-pub(crate) struct Axis {
-    inner: RangedCoordf64,
-    major: Vec<f64>,
-    minor: Vec<f64>,
-}
+pub(crate) struct Axis(RangedCoordf64, Ticks);
 
 impl Ranged for Axis {
-    type FormatOption = DefaultFormatting;
+    type FormatOption = NoDefaultFormatting;
     type ValueType = f64;
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
-        self.inner.map(v, limit)
+        self.0.map(v, limit)
     }
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
         let light = hint.weight().allow_light_points();
-        if light { &self.minor } else { &self.major }.clone()
+        if light { &self.1.minor } else { &self.1.major }.clone()
     }
     fn range(&self) -> Range<f64> {
-        self.inner.range()
+        self.0.range()
+    }
+}
+
+impl ValueFormatter<f64> for Axis {
+    /// The label of the major tick at `v` (plotters' mesh asks for no other).
+    fn format_ext(&self, v: &f64) -> String {
+        let close = |m: &f64| (m - v).abs() <= 1e-9 * (1.0 + m.abs());
+        let k = self.1.major.iter().position(close);
+        k.map_or_else(String::new, |k| self.1.labels[k].clone())
     }
 }
 
 /// A plotters chart over drawing-space coordinates (log10 on log axes).
 pub(crate) type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axis, Axis>>;
 
-/// Space around the plotting area of a chart, in drawing units.
-pub(crate) struct Margins {
-    pub top: i32,
-    pub bottom: i32,
-    pub left: i32,
-    pub right: i32,
-    /// Height of the x label area (tick labels and axis title).
-    pub x_area: i32,
-    /// Width of the y label area.
-    pub y_area: i32,
+/// Height reserved above the plots for titles (0 without one), plus the
+/// half tick label that sticks out above the plot.
+pub(crate) fn plot_top(style: &Style, has_title: bool) -> i32 {
+    let title = (0.9 * style.title_font).round() as i32 + style.px(10.0);
+    let half_label = (0.35 * style.tick_font).round() as i32 + style.px(2.0);
+    style.margin as i32 + if has_title { title } else { 0 } + half_label
 }
 
-/// Builds a chart over `xr` × `yr` whose mesh lines are the given ticks.
-pub(crate) fn build<'a, 'b>(
-    area: &'a Area<'b>,
-    m: &Margins,
-    (xr, yr): ((f64, f64), (f64, f64)),
-    (xt, yt): (&Ticks, &Ticks),
-) -> Result<Chart<'a, 'b>, PlotError> {
-    let axis = |r: (f64, f64), t: &Ticks| Axis {
-        inner: (r.0..r.1).into(),
-        major: t.major.clone(),
-        minor: t.minor.clone(),
-    };
-    ChartBuilder::on(area)
-        .margin_top(m.top)
-        .margin_bottom(m.bottom)
-        .margin_left(m.left)
-        .margin_right(m.right)
-        .x_label_area_size(m.x_area)
-        .y_label_area_size(m.y_area)
-        .build_cartesian_2d(axis(xr, xt), axis(yr, yt))
-        .map_err(draw_err)
+/// Space taken by tick marks and labels next to an axis, whose labels are
+/// `label` long across it.
+pub(crate) fn tick_band(style: &Style, label: i32) -> i32 {
+    style.tick_len() + style.px(4.0) + label
 }
 
-/// The label of the major tick at `v`.
-fn label_at(t: &Ticks, v: f64) -> String {
-    let k = t
-        .major
-        .iter()
-        .position(|&m| (m - v).abs() <= 1e-9 * (1.0 + m.abs()));
-    k.map_or_else(String::new, |k| t.labels[k].clone())
+/// Space taken by an axis title across its axis.
+pub(crate) fn axis_title_band(style: &Style) -> i32 {
+    style.px(8.0) + (0.87 * style.label_font).round() as i32
 }
 
-/// Grid lines (when `grid`), labelled tick marks, tick labels and axis
-/// descriptions, by plotters' mesh.
-pub(crate) fn draw_mesh(
-    chart: &mut Chart,
-    (xt, yt): (&Ticks, &Ticks),
-    (x_label, y_label): (&str, &str),
-    grid: bool,
-    style: &Style,
-) -> Result<(), PlotError> {
-    let (fx, fy) = (|v: &f64| label_at(xt, *v), |v: &f64| label_at(yt, *v));
-    let hair = style.hair();
-    let mut mesh = chart.configure_mesh();
-    mesh.x_label_formatter(&fx)
-        .y_label_formatter(&fy)
-        .label_style(style.font(style.tick_font).color(&TEXT))
-        .axis_desc_style(style.font(style.label_font).color(&TEXT))
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .axis_style(stroke(TEXT, hair))
-        .set_all_tick_mark_size(style.tick_len())
-        // plotters centres y labels 0.25 em below y; DejaVu digits need 0.33.
-        .y_label_offset((0.068 * style.tick_font).round() as i32)
-        .bold_line_style(GRID_MAJOR.stroke_width(hair))
-        .light_line_style(GRID_MINOR.stroke_width(hair));
-    if !grid {
-        mesh.disable_mesh();
-    }
-    mesh.draw().map_err(draw_err)
-}
-
-/// Frame around the plotting area and half-length minor tick marks.
-pub(crate) fn draw_frame(
-    area: &Area,
-    chart: &Chart,
-    (xt, yt): (&Ticks, &Ticks),
-    style: &Style,
-) -> Result<(), PlotError> {
-    let (px_x, px_y) = chart.plotting_area().get_pixel_range();
-    let (l, r, t, b) = (px_x.start, px_x.end - 1, px_y.start, px_y.end - 1);
-    let (w, len) = (style.hair(), style.tick_len() / 2);
-    let line = |a, z| area.draw(&PathElement::new(vec![a, z], stroke(TEXT, w)));
-    for &v in &xt.minor {
-        let x = chart.backend_coord(&(v, 0.0)).0;
-        line((x, b), (x, b + len)).map_err(draw_err)?;
-    }
-    for &v in &yt.minor {
-        let y = chart.backend_coord(&(0.0, v)).1;
-        line((l - len, y), (l, y)).map_err(draw_err)?;
-    }
-    draw_outline(area, ((l, t), (r, b)), TEXT, w)
-}
-
-/// Vertical space below the plotting area taken by x tick marks and labels.
-pub(crate) fn x_tick_band(style: &Style) -> i32 {
-    style.tick_len() + style.px(4.0) + (0.63 * style.tick_font).round() as i32
-}
-
-/// Horizontal space left of the plotting area taken by y tick marks and labels
-/// whose widest label is `label_w`.
-pub(crate) fn y_tick_band(style: &Style, label_w: i32) -> i32 {
-    style.tick_len() + style.px(4.0) + label_w
-}
-
-/// Height reserved above the plot for a title (0 without one).
-pub(crate) fn title_band(style: &Style, has_title: bool) -> i32 {
-    if has_title {
-        (0.9 * style.title_font).round() as i32 + style.px(10.0)
-    } else {
-        0
-    }
-}
-
-/// Top margin of the plotting area below a title band.
-pub(crate) fn plot_top(style: &Style, title_band: i32) -> i32 {
-    style.margin as i32 + title_band + (0.35 * style.tick_font).round() as i32 + style.px(2.0)
-}
-
-/// Label-area height under the plot: tick labels plus the axis title.
-pub(crate) fn x_area(style: &Style) -> i32 {
-    x_tick_band(style) + style.px(8.0) + (0.87 * style.label_font).round() as i32 + style.px(2.0)
-}
-
-/// Label-area width left of the plot: tick labels plus the axis title.
-pub(crate) fn y_area(style: &Style, label_w: i32) -> i32 {
-    y_tick_band(style, label_w) + style.px(8.0) + (0.87 * style.label_font).round() as i32
-}
-
-fn tick_label_w(style: &Style, label: &str) -> f64 {
-    text_size(&style.font(style.tick_font), label).0 as f64
-}
-
-/// Ticks of a vertical axis (plot or colour bar) `len` units long over `r`:
-/// labels one text height tall, at least 0.9 of that apart.
-pub(crate) fn y_ticks(style: &Style, scale: AxisScale, r: (f64, f64), len: i32) -> Ticks {
-    let (_, tick_h) = text_size(&style.font(style.tick_font), "0123456789");
-    let fit = Fit {
-        px_per_unit: len as f64 / (r.1 - r.0),
-        extent: &|_| tick_h as f64,
-        gap: tick_h as f64 * 0.9,
-        max_ticks: 7,
-        scale: style.scale,
-    };
-    ticks(scale, r.0, r.1, &fit)
-}
-
-/// Ticks of a horizontal axis `len` units long over `r`, fitted to the label widths.
-pub(crate) fn x_ticks(style: &Style, scale: AxisScale, r: (f64, f64), len: i32) -> Ticks {
-    let fit = Fit {
-        px_per_unit: len as f64 / (r.1 - r.0),
-        extent: &|l| tick_label_w(style, l),
-        gap: style.px(16.0) as f64,
-        max_ticks: 9,
-        scale: style.scale,
-    };
-    ticks(scale, r.0, r.1, &fit)
+fn label_w(style: &Style, label: &str) -> i32 {
+    text_size(&style.font(style.tick_font), label).0
 }
 
 /// Width of the widest tick label.
 pub(crate) fn label_width(style: &Style, t: &Ticks) -> i32 {
     t.labels
         .iter()
-        .map(|l| tick_label_w(style, l) as i32)
+        .map(|l| label_w(style, l))
         .max()
         .unwrap_or(0)
 }
 
-/// Right margin needed for the last x tick label of an axis `len` units long
-/// over `r` not to stick out of the figure (0 without ticks).
-pub(crate) fn x_overhang(style: &Style, t: &Ticks, r: (f64, f64), len: i32) -> i32 {
-    let (Some(v), Some(l)) = (t.major.last(), t.labels.last()) else {
-        return 0;
+/// Ticks of a vertical axis (plot or colour bar) `len` units long over `r`:
+/// labels one text height tall, at least 0.9 of that apart.
+pub(crate) fn y_ticks(style: &Style, scale: AxisScale, r: (f64, f64), len: i32) -> Ticks {
+    let tick_h = text_size(&style.font(style.tick_font), "0123456789").1 as f64;
+    let fit = Fit {
+        px_per_unit: len as f64 / (r.1 - r.0),
+        extent: &|_| tick_h,
+        gap: tick_h * 0.9,
+        max_ticks: 7,
+        scale: style.scale,
     };
-    let dist = (r.1 - v) / (r.1 - r.0) * len as f64;
-    (tick_label_w(style, l) / 2.0 - dist).ceil() as i32 + style.px(3.0)
+    ticks(scale, r.0, r.1, &fit)
+}
+
+/// Layout of one plot inside an area: margins and ticks fitted to them.
+pub(crate) struct Frame {
+    /// Area size; plot top, bottom, left and right margins; label areas.
+    pub size: (i32, i32),
+    pub top: i32,
+    pub bottom: i32,
+    left: i32,
+    right: i32,
+    pub x_area: i32,
+    y_area: i32,
+    /// Axis ranges (drawing space) and their ticks.
+    pub xr: (f64, f64),
+    pub yr: (f64, f64),
+    x_ticks: Ticks,
+    y_ticks: Ticks,
+}
+
+impl Frame {
+    /// Fits a plot of ranges `xr` × `yr` into an area of `size` with the
+    /// plot `top` and `bottom` (above the x label area) from its edges and
+    /// at least `right` from its right edge, more if the last x label needs it.
+    pub fn fit(
+        style: &Style,
+        size: (i32, i32),
+        (top, bottom, right): (i32, i32, i32),
+        (x_scale, y_scale): (AxisScale, AxisScale),
+        (xr, yr): ((f64, f64), (f64, f64)),
+    ) -> Frame {
+        let x_area = tick_band(style, (0.63 * style.tick_font).round() as i32)
+            + axis_title_band(style)
+            + style.px(2.0);
+        let left = style.margin as i32 / 2 + style.px(2.0);
+        let plot_h = (size.1 - top - x_area - bottom).max(50);
+        let y_ticks = y_ticks(style, y_scale, yr, plot_h);
+        let y_area = tick_band(style, label_width(style, &y_ticks)) + axis_title_band(style);
+        let mut f = Frame {
+            size,
+            top,
+            bottom,
+            left,
+            right,
+            x_area,
+            y_area,
+            xr,
+            yr,
+            x_ticks: Ticks::default(),
+            y_ticks,
+        };
+        // The right margin depends on the last x label, which depends on the
+        // plot width: two rounds settle it.
+        for _ in 0..2 {
+            let len = f.plot_size().0;
+            let fit = Fit {
+                px_per_unit: len as f64 / (xr.1 - xr.0),
+                extent: &|l| label_w(style, l) as f64,
+                gap: style.px(16.0) as f64,
+                max_ticks: 9,
+                scale: style.scale,
+            };
+            f.x_ticks = ticks(x_scale, xr.0, xr.1, &fit);
+            if let (Some(v), Some(l)) = (f.x_ticks.major.last(), f.x_ticks.labels.last()) {
+                let dist = (xr.1 - v) * fit.px_per_unit;
+                let overhang =
+                    (label_w(style, l) as f64 / 2.0 - dist).ceil() as i32 + style.px(3.0);
+                f.right = f.right.max(overhang);
+            }
+        }
+        f
+    }
+
+    /// Width and height of the plotting area.
+    pub fn plot_size(&self) -> (i32, i32) {
+        let w = self.size.0 - self.left - self.y_area - self.right;
+        (
+            w.max(50),
+            (self.size.1 - self.top - self.x_area - self.bottom).max(50),
+        )
+    }
+
+    /// Builds the chart on `area` (of the fitted size) and draws its mesh:
+    /// grid lines when `grid`, labelled tick marks, tick labels, axis titles.
+    pub fn chart<'a, 'b>(
+        &self,
+        area: &'a Area<'b>,
+        (x_label, y_label): (&str, &str),
+        grid: bool,
+        style: &Style,
+    ) -> Result<Chart<'a, 'b>, PlotError> {
+        let axis = |r: (f64, f64), t: &Ticks| Axis((r.0..r.1).into(), t.clone());
+        let mut chart = ChartBuilder::on(area)
+            .margin_top(self.top)
+            .margin_bottom(self.bottom)
+            .margin_left(self.left)
+            .margin_right(self.right)
+            .x_label_area_size(self.x_area)
+            .y_label_area_size(self.y_area)
+            .build_cartesian_2d(axis(self.xr, &self.x_ticks), axis(self.yr, &self.y_ticks))?;
+        let hair = style.hair();
+        let mut mesh = chart.configure_mesh();
+        mesh.label_style(style.font(style.tick_font).color(&TEXT))
+            .axis_desc_style(style.font(style.label_font).color(&TEXT))
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .axis_style(TEXT.stroke_width(hair))
+            .set_all_tick_mark_size(style.tick_len())
+            // plotters centres y labels 0.25 em below y; DejaVu digits need 0.33.
+            .y_label_offset((0.068 * style.tick_font).round() as i32)
+            .bold_line_style(GRID_MAJOR.stroke_width(hair))
+            .light_line_style(GRID_MINOR.stroke_width(hair));
+        if !grid {
+            mesh.disable_mesh();
+        }
+        mesh.draw()?;
+        Ok(chart)
+    }
+
+    /// Draws on `root` the half-length minor tick marks, the frame around
+    /// the plotting area and the title centred above it.
+    pub fn close(
+        &self,
+        root: &Area,
+        chart: &Chart,
+        title: &str,
+        style: &Style,
+    ) -> Result<(), PlotError> {
+        let (px_x, px_y) = chart.plotting_area().get_pixel_range();
+        let (l, r, t, b) = (px_x.start, px_x.end - 1, px_y.start, px_y.end - 1);
+        let (w, len) = (style.hair(), style.tick_len() / 2);
+        let line = |a, z| root.draw(&PathElement::new(vec![a, z], TEXT.stroke_width(w)));
+        for &v in &self.x_ticks.minor {
+            let x = chart.backend_coord(&(v, 0.0)).0;
+            line((x, b), (x, b + len))?;
+        }
+        for &v in &self.y_ticks.minor {
+            let y = chart.backend_coord(&(0.0, v)).1;
+            line((l - len, y), (l, y))?;
+        }
+        draw_outline(root, ((l, t), (r, b)), TEXT, w)?;
+        let at = ((l + r + 1) / 2, style.margin as i32);
+        let top_center = (HPos::Center, VAlign::Top);
+        draw_text(root, title, at, style.title_font, top_center, style)
+    }
 }

@@ -1,87 +1,55 @@
 //! Small geometric helpers: clipping, polyline splitting, and legend placement
 //! by an occupancy grid over the plotting area.
 
-/// Axis-aligned rectangle in drawing space.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Bounds {
-    pub x0: f64,
-    pub x1: f64,
-    pub y0: f64,
-    pub y1: f64,
-}
+type Pt = (f64, f64);
 
-impl Bounds {
-    pub fn contains(&self, (x, y): (f64, f64)) -> bool {
-        x >= self.x0 && x <= self.x1 && y >= self.y0 && y <= self.y1
-    }
+/// An axis-aligned rectangle in drawing space: x range, y range.
+pub(crate) type Bounds = (Pt, Pt);
+
+pub(crate) fn contains(((x0, x1), (y0, y1)): Bounds, (x, y): Pt) -> bool {
+    (x0..=x1).contains(&x) && (y0..=y1).contains(&y)
 }
 
 /// Liang–Barsky clip of segment `a`–`b` to `r`.
-fn clip_segment(a: (f64, f64), b: (f64, f64), r: &Bounds) -> Option<((f64, f64), (f64, f64))> {
+fn clip_segment(a: Pt, b: Pt, ((x0, x1), (y0, y1)): Bounds) -> Option<(Pt, Pt)> {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let mut t0 = 0.0f64;
-    let mut t1 = 1.0f64;
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
     for (p, q) in [
-        (-dx, a.0 - r.x0),
-        (dx, r.x1 - a.0),
-        (-dy, a.1 - r.y0),
-        (dy, r.y1 - a.1),
+        (-dx, a.0 - x0),
+        (dx, x1 - a.0),
+        (-dy, a.1 - y0),
+        (dy, y1 - a.1),
     ] {
-        if p == 0.0 {
-            if q < 0.0 {
-                return None;
-            }
-        } else {
-            let t = q / p;
-            if p < 0.0 {
-                t0 = t0.max(t);
-            } else {
-                t1 = t1.min(t);
-            }
-            if t0 > t1 {
-                return None;
-            }
+        if p == 0.0 && q < 0.0 {
+            return None;
+        } else if p < 0.0 {
+            t0 = t0.max(q / p);
+        } else if p > 0.0 {
+            t1 = t1.min(q / p);
         }
     }
-    Some((
-        (a.0 + t0 * dx, a.1 + t0 * dy),
-        (a.0 + t1 * dx, a.1 + t1 * dy),
-    ))
+    let at = |t: f64| (a.0 + t * dx, a.1 + t * dy);
+    (t0 <= t1).then(|| (at(t0), at(t1)))
 }
 
 /// Clips a polyline to `r`, returning the visible pieces.
-pub(crate) fn clip_polyline(pts: &[(f64, f64)], r: &Bounds) -> Vec<Vec<(f64, f64)>> {
-    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
-    let mut cur: Vec<(f64, f64)> = Vec::new();
-    if pts.len() == 1 && r.contains(pts[0]) {
-        return vec![pts.to_vec()];
+pub(crate) fn clip_polyline(pts: &[Pt], r: Bounds) -> Vec<Vec<Pt>> {
+    let mut out: Vec<Vec<Pt>> = vec![];
+    if let [p] = pts {
+        out.extend(contains(r, *p).then(|| vec![*p]));
     }
     for w in pts.windows(2) {
-        match clip_segment(w[0], w[1], r) {
-            Some((a, b)) => {
-                let continues = cur
-                    .last()
-                    .is_some_and(|l| (l.0 - a.0).abs() < 1e-12 && (l.1 - a.1).abs() < 1e-12);
-                if !continues {
-                    if cur.len() > 1 {
-                        out.push(std::mem::take(&mut cur));
-                    }
-                    cur.clear();
-                    cur.push(a);
-                }
-                cur.push(b);
-            }
-            None => {
-                if cur.len() > 1 {
-                    out.push(std::mem::take(&mut cur));
-                }
-                cur.clear();
-            }
+        let Some((a, b)) = clip_segment(w[0], w[1], r) else {
+            out.push(vec![]); // the next visible segment starts a new piece
+            continue;
+        };
+        let near = |l: &Pt| (l.0 - a.0).abs() < 1e-12 && (l.1 - a.1).abs() < 1e-12;
+        match out.last_mut() {
+            Some(run) if run.last().is_some_and(near) => run.push(b),
+            _ => out.push(vec![a, b]),
         }
     }
-    if cur.len() > 1 {
-        out.push(cur);
-    }
+    out.retain(|r| !r.is_empty());
     out
 }
 
@@ -99,74 +67,8 @@ pub(crate) fn split_runs<T: Copy>(pts: impl IntoIterator<Item = Option<T>>) -> V
     out
 }
 
-/// Coarse occupancy grid over the unit square (normalised plotting area,
-/// y up), used to put legends where they hide the least data.
-pub(crate) struct Occupancy {
-    nx: usize,
-    ny: usize,
-    w: Vec<f32>,
-}
-
-impl Occupancy {
-    pub fn new(nx: usize, ny: usize) -> Self {
-        Occupancy {
-            nx,
-            ny,
-            w: vec![0.0; nx * ny],
-        }
-    }
-
-    fn cell(&self, (u, v): (f64, f64)) -> Option<usize> {
-        if !(0.0..=1.0).contains(&u) || !(0.0..=1.0).contains(&v) {
-            return None;
-        }
-        let i = ((u * self.nx as f64) as usize).min(self.nx - 1);
-        let j = ((v * self.ny as f64) as usize).min(self.ny - 1);
-        Some(j * self.nx + i)
-    }
-
-    pub fn mark(&mut self, p: (f64, f64), weight: f32) {
-        if let Some(c) = self.cell(p) {
-            self.w[c] = self.w[c].max(weight);
-        }
-    }
-
-    /// Marks the cells along a segment (normalised coordinates).
-    pub fn mark_segment(&mut self, a: (f64, f64), b: (f64, f64), weight: f32) {
-        let len = ((b.0 - a.0) * self.nx as f64).hypot((b.1 - a.1) * self.ny as f64);
-        let n = (len * 2.0).ceil().clamp(1.0, 10_000.0) as usize;
-        for k in 0..=n {
-            let t = k as f64 / n as f64;
-            self.mark((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)), weight);
-        }
-    }
-
-    /// Total weight of the cells overlapping the rectangle `[u0,u1]×[v0,v1]`.
-    pub fn cost(&self, u0: f64, u1: f64, v0: f64, v1: f64) -> f64 {
-        let i0 = (u0 * self.nx as f64).floor().max(0.0) as usize;
-        let i1 = ((u1 * self.nx as f64).ceil() as usize).min(self.nx);
-        let j0 = (v0 * self.ny as f64).floor().max(0.0) as usize;
-        let j1 = ((v1 * self.ny as f64).ceil() as usize).min(self.ny);
-        let mut s = 0.0;
-        for j in j0..j1 {
-            for i in i0..i1 {
-                s += self.w[j * self.nx + i] as f64;
-            }
-        }
-        s
-    }
-}
-
-/// A box to place inside the plotting area, in normalised units.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BoxSpec {
-    pub w: f64,
-    pub h: f64,
-    pub pad_x: f64,
-    pub pad_y: f64,
-}
-
-/// A placed box: lower-left corner and size, normalised, y up.
+/// A box in the normalised plotting area (unit square, y up): lower-left
+/// corner and size.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Placed {
     pub u0: f64,
@@ -175,28 +77,60 @@ pub(crate) struct Placed {
     pub h: f64,
 }
 
-impl Placed {
-    fn overlaps(&self, o: &Placed) -> bool {
-        self.u0 < o.u0 + o.w
-            && o.u0 < self.u0 + self.w
-            && self.v0 < o.v0 + o.h
-            && o.v0 < self.v0 + self.h
+/// Coarse occupancy grid over the normalised plotting area, used to put
+/// legends where they hide the least data.
+pub(crate) struct Occupancy {
+    nx: usize,
+    ny: usize,
+    w: Vec<f32>,
+}
+
+impl Occupancy {
+    pub fn new(nx: usize, ny: usize) -> Self {
+        let w = vec![0.0; nx * ny];
+        Occupancy { nx, ny, w }
     }
-    /// Is this box in the upper half?
-    #[cfg(test)]
-    pub fn is_top(&self) -> bool {
-        self.v0 + self.h / 2.0 > 0.5
+
+    fn mark(&mut self, (u, v): Pt, weight: f32) {
+        if (0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v) {
+            let i = ((u * self.nx as f64) as usize).min(self.nx - 1);
+            let j = ((v * self.ny as f64) as usize).min(self.ny - 1);
+            let c = &mut self.w[j * self.nx + i];
+            *c = c.max(weight);
+        }
+    }
+
+    /// Marks the cells along a segment.
+    pub fn mark_segment(&mut self, a: Pt, b: Pt, weight: f32) {
+        let len = ((b.0 - a.0) * self.nx as f64).hypot((b.1 - a.1) * self.ny as f64);
+        let n = (len * 2.0).ceil().clamp(1.0, 10_000.0) as usize;
+        for k in 0..=n {
+            let t = k as f64 / n as f64;
+            self.mark((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)), weight);
+        }
+    }
+
+    /// Total weight of the cells that `p` overlaps.
+    fn cost(&self, p: &Placed) -> f64 {
+        let cells = |lo: f64, hi: f64, n: usize| {
+            (lo * n as f64).floor().max(0.0) as usize..((hi * n as f64).ceil() as usize).min(n)
+        };
+        let is = cells(p.u0, p.u0 + p.w, self.nx);
+        let row = |j: usize| {
+            is.clone()
+                .map(|i| self.w[j * self.nx + i] as f64)
+                .sum::<f64>()
+        };
+        cells(p.v0, p.v0 + p.h, self.ny).map(row).sum()
     }
 }
 
-fn candidates(b: &BoxSpec) -> Vec<Placed> {
-    let left = b.pad_x;
-    let center = 0.5 - b.w / 2.0;
-    let right = 1.0 - b.pad_x - b.w;
-    let top = 1.0 - b.pad_y - b.h;
-    let mid = 0.5 - b.h / 2.0;
-    let bottom = b.pad_y;
-    [
+/// A box of `size` placed `pad` in from the sides, in preference order:
+/// the corners (right first), then the middles of the top, bottom and sides.
+fn candidates((w, h): Pt, (pad_x, pad_y): Pt) -> [Placed; 8] {
+    let (left, center, right) = (pad_x, 0.5 - w / 2.0, 1.0 - pad_x - w);
+    let (bottom, mid, top) = (pad_y, 0.5 - h / 2.0, 1.0 - pad_y - h);
+    let at = [
         (right, top),
         (left, top),
         (right, bottom),
@@ -205,72 +139,40 @@ fn candidates(b: &BoxSpec) -> Vec<Placed> {
         (center, bottom),
         (right, mid),
         (left, mid),
-    ]
-    .into_iter()
-    .map(|(u0, v0)| Placed {
-        u0,
-        v0,
-        w: b.w,
-        h: b.h,
-    })
-    .collect()
+    ];
+    at.map(|(u0, v0)| Placed { u0, v0, w, h })
 }
 
-/// Places boxes (legend, annotation) at candidate positions so that they do
-/// not overlap each other and cover as little data as possible, earlier
-/// candidates winning near-ties. Returns the placements and the total
-/// covered weight.
-pub(crate) fn place_boxes(occ: &Occupancy, boxes: &[BoxSpec]) -> (Vec<Placed>, f64) {
-    type Best = Option<(Vec<Placed>, f64, f64)>;
-    fn search(
-        occ: &Occupancy,
-        boxes: &[BoxSpec],
-        taken: &mut Vec<Placed>,
-        best: &mut Best,
-        score: f64,
-        cost: f64,
-    ) {
-        let Some((b, rest)) = boxes.split_first() else {
-            if best.as_ref().is_none_or(|bst| score < bst.1) {
-                *best = Some((taken.clone(), score, cost));
-            }
-            return;
-        };
-        for (k, p) in candidates(b).into_iter().enumerate() {
-            if taken.iter().any(|t| t.overlaps(&p)) {
-                continue;
-            }
-            let c = occ.cost(p.u0, p.u0 + p.w, p.v0, p.v0 + p.h);
-            taken.push(p);
-            search(
-                occ,
-                rest,
-                taken,
-                best,
-                score + c + 0.01 * k as f64,
-                cost + c,
-            );
-            taken.pop();
+/// Places boxes of the given `(size, pad)` so that they do not overlap each
+/// other and cover as little data as possible, earlier candidates winning
+/// near-ties. Returns the placements and the total covered weight.
+pub(crate) fn place_boxes(occ: &Occupancy, boxes: &[(Pt, Pt)]) -> (Vec<Placed>, f64) {
+    let cands: Vec<[Placed; 8]> = boxes.iter().map(|&(s, p)| candidates(s, p)).collect();
+    let overlap = |a: &Placed, b: &Placed| {
+        a.u0 < b.u0 + b.w && b.u0 < a.u0 + a.w && a.v0 < b.v0 + b.h && b.v0 < a.v0 + a.h
+    };
+    // Boxes too big to fit side by side go in different corners.
+    let corners: Vec<Placed> = (cands.iter().enumerate())
+        .map(|(i, c)| c[(3 * i) % 8])
+        .collect();
+    let corner_cost = corners.iter().map(|p| occ.cost(p)).sum();
+    let mut best = (f64::INFINITY, corners, corner_cost);
+    let n = boxes.len() as u32;
+    for combo in 0..8usize.pow(n) {
+        // Candidate index of box i: digit i (most significant first) in base 8.
+        let ks: Vec<usize> = (0..n).map(|i| combo / 8usize.pow(n - 1 - i) % 8).collect();
+        let placed: Vec<Placed> = ks.iter().zip(&cands).map(|(&k, c)| c[k]).collect();
+        let clash = |i: usize| placed[..i].iter().any(|b| overlap(&placed[i], b));
+        if (0..placed.len()).any(clash) {
+            continue;
+        }
+        let cost: f64 = placed.iter().map(|p| occ.cost(p)).sum();
+        let score = cost + 0.01 * ks.iter().sum::<usize>() as f64;
+        if score < best.0 {
+            best = (score, placed, cost);
         }
     }
-    let mut best = None;
-    search(occ, boxes, &mut vec![], &mut best, 0.0, 0.0);
-    // Boxes too big to fit side by side: put them in different corners.
-    best.map_or_else(
-        || {
-            let placed: Vec<Placed> = boxes
-                .iter()
-                .enumerate()
-                .map(|(i, b)| candidates(b)[(3 * i) % 8])
-                .collect();
-            let cost = placed
-                .iter()
-                .map(|p| occ.cost(p.u0, p.u0 + p.w, p.v0, p.v0 + p.h))
-                .sum();
-            (placed, cost)
-        },
-        |(p, _, c)| (p, c),
-    )
+    (best.1, best.2)
 }
 
 #[cfg(test)]
@@ -278,33 +180,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clipping_keeps_inside_part() {
-        let r = Bounds {
-            x0: 0.0,
-            x1: 1.0,
-            y0: 0.0,
-            y1: 1.0,
+    fn clipping_keeps_inside_parts() {
+        let r = ((0.0, 1.0), (0.0, 1.0));
+        let pts = [
+            (-1.0, 0.5),
+            (0.5, 0.5),
+            (3.0, 0.5),
+            (3.0, 0.25),
+            (0.5, 0.25),
+        ];
+        let pieces = clip_polyline(&pts, r);
+        let xs: Vec<Vec<f64>> = pieces
+            .iter()
+            .map(|p| p.iter().map(|q| q.0).collect())
+            .collect();
+        let close = |a: &[f64], b: &[f64]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-12)
         };
-        let pieces = clip_polyline(&[(-1.0, 0.5), (0.5, 0.5), (2.0, 0.5)], &r);
-        assert_eq!(pieces.len(), 1);
-        assert_eq!(pieces[0].first().unwrap().0, 0.0);
-        assert_eq!(pieces[0].last().unwrap().0, 1.0);
-        assert!(clip_polyline(&[(2.0, 2.0), (3.0, 3.0)], &r).is_empty());
+        assert!(
+            xs.len() == 2 && close(&xs[0], &[0.0, 0.5, 1.0]) && close(&xs[1], &[1.0, 0.5]),
+            "{pieces:?}"
+        );
+        assert!(clip_polyline(&[(2.0, 2.0), (3.0, 3.0)], r).is_empty());
     }
 
     #[test]
-    fn legend_avoids_data() {
+    fn legend_avoids_data_and_the_other_box() {
         let mut occ = Occupancy::new(40, 30);
-        // data along the top edge
-        occ.mark_segment((0.0, 0.95), (1.0, 0.95), 1.0);
-        let spec = BoxSpec {
-            w: 0.3,
-            h: 0.2,
-            pad_x: 0.02,
-            pad_y: 0.02,
-        };
-        let (p, c) = place_boxes(&occ, &[spec]);
-        assert_eq!(c, 0.0);
-        assert!(!p[0].is_top());
+        occ.mark_segment((0.0, 0.95), (1.0, 0.95), 1.0); // data along the top edge
+        let b = ((0.3, 0.2), (0.02, 0.02));
+        let (p, cost) = place_boxes(&occ, &[b, b]);
+        assert_eq!(cost, 0.0);
+        assert!(p.iter().all(|p| p.v0 + p.h < 0.5), "{p:?}");
+        assert_eq!(p[0], candidates(b.0, b.1)[2]); // bottom right, then bottom left
+        assert_eq!(p[1], candidates(b.0, b.1)[3]);
     }
 }

@@ -1,19 +1,17 @@
 //! Line charts: series with optional confidence bands, reference lines,
-//! linear/log axes, automatic legend placement and an annotation box.
+//! linear/log axes, and a legend and an annotation box placed where they
+//! hide the least data.
 
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use super::axes::{self, Margins};
-use super::geometry::{clip_polyline, place_boxes, split_runs, Bounds, BoxSpec, Occupancy, Placed};
-use super::legend::{
-    draw_legend_box, draw_title, legend_box_size, Glyph, LegendEntry, MarkerShape, MarkerStyle,
-    Pen, Px, MARKER_CYCLE,
-};
+use super::axes::{plot_top, Frame};
+use super::geometry::{place_boxes, split_runs, Occupancy, Placed};
+use super::legend::{Legend, LegendEntry, MarkerShape, MarkerStyle, Pen, Px, MARKER_CYCLE};
 use super::style::{palette_color, Style, REF_LINE};
-use super::ticks::{padded_range, Ticks};
-use super::{check_len, display_name, draw_err, write_figure, Area, AxisScale, PlotError};
+use super::ticks::padded_range;
+use super::{check_len, display_name, write_figure, Area, AxisScale, PlotError};
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,15 +30,13 @@ pub enum LineKind {
 /// One data series of a [`LineChart`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Series {
-    /// Legend label (series with an empty label are left out of the legend).
+    /// Legend label (empty: not in the legend).
     pub label: String,
-    /// Abscissae.
+    /// Abscissae and ordinates, of equal length.
     pub xs: Vec<f64>,
-    /// Ordinates (same length as `xs`).
     pub ys: Vec<f64>,
     /// Optional shaded band `(lower, upper)`, each the same length as `xs`.
     pub band: Option<(Vec<f64>, Vec<f64>)>,
-    /// Line / marker style.
     pub kind: LineKind,
     /// Palette colour index; `None` uses the series' position in the chart.
     /// Series with markers also take their marker shape from this index.
@@ -80,11 +76,9 @@ impl Series {
 /// A horizontal reference line spanning the whole chart (shown in the legend).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RefLine {
-    /// Legend label (empty: not in the legend).
+    /// Legend label (empty: not in the legend), ordinate, dashed or solid.
     pub label: String,
-    /// Ordinate of the line.
     pub y: f64,
-    /// Dashed (true) or solid (false).
     pub dashed: bool,
 }
 
@@ -102,93 +96,62 @@ impl RefLine {
 /// A 2-D line chart written as SVG and PNG by [`LineChart::render`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LineChart {
-    /// Title above the plot (may be empty).
+    /// Title above the plot (may be empty), axis labels and scales.
     pub title: String,
-    /// Label of the x axis.
     pub x_label: String,
-    /// Label of the y axis.
     pub y_label: String,
-    /// Scale of the x axis.
     pub x_scale: AxisScale,
-    /// Scale of the y axis.
     pub y_scale: AxisScale,
     /// Data series, drawn in order (later on top).
     pub series: Vec<Series>,
     /// Horizontal reference lines.
     pub ref_lines: Vec<RefLine>,
-    /// Lines of text shown in a boxed corner annotation
-    /// (e.g. `"fitted order 1.002 ± 0.003"`).
+    /// Lines of a boxed annotation (e.g. `"fitted order 1.002 ± 0.003"`).
     pub annotations: Vec<String>,
 }
 
+/// A series in drawing space: runs of finite points and of its band
+/// `(x, lower, upper)`, where lower = -inf means "below the axis".
 struct PSeries {
     label: String,
     color: RGBColor,
-    kind: LineKind,
-    shape: MarkerShape,
+    line: Option<Pen>,
+    /// The marker shape and every how many points it is drawn.
+    marker: Option<(MarkerShape, usize)>,
     runs: Vec<Vec<(f64, f64)>>,
-    /// (x, lower, upper) in drawing space; lower = -inf means "below the axis".
     band_runs: Vec<Vec<(f64, f64, f64)>>,
     has_band: bool,
 }
 
-impl PSeries {
-    fn marker(&self, style: &Style) -> MarkerStyle {
-        MarkerStyle {
-            shape: self.shape,
-            radius: style.marker_size as i32,
-            fill: self.color,
-            edge: self.color,
-        }
-    }
-}
-
-struct PRef {
-    label: String,
-    y: f64,
-    dashed: bool,
-}
-
+/// Validated input in drawing space, with its extent `(lo, hi)` along x and y.
 struct Prepared {
     series: Vec<PSeries>,
-    refs: Vec<PRef>,
-    /// Raw (unpadded) data extent in drawing space.
+    refs: Vec<RefLine>,
     x_ext: (f64, f64),
     y_ext: (f64, f64),
 }
 
-struct Layout {
-    margins: Margins,
-    xr: (f64, f64),
-    yr: (f64, f64),
-    x_ticks: Ticks,
-    y_ticks: Ticks,
-    /// Legend and annotation box with their placement (normalised, y up).
-    boxes: Vec<(Vec<LegendEntry>, Placed)>,
+impl PSeries {
+    fn marker(&self, style: &Style) -> Option<(MarkerStyle, usize)> {
+        let (shape, every) = self.marker?;
+        let (radius, fill, edge) = (style.marker_size as i32, self.color, self.color);
+        let marker = MarkerStyle {
+            shape,
+            radius,
+            fill,
+            edge,
+        };
+        Some((marker, every))
+    }
 }
 
 fn extend(ext: &mut (f64, f64), v: f64) {
     if v.is_finite() {
-        ext.0 = ext.0.min(v);
-        ext.1 = ext.1.max(v);
+        *ext = (ext.0.min(v), ext.1.max(v));
     }
 }
 
 impl LineChart {
-    /// An empty chart with the given title and axis labels (linear axes).
-    pub fn new(
-        title: impl Into<String>,
-        x_label: impl Into<String>,
-        y_label: impl Into<String>,
-    ) -> Self {
-        LineChart {
-            title: title.into(),
-            x_label: x_label.into(),
-            y_label: y_label.into(),
-            ..Default::default()
-        }
-    }
-
     /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
     /// (creating the parent directory if needed); returns both paths.
     pub fn render(&self, path_stem: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
@@ -204,106 +167,89 @@ impl LineChart {
         let prep = self.prepare()?;
         let dims = (style.width, style.height);
         write_figure(path_stem.as_ref(), dims, style, |root, _, st| {
-            self.draw(root, &prep, &self.layout(&prep, st), st)
+            self.draw(root, &prep, st)
         })
-    }
-
-    fn what(&self) -> String {
-        if self.title.is_empty() {
-            "line chart".to_string()
-        } else {
-            format!("line chart `{}`", self.title)
-        }
     }
 
     fn prepare(&self) -> Result<Prepared, PlotError> {
         if self.series.is_empty() {
-            return Err(PlotError::NothingToPlot { what: self.what() });
+            let what = match &self.title[..] {
+                "" => "line chart".to_string(),
+                t => format!("line chart `{t}`"),
+            };
+            return Err(PlotError::NothingToPlot { what });
         }
-        let (xs_, ys_) = (self.x_scale, self.y_scale);
+        let (sx, sy) = (self.x_scale, self.y_scale);
         let mut x_ext = (f64::INFINITY, f64::NEG_INFINITY);
-        let mut y_ext = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut y_ext = x_ext;
         let mut series = Vec::with_capacity(self.series.len());
         for (i, s) in self.series.iter().enumerate() {
             let name = display_name(&s.label, i);
             if s.xs.is_empty() {
                 return Err(PlotError::EmptySeries { label: name });
             }
-            check_len(
-                &format!("series `{name}`: ys vs xs"),
-                s.xs.len(),
-                s.ys.len(),
-            )?;
-            let pts: Vec<Option<(f64, f64)>> =
-                s.xs.iter()
-                    .zip(&s.ys)
-                    .map(|(&x, &y)| Some((xs_.forward(x)?, ys_.forward(y)?)))
-                    .collect();
-            let runs = split_runs(pts.iter().copied());
+            let same_len =
+                |what, n| check_len(&format!("series `{name}`: {what} vs xs"), s.xs.len(), n);
+            same_len("ys", s.ys.len())?;
+            let pts = s.xs.iter().zip(&s.ys);
+            let runs = split_runs(pts.map(|(&x, &y)| Some((sx.forward(x)?, sy.forward(y)?))));
             if runs.is_empty() {
                 return Err(PlotError::NoFiniteData {
                     what: format!("series `{name}`"),
                 });
             }
-            for r in &runs {
-                for &(x, y) in r {
-                    extend(&mut x_ext, x);
-                    extend(&mut y_ext, y);
-                }
+            for &(x, y) in runs.iter().flatten() {
+                extend(&mut x_ext, x);
+                extend(&mut y_ext, y);
             }
             let mut band_runs = vec![];
             if let Some((lo, hi)) = &s.band {
-                for (v, what) in [(lo, "band lower"), (hi, "band upper")] {
-                    check_len(
-                        &format!("series `{name}`: {what} vs xs"),
-                        s.xs.len(),
-                        v.len(),
-                    )?;
-                }
+                same_len("band lower", lo.len())?;
+                same_len("band upper", hi.len())?;
                 let b = s.xs.iter().zip(lo.iter().zip(hi)).map(|(&x, (&l, &h))| {
-                    let x = xs_.forward(x)?;
-                    let h = ys_.forward(h)?;
-                    let l = match ys_.forward(l) {
+                    let (x, h) = (sx.forward(x)?, sy.forward(h)?);
+                    let l = match sy.forward(l) {
                         Some(l) => l,
-                        None if l.is_finite() => f64::NEG_INFINITY, // <= 0 on log axis
+                        None if l.is_finite() => f64::NEG_INFINITY, // <= 0 on a log axis
                         None => return None,
                     };
                     Some((x, l.min(h), h.max(l)))
                 });
                 band_runs = split_runs(b);
-                for r in &band_runs {
-                    for &(x, l, h) in r {
-                        extend(&mut x_ext, x);
-                        extend(&mut y_ext, l);
-                        extend(&mut y_ext, h);
-                    }
+                for &(x, l, h) in band_runs.iter().flatten() {
+                    extend(&mut x_ext, x);
+                    extend(&mut y_ext, l);
+                    extend(&mut y_ext, h);
                 }
             }
             let ci = s.color_index.unwrap_or(i);
+            let color = palette_color(ci);
+            let shape = MARKER_CYCLE[ci % MARKER_CYCLE.len()];
+            let n: usize = runs.iter().map(Vec::len).sum();
+            let line = Some(Pen::new(color, s.kind == LineKind::Dashed, false));
+            let (line, marker) = match s.kind {
+                LineKind::MarkersOnly => (None, Some((shape, 1))),
+                LineKind::LineAndMarkers => (line, Some((shape, n.div_ceil(20).max(1)))),
+                _ => (line, None),
+            };
+            let (label, has_band) = (s.label.clone(), s.band.is_some());
             series.push(PSeries {
-                label: s.label.clone(),
-                color: palette_color(ci),
-                kind: s.kind,
-                shape: MARKER_CYCLE[ci % MARKER_CYCLE.len()],
+                label,
+                color,
+                line,
+                marker,
                 runs,
                 band_runs,
-                has_band: s.band.is_some(),
+                has_band,
             });
         }
         let mut refs = vec![];
         for r in &self.ref_lines {
-            let y = ys_.forward(r.y).ok_or_else(|| {
-                PlotError::InvalidInput(format!(
-                    "reference line `{}` at y = {} cannot be shown on a {:?} axis",
-                    r.label, r.y, ys_
-                ))
-            })?;
+            let (l, y) = (&r.label, r.y);
+            let bad = format!("reference line `{l}` at y = {y} cannot be shown on a {sy:?} axis");
+            let y = sy.forward(y).ok_or(PlotError::InvalidInput(bad))?;
             extend(&mut y_ext, y);
-            refs.push(PRef {
-                label: r.label.clone(),
-                y,
-                dashed: r.dashed,
-            });
+            refs.push(RefLine { y, ..r.clone() });
         }
         Ok(Prepared {
             series,
@@ -313,44 +259,37 @@ impl LineChart {
         })
     }
 
+    /// Where the data lies in the plotting area normalised to the unit
+    /// square: bands weigh less than lines, markers and reference lines.
     fn occupancy(prep: &Prepared, xr: (f64, f64), yr: (f64, f64)) -> Occupancy {
         let mut occ = Occupancy::new(80, 56);
         let u = |x: f64| (x - xr.0) / (xr.1 - xr.0);
         let v = |y: f64| (y.max(yr.0) - yr.0) / (yr.1 - yr.0);
-        for s in &prep.series {
-            for r in &s.band_runs {
-                for w in r.windows(2) {
-                    let n = ((u(w[1].0) - u(w[0].0)).abs() * 160.0)
-                        .ceil()
-                        .clamp(1.0, 400.0) as usize;
-                    for k in 0..=n {
-                        let t = k as f64 / n as f64;
-                        let x = w[0].0 + t * (w[1].0 - w[0].0);
-                        let lo = w[0].1.max(yr.0) + t * (w[1].1.max(yr.0) - w[0].1.max(yr.0));
-                        let hi = w[0].2 + t * (w[1].2 - w[0].2);
-                        occ.mark_segment((u(x), v(lo)), (u(x), v(hi)), 0.3);
-                    }
-                }
+        for w in prep
+            .series
+            .iter()
+            .flat_map(|s| s.band_runs.iter().flat_map(|r| r.windows(2)))
+        {
+            let n = ((u(w[1].0) - u(w[0].0)).abs() * 160.0)
+                .ceil()
+                .clamp(1.0, 400.0) as usize;
+            for k in 0..=n {
+                let t = k as f64 / n as f64;
+                let x = w[0].0 + t * (w[1].0 - w[0].0);
+                let lo = w[0].1.max(yr.0) + t * (w[1].1.max(yr.0) - w[0].1.max(yr.0));
+                let hi = w[0].2 + t * (w[1].2 - w[0].2);
+                occ.mark_segment((u(x), v(lo)), (u(x), v(hi)), 0.3);
             }
         }
         for s in &prep.series {
             for r in &s.runs {
-                if s.kind != LineKind::MarkersOnly {
-                    for w in r.windows(2) {
-                        occ.mark_segment((u(w[0].0), v(w[0].1)), (u(w[1].0), v(w[1].1)), 1.0);
-                    }
+                for w in r.windows(2).filter(|_| s.line.is_some()) {
+                    occ.mark_segment((u(w[0].0), v(w[0].1)), (u(w[1].0), v(w[1].1)), 1.0);
                 }
-                for &(x, y) in r {
-                    let (a, b) = (u(x), v(y));
-                    for (da, db) in [
-                        (0.0, 0.0),
-                        (0.01, 0.0),
-                        (-0.01, 0.0),
-                        (0.0, 0.015),
-                        (0.0, -0.015),
-                    ] {
-                        occ.mark((a + da, b + db), 1.0);
-                    }
+                for (a, b) in r.iter().map(|&(x, y)| (u(x), v(y))) {
+                    // A small cross: the point and its marker.
+                    occ.mark_segment((a - 0.01, b), (a + 0.01, b), 1.0);
+                    occ.mark_segment((a, b - 0.015), (a, b + 0.015), 1.0);
                 }
             }
         }
@@ -361,226 +300,117 @@ impl LineChart {
     }
 
     fn legend_entries(prep: &Prepared, style: &Style) -> Vec<LegendEntry> {
-        let line = |color, dashed, marker, band: bool| Glyph::Line {
-            pen: Pen::new(color, dashed, false, style),
-            marker,
-            band_alpha: band.then_some(style.band_alpha),
-        };
-        let series = prep.series.iter().map(|s| {
-            let glyph = match s.kind {
-                LineKind::MarkersOnly => Glyph::Marker(s.marker(style)),
-                k => line(
-                    s.color,
-                    k == LineKind::Dashed,
-                    (k == LineKind::LineAndMarkers).then_some(s.shape),
-                    s.has_band,
-                ),
-            };
-            (&s.label, glyph)
+        let series = prep.series.iter().map(|s| LegendEntry {
+            label: s.label.clone(),
+            band_alpha: (s.has_band && s.line.is_some()).then_some(style.band_alpha),
+            line: s.line,
+            marker: s.marker(style).map(|(m, _)| m),
         });
-        let refs = prep
-            .refs
-            .iter()
-            .map(|r| (&r.label, line(REF_LINE, r.dashed, None, false)));
-        series
-            .chain(refs)
-            .filter(|(label, _)| !label.is_empty())
-            .map(|(label, glyph)| LegendEntry {
-                label: label.clone(),
-                glyph: Some(glyph),
-            })
-            .collect()
+        let refs = prep.refs.iter().map(|r| LegendEntry {
+            label: r.label.clone(),
+            line: Some(Pen::new(REF_LINE, r.dashed, false)),
+            ..Default::default()
+        });
+        series.chain(refs).filter(|e| !e.label.is_empty()).collect()
     }
 
-    fn layout(&self, prep: &Prepared, style: &Style) -> Layout {
-        let (w, h) = (style.width as i32, style.height as i32);
+    /// The plot frame, and the legend and annotation box with their
+    /// placement; when they would hide data, the y range grows upwards to
+    /// make room above the data if that helps enough.
+    fn layout(&self, prep: &Prepared, style: &Style) -> (Frame, Vec<(Vec<LegendEntry>, Placed)>) {
         let m = style.margin as i32;
-        let top = axes::plot_top(style, axes::title_band(style, !self.title.is_empty()));
-        let x_area = axes::x_area(style);
-        let bottom = m / 2 + style.px(2.0);
-        let left = m / 2 + style.px(2.0);
-        let plot_h = (h - top - x_area - bottom).max(50);
-
+        let margins = (
+            plot_top(style, !self.title.is_empty()),
+            m / 2 + style.px(2.0),
+            m + style.px(6.0),
+        );
         let xr = padded_range(prep.x_ext.0, prep.x_ext.1, self.x_scale, 0.03);
-        let mut yr = padded_range(prep.y_ext.0, prep.y_ext.1, self.y_scale, 0.06);
-        let y_ticks_for = |yr| axes::y_ticks(style, self.y_scale, yr, plot_h);
-        // The right margin depends on the last x label, which depends on the
-        // plot width: two rounds settle it.
-        let x_layout = |y_ticks: &Ticks| {
-            let y_area = axes::y_area(style, axes::label_width(style, y_ticks));
-            let mut right = m + style.px(6.0);
-            let mut x_ticks = Ticks::default();
-            for _ in 0..2 {
-                let plot_w = (w - left - y_area - right).max(50);
-                x_ticks = axes::x_ticks(style, self.x_scale, xr, plot_w);
-                right = right.max(axes::x_overhang(style, &x_ticks, xr, plot_w));
-            }
-            (y_area, right, x_ticks)
-        };
+        let yr = padded_range(prep.y_ext.0, prep.y_ext.1, self.y_scale, 0.06);
+        let size = (style.width as i32, style.height as i32);
+        let fit = |yr| Frame::fit(style, size, margins, (self.x_scale, self.y_scale), (xr, yr));
+        let mut frame = fit(yr);
 
-        let mut y_ticks = y_ticks_for(yr);
-        let (mut y_area, mut right, mut x_ticks) = x_layout(&y_ticks);
-
-        // Legend and annotation placement.
-        let notes = self
-            .annotations
-            .iter()
-            .map(|a| LegendEntry::text(a))
-            .collect();
-        let mut boxes: Vec<Vec<LegendEntry>> = vec![Self::legend_entries(prep, style), notes];
+        let notes = self.annotations.iter().map(|a| LegendEntry {
+            label: a.clone(),
+            ..Default::default()
+        });
+        let mut boxes = vec![Self::legend_entries(prep, style), notes.collect()];
         boxes.retain(|b| !b.is_empty());
-        let plot_w = (w - left - y_area - right).max(50) as f64;
+        let (pw, ph) = frame.plot_size();
         let pad = style.px(9.0) as f64;
-        let specs: Vec<BoxSpec> = boxes
-            .iter()
-            .map(|b| {
-                let (bw, bh) = legend_box_size(b, style);
-                BoxSpec {
-                    w: bw as f64 / plot_w,
-                    h: bh as f64 / plot_h as f64,
-                    pad_x: pad / plot_w,
-                    pad_y: pad / plot_h as f64,
-                }
+        let specs: Vec<_> = (boxes.iter().map(|b| Legend::column(b, style).size))
+            .map(|(w, h)| {
+                (
+                    (w as f64 / pw as f64, h as f64 / ph as f64),
+                    (pad / pw as f64, pad / ph as f64),
+                )
             })
             .collect();
         let (mut placed, cost) = place_boxes(&Self::occupancy(prep, xr, yr), &specs);
         // One covered cell is the box's own padding touching a line: tolerated.
-        if cost > 1.0 && !specs.is_empty() {
-            // Try making head-room above the data for the boxes.
-            let need = specs
-                .iter()
-                .map(|b| b.h + 1.5 * b.pad_y)
-                .fold(0.0, f64::max);
-            if need < 0.6 {
-                let yr2 = (yr.0, yr.0 + (yr.1 - yr.0) / (1.0 - need));
-                let (placed2, cost2) = place_boxes(&Self::occupancy(prep, xr, yr2), &specs);
-                if cost2 < 0.5 * cost {
-                    yr = yr2;
-                    placed = placed2;
-                    y_ticks = y_ticks_for(yr);
-                    (y_area, right, x_ticks) = x_layout(&y_ticks);
-                }
+        let need = specs
+            .iter()
+            .map(|(size, pad)| size.1 + 1.5 * pad.1)
+            .fold(0.0, f64::max);
+        if cost > 1.0 && !specs.is_empty() && need < 0.6 {
+            let yr2 = (yr.0, yr.0 + (yr.1 - yr.0) / (1.0 - need));
+            let (placed2, cost2) = place_boxes(&Self::occupancy(prep, xr, yr2), &specs);
+            if cost2 < 0.5 * cost {
+                (frame, placed) = (fit(yr2), placed2);
             }
         }
-        Layout {
-            margins: Margins {
-                top,
-                bottom,
-                left,
-                right,
-                x_area,
-                y_area,
-            },
-            xr,
-            yr,
-            x_ticks,
-            y_ticks,
-            boxes: boxes.into_iter().zip(placed).collect(),
-        }
+        (frame, boxes.into_iter().zip(placed).collect())
     }
 
-    fn draw(
-        &self,
-        root: &Area,
-        prep: &Prepared,
-        lay: &Layout,
-        style: &Style,
-    ) -> Result<(), PlotError> {
-        let (xr, yr) = (lay.xr, lay.yr);
-        let ticks = (&lay.x_ticks, &lay.y_ticks);
-        let mut chart = axes::build(root, &lay.margins, (xr, yr), ticks)?;
-        let labels = (self.x_label.as_str(), self.y_label.as_str());
-        axes::draw_mesh(&mut chart, ticks, labels, true, style)?;
-        let (px_x, px_y) = chart.plotting_area().get_pixel_range();
-        let to_px = |(x, y): (f64, f64)| -> Px { chart.backend_coord(&(x, y)) };
-        let bounds = Bounds {
-            x0: xr.0,
-            x1: xr.1,
-            y0: yr.0,
-            y1: yr.1,
-        };
-
-        // Title, centred over the plotting area.
-        draw_title(
-            root,
-            &self.title,
-            (px_x.start + px_x.end) / 2,
-            style.margin as i32,
-            style,
-        )?;
-
-        // Bands.
+    /// Draws the chart. Nothing needs clipping: the ranges hold all the data.
+    fn draw(&self, root: &Area, prep: &Prepared, style: &Style) -> Result<(), PlotError> {
+        let (frame, boxes) = self.layout(prep, style);
+        let chart = frame.chart(root, (&self.x_label, &self.y_label), true, style)?;
+        let to_px = |p: (f64, f64)| -> Px { chart.backend_coord(&p) };
+        let (xr, yr) = (frame.xr, frame.yr);
         for s in &prep.series {
             let fill = s.color.mix(style.band_alpha).filled();
-            for r in &s.band_runs {
-                if r.len() < 2 {
-                    continue;
-                }
-                let clampy = |y: f64| y.clamp(yr.0, yr.1);
-                let mut poly: Vec<Px> = r.iter().map(|&(x, _, h)| to_px((x, clampy(h)))).collect();
-                poly.extend(r.iter().rev().map(|&(x, l, _)| to_px((x, clampy(l)))));
-                root.draw(&Polygon::new(poly, fill)).map_err(draw_err)?;
+            for r in s.band_runs.iter().filter(|r| r.len() > 1) {
+                let at = |x, y: f64| to_px((x, y.clamp(yr.0, yr.1)));
+                let mut poly: Vec<Px> = r.iter().map(|&(x, _, h)| at(x, h)).collect();
+                poly.extend(r.iter().rev().map(|&(x, l, _)| at(x, l)));
+                root.draw(&Polygon::new(poly, fill))?;
             }
         }
-        // Reference lines.
         for r in &prep.refs {
-            let pts = [to_px((xr.0, r.y)), to_px((xr.1, r.y))];
-            Pen::new(REF_LINE, r.dashed, false, style).draw(root, &pts, style)?;
+            let pen = Pen::new(REF_LINE, r.dashed, false);
+            pen.draw(root, &[to_px((xr.0, r.y)), to_px((xr.1, r.y))], style)?;
         }
-        // Lines.
-        for s in &prep.series {
-            if s.kind == LineKind::MarkersOnly {
-                continue;
-            }
+        for (s, pen) in prep.series.iter().filter_map(|s| Some((s, s.line?))) {
             for r in &s.runs {
-                if r.len() == 1 {
+                if let [p] = r[..] {
                     // An isolated point of a line series: show it as a dot.
-                    if bounds.contains(r[0]) {
-                        let rad = (style.line_width as i32 + style.px(1.0)).max(2);
-                        root.draw(&Circle::new(to_px(r[0]), rad, s.color.filled()))
-                            .map_err(draw_err)?;
-                    }
-                    continue;
+                    let rad = (style.line_width as i32 + style.px(1.0)).max(2);
+                    root.draw(&Circle::new(to_px(p), rad, s.color.filled()))?;
                 }
-                for piece in clip_polyline(r, &bounds) {
-                    let pts: Vec<Px> = piece.into_iter().map(to_px).collect();
-                    let pen = Pen::new(s.color, s.kind == LineKind::Dashed, false, style);
-                    pen.draw(root, &pts, style)?;
-                }
+                let pts: Vec<Px> = r.iter().map(|&p| to_px(p)).collect();
+                pen.draw(root, &pts, style)?;
             }
         }
-        // Markers.
         for s in &prep.series {
-            let every = match s.kind {
-                LineKind::MarkersOnly => 1,
-                LineKind::LineAndMarkers => {
-                    let n: usize = s.runs.iter().map(Vec::len).sum();
-                    n.div_ceil(20).max(1)
-                }
-                _ => continue,
-            };
-            let pts = s.runs.iter().flatten().step_by(every);
-            for &p in pts {
-                if bounds.contains(p) {
-                    s.marker(style).draw(root, to_px(p), style)?;
+            if let Some((m, every)) = s.marker(style) {
+                for &p in s.runs.iter().flatten().step_by(every) {
+                    m.draw(root, to_px(p), style)?;
                 }
             }
         }
-        axes::draw_frame(root, &chart, ticks, style)?;
-
-        // Legend and annotations.
+        frame.close(root, &chart, &self.title, style)?;
+        let (px_x, px_y) = chart.plotting_area().get_pixel_range();
         let (pw, ph) = (
             (px_x.end - px_x.start) as f64,
             (px_y.end - px_y.start) as f64,
         );
-        let corner = |p: &Placed| -> Px {
-            (
-                px_x.start + (p.u0 * pw).round() as i32,
-                px_y.end - ((p.v0 + p.h) * ph).round() as i32,
-            )
-        };
-        for (entries, p) in &lay.boxes {
-            draw_legend_box(root, entries, corner(p), style)?;
+        for (entries, p) in &boxes {
+            let (x, y) = (
+                (p.u0 * pw).round() as i32,
+                ((p.v0 + p.h) * ph).round() as i32,
+            );
+            Legend::column(entries, style).draw(root, (px_x.start + x, px_y.end - y), style)?;
         }
         Ok(())
     }

@@ -18,8 +18,9 @@
 //!
 //! Hand-written, because no plotting library offers them: tick choice fitted
 //! to the label widths (`ticks`), legend and annotation placement where they
-//! hide the least data (`geometry`), the marker / legend glyphs (`legend`) and
-//! the discrete colour bar with its round level boundaries (`contour`).
+//! hide the least data (`geometry`), legends flowing in a strip and the
+//! edged polygon markers plotters lacks (star, diamond; `legend`), and the
+//! discrete colour bar with its round level boundaries (`contour`).
 //!
 //! ```no_run
 //! use latedecay::plot::*;
@@ -27,21 +28,17 @@
 //! let ys: Vec<f64> = xs.iter().map(|x| x * x).collect();
 //! let chart = LineChart {
 //!     title: "Error vs step size".into(),
-//!     x_label: "step size h".into(),
-//!     y_label: "global error".into(),
 //!     x_scale: AxisScale::Log10,
 //!     y_scale: AxisScale::Log10,
-//!     series: vec![Series::new("Euler", xs.clone(), ys.clone())],
+//!     series: vec![Series::new("Euler", xs, ys)],
 //!     ref_lines: vec![RefLine::new("tolerance", 1e-5, true)],
 //!     annotations: vec!["fitted order 2.000 ± 0.001".into()],
+//!     ..Default::default()
 //! };
-//! let written = chart.render("figures/error_vs_h").unwrap(); // .svg and .png
-//! latedecay::io::write_columns("figures/error_vs_h.csv", &["h", "error"], &[xs, ys]).unwrap();
-//! # let _ = written;
+//! chart.render("figures/error_vs_h").unwrap(); // .svg and .png
 //! ```
 
 mod axes;
-mod check;
 mod contour;
 mod geometry;
 mod legend;
@@ -54,11 +51,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use plotters::coord::Shift;
-use plotters::prelude::{DrawingArea, IntoDrawingArea, SVGBackend};
+use plotters::prelude::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea, SVGBackend};
 use plotters::style::{register_font, FontStyle};
 use resvg::{tiny_skia, usvg};
 
-pub use check::{check_png, check_svg};
 pub use contour::{ContourFigure, ContourPanel, CurveOverlay, Marker, PathOverlay};
 pub use legend::MarkerShape;
 pub use line::{LineChart, LineKind, RefLine, Series};
@@ -76,8 +72,7 @@ pub enum AxisScale {
 
 impl AxisScale {
     /// Maps a data value into the (linear) drawing space of this scale:
-    /// identity for `Linear`, `log10` for `Log10`. Returns `None` for values
-    /// that cannot be shown (non-finite, or non-positive on a log scale).
+    /// identity, or `log10`; `None` for values that cannot be shown.
     pub fn forward(self, v: f64) -> Option<f64> {
         match self {
             AxisScale::Linear if v.is_finite() => Some(v),
@@ -87,11 +82,7 @@ impl AxisScale {
     }
 
     pub(crate) fn from_log(log: bool) -> AxisScale {
-        if log {
-            AxisScale::Log10
-        } else {
-            AxisScale::Linear
-        }
+        [AxisScale::Linear, AxisScale::Log10][log as usize]
     }
 }
 
@@ -100,44 +91,30 @@ impl AxisScale {
 pub enum PlotError {
     /// A chart was asked to render without any series / panels.
     #[error("{what}: nothing to plot (no series or panels given)")]
-    NothingToPlot {
-        /// The chart or figure concerned.
-        what: String,
-    },
+    NothingToPlot { what: String },
     /// A series has no points at all.
     #[error("series `{label}` is empty")]
-    EmptySeries {
-        /// Label of the offending series.
-        label: String,
-    },
+    EmptySeries { label: String },
     /// Two vectors that must have the same length do not.
     #[error("{what}: length mismatch (expected {expected}, found {found})")]
     LengthMismatch {
-        /// Description of the vectors concerned.
         what: String,
-        /// Expected length.
         expected: usize,
-        /// Actual length.
         found: usize,
     },
     /// All data points are unusable: non-finite, or non-positive on a log axis.
     #[error("{what}: no finite data to plot (non-finite values, and non-positive values on log axes, are dropped)")]
-    NoFiniteData {
-        /// Description of the data concerned.
-        what: String,
-    },
+    NoFiniteData { what: String },
     /// A contour grid is malformed (wrong shape, non-monotone coordinates, ...).
     #[error("invalid grid: {0}")]
     InvalidGrid(String),
     /// Some other invalid input (e.g. a non-finite reference line).
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// File-system error.
+    /// File-system error on `path`.
     #[error("I/O error on {path}: {source}")]
     Io {
-        /// The file concerned.
         path: PathBuf,
-        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
@@ -147,14 +124,9 @@ pub enum PlotError {
     /// The embedded font could not be registered.
     #[error("font registration failed: {0}")]
     Font(String),
-    /// A produced file is not well formed.
+    /// A produced file (`path`) is not well formed.
     #[error("malformed file {path}: {reason}")]
-    Malformed {
-        /// The file concerned.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
+    Malformed { path: PathBuf, reason: String },
 }
 
 /// How errors name item `i` (a series or panel): its label, or `#i`.
@@ -168,26 +140,55 @@ pub(crate) fn display_name(label: &str, i: usize) -> String {
 
 /// [`PlotError::LengthMismatch`] unless `found == expected`.
 pub(crate) fn check_len(what: &str, expected: usize, found: usize) -> Result<(), PlotError> {
-    if found == expected {
-        return Ok(());
-    }
     let what = what.to_string();
-    Err(PlotError::LengthMismatch {
+    let e = PlotError::LengthMismatch {
         what,
         expected,
         found,
-    })
+    };
+    (found == expected).then_some(()).ok_or(e)
 }
 
 pub(crate) fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {
     PlotError::Drawing(e.to_string())
 }
 
-pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlotError + '_ {
-    move |source| PlotError::Io {
-        path: path.to_path_buf(),
-        source,
+/// Lets `?` turn plotters' drawing errors into [`PlotError::Drawing`].
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for PlotError {
+    fn from(e: DrawingAreaErrorKind<E>) -> Self {
+        draw_err(e)
     }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlotError + '_ {
+    let path = path.to_path_buf();
+    move |source| PlotError::Io { path, source }
+}
+
+fn read_checked<T, E: std::fmt::Display>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Result<T, PlotError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    parse(&bytes).map_err(|e| PlotError::Malformed {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Checks that `path` decodes as a PNG (signature, chunk CRCs, image data);
+/// returns its `(width, height)`. Used by tests.
+pub fn check_png(path: impl AsRef<Path>) -> Result<(u32, u32), PlotError> {
+    let img = read_checked(path.as_ref(), tiny_skia::Pixmap::decode_png)?;
+    Ok((img.width(), img.height()))
+}
+
+/// Checks that `path` parses, with the embedded fonts, as an SVG document of
+/// positive size; returns its `(width, height)` rounded to pixels. Used by tests.
+pub fn check_svg(path: impl AsRef<Path>) -> Result<(u32, u32), PlotError> {
+    let tree = read_checked(path.as_ref(), |b| usvg::Tree::from_data(b, &svg_options()))?;
+    let size = tree.size();
+    Ok((size.width().round() as u32, size.height().round() as u32))
 }
 
 type FontBytes = fn() -> &'static [u8];
@@ -217,7 +218,7 @@ pub fn ensure_fonts() -> Result<(), PlotError> {
 }
 
 /// usvg options whose font database holds only the embedded DejaVu Sans.
-pub(crate) fn svg_options() -> usvg::Options<'static> {
+fn svg_options() -> usvg::Options<'static> {
     static DB: OnceLock<Arc<usvg::fontdb::Database>> = OnceLock::new();
     let db = DB.get_or_init(|| {
         let mut db = usvg::fontdb::Database::new();
@@ -231,14 +232,6 @@ pub(crate) fn svg_options() -> usvg::Options<'static> {
         fontdb: db.clone(),
         ..Default::default()
     }
-}
-
-/// `stem` + `.ext` (appended, so dots already in the stem are kept).
-pub(crate) fn with_suffix(stem: &Path, ext: &str) -> PathBuf {
-    let mut s: OsString = stem.as_os_str().to_owned();
-    s.push(".");
-    s.push(ext);
-    PathBuf::from(s)
 }
 
 /// The plotters drawing area a figure is drawn on.
@@ -264,7 +257,7 @@ where
     {
         let root = SVGBackend::with_string(&mut top, (w, h)).into_drawing_area();
         draw(&root, &mut under, &style.scaled(k as f64))?;
-        root.present().map_err(draw_err)?;
+        root.present()?;
     }
     // plotters' layer without its own <svg> element, on top of the raw layer.
     let body = top
@@ -279,9 +272,15 @@ where
          <rect width=\"{w}\" height=\"{h}\" fill=\"#FFFFFF\"/>\n{under}{body}</svg>\n",
         dims.0, dims.1
     );
-    let svg_path = with_suffix(stem, "svg");
-    let png_path = with_suffix(stem, "png");
-    ensure_parent(&svg_path)?;
+    // Suffixes are appended, so dots already in the stem are kept.
+    let [svg_path, png_path] = ["svg", "png"].map(|ext| {
+        let mut s: OsString = stem.as_os_str().to_owned();
+        s.push(format!(".{ext}"));
+        PathBuf::from(s)
+    });
+    if let Some(dir) = svg_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
     let tree = usvg::Tree::from_str(&svg, &svg_options()).map_err(draw_err)?;
     let mut pixmap = tiny_skia::Pixmap::new(dims.0, dims.1)
         .ok_or_else(|| PlotError::InvalidInput(format!("figure size {dims:?} is empty")))?;
@@ -290,13 +289,4 @@ where
     std::fs::write(&svg_path, svg).map_err(io_err(&svg_path))?;
     std::fs::write(&png_path, png).map_err(io_err(&png_path))?;
     Ok(vec![svg_path, png_path])
-}
-
-pub(crate) fn ensure_parent(path: &Path) -> Result<(), PlotError> {
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-        }
-    }
-    Ok(())
 }

@@ -30,50 +30,39 @@ pub(crate) const GRID_MAJOR: RGBColor = RGBColor(222, 222, 222);
 pub(crate) const GRID_MINOR: RGBColor = RGBColor(240, 240, 240);
 pub(crate) const MISSING: RGBColor = RGBColor(200, 200, 200);
 
-/// Sizes used for a figure. All lengths are pixels; font sizes are plotters
-/// font sizes (1.24 × the SVG font size). [`Style::default`] is tuned for a
-/// 640×440 single-column figure whose text stays readable when the figure is
-/// shrunk to ~3.4 in; [`Style::scaled`] makes a proportionally larger one
-/// (e.g. `scaled(2.0)` for a high-resolution PNG).
+/// Sizes of a figure: lengths in pixels, font sizes in plotters units
+/// (1.24 × the SVG font size). The default suits a 640×440 single-column
+/// figure still readable at ~3.4 in; [`Style::scaled`] makes a larger one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Style {
-    /// Width of a line chart.
+    /// Size of a line chart.
     pub width: u32,
-    /// Height of a line chart.
     pub height: u32,
-    /// Width of one contour panel (plot + its axis labels).
+    /// Width of one contour panel (with its axis labels) and of a colour-bar
+    /// column, height of a contour figure (with its legend strip).
     pub contour_panel_width: u32,
-    /// Height of a contour figure (including its legend strip).
-    pub contour_height: u32,
-    /// Width of the colour-bar column of a contour figure.
     pub colorbar_width: u32,
-    /// Font size of titles.
+    pub contour_height: u32,
+    /// Font sizes of titles, axis labels, tick labels, legends, annotations.
     pub title_font: f64,
-    /// Font size of axis labels.
     pub label_font: f64,
-    /// Font size of tick labels.
     pub tick_font: f64,
-    /// Font size of legend entries.
     pub legend_font: f64,
-    /// Font size of the annotation box.
     pub annotation_font: f64,
-    /// Stroke width of data lines.
+    /// Stroke width of data lines, marker radius.
     pub line_width: u32,
-    /// Marker radius.
     pub marker_size: u32,
     /// Opacity of confidence bands.
     pub band_alpha: f64,
-    /// Target number of filled-contour levels (the actual count is chosen so
-    /// that level boundaries are round numbers, typically 10–20).
+    /// Target number of filled-contour levels (the count is chosen so that
+    /// level boundaries are round numbers, typically 10–20).
     pub contour_levels: usize,
     /// Outer margin of the figure.
     pub margin: u32,
-    /// Multiplier for built-in paddings, tick lengths and hairline widths
-    /// (1 by default; [`Style::scaled`] multiplies it too).
+    /// Multiplier of built-in paddings, tick lengths and hairlines.
     pub scale: f64,
-    /// SVG user units per output pixel: the figure is drawn this many times
-    /// larger inside a `viewBox` of its pixel size, because plotters rounds
-    /// coordinates to whole units (1 draws on the pixel grid).
+    /// SVG units per output pixel: plotters rounds coordinates to whole
+    /// units, so figures are drawn this much larger inside a `viewBox`.
     pub units_per_px: u32,
 }
 
@@ -105,24 +94,23 @@ impl Style {
     /// A copy with every length and font size multiplied by `factor`.
     pub fn scaled(&self, factor: f64) -> Style {
         let u = |v: u32| ((v as f64) * factor).round().max(1.0) as u32;
+        let f = |v: f64| v * factor;
         Style {
             width: u(self.width),
             height: u(self.height),
             contour_panel_width: u(self.contour_panel_width),
-            contour_height: u(self.contour_height),
             colorbar_width: u(self.colorbar_width),
-            title_font: self.title_font * factor,
-            label_font: self.label_font * factor,
-            tick_font: self.tick_font * factor,
-            legend_font: self.legend_font * factor,
-            annotation_font: self.annotation_font * factor,
+            contour_height: u(self.contour_height),
+            title_font: f(self.title_font),
+            label_font: f(self.label_font),
+            tick_font: f(self.tick_font),
+            legend_font: f(self.legend_font),
+            annotation_font: f(self.annotation_font),
             line_width: u(self.line_width),
             marker_size: u(self.marker_size),
-            band_alpha: self.band_alpha,
-            contour_levels: self.contour_levels,
             margin: u(self.margin),
-            scale: self.scale * factor,
-            units_per_px: self.units_per_px,
+            scale: f(self.scale),
+            ..self.clone()
         }
     }
 
@@ -151,10 +139,7 @@ pub(crate) fn text_size(font: &FontDesc, text: &str) -> (i32, i32) {
     if text.is_empty() {
         return (0, 0);
     }
-    font.box_size(text)
-        .map(|(w, h)| (w as i32, h as i32))
-        .unwrap_or_else(|_| {
-            let s = font.get_size();
-            ((0.6 * s * text.chars().count() as f64) as i32, s as i32)
-        })
+    // Fails only without the font, which `ensure_fonts` has ruled out.
+    let (w, h) = font.box_size(text).unwrap_or_default();
+    (w as i32, h as i32)
 }

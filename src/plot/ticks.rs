@@ -1,7 +1,8 @@
-//! Axis ranges, tick positions and tick labels.
-//!
-//! Everything works in "drawing space": the identity for linear axes and
-//! `log10(value)` for log axes, so one linear plotters coordinate serves both.
+//! Axis ranges, tick positions and tick labels, in "drawing space": the
+//! identity on linear axes and `log10(value)` on log axes, so one linear
+//! plotters coordinate serves both. Hand-written because plotters chooses
+//! ticks by count, not by whether their labels fit, and has no 1-2-5 or
+//! every-k-decades log ticks.
 
 use super::AxisScale;
 
@@ -28,28 +29,26 @@ pub(crate) struct Fit<'a> {
 }
 
 impl Fit<'_> {
-    fn ok(&self, ticks: &[f64], labels: &[String]) -> bool {
-        ticks.len() <= self.max_ticks.max(2)
-            && ticks.windows(2).zip(labels.windows(2)).all(|(t, l)| {
-                let dist = (t[1] - t[0]).abs() * self.px_per_unit;
-                dist >= ((self.extent)(&l[0]) + (self.extent)(&l[1])) / 2.0 + self.gap
-            })
+    fn ok(&self, t: &Ticks) -> bool {
+        let apart = |(v, l): (&[f64], &[String])| {
+            let dist = (v[1] - v[0]).abs() * self.px_per_unit;
+            dist >= ((self.extent)(&l[0]) + (self.extent)(&l[1])) / 2.0 + self.gap
+        };
+        t.major.len() <= self.max_ticks.max(2)
+            && t.major.windows(2).zip(t.labels.windows(2)).all(apart)
     }
 }
 
 /// Data range in drawing space, padded by `frac` of the span on each side.
 pub(crate) fn padded_range(lo: f64, hi: f64, scale: AxisScale, frac: f64) -> (f64, f64) {
     let span = hi - lo;
-    if span > 0.0 && span.is_finite() {
-        return (lo - frac * span, hi + frac * span);
-    }
-    match scale {
-        AxisScale::Log10 => (lo - 0.5, hi + 0.5),
-        AxisScale::Linear => {
-            let d = if lo == 0.0 { 1.0 } else { 0.1 * lo.abs() };
-            (lo - d, hi + d)
-        }
-    }
+    let d = match scale {
+        _ if span > 0.0 && span.is_finite() => frac * span,
+        AxisScale::Log10 => 0.5,
+        AxisScale::Linear if lo == 0.0 => 1.0,
+        AxisScale::Linear => 0.1 * lo.abs(),
+    };
+    (lo - d, hi + d)
 }
 
 /// Ticks for an axis with the given scale over `[lo, hi]` (drawing space).
@@ -60,44 +59,11 @@ pub(crate) fn ticks(scale: AxisScale, lo: f64, hi: f64, fit: &Fit) -> Ticks {
     }
 }
 
-/// Multiples of `step` inside `[lo, hi]` (None if absurdly many).
-fn multiples(lo: f64, hi: f64, step: f64) -> Option<Vec<f64>> {
-    let eps = step * 1e-9;
-    let k0 = ((lo - eps) / step).ceil();
-    let k1 = ((hi + eps) / step).floor();
-    if !(k0.is_finite() && k1.is_finite()) || k1 - k0 > 200.0 {
-        return None;
-    }
-    let (k0, k1) = (k0 as i64, k1 as i64);
-    Some(
-        (k0..=k1)
-            .map(|k| {
-                let v = k as f64 * step;
-                if v.abs() < step * 1e-9 {
-                    0.0
-                } else {
-                    v
-                }
-            })
-            .collect(),
-    )
-}
-
 /// Round step sizes (1, 2, 2.5, 5 × 10^k) in increasing order, starting at the
 /// largest one not above `start`.
 fn nice_steps(start: f64) -> impl Iterator<Item = f64> {
-    const MANT: [f64; 4] = [1.0, 2.0, 2.5, 5.0];
-    let mut e = start.log10().floor() as i32;
-    let mut i = 0usize;
-    std::iter::from_fn(move || {
-        let v = MANT[i] * 10f64.powi(e);
-        i += 1;
-        if i == MANT.len() {
-            i = 0;
-            e += 1;
-        }
-        Some(v)
-    })
+    let e0 = start.log10().floor() as i32;
+    (0..).map(move |i: i32| [1.0, 2.0, 2.5, 5.0][i as usize % 4] * 10f64.powi(e0 + i / 4))
 }
 
 /// The round step (1, 2, 2.5, 5 × 10^k) nearest (in ratio) to `target`.
@@ -115,30 +81,29 @@ pub(crate) fn nearest_nice_step(target: f64) -> f64 {
 fn stepped_ticks(vlo: f64, vhi: f64, to_axis: fn(f64) -> f64, fit: &Fit) -> Ticks {
     let mut best = Ticks::default();
     for step in nice_steps((vhi - vlo) / 40.0).take(24) {
-        let Some(vals) = multiples(vlo, vhi, step) else {
+        let eps = step * 1e-9;
+        let (k0, k1) = (((vlo - eps) / step).ceil(), ((vhi + eps) / step).floor());
+        if !(k0.is_finite() && k1.is_finite()) || k1 - k0 > 200.0 {
             continue;
-        };
-        let vals: Vec<f64> = vals
-            .into_iter()
-            .filter(|&v| to_axis(v).is_finite())
-            .collect();
+        }
+        let vals = (k0 as i64..=k1 as i64).map(|k| k as f64 * step);
+        let vals: Vec<f64> = vals.filter(|&v| to_axis(v).is_finite()).collect();
         if vals.len() > 10 {
             continue;
         }
-        let labels = format_linear(&vals, step);
-        let major = vals.iter().map(|&v| to_axis(v)).collect();
+        let (labels, major) = (
+            format_linear(&vals, step),
+            vals.into_iter().map(to_axis).collect(),
+        );
         let t = Ticks {
             major,
             minor: vec![],
             labels,
         };
         if t.major.len() < 2 {
-            if best.major.is_empty() {
-                best = t;
-            }
-            break;
+            return if best.major.is_empty() { t } else { best };
         }
-        if fit.ok(&t.major, &t.labels) {
+        if fit.ok(&t) {
             return t;
         }
         best = t;
@@ -148,51 +113,38 @@ fn stepped_ticks(vlo: f64, vhi: f64, to_axis: fn(f64) -> f64, fit: &Fit) -> Tick
 
 /// Smallest number of decimals that represents `v` exactly (up to 12).
 fn decimals_needed(v: f64) -> usize {
-    let v = v.abs();
-    if v == 0.0 {
-        return 0;
-    }
-    for d in 0..=12 {
-        let s = v * 10f64.powi(d as i32);
-        if (s - s.round()).abs() <= 1e-6 * s.max(1.0) {
-            return d;
-        }
-    }
-    12
+    let exact = |d: &usize| {
+        let s = v.abs() * 10f64.powi(*d as i32);
+        (s - s.round()).abs() <= 1e-6 * s.max(1.0)
+    };
+    (0..=12).find(exact).unwrap_or(12)
 }
 
+/// `s` without the sign of a negative zero (`-0.00` → `0.00`).
 fn clean_zero(s: String) -> String {
-    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
-        s[1..].to_string()
-    } else {
-        s
+    match s.strip_prefix('-') {
+        Some(t) if t.chars().all(|c| c == '0' || c == '.') => t.to_string(),
+        _ => s,
     }
 }
 
-/// Labels for linearly spaced ticks with spacing `step`.
+/// Labels for linearly spaced ticks with spacing `step`: decimals, or
+/// `2.5e-4` style when the values are large or small.
 pub(crate) fn format_linear(ticks: &[f64], step: f64) -> Vec<String> {
     let maxabs = ticks.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if maxabs >= 1e5 || (maxabs > 0.0 && maxabs < 1e-3) {
-        let e = maxabs.log10().floor() as i32;
-        let scale = 10f64.powi(e);
-        let d = decimals_needed(step / scale);
-        ticks
-            .iter()
-            .map(|&v| {
-                if v == 0.0 {
-                    "0".to_string()
-                } else {
-                    clean_zero(format!("{:.*}e{}", d, v / scale, e))
-                }
-            })
-            .collect()
+    let sci = maxabs >= 1e5 || (maxabs > 0.0 && maxabs < 1e-3);
+    let e = if sci {
+        maxabs.log10().floor() as i32
     } else {
-        let d = decimals_needed(step);
-        ticks
-            .iter()
-            .map(|&v| clean_zero(format!("{:.*}", d, v)))
-            .collect()
-    }
+        0
+    };
+    let d = decimals_needed(step / 10f64.powi(e));
+    let label = |&v: &f64| match v {
+        _ if !sci => clean_zero(format!("{v:.d$}")),
+        0.0 => "0".to_string(),
+        _ => clean_zero(format!("{:.d$}e{e}", v / 10f64.powi(e))),
+    };
+    ticks.iter().map(label).collect()
 }
 
 /// Labels for log-axis ticks given in drawing space (`log10` of the value).
@@ -202,87 +154,65 @@ pub(crate) fn format_log(ticks: &[f64]) -> Vec<String> {
     let parts: Vec<(f64, i32)> = ticks
         .iter()
         .map(|&t| {
-            let mut e = (t + 1e-9).floor() as i32;
-            let mut m = 10f64.powf(t - e as f64);
+            let e = (t + 1e-9).floor() as i32;
+            let m = 10f64.powf(t - e as f64);
             if m >= 9.9995 {
-                m /= 10.0;
-                e += 1;
+                (m / 10.0, e + 1)
+            } else {
+                (m, e)
             }
-            (m, e)
         })
         .collect();
     let sci = parts.iter().any(|&(_, e)| !(-2..=2).contains(&e));
-    parts
-        .iter()
-        .map(|&(m, e)| {
-            let m_str = {
-                let r = (m * 100.0).round() / 100.0;
-                let d = decimals_needed(r).min(2);
-                format!("{:.*}", d, r)
-            };
-            if sci {
-                format!("{m_str}e{e}")
-            } else {
-                let v = m * 10f64.powi(e);
-                let d = decimals_needed((v * 1e6).round() / 1e6);
-                format!("{:.*}", d, v)
-            }
-        })
-        .collect()
+    let label = |&(m, e): &(f64, i32)| {
+        if sci {
+            let r = (m * 100.0).round() / 100.0;
+            format!("{r:.d$}e{e}", d = decimals_needed(r).min(2))
+        } else {
+            let v = m * 10f64.powi(e);
+            format!("{v:.d$}", d = decimals_needed((v * 1e6).round() / 1e6))
+        }
+    };
+    parts.iter().map(label).collect()
 }
 
 fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
     let decades = |every: i64| -> Vec<f64> {
-        let e0 = (lo - 1e-9).ceil() as i64;
-        let e1 = (hi + 1e-9).floor() as i64;
+        let (e0, e1) = ((lo - 1e-9).ceil() as i64, (hi + 1e-9).floor() as i64);
         (e0..=e1)
             .filter(|e| e.rem_euclid(every) == 0)
             .map(|e| e as f64)
             .collect()
     };
+    // log10(m × 10^e) inside the range, for the mantissas m.
     let mantissas = |ms: &[f64]| -> Vec<f64> {
-        let e0 = lo.floor() as i64 - 1;
-        let e1 = hi.ceil() as i64;
-        let mut v = Vec::new();
-        for e in e0..=e1 {
-            for &m in ms {
-                let t = e as f64 + m.log10();
-                if t >= lo - 1e-9 && t <= hi + 1e-9 {
-                    v.push(t);
-                }
-            }
-        }
-        v
+        let es = lo.floor() as i64 - 1..=hi.ceil() as i64;
+        let ts = es.flat_map(|e| ms.iter().map(move |m| e as f64 + m.log10()));
+        ts.filter(|t| *t >= lo - 1e-9 && *t <= hi + 1e-9).collect()
     };
-    let make = |major: Vec<f64>, minor: Vec<f64>| {
-        let labels = format_log(&major);
-        Ticks {
-            major,
-            minor,
-            labels,
-        }
+    let make = |major: Vec<f64>, minor| Ticks {
+        labels: format_log(&major),
+        major,
+        minor,
     };
     let all_minor = mantissas(&[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
     let d1 = decades(1);
-
     if d1.len() >= 3 {
+        // Every k-th decade labelled, the finest that fits; the other decades
+        // (or, labelling all, the mantissas if there is room) as minor ticks.
         let mut last = None;
         for every in [1i64, 2, 3, 4, 5, 10, 20, 25, 50, 100] {
             let major = decades(every);
             if major.len() < 2 {
                 break;
             }
-            let minor = if every == 1 {
-                if fit.px_per_unit >= 30.0 * fit.scale {
-                    all_minor.clone()
-                } else {
-                    vec![]
-                }
-            } else {
-                d1.iter().copied().filter(|e| !major.contains(e)).collect()
+            let minor = match every {
+                1 if fit.px_per_unit >= 30.0 * fit.scale => all_minor.clone(),
+                1 => vec![],
+                _ => d1.iter().copied().filter(|e| !major.contains(e)).collect(),
             };
             let t = make(major, minor);
-            if fit.ok(&t.major, &t.labels) {
+            if fit.ok(&t) {
                 return t;
             }
             last = Some(t);
@@ -291,13 +221,12 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
             return t;
         }
     }
-
     // Fewer than three decades: try 1-2-5 first, then plain decades.
     let m125 = make(
         mantissas(&[1.0, 2.0, 5.0]),
         mantissas(&[3.0, 4.0, 6.0, 7.0, 8.0, 9.0]),
     );
-    let fits = |t: &Ticks, n: usize| t.major.len() >= n && fit.ok(&t.major, &t.labels);
+    let fits = |t: &Ticks, n: usize| t.major.len() >= n && fit.ok(t);
     if fits(&m125, 3) {
         return m125;
     }
@@ -311,10 +240,8 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
     );
     let lin = stepped_ticks(10f64.powf(lo), 10f64.powf(hi), f64::log10, fit);
     for n in [3, 2] {
-        for t in [&m125, &m19, &lin] {
-            if fits(t, n) {
-                return t.clone();
-            }
+        if let Some(t) = [&m125, &m19, &lin].into_iter().find(|t| fits(t, n)) {
+            return t.clone();
         }
     }
     lin
@@ -324,39 +251,42 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
 mod tests {
     use super::*;
 
-    fn fit(px: f64) -> Fit<'static> {
-        Fit {
+    #[test]
+    fn labels_are_clean_and_fit() {
+        let fit = |px| Fit {
             px_per_unit: px,
             extent: &|s: &str| 9.0 * s.len() as f64,
             gap: 10.0,
             max_ticks: 8,
             scale: 1.0,
+        };
+        let labels = |scale, lo: f64, hi: f64, px| ticks(scale, lo, hi, &fit(px)).labels;
+        let (lin, log) = (AxisScale::Linear, AxisScale::Log10);
+        // (ticks, labels they must contain, at least this many ticks)
+        let cases: [(Vec<String>, &[&str], usize); 7] = [
+            (labels(lin, 0.0, 1.0, 500.0), &["0.0", "0.2", "1.0"], 3),
+            (labels(lin, -0.3, 0.3, 500.0), &["0.0"], 3),
+            (labels(lin, 1e6, 5e6, 500.0), &["2e6"], 3),
+            (labels(log, -6.2, 0.3, 80.0), &["1e-3"], 3),
+            (labels(log, -1.3, 1.2, 200.0), &["0.1", "10"], 3),
+            (labels(log, 0.1, 0.5, 1000.0), &[], 2),
+            // 0.31 .. 0.52: round linear values rather than just 0.4 and 0.5
+            (
+                labels(log, 0.31f64.log10(), 0.52f64.log10(), 1500.0),
+                &[],
+                3,
+            ),
+        ];
+        for (got, want, n) in cases {
+            assert!(
+                got.len() >= n && want.iter().all(|w| got.contains(&w.to_string())),
+                "{got:?}"
+            );
+            let negative_zero = |l: &String| l.starts_with('-') && l[1..].parse() == Ok(0.0);
+            assert!(
+                got.iter().all(|l| l.len() <= 5 && !negative_zero(l)),
+                "{got:?}"
+            );
         }
-    }
-
-    #[test]
-    fn linear_labels_are_clean() {
-        let linear_ticks = |lo, hi, fit: &Fit| ticks(AxisScale::Linear, lo, hi, fit);
-        let t = linear_ticks(0.0, 1.0, &fit(500.0));
-        assert!(t.major.len() >= 3, "{t:?}");
-        assert!(t.labels.iter().all(|l| l.len() <= 4), "{t:?}");
-        let t = linear_ticks(-0.3, 0.3, &fit(500.0));
-        assert!(t.labels.contains(&"0".to_string()) || t.labels.contains(&"0.0".to_string()));
-        let t = linear_ticks(1e6, 5e6, &fit(500.0));
-        assert!(t.labels.iter().all(|l| l.contains('e')), "{t:?}");
-    }
-
-    #[test]
-    fn log_labels_use_e_notation() {
-        let t = log_ticks(-6.2, 0.3, &fit(80.0));
-        assert!(t.labels.contains(&"1e-3".to_string()), "{t:?}");
-        let t = log_ticks(-1.3, 1.2, &fit(200.0));
-        assert!(t.labels.contains(&"0.1".to_string()), "{t:?}");
-        assert!(t.labels.contains(&"10".to_string()), "{t:?}");
-        let t = log_ticks(0.1, 0.5, &fit(1000.0));
-        assert!(t.major.len() >= 2, "{t:?}");
-        // 0.31 .. 0.52: round linear values rather than just 0.4 and 0.5
-        let t = log_ticks(0.31f64.log10(), 0.52f64.log10(), &fit(1500.0));
-        assert!(t.major.len() >= 3, "{t:?}");
     }
 }

@@ -11,7 +11,7 @@
 //! squares) and are written as SVG paths beneath that layer, because plotters
 //! polygons cannot have holes. The PNG is rasterized from that same SVG by
 //! `resvg`, with the DejaVu Sans font of the `dejavu` crate loaded into usvg's
-//! font database from bytes ([`write_figure`]), so the text does not depend on
+//! font database from bytes (`write_figure`), so the text does not depend on
 //! the machine's fonts. plotters' backend coordinates are integers, so figures
 //! are drawn at [`Style::units_per_px`] SVG units per output pixel inside a
 //! `viewBox` of the nominal size: curves and markers stay sub-pixel exact.

@@ -225,18 +225,7 @@ pub fn min_norm_interpolant<R: Real>(
     kind: ModelKind,
     data: &Dataset<R>,
 ) -> Result<Interpolant<R>, InterpolantError> {
-    if kind == ModelKind::Mlp {
-        return Err(InterpolantError::NoClosedForm("Mlp"));
-    }
-    data.require_overparameterized()?;
-    match kind {
-        ModelKind::Mlp => Err(InterpolantError::NoClosedForm("Mlp")),
-        ModelKind::Linear => linear_min_norm(data),
-        ModelKind::Diagonal => {
-            let ones = vec![R::one(data.ctx()); data.d()];
-            diagonal_weighted(data, &ones, Objective::Norm, None)
-        }
-    }
+    closed_form(kind, data, Objective::Norm, None)
 }
 
 /// θ_R = argmin_{θ∈Γ} tr G(θ). Diagonal: weighted basis pursuit with weights
@@ -246,20 +235,7 @@ pub fn flattest_interpolant<R: Real>(
     kind: ModelKind,
     data: &Dataset<R>,
 ) -> Result<Interpolant<R>, InterpolantError> {
-    if kind == ModelKind::Mlp {
-        return Err(InterpolantError::NoClosedForm("Mlp"));
-    }
-    data.require_overparameterized()?;
-    match kind {
-        ModelKind::Mlp => Err(InterpolantError::NoClosedForm("Mlp")),
-        ModelKind::Linear => linear_min_norm(data),
-        ModelKind::Diagonal => diagonal_weighted(
-            data,
-            &data.column_moments.clone(),
-            Objective::Weighted,
-            None,
-        ),
-    }
+    closed_form(kind, data, Objective::Weighted, None)
 }
 
 /// [`flattest_interpolant`] given θ_mn of the same data: the f64 LP starts
@@ -273,19 +249,32 @@ pub fn flattest_interpolant_reusing<R: Real>(
     data: &Dataset<R>,
     minnorm: &Interpolant<R>,
 ) -> Result<Interpolant<R>, InterpolantError> {
+    closed_form(kind, data, Objective::Weighted, Some(minnorm))
+}
+
+/// θ_mn (`Objective::Norm`) or θ_R (`Objective::Weighted`), optionally
+/// starting from θ_mn (`warm`).
+fn closed_form<R: Real>(
+    kind: ModelKind,
+    data: &Dataset<R>,
+    objective: Objective,
+    warm: Option<&Interpolant<R>>,
+) -> Result<Interpolant<R>, InterpolantError> {
     if kind == ModelKind::Mlp {
         return Err(InterpolantError::NoClosedForm("Mlp"));
     }
     data.require_overparameterized()?;
-    match kind {
-        ModelKind::Mlp => Err(InterpolantError::NoClosedForm("Mlp")),
-        ModelKind::Linear => Ok(minnorm.clone()),
-        ModelKind::Diagonal => diagonal_weighted(
-            data,
-            &data.column_moments.clone(),
-            Objective::Weighted,
-            Some(minnorm),
-        ),
+    match (kind, warm) {
+        (ModelKind::Mlp, _) => Err(InterpolantError::NoClosedForm("Mlp")),
+        (ModelKind::Linear, Some(minnorm)) => Ok(minnorm.clone()),
+        (ModelKind::Linear, None) => linear_min_norm(data),
+        (ModelKind::Diagonal, _) => {
+            let weights = match objective {
+                Objective::Norm => vec![R::one(data.ctx()); data.d()],
+                Objective::Weighted => data.column_moments.clone(),
+            };
+            diagonal_weighted(data, &weights, objective, warm)
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 #[macro_use]
 mod common;
 
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
+use latedecay::dynamics::sgd::{RecordPlan, Sgd};
 use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
 use latedecay::noise::Sampling;
 use latedecay::probe::StandardProbe;
@@ -31,17 +31,9 @@ fn run<M: LinearInX<f64>>(
         noise: Default::default(),
     };
     let theta0 = vec![1.0; problem.model.param_dim()];
-    let mut state = SgdState::new(theta0, 7, problem.n(), &method);
     let mut probe = StandardProbe::new(problem, Some(reference));
-    let out = run_sgd(
-        problem,
-        &method,
-        &mut state,
-        5000,
-        RecordPlan::Every { every: 250 },
-        &mut probe,
-        |_| {},
-    );
+    let plan = RecordPlan::Every { every: 250 };
+    let out = common::run_from(problem, &method, (theta0, 7), 5000, plan, &mut probe);
     (
         out.theta.iter().map(|v| v.to_bits()).collect(),
         out.records.iter().map(common::record_bits).collect(),

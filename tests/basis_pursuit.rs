@@ -14,8 +14,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 const TOL: f64 = DEFAULT_TOLERANCE;
 

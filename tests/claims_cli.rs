@@ -6,7 +6,7 @@
 //! or FINDING.
 //! (The text table itself is checked in `tests/claims_exact.rs`.)
 
-mod common;
+use crate::common;
 
 /// The slow group (each test ≳ 20 s): `cargo test --release -- --skip slow::`
 /// runs everything else, `cargo test --release slow::` only these.

@@ -19,8 +19,7 @@ use latedecay::manifold::project_onto_manifold;
 use latedecay::model::mlp::Activation;
 use latedecay::probe::NullProbe;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn settings(early: u64, late: u64, after: u64, seeds: Vec<u64>, k: usize) -> LandscapeSettings {
     let cfg = digits_config();

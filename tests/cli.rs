@@ -6,10 +6,9 @@ use std::process::Command;
 
 use latedecay::io::write_matrix;
 
-#[macro_use]
-mod common;
+use crate::common;
 
-use common::{bin, run_ok};
+use crate::common::{bin, run_ok};
 
 fn run_err(cmd: &mut Command) -> String {
     let out = cmd.output().expect("binary runs");

@@ -3,8 +3,7 @@
 //! the previous implementation on the shipped configs, shards + merge equal
 //! to the whole sweep, and configs that do nothing rejected.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use latedecay::io::write_matrix;
 
-#[macro_use]
-mod common;
+use crate::common;
 
-use common::bin;
+use crate::common::bin;
 
 fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().expect("binary runs");
@@ -48,7 +47,7 @@ steps_after_decay = {steps_after}
 
 const SYNTHETIC: &str = "source = \"synthetic\"\nn = 8\nd = 20\nnormalize_columns = true";
 
-use common::sweep_cmd as sweep;
+use crate::common::sweep_cmd as sweep;
 
 /// [`sweep`] in the background, its output discarded.
 fn spawn_sweep(cfg: &Path, out: &Path) -> std::process::Child {

@@ -16,8 +16,7 @@ use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use latedecay::stats::linear_fit;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn diagonal_problem(n: usize, d: usize, seed: u64) -> Problem<f64, Diagonal> {
     let data = common::seeded_design(n, d, seed, true);

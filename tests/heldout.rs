@@ -11,8 +11,7 @@ use latedecay::data::digits::{
 use latedecay::data::{DataConfig, Dataset};
 use latedecay::experiment::{run_experiment, Experiment, ExperimentConfig};
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn write(dir: &std::path::Path, name: &str, rows: &[Vec<f64>]) -> std::path::PathBuf {
     let p = dir.join(name);

@@ -14,9 +14,9 @@ use latedecay::manifold::min_norm_interpolant;
 use latedecay::model::ModelKind;
 use latedecay::scalar::Mpfr;
 
-mod common;
+use crate::common;
 
-use common::bin;
+use crate::common::bin;
 
 /// Row-major values written with 17 significant digits (`{:.16e}`).
 fn write_17_digits(path: &Path, cols: usize, values: &[f64]) {

@@ -19,9 +19,8 @@ use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use proptest::prelude::*;
 
-#[macro_use]
-mod common;
-use common::{check_model_derivatives, max_rel_err};
+use crate::common;
+use crate::common::{check_model_derivatives, max_rel_err};
 
 fn task<R: Real>(n: usize, d: usize, seed: u64, ctx: R::Ctx) -> Problem<R, Mlp> {
     task_with(n, d, seed, Activation::Tanh, ctx)

@@ -15,8 +15,7 @@ use latedecay::noise::{BatchNoise, Sampling};
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn problem<R: Real>(ctx: R::Ctx) -> Problem<R, Diagonal> {
     let data = common::normalized_design(10, 30).convert::<R>(ctx);

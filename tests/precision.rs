@@ -2,8 +2,7 @@
 //! and f64), the exact identities of C10 (proofs/identities.md), and the f64 vs
 //! MPFR trajectory divergence behind F7.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use latedecay::data::Dataset;
 use latedecay::dynamics::flow::{label_noise_drift, FlowSettings};

@@ -4,7 +4,7 @@
 
 use latedecay::experiment::{run_experiment, Experiment, ExperimentConfig};
 
-mod common;
+use crate::common;
 
 /// θ₀ is left to the default (u = v = 1).
 const CONFIG: &str = r#"

@@ -12,8 +12,7 @@ use latedecay::model::{Diagonal, Linear, Problem};
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 #[test]
 fn coupled_brownian_paths_share_coarse_points_exactly() {

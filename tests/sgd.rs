@@ -16,8 +16,7 @@ use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn reference_config(decay_step: u64, sigma: f64, seeds: u64) -> ExperimentConfig {
     let mut cfg = ExperimentConfig::default_late_decay();

@@ -13,8 +13,7 @@ use latedecay::noise::{rng_for, Sampling};
 use latedecay::scalar::{Mpfr, Real};
 use rand::RngExt;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn problem<R: Real>(n: usize, d: usize, seed: u64, ctx: R::Ctx) -> Problem<R, Diagonal> {
     let data = common::seeded_design(n, d, seed, true).convert::<R>(ctx);

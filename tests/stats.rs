@@ -6,8 +6,7 @@
 use latedecay::stats::*;
 use proptest::prelude::*;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 const ALTS: [Alternative; 3] = [
     Alternative::Less,

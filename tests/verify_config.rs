@@ -8,8 +8,7 @@ use latedecay::claims::{Mode, Protocol, Verdict, VerifyReport};
 use latedecay::experiment::ExperimentConfig;
 use latedecay::io::write_matrix;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn config(data: &str, model: &str, sigma: f64) -> ExperimentConfig {
     let text = format!(

@@ -175,11 +175,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn run_all(threads: usize) -> Vec<Observed> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| cases().into_par_iter().map(run_case).collect())
+    common::on_threads(threads, || cases().into_par_iter().map(run_case).collect())
 }
 
 #[test]
@@ -203,29 +199,18 @@ fn fast_path_is_bit_identical_to_the_generic_path_on_every_level() {
     assert!(reference
         .iter()
         .any(|o| o.records.len() == 2001 && o.progress.len() == 100));
-    // Every vector level against the generic path (the Scalar level runs the
-    // reference's own path: nothing to compare); 1 and 2 threads on the level
-    // the CPU picks by itself, 2 on the others, to keep the suite's time in
-    // bounds.
-    for level in simd::available()
-        .into_iter()
-        .filter(|&l| l != Level::Scalar)
-    {
+    // Every vector level against the generic path; 1 and 2 threads on the
+    // level the CPU picks by itself, 2 on the others, to keep the suite's time
+    // in bounds.
+    for (level, threads) in common::vector_levels_and_threads() {
         simd::set_dispatch(Some(level)).unwrap();
-        let thread_counts: &[usize] = if level == simd::detected() {
-            &[1, 2]
-        } else {
-            &[2]
-        };
-        for &threads in thread_counts {
-            let got = run_all(threads);
-            for ((case, a), b) in cases().iter().zip(&reference).zip(&got) {
-                // Not assert_eq!: the observations are long; the case says enough.
-                assert!(
-                    a == b,
-                    "{level}, {threads} thread(s) differs from the generic path: {case:?}"
-                );
-            }
+        let got = run_all(threads);
+        for ((case, a), b) in cases().iter().zip(&reference).zip(&got) {
+            // Not assert_eq!: the observations are long; the case says enough.
+            assert!(
+                a == b,
+                "{level}, {threads} thread(s) differs from the generic path: {case:?}"
+            );
         }
     }
     simd::set_dispatch(None).unwrap();

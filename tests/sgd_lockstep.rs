@@ -159,35 +159,21 @@ fn lockstep_seeds_match_each_seed_alone() {
             );
         }
     }
-    // The Scalar level runs the reference's own per-seed path (nothing to
-    // compare); thread-count independence is checked once, on the level the
-    // CPU picks by itself (1 and 2 threads; 2 on the others), to keep the
+    // Every vector level against the reference (the Scalar level runs its own
+    // per-seed path); thread-count independence is checked once, on the level
+    // the CPU picks by itself (1 and 2 threads; 2 on the others), to keep the
     // suite's time in bounds.
-    for level in simd::available()
-        .into_iter()
-        .filter(|&l| l != Level::Scalar)
-    {
+    for (level, threads) in common::vector_levels_and_threads() {
         simd::set_dispatch(Some(level)).unwrap();
-        let thread_counts: &[usize] = if level == simd::detected() {
-            &[1, 2]
-        } else {
-            &[2]
-        };
-        for &threads in thread_counts {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let got: Vec<Vec<Bits>> = pool.install(|| {
-                cases()
-                    .into_par_iter()
-                    .map(|c| case_bits(c, true))
-                    .collect()
-            });
-            for ((case, a), b) in cases().iter().zip(&reference).zip(&got) {
-                for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                    assert!(x == y, "{level}, {threads} thread(s), seed {i} of {case:?}");
-                }
+        let got: Vec<Vec<Bits>> = common::on_threads(threads, || {
+            cases()
+                .into_par_iter()
+                .map(|c| case_bits(c, true))
+                .collect()
+        });
+        for ((case, a), b) in cases().iter().zip(&reference).zip(&got) {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(x == y, "{level}, {threads} thread(s), seed {i} of {case:?}");
             }
         }
     }

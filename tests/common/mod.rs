@@ -42,6 +42,34 @@ schedule = { kind = "step_decay", lr = 0.02, lr_after = 0.002, decay_step = 2000
     };
 }
 
+/// What a bit-identity test compares with its generic-path reference
+/// (computed on `Level::Scalar`, which runs that path itself): every vector
+/// level on 2 threads, and on 1 thread as well on the level the CPU selects
+/// (the thread count only splits independent cases among the threads).
+pub fn vector_levels_and_threads() -> Vec<(latedecay::simd::Level, usize)> {
+    use latedecay::simd::{self, Level};
+    let mut runs = Vec::new();
+    for level in simd::available()
+        .into_iter()
+        .filter(|&l| l != Level::Scalar)
+    {
+        if level == simd::detected() {
+            runs.push((level, 1));
+        }
+        runs.push((level, 2));
+    }
+    runs
+}
+
+/// `work` on a rayon pool of `threads` threads.
+pub fn on_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(work)
+}
+
 /// The `latedecay` binary of this build.
 pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_latedecay"))

@@ -6,10 +6,13 @@
 //! f64 fast path, `scalar` the generic reference path; `rng_B1` times the
 //! random numbers of one step alone (index + label noise, ChaCha8).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use latedecay::data::{Dataset, SyntheticConfig};
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
-use latedecay::model::{Diagonal, Linear, Problem};
+use latedecay::dynamics::sgd::{run_sgd, run_sgd_to_end, RecordPlan, Sgd, SgdRun, SgdState};
+use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
 use latedecay::noise::BatchNoise;
 use latedecay::noise::Sampling;
 use latedecay::probe::StandardProbe;
@@ -37,11 +40,39 @@ fn data() -> Dataset<f64> {
     .unwrap()
 }
 
-fn bench_f64(c: &mut Criterion) {
-    let mut group = c.benchmark_group("sgd_f64_d100_n40");
-    let steps = 1_000_000u64;
+/// A group of 10 samples (a sample is long: 10⁴–10⁶ steps) counting `steps`
+/// elements per iteration.
+fn timed_group<'a>(c: &'a mut Criterion, name: &str, steps: u64) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(steps));
     group.sample_size(10);
+    group
+}
+
+/// The timed work of the f64 and MPFR cases: `steps` steps from θ₀ (noise
+/// seed 1), measuring the final record only.
+fn timed_run<R: Real, M: LinearInX<R>>(
+    problem: &Problem<R, M>,
+    m: &Sgd,
+    theta0: Vec<R>,
+    steps: u64,
+) -> SgdRun<R> {
+    let mut state = SgdState::new(theta0, 1, problem.n(), m);
+    let mut probe = StandardProbe::new(problem, None);
+    run_sgd(
+        problem,
+        m,
+        &mut state,
+        steps,
+        RecordPlan::FinalOnly,
+        &mut probe,
+        |_| {},
+    )
+}
+
+fn bench_f64(c: &mut Criterion) {
+    let steps = 1_000_000u64;
+    let mut group = timed_group(c, "sgd_f64_d100_n40", steps);
     let levels = simd::available();
     for &level in levels.iter().rev() {
         simd::set_dispatch(Some(level)).unwrap();
@@ -51,39 +82,13 @@ fn bench_f64(c: &mut Criterion) {
             group.bench_with_input(
                 BenchmarkId::new(format!("diagonal_B{batch_size}"), level),
                 &batch_size,
-                |b, _| {
-                    b.iter(|| {
-                        let mut state = SgdState::new(vec![1.0f64; 200], 1, 40, &m);
-                        let mut probe = StandardProbe::new(&problem, None);
-                        run_sgd(
-                            &problem,
-                            &m,
-                            &mut state,
-                            steps,
-                            RecordPlan::FinalOnly,
-                            &mut probe,
-                            |_| {},
-                        )
-                    })
-                },
+                |b, _| b.iter(|| timed_run(&problem, &m, vec![1.0f64; 200], steps)),
             );
         }
         let problem = Problem::new(Linear::new(100), data());
         let m = method(1);
         group.bench_with_input(BenchmarkId::new("linear_B1", level), &level, |b, _| {
-            b.iter(|| {
-                let mut state = SgdState::new(vec![1.0f64; 100], 1, 40, &m);
-                let mut probe = StandardProbe::new(&problem, None);
-                run_sgd(
-                    &problem,
-                    &m,
-                    &mut state,
-                    steps,
-                    RecordPlan::FinalOnly,
-                    &mut probe,
-                    |_| {},
-                )
-            })
+            b.iter(|| timed_run(&problem, &m, vec![1.0f64; 100], steps))
         });
     }
     simd::set_dispatch(None).unwrap();
@@ -110,11 +115,11 @@ fn bench_f64(c: &mut Criterion) {
 fn bench_lockstep(c: &mut Criterion) {
     use latedecay::dynamics::sgd::run_sgd_lockstep;
     use latedecay::probe::NullProbe;
-    let mut group = c.benchmark_group("sgd_lockstep_d100_n40");
-    group.sample_size(10);
+    let steps = 100_000u64;
+    // The throughput is set per case below: S seed-steps per step.
+    let mut group = timed_group(c, "sgd_lockstep_d100_n40", steps);
     let problem = Problem::new(Diagonal::new(100), data());
     let m = method(1);
-    let steps = 100_000u64;
     let record = [0, steps];
     for &level in simd::available().iter().rev() {
         simd::set_dispatch(Some(level)).unwrap();
@@ -139,10 +144,8 @@ fn bench_lockstep(c: &mut Criterion) {
 }
 
 fn bench_mpfr(c: &mut Criterion) {
-    let mut group = c.benchmark_group("sgd_mpfr_d100_n40");
     let steps = 5_000u64;
-    group.throughput(Throughput::Elements(steps));
-    group.sample_size(10);
+    let mut group = timed_group(c, "sgd_mpfr_d100_n40", steps);
     for bits in [256u32, 1024] {
         let problem = Problem::new(Diagonal::new(100), data().convert::<Mpfr>(bits));
         let m = method(1);
@@ -150,19 +153,7 @@ fn bench_mpfr(c: &mut Criterion) {
             BenchmarkId::new("diagonal_B1_bits", bits),
             &bits,
             |b, &bits| {
-                b.iter(|| {
-                    let mut state = SgdState::new(vec![Mpfr::from_f64(1.0, bits); 200], 1, 40, &m);
-                    let mut probe = StandardProbe::new(&problem, None);
-                    run_sgd(
-                        &problem,
-                        &m,
-                        &mut state,
-                        steps,
-                        RecordPlan::FinalOnly,
-                        &mut probe,
-                        |_| {},
-                    )
-                })
+                b.iter(|| timed_run(&problem, &m, vec![Mpfr::from_f64(1.0, bits); 200], steps))
             },
         );
     }
@@ -171,15 +162,12 @@ fn bench_mpfr(c: &mut Criterion) {
 
 /// The Mlp SGD step at the size of `configs/digits_mlp.toml`: UCI digits
 /// (even/odd, ±1), n = 300, d = 64, width 30 (D = 1,950), B = 1, σ = 0.5,
-/// η = 0.05; every activation; the step alone (`NullProbe`).
+/// η = 0.05; every activation; the step alone (`run_sgd_to_end`: no probe).
 fn bench_mlp(c: &mut Criterion) {
     use latedecay::data::{DataConfig, DigitsConfig, DigitsTask};
     use latedecay::model::mlp::{Activation, Mlp};
-    use latedecay::probe::NullProbe;
-    let mut group = c.benchmark_group("sgd_mlp_digits_D1950_n300");
     let steps = 20_000u64;
-    group.throughput(Throughput::Elements(steps));
-    group.sample_size(10);
+    let mut group = timed_group(c, "sgd_mlp_digits_D1950_n300", steps);
     let data = Dataset::from_config(&DataConfig::Digits(DigitsConfig {
         task: DigitsTask::EvenOdd,
         n_train: 300,
@@ -198,18 +186,7 @@ fn bench_mlp(c: &mut Criterion) {
         let problem = Problem::new(model, data.clone());
         let theta0 = model.gaussian_init::<f64>(1, 1.0, 1.0, ());
         group.bench_function(BenchmarkId::new("B1", act), |b| {
-            b.iter(|| {
-                let mut state = SgdState::new(theta0.clone(), 1, 300, &m);
-                run_sgd(
-                    &problem,
-                    &m,
-                    &mut state,
-                    steps,
-                    RecordPlan::FinalOnly,
-                    &mut NullProbe,
-                    |_| {},
-                )
-            })
+            b.iter(|| run_sgd_to_end(&problem, &m, theta0.clone(), 1, steps))
         });
     }
     group.finish();

@@ -14,8 +14,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 const TOL: f64 = DEFAULT_TOLERANCE;
 
@@ -33,12 +32,6 @@ fn weighted_l1(c: &[f64], beta: &[f64]) -> f64 {
     c.iter().zip(beta).map(|(c, b)| c * b.abs()).sum()
 }
 
-fn mat_vec(x: &[f64], n: usize, d: usize, beta: &[f64]) -> Vec<f64> {
-    (0..n)
-        .map(|i| (0..d).map(|j| x[i * d + j] * beta[j]).sum())
-        .collect()
-}
-
 /// X with i.i.d. N(0, 1/n) entries (columns of norm ≈ 1), β* = 1 on `support`, y = Xβ*.
 fn gaussian_instance(
     seed: u64,
@@ -46,17 +39,33 @@ fn gaussian_instance(
     d: usize,
     support: &[usize],
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let scale = 1.0 / (n as f64).sqrt();
-    let x: Vec<f64> = (0..n * d)
-        .map(|_| scale * rng.sample::<f64, _>(StandardNormal))
-        .collect();
+    let x = common::gaussian_matrix(seed, n, d);
     let mut beta_star = vec![0.0; d];
     for &j in support {
         beta_star[j] = 1.0;
     }
-    let y = mat_vec(&x, n, d, &beta_star);
+    let y = common::mat_vec(&x, n, d, &beta_star);
     (x, y, beta_star)
+}
+
+/// [`gaussian_instance`] on `k` random columns: (X, y, β*, the support).
+fn sparse_instance(
+    seed: u64,
+    n: usize,
+    d: usize,
+    k: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<usize>) {
+    let support = random_support(seed, d, k);
+    let (x, y, beta_star) = gaussian_instance(seed, n, d, &support);
+    (x, y, beta_star, support)
+}
+
+/// max_j |a_j − b_j|.
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max)
 }
 
 fn random_support(seed: u64, d: usize, k: usize) -> Vec<usize> {
@@ -252,20 +261,14 @@ fn gaussian_exact_recovery_n40_d100() {
     let (n, d) = (40, 100);
     let mut worst_err: f64 = 0.0;
     for seed in 0..20u64 {
-        let support = random_support(seed, d, 3);
-        let (x, y, beta_star) = gaussian_instance(seed, n, d, &support);
+        let (x, y, beta_star, support) = sparse_instance(seed, n, d, 3);
         let t0 = Instant::now();
         let bp = basis_pursuit(&x, n, d, &y, None, TOL).unwrap();
         let elapsed = t0.elapsed();
         assert_certified(&bp);
         assert!(bp.certificate.unique, "seed {seed}: {:?}", bp.certificate);
         assert_eq!(bp.support, support, "seed {seed}");
-        let err = bp
-            .beta
-            .iter()
-            .zip(&beta_star)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
+        let err = max_abs_diff(&bp.beta, &beta_star);
         assert!(err <= 1e-8, "seed {seed}: max |β − β*| = {err:e}");
         assert_close(bp.objective, 3.0, 1e-8, "objective");
         worst_err = worst_err.max(err);
@@ -295,20 +298,14 @@ fn tolerance_too_tight_falls_back_to_raw_solution() {
     assert!(!bp.refined);
     assert!(!bp.certificate.ok && !bp.certificate.unique);
     // still close to β*
-    let err = bp
-        .beta
-        .iter()
-        .zip(&beta_star)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let err = max_abs_diff(&bp.beta, &beta_star);
     assert!(err < 1e-6, "raw solution error {err:e}");
 }
 
 #[test]
 fn weights_change_the_solution() {
     let (n, d) = (40, 100);
-    let support = random_support(7, d, 3);
-    let (x, y, beta_star) = gaussian_instance(7, n, d, &support);
+    let (x, y, beta_star, support) = sparse_instance(7, n, d, 3);
 
     let plain = basis_pursuit(&x, n, d, &y, None, TOL).unwrap();
     assert_certified(&plain);
@@ -343,8 +340,7 @@ fn weights_change_the_solution() {
 #[test]
 fn uniform_weights_scale_the_dual_only() {
     let (n, d) = (40, 100);
-    let support = random_support(5, d, 3);
-    let (x, y, _) = gaussian_instance(5, n, d, &support);
+    let (x, y, _, _) = sparse_instance(5, n, d, 3);
     let plain = basis_pursuit(&x, n, d, &y, None, TOL).unwrap();
     let scaled = basis_pursuit(&x, n, d, &y, Some(&[7.0; 100]), TOL).unwrap();
     assert_certified(&scaled);
@@ -389,7 +385,7 @@ proptest! {
         prop_assert!((bp.objective - brute).abs() <= 1e-9 * brute.max(1.0),
             "objective {} vs brute force {}", bp.objective, brute);
         prop_assert!(bp.support.len() <= n);
-        let r = mat_vec(&x, n, d, &bp.beta);
+        let r = common::mat_vec(&x, n, d, &bp.beta);
         prop_assert!((r[0] - y[0]).abs() < 1e-12 && (r[1] - y[1]).abs() < 1e-12);
     }
 
@@ -529,8 +525,7 @@ fn infeasible_systems_report_the_solver_status() {
 #[test]
 fn column_generation_matches_the_full_lp() {
     for (seed, n, d, k) in [(1u64, 20usize, 2500usize, 3usize), (2, 30, 3000, 12)] {
-        let support = random_support(seed, d, k);
-        let (x, y, _) = gaussian_instance(seed, n, d, &support);
+        let (x, y, _, _) = sparse_instance(seed, n, d, k);
         let mut rng = StdRng::seed_from_u64(seed + 100);
         let c: Vec<f64> = (0..d).map(|_| rng.random_range(0.8..1.2)).collect();
         for w in [None, Some(&c[..])] {
@@ -555,8 +550,7 @@ fn column_generation_matches_the_full_lp() {
 #[test]
 fn reused_solution_is_certified_or_refused() {
     let (n, d) = (20usize, 60usize);
-    let support = random_support(5, d, 3);
-    let (x, y, _) = gaussian_instance(5, n, d, &support);
+    let (x, y, _, support) = sparse_instance(5, n, d, 3);
     let ones = basis_pursuit(&x, n, d, &y, None, TOL).unwrap();
     let near: Vec<f64> = (0..d).map(|j| 1.0 + 1e-9 * (j % 7) as f64).collect();
     let reused = basis_pursuit_from(&x, n, d, &y, Some(&near), TOL, &ones.beta, &ones.dual)

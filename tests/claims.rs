@@ -6,10 +6,9 @@ use latedecay::claims::analysis::{analyze_equivalence, analyze_trend, LevelSpec}
 use latedecay::claims::registry::{C2_REL_DIST_BOUND, C8_REL_DIST_MARGIN};
 use latedecay::claims::*;
 
-/// Rows of a registry restricted to `ids`, run in `ctx`.
-#[macro_use]
-mod common;
+use crate::common;
 
+/// Rows of a registry restricted to `ids`, run in `ctx`.
 fn run_ids(ctx: &VerifyContext, ids: &[&str]) -> VerifyReport {
     let mut r = default_registry();
     r.retain_ids(ids);

@@ -6,11 +6,7 @@
 //! or FINDING.
 //! (The text table itself is checked in `tests/claims_exact.rs`.)
 
-use std::process::Command;
-
-fn latedecay() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_latedecay"))
-}
+use crate::common;
 
 /// The slow group (each test ≳ 20 s): `cargo test --release -- --skip slow::`
 /// runs everything else, `cargo test --release slow::` only these.
@@ -20,7 +16,7 @@ mod slow {
     #[test]
     fn reproduce_runs_sweep_and_claims() {
         let dir = tempfile::tempdir().unwrap();
-        let out = latedecay()
+        let out = common::bin()
             .args(["--threads", "2", "reproduce", "--quick", "--json", "--out"])
             .arg(dir.path())
             .arg("--figures")
@@ -102,7 +98,7 @@ mod slow {
         }
 
         // Conflicting flags are rejected with a non-zero exit code.
-        let out = latedecay()
+        let out = common::bin()
             .args(["verify", "--quick", "--full"])
             .output()
             .unwrap();

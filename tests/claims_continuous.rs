@@ -4,9 +4,6 @@
 use latedecay::claims::continuous::{c6_with, c7, C6_SLOPE_TOLERANCE};
 use latedecay::claims::{default_registry, Mode, VerifyContext};
 
-#[macro_use]
-mod common;
-
 #[test]
 fn c6_passes_with_the_quarter_and_rejects_the_half() {
     let right = c6_with(Mode::Quick, 0.25).unwrap();

@@ -11,8 +11,7 @@ use latedecay::experiment::Experiment;
 use latedecay::experiment::{run_experiment, ExperimentConfig, Seeds};
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn c2_spec() -> TrendSpec {
     common::registered_trend(

@@ -15,8 +15,7 @@ use latedecay::model::{Diagonal, ModelKind, Problem};
 use latedecay::noise::Sampling;
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn method(batch_size: usize) -> Sgd {
     Sgd {

@@ -11,7 +11,7 @@ use latedecay::claims::landscape::{
     analyze_landscape, digits_config, input_gram, landscape_outcome, project_mlp_onto_manifold,
     run_landscape_study, run_seed_iterates, LandscapeSettings,
 };
-use latedecay::claims::{default_registry, Mode, Protocol, Verdict, VerifyContext};
+use latedecay::claims::Verdict;
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState};
 use latedecay::experiment::run::AnyProblem;
 use latedecay::experiment::{Experiment, ExperimentConfig, Prepared};
@@ -19,8 +19,7 @@ use latedecay::manifold::project_onto_manifold;
 use latedecay::model::mlp::Activation;
 use latedecay::probe::NullProbe;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn settings(early: u64, late: u64, after: u64, seeds: Vec<u64>, k: usize) -> LandscapeSettings {
     let cfg = digits_config();
@@ -233,12 +232,7 @@ steps_after_decay = 2000
 /// held-out set, or no `[sweep]` decay steps.
 #[test]
 fn verify_config_says_not_applicable_with_the_reason() {
-    let run = |cfg: &ExperimentConfig| {
-        let mut r = default_registry();
-        r.retain_ids(&["C13"]);
-        let protocol = Protocol::from_config(cfg, Mode::Quick).unwrap();
-        r.verify_with(&VerifyContext::with_protocol(Mode::Quick, protocol))
-    };
+    let run = |cfg: &ExperimentConfig| common::verify_quick(cfg, &["C13"]);
     // The built-in diagonal experiment with another seed count is a user
     // experiment: synthetic data, no held-out set.
     let mut diag = ExperimentConfig::default_late_decay();
@@ -277,17 +271,8 @@ fn verify_config_runs_c13_on_a_users_mlp_experiment() {
         seeds: Some(latedecay::experiment::Seeds::List((1..=6).collect())),
         ..Default::default()
     });
-    let mut r = default_registry();
-    r.retain_ids(&["C13"]);
-    let protocol = Protocol::from_config(&cfg, Mode::Quick).unwrap();
-    let report = r.verify_with(&VerifyContext::with_protocol(Mode::Quick, protocol));
-    let row = report.row("C13").unwrap();
-    assert!(
-        matches!(row.verdict, Verdict::Pass | Verdict::Fail),
-        "{:?}: {}",
-        row.verdict,
-        row.evidence
-    );
+    let report = common::verify_quick(&cfg, &["C13"]);
+    let row = common::measured_row(&report, "C13");
     assert!(row.evidence.contains("your experiment"), "{}", row.evidence);
     assert!(row.evidence.contains("n = 60"), "{}", row.evidence);
     assert_eq!(row.seeds, (1..=6).collect::<Vec<u64>>());

@@ -2,8 +2,20 @@
 //! instance, isotropic parameter noise of matched strength does not carry the
 //! iterate to θ_mn while label noise does, paired over seeds 1–8.
 
-use latedecay::claims::noise_shape::{run_noise_shape_study, C12_ISOTROPIC_MIN, C12_LABEL_BOUND};
+use latedecay::claims::noise_shape::{
+    run_noise_shape_study, NoiseShapeStudy, C12_ISOTROPIC_MIN, C12_LABEL_BOUND,
+};
 use latedecay::experiment::{Experiment, ExperimentConfig};
+
+/// The C12 study as registered (default instance without its sweep, η₁ =
+/// 0.004, σ = 1, seeds 1–8) with a phase of `steps` steps.
+fn c12_study(steps: u64) -> NoiseShapeStudy {
+    let mut cfg = ExperimentConfig::default_late_decay();
+    cfg.sweep = None;
+    let exp = Experiment::new(cfg).unwrap();
+    let seeds: Vec<u64> = (1..=8).collect();
+    run_noise_shape_study(&exp, 0.004, 1.0, &seeds, steps).unwrap()
+}
 
 /// Positive control of C12 part 2's Monte Carlo pipeline: label noise has no
 /// tangent diffusion, so the mean displacement along Γ from ζ₀ over τ = 1
@@ -26,11 +38,7 @@ fn drift_pipeline_recovers_the_label_noise_flow_direction() {
 /// θ_mn either, so the label criterion fails and C12 part 1 does not pass.
 #[test]
 fn c12_part1_fails_when_the_phase_is_too_short() {
-    let mut cfg = ExperimentConfig::default_late_decay();
-    cfg.sweep = None;
-    let exp = Experiment::new(cfg).unwrap();
-    let seeds: Vec<u64> = (1..=8).collect();
-    let s = run_noise_shape_study(&exp, 0.004, 1.0, &seeds, 20_000).unwrap();
+    let s = c12_study(20_000);
     assert!(
         s.label_mean_rel_dist > C12_LABEL_BOUND,
         "{}",
@@ -46,11 +54,7 @@ mod slow {
 
     #[test]
     fn c12_isotropic_noise_of_matched_strength_does_not_reach_theta_mn() {
-        let mut cfg = ExperimentConfig::default_late_decay();
-        cfg.sweep = None;
-        let exp = Experiment::new(cfg).unwrap();
-        let seeds: Vec<u64> = (1..=8).collect();
-        let s = run_noise_shape_study(&exp, 0.004, 1.0, &seeds, 1_600_000).unwrap();
+        let s = c12_study(1_600_000);
         println!("{}", serde_json::to_string_pretty(&s).unwrap());
         assert!(s.pass, "C12 FAIL: label mean {} (< {C12_LABEL_BOUND}), isotropic median {} (≥ {C12_ISOTROPIC_MIN}), Wilcoxon p {}", s.label_mean_rel_dist, s.isotropic_median_rel_dist, s.wilcoxon_p);
     }

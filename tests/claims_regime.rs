@@ -6,9 +6,6 @@ use latedecay::claims::{default_registry, Mode, Protocol, Verdict, VerifyContext
 use latedecay::experiment::ExperimentConfig;
 use latedecay::model::ModelKind;
 
-#[macro_use]
-mod common;
-
 #[test]
 fn c11_fails_on_the_linear_model() {
     let mut cfg = ExperimentConfig::default_late_decay();

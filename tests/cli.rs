@@ -6,23 +6,9 @@ use std::process::Command;
 
 use latedecay::io::write_matrix;
 
-#[macro_use]
-mod common;
+use crate::common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_latedecay"))
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        out.status.success(),
-        "command failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::common::{bin, run_ok};
 
 fn run_err(cmd: &mut Command) -> String {
     let out = cmd.output().expect("binary runs");
@@ -116,43 +102,31 @@ fn minnorm_errors_name_the_problem() {
     let (x, _) = write_data(dir.path(), 4, 6);
     let bad_y = dir.path().join("bad_y.csv");
     std::fs::write(&bad_y, "1\n2\nthree\n4\n").unwrap();
-    let err = run_err(
-        bin()
-            .args(["minnorm", "--model", "diagonal"])
-            .arg("--x")
-            .arg(&x)
-            .arg("--y")
-            .arg(&bad_y),
-    );
+    let minnorm_err = |flags: &[&str]| {
+        run_err(
+            bin()
+                .arg("minnorm")
+                .args(flags)
+                .arg("--x")
+                .arg(&x)
+                .arg("--y")
+                .arg(&bad_y),
+        )
+    };
+    let err = minnorm_err(&["--model", "diagonal"]);
     assert!(
         err.contains("bad_y.csv") && err.contains("line 3") && err.contains("three"),
         "{err}"
     );
-    let err = run_err(
-        bin()
-            .args(["minnorm", "--model", "diagonal", "--precision", "20"])
-            .arg("--x")
-            .arg(&x)
-            .arg("--y")
-            .arg(&bad_y),
-    );
+    let err = minnorm_err(&["--model", "diagonal", "--precision", "20"]);
     assert!(err.contains("precision") && err.contains("20"), "{err}");
-    let err = run_err(
-        bin()
-            .args(["minnorm", "--model", "quadratic"])
-            .arg("--x")
-            .arg(&x)
-            .arg("--y")
-            .arg(&bad_y),
-    );
+    let err = minnorm_err(&["--model", "quadratic"]);
     assert!(err.contains("quadratic"), "{err}");
 }
 
 #[test]
 fn run_json_reports_per_seed_and_mean() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, SMALL_CONFIG).unwrap();
+    let (dir, cfg) = common::config_file(SMALL_CONFIG);
     let out = run_ok(
         bin()
             .arg("run")
@@ -231,25 +205,11 @@ fn divergent_config_stops_with_step_lr_and_hint() {
 
 #[test]
 fn sweep_resumes_and_is_independent_of_thread_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, SMALL_CONFIG).unwrap();
+    let (dir, cfg) = common::config_file(SMALL_CONFIG);
     let one = dir.path().join("one");
     let two = dir.path().join("two");
-    run_ok(
-        bin()
-            .args(["--threads", "1", "sweep", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&one),
-    );
-    run_ok(
-        bin()
-            .args(["--threads", "2", "sweep", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&two),
-    );
+    run_ok(common::sweep_cmd(&cfg, &one).args(["--threads", "1"]));
+    run_ok(common::sweep_cmd(&cfg, &two).args(["--threads", "2"]));
     for f in ["results.csv", "summary.csv"] {
         let a = std::fs::read(one.join(f)).unwrap();
         let b = std::fs::read(two.join(f)).unwrap();
@@ -269,46 +229,22 @@ fn sweep_resumes_and_is_independent_of_thread_count() {
         kept.join("\n") + "\n{\"lr\": 0.02, \"seed\"",
     )
     .unwrap();
-    let err = run_err(
-        bin()
-            .args(["sweep", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&one),
-    );
+    let err = run_err(&mut common::sweep_cmd(&cfg, &one));
     assert!(err.contains("--resume"), "{err}");
-    let out = run_ok(
-        bin()
-            .args(["sweep", "--json", "--resume", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&one),
-    );
+    let out = run_ok(common::sweep_cmd(&cfg, &one).args(["--json", "--resume"]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["computed"], 24);
     assert_eq!(
         std::fs::read(one.join("results.csv")).unwrap(),
         std::fs::read(two.join("results.csv")).unwrap()
     );
-    let again = run_ok(
-        bin()
-            .args(["sweep", "--json", "--resume", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&one),
-    );
+    let again = run_ok(common::sweep_cmd(&cfg, &one).args(["--json", "--resume"]));
     let v: serde_json::Value = serde_json::from_str(&again).unwrap();
     assert_eq!(v["computed"], 0);
 
     // A changed config is refused in the same directory.
     std::fs::write(&cfg, SMALL_CONFIG.replace("count = 6", "count = 7")).unwrap();
-    let err = run_err(
-        bin()
-            .args(["sweep", "--resume", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&one),
-    );
+    let err = run_err(common::sweep_cmd(&cfg, &one).args(["--resume"]));
     assert!(err.contains("different configuration"), "{err}");
 }
 
@@ -322,17 +258,9 @@ fn help_lists_the_subcommands() {
 
 #[test]
 fn shards_merge_and_figures_config_through_the_binary() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, SMALL_CONFIG).unwrap();
+    let (dir, cfg) = common::config_file(SMALL_CONFIG);
     let whole = dir.path().join("whole");
-    run_ok(
-        bin()
-            .args(["sweep", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&whole),
-    );
+    run_ok(&mut common::sweep_cmd(&cfg, &whole));
     let shards: Vec<_> = (1..=3).map(|i| dir.path().join(format!("s{i}"))).collect();
     for (i, s) in shards.iter().enumerate() {
         run_ok(
@@ -371,13 +299,11 @@ fn shards_merge_and_figures_config_through_the_binary() {
 
     // F3/F4 for this experiment, on its [sweep] grid.
     let figs = dir.path().join("figs");
-    let out = run_ok(
-        bin()
-            .args(["figures", "--quick", "--only", "F3,F4", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&figs),
-    );
+    let figures = |only: &str| {
+        let quick = ["figures", "--quick", "--only", only, "--config"];
+        run_ok(bin().args(quick).arg(&cfg).arg("--out").arg(&figs))
+    };
+    let out = figures("F3,F4");
     assert!(out.contains("T =      8k"), "{out}");
     let csv = std::fs::read_to_string(figs.join("F4_test_loss_vs_decay.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
@@ -387,13 +313,7 @@ fn shards_merge_and_figures_config_through_the_binary() {
         SMALL_CONFIG.replace("model = \"diagonal\"", "model = \"linear\""),
     )
     .unwrap();
-    let out = run_ok(
-        bin()
-            .args(["figures", "--quick", "--only", "F2,F5", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&figs),
-    );
+    let out = figures("F2,F5");
     assert!(
         out.contains("N/A: F2 needs the diagonal network") && out.contains("N/A: F5"),
         "{out}"
@@ -446,12 +366,10 @@ mod slow {
 
     #[test]
     fn verify_config_exits_non_zero_on_failure_and_prints_the_experiment() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("c.toml");
         // Linear model, tiny grid given in [claims]: C1–C3 must FAIL.
         let text = SMALL_CONFIG.replace("model = \"diagonal\"", "model = \"linear\"")
             + "[claims]\nt_max = 8000\nhalvings = 3\nsteps_after_decay = 1000\nseeds = { first = 1, count = 8 }\nplateau_steps = 8000\nidentity_steps = 200\n";
-        std::fs::write(&cfg, text).unwrap();
+        let (_dir, cfg) = common::config_file(&text);
         let out = bin()
             .args(["verify", "--config"])
             .arg(&cfg)

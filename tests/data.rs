@@ -9,8 +9,7 @@ use latedecay::noise::rng_for;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.path().join(name);

@@ -3,8 +3,7 @@
 //! the previous implementation on the shipped configs, shards + merge equal
 //! to the whole sweep, and configs that do nothing rejected.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -81,6 +80,11 @@ fn branches_match_independent_runs<R: Real, M: LinearInX<R>>(
     stops
 }
 
+/// The unit of a sweep: η₁ `lr`, η₂ `lr_after` and the noise seed.
+fn unit_plan(lr: f64, lr_after: f64, seed: u64) -> UnitPlan {
+    UnitPlan { lr, lr_after, seed }
+}
+
 fn small_data(n: usize, d: usize) -> Dataset<f64> {
     common::seeded_design(n, d, 5, true)
 }
@@ -91,11 +95,7 @@ fn branches_are_bit_identical_to_independent_runs_f64() {
     let diag = Problem::new(Diagonal::new(20), data.clone());
     let lin = Problem::new(Linear::new(20), data);
     let grid = DecayGrid::new(vec![3000, 0, 700, 1000], 500).unwrap();
-    let unit = UnitPlan {
-        lr: 0.02,
-        lr_after: 0.002,
-        seed: 11,
-    };
+    let unit = unit_plan(0.02, 0.002, 11);
     for (sigma, b, sampling) in [
         (1.0, 1, Sampling::WithReplacement),
         (0.5, 3, Sampling::Shuffle),
@@ -120,11 +120,7 @@ fn branches_are_bit_identical_to_independent_runs_mpfr() {
     let data = small_data(6, 12).convert::<Mpfr>(128);
     let diag = Problem::new(Diagonal::new(12), data);
     let grid = DecayGrid::new(vec![0, 150, 400], 100).unwrap();
-    let unit = UnitPlan {
-        lr: 0.02,
-        lr_after: 0.002,
-        seed: 3,
-    };
+    let unit = unit_plan(0.02, 0.002, 3);
     let theta0 = vec![Mpfr::from_f64(1.0, 128); 24];
     branches_match_independent_runs(
         &diag,
@@ -143,11 +139,7 @@ fn a_diverging_trunk_gives_the_same_branches_as_independent_runs() {
     let data = small_data(8, 20);
     let diag = Problem::new(Diagonal::new(20), data);
     let grid = DecayGrid::new(vec![0, 200, 5000], 300).unwrap();
-    let unit = UnitPlan {
-        lr: 3.0,
-        lr_after: 0.001,
-        seed: 2,
-    };
+    let unit = unit_plan(3.0, 0.001, 2);
     for plan in [
         RecordPlan::Every { every: 1 },
         RecordPlan::LogSpaced { points: 20 },
@@ -287,58 +279,27 @@ steps_after_decay = 1000
 #[test]
 fn settings_that_do_nothing_are_rejected_with_the_reason() {
     Experiment::new(ExperimentConfig::from_toml_str(BASE, "base").unwrap()).unwrap();
-    let cases = [
-        (
-            BASE.replace(
-                "normalize_columns = true",
-                "normalize_columns = true\nspectrum = { kind = \"power_law\", exponent = 1.0 }",
-            ),
-            "data.spectrum",
-            "normalize_columns",
-        ),
-        (
-            BASE.replace(
-                "steps_after_decay = 1000\n[sweep]",
-                "steps_after_decay = 1000\nsteps = 5000\n[sweep]",
-            ),
-            "run.steps_after_decay",
-            "give one of them",
-        ),
-        (
-            BASE.replace("steps_after_decay = 1000\n[sweep]", "steps = 1500\n[sweep]"),
-            "sgd.schedule.decay_step",
-            "never happen",
-        ),
-        (
-            BASE.replace("seeds = [1, 2, 3]", "seeds = [1, 2, 1]"),
-            "run.seeds",
-            "appears twice",
-        ),
-        (
-            BASE.replace("decay_steps = [0, 2000]", "decay_steps = [0, 2000, 0]"),
-            "sweep.decay_steps",
-            "appears twice",
-        ),
-        (
-            BASE.replace("lrs = [0.01, 0.02]", "lrs = [0.02, 0.01, 0.02]"),
-            "sweep.lrs",
-            "appears twice",
-        ),
-        (
-            BASE.replace(
-                "seeds = [1, 2, 3]",
-                "seeds = { first = 18446744073709551615, count = 2 }",
-            ),
-            "run.seeds",
-            "overflows",
-        ),
-    ];
-    for (text, field, reason) in cases {
+    // One case a line: replace | with (`\n` a newline) | the field the error
+    // names | the reason it gives.
+    let cases = r#"
+normalize_columns = true | normalize_columns = true\nspectrum = { kind = "power_law", exponent = 1.0 } | data.spectrum | normalize_columns
+steps_after_decay = 1000\n[sweep] | steps_after_decay = 1000\nsteps = 5000\n[sweep] | run.steps_after_decay | give one of them
+steps_after_decay = 1000\n[sweep] | steps = 1500\n[sweep] | sgd.schedule.decay_step | never happen
+seeds = [1, 2, 3] | seeds = [1, 2, 1] | run.seeds | appears twice
+decay_steps = [0, 2000] | decay_steps = [0, 2000, 0] | sweep.decay_steps | appears twice
+lrs = [0.01, 0.02] | lrs = [0.02, 0.01, 0.02] | sweep.lrs | appears twice
+seeds = [1, 2, 3] | seeds = { first = 18446744073709551615, count = 2 } | run.seeds | overflows
+"#;
+    for line in cases.trim().lines() {
+        let cols: Vec<String> = line.split(" | ").map(|c| c.replace("\\n", "\n")).collect();
+        let [from, to, field, reason]: [String; 4] = cols.try_into().expect(line);
         // Parsing accepts the shape; the one check rejects the setting.
+        let text = BASE.replace(&from, &to);
+        assert_ne!(text, BASE, "{field}: the case changes nothing");
         let cfg = ExperimentConfig::from_toml_str(&text, "case").unwrap();
         let err = Experiment::new(cfg).unwrap_err().to_string();
         assert!(
-            err.contains(field) && err.contains(reason),
+            err.contains(&field) && err.contains(&reason),
             "{field}: {err}"
         );
     }

@@ -10,12 +10,9 @@ use std::time::{Duration, Instant};
 
 use latedecay::io::write_matrix;
 
-#[macro_use]
-mod common;
+use crate::common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_latedecay"))
-}
+use crate::common::bin;
 
 fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().expect("binary runs");
@@ -35,11 +32,7 @@ name = "fault test"
 model = "diagonal"
 [data]
 {data}
-[sgd]
-batch_size = 1
-label_noise_sigma = 1.0
-schedule = {{ kind = "step_decay", lr = 0.02, lr_after = 0.002, decay_step = 2000 }}
-[run]
+{sgd}[run]
 seeds = {{ first = 1, count = {count} }}
 steps_after_decay = {steps_after}
 record = {{ kind = "every", every = 500 }}
@@ -47,16 +40,30 @@ record = {{ kind = "every", every = 500 }}
 decay_steps = [0, 2000, 8000]
 lrs = [0.01, 0.02]
 steps_after_decay = {steps_after}
-"#
+"#,
+        sgd = common::sgd_toml(1.0, 0.02, 0.002, 2000)
     )
 }
 
 const SYNTHETIC: &str = "source = \"synthetic\"\nn = 8\nd = 20\nnormalize_columns = true";
 
-fn sweep(cfg: &Path, out: &Path) -> Command {
-    let mut c = bin();
-    c.args(["sweep", "--config"]).arg(cfg).arg("--out").arg(out);
-    c
+use crate::common::sweep_cmd as sweep;
+
+/// [`sweep`] in the background, its output discarded.
+fn spawn_sweep(cfg: &Path, out: &Path) -> std::process::Child {
+    sweep(cfg, out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Polls `done` every 5 ms for at most `secs` seconds.
+fn wait_for(secs: u64, mut done: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !done() && t0.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 fn lines(path: &Path) -> usize {
@@ -67,9 +74,7 @@ fn lines(path: &Path) -> usize {
 
 #[test]
 fn corrupted_repeated_and_refused_results_are_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, config(3, 500, SYNTHETIC)).unwrap();
+    let (dir, cfg) = common::config_file(&config(3, 500, SYNTHETIC));
     let out = dir.path().join("out");
     assert!(run(&mut sweep(&cfg, &out)).0);
     let log = out.join("results.jsonl");
@@ -132,11 +137,9 @@ fn a_changed_data_file_is_named_and_relative_paths_follow_the_config() {
 
 #[test]
 fn diverged_units_are_marked_counted_and_resumable() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.toml");
     // η₁ = 0.3 diverges within ten steps on this instance; η₂ does not.
     let text = config(3, 500, SYNTHETIC).replace("lrs = [0.01, 0.02]", "lrs = [0.3, 0.02]");
-    std::fs::write(&cfg, &text).unwrap();
+    let (dir, cfg) = common::config_file(&text);
     let out = dir.path().join("out");
     let (ok, stdout, err) = run(&mut sweep(&cfg, &out));
     assert!(!ok);
@@ -218,22 +221,13 @@ mod slow {
 
     #[test]
     fn sigkill_mid_sweep_then_resume_gives_the_clean_result() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("c.toml");
-        std::fs::write(&cfg, config(40, 400_000, SYNTHETIC)).unwrap();
+        let (dir, cfg) = common::config_file(&config(40, 400_000, SYNTHETIC));
         let clean = dir.path().join("clean");
         assert!(run(sweep(&cfg, &clean).arg("--threads").arg("2")).0);
         let killed = dir.path().join("killed");
-        let mut child = sweep(&cfg, &killed)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_sweep(&cfg, &killed);
         let log = killed.join("results.jsonl");
-        let t0 = Instant::now();
-        while lines(&log) < 3 && t0.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for(60, || lines(&log) >= 3);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let kept = lines(&log);
@@ -254,19 +248,10 @@ mod slow {
 
     #[test]
     fn concurrent_writers_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("c.toml");
-        std::fs::write(&cfg, config(40, 400_000, SYNTHETIC)).unwrap();
+        let (dir, cfg) = common::config_file(&config(40, 400_000, SYNTHETIC));
         let out = dir.path().join("out");
-        let mut first = sweep(&cfg, &out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t0 = Instant::now();
-        while !out.join(".lock").exists() && t0.elapsed() < Duration::from_secs(30) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let mut first = spawn_sweep(&cfg, &out);
+        wait_for(30, || out.join(".lock").exists());
         std::thread::sleep(Duration::from_millis(200));
         let (ok, _, err) = run(sweep(&cfg, &out).arg("--resume"));
         first.kill().unwrap();

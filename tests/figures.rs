@@ -6,8 +6,7 @@
 //! deterministic check of a trend that the theory predicts (proofs/figures.md);
 //! the margins are wide compared with the measured values (quoted inline).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,25 +3,33 @@
 //! Derivations and thresholds: proofs/slow_flow.md.
 
 use latedecay::dynamics::flow::{
-    label_noise_flow, label_noise_flow_generic, time_to_reach, FlowSettings,
+    label_noise_flow, label_noise_flow_generic, time_to_reach, FlowSettings, FlowTrajectory,
 };
 use latedecay::dynamics::sgd::{run_sgd, RecordPlan, SgdState};
 use latedecay::linalg::distance;
 use latedecay::manifold::{min_norm_interpolant, project_onto_manifold};
 use latedecay::model::diagonal::flip_distance;
-use latedecay::model::{Diagonal, Linear, ModelKind, Problem};
+use latedecay::model::{Diagonal, Linear, ModelKind, Problem, TraceGradient};
 use latedecay::noise::Sampling;
 use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use latedecay::stats::linear_fit;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn diagonal_problem(n: usize, d: usize, seed: u64) -> Problem<f64, Diagonal> {
     let data = common::seeded_design(n, d, seed, true);
     Problem::new(Diagonal::new(d), data)
+}
+
+/// The slow flow of label noise σ = 1, B = 1 from `theta0`, at `taus`.
+fn unit_flow<M: TraceGradient<f64>>(
+    problem: &Problem<f64, M>,
+    theta0: &[f64],
+    taus: &[f64],
+) -> FlowTrajectory<f64> {
+    label_noise_flow(problem, theta0, &FlowSettings::label_noise(1.0, 1), taus).unwrap()
 }
 
 #[test]
@@ -32,13 +40,7 @@ fn linear_flow_is_zero() {
     let start = project_onto_manifold(&problem, &theta0, 1e-13, 50)
         .unwrap()
         .theta;
-    let traj = label_noise_flow(
-        &problem,
-        &start,
-        &FlowSettings::label_noise(1.0, 1),
-        &[0.0, 1.0, 10.0],
-    )
-    .unwrap();
+    let traj = unit_flow(&problem, &start, &[0.0, 1.0, 10.0]);
     for th in &traj.thetas {
         assert!(distance(th, &start) < 1e-12, "linear flow moved");
     }
@@ -65,8 +67,7 @@ fn diagonal_flow_decreases_norm_and_reaches_min_norm() {
     assert!(mn.certificate_ok);
     let init = signed_init(&mn.beta, 1.0);
     let taus: Vec<f64> = (0..=40).map(|k| k as f64 * 10.0).collect();
-    let traj =
-        label_noise_flow(&problem, &init, &FlowSettings::label_noise(1.0, 1), &taus).unwrap();
+    let traj = unit_flow(&problem, &init, &taus);
     for w in traj.norms.windows(2) {
         assert!(w[1] <= w[0] + 1e-12, "norm increased: {} -> {}", w[0], w[1]);
     }
@@ -91,13 +92,7 @@ fn diagonal_flow_from_wrong_orthant_stops_at_sign_constrained_minimum() {
     let mn = min_norm_interpolant(ModelKind::Diagonal, &problem.data).unwrap();
     assert!(mn.beta.iter().any(|b| *b < -1e-3));
     let init = Diagonal::new(10).uniform_init::<f64>(1.0, ());
-    let traj = label_noise_flow(
-        &problem,
-        &init,
-        &FlowSettings::label_noise(1.0, 1),
-        &[0.0, 300.0, 600.0],
-    )
-    .unwrap();
+    let traj = unit_flow(&problem, &init, &[0.0, 300.0, 600.0]);
     let beta_end: Vec<f64> = (0..10)
         .map(|j| traj.last()[j] * traj.last()[10 + j])
         .collect();
@@ -111,13 +106,27 @@ fn diagonal_flow_from_wrong_orthant_stops_at_sign_constrained_minimum() {
     );
 }
 
-#[test]
-fn generic_rk4_flow_matches_dopri5_in_f64_and_mpfr() {
+/// The small flow of the precision comparisons (n = 3, d = 6, u = v = 1,
+/// σ = 0.7, B = 2) and its f64 Dopri5 reference at `taus`.
+fn small_flow(
+    taus: &[f64],
+) -> (
+    Problem<f64, Diagonal>,
+    Vec<f64>,
+    FlowSettings,
+    FlowTrajectory<f64>,
+) {
     let problem = diagonal_problem(3, 6, 5);
     let init = Diagonal::new(6).uniform_init::<f64>(1.0, ());
     let settings = FlowSettings::label_noise(0.7, 2);
+    let reference = label_noise_flow(&problem, &init, &settings, taus).unwrap();
+    (problem, init, settings, reference)
+}
+
+#[test]
+fn generic_rk4_flow_matches_dopri5_in_f64_and_mpfr() {
     let taus = [0.0, 0.5, 2.0];
-    let reference = label_noise_flow(&problem, &init, &settings, &taus).unwrap();
+    let (problem, init, settings, reference) = small_flow(&taus);
     let rk4 = label_noise_flow_generic(&problem, &init, &settings, &taus, 1e-2).unwrap();
     let mpfr_problem = Problem::new(Diagonal::new(6), problem.data.convert::<Mpfr>(128));
     let init_mp: Vec<Mpfr> = init.iter().map(|v| Mpfr::from_f64(*v, 128)).collect();
@@ -240,13 +249,7 @@ fn c6_projected_sgd_tracks_slow_flow_at_rate_eta() {
         .theta;
     let tau = 1.0;
     let etas = [0.02, 0.01, 0.005, 0.0025, 0.00125];
-    let good = label_noise_flow(
-        &problem,
-        &start,
-        &FlowSettings::label_noise(1.0, 1),
-        &[0.0, tau],
-    )
-    .unwrap();
+    let good = unit_flow(&problem, &start, &[0.0, tau]);
     let mut wrong_settings = FlowSettings::label_noise(1.0, 1);
     wrong_settings.drift_constant = 0.5;
     let wrong = label_noise_flow(&problem, &start, &wrong_settings, &[0.0, tau]).unwrap();
@@ -290,11 +293,8 @@ fn c6_projected_sgd_tracks_slow_flow_at_rate_eta() {
 fn high_precision_flow_converges_in_mpfr() {
     use latedecay::dynamics::flow::label_noise_flow_gbs;
     use latedecay::dynamics::gradient_flow::GradientFlowSettings;
-    let problem = diagonal_problem(3, 6, 5);
-    let init = Diagonal::new(6).uniform_init::<f64>(1.0, ());
-    let settings = FlowSettings::label_noise(0.7, 2);
     let taus = [0.0, 0.5, 1.0];
-    let reference = label_noise_flow(&problem, &init, &settings, &taus).unwrap();
+    let (problem, init, settings, reference) = small_flow(&taus);
     let pm = Problem::new(Diagonal::new(6), problem.data.convert::<Mpfr>(256));
     let init_mp: Vec<Mpfr> = init.iter().map(|v| Mpfr::from_f64(*v, 256)).collect();
     let mut gbs = GradientFlowSettings::for_precision::<Mpfr>(256);

@@ -11,8 +11,7 @@ use latedecay::data::digits::{
 use latedecay::data::{DataConfig, Dataset};
 use latedecay::experiment::{run_experiment, Experiment, ExperimentConfig};
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn write(dir: &std::path::Path, name: &str, rows: &[Vec<f64>]) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -50,16 +49,37 @@ source = "csv"
 {data}
 [mlp]
 width = {width}
-[sgd]
-batch_size = 1
-label_noise_sigma = 0.3
-schedule = {{ kind = "step_decay", lr = 0.05, lr_after = 0.005, decay_step = 2000 }}
-[run]
+{sgd}[run]
 seeds = [1, 2]
 steps_after_decay = 500
 record = {{ kind = "final_only" }}
-"#
+"#,
+        sgd = common::sgd_toml(0.3, 0.05, 0.005, 2000)
     )
+}
+
+/// X.csv and y.csv of `design(n, d, 0)` in `dir`: (the rows of X, the paths).
+fn write_train(
+    dir: &std::path::Path,
+    n: usize,
+    d: usize,
+) -> (Vec<Vec<f64>>, std::path::PathBuf, std::path::PathBuf) {
+    let (x, y) = design(n, d, 0);
+    let (px, py) = (write(dir, "X.csv", &x), write(dir, "y.csv", &y));
+    (x, px, py)
+}
+
+/// [`write_train`] and tX.csv, ty.csv of the test design `(n, d, offset)`:
+/// (the four paths, the test targets).
+fn write_train_test(
+    dir: &std::path::Path,
+    (n, d): (usize, usize),
+    test: (usize, usize, usize),
+) -> ([std::path::PathBuf; 4], Vec<Vec<f64>>) {
+    let (_, px, py) = write_train(dir, n, d);
+    let (tx, ty) = design(test.0, test.1, test.2);
+    let paths = [px, py, write(dir, "tX.csv", &tx), write(dir, "ty.csv", &ty)];
+    (paths, ty)
 }
 
 fn check_err(text: &str, needles: &[&str]) {
@@ -75,12 +95,7 @@ fn check_err(text: &str, needles: &[&str]) {
 #[test]
 fn test_x_and_test_y_give_the_heldout_loss_and_classification_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, y) = design(20, 4, 0);
-    let (tx, ty) = design(50, 4, 1000);
-    let px = write(dir.path(), "X.csv", &x);
-    let py = write(dir.path(), "y.csv", &y);
-    write(dir.path(), "tX.csv", &tx);
-    write(dir.path(), "ty.csv", &ty);
+    let ([px, py, _, _], _) = write_train_test(dir.path(), (20, 4), (50, 4, 1000));
     let cfg_path = dir.path().join("c.toml");
     // relative paths resolve against the config's directory
     std::fs::write(
@@ -128,9 +143,7 @@ fn test_x_and_test_y_give_the_heldout_loss_and_classification_error() {
 #[test]
 fn test_fraction_splits_by_seed() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, y) = design(40, 3, 0);
-    let px = write(dir.path(), "X.csv", &x);
-    let py = write(dir.path(), "y.csv", &y);
+    let (x, px, py) = write_train(dir.path(), 40, 3);
     let load = |seed: u64| {
         let text = mlp_csv_config(
             &format!("x = {px:?}\ny = {py:?}\ntest_fraction = 0.25\nsplit_seed = {seed}"),
@@ -165,12 +178,7 @@ fn test_fraction_splits_by_seed() {
 #[test]
 fn heldout_errors_name_file_and_field() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, y) = design(10, 4, 0);
-    let (tx, ty) = design(6, 3, 0);
-    let px = write(dir.path(), "X.csv", &x);
-    let py = write(dir.path(), "y.csv", &y);
-    let ptx = write(dir.path(), "tX.csv", &tx);
-    let pty = write(dir.path(), "ty.csv", &ty);
+    let ([px, py, ptx, pty], ty) = write_train_test(dir.path(), (10, 4), (6, 3, 0));
     let pty_short = write(dir.path(), "ty5.csv", &ty[..5]);
     let c = |extra: &str| mlp_csv_config(&format!("x = {px:?}\ny = {py:?}\n{extra}"), 8);
     // column count differs from x
@@ -217,9 +225,7 @@ fn heldout_errors_name_file_and_field() {
 #[test]
 fn interpolation_check_counts_parameters_or_features() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, y) = design(30, 4, 0);
-    let px = write(dir.path(), "X.csv", &x);
-    let py = write(dir.path(), "y.csv", &y);
+    let (_, px, py) = write_train(dir.path(), 30, 4);
     let data = format!("x = {px:?}\ny = {py:?}");
     // width 5: D = 5·4 + 5 = 25 ≤ n = 30 → refused, naming parameters
     check_err(

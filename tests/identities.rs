@@ -11,8 +11,7 @@ use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn dataset(n: usize, d: usize, seed: u64) -> Dataset<f64> {
     common::seeded_design(n, d, seed, false)

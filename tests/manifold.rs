@@ -12,8 +12,7 @@ use latedecay::model::diagonal::flip_distance;
 use latedecay::model::{Diagonal, Linear, ModelKind, Problem};
 use latedecay::scalar::{Mpfr, Real};
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn dataset(n: usize, d: usize, seed: u64, normalize: bool) -> Dataset<f64> {
     common::seeded_design(n, d, seed, normalize)

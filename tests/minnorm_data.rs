@@ -7,20 +7,16 @@
 //! ‖θ_mn‖ may be printed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use latedecay::data::{CsvConfig, DataConfig, Dataset};
 use latedecay::manifold::min_norm_interpolant;
 use latedecay::model::ModelKind;
 use latedecay::scalar::Mpfr;
-use rand::rngs::StdRng;
-use rand::RngExt;
-use rand::SeedableRng;
-use rand_distr::StandardNormal;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_latedecay"))
-}
+use crate::common;
+
+use crate::common::bin;
 
 /// Row-major values written with 17 significant digits (`{:.16e}`).
 fn write_17_digits(path: &Path, cols: usize, values: &[f64]) {
@@ -36,18 +32,12 @@ fn write_17_digits(path: &Path, cols: usize, values: &[f64]) {
 /// Seeded Gaussian design X (n × d, N(0, 1/n) entries), 3-sparse β* with
 /// entries 1, −0.7, 1.3, y = Xβ* in f64, all written with 17 digits.
 fn gaussian_17_digit_files(dir: &Path, seed: u64, n: usize, d: usize) -> (PathBuf, PathBuf) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let scale = 1.0 / (n as f64).sqrt();
-    let x: Vec<f64> = (0..n * d)
-        .map(|_| scale * rng.sample::<f64, _>(StandardNormal))
-        .collect();
+    let x = common::gaussian_matrix(seed, n, d);
     let mut beta = vec![0.0; d];
     beta[3] = 1.0;
     beta[17] = -0.7;
     beta[41] = 1.3;
-    let y: Vec<f64> = (0..n)
-        .map(|i| (0..d).map(|j| x[i * d + j] * beta[j]).sum())
-        .collect();
+    let y = common::mat_vec(&x, n, d, &beta);
     let (xp, yp) = (dir.join("X.csv"), dir.join("y.csv"));
     write_17_digits(&xp, d, &x);
     write_17_digits(&yp, 1, &y);
@@ -356,10 +346,8 @@ fn exact_optimum_matches_brute_force_over_all_bases() {
 /// n = 4, d = 9, β* = (1, −0.5) on columns 1 and 6, 17 digits.
 fn gaussian_17_digit_files_small(dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
     let (n, d) = (4usize, 9usize);
-    let mut rng = StdRng::seed_from_u64(seed);
-    let x: Vec<f64> = (0..n * d)
-        .map(|_| 0.5 * rng.sample::<f64, _>(StandardNormal))
-        .collect();
+    // N(0, 1/4) entries: 0.5 × a standard normal.
+    let x = common::gaussian_matrix(seed, n, d);
     let y: Vec<f64> = (0..n).map(|i| x[i * d + 1] - 0.5 * x[i * d + 6]).collect();
     let (xp, yp) = (
         dir.join(format!("Xs{seed}.csv")),

@@ -19,9 +19,8 @@ use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use proptest::prelude::*;
 
-#[macro_use]
-mod common;
-use common::{check_model_derivatives, max_rel_err};
+use crate::common;
+use crate::common::{check_model_derivatives, max_rel_err};
 
 fn task<R: Real>(n: usize, d: usize, seed: u64, ctx: R::Ctx) -> Problem<R, Mlp> {
     task_with(n, d, seed, Activation::Tanh, ctx)
@@ -272,7 +271,7 @@ fn sgd_fits_the_teacher_task() {
 // ---------------------------------------------------------------------------
 // The Mlp as a configured model: `model = "mlp"` with `[mlp]`.
 
-use latedecay::claims::{default_registry, Mode, Protocol, Verdict, VerifyContext};
+use latedecay::claims::Verdict;
 use latedecay::experiment::{
     run_experiment, run_sweep, Experiment, ExperimentConfig, SweepOptions,
 };
@@ -291,15 +290,12 @@ ground_truth = {{ kind = "sparse", nonzeros = 2, value = 1.0 }}
 [mlp]
 width = 4
 {extra_mlp}
-[sgd]
-batch_size = 1
-label_noise_sigma = 0.5
-schedule = {{ kind = "step_decay", lr = 0.05, lr_after = 0.005, decay_step = 300 }}
-[run]
+{sgd}[run]
 seeds = [1, 2]
 {steps}
 record = {{ kind = "every", every = 100 }}
-"#
+"#,
+        sgd = common::sgd_toml(0.5, 0.05, 0.005, 300)
     )
 }
 
@@ -422,10 +418,7 @@ fn mlp_config_errors_name_the_field() {
 #[test]
 fn verify_config_on_the_mlp_is_not_applicable_with_reasons() {
     let cfg = parse(&mlp_config("", 53, "steps_after_decay = 10"));
-    let mut registry = default_registry();
-    registry.retain_ids(&["C1", "C2", "C3", "C4", "C8", "C9", "C10"]);
-    let protocol = Protocol::from_config(&cfg, Mode::Quick).unwrap();
-    let report = registry.verify_with(&VerifyContext::with_protocol(Mode::Quick, protocol));
+    let report = common::verify_quick(&cfg, &["C1", "C2", "C3", "C4", "C8", "C9", "C10"]);
     for id in ["C1", "C2", "C3", "C4", "C8", "C9", "C10"] {
         let row = report.row(id).unwrap();
         assert_eq!(
@@ -441,17 +434,7 @@ fn verify_config_on_the_mlp_is_not_applicable_with_reasons() {
     let text = mlp_config("", 53, "steps_after_decay = 10")
         + "[claims]\nseeds = [1, 2, 3]\ndecay_steps = [0, 100, 200, 400]\nsteps_after_decay = 50\n";
     let cfg = parse(&text);
-    let mut registry = default_registry();
-    registry.retain_ids(&["C1"]);
-    let protocol = Protocol::from_config(&cfg, Mode::Quick).unwrap();
-    let report = registry.verify_with(&VerifyContext::with_protocol(Mode::Quick, protocol));
-    let row = report.row("C1").unwrap();
-    assert!(
-        matches!(row.verdict, Verdict::Pass | Verdict::Fail),
-        "{:?}: {}",
-        row.verdict,
-        row.evidence
-    );
+    common::measured_row(&common::verify_quick(&cfg, &["C1"]), "C1");
 }
 
 /// An Mlp sweep resumes: its NaN fields (distances, classification error)

@@ -14,9 +14,8 @@ use latedecay::model::{
 use latedecay::scalar::{Mpfr, Real};
 use proptest::prelude::*;
 
-#[macro_use]
-mod common;
-use common::{check_model_derivatives, max_rel_err};
+use crate::common;
+use crate::common::{check_model_derivatives, max_rel_err};
 
 fn data<R: Real>(n: usize, d: usize, seed: u64, normalize: bool, ctx: R::Ctx) -> Dataset<R> {
     common::seeded_design(n, d, seed, normalize).convert::<R>(ctx)

@@ -17,8 +17,7 @@ use latedecay::noise::Sampling;
 use latedecay::scalar::{vec_from_f64, Mpfr, Real};
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 const BITS: u32 = 256;
 

@@ -15,8 +15,7 @@ use latedecay::noise::{BatchNoise, Sampling};
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn problem<R: Real>(ctx: R::Ctx) -> Problem<R, Diagonal> {
     let data = common::normalized_design(10, 30).convert::<R>(ctx);
@@ -279,7 +278,7 @@ fn init_with_u_v_scales_and_from_file() {
 /// only that the claim runs).
 #[test]
 fn verify_config_runs_with_noise_models() {
-    use latedecay::claims::{default_registry, Mode, Protocol, Verdict, VerifyContext};
+    use latedecay::claims::Verdict;
     for noise in [
         "noise = { kind = \"isotropic\", matched_sigma = 1.0 }",
         "noise = { kind = \"lngd\", sigma = 1.0 }",
@@ -287,16 +286,8 @@ fn verify_config_runs_with_noise_models() {
         let text = BASE.replace("NOISE", noise)
             + "[claims]\ndecay_steps = [0, 1000, 2000, 4000]\nseeds = [1, 2, 3, 4]\nsteps_after_decay = 1000\n";
         let c = ExperimentConfig::from_toml_str(&text, "t").unwrap();
-        let mut registry = default_registry();
-        registry.retain_ids(&["C1", "C10"]);
-        let protocol = Protocol::from_config(&c, Mode::Quick).unwrap();
-        let r = registry.verify_with(&VerifyContext::with_protocol(Mode::Quick, protocol));
-        let c1 = r.row("C1").unwrap();
-        assert!(
-            matches!(c1.verdict, Verdict::Pass | Verdict::Fail),
-            "{}",
-            r.to_table()
-        );
+        let r = common::verify_quick(&c, &["C1", "C10"]);
+        common::measured_row(&r, "C1");
         assert_eq!(
             r.row("C10").unwrap().verdict,
             Verdict::NotApplicable,

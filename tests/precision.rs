@@ -2,8 +2,7 @@
 //! and f64), the exact identities of C10 (proofs/identities.md), and the f64 vs
 //! MPFR trajectory divergence behind F7.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use latedecay::data::Dataset;
 use latedecay::dynamics::flow::{label_noise_drift, FlowSettings};
@@ -229,26 +228,24 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
     use latedecay::compare::{divergence_curve, write_divergence_csv};
     let data = common::seeded_design(8, 20, 3, true);
     let theta0 = vec![1.0; 40];
-    let mut curves = Vec::new();
-    for lr in [0.005, 0.05] {
+    // Label-noise SGD (B = 1, σ = 1, seed 1) at constant `lr`, recorded every
+    // 1000 steps, with the f64 accuracy `threshold`.
+    let sgd_curve = |lr: f64, steps: u64, threshold: f64| {
         let method = common::sgd(
             1,
             1.0,
             Sampling::WithReplacement,
             Schedule::constant(lr).unwrap(),
         );
-        let c = divergence_curve(
-            Diagonal::new(20),
-            &data,
-            &method,
-            &theta0,
-            1,
-            20_000,
-            1000,
-            BITS,
-            1e-3,
+        let model = Diagonal::new(20);
+        divergence_curve(
+            model, &data, &method, &theta0, 1, steps, 1000, BITS, threshold,
         )
-        .unwrap();
+        .unwrap()
+    };
+    let mut curves = Vec::new();
+    for lr in [0.005, 0.05] {
+        let c = sgd_curve(lr, 20_000, 1e-3);
         let max = c.relative_distance.iter().cloned().fold(0.0, f64::max);
         eprintln!(
             "F7 lr {lr}: max relative distance {max:e}, horizon {:?}",
@@ -260,24 +257,7 @@ fn f7_f64_vs_mpfr_divergence_and_trusted_horizon() {
     }
     // Negative control: with a threshold below the f64 rounding level the
     // horizon must be detected at the first record where f64 has rounded.
-    let method = common::sgd(
-        1,
-        1.0,
-        Sampling::WithReplacement,
-        Schedule::constant(0.05).unwrap(),
-    );
-    let c = divergence_curve(
-        Diagonal::new(20),
-        &data,
-        &method,
-        &theta0,
-        1,
-        2000,
-        1000,
-        BITS,
-        1e-300,
-    )
-    .unwrap();
+    let c = sgd_curve(0.05, 2000, 1e-300);
     assert_eq!(c.trusted_horizon, Some(1000));
     // Large LR, chaotic: full-batch GD at the edge of stability (lr = 1, init
     // 0.5). The f64/MPFR distance starts at roundoff and grows exponentially;

@@ -3,8 +3,10 @@
 //! (no NaN columns), and sweeps refuse the setting, naming the field.
 
 use latedecay::experiment::{run_experiment, Experiment, ExperimentConfig};
-use std::process::Command;
 
+use crate::common;
+
+/// θ₀ is left to the default (u = v = 1).
 const CONFIG: &str = r#"
 name = "reference switch"
 model = "diagonal"
@@ -19,10 +21,6 @@ target_noise_sigma = 0.0
 seed = 3
 spectrum = { kind = "identity" }
 ground_truth = { kind = "sparse", nonzeros = 3, value = 1.0 }
-
-[init]
-kind = "uniform"
-scale = 1.0
 
 [sgd]
 batch_size = 1
@@ -85,17 +83,11 @@ fn run_says_the_reference_was_not_computed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("noref.toml");
     std::fs::write(&path, with_reference(false)).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_latedecay"))
-        .args(["--threads", "1", "run", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = common::run_ok(
+        common::bin()
+            .args(["--threads", "1", "run", "--config"])
+            .arg(&path),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("θ_mn not computed"), "{text}");
     assert!(
         !text.contains("NaN") && !text.contains("‖θ−θ_mn‖"),

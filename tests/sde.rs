@@ -12,8 +12,7 @@ use latedecay::model::{Diagonal, Linear, Problem};
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 #[test]
 fn coupled_brownian_paths_share_coarse_points_exactly() {
@@ -112,17 +111,22 @@ fn ou_problem() -> Problem<f64, Linear> {
     Problem::new(Linear::new(2), data)
 }
 
-/// Monte Carlo mean and variance of Θ₁(T) over `paths` seeds.
-fn ou_moments(scheme: Scheme, level: u32, paths: u64) -> (f64, f64) {
-    let problem = ou_problem();
-    let settings = SdeSettings {
-        kind: ContinuousModel::Sme1,
+/// The OU runs: B = 1, σ = 2, constant η = 0.25, `2^level` substeps a step.
+fn ou_settings(kind: ContinuousModel, scheme: Scheme, level: u32) -> SdeSettings {
+    SdeSettings {
+        kind,
         scheme,
         batch_size: 1,
         label_noise_sigma: 2.0,
         schedule: Schedule::constant(0.25).unwrap(),
         level,
-    };
+    }
+}
+
+/// Monte Carlo mean and variance of Θ₁(T) over `paths` seeds.
+fn ou_moments(scheme: Scheme, level: u32, paths: u64) -> (f64, f64) {
+    let problem = ou_problem();
+    let settings = ou_settings(ContinuousModel::Sme1, scheme, level);
     let xs: Vec<f64> = (0..paths)
         .map(|seed| {
             let run = solve_sde(&problem, &settings, &[1.0, 0.5], 4, seed, &[]).unwrap();
@@ -188,14 +192,7 @@ fn platen_scheme_has_smaller_bias_than_euler_maruyama() {
 fn gradient_flow_kind_is_deterministic_and_heun_is_second_order() {
     let problem = ou_problem();
     let run = |scheme, level| {
-        let s = SdeSettings {
-            kind: ContinuousModel::GradientFlow,
-            scheme,
-            batch_size: 1,
-            label_noise_sigma: 2.0,
-            schedule: Schedule::constant(0.25).unwrap(),
-            level,
-        };
+        let s = ou_settings(ContinuousModel::GradientFlow, scheme, level);
         solve_sde(&problem, &s, &[1.0, 0.0], 4, 0, &[])
             .unwrap()
             .theta[0]

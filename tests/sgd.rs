@@ -4,10 +4,11 @@
 //! and in proofs/statistics.md.
 #![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdError, SgdState, StopReason};
+use latedecay::dynamics::sgd::{RecordPlan, Sgd, SgdError, StopReason};
 use latedecay::experiment::config::{ExperimentConfig, Seeds};
 use latedecay::experiment::run_experiment;
 use latedecay::experiment::Experiment;
+use latedecay::linalg::distance;
 use latedecay::manifold::min_norm_interpolant;
 use latedecay::model::{Diagonal, Linear, ModelKind, Problem};
 use latedecay::noise::{BatchNoise, Sampling};
@@ -15,8 +16,7 @@ use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn reference_config(decay_step: u64, sigma: f64, seeds: u64) -> ExperimentConfig {
     let mut cfg = ExperimentConfig::default_late_decay();
@@ -141,17 +141,10 @@ fn divergence_stops_with_step_lr_and_hint() {
         Sampling::WithReplacement,
         Schedule::constant(0.5).unwrap(),
     );
-    let mut state = SgdState::new(vec![1.0f64; 60], 1, 10, &method);
+    let plan = RecordPlan::Every { every: 100 };
     let mut probe = StandardProbe::new(&problem, None);
-    let run = run_sgd(
-        &problem,
-        &method,
-        &mut state,
-        10_000,
-        RecordPlan::Every { every: 100 },
-        &mut probe,
-        |_| {},
-    );
+    let start = (vec![1.0; 60], 1);
+    let run = common::run_from(&problem, &method, start, 10_000, plan, &mut probe);
     let StopReason::Diverged(latedecay::dynamics::sgd::Divergence { step, lr, .. }) = &run.stop
     else {
         panic!("expected divergence, got {:?}", run.stop);
@@ -180,52 +173,20 @@ fn f64_and_mpfr_runs_follow_the_same_noise_path() {
     );
     let p64 = Problem::new(Diagonal::new(20), data.clone());
     let pm = Problem::new(Diagonal::new(20), data.convert::<Mpfr>(256));
-    let mut s64 = SgdState::new(vec![1.0f64; 40], 3, 8, &method);
-    let mut sm = SgdState::new(vec![Mpfr::from_f64(1.0, 256); 40], 3, 8, &method);
-    let r64 = run_sgd(
-        &p64,
-        &method,
-        &mut s64,
-        2000,
-        RecordPlan::FinalOnly,
-        &mut StandardProbe::new(&p64, None),
-        |_| {},
-    );
-    let rm = run_sgd(
-        &pm,
-        &method,
-        &mut sm,
-        2000,
-        RecordPlan::FinalOnly,
-        &mut StandardProbe::new(&pm, None),
-        |_| {},
-    );
-    let diff: f64 = r64
-        .theta
-        .iter()
-        .zip(&rm.theta)
-        .map(|(a, b)| (a - b.to_f64()).powi(2))
-        .sum::<f64>()
-        .sqrt();
+    let final_only = RecordPlan::FinalOnly;
+    let mut probe64 = StandardProbe::new(&p64, None);
+    let mut probe_m = StandardProbe::new(&pm, None);
+    let start = (vec![1.0; 40], 3);
+    let r64 = common::run_from(&p64, &method, start, 2000, final_only, &mut probe64);
+    let start_m = (vec![Mpfr::from_f64(1.0, 256); 40], 3);
+    let rm = common::run_from(&pm, &method, start_m, 2000, final_only, &mut probe_m);
+    let rm_f64: Vec<f64> = rm.theta.iter().map(|v| v.to_f64()).collect();
+    let diff = distance(&r64.theta, &rm_f64);
     assert!(diff < 1e-10, "f64 vs MPFR differ by {diff}");
     // A different seed gives a clearly different path (so the check has power).
-    let mut other = SgdState::new(vec![1.0f64; 40], 4, 8, &method);
-    let ro = run_sgd(
-        &p64,
-        &method,
-        &mut other,
-        2000,
-        RecordPlan::FinalOnly,
-        &mut StandardProbe::new(&p64, None),
-        |_| {},
-    );
-    let diff_seed: f64 = r64
-        .theta
-        .iter()
-        .zip(&ro.theta)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        .sqrt();
+    let start = (vec![1.0; 40], 4);
+    let ro = common::run_from(&p64, &method, start, 2000, final_only, &mut probe64);
+    let diff_seed = distance(&r64.theta, &ro.theta);
     assert!(diff_seed > 1e-3);
 }
 
@@ -240,17 +201,10 @@ fn records_carry_times_and_distances() {
         Sampling::WithReplacement,
         Schedule::step_decay(0.02, 0.002, 500).unwrap(),
     );
-    let mut state = SgdState::new(vec![1.0f64; 40], 9, 8, &method);
     let mut probe = StandardProbe::new(&problem, Some(&mn.theta));
-    let run = run_sgd(
-        &problem,
-        &method,
-        &mut state,
-        1000,
-        RecordPlan::Every { every: 250 },
-        &mut probe,
-        |_| {},
-    );
+    let plan = RecordPlan::Every { every: 250 };
+    let start = (vec![1.0f64; 40], 9);
+    let run = common::run_from(&problem, &method, start, 1000, plan, &mut probe);
     let steps: Vec<u64> = run.records.iter().map(|r| r.step).collect();
     assert_eq!(steps, vec![0, 250, 500, 750, 1000]);
     let last = run.records.last().unwrap();
@@ -275,60 +229,41 @@ fn linear_sgd_solves_least_squares_with_minibatches() {
     let data = common::design(5, 12);
     let problem = Problem::new(Linear::new(12), data);
     let method = common::sgd(3, 0.0, Sampling::Shuffle, Schedule::constant(0.02).unwrap());
-    let mut state = SgdState::new(vec![0.0f64; 12], 1, 5, &method);
-    let run = run_sgd(
-        &problem,
-        &method,
-        &mut state,
-        20_000,
-        RecordPlan::FinalOnly,
-        &mut StandardProbe::new(&problem, None),
-        |_| {},
-    );
+    let mut probe = StandardProbe::new(&problem, None);
+    let final_only = RecordPlan::FinalOnly;
+    let start = (vec![0.0; 12], 1);
+    let run = common::run_from(&problem, &method, start, 20_000, final_only, &mut probe);
     assert!(run.records.last().unwrap().residual_norm < 1e-8);
     // From θ₀ = 0 the limit is X⁺y.
     let mn = min_norm_interpolant(ModelKind::Linear, &problem.data).unwrap();
-    let d: f64 = run
-        .theta
-        .iter()
-        .zip(&mn.theta)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        .sqrt();
+    let d = distance(&run.theta, &mn.theta);
     assert!(d < 1e-8, "distance to X⁺y: {d}");
 }
 
 #[test]
 fn invalid_sgd_settings_are_named() {
-    let bad = common::sgd(
+    let zero_batch = common::sgd(
         0,
         1.0,
         Sampling::WithReplacement,
         Schedule::constant(0.1).unwrap(),
     );
-    assert!(bad
-        .validate(10)
-        .unwrap_err()
-        .to_string()
-        .contains("batch_size = 0"));
-    let bad = Sgd {
+    let negative_sigma = Sgd {
         batch_size: 1,
         label_noise_sigma: -2.0,
-        ..bad
+        ..zero_batch.clone()
     };
-    assert!(bad
-        .validate(10)
-        .unwrap_err()
-        .to_string()
-        .contains("label_noise_sigma = -2"));
-    let bad = Sgd {
+    let nan_lr = Sgd {
         label_noise_sigma: 1.0,
         schedule: Schedule::Constant { lr: f64::NAN },
-        ..bad
+        ..negative_sigma.clone()
     };
-    assert!(bad
-        .validate(10)
-        .unwrap_err()
-        .to_string()
-        .contains("lr = NaN"));
+    for (bad, named) in [
+        (zero_batch, "batch_size = 0"),
+        (negative_sigma, "label_noise_sigma = -2"),
+        (nan_lr, "lr = NaN"),
+    ] {
+        let err = bad.validate(10).unwrap_err().to_string();
+        assert!(err.contains(named), "{named}: {err}");
+    }
 }

@@ -95,30 +95,22 @@ fn continue_alone(
     run_sgd(p, m, st, 100, RecordPlan::FinalOnly, probe, |_| {})
 }
 
-fn alone(case: Case) -> Vec<Bits> {
-    let p = problem(case.d);
-    let m = method(case);
-    let plan = RecordPlan::Every { every: case.every }.steps(STEPS);
-    let reference = vec![0.5; 2 * case.d];
-    let mut probe = StandardProbe::new(&p, Some(&reference));
-    states(&p, case)
-        .into_iter()
-        .map(|mut st| {
-            let run = run_sgd_recording(&p, &m, &mut st, STEPS, &plan, &mut probe, |_| {});
-            let more = continue_alone(&p, &m, &mut st, &mut probe);
-            bits(&run, &more)
-        })
-        .collect()
-}
-
-fn lockstep(case: Case) -> Vec<Bits> {
+/// Every seed of `case` for `STEPS` steps, in lockstep or each seed alone
+/// (the reference), then each 100 steps more alone from where it stopped.
+fn case_bits(case: Case, in_lockstep: bool) -> Vec<Bits> {
     let p = problem(case.d);
     let m = method(case);
     let plan = RecordPlan::Every { every: case.every }.steps(STEPS);
     let reference = vec![0.5; 2 * case.d];
     let mut probe = StandardProbe::new(&p, Some(&reference));
     let mut sts = states(&p, case);
-    let runs = run_sgd_lockstep(&p, &m, &mut sts, STEPS, &plan, &mut probe);
+    let runs: Vec<SgdRun<f64>> = if in_lockstep {
+        run_sgd_lockstep(&p, &m, &mut sts, STEPS, &plan, &mut probe)
+    } else {
+        sts.iter_mut()
+            .map(|st| run_sgd_recording(&p, &m, st, STEPS, &plan, &mut probe, |_| {}))
+            .collect()
+    };
     runs.iter()
         .zip(sts.iter_mut())
         .map(|(run, st)| {
@@ -151,7 +143,12 @@ fn cases() -> Vec<Case> {
 #[test]
 fn lockstep_seeds_match_each_seed_alone() {
     simd::set_dispatch(Some(Level::Scalar)).unwrap();
-    let reference: Vec<Vec<Bits>> = cases().into_iter().map(alone).collect();
+    // The reference on the global pool: each case runs on one thread whatever
+    // the pool (1 against 2 threads is checked on the detected level below).
+    let reference: Vec<Vec<Bits>> = cases()
+        .into_par_iter()
+        .map(|c| case_bits(c, false))
+        .collect();
     // The second seed diverges, the others complete.
     for (case, runs) in cases().iter().zip(&reference) {
         for (i, r) in runs.iter().enumerate() {
@@ -162,30 +159,21 @@ fn lockstep_seeds_match_each_seed_alone() {
             );
         }
     }
-    // The Scalar level runs the reference's own per-seed path (nothing to
-    // compare); thread-count independence is checked once, on the level the
-    // CPU picks by itself, to keep the suite's time in bounds.
-    for level in simd::available()
-        .into_iter()
-        .filter(|&l| l != Level::Scalar)
-    {
+    // Every vector level against the reference (the Scalar level runs its own
+    // per-seed path); thread-count independence is checked once, on the level
+    // the CPU picks by itself (1 and 2 threads; 2 on the others), to keep the
+    // suite's time in bounds.
+    for (level, threads) in common::vector_levels_and_threads() {
         simd::set_dispatch(Some(level)).unwrap();
-        let thread_counts: &[usize] = if level == simd::detected() {
-            &[1, 2]
-        } else {
-            &[1]
-        };
-        for &threads in thread_counts {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let got: Vec<Vec<Bits>> =
-                pool.install(|| cases().into_par_iter().map(lockstep).collect());
-            for ((case, a), b) in cases().iter().zip(&reference).zip(&got) {
-                for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                    assert!(x == y, "{level}, {threads} thread(s), seed {i} of {case:?}");
-                }
+        let got: Vec<Vec<Bits>> = common::on_threads(threads, || {
+            cases()
+                .into_par_iter()
+                .map(|c| case_bits(c, true))
+                .collect()
+        });
+        for ((case, a), b) in cases().iter().zip(&reference).zip(&got) {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(x == y, "{level}, {threads} thread(s), seed {i} of {case:?}");
             }
         }
     }

@@ -9,7 +9,7 @@
 #[macro_use]
 mod common;
 
-use latedecay::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState, StopReason};
+use latedecay::dynamics::sgd::{RecordPlan, Sgd, StopReason};
 use latedecay::model::mlp::{Activation, Mlp};
 use latedecay::model::{Diagonal, Linear, LinearInX, Model, Problem};
 use latedecay::noise::Sampling;
@@ -45,16 +45,8 @@ fn run_with<M: Model<f64>>(
         noise: Default::default(),
     };
     let theta0 = vec![1.0; problem.model.param_dim()];
-    let mut state = SgdState::new(theta0, 7, problem.n(), &method);
-    let out = run_sgd(
-        problem,
-        &method,
-        &mut state,
-        5000,
-        RecordPlan::Every { every: 250 },
-        &mut probe,
-        |_| {},
-    );
+    let plan = RecordPlan::Every { every: 250 };
+    let out = common::run_from(problem, &method, (theta0, 7), 5000, plan, &mut probe);
     // A diverged run would compare NaN bits and prove little.
     assert_eq!(out.stop, StopReason::Completed);
     (

@@ -13,8 +13,7 @@ use latedecay::noise::{rng_for, Sampling};
 use latedecay::scalar::{Mpfr, Real};
 use rand::RngExt;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn problem<R: Real>(n: usize, d: usize, seed: u64, ctx: R::Ctx) -> Problem<R, Diagonal> {
     let data = common::seeded_design(n, d, seed, true).convert::<R>(ctx);
@@ -290,23 +289,14 @@ fn stability_command_reports_every_point() {
         .map(|k| format!("{}", 0.5 + 0.001 * k as f64))
         .collect();
     std::fs::write(&theta, values.join("\n")).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_latedecay"))
-        .args([
-            "stability",
-            "--config",
-            "configs/no_label_noise.toml",
-            "--json",
-            "--theta",
-        ])
-        .arg(&theta)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stability = ["stability", "--config", "configs/no_label_noise.toml"];
+    let out = common::run_ok(
+        common::bin()
+            .args(stability)
+            .args(["--json", "--theta"])
+            .arg(&theta),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows = v.as_array().unwrap();
     assert_eq!(rows.len(), 3);
     for r in rows {
@@ -319,14 +309,9 @@ fn stability_command_reports_every_point() {
     let r0 = &rows[0];
     let norm = r0["norm"].as_f64().unwrap();
     assert_close!(r0["trace_g"].as_f64().unwrap(), norm * norm, rel = 1e-9);
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_latedecay"))
-        .args([
-            "stability",
-            "--config",
-            "configs/no_label_noise.toml",
-            "--theta",
-            "Cargo.toml",
-        ])
+    let bad = common::bin()
+        .args(stability)
+        .args(["--theta", "Cargo.toml"])
         .output()
         .unwrap();
     assert!(!bad.status.success());

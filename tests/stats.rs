@@ -6,8 +6,7 @@
 use latedecay::stats::*;
 use proptest::prelude::*;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 const ALTS: [Alternative; 3] = [
     Alternative::Less,
@@ -154,9 +153,7 @@ fn wilcoxon_ties_and_zeros_use_corrected_normal_approximation() {
     // scipy: wilcoxon(a, b, alternative=alt, method='asymptotic', correction=True,
     //                 zero_method='wilcox')
     //   two-sided 0.0784001157355714, less 0.9678651338153392, greater 0.0392000578677857 (r+ = 53)
-    let a = [
-        1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0,
-    ];
+    let a: Vec<f64> = (1..=12).map(f64::from).collect();
     let b = [0.0, 2.0, 1.0, 5.0, 3.0, 6.5, 5.0, 9.0, 7.0, 9.0, 8.0, 13.0];
     let want = [0.9678651338153392, 0.0392000578677857, 0.0784001157355714];
     for (alt, w) in ALTS.into_iter().zip(want) {

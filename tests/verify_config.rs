@@ -4,13 +4,11 @@
 //! C5–C7 run on their own fixed instances whatever the config, so these
 //! tests keep the rows that depend on the experiment.
 
-use latedecay::claims::registry::default_registry;
-use latedecay::claims::{Mode, Protocol, Verdict, VerifyContext, VerifyReport};
+use latedecay::claims::{Mode, Protocol, Verdict, VerifyReport};
 use latedecay::experiment::ExperimentConfig;
 use latedecay::io::write_matrix;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn config(data: &str, model: &str, sigma: f64) -> ExperimentConfig {
     let text = format!(
@@ -29,13 +27,6 @@ steps_after_decay = 40000
 "#
     );
     ExperimentConfig::from_toml_str(&text, "test").unwrap()
-}
-
-fn verify(cfg: &ExperimentConfig, ids: &[&str]) -> VerifyReport {
-    let mut registry = default_registry();
-    registry.retain_ids(ids);
-    let protocol = Protocol::from_config(cfg, Mode::Quick).unwrap();
-    registry.verify_with(&VerifyContext::with_protocol(Mode::Quick, protocol))
 }
 
 fn verdict(r: &VerifyReport, id: &str) -> Verdict {
@@ -58,7 +49,7 @@ fn t_max_scales_with_sigma_squared_and_claims_pass_at_sigma_0_7() {
     // The slow flow runs at speed σ²/(4B): τ needed ∝ 1/σ² (0.49⁻¹ = 2.04).
     let ratio = tau(&cfg07) / tau(&cfg1);
     assert_close!(ratio, 1.0 / 0.49, abs = 0.05, "τ ratio {ratio}");
-    let r = verify(&cfg07, &["C1", "C2", "C3"]);
+    let r = common::verify_quick(&cfg07, &["C1", "C2", "C3"]);
     for id in ["C1", "C2", "C3"] {
         assert_eq!(verdict(&r, id), Verdict::Pass, "{}", r.to_table());
     }
@@ -67,7 +58,7 @@ fn t_max_scales_with_sigma_squared_and_claims_pass_at_sigma_0_7() {
 #[test]
 fn linear_config_fails_c1_to_c3_through_the_same_interface() {
     let cfg = config(&format!("{SYNTHETIC}\nn = 40\nd = 100"), "linear", 1.0);
-    let r = verify(&cfg, &["C1", "C2", "C3", "C8"]);
+    let r = common::verify_quick(&cfg, &["C1", "C2", "C3", "C8"]);
     for id in ["C1", "C2", "C3"] {
         assert_eq!(verdict(&r, id), Verdict::Fail, "{}", r.to_table());
     }
@@ -89,7 +80,7 @@ fn claims_without_ground_truth_are_not_applicable_with_the_reason() {
         y.display().to_string()
     );
     let cfg = config(&csv, "diagonal", 1.0);
-    let r = verify(&cfg, &["C1", "C2", "C3", "C4", "C8"]);
+    let r = common::verify_quick(&cfg, &["C1", "C2", "C3", "C4", "C8"]);
     for id in ["C3", "C4", "C8"] {
         let row = r.row(id).unwrap();
         assert_eq!(row.verdict, Verdict::NotApplicable, "{}", r.to_table());
@@ -108,7 +99,7 @@ fn claims_without_ground_truth_are_not_applicable_with_the_reason() {
 fn sigma_zero_without_a_given_grid_is_not_applicable_and_a_given_grid_runs() {
     let data = format!("{SYNTHETIC}\nn = 8\nd = 20");
     let mut cfg = config(&data, "diagonal", 0.0);
-    let r = verify(&cfg, &["C1"]);
+    let r = common::verify_quick(&cfg, &["C1"]);
     let row = r.row("C1").unwrap();
     assert_eq!(row.verdict, Verdict::NotApplicable, "{}", r.to_table());
     assert!(row.evidence.contains("t_max"), "{}", row.evidence);
@@ -119,7 +110,7 @@ fn sigma_zero_without_a_given_grid_is_not_applicable_and_a_given_grid_runs() {
         steps_after_decay: Some(2000),
         ..Default::default()
     });
-    let r = verify(&cfg, &["C2"]);
+    let r = common::verify_quick(&cfg, &["C2"]);
     assert_eq!(verdict(&r, "C2"), Verdict::Fail, "{}", r.to_table());
 }
 
@@ -182,7 +173,7 @@ mod slow {
             ),
         ];
         for data in &instances {
-            let r = verify(
+            let r = common::verify_quick(
                 &config(data, "diagonal", 1.0),
                 &["C1", "C2", "C3", "C4", "C8"],
             );

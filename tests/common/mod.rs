@@ -42,6 +42,109 @@ schedule = { kind = "step_decay", lr = 0.02, lr_after = 0.002, decay_step = 2000
     };
 }
 
+/// What a bit-identity test compares with its generic-path reference
+/// (computed on `Level::Scalar`, which runs that path itself): every vector
+/// level on 2 threads, and on 1 thread as well on the level the CPU selects
+/// (the thread count only splits independent cases among the threads).
+pub fn vector_levels_and_threads() -> Vec<(latedecay::simd::Level, usize)> {
+    use latedecay::simd::{self, Level};
+    let mut runs = Vec::new();
+    for level in simd::available()
+        .into_iter()
+        .filter(|&l| l != Level::Scalar)
+    {
+        if level == simd::detected() {
+            runs.push((level, 1));
+        }
+        runs.push((level, 2));
+    }
+    runs
+}
+
+/// `work` on a rayon pool of `threads` threads.
+pub fn on_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(work)
+}
+
+/// The `latedecay` binary of this build.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_latedecay"))
+}
+
+/// A fresh temporary directory holding the config `c.toml` with `text`:
+/// (the directory, the config's path).
+pub fn config_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, text).unwrap();
+    (dir, cfg)
+}
+
+/// `latedecay sweep --config cfg --out out` (append flags: `--threads` is
+/// global, it may follow the subcommand).
+pub fn sweep_cmd(cfg: &std::path::Path, out: &std::path::Path) -> std::process::Command {
+    let mut c = bin();
+    c.args(["sweep", "--config"]).arg(cfg).arg("--out").arg(out);
+    c
+}
+
+/// Runs `cmd` and returns its stdout; a non-zero exit fails the test with
+/// both outputs.
+pub fn run_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().expect("binary runs");
+    assert!(
+        out.status.success(),
+        "command failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `verify --config` in quick mode: the claims `ids` on the protocol of `cfg`.
+pub fn verify_quick(
+    cfg: &latedecay::experiment::ExperimentConfig,
+    ids: &[&str],
+) -> latedecay::claims::VerifyReport {
+    use latedecay::claims::{default_registry, Mode, Protocol, VerifyContext};
+    let mut registry = default_registry();
+    registry.retain_ids(ids);
+    let protocol = Protocol::from_config(cfg, Mode::Quick).unwrap();
+    registry.verify_with(&VerifyContext::with_protocol(Mode::Quick, protocol))
+}
+
+/// The row `id` of `report`, which must have a measured verdict (PASS or
+/// FAIL: the claim ran; which one is not the point of the caller).
+pub fn measured_row<'a>(
+    report: &'a latedecay::claims::VerifyReport,
+    id: &str,
+) -> &'a latedecay::claims::ClaimRow {
+    use latedecay::claims::Verdict;
+    let row = report.row(id).unwrap();
+    assert!(
+        matches!(row.verdict, Verdict::Pass | Verdict::Fail),
+        "{id}: {:?}: {}\n{}",
+        row.verdict,
+        row.evidence,
+        report.to_table()
+    );
+    row
+}
+
+/// The `[sgd]` section of the small TOML experiments: B = 1, label noise
+/// `sigma`, η `lr` → `lr_after` at step `decay_step` (floats written with
+/// `{:?}`, so 1.0 stays a TOML float).
+pub fn sgd_toml(sigma: f64, lr: f64, lr_after: f64, decay_step: u64) -> String {
+    format!(
+        "[sgd]\nbatch_size = 1\nlabel_noise_sigma = {sigma:?}\nschedule = {{ kind = \"step_decay\", \
+         lr = {lr:?}, lr_after = {lr_after:?}, decay_step = {decay_step} }}\n"
+    )
+}
+
 /// |given − expected| ≤ tol (for `prop_assert!`; elsewhere [`assert_close!`]).
 pub fn close(given: f64, expected: f64, tol: f64) -> bool {
     (given - expected).abs() <= tol
@@ -204,6 +307,24 @@ pub fn seeded_design(
     .expect("valid synthetic design")
 }
 
+/// A row-major n × d matrix of i.i.d. N(0, 1/n) entries (columns of norm
+/// ≈ 1) from `StdRng` seeded with `seed`: the LP and θ_mn instances.
+pub fn gaussian_matrix(seed: u64, n: usize, d: usize) -> Vec<f64> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let scale = 1.0 / (n as f64).sqrt();
+    (0..n * d)
+        .map(|_| scale * rng.sample::<f64, _>(rand_distr::StandardNormal))
+        .collect()
+}
+
+/// Xβ for a row-major n × d matrix X.
+pub fn mat_vec(x: &[f64], n: usize, d: usize, beta: &[f64]) -> Vec<f64> {
+    (0..n)
+        .map(|i| (0..d).map(|j| x[i * d + j] * beta[j]).sum())
+        .collect()
+}
+
 /// [`seeded_design`] with the default data seed and raw columns.
 pub fn design(n: usize, d: usize) -> latedecay::data::Dataset<f64> {
     let seed = latedecay::data::SyntheticConfig::default().seed;
@@ -214,6 +335,20 @@ pub fn design(n: usize, d: usize) -> latedecay::data::Dataset<f64> {
 pub fn normalized_design(n: usize, d: usize) -> latedecay::data::Dataset<f64> {
     let seed = latedecay::data::SyntheticConfig::default().seed;
     seeded_design(n, d, seed, true)
+}
+
+/// `steps` steps of `method` from a fresh state, `start` = (θ₀, noise seed),
+/// recorded at `plan` by `probe`, without a progress callback.
+pub fn run_from<R: Real, M: Model<R>, P: latedecay::probe::Probe<R>>(
+    problem: &Problem<R, M>,
+    method: &latedecay::dynamics::sgd::Sgd,
+    (theta0, seed): (Vec<R>, u64),
+    steps: u64,
+    plan: latedecay::dynamics::sgd::RecordPlan,
+    probe: &mut P,
+) -> latedecay::dynamics::sgd::SgdRun<R> {
+    let mut state = latedecay::dynamics::sgd::SgdState::new(theta0, seed, problem.n(), method);
+    latedecay::dynamics::sgd::run_sgd(problem, method, &mut state, steps, plan, probe, |_| {})
 }
 
 /// Label-noise SGD (the default noise model) with batch size `batch_size`,

@@ -361,9 +361,8 @@ fn all_minors_well_conditioned(x: &[f64], d: usize) -> bool {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
         max_global_rejects: 1 << 20,
-        ..ProptestConfig::default()
+        ..common::prop_config(256)
     })]
 
     #[test]

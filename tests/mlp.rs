@@ -70,7 +70,7 @@ macro_rules! mlp_suite {
         mod $modname {
             use super::*;
             proptest! {
-                #![proptest_config(ProptestConfig::with_cases(24))]
+                #![proptest_config(common::prop_config(24))]
                 #[test]
                 fn mlp_derivatives(seed in 0u64..1000, coords in prop::collection::vec(-1.5f64..1.5, 15)) {
                     // d = 4, m = 3: D = 12 + 3 = 15.

@@ -64,7 +64,7 @@ macro_rules! model_suite {
         mod $modname {
             use super::*;
             proptest! {
-                #![proptest_config(ProptestConfig::with_cases(24))]
+                #![proptest_config(common::prop_config(24))]
                 #[test]
                 fn diagonal_derivatives(seed in 0u64..1000, coords in prop::collection::vec(-2.0f64..2.0, 12), normalize: bool) {
                     let d = 6;

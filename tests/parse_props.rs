@@ -9,6 +9,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use crate::common;
 use latedecay::data::{CsvConfig, DataConfig, Dataset};
 use latedecay::experiment::{Experiment, ExperimentConfig};
 use proptest::prelude::*;
@@ -276,7 +277,7 @@ fn csv_battery_never_panics_and_names_the_file() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..common::prop_config(256) })]
 
     /// A random value at a random key: no panic, and a rejection names the key
     /// or the TOML position.

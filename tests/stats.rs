@@ -659,7 +659,7 @@ fn in_unit(p: f64) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(common::prop_config(128))]
 
     #[test]
     fn p_values_lie_in_unit_interval((a, b) in pairs(3, 60)) {

@@ -8,6 +8,19 @@ use latedecay::model::{finite_difference_gradient, Model, Problem};
 use latedecay::scalar::Real;
 use proptest::prelude::*;
 
+/// The configuration of every property test: `cases` cases drawn from a
+/// fixed seed, so `cargo test` (and CI) sees the same inputs on every run and
+/// machine. `PROPTEST_RNG_SEED=N` explores other inputs; keep a failing case
+/// in the file's `.proptest-regressions` (as `tests/mlp.proptest-regressions`
+/// keeps the GELU case that exposed statrs' discontinuous erf).
+pub fn prop_config(cases: u32) -> ProptestConfig {
+    let mut config = ProptestConfig::with_cases(cases);
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(20_261_201);
+    }
+    config
+}
+
 /// A trend criterion of `metric` with the registered thresholds of C1–C4
 /// (ρ ≤ `TREND_MAX_RHO`, relative drop ≥ `TREND_MIN_RELATIVE_DECREASE`).
 pub fn registered_trend(

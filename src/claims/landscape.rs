@@ -237,6 +237,8 @@ impl PointMetrics {
         Self {
             test_loss,
             test_error,
+            // Summed in index order, not by linalg::norm's 8-lane order:
+            // C13's committed numbers were computed this way.
             norm: theta.iter().map(|x| x * x).sum::<f64>().sqrt(),
             trace_g: problem.trace_gn_generic(theta),
         }

@@ -260,22 +260,23 @@ fn closed_form<R: Real>(
     objective: Objective,
     warm: Option<&Interpolant<R>>,
 ) -> Result<Interpolant<R>, InterpolantError> {
-    if kind == ModelKind::Mlp {
-        return Err(InterpolantError::NoClosedForm("Mlp"));
-    }
+    // The model is checked before the data, so an Mlp is told it has no
+    // closed form whatever its data.
+    let diagonal = match kind {
+        ModelKind::Mlp => return Err(InterpolantError::NoClosedForm("Mlp")),
+        ModelKind::Linear => false,
+        ModelKind::Diagonal => true,
+    };
     data.require_overparameterized()?;
-    match (kind, warm) {
-        (ModelKind::Mlp, _) => Err(InterpolantError::NoClosedForm("Mlp")),
-        (ModelKind::Linear, Some(minnorm)) => Ok(minnorm.clone()),
-        (ModelKind::Linear, None) => linear_min_norm(data),
-        (ModelKind::Diagonal, _) => {
-            let weights = match objective {
-                Objective::Norm => vec![R::one(data.ctx()); data.d()],
-                Objective::Weighted => data.column_moments.clone(),
-            };
-            diagonal_weighted(data, &weights, objective, warm)
-        }
+    if !diagonal {
+        // Linear: θ_mn is also flattest (tr G is constant on Γ).
+        return warm.map_or_else(|| linear_min_norm(data), |minnorm| Ok(minnorm.clone()));
     }
+    let weights = match objective {
+        Objective::Norm => vec![R::one(data.ctx()); data.d()],
+        Objective::Weighted => data.column_moments.clone(),
+    };
+    diagonal_weighted(data, &weights, objective, warm)
 }
 
 /// Rounding constant γ_k = k·ε/(1 − k·ε) of a k-term sum in precision ε

@@ -596,7 +596,7 @@ where
 }
 
 /// f64 and MPFR runs of the same method, seed and θ₀, compared at checkpoints.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Lockstep {
     /// Checkpoints reached by both runs.
     pub steps: Vec<u64>,

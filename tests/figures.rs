@@ -262,21 +262,24 @@ fn f7_f64_vs_mpfr() {
     let gd = &data[2];
     assert!(gd.label.contains("full-batch"));
     let h = gd
-        .horizon
+        .horizon()
         .expect("f64 GD at the edge of stability must lose track");
     assert!((20..1000).contains(&h), "horizon {h}");
     for d in &data[..2] {
-        assert!(!d.diverged);
-        assert_eq!(d.steps_run, 4000);
-        assert_eq!(*d.steps.last().unwrap(), 4000);
+        assert!(d.run.divergence.is_none());
+        assert_eq!(d.run.steps_run, 4000);
+        assert_eq!(*d.run.steps.last().unwrap(), 4000);
         // f64 and MPFR differ (roundoff) but stay close: measured ~1e-16 at
         // step 1 and ~2e-15 at step 4000.
         assert!(
-            d.rel_diff.iter().all(|&v| v > 0.0 && v < 1e-10),
+            d.run
+                .relative_distance
+                .iter()
+                .all(|&v| v > 0.0 && v < 1e-10),
             "{:?}",
-            d.rel_diff
+            d.run.relative_distance
         );
-        assert_eq!(d.horizon, None);
+        assert_eq!(d.horizon(), None);
     }
     // Negative control: an absurdly strict threshold is crossed at once.
     let mut strict = p.clone();
@@ -284,7 +287,7 @@ fn f7_f64_vs_mpfr() {
     strict.lrs = vec![0.004];
     strict.full_batch = None;
     let s = precision_divergence(&strict).unwrap();
-    assert_eq!(s[0].horizon, Some(s[0].steps[0]));
+    assert_eq!(s[0].horizon(), Some(s[0].run.steps[0]));
     let dir = tempfile::tempdir().unwrap();
     let files = render_precision_divergence(&data, &dir.path().join("F7")).unwrap();
     check_files(&files);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::{with_ext, FigureError};
-use crate::compare::lockstep_divergence;
+use crate::compare::{lockstep_divergence, Lockstep};
 use crate::data::{Dataset, SyntheticConfig};
 use crate::dynamics::sgd::Sgd;
 use crate::experiment::run::initial_theta;
@@ -83,43 +83,57 @@ impl PrecisionParams {
     }
 }
 
-/// Divergence of one case (method and learning rate).
-#[derive(Debug, Clone, PartialEq)]
+/// Divergence of one case (method and learning rate): the lock-step f64 vs
+/// MPFR run and the threshold it is read against.
+#[derive(Debug, PartialEq)]
 pub struct PrecisionDivergence {
     /// Legend label (method, η).
     pub label: String,
     /// Learning rate.
     pub lr: f64,
-    /// Checkpoint steps.
-    pub steps: Vec<u64>,
-    /// ‖θ_f64 − θ_mpfr‖/‖θ_mpfr‖ at the checkpoints (computed in MPFR).
-    pub rel_diff: Vec<f64>,
-    /// First checkpoint where `rel_diff` > threshold (None: never).
-    pub horizon: Option<u64>,
-    /// The threshold.
+    /// The threshold on the relative distance.
     pub threshold: f64,
-    /// Steps run (fewer than requested if a run diverged).
-    pub steps_run: u64,
     /// MPFR precision.
     pub bits: u32,
-    /// Whether a run stopped early (non-finite iterate).
-    pub diverged: bool,
+    /// Checkpoints, relative distances, steps run and the divergence, if any.
+    pub run: Lockstep,
 }
 
 impl PrecisionDivergence {
+    /// First checkpoint where the relative distance exceeds the threshold
+    /// (None: never).
+    pub fn horizon(&self) -> Option<u64> {
+        self.run.trusted_horizon(self.threshold)
+    }
+    /// Largest relative distance over the checkpoints.
+    fn max_rel_diff(&self) -> f64 {
+        self.run
+            .relative_distance
+            .iter()
+            .copied()
+            .fold(0.0, f64::max)
+    }
     /// One-line summary.
     pub fn note(&self) -> String {
-        let last = self.rel_diff.last().copied().unwrap_or(f64::NAN);
-        let max = self.rel_diff.iter().copied().fold(0.0, f64::max);
-        let stop = if self.diverged { " (run diverged)" } else { "" };
-        match self.horizon {
+        let last = self
+            .run
+            .relative_distance
+            .last()
+            .copied()
+            .unwrap_or(f64::NAN);
+        let stop = if self.run.divergence.is_some() {
+            " (run diverged)"
+        } else {
+            ""
+        };
+        match self.horizon() {
             Some(h) => format!(
                 "{}: f64 vs {}-bit MPFR relative divergence exceeds {:.0e} at step {h} (final {:.2e}){stop}",
                 self.label, self.bits, self.threshold, last
             ),
             None => format!(
                 "{}: relative divergence stays below {:.0e} for all {} steps (max {:.2e}, final {:.2e}){stop}",
-                self.label, self.threshold, self.steps_run, max, last
+                self.label, self.threshold, self.run.steps_run, self.max_rel_diff(), last
             ),
         }
     }
@@ -169,13 +183,9 @@ fn lockstep(
     Ok(PrecisionDivergence {
         label,
         lr: method.schedule.lr(0),
-        steps_run: run.steps_run,
-        horizon: run.trusted_horizon(threshold),
-        diverged: run.divergence.is_some(),
-        steps: run.steps,
-        rel_diff: run.relative_distance,
         threshold,
         bits,
+        run,
     })
 }
 
@@ -251,18 +261,14 @@ pub fn render_precision_divergence(
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let summary = match d.horizon {
+            let summary = match d.horizon() {
                 Some(h) => format!("{}: > {:.0e} from k = {h}", d.label, d.threshold),
-                None => format!(
-                    "{}: max {:.0e}",
-                    d.label,
-                    d.rel_diff.iter().copied().fold(0.0, f64::max)
-                ),
+                None => format!("{}: max {:.0e}", d.label, d.max_rel_diff()),
             };
             Series::new(
                 summary,
-                d.steps.iter().map(|&s| s as f64).collect(),
-                d.rel_diff.clone(),
+                d.run.steps.iter().map(|&s| s as f64).collect(),
+                d.run.relative_distance.clone(),
             )
             .with_color(i)
         })
@@ -280,7 +286,7 @@ pub fn render_precision_divergence(
     let mut files = chart.render(stem)?;
     let mut cols: [Vec<f64>; 4] = Default::default();
     for (i, d) in data.iter().enumerate() {
-        for (s, v) in d.steps.iter().zip(&d.rel_diff) {
+        for (s, v) in d.run.steps.iter().zip(&d.run.relative_distance) {
             cols[0].push(i as f64);
             cols[1].push(*s as f64);
             cols[2].push(d.lr);

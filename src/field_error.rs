@@ -31,3 +31,17 @@ impl FieldError {
         }
     }
 }
+
+/// The first entry of `x` that is NaN or infinite, with its index: the one
+/// scan behind every "non-finite input" error of the crate.
+///
+/// ```
+/// use latedecay::field_error::first_non_finite;
+/// assert_eq!(first_non_finite(&[1.0, f64::NAN, f64::INFINITY]).map(|(i, _)| i), Some(1));
+/// assert_eq!(first_non_finite(&[0.0, -2.5]), None);
+/// ```
+pub fn first_non_finite(x: &[f64]) -> Option<(usize, f64)> {
+    x.iter()
+        .position(|v| !v.is_finite())
+        .map(|index| (index, x[index]))
+}

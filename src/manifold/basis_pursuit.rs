@@ -29,6 +29,7 @@
 //!    refined candidate that passes it is returned. Otherwise clarabel's raw
 //!    solution is returned with `certificate.ok = false` and `refined = false`.
 
+use crate::field_error::first_non_finite;
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::{
     DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT,
@@ -356,11 +357,11 @@ fn validate_problem(
     if y.len() != n {
         return Err(BasisPursuitError::YLength { len: y.len(), n });
     }
-    if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+    if let Some((k, value)) = first_non_finite(x) {
         return Err(BasisPursuitError::NonFiniteX {
             row: k / d,
             col: k % d,
-            value: x[k],
+            value,
         });
     }
     check_finite("y", y)?;
@@ -383,14 +384,9 @@ fn validate_problem(
 }
 
 fn check_finite(name: &'static str, v: &[f64]) -> Result<(), BasisPursuitError> {
-    match v.iter().position(|a| !a.is_finite()) {
-        Some(index) => Err(BasisPursuitError::NonFinite {
-            name,
-            index,
-            value: v[index],
-        }),
-        None => Ok(()),
-    }
+    first_non_finite(v).map_or(Ok(()), |(index, value)| {
+        Err(BasisPursuitError::NonFinite { name, index, value })
+    })
 }
 
 fn validate_tolerance(tol: f64) -> Result<(), BasisPursuitError> {

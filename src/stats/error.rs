@@ -52,14 +52,9 @@ pub enum StatsError {
 }
 
 pub(super) fn check_finite(name: &'static str, x: &[f64]) -> Result<(), StatsError> {
-    match x.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(StatsError::NonFinite {
-            name,
-            index,
-            value: x[index],
-        }),
-        None => Ok(()),
-    }
+    crate::field_error::first_non_finite(x).map_or(Ok(()), |(index, value)| {
+        Err(StatsError::NonFinite { name, index, value })
+    })
 }
 
 pub(super) fn check_len(what: &'static str, x: &[f64], needed: usize) -> Result<(), StatsError> {

@@ -203,12 +203,7 @@ pub(crate) fn simplex<R: Real>(
             if basis.contains(&j) {
                 continue;
             }
-            let mut z = R::zero(ctx);
-            let mut a = R::zero(ctx);
-            for i in 0..n {
-                z.add_mul(&x[(i, j)], &lambda[i]);
-                a.add_mul(&x[(i, j)].abs(), &abs_lambda[i]);
-            }
+            let (z, a) = super::interpolant::column_dual(x, j, &lambda, &abs_lambda);
             let mut excess = z.abs();
             excess -= &c[j];
             let mut rel = excess.clone();

@@ -358,6 +358,19 @@ struct DualCheck {
     dual_scale: f64,
 }
 
+/// `(X_jᵀλ, |X_j|ᵀ|λ|)` summed in row order: the dual constraint of column
+/// `j` and its rounding scale (pricing in `exact_bp`, the certificate here).
+pub(super) fn column_dual<R: Real>(x: &Mat<R>, j: usize, lambda: &[R], abs_lambda: &[R]) -> (R, R) {
+    let ctx = x.ctx();
+    let mut z = R::zero(ctx);
+    let mut a = R::zero(ctx);
+    for (i, (l, al)) in lambda.iter().zip(abs_lambda).enumerate() {
+        z.add_mul(&x[(i, j)], l);
+        a.add_mul(&x[(i, j)].abs(), al);
+    }
+    (z, a)
+}
+
 fn dual_check<R: Real>(x: &Mat<R>, c: &[R], beta: &[R], lambda: &[R]) -> DualCheck {
     let (n, d) = (x.rows(), x.cols());
     let ctx = x.ctx();
@@ -372,12 +385,7 @@ fn dual_check<R: Real>(x: &Mat<R>, c: &[R], beta: &[R], lambda: &[R]) -> DualChe
         dual_scale: 0.0,
     };
     for j in 0..d {
-        let mut z = R::zero(ctx);
-        let mut a = R::zero(ctx);
-        for i in 0..n {
-            z.add_mul(&x[(i, j)], &lambda[i]);
-            a.add_mul(&x[(i, j)].abs(), &abs_lambda[i]);
-        }
+        let (z, a) = column_dual(x, j, lambda, &abs_lambda);
         let mut denom = a.clone();
         denom += &c[j];
         let mut excess = z.abs();

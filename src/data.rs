@@ -492,18 +492,9 @@ impl Dataset<f64> {
                 let d = digits::DIGITS_D;
                 let perm = digits::seeded_permutation(labels.len(), g.split_seed);
                 let (train_rows, test_rows) = perm.split_at(g.n_train);
-                let take = |rows: &[usize]| {
-                    let mut rows = rows.to_vec();
-                    rows.sort_unstable();
-                    let x: Vec<f64> = rows
-                        .iter()
-                        .flat_map(|&i| pixels[i * d..(i + 1) * d].iter().copied())
-                        .collect();
-                    let y: Vec<f64> = rows.iter().map(|&i| g.task.target(labels[i])).collect();
-                    (Mat::from_row_major(rows.len(), d, x), y)
-                };
-                let (x, y) = take(train_rows);
-                let (tx, ty) = take(test_rows);
+                let targets: Vec<f64> = labels.iter().map(|&l| g.task.target(l)).collect();
+                let (x, y) = take_rows(&pixels, &targets, d, train_rows);
+                let (tx, ty) = take_rows(&pixels, &targets, d, test_rows);
                 let train = Self::from_parts(x, y, None, vec![1.0; d], 0.0, false)?;
                 Ok((train, Some(HeldOut { x: tx, y: ty })))
             }
@@ -806,6 +797,19 @@ fn check_heldout_fields(c: &CsvConfig) -> Result<(), DataError> {
     Ok(())
 }
 
+/// The rows `rows` of the row-major `xs` (`d` columns) and of `ys`, in
+/// increasing row order (a split keeps the file's order in both parts).
+fn take_rows(xs: &[f64], ys: &[f64], d: usize, rows: &[usize]) -> (Mat<f64>, Vec<f64>) {
+    let mut rows = rows.to_vec();
+    rows.sort_unstable();
+    let x: Vec<f64> = rows
+        .iter()
+        .flat_map(|&i| xs[i * d..(i + 1) * d].iter().copied())
+        .collect();
+    let y: Vec<f64> = rows.iter().map(|&i| ys[i]).collect();
+    (Mat::from_row_major(rows.len(), d, x), y)
+}
+
 /// CSV data with a held-out set from `test_x`/`test_y` or `test_fraction`.
 fn csv_with_heldout(c: &CsvConfig) -> Result<(Dataset<f64>, Option<HeldOut<f64>>), DataError> {
     check_heldout_fields(c)?;
@@ -862,18 +866,8 @@ fn csv_with_heldout(c: &CsvConfig) -> Result<(Dataset<f64>, Option<HeldOut<f64>>
     }
     let perm = digits::seeded_permutation(n, c.split_seed.unwrap_or(0));
     let (test_rows, train_rows) = perm.split_at(n_test);
-    let take = |rows: &[usize]| {
-        let mut rows = rows.to_vec();
-        rows.sort_unstable();
-        let x: Vec<f64> = rows
-            .iter()
-            .flat_map(|&i| xs[i * d..(i + 1) * d].iter().copied())
-            .collect();
-        let y: Vec<f64> = rows.iter().map(|&i| ys[i]).collect();
-        (Mat::from_row_major(rows.len(), d, x), y)
-    };
-    let (x, y) = take(train_rows);
-    let (mut tx, ty) = take(test_rows);
+    let (x, y) = take_rows(&xs, &ys, d, train_rows);
+    let (mut tx, ty) = take_rows(&xs, &ys, d, test_rows);
     let beta_star = read_beta_star(c.beta_star.as_deref(), d)?;
     validate_spectrum(&c.spectrum)?;
     let train = Dataset::from_parts(

@@ -31,6 +31,17 @@ pub struct Mat<R> {
 }
 
 impl<R: Real> Mat<R> {
+    /// The order n of a square matrix, or the dimension error of `op`.
+    fn square_dim(&self, op: &'static str) -> Result<usize, LinalgError> {
+        if self.cols == self.rows {
+            Ok(self.rows)
+        } else {
+            Err(LinalgError::Dimension {
+                op,
+                detail: format!("matrix is {}x{}, not square", self.rows, self.cols),
+            })
+        }
+    }
     /// Zero matrix.
     pub fn zeros(rows: usize, cols: usize, ctx: R::Ctx) -> Self {
         Self {
@@ -291,13 +302,7 @@ pub struct Lu<R> {
 impl<R: Real> Lu<R> {
     /// Factor a square matrix (consumes it: the factors overwrite it).
     pub fn new(mut a: Mat<R>) -> Result<Self, LinalgError> {
-        let n = a.rows;
-        if a.cols != n {
-            return Err(LinalgError::Dimension {
-                op: "Lu::new",
-                detail: format!("matrix is {}x{}, not square", a.rows, a.cols),
-            });
-        }
+        let n = a.square_dim("Lu::new")?;
         let mut perm: Vec<usize> = (0..n).collect();
         let mut factor = R::zero(a.ctx());
         for k in 0..n {
@@ -388,13 +393,7 @@ pub struct Cholesky<R> {
 impl<R: Real> Cholesky<R> {
     /// Factor (only the lower triangle of `a` is read).
     pub fn new(mut a: Mat<R>) -> Result<Self, LinalgError> {
-        let n = a.rows;
-        if a.cols != n {
-            return Err(LinalgError::Dimension {
-                op: "Cholesky::new",
-                detail: format!("matrix is {}x{}, not square", a.rows, a.cols),
-            });
-        }
+        let n = a.square_dim("Cholesky::new")?;
         for j in 0..n {
             {
                 let row_j = &mut a.data[j * n..(j + 1) * n];

@@ -617,6 +617,20 @@ fn add_factor_times<R: Real>(out: &mut [R], a: &Mat<R>, w: &[f64], ctx: R::Ctx) 
     }
 }
 
+/// θ + h (a + b)/2, each coordinate rounded as (a_i + b_i)·½ then θ_i + h·that.
+fn trapezoid<R: Real>(theta: &[R], a: &[R], b: &[R], hh: &R, ctx: R::Ctx) -> Vec<R> {
+    let half = R::from_f64(0.5, ctx);
+    let mut out = theta.to_vec();
+    let mut tmp = R::zero(ctx);
+    for ((o, ai), bi) in out.iter_mut().zip(a).zip(b) {
+        tmp.assign(ai);
+        tmp += bi;
+        tmp *= &half;
+        o.add_mul(hh, &tmp);
+    }
+    out
+}
+
 /// Platen's explicit weak order 2.0 scheme (Kloeden–Platen (15.1.3)) for
 /// dX = a dt + Σ_j b^j dW^j with m = 2n noise columns. The Gaussian increments
 /// ΔŴ^j = ΔW^j are taken from the Brownian path; the iterated-integral
@@ -635,23 +649,13 @@ fn platen_step<R: Real, M: Model<R>>(
     let dim = theta.len();
     let a0 = c.drift(theta, lr);
     let hh = R::from_f64(h, ctx);
-    let half = R::from_f64(0.5, ctx);
     let Some(dw) = dw else {
         // Deterministic: Heun's method (order 2).
         let mut pred = theta.to_vec();
         for (p, a) in pred.iter_mut().zip(&a0) {
             p.add_mul(&hh, a);
         }
-        let a1 = c.drift(&pred, lr);
-        let mut out = theta.to_vec();
-        let mut tmp = R::zero(ctx);
-        for i in 0..dim {
-            tmp.assign(&a0[i]);
-            tmp += &a1[i];
-            tmp *= &half;
-            out[i].add_mul(&hh, &tmp);
-        }
-        return out;
+        return trapezoid(theta, &a0, &c.drift(&pred, lr), &hh, ctx);
     };
     let m = dw.len();
     let sqrt_h = h.sqrt();
@@ -662,15 +666,9 @@ fn platen_step<R: Real, M: Model<R>>(
         u.add_mul(&hh, a);
     }
     add_factor_times(&mut upsilon, &b0, dw, ctx);
-    let a_up = c.drift(&upsilon, lr);
-    let mut out = theta.to_vec();
+    // (a(Ῡ) + a)/2: the sum is commutative, so this is Heun's expression.
+    let mut out = trapezoid(theta, &a0, &c.drift(&upsilon, lr), &hh, ctx);
     let mut tmp = R::zero(ctx);
-    for i in 0..dim {
-        tmp.assign(&a_up[i]);
-        tmp += &a0[i];
-        tmp *= &half;
-        out[i].add_mul(&hh, &tmp);
-    }
     // two-point V_{r,j}: upper-triangle index of (lo, hi) in row-major order
     let signs = signs.expect("the weak order 2 scheme needs two-point signs");
     let v = |r: usize, j: usize| -> f64 {

@@ -253,22 +253,37 @@ fn c7_start(len: usize) -> Vec<f64> {
         .collect()
 }
 
-/// C7: general LWA form vs closed form on Γ, 256 bits (and how far f64 gets).
-pub fn c7(_ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
-    const BITS: u32 = 256;
-    let (sigma, batch) = (0.8, 2);
-    let data = c7_data()?;
-    let gf = GradientFlowSettings::for_precision::<Mpfr>(BITS);
-    let closed_settings = FlowSettings::label_noise(sigma, batch);
-    // Diagonal at 256 bits.
-    let problem = Problem::new(Diagonal::new(4), data.convert::<Mpfr>(BITS));
-    let start: Vec<Mpfr> = c7_start(8)
+/// The 256-bit problem of `model`, the point of Γ nearest the fixed start of
+/// its dimension, and the general form ½∂²Φ[Σ] there (h = 1e-20).
+#[allow(clippy::type_complexity)]
+fn c7_general_drift<M: Model<Mpfr>>(
+    model: M,
+    data: &Dataset<f64>,
+    sigma: f64,
+    batch: usize,
+    gf: &GradientFlowSettings,
+) -> Result<(Problem<Mpfr, M>, Vec<Mpfr>, Vec<Mpfr>), ClaimError> {
+    let problem = Problem::new(model, data.convert::<Mpfr>(C7_BITS));
+    let start: Vec<Mpfr> = c7_start(problem.model.param_dim())
         .iter()
-        .map(|&v| Mpfr::from_f64(v, BITS))
+        .map(|&v| Mpfr::from_f64(v, C7_BITS))
         .collect();
     let theta = on_gamma(&problem, &start)?;
     let general =
-        lwa_label_noise_drift(&problem, &theta, sigma, batch, 1e-20, &gf).map_err(shared)?;
+        lwa_label_noise_drift(&problem, &theta, sigma, batch, 1e-20, gf).map_err(shared)?;
+    Ok((problem, theta, general))
+}
+
+/// C7's working precision.
+const C7_BITS: u32 = 256;
+
+/// C7: general LWA form vs closed form on Γ, 256 bits (and how far f64 gets).
+pub fn c7(_ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
+    let (sigma, batch) = (0.8, 2);
+    let data = c7_data()?;
+    let gf = GradientFlowSettings::for_precision::<Mpfr>(C7_BITS);
+    let closed_settings = FlowSettings::label_noise(sigma, batch);
+    let (problem, theta, general) = c7_general_drift(Diagonal::new(4), &data, sigma, batch, &gf)?;
     let closed = label_noise_drift(&problem, &theta, &closed_settings)?;
     let rel = relative(&general, &closed);
     let mut half = closed_settings.clone();
@@ -276,14 +291,7 @@ pub fn c7(_ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let wrong = label_noise_drift(&problem, &theta, &half)?;
     let rel_wrong = relative(&general, &wrong);
     // Linear at 256 bits: the closed form is exactly 0; the general form must vanish.
-    let lin = Problem::new(Linear::new(4), data.convert::<Mpfr>(BITS));
-    let lstart: Vec<Mpfr> = c7_start(4)
-        .iter()
-        .map(|&v| Mpfr::from_f64(v, BITS))
-        .collect();
-    let ltheta = on_gamma(&lin, &lstart)?;
-    let lgeneral =
-        lwa_label_noise_drift(&lin, &ltheta, sigma, batch, 1e-20, &gf).map_err(shared)?;
+    let lgeneral = c7_general_drift(Linear::new(4), &data, sigma, batch, &gf)?.2;
     let lin_size = norm(&lgeneral).to_f64();
     // f64: best agreement over h = 1e-1 … 1e-7.
     let p64 = Problem::new(Diagonal::new(4), data);

@@ -248,32 +248,35 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     }
     let user = opts.experiment.as_ref();
     // Figures that need the diagonal network say so instead of failing.
-    let not_diagonal = |id: FigureId, what: &str| -> Option<FigureReport> {
-        let cfg = user?;
-        (cfg.model != crate::model::ModelKind::Diagonal).then(|| FigureReport {
-            id,
-            files: vec![],
-            notes: vec![format!(
-                "N/A: {id} needs the diagonal network ({what}); model = {}",
-                cfg.model
-            )],
-            seconds: 0.0,
-        })
+    let diagonal_only = |id: FigureId,
+                         what: &str,
+                         f: &mut dyn FnMut()
+        -> Result<(Vec<PathBuf>, Vec<String>), FigureError>|
+     -> Result<FigureReport, FigureError> {
+        match user {
+            Some(cfg) if cfg.model != crate::model::ModelKind::Diagonal => Ok(FigureReport {
+                id,
+                files: vec![],
+                notes: vec![format!(
+                    "N/A: {id} needs the diagonal network ({what}); model = {}",
+                    cfg.model
+                )],
+                seconds: 0.0,
+            }),
+            _ => timed(id, f),
+        }
     };
     if wanted(FigureId::F2) {
-        if let Some(r) = not_diagonal(FigureId::F2, "Γ and {u⊙v = β*} in the plane") {
-            reports.push(r);
-        } else {
-            reports.push(timed(FigureId::F2, &mut || {
-                let params = match user {
-                    Some(cfg) => experiment::landscape_params(cfg, q)?,
-                    None => DiagonalLandscapeParams::new(q),
-                };
-                let data = diagonal_landscape(&params)?;
-                let files = render_landscape(&data, &stem(dir, FigureId::F2))?;
-                Ok((files, data.notes.clone()))
-            })?);
-        }
+        let what = "Γ and {u⊙v = β*} in the plane";
+        reports.push(diagonal_only(FigureId::F2, what, &mut || {
+            let params = match user {
+                Some(cfg) => experiment::landscape_params(cfg, q)?,
+                None => DiagonalLandscapeParams::new(q),
+            };
+            let data = diagonal_landscape(&params)?;
+            let files = render_landscape(&data, &stem(dir, FigureId::F2))?;
+            Ok((files, data.notes.clone()))
+        })?);
     }
     if wanted(FigureId::F3) || wanted(FigureId::F4) {
         let t0 = Instant::now();
@@ -302,13 +305,9 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
             }
         }
     }
-    if let Some(r) = wanted(FigureId::F5)
-        .then(|| not_diagonal(FigureId::F5, "the slow flow along Γ"))
-        .flatten()
-    {
-        reports.push(r);
-    } else if wanted(FigureId::F5) {
-        reports.push(timed(FigureId::F5, &mut || {
+    if wanted(FigureId::F5) {
+        let what = "the slow flow along Γ";
+        reports.push(diagonal_only(FigureId::F5, what, &mut || {
             let params = match user {
                 Some(cfg) => experiment::distance_params(cfg, q)?,
                 None => DistanceParams::new(q),
@@ -358,13 +357,9 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
             Ok((files, data.iter().map(PrecisionDivergence::note).collect()))
         })?);
     }
-    if let Some(r) = wanted(FigureId::F8)
-        .then(|| not_diagonal(FigureId::F8, "θ_mn and the slow flow along Γ"))
-        .flatten()
-    {
-        reports.push(r);
-    } else if wanted(FigureId::F8) {
-        reports.push(timed(FigureId::F8, &mut || {
+    if wanted(FigureId::F8) {
+        let what = "θ_mn and the slow flow along Γ";
+        reports.push(diagonal_only(FigureId::F8, what, &mut || {
             let mut params = PhaseParams::new(q);
             if let Some(cfg) = user {
                 params.cfg = cfg.clone();

@@ -115,6 +115,20 @@ fn sigma_zero_without_a_given_grid_is_not_applicable_and_a_given_grid_runs() {
 }
 
 #[test]
+fn claims_section_echo_leaves_out_unset_fields() {
+    let section = latedecay::experiment::config::ClaimsSection {
+        t_max: Some(64_000),
+        halvings: Some(3),
+        ..Default::default()
+    };
+    let json = serde_json::to_string(&section).unwrap();
+    assert_eq!(json, r#"{"t_max":64000,"halvings":3}"#);
+    let back: latedecay::experiment::config::ClaimsSection = serde_json::from_str("{}").unwrap();
+    assert_eq!(back, Default::default());
+    assert!(toml::from_str::<latedecay::experiment::config::ClaimsSection>("t_maxx = 1").is_err());
+}
+
+#[test]
 fn claims_section_is_checked() {
     let base = config(&format!("{SYNTHETIC}\nn = 8\nd = 20"), "diagonal", 1.0);
     let bad = [

@@ -201,59 +201,45 @@ pub struct SweepSection {
 /// The optional `[claims]` section: how `latedecay verify --config` tests the
 /// claims on this experiment. Every field is optional; the defaults are the
 /// built-in protocol of the mode (`proofs/claims.md`), with T_max from the
-/// slow-flow prediction on this instance.
+/// slow-flow prediction on this instance. Unset fields are left out when the
+/// config is echoed (`skip_serializing_none`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ClaimsSection {
     /// Seeds of the decay studies (C1–C4, C8); default 1…16 (quick) or the
     /// fresh seeds 1001…1064 (full).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seeds: Option<Seeds>,
     /// An explicit decay grid (replaces 0 and T_max/2^k).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decay_steps: Option<Vec<u64>>,
     /// The longest decay step T_max (replaces the slow-flow prediction).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t_max: Option<u64>,
     /// Number of halvings of T_max in the grid (default 6 quick, 8 full).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub halvings: Option<u32>,
     /// Steps after the decay (default: `sweep.steps_after_decay`, else
     /// `run.steps_after_decay`, else 40 000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps_after_decay: Option<u64>,
     /// Relative distance to θ_mn the slow flow must reach for T_max (0.025).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_target_rel_dist: Option<f64>,
     /// T_max = factor × the flow prediction (2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_safety_factor: Option<f64>,
     /// T_max is rounded up to a multiple of this (100 000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub round_to: Option<u64>,
     /// C9: constant learning rates of the σ = 0 runs (default η₁/4, η₁/2, η₁).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plateau_lrs: Option<Vec<f64>>,
     /// C9: seeds (default 1…8 quick, 1001…1032 full).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plateau_seeds: Option<Seeds>,
     /// C9: steps per run (default T_max).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plateau_steps: Option<u64>,
     /// C10: SGD steps replayed in MPFR (2 000 quick, 20 000 full).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_steps: Option<u64>,
     /// C10: MPFR precision in bits (256).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_bits: Option<u32>,
     /// C11: seeds of the σ = 0 large-LR study (default 1…8 quick, 1001…1032 full).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regime_seeds: Option<Seeds>,
     /// C11: K, runs of 2K steps (default 400 000 quick, 800 000 full).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regime_steps: Option<u64>,
     /// Pre-registered thresholds (defaults in `proofs/claims.md`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<ThresholdSection>,
 }
 

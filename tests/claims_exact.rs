@@ -4,7 +4,9 @@
 
 use latedecay::claims::flow::{predict_phase_length, PhaseLengthSettings};
 use latedecay::claims::geometry::{distance_to_hyperbola, distance_to_product_set};
-use latedecay::claims::identities::{diagonal_imbalance_check, linear_null_space_check};
+use latedecay::claims::identities::{
+    diagonal_imbalance_check, linear_null_space_check, IdentityReplay,
+};
 use latedecay::claims::registry::C10_BOUND;
 use latedecay::claims::*;
 use latedecay::data::Dataset;
@@ -35,12 +37,22 @@ fn data() -> Dataset<f64> {
     common::normalized_design(12, 30)
 }
 
+/// 300 steps from a Gaussian init of scale 1, seed 5, at `bits`.
+fn replay(bits: u32) -> IdentityReplay {
+    IdentityReplay {
+        seed: 5,
+        init_scale: 1.0,
+        steps: 300,
+        bits,
+    }
+}
+
 #[test]
 fn c10_identities_hold_in_mpfr_and_the_threshold_rejects_f64() {
     let data = data();
     for b in [1, 3] {
         let m = method(b);
-        let hi = diagonal_imbalance_check(&data, &m, 5, 1.0, 300, 256).unwrap();
+        let hi = diagonal_imbalance_check(&data, &m, &replay(256)).unwrap();
         assert!(hi.matches_run_sgd);
         assert!(hi.max_step_rel_error <= C10_BOUND, "{hi:?}");
         assert!(hi.max_cumulative_rel_error <= C10_BOUND, "{hi:?}");
@@ -50,15 +62,15 @@ fn c10_identities_hold_in_mpfr_and_the_threshold_rejects_f64() {
         );
         // Negative control: the same check at 53 bits is at the f64 roundoff
         // level, far above the MPFR threshold, so the threshold does bite.
-        let lo = diagonal_imbalance_check(&data, &m, 5, 1.0, 300, 53).unwrap();
+        let lo = diagonal_imbalance_check(&data, &m, &replay(53)).unwrap();
         assert!(lo.max_cumulative_rel_error > 1e-18, "{lo:?}");
         assert!(lo.max_cumulative_rel_error > C10_BOUND);
         assert!(lo.max_cumulative_rel_error < 1e-10);
     }
-    let lin = linear_null_space_check(&data, &method(2), 5, 1.0, 300, 256).unwrap();
+    let lin = linear_null_space_check(&data, &method(2), &replay(256)).unwrap();
     assert!(lin.rel_null_drift <= C10_BOUND, "{lin:?}");
     assert!(lin.rel_movement > 1e-3);
-    let lin64 = linear_null_space_check(&data, &method(2), 5, 1.0, 300, 53).unwrap();
+    let lin64 = linear_null_space_check(&data, &method(2), &replay(53)).unwrap();
     assert!(lin64.rel_null_drift > C10_BOUND && lin64.rel_null_drift < 1e-10);
 }
 

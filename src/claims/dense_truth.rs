@@ -88,24 +88,26 @@ pub fn c14(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         w.p_value,
         fmt_evidence(late_dist),
     );
-    Ok(ClaimOutcome {
-        statistic: "R(β_mn)/R(β*) (dense β*, σ_ε = 0.5)".into(),
-        value: mn / optimum,
-        threshold: "reported (finding); FAIL only if a run diverges".into(),
-        p_value: None,
-        criteria_met: all_finite,
+    Ok(ClaimOutcome::new(
+        "R(β_mn)/R(β*) (dense β*, σ_ε = 0.5)",
+        mn / optimum,
+        "reported (finding); FAIL only if a run diverges",
+        all_finite,
         evidence,
-        tests: vec![],
-        config: Some(cfg),
-        seeds: study.seeds.clone(),
-        details: serde_json::json!({
+    )
+    .with_run(
+        None,
+        vec![],
+        cfg,
+        study.seeds.clone(),
+        serde_json::json!({
             "t_max": t_max, "optimal_risk": optimum, "minnorm_risk": mn,
             "l2_interpolant_risk": l2_risk, "null_risk": reference.null_risk,
             "test_loss_early": early, "test_loss_late": late,
             "median_late_minus_early": med_diff, "wilcoxon_two_sided_p": w.p_value,
             "late_mean_rel_dist_minnorm": late_dist,
         }),
-    })
+    ))
 }
 
 fn fmt_pct(v: f64) -> String {

@@ -43,17 +43,33 @@ pub struct ImbalanceCheck {
     pub matches_run_sgd: bool,
 }
 
-/// Replay `steps` SGD steps of `method` on the diagonal network in `bits`-bit
-/// MPFR from a Gaussian init (scale `init_scale`, seed `seed`) and check the
-/// imbalance identity at every step and cumulatively.
+/// What both identity checks replay: `steps` SGD steps from a Gaussian init
+/// (scale `init_scale`) with the noise of `seed`, in `bits`-bit precision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IdentityReplay {
+    /// Seed of the init and of the SGD noise.
+    pub seed: u64,
+    /// Scale of the Gaussian init.
+    pub init_scale: f64,
+    /// SGD steps.
+    pub steps: u64,
+    /// Working precision in bits (53 = f64 where the check allows it).
+    pub bits: u32,
+}
+
+/// Replay `replay.steps` SGD steps of `method` on the diagonal network in
+/// MPFR and check the imbalance identity at every step and cumulatively.
 pub fn diagonal_imbalance_check(
     data: &Dataset<f64>,
     method: &Sgd,
-    seed: u64,
-    init_scale: f64,
-    steps: u64,
-    bits: u32,
+    replay: &IdentityReplay,
 ) -> Result<ImbalanceCheck, ClaimError> {
+    let IdentityReplay {
+        seed,
+        init_scale,
+        steps,
+        bits,
+    } = *replay;
     let data_r = data.convert::<Mpfr>(bits);
     let d = data.d();
     let problem = Problem::new(Diagonal::new(d), data_r);
@@ -172,31 +188,32 @@ pub struct NullSpaceCheck {
     pub rel_movement: f64,
 }
 
-/// Run `steps` SGD steps of `method` on the Linear model in `bits`-bit
-/// precision (53 = f64) from a Gaussian init and measure the null-space drift.
+/// Run `replay.steps` SGD steps of `method` on the Linear model (53 bits =
+/// f64) and measure the null-space drift.
 pub fn linear_null_space_check(
     data: &Dataset<f64>,
     method: &Sgd,
-    seed: u64,
-    init_scale: f64,
-    steps: u64,
-    bits: u32,
+    replay: &IdentityReplay,
 ) -> Result<NullSpaceCheck, ClaimError> {
-    if bits == 53 {
-        linear_null_in::<f64>(data, method, seed, init_scale, steps, ())
+    if replay.bits == 53 {
+        linear_null_in::<f64>(data, method, replay, ())
     } else {
-        linear_null_in::<Mpfr>(data, method, seed, init_scale, steps, bits)
+        linear_null_in::<Mpfr>(data, method, replay, replay.bits)
     }
 }
 
 fn linear_null_in<R: Real>(
     data: &Dataset<f64>,
     method: &Sgd,
-    seed: u64,
-    init_scale: f64,
-    steps: u64,
+    replay: &IdentityReplay,
     ctx: R::Ctx,
 ) -> Result<NullSpaceCheck, ClaimError> {
+    let IdentityReplay {
+        seed,
+        init_scale,
+        steps,
+        ..
+    } = *replay;
     let data_r = data.convert::<R>(ctx);
     let d = data.d();
     let problem = Problem::new(Linear::new(d), data_r);

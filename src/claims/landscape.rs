@@ -995,12 +995,25 @@ pub fn landscape_outcome(
         }
     };
     let f = fmt_evidence;
+    // (c) for θ_k and for proj θ_k: first → last norm and tr G, and their ρ(k, ·).
+    let norm_trace =
+        |[norm, rho, trace]: [&str; 3], n: (f64, f64), r: (f64, f64), t: (f64, f64)| {
+            format!(
+                "{norm} {} → {} ({rho} = {:.3}), {trace} {} → {} (ρ = {:.3})",
+                f(n.0),
+                f(n.1),
+                r.0,
+                f(t.0),
+                f(t.1),
+                r.1
+            )
+        };
     let mut evidence = format!(
         "{what}: n = {}, {} held out, D = {}; η = {} → {}, decay at {} vs {}, {} steps after; {} seeds ({} complete). \
          (a) {}: median R_early − R_late = {} (R early {} vs late {}, medians), late lower in {}/{}, p = {:.3e}; \
          (a′, reported) on Γ: R(proj θ_end) early {} vs late {}, p = {:.3e}; class. error early {} vs late {} (means), two-sided p = {:.3e}; train loss early {} vs late {}. \
          (b) {}: K = {} points k = {}…{}, median ρ(k, R(proj_Γ θ_k)) = {:.3} ({}/{} seeds < 0, {} with too few converged projections), p = {:.3e}; R(proj) first → last {} → {} (median relative decrease {}); {:.1}% of projections converged, median ‖proj θ − θ‖/‖θ‖ = {}; reported: ρ(k, R(θ_k)) of the iterate itself median {:.3}, p = {:.3e}. \
-         (c, reported) ‖θ_k‖ {} → {} (median ρ(k, ‖θ‖) = {:.3}), tr G(θ_k) {} → {} (ρ = {:.3}); on Γ ‖proj θ_k‖ {} → {} (ρ = {:.3}), tr G {} → {} (ρ = {:.3}); ends: ‖θ‖ early {} / late {}, tr G early {} / late {}",
+         (c, reported) {}; on Γ {}; ends: ‖θ‖ early {} / late {}, tr G early {} / late {}",
         study.n_train,
         study.n_test,
         study.dim,
@@ -1042,18 +1055,18 @@ pub fn landscape_outcome(
         f(a.b_median_rel_displacement),
         a.b_raw_median_rho,
         a.b_raw_test.p_value,
-        f(a.c_norm_first_last.0),
-        f(a.c_norm_first_last.1),
-        a.c_median_rho_norm_trace.0,
-        f(a.c_trace_first_last.0),
-        f(a.c_trace_first_last.1),
-        a.c_median_rho_norm_trace.1,
-        f(a.c_proj_norm_first_last.0),
-        f(a.c_proj_norm_first_last.1),
-        a.c_proj_median_rho_norm_trace.0,
-        f(a.c_proj_trace_first_last.0),
-        f(a.c_proj_trace_first_last.1),
-        a.c_proj_median_rho_norm_trace.1,
+        norm_trace(
+            ["‖θ_k‖", "median ρ(k, ‖θ‖)", "tr G(θ_k)"],
+            a.c_norm_first_last,
+            a.c_median_rho_norm_trace,
+            a.c_trace_first_last
+        ),
+        norm_trace(
+            ["‖proj θ_k‖", "ρ", "tr G"],
+            a.c_proj_norm_first_last,
+            a.c_proj_median_rho_norm_trace,
+            a.c_proj_trace_first_last
+        ),
         f(a.c_end_norm.0),
         f(a.c_end_norm.1),
         f(a.c_end_trace.0),
@@ -1069,22 +1082,23 @@ pub fn landscape_outcome(
         a.error_test.clone(),
         a.b_raw_test.clone(),
     ];
-    ClaimOutcome {
-        statistic: "(a) median R_early − R_late, held-out (b: median ρ(k, R(proj_Γ θ_k)) in evidence)"
-            .into(),
-        value: a.a_median_diff,
-        threshold: format!(
+    ClaimOutcome::new(
+        "(a) median R_early − R_late, held-out (b: median ρ(k, R(proj_Γ θ_k)) in evidence)",
+        a.a_median_diff,
+        format!(
             "(a) Wilcoxon early > late, median diff > {C13_A_MIN_MEDIAN_DIFF}, all runs complete; (b) Wilcoxon ρ < 0, median ρ ≤ {C13_B_MAX_MEDIAN_RHO}, median rel. decrease ≥ {C13_B_MIN_REL_DECREASE}, ≥ {:.0}% projections converge; p = max(p_a, p_b), p_Holm ≤ {FAMILY_ALPHA}; (c) reported",
             100.0 * C13_B_MIN_CONVERGED_FRACTION
         ),
-        p_value: Some(a.p_value),
-        criteria_met: a.failures.is_empty(),
+        a.failures.is_empty(),
         evidence,
+    )
+    .with_run(
+        Some(a.p_value),
         tests,
-        config: cfg,
-        seeds: s.seeds.clone(),
-        details: serde_json::json!({ "study": study, "analysis": a }),
-    }
+        cfg,
+        s.seeds.clone(),
+        serde_json::json!({ "study": study, "analysis": a }),
+    )
 }
 
 /// The C13 row: the built-in digits experiment for the built-in protocol,

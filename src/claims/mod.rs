@@ -209,6 +209,26 @@ impl ClaimOutcome {
             details: serde_json::Value::Null,
         }
     }
+
+    /// The same outcome with what the claim ran and tested: its p-value,
+    /// component tests, experiment, seeds and machine-readable details.
+    pub fn with_run(
+        self,
+        p_value: Option<f64>,
+        tests: Vec<ComponentTest>,
+        config: impl Into<Option<ExperimentConfig>>,
+        seeds: Vec<u64>,
+        details: serde_json::Value,
+    ) -> Self {
+        Self {
+            p_value,
+            tests,
+            config: config.into(),
+            seeds,
+            details,
+            ..self
+        }
+    }
 }
 
 /// A registered claim.

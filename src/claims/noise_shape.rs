@@ -499,21 +499,13 @@ pub fn c12(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
         method: "exact one-sided Wilcoxon signed-rank".into(),
         gating: true,
     }];
-    Ok(ClaimOutcome {
-        statistic: "(1) paired Wilcoxon p; (2) cos∠(m̂, ½∂²Φ[s²I]τ)".into(),
-        value: shape.wilcoxon_p,
-        threshold: format!(
-            "(1) label mean < {C12_LABEL_BOUND}, isotropic median ≥ {C12_ISOTROPIC_MIN}, p_Holm ≤ {FAMILY_ALPHA}; (2) cos ≥ {C12_DRIFT_COSINE_MIN}, ratio ∈ [{:.2}, {C12_DRIFT_RATIO_MAX}]",
-            1.0 / C12_DRIFT_RATIO_MAX
-        ),
-        p_value: Some(shape.wilcoxon_p),
-        criteria_met: failures.is_empty(),
-        evidence,
-        tests,
-        config: Some(cfg),
-        seeds,
-        details: serde_json::json!({
-            "shape": shape, "drift": drift, "failures": failures,
-        }),
-    })
+    let threshold = format!(
+        "(1) label mean < {C12_LABEL_BOUND}, isotropic median ≥ {C12_ISOTROPIC_MIN}, p_Holm ≤ {FAMILY_ALPHA}; (2) cos ≥ {C12_DRIFT_COSINE_MIN}, ratio ∈ [{:.2}, {C12_DRIFT_RATIO_MAX}]",
+        1.0 / C12_DRIFT_RATIO_MAX
+    );
+    let details = serde_json::json!({ "shape": shape, "drift": drift, "failures": failures });
+    let statistic = "(1) paired Wilcoxon p; (2) cos∠(m̂, ½∂²Φ[s²I]τ)";
+    let ok = failures.is_empty();
+    let outcome = ClaimOutcome::new(statistic, shape.wilcoxon_p, threshold, ok, evidence);
+    Ok(outcome.with_run(Some(shape.wilcoxon_p), tests, cfg, seeds, details))
 }

@@ -339,21 +339,14 @@ pub fn c11(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
             .map_or_else(|e| e.to_string(), |c| c.method.to_string()),
         gating: true,
     }];
-    Ok(ClaimOutcome {
-        statistic: "Spearman ρ(η₁, median plateau ‖θ‖), σ = 0".into(),
-        value: rho_a,
-        threshold: format!(
-            "(a) ρ ≤ {C11_RHO_MAX}, ≥ {C11_MIN_LEVELS} converged η₁, p_Holm ≤ {FAMILY_ALPHA}; (b) ρ(η₁; θ_end) ≤ 1; (d) Δ‖θ‖ K→2K ≤ {C11_PLATEAU_REL_CHANGE:.0e}, ‖r(θ_K)‖ ≤ {C11_RESIDUAL_BOUND:.0e}; (c) reported"
-        ),
-        p_value: Some(p_a),
-        criteria_met: failures.is_empty(),
-        evidence,
-        tests,
-        config: Some(cfg),
-        seeds,
-        details: serde_json::json!({
-            "study": study, "edge_lr": edge, "edge_ratio_to_critical_lr_theta0": edge_ratio,
-            "failures": failures,
-        }),
-    })
+    let threshold = format!(
+        "(a) ρ ≤ {C11_RHO_MAX}, ≥ {C11_MIN_LEVELS} converged η₁, p_Holm ≤ {FAMILY_ALPHA}; (b) ρ(η₁; θ_end) ≤ 1; (d) Δ‖θ‖ K→2K ≤ {C11_PLATEAU_REL_CHANGE:.0e}, ‖r(θ_K)‖ ≤ {C11_RESIDUAL_BOUND:.0e}; (c) reported"
+    );
+    let details = serde_json::json!({
+        "study": study, "edge_lr": edge, "edge_ratio_to_critical_lr_theta0": edge_ratio,
+        "failures": failures,
+    });
+    let statistic = "Spearman ρ(η₁, median plateau ‖θ‖), σ = 0";
+    let outcome = ClaimOutcome::new(statistic, rho_a, threshold, failures.is_empty(), evidence);
+    Ok(outcome.with_run(Some(p_a), tests, cfg, seeds, details))
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::analysis::{analyze_equivalence, analyze_trend, LevelSpec, TrendSpec};
 use super::flow::{predict_phase_length, FlowPrediction, PhaseLengthSettings};
-use super::identities::{diagonal_imbalance_check, linear_null_space_check};
+use super::identities::{diagonal_imbalance_check, linear_null_space_check, IdentityReplay};
 use super::study::{run_plateau_study, step_decay_rates, Metric};
 use super::{
     fmt_evidence, Claim, ClaimError, ClaimKind, ClaimOutcome, Mode, Registry, VerifyContext,
@@ -543,27 +543,25 @@ fn trend_outcome(
         spec.max_rho,
         100.0 * spec.min_relative_decrease
     );
-    Ok(ClaimOutcome {
-        statistic: format!("Spearman ρ(T, median {})", spec.metric.symbol()),
-        value: a.rho,
-        threshold,
-        p_value: Some(a.p_value),
-        criteria_met: a.criteria_met,
-        evidence,
-        tests: a.tests.clone(),
-        config: Some(study.config.clone()),
-        seeds: study.seeds.clone(),
-        details: serde_json::json!({
-            "decay_steps": a.decay_steps,
-            "medians": a.medians,
-            "level_mean": a.level_mean,
-            "level_max": a.level_max,
-            "failures": a.failures,
-            "reference": study.reference,
-            "flow": flow.map(|flow| serde_json::json!({"tau_needed": flow.tau_needed, "steps_needed": flow.steps_needed,
-                     "start_rel_dist": flow.start_rel_dist, "target": flow.settings.target_rel_dist})),
-        }),
-    })
+    let details = serde_json::json!({
+        "decay_steps": a.decay_steps,
+        "medians": a.medians,
+        "level_mean": a.level_mean,
+        "level_max": a.level_max,
+        "failures": a.failures,
+        "reference": study.reference,
+        "flow": flow.map(|flow| serde_json::json!({"tau_needed": flow.tau_needed, "steps_needed": flow.steps_needed,
+                 "start_rel_dist": flow.start_rel_dist, "target": flow.settings.target_rel_dist})),
+    });
+    let statistic = format!("Spearman ρ(T, median {})", spec.metric.symbol());
+    let outcome = ClaimOutcome::new(statistic, a.rho, threshold, a.criteria_met, evidence);
+    Ok(outcome.with_run(
+        Some(a.p_value),
+        a.tests.clone(),
+        study.config.clone(),
+        study.seeds.clone(),
+        details,
+    ))
 }
 
 fn fmt_p_short(p: f64) -> String {
@@ -753,23 +751,23 @@ fn c8(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     if !failures.is_empty() {
         evidence.push_str(&format!("; NOT MET: {}", failures.join("; ")));
     }
-    Ok(ClaimOutcome {
-        statistic: "TOST mean ΔR(β) (T=0 − T_max)".into(),
-        value: loss.mean_difference,
-        threshold: format!(
-            "equivalent within ±{loss_fraction}·R(θ_∞) and ±{dist_margin} rel. dist, p_Holm ≤ {FAMILY_ALPHA}; null drift ≤ {drift_bound:.0e}"
-        ),
-        p_value: Some(p),
-        criteria_met: failures.is_empty(),
-        evidence,
-        tests: vec![loss.test.clone(), dist.test.clone()],
-        config: Some(study.config.clone()),
-        seeds: study.seeds.clone(),
-        details: serde_json::json!({
-            "test_loss": loss, "rel_dist_linear_limit": dist,
-            "max_rel_null_space_drift": rel_drift, "failures": failures,
-        }),
-    })
+    let threshold = format!(
+        "equivalent within ±{loss_fraction}·R(θ_∞) and ±{dist_margin} rel. dist, p_Holm ≤ {FAMILY_ALPHA}; null drift ≤ {drift_bound:.0e}"
+    );
+    let details = serde_json::json!({
+        "test_loss": loss, "rel_dist_linear_limit": dist,
+        "max_rel_null_space_drift": rel_drift, "failures": failures,
+    });
+    let statistic = "TOST mean ΔR(β) (T=0 − T_max)";
+    let ok = failures.is_empty();
+    let outcome = ClaimOutcome::new(statistic, loss.mean_difference, threshold, ok, evidence);
+    Ok(outcome.with_run(
+        Some(p),
+        vec![loss.test.clone(), dist.test.clone()],
+        study.config.clone(),
+        study.seeds.clone(),
+        details,
+    ))
 }
 
 /// The C9 analysis of plateau runs: (per-η medians, criteria, failures).
@@ -912,21 +910,23 @@ fn c9(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     if !failures.is_empty() {
         evidence.push_str(&format!("; NOT MET: {}", failures.join("; ")));
     }
-    Ok(ClaimOutcome {
-        statistic: "max_η median fraction of norm gap closed in 2nd half".into(),
+    Ok(ClaimOutcome::new(
+        "max_η median fraction of norm gap closed in 2nd half",
         value,
-        threshold: format!("≤ {gap} for every η, ‖r‖ at K/2 ≤ {res:.0e}"),
-        p_value: None,
-        criteria_met: failures.is_empty(),
+        format!("≤ {gap} for every η, ‖r‖ at K/2 ≤ {res:.0e}"),
+        failures.is_empty(),
         evidence,
-        tests: vec![],
-        config: Some(cfg),
-        seeds: p.plateau_seeds.clone(),
-        details: serde_json::json!({
+    )
+    .with_run(
+        None,
+        vec![],
+        cfg,
+        p.plateau_seeds.clone(),
+        serde_json::json!({
             "sigma_zero": summaries, "label_noise_contrast": contrast, "failures": failures,
             "runs": runs,
         }),
-    })
+    ))
 }
 
 fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
@@ -945,9 +945,15 @@ fn c10(ctx: &VerifyContext) -> Result<ClaimOutcome, ClaimError> {
     let method = p.base.sgd.with_step_decay(lr, lr_after, steps / 2);
     let bound = p.thresholds.c10_bound;
     let seed = 7;
-    let diag = diagonal_imbalance_check(&data, &method, seed, 1.0, steps, p.identity_bits)?;
-    let lin = linear_null_space_check(&data, &method, seed, 1.0, steps, p.identity_bits)?;
-    let lin64 = linear_null_space_check(&data, &method, seed, 1.0, steps, 53)?;
+    let replay = IdentityReplay {
+        seed,
+        init_scale: 1.0,
+        steps,
+        bits: p.identity_bits,
+    };
+    let diag = diagonal_imbalance_check(&data, &method, &replay)?;
+    let lin = linear_null_space_check(&data, &method, &replay)?;
+    let lin64 = linear_null_space_check(&data, &method, &IdentityReplay { bits: 53, ..replay })?;
     let value = diag
         .max_step_rel_error
         .max(diag.max_cumulative_rel_error)

@@ -70,7 +70,7 @@ fn f2_diagonal_landscape() {
     let mut p = DiagonalLandscapeParams::new(true);
     p.grid = 21;
     let data = diagonal_landscape(&p).unwrap();
-    assert!(all_finite(&data.train) && all_finite(&data.test));
+    assert!(all_finite(&data.surface.train) && all_finite(&data.surface.test));
     let (early, late) = (&data.trajectories[0], &data.trajectories[1]);
     // Late decay: smaller norm and test loss (measured ‖θ‖ 3.28 vs 11.8,
     // R 0.105 vs 44).
@@ -394,8 +394,8 @@ mod slow {
         let mut p = DigitsLandscapeParams::new(true);
         p.grid = 21;
         let data = digits_landscape(&p).unwrap();
-        assert_eq!(data.train.len(), 21);
-        assert!(all_finite(&data.train) && all_finite(&data.test));
+        assert_eq!(data.surface.train.len(), 21);
+        assert!(all_finite(&data.surface.train) && all_finite(&data.surface.test));
         assert!(
             data.title.contains("UCI digits, even vs odd, n = 300"),
             "{}",
@@ -458,9 +458,11 @@ mod slow {
         let data = digits_landscape(&q).unwrap();
         let late_m = &data.markers[2];
         assert!(late_m.x.abs() < 1e-9 && late_m.y.abs() < 1e-9 && late_m.off_plane < 1e-9);
-        assert!((data.xs[0] + data.xs[10]).abs() < 1e-9 && data.xs[10] > 0.0);
+        assert!(
+            (data.surface.xs[0] + data.surface.xs[10]).abs() < 1e-9 && data.surface.xs[10] > 0.0
+        );
         assert!(data.notes.iter().any(|n| n.contains("filter-normalized")));
-        assert!(all_finite(&data.train) && all_finite(&data.test));
+        assert!(all_finite(&data.surface.train) && all_finite(&data.surface.test));
         // Bad input names the field and value.
         let mut bad = p;
         bad.runs.late_decay = 5_000;

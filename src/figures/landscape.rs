@@ -165,13 +165,9 @@ pub struct ExtraCurve {
     pub values: Vec<f64>,
 }
 
-/// Everything behind F1 / F2.
+/// Training and test loss on a grid of the plane.
 #[derive(Debug, Clone)]
-pub struct LandscapeData {
-    /// Figure title prefix (model and setting).
-    pub title: String,
-    /// Label of the test-loss panel.
-    pub test_label: String,
+pub struct LossSurface {
     /// Plane coordinates of the grid (c₁).
     pub xs: Vec<f64>,
     /// Plane coordinates of the grid (c₂).
@@ -180,6 +176,34 @@ pub struct LandscapeData {
     pub train: Vec<Vec<f64>>,
     /// Test loss `test[iy][ix]`.
     pub test: Vec<Vec<f64>>,
+}
+
+impl LossSurface {
+    /// Both losses at every point of the grid `xs × ys` of `plane`.
+    fn evaluate(plane: &Plane, xs: Vec<f64>, ys: Vec<f64>, train: &LossFn, test: &LossFn) -> Self {
+        let train = eval_grid(plane, &xs, &ys, train);
+        let test = eval_grid(plane, &xs, &ys, test);
+        Self {
+            xs,
+            ys,
+            train,
+            test,
+        }
+    }
+}
+
+/// A loss at a point θ (evaluated on grid rows in parallel).
+type LossFn<'a> = dyn Fn(&[f64]) -> f64 + Sync + 'a;
+
+/// Everything behind F1 / F2.
+#[derive(Debug, Clone)]
+pub struct LandscapeData {
+    /// Figure title prefix (model and setting).
+    pub title: String,
+    /// Label of the test-loss panel.
+    pub test_label: String,
+    /// Both losses on the grid of the plane.
+    pub surface: LossSurface,
     /// Early- and late-decay trajectories.
     pub trajectories: Vec<Trajectory>,
     /// A curve on Γ (projected onto the plane), empty if none.
@@ -324,12 +348,7 @@ fn grid_around(pts: &[(f64, f64)], n: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// Evaluate `f` on the grid of the plane (rows in parallel).
-fn eval_grid(
-    plane: &Plane,
-    xs: &[f64],
-    ys: &[f64],
-    f: &(dyn Fn(&[f64]) -> f64 + Sync),
-) -> Vec<Vec<f64>> {
+fn eval_grid(plane: &Plane, xs: &[f64], ys: &[f64], f: &LossFn) -> Vec<Vec<f64>> {
     ys.par_iter()
         .map(|&y| xs.iter().map(|&x| f(&plane.point(x, y))).collect())
         .collect()
@@ -626,8 +645,9 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
             grid_around(&pts, p.grid)
         }
     };
-    let train = eval_grid(&plane, &xs, &ys, &|t| problem.train_loss(t));
-    let test = eval_grid(&plane, &xs, &ys, &|t| heldout.loss_and_error(&model, t).0);
+    let surface = LossSurface::evaluate(&plane, xs, ys, &|t| problem.train_loss(t), &|t| {
+        heldout.loss_and_error(&model, t).0
+    });
     let dataset = dataset_label(&p.runs.cfg, problem.n());
     let dim = Model::<f64>::param_dim(&model);
     let sgd = &p.runs.cfg.sgd;
@@ -693,10 +713,7 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
     Ok(LandscapeData {
         title: dataset.clone(),
         test_label: format!("held-out loss ({} held-out digits)", heldout.len()),
-        xs,
-        ys,
-        train,
-        test,
+        surface,
         trajectories: vec![t_early, t_late],
         gamma,
         gamma_residuals,
@@ -885,8 +902,7 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     pts.extend(markers.iter().map(|m| (m.x, m.y)));
     pts.extend(&gamma);
     let (xs, ys) = grid_around(&pts, p.grid);
-    let train = eval_grid(&plane, &xs, &ys, &|t| problem.train_loss(t));
-    let test = eval_grid(&plane, &xs, &ys, &|t| {
+    let surface = LossSurface::evaluate(&plane, xs, ys, &|t| problem.train_loss(t), &|t| {
         problem.test_loss(t).unwrap_or(f64::NAN)
     });
     let dist = |t: &[f64]| -> f64 {
@@ -921,10 +937,7 @@ pub fn diagonal_landscape(p: &DiagonalLandscapeParams) -> Result<LandscapeData, 
     Ok(LandscapeData {
         title: format!("Diagonal network (d = {}, n = {})", d, data.n()),
         test_label: "test loss R(β(θ))".into(),
-        xs,
-        ys,
-        train,
-        test,
+        surface,
         trajectories: vec![t_early, t_late],
         gamma,
         gamma_residuals,
@@ -955,9 +968,10 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
     // Log colour scale: floor at 1e-12 × the largest value so that exact zeros
     // (points on Γ) do not stretch the scale.
     let max = data
+        .surface
         .train
         .iter()
-        .chain(&data.test)
+        .chain(&data.surface.test)
         .flatten()
         .copied()
         .filter(|v| v.is_finite())
@@ -1015,8 +1029,8 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         title,
         x_label: data.axis_labels.0.clone(),
         y_label: data.axis_labels.1.clone(),
-        xs: data.xs.clone(),
-        ys: data.ys.clone(),
+        xs: data.surface.xs.clone(),
+        ys: data.surface.ys.clone(),
         values,
         log_color: true,
         // The second panel repeats the overlays without legend entries.
@@ -1029,10 +1043,10 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         panels: vec![
             panel(
                 format!("{}: training loss L(θ)", data.title),
-                clip(&data.train),
+                clip(&data.surface.train),
                 true,
             ),
-            panel(data.test_label.clone(), clip(&data.test), false),
+            panel(data.test_label.clone(), clip(&data.surface.test), false),
         ],
         colorbar_label: "loss (log scale)".into(),
         shared_color_scale: true,
@@ -1040,8 +1054,9 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
     };
     let mut files = fig.render(stem)?;
     let csv = super::with_ext(stem, "csv");
-    let mut cols = grid_columns(&data.xs, &data.ys, &data.train)?;
-    cols.push(grid_columns(&data.xs, &data.ys, &data.test)?.remove(2));
+    let grid = &data.surface;
+    let mut cols = grid_columns(&grid.xs, &grid.ys, &grid.train)?;
+    cols.push(grid_columns(&grid.xs, &grid.ys, &grid.test)?.remove(2));
     write_columns(&csv, &["x", "y", "train_loss", "test_loss"], &cols)?;
     files.push(csv);
     let mut ov: [Vec<f64>; 5] = Default::default();

@@ -64,17 +64,14 @@ pub fn diagonal_imbalance_check(
     method: &Sgd,
     replay: &IdentityReplay,
 ) -> Result<ImbalanceCheck, ClaimError> {
-    let IdentityReplay {
-        seed,
-        init_scale,
-        steps,
-        bits,
-    } = *replay;
+    let (seed, steps, bits) = (replay.seed, replay.steps, replay.bits);
     let data_r = data.convert::<Mpfr>(bits);
     let d = data.d();
     let problem = Problem::new(Diagonal::new(d), data_r);
     check_method(method, problem.n(), seed)?;
-    let init = Init::Gaussian { scale: init_scale };
+    let init = Init::Gaussian {
+        scale: replay.init_scale,
+    };
     let theta0: Vec<Mpfr> = initial_theta(&init, 2 * d, seed, bits);
     let mut theta = theta0.clone();
     let b = method.batch_size;
@@ -208,17 +205,19 @@ fn linear_null_in<R: Real>(
     replay: &IdentityReplay,
     ctx: R::Ctx,
 ) -> Result<NullSpaceCheck, ClaimError> {
-    let IdentityReplay {
-        seed,
-        init_scale,
-        steps,
-        ..
-    } = *replay;
+    let (seed, steps) = (replay.seed, replay.steps);
     let data_r = data.convert::<R>(ctx);
     let d = data.d();
     let problem = Problem::new(Linear::new(d), data_r);
     check_method(method, problem.n(), seed)?;
-    let theta0: Vec<R> = initial_theta(&Init::Gaussian { scale: init_scale }, d, seed, ctx);
+    let theta0: Vec<R> = initial_theta(
+        &Init::Gaussian {
+            scale: replay.init_scale,
+        },
+        d,
+        seed,
+        ctx,
+    );
     let run = run_sgd_to_end(&problem, method, theta0.clone(), seed, steps);
     let mut delta = run.theta.clone();
     for (x, y) in delta.iter_mut().zip(&theta0) {

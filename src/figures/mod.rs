@@ -56,7 +56,7 @@ pub use decay::{
 pub use landscape::{
     diagonal_landscape, digits_landscape, render_landscape, DiagonalLandscapeParams,
     DigitsLandscapeParams, EarlyLateRuns, ExtraCurve, LandscapeData, LandscapeMarker,
-    LandscapePlane, Plane, Trajectory,
+    LandscapePlane, LossSurface, Plane, Trajectory,
 };
 pub use limits::{
     flow_distance_curve, render_distance_vs_tau, render_weak_error, sde_distance_curve,
@@ -269,10 +269,10 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     if wanted(FigureId::F2) {
         let what = "Γ and {u⊙v = β*} in the plane";
         reports.push(diagonal_only(FigureId::F2, what, &mut || {
-            let params = match user {
-                Some(cfg) => experiment::landscape_params(cfg, q)?,
-                None => DiagonalLandscapeParams::new(q),
-            };
+            let params = user.map_or_else(
+                || Ok(DiagonalLandscapeParams::new(q)),
+                |cfg| experiment::landscape_params(cfg, q),
+            )?;
             let data = diagonal_landscape(&params)?;
             let files = render_landscape(&data, &stem(dir, FigureId::F2))?;
             Ok((files, data.notes.clone()))
@@ -280,10 +280,10 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     }
     if wanted(FigureId::F3) || wanted(FigureId::F4) {
         let t0 = Instant::now();
-        let params = match user {
-            Some(cfg) => experiment::decay_sweep_params(cfg, q)?,
-            None => DecaySweepParams::new(q),
-        };
+        let params = user.map_or_else(
+            || Ok(DecaySweepParams::new(q)),
+            |cfg| experiment::decay_sweep_params(cfg, q),
+        )?;
         let sweep = decay_sweep(&params)?;
         let shared = t0.elapsed().as_secs_f64();
         let mut first = true;
@@ -308,10 +308,10 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     if wanted(FigureId::F5) {
         let what = "the slow flow along Γ";
         reports.push(diagonal_only(FigureId::F5, what, &mut || {
-            let params = match user {
-                Some(cfg) => experiment::distance_params(cfg, q)?,
-                None => DistanceParams::new(q),
-            };
+            let params = user.map_or_else(
+                || Ok(DistanceParams::new(q)),
+                |cfg| experiment::distance_params(cfg, q),
+            )?;
             let mut curves = sgd_distance_curves(&params)?;
             let flow = flow_distance_curve(&params)?;
             let sde_seeds: Vec<u64> = (1..=if q { 2 } else { 4 }).collect();

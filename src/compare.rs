@@ -252,32 +252,17 @@ impl CompareConfig {
         if self.batch_size == 0 {
             return Err(invalid("batch_size", 0, "must be ≥ 1"));
         }
-        if !(self.label_noise_sigma.is_finite() && self.label_noise_sigma > 0.0) {
-            return Err(invalid(
-                "label_noise_sigma",
-                self.label_noise_sigma,
-                "must be finite and > 0",
-            ));
-        }
+        FieldError::check_positive("label_noise_sigma", self.label_noise_sigma)
+            .map_err(CompareError::Invalid)?;
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
             return Err(invalid("confidence", self.confidence, "must be in (0, 1)"));
         }
-        if !(self.init_scale.is_finite() && self.init_scale > 0.0) {
-            return Err(invalid(
-                "init_scale",
-                self.init_scale,
-                "must be finite and > 0",
-            ));
-        }
+        FieldError::check_positive("init_scale", self.init_scale).map_err(CompareError::Invalid)?;
         if let Some(f) = &self.flow {
-            if !(f.tau.is_finite() && f.tau > 0.0) {
-                return Err(invalid("flow.tau", f.tau, "must be finite and > 0"));
-            }
+            FieldError::check_positive("flow.tau", f.tau).map_err(CompareError::Invalid)?;
         }
         if let Some(s) = &self.sde {
-            if !(s.horizon.is_finite() && s.horizon > 0.0) {
-                return Err(invalid("sde.horizon", s.horizon, "must be finite and > 0"));
-            }
+            FieldError::check_positive("sde.horizon", s.horizon).map_err(CompareError::Invalid)?;
             if s.paths < 2 {
                 return Err(invalid("sde.paths", s.paths, "need ≥ 2"));
             }

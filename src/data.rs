@@ -317,13 +317,8 @@ impl Dataset<f64> {
                 spectrum_diag.len()
             )));
         }
-        if !(target_noise_sigma.is_finite() && target_noise_sigma >= 0.0) {
-            return Err(DataError::InvalidField(FieldError::new(
-                "target_noise_sigma",
-                target_noise_sigma,
-                "must be finite and ≥ 0",
-            )));
-        }
+        FieldError::check_non_negative("target_noise_sigma", target_noise_sigma)
+            .map_err(DataError::InvalidField)?;
         let mut x = x;
         let mut column_scale = vec![1.0; d];
         if normalize_columns {
@@ -638,13 +633,8 @@ fn read_beta_star(path: Option<&Path>, d: usize) -> Result<Option<Vec<f64>>, Dat
 
 fn validate_spectrum(s: &Spectrum) -> Result<(), DataError> {
     if let Spectrum::PowerLaw { exponent, .. } = s {
-        if !exponent.is_finite() || *exponent < 0.0 {
-            return Err(DataError::InvalidField(FieldError::new(
-                "spectrum.exponent",
-                exponent,
-                "must be finite and ≥ 0",
-            )));
-        }
+        FieldError::check_non_negative("spectrum.exponent", *exponent)
+            .map_err(DataError::InvalidField)?;
     }
     Ok(())
 }
@@ -686,31 +676,16 @@ fn validate_synthetic(cfg: &SyntheticConfig) -> Result<(), DataError> {
                     format!("exceeds d = {}", cfg.d),
                 )));
             }
-            if !value.is_finite() {
-                return Err(DataError::InvalidField(FieldError::new(
-                    "ground_truth.value",
-                    value,
-                    "must be finite",
-                )));
-            }
+            FieldError::check_finite("ground_truth.value", value)
+                .map_err(DataError::InvalidField)?;
         }
         GroundTruth::Dense { scale } => {
-            if !scale.is_finite() {
-                return Err(DataError::InvalidField(FieldError::new(
-                    "ground_truth.scale",
-                    scale,
-                    "must be finite",
-                )));
-            }
+            FieldError::check_finite("ground_truth.scale", scale)
+                .map_err(DataError::InvalidField)?;
         }
     }
-    if !(cfg.target_noise_sigma.is_finite() && cfg.target_noise_sigma >= 0.0) {
-        return Err(DataError::InvalidField(FieldError::new(
-            "target_noise_sigma",
-            cfg.target_noise_sigma,
-            "must be finite and ≥ 0",
-        )));
-    }
+    FieldError::check_non_negative("target_noise_sigma", cfg.target_noise_sigma)
+        .map_err(DataError::InvalidField)?;
     Ok(())
 }
 

@@ -45,3 +45,48 @@ pub fn first_non_finite(x: &[f64]) -> Option<(usize, f64)> {
         .position(|v| !v.is_finite())
         .map(|index| (index, x[index]))
 }
+
+/// The checks of a numeric setting, one wording per condition, so that every
+/// error reads the same (`field = value: must be finite and > 0`).
+///
+/// ```
+/// use latedecay::field_error::FieldError;
+/// assert!(FieldError::check_positive("lr", 0.1).is_ok());
+/// let e = FieldError::check_positive("lr", 0.0).unwrap_err();
+/// assert_eq!(e.to_string(), "lr = 0: must be finite and > 0");
+/// let e = FieldError::check_non_negative("sigma", f64::NAN).unwrap_err();
+/// assert_eq!(e.to_string(), "sigma = NaN: must be finite and ≥ 0");
+/// assert!(FieldError::check_non_negative("sigma", 0.0).is_ok());
+/// assert!(FieldError::check_finite("scale", f64::INFINITY).is_err());
+/// ```
+impl FieldError {
+    /// `value` must be finite and > 0.
+    pub fn check_positive(field: impl Into<String>, value: f64) -> Result<(), Self> {
+        Self::require(
+            value.is_finite() && value > 0.0,
+            field,
+            value,
+            "must be finite and > 0",
+        )
+    }
+    /// `value` must be finite and ≥ 0.
+    pub fn check_non_negative(field: impl Into<String>, value: f64) -> Result<(), Self> {
+        Self::require(
+            value.is_finite() && value >= 0.0,
+            field,
+            value,
+            "must be finite and ≥ 0",
+        )
+    }
+    /// `value` must be finite.
+    pub fn check_finite(field: impl Into<String>, value: f64) -> Result<(), Self> {
+        Self::require(value.is_finite(), field, value, "must be finite")
+    }
+    fn require(ok: bool, field: impl Into<String>, value: f64, reason: &str) -> Result<(), Self> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Self::new(field, value, reason))
+        }
+    }
+}

@@ -98,13 +98,7 @@ impl Schedule {
                 factor,
             } => {
                 check_lr("lr", *lr)?;
-                if !(factor.is_finite() && *factor > 0.0) {
-                    return Err(ScheduleError(FieldError::new(
-                        "factor",
-                        factor,
-                        "must be finite and > 0",
-                    )));
-                }
+                FieldError::check_positive("factor", *factor).map_err(ScheduleError)?;
                 if milestones.windows(2).any(|w| w[0] >= w[1]) {
                     return Err(ScheduleError(FieldError::new(
                         "milestones",
@@ -139,13 +133,7 @@ impl Schedule {
             Schedule::Warmup {
                 lr_start, after, ..
             } => {
-                if !(lr_start.is_finite() && *lr_start >= 0.0) {
-                    return Err(ScheduleError(FieldError::new(
-                        "lr_start",
-                        lr_start,
-                        "must be finite and ≥ 0",
-                    )));
-                }
+                FieldError::check_non_negative("lr_start", *lr_start).map_err(ScheduleError)?;
                 after.validate()
             }
         }

@@ -197,16 +197,8 @@ pub fn predict_phase_length(
     theta_mn: &[f64],
     settings: &PhaseLengthSettings,
 ) -> Result<FlowPrediction, PhaseLengthError> {
-    let positive = |field: &'static str, x: f64| {
-        if x.is_finite() && x > 0.0 {
-            Ok(())
-        } else {
-            Err(PhaseLengthError::Invalid(FieldError::new(
-                field,
-                x,
-                "must be finite and > 0",
-            )))
-        }
+    let positive = |field: &str, x: f64| {
+        FieldError::check_positive(field, x).map_err(PhaseLengthError::Invalid)
     };
     positive("sigma", settings.sigma)?;
     positive("lr", settings.lr)?;

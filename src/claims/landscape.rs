@@ -157,13 +157,7 @@ impl LandscapeSettings {
                 &format!("{} appears twice", w[0]),
             );
         }
-        if !(self.proj_tol.is_finite() && self.proj_tol > 0.0) {
-            return bad(
-                "proj_tol",
-                self.proj_tol.to_string(),
-                "must be finite and > 0",
-            );
-        }
+        FieldError::check_positive("proj_tol", self.proj_tol).map_err(ClaimError::Invalid)?;
         if self.proj_max_iter == 0 {
             return bad("proj_max_iter", "0".into(), "must be ≥ 1");
         }

@@ -328,13 +328,8 @@ impl Protocol {
                 "must be in (0, 1)",
             ));
         }
-        if !(p.flow_safety_factor.is_finite() && p.flow_safety_factor > 0.0) {
-            return Err(invalid(
-                "claims.flow_safety_factor",
-                p.flow_safety_factor.to_string(),
-                "must be finite and > 0",
-            ));
-        }
+        FieldError::check_positive("claims.flow_safety_factor", p.flow_safety_factor)
+            .map_err(ClaimError::Invalid)?;
         if p.round_to == 0 {
             return Err(invalid("claims.round_to", "0".into(), "must be ≥ 1"));
         }

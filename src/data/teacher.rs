@@ -83,13 +83,8 @@ impl TeacherTask {
         if cfg.n_test == 0 {
             return Err(bad("n_test", "0".into(), "need a held-out sample"));
         }
-        if !(cfg.target_noise_sigma.is_finite() && cfg.target_noise_sigma >= 0.0) {
-            return Err(bad(
-                "target_noise_sigma",
-                cfg.target_noise_sigma.to_string(),
-                "must be finite and ≥ 0",
-            ));
-        }
+        FieldError::check_non_negative("target_noise_sigma", cfg.target_noise_sigma)
+            .map_err(DataError::InvalidField)?;
         let (d, mt) = (cfg.d, cfg.teacher_width);
         let teacher = Mlp::new(d, mt);
         let mut teacher_theta = vec![0.0; mt * d + mt];

@@ -122,32 +122,19 @@ impl FlowSettings {
         let bad = |field: &'static str, value: String, reason: &str| {
             FlowError::InvalidField(FieldError::new(field, value, reason))
         };
-        if !(self.sigma.is_finite() && self.sigma >= 0.0) {
-            return Err(bad(
-                "sigma",
-                self.sigma.to_string(),
-                "must be finite and ≥ 0",
-            ));
-        }
+        FieldError::check_non_negative("sigma", self.sigma).map_err(FlowError::InvalidField)?;
         if self.batch_size == 0 {
             return Err(bad("batch_size", "0".into(), "must be ≥ 1"));
         }
-        if !self.drift_constant.is_finite() {
-            return Err(bad(
-                "drift_constant",
-                self.drift_constant.to_string(),
-                "must be finite",
-            ));
-        }
+        FieldError::check_finite("drift_constant", self.drift_constant)
+            .map_err(FlowError::InvalidField)?;
         for (field, v) in [
             ("rtol", self.rtol),
             ("atol", self.atol),
             ("max_segment", self.max_segment),
             ("projection_tol", self.projection_tol),
         ] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(bad(field, v.to_string(), "must be finite and > 0"));
-            }
+            FieldError::check_positive(field, v).map_err(FlowError::InvalidField)?;
         }
         Ok(())
     }
@@ -420,13 +407,7 @@ pub fn label_noise_flow_generic<R: Real, M: TraceGradient<R>>(
     taus: &[f64],
     dtau: f64,
 ) -> Result<FlowTrajectory<R>, FlowError> {
-    if !(dtau.is_finite() && dtau > 0.0) {
-        return Err(FlowError::InvalidField(FieldError::new(
-            "dtau",
-            dtau,
-            "must be finite and > 0",
-        )));
-    }
+    FieldError::check_positive("dtau", dtau).map_err(FlowError::InvalidField)?;
     let ctx = problem.ctx();
     let (tol, mut theta, mut out) = start_flow(problem, theta0, settings, taus)?;
     let dim = theta.len();
@@ -572,13 +553,7 @@ pub fn time_to_reach<M: TraceGradient<f64>>(
     tau_max: f64,
     mut reached: impl FnMut(&[f64]) -> bool,
 ) -> Result<Option<(f64, Vec<f64>)>, FlowError> {
-    if !(step.is_finite() && step > 0.0) {
-        return Err(FlowError::InvalidField(FieldError::new(
-            "step",
-            step,
-            "must be finite and > 0",
-        )));
-    }
+    FieldError::check_positive("step", step).map_err(FlowError::InvalidField)?;
     let tol = projection_tol::<f64>(settings, ());
     let (mut theta, _) = project(problem, theta0, tol, 0.0)?;
     let mut tau = 0.0;

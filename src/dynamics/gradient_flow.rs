@@ -231,13 +231,7 @@ pub fn gradient_flow_limit<R: Real, M: Model<R>>(
         ("step_tol", settings.step_tol),
         ("max_time", settings.max_time),
     ] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(GradientFlowError::InvalidField(FieldError::new(
-                field,
-                v,
-                "must be finite and > 0",
-            )));
-        }
+        FieldError::check_positive(field, v).map_err(GradientFlowError::InvalidField)?;
     }
     if settings.max_levels < 2 {
         return Err(GradientFlowError::InvalidField(FieldError::new(

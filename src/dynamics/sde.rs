@@ -169,13 +169,8 @@ impl SdeSettings {
                 "must be ≥ 1",
             )));
         }
-        if !(self.label_noise_sigma.is_finite() && self.label_noise_sigma >= 0.0) {
-            return Err(SdeError::InvalidField(FieldError::new(
-                "label_noise_sigma",
-                self.label_noise_sigma,
-                "must be finite and ≥ 0",
-            )));
-        }
+        FieldError::check_non_negative("label_noise_sigma", self.label_noise_sigma)
+            .map_err(SdeError::InvalidField)?;
         if self.level > 20 {
             return Err(SdeError::InvalidField(FieldError::new(
                 "level",

@@ -193,13 +193,8 @@ impl Sgd {
                 format!("exceeds n = {n} with sampling = shuffle"),
             )));
         }
-        if !(self.label_noise_sigma.is_finite() && self.label_noise_sigma >= 0.0) {
-            return Err(SgdError::InvalidField(FieldError::new(
-                "label_noise_sigma",
-                self.label_noise_sigma,
-                "must be finite and ≥ 0",
-            )));
-        }
+        FieldError::check_non_negative("label_noise_sigma", self.label_noise_sigma)
+            .map_err(SgdError::InvalidField)?;
         let invalid = |field: &str, value: String, reason: &str| {
             Err(SgdError::InvalidField(FieldError::new(
                 field, value, reason,
@@ -235,9 +230,8 @@ impl Sgd {
                 }
             },
             NoiseModel::Lngd { sigma } => {
-                if !(sigma.is_finite() && sigma >= 0.0) {
-                    return invalid("noise.sigma", sigma.to_string(), "must be finite and ≥ 0");
-                }
+                FieldError::check_non_negative("noise.sigma", sigma)
+                    .map_err(SgdError::InvalidField)?;
                 if self.batch_size != 1 || self.sampling != Sampling::WithReplacement {
                     return invalid(
                         "batch_size",

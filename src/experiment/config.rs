@@ -552,13 +552,7 @@ impl ExperimentConfig {
                 ));
             }
             for &lr in &sw.lrs {
-                if !(lr.is_finite() && lr > 0.0) {
-                    return Err(invalid(
-                        "sweep.lrs",
-                        lr.to_string(),
-                        "must be finite and > 0",
-                    ));
-                }
+                FieldError::check_positive("sweep.lrs", lr).map_err(ConfigError::Invalid)?;
             }
             if let Some(f) = sw.decay_factor {
                 if !(f.is_finite() && f > 0.0) {
@@ -590,9 +584,7 @@ impl ExperimentConfig {
                     return Err(invalid("mlp.width", m.width.to_string(), "must be in 1 … 10⁶"));
                 }
                 for (field, v) in [("mlp.w_scale", m.w_scale), ("mlp.a_scale", m.a_scale)] {
-                    if !(v.is_finite() && v > 0.0) {
-                        return Err(invalid(field, v.to_string(), "must be finite and > 0"));
-                    }
+                    FieldError::check_positive(field, v).map_err(ConfigError::Invalid)?;
                 }
                 if self.init != Init::default() {
                     return Err(invalid(

@@ -21,6 +21,7 @@ use crate::dynamics::stability::{map_coefficients, ReducedGradients};
 use crate::experiment::run::initial_theta;
 use crate::experiment::stability::jacobian;
 use crate::experiment::{run_units, BranchRun, DecayGrid, ExperimentConfig, UnitPlan};
+use crate::field_error::FieldError;
 use crate::io::write_columns;
 use crate::plot::{AxisScale, ContourFigure, ContourPanel, CurveOverlay};
 
@@ -105,13 +106,8 @@ impl PhaseParams {
         if self.steps == 0 {
             return bad("steps", "0".into(), "must be ≥ 1");
         }
-        if !(self.target_rel_dist.is_finite() && self.target_rel_dist > 0.0) {
-            return bad(
-                "target_rel_dist",
-                self.target_rel_dist.to_string(),
-                "must be finite and > 0",
-            );
-        }
+        FieldError::check_positive("target_rel_dist", self.target_rel_dist)
+            .map_err(|e| FigureError::Input(format!("F8 {e}")))?;
         Ok(())
     }
 }

@@ -110,13 +110,8 @@ impl<R: Real> LinearMoments<R> {
                 "must be ≥ 1",
             )));
         }
-        if !(label_noise_sigma.is_finite() && label_noise_sigma >= 0.0) {
-            return Err(MomentsError::InvalidField(FieldError::new(
-                "label_noise_sigma",
-                label_noise_sigma,
-                "must be finite and ≥ 0",
-            )));
-        }
+        FieldError::check_non_negative("label_noise_sigma", label_noise_sigma)
+            .map_err(MomentsError::InvalidField)?;
         let (n, d) = (data.n(), data.d());
         let ctx = data.ctx();
         let xt = data.x.transpose();

@@ -111,13 +111,7 @@ impl WeakOrderConfig {
                 "need eta_exponent_min ≤ eta_exponent_max ≤ 60",
             );
         }
-        if !(self.horizon.is_finite() && self.horizon > 0.0) {
-            return bad(
-                "horizon",
-                self.horizon.to_string(),
-                "must be finite and > 0",
-            );
-        }
+        FieldError::check_positive("horizon", self.horizon).map_err(MomentsError::InvalidField)?;
         for j in self.exponents() {
             let k = self.horizon * 2f64.powi(j as i32);
             if k.fract() != 0.0 {

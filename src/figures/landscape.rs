@@ -377,8 +377,28 @@ fn gamma_curve<M: Model<f64>>(
 /// A projection onto Γ.
 type ProjectFn<'a> = dyn Fn(&[f64]) -> Result<Projection<f64>, LinalgError> + Sync + 'a;
 
-/// [`gamma_curve`] with a given projection (points in parallel; a failed
-/// projection is dropped like a non-converged one).
+/// The plane coordinates of the projections that converged, with
+/// `value(projection)` of each, in input order; the first projection that
+/// failed outright (a linear-algebra error) is the error.
+fn converged_on_plane(
+    plane: &Plane,
+    projections: Vec<Result<Projection<f64>, LinalgError>>,
+    value: impl Fn(&Projection<f64>) -> f64,
+) -> Result<(Vec<Point>, Vec<f64>), FigureError> {
+    let mut points = Vec::new();
+    let mut values = Vec::new();
+    for proj in projections {
+        let proj = proj?;
+        if proj.converged {
+            points.push(plane.coords(&proj.theta));
+            values.push(value(&proj));
+        }
+    }
+    Ok((points, values))
+}
+
+/// [`gamma_curve`] with a given projection (points in parallel; points whose
+/// projection does not converge are left out).
 fn gamma_curve_with(
     project: &ProjectFn<'_>,
     plane: &Plane,
@@ -394,16 +414,7 @@ fn gamma_curve_with(
             project(&p)
         })
         .collect();
-    let mut curve = Vec::new();
-    let mut residuals = Vec::new();
-    for proj in projected {
-        let proj = proj?;
-        if proj.converged {
-            curve.push(plane.coords(&proj.theta));
-            residuals.push(proj.residual_norm);
-        }
-    }
-    Ok((curve, residuals))
+    converged_on_plane(plane, projected, |p| p.residual_norm)
 }
 
 /// How F1 chooses its plane.
@@ -576,15 +587,9 @@ pub fn digits_landscape(p: &DigitsLandscapeParams) -> Result<LandscapeData, Figu
     };
     let phase_proj: Vec<Result<Projection<f64>, LinalgError>> =
         phase.par_iter().map(|t| project(t)).collect();
-    let mut proj_pts = Vec::new();
-    let mut proj_losses = Vec::new();
-    for pr in phase_proj {
-        let pr = pr?;
-        if pr.converged {
-            proj_pts.push(plane.coords(&pr.theta));
-            proj_losses.push(heldout.loss_and_error(&model, &pr.theta).0);
-        }
-    }
+    let (proj_pts, proj_losses) = converged_on_plane(&plane, phase_proj, |p| {
+        heldout.loss_and_error(&model, &p.theta).0
+    })?;
     let end_proj = |t: &[f64]| -> Result<Option<(Vec<f64>, f64, f64)>, FigureError> {
         let pr = project(t)?;
         Ok(pr.converged.then(|| {

@@ -54,13 +54,10 @@ pub struct CompareConfig {
     #[serde(default = "default_confidence")]
     pub confidence: f64,
     /// C6: SGD vs slow flow.
-    #[serde(default)]
     pub flow: Option<FlowComparison>,
     /// C5: SGD vs SME-1 by Monte Carlo.
-    #[serde(default)]
     pub sde: Option<SdeComparison>,
     /// F7: f64 vs MPFR.
-    #[serde(default)]
     pub precision: Option<PrecisionComparison>,
     /// Output directory for the CSV/JSON files.
     #[serde(default = "default_out")]
@@ -110,10 +107,8 @@ pub struct SdeComparison {
     #[serde(default = "default_batch_paths")]
     pub batch_paths: u64,
     /// Label-noise σ for this comparison (default: the top-level value).
-    #[serde(default)]
     pub label_noise_sigma: Option<f64>,
     /// Minibatch size B for this comparison (default: the top-level value).
-    #[serde(default)]
     pub batch_size: Option<usize>,
     /// Each SGD step is split into 2^level Euler–Maruyama steps.
     #[serde(default = "default_level")]
@@ -140,7 +135,6 @@ pub struct PrecisionComparison {
     #[serde(default)]
     pub full_batch_lrs: Vec<f64>,
     /// Initialization u = v = `init_scale` (default: the top-level value).
-    #[serde(default)]
     pub init_scale: Option<f64>,
     /// SGD steps.
     pub steps: u64,
@@ -157,7 +151,6 @@ pub struct PrecisionComparison {
     pub seed: u64,
     /// Data seed of the F7 instance (default: the top-level `data.seed`).
     /// Whether full-batch GD at a given rate is chaotic depends on the instance.
-    #[serde(default)]
     pub data_seed: Option<u64>,
 }
 

@@ -127,7 +127,6 @@ pub struct CsvConfig {
     /// Path of y.
     pub y: PathBuf,
     /// Optional path of β* (one column, d rows), enables the test loss.
-    #[serde(default)]
     pub beta_star: Option<PathBuf>,
     /// Population spectrum assumed for the closed-form test loss (default Λ = I).
     #[serde(default = "default_spectrum")]

@@ -46,7 +46,6 @@ pub struct Protocol {
     /// Overrides the flow prediction (`[claims] t_max`; tests with cheap parameters).
     pub longest_decay_step_override: Option<u64>,
     /// An explicit decay grid (`[claims] decay_steps`), replacing 0 and T_max/2^k.
-    #[serde(default)]
     pub decay_steps_override: Option<Vec<u64>>,
     /// C9: learning rates of the σ = 0 runs.
     pub plateau_lrs: Vec<f64>,

@@ -149,10 +149,8 @@ pub struct RunSection {
     pub seeds: Seeds,
     /// Total number of SGD steps. For a step-decay schedule it may be omitted
     /// when `steps_after_decay` is given: steps = decay_step + steps_after_decay.
-    #[serde(default)]
     pub steps: Option<u64>,
     /// Steps to run after the decay (step-decay schedules).
-    #[serde(default)]
     pub steps_after_decay: Option<u64>,
     /// Which steps to record.
     #[serde(default = "default_record")]
@@ -192,7 +190,6 @@ pub struct SweepSection {
     #[serde(default)]
     pub lrs: Vec<f64>,
     /// Ratio η₂/η₁ after the decay; default: the schedule's ratio.
-    #[serde(default)]
     pub decay_factor: Option<f64>,
     /// Steps after the decay (the same for every T).
     pub steps_after_decay: u64,
@@ -291,7 +288,6 @@ pub struct ExperimentConfig {
     /// Run settings.
     pub run: RunSection,
     /// Optional sweep grid.
-    #[serde(default)]
     pub sweep: Option<SweepSection>,
     /// Optional protocol of `verify --config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -20,7 +20,7 @@ use super::legend::{draw_outline, draw_text, draw_text_up, Legend, LegendEntry};
 use super::legend::{MarkerShape, MarkerStyle, Pen, Px, VAlign};
 use super::style::{palette_color, Style, MISSING, TEXT};
 use super::ticks::nearest_nice_step;
-use super::{display_name, write_figure, Area, AxisScale, PlotError};
+use super::{display_name, forward2, write_figure, Area, AxisScale, PlotError};
 
 /// A polyline drawn over a contour panel in a palette colour with a white
 /// halo (e.g. an optimiser trajectory).
@@ -226,12 +226,11 @@ impl<'a> PPanel<'a> {
 
     /// A polyline in drawing space, split at unshowable points and clipped to the panel.
     fn transform(&self, pts: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
-        let (sx, sy) = (self.src.x_scale, self.src.y_scale);
-        let pts = pts
-            .iter()
-            .map(|&(x, y)| Some((sx.forward(x)?, sy.forward(y)?)));
-        let clip = |r: &Vec<_>| clip_polyline(r, self.bounds);
-        split_runs(pts).iter().flat_map(clip).collect()
+        let scales = (self.src.x_scale, self.src.y_scale);
+        let runs = split_runs(pts.iter().map(|&q| forward2(scales, q)));
+        runs.iter()
+            .flat_map(|r| clip_polyline(r, self.bounds))
+            .collect()
     }
 }
 
@@ -285,12 +284,9 @@ impl ContourFigure {
             let e = "a shared colour scale needs the same log_color on every panel";
             return Err(PlotError::InvalidInput(e.into()));
         }
-        let lo = panels.iter().map(|p| p.vr.0).fold(f64::INFINITY, f64::min);
-        let hi = panels
-            .iter()
-            .map(|p| p.vr.1)
-            .fold(f64::NEG_INFINITY, f64::max);
-        Ok(vec![Levels::new((lo, hi), target, log); panels.len()])
+        let all = (f64::INFINITY, f64::NEG_INFINITY);
+        let vr = (panels.iter()).fold(all, |r, p| (r.0.min(p.vr.0), r.1.max(p.vr.1)));
+        Ok(vec![Levels::new(vr, target, log); panels.len()])
     }
 
     /// Panels left to right, each with its colour bar unless they share
@@ -310,11 +306,7 @@ impl ContourFigure {
         let size = (st.contour_panel_width as i32, h - strip.size.1);
         let top = plot_top(st, self.panels.iter().any(|p| !p.title.is_empty()));
         let bottom = (if strip.size.1 > 0 { 0 } else { m / 2 }) + st.px(2.0);
-        let bar = if self.shared_color_scale {
-            0
-        } else {
-            st.colorbar_width as i32
-        };
+        let bar = st.colorbar_width as i32 * i32::from(!self.shared_color_scale);
         for (i, (p, lv)) in panels.iter().zip(levels).enumerate() {
             let x_off = i as i32 * (size.0 + bar);
             let scales = (p.src.x_scale, p.src.y_scale);
@@ -337,16 +329,10 @@ impl ContourFigure {
     fn legend_entries(&self, style: &Style) -> Vec<LegendEntry> {
         let mut entries: Vec<LegendEntry> = vec![];
         for p in &self.panels {
-            let lines = overlay_lines(p).map(|(label, _, pen)| LegendEntry {
-                label: label.to_string(),
-                line: Some(pen),
-                ..Default::default()
-            });
-            let markers = p.markers.iter().map(|m| LegendEntry {
-                label: m.label.clone(),
-                marker: Some(marker_style(m, style)),
-                ..Default::default()
-            });
+            let lines =
+                overlay_lines(p).map(|(label, _, pen)| LegendEntry::new(label, Some(pen), None));
+            let markers = (p.markers.iter())
+                .map(|m| LegendEntry::new(&m.label, None, Some(marker_style(m, style))));
             for e in lines.chain(markers) {
                 if !e.label.is_empty() && !entries.contains(&e) {
                     entries.push(e);
@@ -371,12 +357,8 @@ impl ContourFigure {
             }
         }
         for mk in &p.src.markers {
-            let (sx, sy) = (p.src.x_scale, p.src.y_scale);
-            let at = sx
-                .forward(mk.x)
-                .zip(sy.forward(mk.y))
-                .filter(|&q| contains(p.bounds, q));
-            if let Some(q) = at {
+            let at = forward2((p.src.x_scale, p.src.y_scale), (mk.x, mk.y));
+            if let Some(q) = at.filter(|&q| contains(p.bounds, q)) {
                 marker_style(mk, st).draw(root, chart.backend_coord(&q), st)?;
             }
         }
@@ -456,18 +438,17 @@ fn contour_values(tv: &[Vec<f64>]) -> Vec<f64> {
         let prev = v.clone();
         for (k, out) in v.iter_mut().enumerate().filter(|(_, x)| x.is_nan()) {
             let (iy, ix) = (k / nx, k % nx);
-            let row = nx as isize;
             let near = [
-                (ix > 0, -1),
-                (ix + 1 < nx, 1),
-                (iy > 0, -row),
-                (iy + 1 < ny, row),
+                (iy, ix.wrapping_sub(1)),
+                (iy, ix + 1),
+                (iy.wrapping_sub(1), ix),
+                (iy + 1, ix),
             ];
-            let near = near
-                .iter()
-                .filter(|n| n.0)
-                .map(|n| prev[k.wrapping_add_signed(n.1)]);
-            let known: Vec<f64> = near.filter(|x| !x.is_nan()).collect();
+            let near = near.iter().filter(|&&(y, x)| y < ny && x < nx);
+            let known: Vec<f64> = near
+                .map(|&(y, x)| prev[y * nx + x])
+                .filter(|x| !x.is_nan())
+                .collect();
             if !known.is_empty() {
                 *out = known.iter().sum::<f64>() / known.len() as f64;
             }

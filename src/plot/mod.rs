@@ -60,13 +60,12 @@ pub use legend::MarkerShape;
 pub use line::{LineChart, LineKind, RefLine, Series};
 pub use style::{palette_color, Style, FONT_FAMILY, OKABE_ITO};
 
-/// Scale of an axis (or of the colour axis of a contour panel).
+/// Scale of an axis (or of the colour axis of a contour panel): linear, or
+/// base-10 logarithmic (non-positive values are dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AxisScale {
-    /// Plain linear axis.
     #[default]
     Linear,
-    /// Base-10 logarithmic axis; non-positive values are dropped.
     Log10,
 }
 
@@ -86,23 +85,26 @@ impl AxisScale {
     }
 }
 
-/// Errors raised while validating plot input, drawing, or checking output files.
+/// A point in drawing space under the scales of x and y, if it can be shown.
+pub(crate) fn forward2((sx, sy): (AxisScale, AxisScale), (x, y): (f64, f64)) -> Option<(f64, f64)> {
+    Some((sx.forward(x)?, sy.forward(y)?))
+}
+
+/// Errors raised while validating plot input, drawing, or checking output
+/// files; each message names the offending item and value.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
-    /// A chart was asked to render without any series / panels.
     #[error("{what}: nothing to plot (no series or panels given)")]
     NothingToPlot { what: String },
-    /// A series has no points at all.
     #[error("series `{label}` is empty")]
     EmptySeries { label: String },
-    /// Two vectors that must have the same length do not.
     #[error("{what}: length mismatch (expected {expected}, found {found})")]
     LengthMismatch {
         what: String,
         expected: usize,
         found: usize,
     },
-    /// All data points are unusable: non-finite, or non-positive on a log axis.
+    /// All data points are unusable.
     #[error("{what}: no finite data to plot (non-finite values, and non-positive values on log axes, are dropped)")]
     NoFiniteData { what: String },
     /// A contour grid is malformed (wrong shape, non-monotone coordinates, ...).
@@ -111,20 +113,16 @@ pub enum PlotError {
     /// Some other invalid input (e.g. a non-finite reference line).
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// File-system error on `path`.
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    /// The plotting backend failed.
     #[error("drawing failed: {0}")]
     Drawing(String),
-    /// The embedded font could not be registered.
     #[error("font registration failed: {0}")]
     Font(String),
-    /// A produced file (`path`) is not well formed.
     #[error("malformed file {path}: {reason}")]
     Malformed { path: PathBuf, reason: String },
 }
@@ -136,17 +134,6 @@ pub(crate) fn display_name(label: &str, i: usize) -> String {
     } else {
         label.to_string()
     }
-}
-
-/// [`PlotError::LengthMismatch`] unless `found == expected`.
-pub(crate) fn check_len(what: &str, expected: usize, found: usize) -> Result<(), PlotError> {
-    let what = what.to_string();
-    let e = PlotError::LengthMismatch {
-        what,
-        expected,
-        found,
-    };
-    (found == expected).then_some(()).ok_or(e)
 }
 
 pub(crate) fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {
@@ -260,10 +247,8 @@ where
         root.present()?;
     }
     // plotters' layer without its own <svg> element, on top of the raw layer.
-    let body = top
-        .find("<svg")
-        .and_then(|i| top[i..].find('>').map(|j| i + j + 1));
-    let body = body.map_or("", |b| top[b..].trim_end().trim_end_matches("</svg>"));
+    let body = top.split_once('>').map_or("", |(_, b)| b.trim_end());
+    let body = body.trim_end_matches("</svg>");
     // Round joins are inherited by every stroke: noisy trajectories reverse
     // sharply, where mitred joins throw spikes.
     let svg = format!(

@@ -8,7 +8,6 @@
 //! numbers shared with the fills.
 
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
 
 use contour::ContourBuilder;
 use plotters::prelude::*;
@@ -20,7 +19,7 @@ use super::legend::{draw_outline, draw_text, draw_text_up, Legend, LegendEntry};
 use super::legend::{MarkerShape, MarkerStyle, Pen, Px, VAlign};
 use super::style::{palette_color, Style, MISSING, TEXT};
 use super::ticks::nearest_nice_step;
-use super::{display_name, forward2, write_figure, Area, AxisScale, PlotError};
+use super::{display_name, extent, forward2, Area, AxisScale, Figure, PlotError};
 
 /// A polyline drawn over a contour panel in a palette colour with a white
 /// halo (e.g. an optimiser trajectory).
@@ -204,8 +203,7 @@ impl<'a> PPanel<'a> {
             .iter()
             .map(|r| r.iter().map(colour).collect())
             .collect();
-        let (known, inf) = (tv.iter().flatten().filter(|v| !v.is_nan()), f64::INFINITY);
-        let vr = known.fold((inf, -inf), |r, &v| (r.0.min(v), r.1.max(v)));
+        let vr = extent(tv.iter().flatten().copied());
         if vr.0 > vr.1 {
             let what = format!("contour panel `{name}`");
             return Err(PlotError::NoFiniteData { what });
@@ -232,6 +230,23 @@ impl<'a> PPanel<'a> {
             .flat_map(|r| clip_polyline(r, self.bounds))
             .collect()
     }
+
+    /// Curves, then paths, then markers on top.
+    fn draw_overlays(&self, root: &Area, chart: &Chart, st: &Style) -> Result<(), PlotError> {
+        for (_, points, pen) in overlay_lines(self.src) {
+            for run in self.transform(points) {
+                let pts: Vec<Px> = run.iter().map(|q| chart.backend_coord(q)).collect();
+                pen.draw(root, &pts, st)?;
+            }
+        }
+        for mk in &self.src.markers {
+            let at = forward2((self.src.x_scale, self.src.y_scale), (mk.x, mk.y));
+            if let Some(q) = at.filter(|&q| contains(self.bounds, q)) {
+                marker_style(mk, st).draw(root, chart.backend_coord(&q), st)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ContourFigure {
@@ -241,35 +256,6 @@ impl ContourFigure {
         let bars = if self.shared_color_scale { 1 } else { n };
         let w = n * style.contour_panel_width + bars * style.colorbar_width;
         (w, style.contour_height)
-    }
-
-    /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
-    /// (creating the parent directory if needed); returns both paths.
-    pub fn render(&self, path_stem: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
-        self.render_with_style(path_stem, &Style::default())
-    }
-
-    /// Renders with an explicit [`Style`].
-    pub fn render_with_style(
-        &self,
-        path_stem: impl AsRef<Path>,
-        style: &Style,
-    ) -> Result<Vec<PathBuf>, PlotError> {
-        if self.panels.is_empty() {
-            let what = "contour figure".to_string();
-            return Err(PlotError::NothingToPlot { what });
-        }
-        let panels = self
-            .panels
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PPanel::new(p, i));
-        let panels: Vec<PPanel> = panels.collect::<Result<_, _>>()?;
-        let levels = self.levels(&panels, style)?;
-        let dims = self.dimensions(style);
-        write_figure(path_stem.as_ref(), dims, style, |root, under, st| {
-            self.draw(root, under, &panels, &levels, st)
-        })
     }
 
     /// Colour levels per panel.
@@ -284,45 +270,8 @@ impl ContourFigure {
             let e = "a shared colour scale needs the same log_color on every panel";
             return Err(PlotError::InvalidInput(e.into()));
         }
-        let all = (f64::INFINITY, f64::NEG_INFINITY);
-        let vr = (panels.iter()).fold(all, |r, p| (r.0.min(p.vr.0), r.1.max(p.vr.1)));
+        let vr = extent(panels.iter().flat_map(|p| [p.vr.0, p.vr.1]));
         Ok(vec![Levels::new(vr, target, log); panels.len()])
-    }
-
-    /// Panels left to right, each with its colour bar unless they share
-    /// one after the last; the legend strip underneath.
-    fn draw(
-        &self,
-        root: &Area,
-        under: &mut String,
-        panels: &[PPanel],
-        levels: &[Levels],
-        st: &Style,
-    ) -> Result<(), PlotError> {
-        let (w, h) = self.dimensions(st);
-        let (w, h, m) = (w as i32, h as i32, st.margin as i32);
-        let entries = self.legend_entries(st);
-        let strip = Legend::strip(&entries, w - 2 * m, st);
-        let size = (st.contour_panel_width as i32, h - strip.size.1);
-        let top = plot_top(st, self.panels.iter().any(|p| !p.title.is_empty()));
-        let bottom = (if strip.size.1 > 0 { 0 } else { m / 2 }) + st.px(2.0);
-        let bar = st.colorbar_width as i32 * i32::from(!self.shared_color_scale);
-        for (i, (p, lv)) in panels.iter().zip(levels).enumerate() {
-            let x_off = i as i32 * (size.0 + bar);
-            let scales = (p.src.x_scale, p.src.y_scale);
-            let frame = Frame::fit(st, size, (top, bottom, st.px(14.0)), scales, p.bounds);
-            let area = root.clone().shrink((x_off, 0), size);
-            let chart = frame.chart(&area, (&p.src.x_label, &p.src.y_label), false, st)?;
-            let to_px = |q: (f64, f64)| chart.backend_coord(&q);
-            fill_panel(under, p, lv, &to_px, self.iso_lines, st);
-            self.draw_overlays(root, p, &chart, st)?;
-            frame.close(root, &chart, &p.src.title, st)?;
-            if !self.shared_color_scale || i + 1 == panels.len() {
-                let y = (top, size.1 - bottom - frame.x_area);
-                self.draw_colorbar(root, lv, (x_off + size.0, y), st)?;
-            }
-        }
-        strip.draw(root, (m, size.1), st)
     }
 
     /// Legend entries of all panels, each distinct one once.
@@ -340,29 +289,6 @@ impl ContourFigure {
             }
         }
         entries
-    }
-
-    /// Curves, then paths, then markers on top.
-    fn draw_overlays(
-        &self,
-        root: &Area,
-        p: &PPanel,
-        chart: &Chart,
-        st: &Style,
-    ) -> Result<(), PlotError> {
-        for (_, points, pen) in overlay_lines(p.src) {
-            for run in p.transform(points) {
-                let pts: Vec<Px> = run.iter().map(|q| chart.backend_coord(q)).collect();
-                pen.draw(root, &pts, st)?;
-            }
-        }
-        for mk in &p.src.markers {
-            let at = forward2((p.src.x_scale, p.src.y_scale), (mk.x, mk.y));
-            if let Some(q) = at.filter(|&q| contains(p.bounds, q)) {
-                marker_style(mk, st).draw(root, chart.backend_coord(&q), st)?;
-            }
-        }
-        Ok(())
     }
 
     /// The colour bar left-aligned at `x_off`, spanning `y_top..y_bot`: one
@@ -405,6 +331,48 @@ impl ContourFigure {
         }
         let at = (lx + tw + st.px(8.0), (y_top + y_bot) / 2);
         draw_text_up(root, &self.colorbar_label, at, st.label_font, st)
+    }
+}
+
+impl Figure for ContourFigure {
+    fn dims(&self, style: &Style) -> (u32, u32) {
+        self.dimensions(style)
+    }
+
+    /// Panels left to right, each with its colour bar unless they share
+    /// one after the last; the legend strip underneath.
+    fn draw(&self, root: &Area, under: &mut String, st: &Style) -> Result<(), PlotError> {
+        if self.panels.is_empty() {
+            let what = "contour figure".to_string();
+            return Err(PlotError::NothingToPlot { what });
+        }
+        let panels = (self.panels.iter().enumerate()).map(|(i, p)| PPanel::new(p, i));
+        let panels: Vec<PPanel> = panels.collect::<Result<_, _>>()?;
+        let levels = self.levels(&panels, st)?;
+        let (w, h) = self.dimensions(st);
+        let (w, h, m) = (w as i32, h as i32, st.margin as i32);
+        let entries = self.legend_entries(st);
+        let strip = Legend::strip(&entries, w - 2 * m, st);
+        let size = (st.contour_panel_width as i32, h - strip.size.1);
+        let top = plot_top(st, self.panels.iter().any(|p| !p.title.is_empty()));
+        let bottom = (if strip.size.1 > 0 { 0 } else { m / 2 }) + st.px(2.0);
+        let bar = st.colorbar_width as i32 * i32::from(!self.shared_color_scale);
+        for (i, (p, lv)) in panels.iter().zip(&levels).enumerate() {
+            let x_off = i as i32 * (size.0 + bar);
+            let scales = (p.src.x_scale, p.src.y_scale);
+            let frame = Frame::fit(st, size, (top, bottom, st.px(14.0)), scales, p.bounds);
+            let area = root.clone().shrink((x_off, 0), size);
+            let chart = frame.chart(&area, (&p.src.x_label, &p.src.y_label), false, st)?;
+            let to_px = |q: (f64, f64)| chart.backend_coord(&q);
+            fill_panel(under, p, lv, &to_px, self.iso_lines, st);
+            p.draw_overlays(root, &chart, st)?;
+            frame.close(root, &chart, &p.src.title, st)?;
+            if !self.shared_color_scale || i + 1 == panels.len() {
+                let y = (top, size.1 - bottom - frame.x_area);
+                self.draw_colorbar(root, lv, (x_off + size.0, y), st)?;
+            }
+        }
+        strip.draw(root, (m, size.1), st)
     }
 }
 
@@ -488,8 +456,16 @@ fn fill_panel(
     };
     let mut panel = String::new();
     rect(&mut panel, b.0, b.1);
-    let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
-    let _ = writeln!(out, "<path d=\"{panel}\" fill=\"{}\"/>", hex(lv.color(0)));
+    let id = format!("iso{}", out.len()); // unique: `out` only grows
+    let clip = format!("<clipPath id=\"{id}\"><path d=\"{panel}\"/></clipPath>\n");
+    out.push_str(&clip);
+    let mut put = |d: &str, attrs: String| {
+        if !d.is_empty() {
+            let _ = writeln!(out, "<path d=\"{d}\" {attrs}/>");
+        }
+    };
+    let fill = |c: RGBColor| format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+    put(&panel, fill(lv.color(0)));
     let thresholds: Vec<f64> = (1..lv.n).map(|k| lv.boundary(k)).collect();
     let to_svg =
         |c: &contour::Pt| to_px((from_grid(c.x, &p.gx, &p.ex), from_grid(c.y, &p.gy, &p.ey)));
@@ -506,27 +482,14 @@ fn fill_panel(
                 push_ring(&mut d, ring.0.iter().map(to_svg));
             }
         }
-        if !d.is_empty() {
-            let fill = hex(lv.color(k + 1));
-            let _ = writeln!(
-                out,
-                "<path d=\"{d}\" fill=\"{fill}\" fill-rule=\"evenodd\"/>"
-            );
-            lines.push_str(&d);
-        }
+        put(&d, fill(lv.color(k + 1)) + " fill-rule=\"evenodd\"");
+        lines.push_str(&d);
     }
-    if iso && !lines.is_empty() {
-        let id = format!("iso{}", out.len()); // unique: `out` only grows
-        let _ = writeln!(
-            out,
-            "<clipPath id=\"{id}\"><path d=\"{panel}\"/></clipPath>"
-        );
-        let _ = writeln!(
-            out,
-            "<path d=\"{lines}\" clip-path=\"url(#{id})\" fill=\"none\" stroke=\"#000000\" \
-             stroke-opacity=\"0.28\" stroke-width=\"{}\"/>",
-            st.hair()
-        );
+    if iso {
+        let stroke = "fill=\"none\" stroke=\"#000000\" stroke-opacity=\"0.28\"";
+        let w = st.hair();
+        let attrs = format!("clip-path=\"url(#{id})\" {stroke} stroke-width=\"{w}\"");
+        put(&lines, attrs);
     }
     // Missing cells, one rectangle per run along a row.
     let mut d = String::new();
@@ -537,9 +500,7 @@ fn fill_panel(
             rect(&mut d, (p.ex[start], p.ex[ix]), (p.ey[iy], p.ey[iy + 1]));
         }
     }
-    if !d.is_empty() {
-        let _ = writeln!(out, "<path d=\"{d}\" fill=\"{}\"/>", hex(MISSING));
-    }
+    put(&d, fill(MISSING));
 }
 
 /// The curves (black), then the paths (palette colours, by default ones that

@@ -78,9 +78,9 @@ pub(crate) fn draw_text_up(
     let ts = style
         .font(size)
         .color(&TEXT)
-        .transform(FontTransform::Rotate270);
+        .pos(Pos::new(HPos::Center, VPos::Top));
     let at = ((x as f64 + (0.66 - TOP_DROP) * size).round() as i32, y);
-    Ok(area.draw_text(text, &ts.pos(Pos::new(HPos::Center, VPos::Top)), at)?)
+    Ok(area.draw_text(text, &ts.transform(FontTransform::Rotate270), at)?)
 }
 
 /// Outline of the rectangle `a`–`b` as a path, since plotters' SVG
@@ -123,15 +123,16 @@ impl Pen {
         let halo = (WHITE, style.line_width + 2 * style.px(1.25).max(1) as u32);
         let layers = [halo, (self.color, style.line_width)];
         for &(color, w) in &layers[usize::from(!self.halo)..] {
+            let stroke = color.stroke_width(w);
             if self.dashed {
                 area.draw(&DashedPathElement::new(
                     pts.iter().copied(),
                     dash,
                     gap,
-                    color.stroke_width(w),
+                    stroke,
                 ))
             } else {
-                area.draw(&PathElement::new(pts.to_vec(), color.stroke_width(w)))
+                area.draw(&PathElement::new(pts.to_vec(), stroke))
             }?;
         }
         Ok(())
@@ -164,31 +165,24 @@ impl MarkerStyle {
                 return Ok(area.draw(&edge)?);
             }
             MarkerShape::Cross => {
-                let (a, w) = (
-                    (r * 1.15).round() as i32,
-                    ((r / 2.0).round() as u32).max(2 * hair),
-                );
-                let edge = [(self.edge, w + 2 * hair)]
-                    .into_iter()
-                    .filter(|_| self.edge != self.fill);
-                for (color, width) in edge.chain([(self.fill, w)]) {
+                let a = (r * 1.15).round() as i32;
+                let w = ((r / 2.0).round() as u32).max(2 * hair);
+                let edge = (self.edge != self.fill).then_some((self.edge, w + 2 * hair));
+                for (color, width) in edge.into_iter().chain([(self.fill, w)]) {
                     area.draw(&Cross::new(c, a, color.stroke_width(width)))?;
                 }
                 return Ok(());
             }
         };
-        let mut pts: Vec<Px> = (0..n)
-            .map(|k| {
-                let rad = r * if k % 2 == 0 { r_even } else { r_odd };
-                let a = TAU * (start + k as f64 / n as f64) - FRAC_PI_2;
-                (
-                    c.0 + (sx * rad * a.cos()).round() as i32,
-                    c.1 + (rad * a.sin()).round() as i32,
-                )
-            })
-            .collect();
-        area.draw(&Polygon::new(pts.clone(), self.fill.filled()))?;
-        pts.extend_from_slice(&pts.clone()[..2]); // closed, every corner a join
+        let vertex = |k: usize| {
+            let rad = r * if k % 2 == 0 { r_even } else { r_odd };
+            let a = TAU * (start + k as f64 / n as f64) - FRAC_PI_2;
+            let (dx, dy) = (sx * rad * a.cos(), rad * a.sin());
+            (c.0 + dx.round() as i32, c.1 + dy.round() as i32)
+        };
+        // The edge runs on past the start: closed, every corner a join.
+        let pts: Vec<Px> = (0..n + 2).map(|k| vertex(k % n)).collect();
+        area.draw(&Polygon::new(pts[..n].to_vec(), self.fill.filled()))?;
         Ok(area.draw(&PathElement::new(pts, self.edge.stroke_width(hair)))?)
     }
 }

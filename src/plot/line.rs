@@ -2,8 +2,6 @@
 //! linear/log axes, and a legend and an annotation box placed where they
 //! hide the least data.
 
-use std::path::{Path, PathBuf};
-
 use plotters::prelude::*;
 
 use super::axes::{plot_top, Frame};
@@ -11,7 +9,7 @@ use super::geometry::{place_boxes, split_runs, Occupancy, Placed};
 use super::legend::{Legend, LegendEntry, MarkerStyle, Pen, Px, MARKER_CYCLE};
 use super::style::{palette_color, Style, REF_LINE};
 use super::ticks::padded_range;
-use super::{display_name, forward2, write_figure, Area, AxisScale, PlotError};
+use super::{display_name, extent, forward2, Area, AxisScale, Figure, PlotError};
 
 /// How a series is drawn: solid or dashed line, markers only (one per
 /// point), or a solid line with markers (thinned to at most ~20).
@@ -122,32 +120,7 @@ struct Prepared {
     refs: Vec<RefLine>,
 }
 
-/// The range `(lo, hi)` of the finite values.
-fn extent(vs: impl Iterator<Item = f64>) -> (f64, f64) {
-    let all = (f64::INFINITY, f64::NEG_INFINITY);
-    vs.filter(|v| v.is_finite())
-        .fold(all, |e, v| (e.0.min(v), e.1.max(v)))
-}
-
 impl LineChart {
-    /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
-    /// (creating the parent directory if needed); returns both paths.
-    pub fn render(&self, path_stem: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
-        self.render_with_style(path_stem, &Style::default())
-    }
-
-    /// Renders with an explicit [`Style`].
-    pub fn render_with_style(
-        &self,
-        path_stem: impl AsRef<Path>,
-        style: &Style,
-    ) -> Result<Vec<PathBuf>, PlotError> {
-        let dims = (style.width, style.height);
-        write_figure(path_stem.as_ref(), dims, style, |root, _, st| {
-            self.draw(root, st)
-        })
-    }
-
     fn prepare(&self, style: &Style) -> Result<Prepared, PlotError> {
         if self.series.is_empty() {
             let what = match &self.title[..] {
@@ -331,9 +304,15 @@ impl LineChart {
         }
         (frame, boxes.into_iter().zip(placed).collect())
     }
+}
+
+impl Figure for LineChart {
+    fn dims(&self, style: &Style) -> (u32, u32) {
+        (style.width, style.height)
+    }
 
     /// Draws the chart. Nothing needs clipping: the ranges hold all the data.
-    fn draw(&self, root: &Area, style: &Style) -> Result<(), PlotError> {
+    fn draw(&self, root: &Area, _: &mut String, style: &Style) -> Result<(), PlotError> {
         let prep = self.prepare(style)?;
         let (frame, boxes) = self.layout(&prep, style);
         let chart = frame.chart(root, (&self.x_label, &self.y_label), true, style)?;

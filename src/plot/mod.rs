@@ -90,6 +90,13 @@ pub(crate) fn forward2((sx, sy): (AxisScale, AxisScale), (x, y): (f64, f64)) -> 
     Some((sx.forward(x)?, sy.forward(y)?))
 }
 
+/// The range `(lo, hi)` of the finite values.
+pub(crate) fn extent(vs: impl Iterator<Item = f64>) -> (f64, f64) {
+    let all = (f64::INFINITY, f64::NEG_INFINITY);
+    vs.filter(|v| v.is_finite())
+        .fold(all, |e, v| (e.0.min(v), e.1.max(v)))
+}
+
 /// Errors raised while validating plot input, drawing, or checking output
 /// files; each message names the offending item and value.
 #[derive(Debug, thiserror::Error)]
@@ -224,26 +231,51 @@ fn svg_options() -> usvg::Options<'static> {
 /// The plotters drawing area a figure is drawn on.
 pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
-/// Draws a figure of `dims` pixels once as SVG and rasterizes it to PNG;
-/// returns `[stem.svg, stem.png]`. `draw` gets the plotters area (sized
-/// `dims` × `units_per_px`), a string for raw SVG drawn beneath it (filled
-/// contours) and `style` scaled to those units.
-pub(crate) fn write_figure<F>(
-    stem: &Path,
-    dims: (u32, u32),
-    style: &Style,
-    draw: F,
-) -> Result<Vec<PathBuf>, PlotError>
-where
-    F: FnOnce(&Area<'_>, &mut String, &Style) -> Result<(), PlotError>,
-{
+/// A figure as [`write_figure`] draws it.
+pub(crate) trait Figure {
+    /// Size in pixels for `style`.
+    fn dims(&self, style: &Style) -> (u32, u32);
+    /// Validates the input and draws it on `root`, with raw SVG beneath it
+    /// in `under` (filled contours), in `style` scaled to the area's units.
+    fn draw(&self, root: &Area, under: &mut String, style: &Style) -> Result<(), PlotError>;
+}
+
+/// The `render` methods of a [`Figure`] type, written once.
+macro_rules! render_methods {
+    ($figure:ty) => {
+        impl $figure {
+            /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
+            /// (creating the parent directory if needed); returns both paths.
+            pub fn render(&self, path_stem: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
+                write_figure(self, path_stem.as_ref(), &Style::default())
+            }
+
+            /// Renders with an explicit [`Style`].
+            pub fn render_with_style(
+                &self,
+                path_stem: impl AsRef<Path>,
+                style: &Style,
+            ) -> Result<Vec<PathBuf>, PlotError> {
+                write_figure(self, path_stem.as_ref(), style)
+            }
+        }
+    };
+}
+render_methods!(LineChart);
+render_methods!(ContourFigure);
+
+/// Draws `fig` once as SVG and rasterizes it to PNG; returns
+/// `[stem.svg, stem.png]`. plotters draws on an area of the figure's size ×
+/// `units_per_px`, with `style` scaled to those units.
+fn write_figure(fig: &impl Figure, stem: &Path, style: &Style) -> Result<Vec<PathBuf>, PlotError> {
     ensure_fonts()?;
+    let dims = fig.dims(style);
     let k = style.units_per_px.clamp(1, 16);
     let (w, h) = (dims.0 * k, dims.1 * k);
     let (mut top, mut under) = (String::new(), String::new());
     {
         let root = SVGBackend::with_string(&mut top, (w, h)).into_drawing_area();
-        draw(&root, &mut under, &style.scaled(k as f64))?;
+        fig.draw(&root, &mut under, &style.scaled(k as f64))?;
         root.present()?;
     }
     // plotters' layer without its own <svg> element, on top of the raw layer.

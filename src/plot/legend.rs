@@ -175,7 +175,7 @@ impl MarkerStyle {
             }
         };
         let vertex = |k: usize| {
-            let rad = r * if k % 2 == 0 { r_even } else { r_odd };
+            let rad = r * [r_even, r_odd][k % 2];
             let a = TAU * (start + k as f64 / n as f64) - FRAC_PI_2;
             let (dx, dy) = (sx * rad * a.cos(), rad * a.sin());
             (c.0 + dx.round() as i32, c.1 + dy.round() as i32)

@@ -74,11 +74,8 @@ fn label_w(style: &Style, label: &str) -> i32 {
 
 /// Width of the widest tick label.
 pub(crate) fn label_width(style: &Style, t: &Ticks) -> i32 {
-    t.labels
-        .iter()
-        .map(|l| label_w(style, l))
-        .max()
-        .unwrap_or(0)
+    let widths = t.labels.iter().map(|l| label_w(style, l));
+    widths.max().unwrap_or(0)
 }
 
 /// Ticks of a vertical axis (plot or colour bar) `len` units long over `r`:
@@ -168,10 +165,8 @@ impl Frame {
     /// Width and height of the plotting area.
     pub fn plot_size(&self) -> (i32, i32) {
         let w = self.size.0 - self.left - self.y_area - self.right;
-        (
-            w.max(50),
-            (self.size.1 - self.top - self.x_area - self.bottom).max(50),
-        )
+        let h = self.size.1 - self.top - self.x_area - self.bottom;
+        (w.max(50), h.max(50))
     }
 
     /// Builds the chart on `area` (of the fitted size) and draws its mesh:

@@ -25,9 +25,8 @@ use super::{display_name, extent, forward2, Area, AxisScale, Figure, PlotError};
 /// halo (e.g. an optimiser trajectory).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PathOverlay {
-    /// Legend label (empty: not in the legend).
+    /// Legend label (empty: not in the legend), points in data coordinates.
     pub label: String,
-    /// Points in data coordinates.
     pub points: Vec<(f64, f64)>,
     /// Palette colour index; `None` picks one that stands out on viridis.
     pub color_index: Option<usize>,
@@ -36,9 +35,8 @@ pub struct PathOverlay {
 /// A single marker drawn over a contour panel.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Marker {
-    /// Legend label (empty: not in the legend).
+    /// Legend label (empty: not in the legend), position in data coordinates.
     pub label: String,
-    /// Position (data coordinates).
     pub x: f64,
     pub y: f64,
     pub shape: MarkerShape,
@@ -50,11 +48,9 @@ pub struct Marker {
 /// stability boundary.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CurveOverlay {
-    /// Legend label (empty: not in the legend).
+    /// Legend label (empty: not in the legend), points in data coordinates.
     pub label: String,
-    /// Points in data coordinates.
     pub points: Vec<(f64, f64)>,
-    /// Dashed (true) or solid (false).
     pub dashed: bool,
 }
 
@@ -198,11 +194,8 @@ impl<'a> PPanel<'a> {
         }
         let cscale = AxisScale::from_log(p.log_color);
         let colour = |v: &f64| cscale.forward(*v).unwrap_or(f64::NAN);
-        let tv: Vec<Vec<f64>> = p
-            .values
-            .iter()
-            .map(|r| r.iter().map(colour).collect())
-            .collect();
+        let row = |r: &Vec<f64>| r.iter().map(colour).collect();
+        let tv: Vec<Vec<f64>> = p.values.iter().map(row).collect();
         let vr = extent(tv.iter().flatten().copied());
         if vr.0 > vr.1 {
             let what = format!("contour panel `{name}`");
@@ -226,9 +219,8 @@ impl<'a> PPanel<'a> {
     fn transform(&self, pts: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
         let scales = (self.src.x_scale, self.src.y_scale);
         let runs = split_runs(pts.iter().map(|&q| forward2(scales, q)));
-        runs.iter()
-            .flat_map(|r| clip_polyline(r, self.bounds))
-            .collect()
+        let clip = |r: &Vec<_>| clip_polyline(r, self.bounds);
+        runs.iter().flat_map(clip).collect()
     }
 
     /// Curves, then paths, then markers on top.
@@ -280,8 +272,9 @@ impl ContourFigure {
         for p in &self.panels {
             let lines =
                 overlay_lines(p).map(|(label, _, pen)| LegendEntry::new(label, Some(pen), None));
-            let markers = (p.markers.iter())
-                .map(|m| LegendEntry::new(&m.label, None, Some(marker_style(m, style))));
+            let marker =
+                |m: &Marker| LegendEntry::new(&m.label, None, Some(marker_style(m, style)));
+            let markers = p.markers.iter().map(marker);
             for e in lines.chain(markers) {
                 if !e.label.is_empty() && !entries.contains(&e) {
                     entries.push(e);
@@ -412,11 +405,8 @@ fn contour_values(tv: &[Vec<f64>]) -> Vec<f64> {
                 (iy.wrapping_sub(1), ix),
                 (iy + 1, ix),
             ];
-            let near = near.iter().filter(|&&(y, x)| y < ny && x < nx);
-            let known: Vec<f64> = near
-                .map(|&(y, x)| prev[y * nx + x])
-                .filter(|x| !x.is_nan())
-                .collect();
+            let at = |&(y, x): &(usize, usize)| (y < ny && x < nx).then(|| prev[y * nx + x]);
+            let known: Vec<f64> = near.iter().filter_map(at).filter(|x| !x.is_nan()).collect();
             if !known.is_empty() {
                 *out = known.iter().sum::<f64>() / known.len() as f64;
             }
@@ -471,9 +461,8 @@ fn fill_panel(
         |c: &contour::Pt| to_px((from_grid(c.x, &p.gx, &p.ex), from_grid(c.y, &p.gy, &p.ey)));
     let builder = ContourBuilder::new(nx + 2, ny + 2, true);
     // Errors only on a size mismatch, which PPanel::new rules out.
-    let sets = builder
-        .contours(&contour_values(&p.tv), &thresholds)
-        .unwrap_or_default();
+    let sets = builder.contours(&contour_values(&p.tv), &thresholds);
+    let sets = sets.unwrap_or_default();
     let mut lines = String::new();
     for (k, set) in sets.iter().enumerate() {
         let mut d = String::new();
@@ -556,16 +545,9 @@ mod tests {
         let c = ContourBuilder::new(7, 7, true)
             .contours(&padded, &[1.5])
             .unwrap();
-        let xs: Vec<f64> = c[0].geometry().0[0]
-            .exterior()
-            .0
-            .iter()
-            .map(|p| from_grid(p.x, &g, &e))
-            .collect();
-        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        assert!((lo - 1.5).abs() < 1e-12, "{xs:?}");
-        assert_eq!(hi, e[5]);
+        let ring = &c[0].geometry().0[0].exterior().0;
+        let (lo, hi) = extent(ring.iter().map(|p| from_grid(p.x, &g, &e)));
+        assert!((lo - 1.5).abs() < 1e-12 && hi == e[5], "{lo}, {hi}");
     }
 
     #[test]

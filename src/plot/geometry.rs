@@ -116,12 +116,9 @@ impl Occupancy {
             (lo * n as f64).floor().max(0.0) as usize..((hi * n as f64).ceil() as usize).min(n)
         };
         let is = cells(p.u0, p.u0 + p.w, self.nx);
-        let row = |j: usize| {
-            is.clone()
-                .map(|i| self.w[j * self.nx + i] as f64)
-                .sum::<f64>()
-        };
-        cells(p.v0, p.v0 + p.h, self.ny).map(row).sum()
+        let js = cells(p.v0, p.v0 + p.h, self.ny);
+        let w = js.flat_map(|j| is.clone().map(move |i| self.w[j * self.nx + i] as f64));
+        w.sum()
     }
 }
 
@@ -152,9 +149,8 @@ pub(crate) fn place_boxes(occ: &Occupancy, boxes: &[(Pt, Pt)]) -> (Vec<Placed>, 
         a.u0 < b.u0 + b.w && b.u0 < a.u0 + a.w && a.v0 < b.v0 + b.h && b.v0 < a.v0 + a.h
     };
     // Boxes too big to fit side by side go in different corners.
-    let corners: Vec<Placed> = (cands.iter().enumerate())
-        .map(|(i, c)| c[(3 * i) % 8])
-        .collect();
+    let corner = |(i, c): (usize, &[Placed; 8])| c[(3 * i) % 8];
+    let corners: Vec<Placed> = cands.iter().enumerate().map(corner).collect();
     let corner_cost = corners.iter().map(|p| occ.cost(p)).sum();
     let mut best = (f64::INFINITY, corners, corner_cost);
     let n = boxes.len() as u32;
@@ -189,18 +185,14 @@ mod tests {
             (3.0, 0.25),
             (0.5, 0.25),
         ];
-        let pieces = clip_polyline(&pts, r);
-        let xs: Vec<Vec<f64>> = pieces
-            .iter()
+        let xs: Vec<Vec<f64>> = (clip_polyline(&pts, r).iter())
             .map(|p| p.iter().map(|q| q.0).collect())
             .collect();
-        let close = |a: &[f64], b: &[f64]| {
+        let want = [vec![0.0, 0.5, 1.0], vec![1.0, 0.5]];
+        let close = |(a, b): (&Vec<f64>, &Vec<f64>)| {
             a.len() == b.len() && a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-12)
         };
-        assert!(
-            xs.len() == 2 && close(&xs[0], &[0.0, 0.5, 1.0]) && close(&xs[1], &[1.0, 0.5]),
-            "{pieces:?}"
-        );
+        assert!(xs.len() == 2 && xs.iter().zip(&want).all(close), "{xs:?}");
         assert!(clip_polyline(&[(2.0, 2.0), (3.0, 3.0)], r).is_empty());
     }
 

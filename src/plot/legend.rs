@@ -75,10 +75,8 @@ pub(crate) fn draw_text_up(
     size: f64,
     style: &Style,
 ) -> Result<(), PlotError> {
-    let ts = style
-        .font(size)
-        .color(&TEXT)
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let ts = style.font(size).color(&TEXT);
+    let ts = ts.pos(Pos::new(HPos::Center, VPos::Top));
     let at = ((x as f64 + (0.66 - TOP_DROP) * size).round() as i32, y);
     Ok(area.draw_text(text, &ts.transform(FontTransform::Rotate270), at)?)
 }
@@ -235,9 +233,8 @@ impl<'a> Legend<'a> {
     /// Rows flowing within `width`; without one, a boxed column, every
     /// entry a row of its own (of plain text, smaller, if none has a sample).
     fn flow(entries: &'a [LegendEntry], width: Option<i32>, style: &Style) -> Self {
-        let text = entries
-            .iter()
-            .all(|e| e.line.is_none() && e.marker.is_none());
+        let sample = |e: &LegendEntry| e.line.is_some() || e.marker.is_some();
+        let text = !entries.iter().any(sample);
         let (font, sample_w, extra) = match text {
             true => (style.annotation_font, 0, 0),
             false => (style.legend_font, style.px(41.0), style.px(2.0)),

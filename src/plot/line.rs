@@ -145,11 +145,8 @@ impl LineChart {
                 }),
             };
             same_len("ys", s.ys.len())?;
-            let runs = split_runs(
-                s.xs.iter()
-                    .zip(&s.ys)
-                    .map(|(&x, &y)| forward2((sx, sy), (x, y))),
-            );
+            let pts = s.xs.iter().zip(&s.ys);
+            let runs = split_runs(pts.map(|(&x, &y)| forward2((sx, sy), (x, y))));
             if runs.is_empty() {
                 return Err(PlotError::NoFiniteData {
                     what: format!("series `{name}`"),
@@ -211,14 +208,10 @@ impl LineChart {
         let mut occ = Occupancy::new(80, 56);
         let u = |x: f64| (x - xr.0) / (xr.1 - xr.0);
         let v = |y: f64| (y.max(yr.0) - yr.0) / (yr.1 - yr.0);
-        for w in prep
-            .series
-            .iter()
-            .flat_map(|s| s.band_runs.iter().flat_map(|r| r.windows(2)))
-        {
-            let n = ((u(w[1].0) - u(w[0].0)).abs() * 160.0)
-                .ceil()
-                .clamp(1.0, 400.0) as usize;
+        let band_windows = prep.series.iter().flat_map(|s| &s.band_runs);
+        for w in band_windows.flat_map(|r| r.windows(2)) {
+            let du = (u(w[1].0) - u(w[0].0)).abs();
+            let n = (du * 160.0).ceil().clamp(1.0, 400.0) as usize;
             for k in 0..=n {
                 let t = k as f64 / n as f64;
                 let x = w[0].0 + t * (w[1].0 - w[0].0);
@@ -249,17 +242,10 @@ impl LineChart {
     /// placement; when they would hide data, the y range grows upwards to
     /// make room above the data if that helps enough.
     fn layout(&self, prep: &Prepared, style: &Style) -> (Frame, Vec<(Vec<LegendEntry>, Placed)>) {
-        let m = style.margin as i32;
-        let margins = (
-            plot_top(style, !self.title.is_empty()),
-            m / 2 + style.px(2.0),
-            m + style.px(6.0),
-        );
-        let bands = prep
-            .series
-            .iter()
-            .flat_map(|s| s.band_runs.iter().flatten());
-        let pts = prep.series.iter().flat_map(|s| s.runs.iter().flatten());
+        let (m, top) = (style.margin as i32, plot_top(style, !self.title.is_empty()));
+        let margins = (top, m / 2 + style.px(2.0), m + style.px(6.0));
+        let bands = prep.series.iter().flat_map(|s| &s.band_runs).flatten();
+        let pts = prep.series.iter().flat_map(|s| &s.runs).flatten();
         let x_ext = extent(pts.clone().map(|p| p.0).chain(bands.clone().map(|b| b.0)));
         let ys = pts.map(|p| p.1).chain(prep.refs.iter().map(|r| r.y));
         let y_ext = extent(ys.chain(bands.flat_map(|b| [b.1, b.2])));
@@ -274,27 +260,19 @@ impl LineChart {
             LegendEntry::new(&r.label, Some(pen), None)
         });
         let legend = prep.series.iter().map(|s| s.entry.clone()).chain(refs);
-        let notes = self
-            .annotations
-            .iter()
-            .map(|a| LegendEntry::new(a, None, None));
-        let mut boxes = vec![
-            legend.filter(|e| !e.label.is_empty()).collect(),
-            notes.collect(),
-        ];
+        let note = |a: &String| LegendEntry::new(a, None, None);
+        let legend: Vec<_> = legend.filter(|e| !e.label.is_empty()).collect();
+        let mut boxes = vec![legend, self.annotations.iter().map(note).collect()];
         boxes.retain(|b: &Vec<_>| !b.is_empty());
         let (pw, ph) = frame.plot_size();
         let unit = |(w, h): Px| (w as f64 / pw as f64, h as f64 / ph as f64);
         let pad = style.px(9.0);
-        let specs: Vec<_> = (boxes.iter())
-            .map(|b| (unit(Legend::column(b, style).size), unit((pad, pad))))
-            .collect();
+        let spec = |b: &Vec<_>| (unit(Legend::column(b, style).size), unit((pad, pad)));
+        let specs: Vec<_> = boxes.iter().map(spec).collect();
         let (mut placed, cost) = place_boxes(&Self::occupancy(prep, xr, yr), &specs);
         // One covered cell is the box's own padding touching a line: tolerated.
-        let need = specs
-            .iter()
-            .map(|(size, pad)| size.1 + 1.5 * pad.1)
-            .fold(0.0, f64::max);
+        let need = specs.iter().map(|(size, pad)| size.1 + 1.5 * pad.1);
+        let need = need.fold(0.0, f64::max);
         if cost > 1.0 && !specs.is_empty() && need < 0.6 {
             let yr2 = (yr.0, yr.0 + (yr.1 - yr.0) / (1.0 - need));
             let (placed2, cost2) = place_boxes(&Self::occupancy(prep, xr, yr2), &specs);

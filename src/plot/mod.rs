@@ -93,8 +93,8 @@ pub(crate) fn forward2((sx, sy): (AxisScale, AxisScale), (x, y): (f64, f64)) -> 
 /// The range `(lo, hi)` of the finite values.
 pub(crate) fn extent(vs: impl Iterator<Item = f64>) -> (f64, f64) {
     let all = (f64::INFINITY, f64::NEG_INFINITY);
-    vs.filter(|v| v.is_finite())
-        .fold(all, |e, v| (e.0.min(v), e.1.max(v)))
+    let finite = vs.filter(|v| v.is_finite());
+    finite.fold(all, |e, v| (e.0.min(v), e.1.max(v)))
 }
 
 /// Errors raised while validating plot input, drawing, or checking output
@@ -199,16 +199,15 @@ const DEJAVU: [(FontStyle, FontBytes); 3] = [
 /// normally never need it.
 pub fn ensure_fonts() -> Result<(), PlotError> {
     static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
-    RESULT
-        .get_or_init(|| {
-            for (style, bytes) in DEJAVU {
-                register_font(FONT_FAMILY, style, bytes())
-                    .map_err(|_| format!("DejaVu Sans ({}) is not a valid font", style.as_str()))?;
-            }
-            Ok(())
-        })
-        .clone()
-        .map_err(PlotError::Font)
+    let register = || {
+        for (style, bytes) in DEJAVU {
+            let bad = |_| format!("DejaVu Sans ({}) is not a valid font", style.as_str());
+            register_font(FONT_FAMILY, style, bytes()).map_err(bad)?;
+        }
+        Ok(())
+    };
+    let result = RESULT.get_or_init(register).clone();
+    result.map_err(PlotError::Font)
 }
 
 /// usvg options whose font database holds only the embedded DejaVu Sans.

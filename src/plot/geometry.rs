@@ -55,16 +55,10 @@ pub(crate) fn clip_polyline(pts: &[Pt], r: Bounds) -> Vec<Vec<Pt>> {
 
 /// Splits a sequence of optional points into runs of consecutive valid points.
 pub(crate) fn split_runs<T: Copy>(pts: impl IntoIterator<Item = Option<T>>) -> Vec<Vec<T>> {
-    let mut out = vec![vec![]];
-    for p in pts {
-        match (p, out.last_mut()) {
-            (Some(p), Some(run)) => run.push(p),
-            (None, Some(run)) if !run.is_empty() => out.push(vec![]),
-            _ => {}
-        }
-    }
-    out.retain(|r| !r.is_empty());
-    out
+    let pts: Vec<Option<T>> = pts.into_iter().collect();
+    let runs = pts.split(|p| p.is_none()).filter(|r| !r.is_empty());
+    runs.map(|r| r.iter().flatten().copied().collect())
+        .collect()
 }
 
 /// A box in the normalised plotting area (unit square, y up): lower-left

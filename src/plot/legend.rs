@@ -241,19 +241,14 @@ impl<'a> Legend<'a> {
         };
         let row_h = (text_size(&style.font(font), "Ag").1 as f64 * 1.3).round() as i32 + extra;
         let (pad, spacing, max_w) = (style.px(7.0), style.px(22.0), width.unwrap_or(0));
+        let row_w =
+            |r: &Vec<(usize, i32)>| r.iter().map(|(_, w)| w + spacing).sum::<i32>() - spacing;
         let mut rows: Vec<Vec<(usize, i32)>> = vec![];
-        let mut used = 0;
         for (k, e) in entries.iter().enumerate() {
             let w = sample_w + text_size(&style.font(font), &e.label).0;
             match rows.last_mut() {
-                Some(row) if used + spacing + w <= max_w => {
-                    row.push((k, w));
-                    used += spacing + w;
-                }
-                _ => {
-                    rows.push(vec![(k, w)]);
-                    used = w;
-                }
+                Some(row) if row_w(row) + spacing + w <= max_w => row.push((k, w)),
+                _ => rows.push(vec![(k, w)]),
             }
         }
         let (x0, y0) = match width {
@@ -262,7 +257,7 @@ impl<'a> Legend<'a> {
         };
         let (mut at, mut widest) = (vec![(0, 0); entries.len()], 0);
         for (r, row) in rows.iter().enumerate() {
-            let total: i32 = row.iter().map(|(_, w)| w + spacing).sum::<i32>() - spacing;
+            let total = row_w(row);
             let mut x = x0 + (max_w - total).max(0) / 2;
             for &(k, w) in row {
                 at[k] = (x, y0 + row_h * r as i32 + row_h / 2);

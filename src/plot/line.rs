@@ -148,9 +148,8 @@ impl LineChart {
             let pts = s.xs.iter().zip(&s.ys);
             let runs = split_runs(pts.map(|(&x, &y)| forward2((sx, sy), (x, y))));
             if runs.is_empty() {
-                return Err(PlotError::NoFiniteData {
-                    what: format!("series `{name}`"),
-                });
+                let what = format!("series `{name}`");
+                return Err(PlotError::NoFiniteData { what });
             }
             let mut band_runs = vec![];
             if let Some((lo, hi)) = &s.band {
@@ -158,11 +157,10 @@ impl LineChart {
                 same_len("band upper", hi.len())?;
                 let b = s.xs.iter().zip(lo.iter().zip(hi)).map(|(&x, (&l, &h))| {
                     let (x, h) = (sx.forward(x)?, sy.forward(h)?);
-                    let l = match sy.forward(l) {
-                        Some(l) => l,
-                        None if l.is_finite() => f64::NEG_INFINITY, // <= 0 on a log axis
-                        None => return None,
-                    };
+                    // A finite lower end that is <= 0 on a log axis: below the axis.
+                    let l = sy
+                        .forward(l)
+                        .or(l.is_finite().then_some(f64::NEG_INFINITY))?;
                     Some((x, l.min(h), h.max(l)))
                 });
                 band_runs = split_runs(b);

@@ -186,10 +186,8 @@ impl<'a> PPanel<'a> {
             return Err(grid_err(e));
         }
         if let Some((iy, row)) = p.values.iter().enumerate().find(|(_, r)| r.len() != nx) {
-            let e = format!(
-                "values row {iy} has {} entries but xs has {nx} points",
-                row.len()
-            );
+            let n = row.len();
+            let e = format!("values row {iy} has {n} entries but xs has {nx} points");
             return Err(grid_err(e));
         }
         let cscale = AxisScale::from_log(p.log_color);

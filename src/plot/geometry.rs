@@ -121,16 +121,9 @@ impl Occupancy {
 fn candidates((w, h): Pt, (pad_x, pad_y): Pt) -> [Placed; 8] {
     let (left, center, right) = (pad_x, 0.5 - w / 2.0, 1.0 - pad_x - w);
     let (bottom, mid, top) = (pad_y, 0.5 - h / 2.0, 1.0 - pad_y - h);
-    let at = [
-        (right, top),
-        (left, top),
-        (right, bottom),
-        (left, bottom),
-        (center, top),
-        (center, bottom),
-        (right, mid),
-        (left, mid),
-    ];
+    let us = [right, left, right, left, center, center, right, left];
+    let vs = [top, top, bottom, bottom, top, bottom, mid, mid];
+    let at: [Pt; 8] = std::array::from_fn(|k| (us[k], vs[k]));
     at.map(|(u0, v0)| Placed { u0, v0, w, h })
 }
 

@@ -25,14 +25,10 @@ pub enum MarkerShape {
 }
 
 /// Marker shapes used in turn by line-chart series with markers.
-pub(crate) const MARKER_CYCLE: [MarkerShape; 6] = [
-    MarkerShape::Circle,
-    MarkerShape::Square,
-    MarkerShape::Triangle,
-    MarkerShape::Diamond,
-    MarkerShape::Star,
-    MarkerShape::Cross,
-];
+pub(crate) const MARKER_CYCLE: [MarkerShape; 6] = {
+    use MarkerShape::*;
+    [Circle, Square, Triangle, Diamond, Star, Cross]
+};
 
 pub(crate) type Px = (i32, i32);
 

@@ -213,10 +213,8 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
         }
     }
     // Fewer than three decades: try 1-2-5 first, then plain decades.
-    let m125 = make(
-        mantissas(&[1.0, 2.0, 5.0]),
-        mantissas(&[3.0, 4.0, 6.0, 7.0, 8.0, 9.0]),
-    );
+    let others = mantissas(&[3.0, 4.0, 6.0, 7.0, 8.0, 9.0]);
+    let m125 = make(mantissas(&[1.0, 2.0, 5.0]), others);
     let fits = |t: &Ticks, n: usize| t.major.len() >= n && fit.ok(t);
     if fits(&m125, 3) {
         return m125;
@@ -225,10 +223,8 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
         return make(d1, all_minor);
     }
     // Within about a decade: 1-2-5, 1…9, or round values spaced linearly.
-    let m19 = make(
-        mantissas(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]),
-        vec![],
-    );
+    let digits = mantissas(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    let m19 = make(digits, vec![]);
     let lin = stepped_ticks(10f64.powf(lo), 10f64.powf(hi), f64::log10, fit);
     for n in [3, 2] {
         if let Some(t) = [&m125, &m19, &lin].into_iter().find(|t| fits(t, n)) {

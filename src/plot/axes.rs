@@ -74,11 +74,8 @@ fn label_w(style: &Style, label: &str) -> i32 {
 
 /// Width of the widest tick label.
 pub(crate) fn label_width(style: &Style, t: &Ticks) -> i32 {
-    t.labels
-        .iter()
-        .map(|l| label_w(style, l))
-        .max()
-        .unwrap_or(0)
+    let widths = t.labels.iter().map(|l| label_w(style, l));
+    widths.max().unwrap_or(0)
 }
 
 /// Ticks of a vertical axis (plot or colour bar) `len` units long over `r`:
@@ -97,12 +94,9 @@ pub(crate) fn y_ticks(style: &Style, scale: AxisScale, r: (f64, f64), len: i32) 
 
 /// Layout of one plot inside an area: margins and ticks fitted to them.
 pub(crate) struct Frame {
-    /// Area size; plot top, bottom, left and right margins; label areas.
-    pub size: (i32, i32),
-    pub top: i32,
-    pub bottom: i32,
-    left: i32,
-    right: i32,
+    /// Area size; plot margins (top, bottom, left, right); label areas.
+    size: (i32, i32),
+    margins: [i32; 4],
     pub x_area: i32,
     y_area: i32,
     /// Axis ranges (drawing space) and their ticks.
@@ -132,10 +126,7 @@ impl Frame {
         let y_area = tick_band(style, label_width(style, &y_ticks)) + axis_title_band(style);
         let mut f = Frame {
             size,
-            top,
-            bottom,
-            left,
-            right,
+            margins: [top, bottom, left, right],
             x_area,
             y_area,
             xr,
@@ -159,7 +150,7 @@ impl Frame {
                 let dist = (xr.1 - v) * fit.px_per_unit;
                 let overhang =
                     (label_w(style, l) as f64 / 2.0 - dist).ceil() as i32 + style.px(3.0);
-                f.right = f.right.max(overhang);
+                f.margins[3] = f.margins[3].max(overhang);
             }
         }
         f
@@ -167,11 +158,10 @@ impl Frame {
 
     /// Width and height of the plotting area.
     pub fn plot_size(&self) -> (i32, i32) {
-        let w = self.size.0 - self.left - self.y_area - self.right;
-        (
-            w.max(50),
-            (self.size.1 - self.top - self.x_area - self.bottom).max(50),
-        )
+        let [top, bottom, left, right] = self.margins;
+        let w = self.size.0 - left - self.y_area - right;
+        let h = self.size.1 - top - self.x_area - bottom;
+        (w.max(50), h.max(50))
     }
 
     /// Builds the chart on `area` (of the fitted size) and draws its mesh:
@@ -184,11 +174,12 @@ impl Frame {
         style: &Style,
     ) -> Result<Chart<'a, 'b>, PlotError> {
         let axis = |r: (f64, f64), t: &Ticks| Axis((r.0..r.1).into(), t.clone());
+        let [top, bottom, left, right] = self.margins;
         let mut chart = ChartBuilder::on(area)
-            .margin_top(self.top)
-            .margin_bottom(self.bottom)
-            .margin_left(self.left)
-            .margin_right(self.right)
+            .margin_top(top)
+            .margin_bottom(bottom)
+            .margin_left(left)
+            .margin_right(right)
             .x_label_area_size(self.x_area)
             .y_label_area_size(self.y_area)
             .build_cartesian_2d(axis(self.xr, &self.x_ticks), axis(self.yr, &self.y_ticks))?;

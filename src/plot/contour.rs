@@ -8,7 +8,6 @@
 //! numbers shared with the fills.
 
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
 
 use contour::ContourBuilder;
 use plotters::prelude::*;
@@ -20,15 +19,14 @@ use super::legend::{draw_outline, draw_text, draw_text_up, Legend, LegendEntry};
 use super::legend::{MarkerShape, MarkerStyle, Pen, Px, VAlign};
 use super::style::{palette_color, Style, MISSING, TEXT};
 use super::ticks::nearest_nice_step;
-use super::{display_name, write_figure, Area, AxisScale, PlotError};
+use super::{display_name, extent, forward2, Area, AxisScale, Figure, PlotError};
 
 /// A polyline drawn over a contour panel in a palette colour with a white
 /// halo (e.g. an optimiser trajectory).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PathOverlay {
-    /// Legend label (empty: not in the legend).
+    /// Legend label (empty: not in the legend), points in data coordinates.
     pub label: String,
-    /// Points in data coordinates.
     pub points: Vec<(f64, f64)>,
     /// Palette colour index; `None` picks one that stands out on viridis.
     pub color_index: Option<usize>,
@@ -37,9 +35,8 @@ pub struct PathOverlay {
 /// A single marker drawn over a contour panel.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Marker {
-    /// Legend label (empty: not in the legend).
+    /// Legend label (empty: not in the legend), position in data coordinates.
     pub label: String,
-    /// Position (data coordinates).
     pub x: f64,
     pub y: f64,
     pub shape: MarkerShape,
@@ -51,11 +48,9 @@ pub struct Marker {
 /// stability boundary.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CurveOverlay {
-    /// Legend label (empty: not in the legend).
+    /// Legend label (empty: not in the legend), points in data coordinates.
     pub label: String,
-    /// Points in data coordinates.
     pub points: Vec<(f64, f64)>,
-    /// Dashed (true) or solid (false).
     pub dashed: bool,
 }
 
@@ -191,21 +186,15 @@ impl<'a> PPanel<'a> {
             return Err(grid_err(e));
         }
         if let Some((iy, row)) = p.values.iter().enumerate().find(|(_, r)| r.len() != nx) {
-            let e = format!(
-                "values row {iy} has {} entries but xs has {nx} points",
-                row.len()
-            );
+            let n = row.len();
+            let e = format!("values row {iy} has {n} entries but xs has {nx} points");
             return Err(grid_err(e));
         }
         let cscale = AxisScale::from_log(p.log_color);
         let colour = |v: &f64| cscale.forward(*v).unwrap_or(f64::NAN);
-        let tv: Vec<Vec<f64>> = p
-            .values
-            .iter()
-            .map(|r| r.iter().map(colour).collect())
-            .collect();
-        let (known, inf) = (tv.iter().flatten().filter(|v| !v.is_nan()), f64::INFINITY);
-        let vr = known.fold((inf, -inf), |r, &v| (r.0.min(v), r.1.max(v)));
+        let row = |r: &Vec<f64>| r.iter().map(colour).collect();
+        let tv: Vec<Vec<f64>> = p.values.iter().map(row).collect();
+        let vr = extent(tv.iter().flatten().copied());
         if vr.0 > vr.1 {
             let what = format!("contour panel `{name}`");
             return Err(PlotError::NoFiniteData { what });
@@ -226,12 +215,27 @@ impl<'a> PPanel<'a> {
 
     /// A polyline in drawing space, split at unshowable points and clipped to the panel.
     fn transform(&self, pts: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
-        let (sx, sy) = (self.src.x_scale, self.src.y_scale);
-        let pts = pts
-            .iter()
-            .map(|&(x, y)| Some((sx.forward(x)?, sy.forward(y)?)));
+        let scales = (self.src.x_scale, self.src.y_scale);
+        let runs = split_runs(pts.iter().map(|&q| forward2(scales, q)));
         let clip = |r: &Vec<_>| clip_polyline(r, self.bounds);
-        split_runs(pts).iter().flat_map(clip).collect()
+        runs.iter().flat_map(clip).collect()
+    }
+
+    /// Curves, then paths, then markers on top.
+    fn draw_overlays(&self, root: &Area, chart: &Chart, st: &Style) -> Result<(), PlotError> {
+        for (_, points, pen) in overlay_lines(self.src) {
+            for run in self.transform(points) {
+                let pts: Vec<Px> = run.iter().map(|q| chart.backend_coord(q)).collect();
+                pen.draw(root, &pts, st)?;
+            }
+        }
+        for mk in &self.src.markers {
+            let at = forward2((self.src.x_scale, self.src.y_scale), (mk.x, mk.y));
+            if let Some(q) = at.filter(|&q| contains(self.bounds, q)) {
+                marker_style(mk, st).draw(root, chart.backend_coord(&q), st)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -242,35 +246,6 @@ impl ContourFigure {
         let bars = if self.shared_color_scale { 1 } else { n };
         let w = n * style.contour_panel_width + bars * style.colorbar_width;
         (w, style.contour_height)
-    }
-
-    /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
-    /// (creating the parent directory if needed); returns both paths.
-    pub fn render(&self, path_stem: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
-        self.render_with_style(path_stem, &Style::default())
-    }
-
-    /// Renders with an explicit [`Style`].
-    pub fn render_with_style(
-        &self,
-        path_stem: impl AsRef<Path>,
-        style: &Style,
-    ) -> Result<Vec<PathBuf>, PlotError> {
-        if self.panels.is_empty() {
-            let what = "contour figure".to_string();
-            return Err(PlotError::NothingToPlot { what });
-        }
-        let panels = self
-            .panels
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PPanel::new(p, i));
-        let panels: Vec<PPanel> = panels.collect::<Result<_, _>>()?;
-        let levels = self.levels(&panels, style)?;
-        let dims = self.dimensions(style);
-        write_figure(path_stem.as_ref(), dims, style, |root, under, st| {
-            self.draw(root, under, &panels, &levels, st)
-        })
     }
 
     /// Colour levels per panel.
@@ -285,68 +260,19 @@ impl ContourFigure {
             let e = "a shared colour scale needs the same log_color on every panel";
             return Err(PlotError::InvalidInput(e.into()));
         }
-        let lo = panels.iter().map(|p| p.vr.0).fold(f64::INFINITY, f64::min);
-        let hi = panels
-            .iter()
-            .map(|p| p.vr.1)
-            .fold(f64::NEG_INFINITY, f64::max);
-        Ok(vec![Levels::new((lo, hi), target, log); panels.len()])
-    }
-
-    /// Panels left to right, each with its colour bar unless they share
-    /// one after the last; the legend strip underneath.
-    fn draw(
-        &self,
-        root: &Area,
-        under: &mut String,
-        panels: &[PPanel],
-        levels: &[Levels],
-        st: &Style,
-    ) -> Result<(), PlotError> {
-        let (w, h) = self.dimensions(st);
-        let (w, h, m) = (w as i32, h as i32, st.margin as i32);
-        let entries = self.legend_entries(st);
-        let strip = Legend::strip(&entries, w - 2 * m, st);
-        let size = (st.contour_panel_width as i32, h - strip.size.1);
-        let top = plot_top(st, self.panels.iter().any(|p| !p.title.is_empty()));
-        let bottom = (if strip.size.1 > 0 { 0 } else { m / 2 }) + st.px(2.0);
-        let bar = if self.shared_color_scale {
-            0
-        } else {
-            st.colorbar_width as i32
-        };
-        for (i, (p, lv)) in panels.iter().zip(levels).enumerate() {
-            let x_off = i as i32 * (size.0 + bar);
-            let scales = (p.src.x_scale, p.src.y_scale);
-            let frame = Frame::fit(st, size, (top, bottom, st.px(14.0)), scales, p.bounds);
-            let area = root.clone().shrink((x_off, 0), size);
-            let chart = frame.chart(&area, (&p.src.x_label, &p.src.y_label), false, st)?;
-            let to_px = |q: (f64, f64)| chart.backend_coord(&q);
-            fill_panel(under, p, lv, &to_px, self.iso_lines, st);
-            self.draw_overlays(root, p, &chart, st)?;
-            frame.close(root, &chart, &p.src.title, st)?;
-            if !self.shared_color_scale || i + 1 == panels.len() {
-                let y = (top, size.1 - bottom - frame.x_area);
-                self.draw_colorbar(root, lv, (x_off + size.0, y), st)?;
-            }
-        }
-        strip.draw(root, (m, size.1), st)
+        let vr = extent(panels.iter().flat_map(|p| [p.vr.0, p.vr.1]));
+        Ok(vec![Levels::new(vr, target, log); panels.len()])
     }
 
     /// Legend entries of all panels, each distinct one once.
     fn legend_entries(&self, style: &Style) -> Vec<LegendEntry> {
         let mut entries: Vec<LegendEntry> = vec![];
         for p in &self.panels {
-            let lines = overlay_lines(p).map(|(label, _, pen)| LegendEntry {
-                label: label.to_string(),
-                line: Some(pen),
-                ..Default::default()
-            });
-            let markers = p.markers.iter().map(|m| LegendEntry {
-                label: m.label.clone(),
-                marker: Some(marker_style(m, style)),
-                ..Default::default()
-            });
+            let lines =
+                overlay_lines(p).map(|(label, _, pen)| LegendEntry::new(label, Some(pen), None));
+            let marker =
+                |m: &Marker| LegendEntry::new(&m.label, None, Some(marker_style(m, style)));
+            let markers = p.markers.iter().map(marker);
             for e in lines.chain(markers) {
                 if !e.label.is_empty() && !entries.contains(&e) {
                     entries.push(e);
@@ -354,33 +280,6 @@ impl ContourFigure {
             }
         }
         entries
-    }
-
-    /// Curves, then paths, then markers on top.
-    fn draw_overlays(
-        &self,
-        root: &Area,
-        p: &PPanel,
-        chart: &Chart,
-        st: &Style,
-    ) -> Result<(), PlotError> {
-        for (_, points, pen) in overlay_lines(p.src) {
-            for run in p.transform(points) {
-                let pts: Vec<Px> = run.iter().map(|q| chart.backend_coord(q)).collect();
-                pen.draw(root, &pts, st)?;
-            }
-        }
-        for mk in &p.src.markers {
-            let (sx, sy) = (p.src.x_scale, p.src.y_scale);
-            let at = sx
-                .forward(mk.x)
-                .zip(sy.forward(mk.y))
-                .filter(|&q| contains(p.bounds, q));
-            if let Some(q) = at {
-                marker_style(mk, st).draw(root, chart.backend_coord(&q), st)?;
-            }
-        }
-        Ok(())
     }
 
     /// The colour bar left-aligned at `x_off`, spanning `y_top..y_bot`: one
@@ -426,6 +325,48 @@ impl ContourFigure {
     }
 }
 
+impl Figure for ContourFigure {
+    fn dims(&self, style: &Style) -> (u32, u32) {
+        self.dimensions(style)
+    }
+
+    /// Panels left to right, each with its colour bar unless they share
+    /// one after the last; the legend strip underneath.
+    fn draw(&self, root: &Area, under: &mut String, st: &Style) -> Result<(), PlotError> {
+        if self.panels.is_empty() {
+            let what = "contour figure".to_string();
+            return Err(PlotError::NothingToPlot { what });
+        }
+        let panels = (self.panels.iter().enumerate()).map(|(i, p)| PPanel::new(p, i));
+        let panels: Vec<PPanel> = panels.collect::<Result<_, _>>()?;
+        let levels = self.levels(&panels, st)?;
+        let (w, h) = self.dimensions(st);
+        let (w, h, m) = (w as i32, h as i32, st.margin as i32);
+        let entries = self.legend_entries(st);
+        let strip = Legend::strip(&entries, w - 2 * m, st);
+        let size = (st.contour_panel_width as i32, h - strip.size.1);
+        let top = plot_top(st, self.panels.iter().any(|p| !p.title.is_empty()));
+        let bottom = (if strip.size.1 > 0 { 0 } else { m / 2 }) + st.px(2.0);
+        let bar = st.colorbar_width as i32 * i32::from(!self.shared_color_scale);
+        for (i, (p, lv)) in panels.iter().zip(&levels).enumerate() {
+            let x_off = i as i32 * (size.0 + bar);
+            let scales = (p.src.x_scale, p.src.y_scale);
+            let frame = Frame::fit(st, size, (top, bottom, st.px(14.0)), scales, p.bounds);
+            let area = root.clone().shrink((x_off, 0), size);
+            let chart = frame.chart(&area, (&p.src.x_label, &p.src.y_label), false, st)?;
+            let to_px = |q: (f64, f64)| chart.backend_coord(&q);
+            fill_panel(under, p, lv, &to_px, self.iso_lines, st);
+            p.draw_overlays(root, &chart, st)?;
+            frame.close(root, &chart, &p.src.title, st)?;
+            if !self.shared_color_scale || i + 1 == panels.len() {
+                let y = (top, size.1 - bottom - frame.x_area);
+                self.draw_colorbar(root, lv, (x_off + size.0, y), st)?;
+            }
+        }
+        strip.draw(root, (m, size.1), st)
+    }
+}
+
 /// The `contour` crate's grid coordinate `u` (cell `i` spans `[i, i + 1]`,
 /// its value sits at `i + 0.5`) on the grid padded by one cell on each side,
 /// in drawing space: linear between cell centres `g`, out to the cell edges
@@ -456,18 +397,14 @@ fn contour_values(tv: &[Vec<f64>]) -> Vec<f64> {
         let prev = v.clone();
         for (k, out) in v.iter_mut().enumerate().filter(|(_, x)| x.is_nan()) {
             let (iy, ix) = (k / nx, k % nx);
-            let row = nx as isize;
             let near = [
-                (ix > 0, -1),
-                (ix + 1 < nx, 1),
-                (iy > 0, -row),
-                (iy + 1 < ny, row),
+                (iy, ix.wrapping_sub(1)),
+                (iy, ix + 1),
+                (iy.wrapping_sub(1), ix),
+                (iy + 1, ix),
             ];
-            let near = near
-                .iter()
-                .filter(|n| n.0)
-                .map(|n| prev[k.wrapping_add_signed(n.1)]);
-            let known: Vec<f64> = near.filter(|x| !x.is_nan()).collect();
+            let at = |&(y, x): &(usize, usize)| (y < ny && x < nx).then(|| prev[y * nx + x]);
+            let known: Vec<f64> = near.iter().filter_map(at).filter(|x| !x.is_nan()).collect();
             if !known.is_empty() {
                 *out = known.iter().sum::<f64>() / known.len() as f64;
             }
@@ -507,16 +444,23 @@ fn fill_panel(
     };
     let mut panel = String::new();
     rect(&mut panel, b.0, b.1);
-    let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
-    let _ = writeln!(out, "<path d=\"{panel}\" fill=\"{}\"/>", hex(lv.color(0)));
+    let id = format!("iso{}", out.len()); // unique: `out` only grows
+    let clip = format!("<clipPath id=\"{id}\"><path d=\"{panel}\"/></clipPath>\n");
+    out.push_str(&clip);
+    let mut put = |d: &str, attrs: String| {
+        if !d.is_empty() {
+            let _ = writeln!(out, "<path d=\"{d}\" {attrs}/>");
+        }
+    };
+    let fill = |c: RGBColor| format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+    put(&panel, fill(lv.color(0)));
     let thresholds: Vec<f64> = (1..lv.n).map(|k| lv.boundary(k)).collect();
     let to_svg =
         |c: &contour::Pt| to_px((from_grid(c.x, &p.gx, &p.ex), from_grid(c.y, &p.gy, &p.ey)));
     let builder = ContourBuilder::new(nx + 2, ny + 2, true);
     // Errors only on a size mismatch, which PPanel::new rules out.
-    let sets = builder
-        .contours(&contour_values(&p.tv), &thresholds)
-        .unwrap_or_default();
+    let sets = builder.contours(&contour_values(&p.tv), &thresholds);
+    let sets = sets.unwrap_or_default();
     let mut lines = String::new();
     for (k, set) in sets.iter().enumerate() {
         let mut d = String::new();
@@ -525,27 +469,14 @@ fn fill_panel(
                 push_ring(&mut d, ring.0.iter().map(to_svg));
             }
         }
-        if !d.is_empty() {
-            let fill = hex(lv.color(k + 1));
-            let _ = writeln!(
-                out,
-                "<path d=\"{d}\" fill=\"{fill}\" fill-rule=\"evenodd\"/>"
-            );
-            lines.push_str(&d);
-        }
+        put(&d, fill(lv.color(k + 1)) + " fill-rule=\"evenodd\"");
+        lines.push_str(&d);
     }
-    if iso && !lines.is_empty() {
-        let id = format!("iso{}", out.len()); // unique: `out` only grows
-        let _ = writeln!(
-            out,
-            "<clipPath id=\"{id}\"><path d=\"{panel}\"/></clipPath>"
-        );
-        let _ = writeln!(
-            out,
-            "<path d=\"{lines}\" clip-path=\"url(#{id})\" fill=\"none\" stroke=\"#000000\" \
-             stroke-opacity=\"0.28\" stroke-width=\"{}\"/>",
-            st.hair()
-        );
+    if iso {
+        let stroke = "fill=\"none\" stroke=\"#000000\" stroke-opacity=\"0.28\"";
+        let w = st.hair();
+        let attrs = format!("clip-path=\"url(#{id})\" {stroke} stroke-width=\"{w}\"");
+        put(&lines, attrs);
     }
     // Missing cells, one rectangle per run along a row.
     let mut d = String::new();
@@ -556,9 +487,7 @@ fn fill_panel(
             rect(&mut d, (p.ex[start], p.ex[ix]), (p.ey[iy], p.ey[iy + 1]));
         }
     }
-    if !d.is_empty() {
-        let _ = writeln!(out, "<path d=\"{d}\" fill=\"{}\"/>", hex(MISSING));
-    }
+    put(&d, fill(MISSING));
 }
 
 /// The curves (black), then the paths (palette colours, by default ones that
@@ -614,16 +543,9 @@ mod tests {
         let c = ContourBuilder::new(7, 7, true)
             .contours(&padded, &[1.5])
             .unwrap();
-        let xs: Vec<f64> = c[0].geometry().0[0]
-            .exterior()
-            .0
-            .iter()
-            .map(|p| from_grid(p.x, &g, &e))
-            .collect();
-        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        assert!((lo - 1.5).abs() < 1e-12, "{xs:?}");
-        assert_eq!(hi, e[5]);
+        let ring = &c[0].geometry().0[0].exterior().0;
+        let (lo, hi) = extent(ring.iter().map(|p| from_grid(p.x, &g, &e)));
+        assert!((lo - 1.5).abs() < 1e-12 && hi == e[5], "{lo}, {hi}");
     }
 
     #[test]

@@ -55,16 +55,10 @@ pub(crate) fn clip_polyline(pts: &[Pt], r: Bounds) -> Vec<Vec<Pt>> {
 
 /// Splits a sequence of optional points into runs of consecutive valid points.
 pub(crate) fn split_runs<T: Copy>(pts: impl IntoIterator<Item = Option<T>>) -> Vec<Vec<T>> {
-    let mut out = vec![vec![]];
-    for p in pts {
-        match (p, out.last_mut()) {
-            (Some(p), Some(run)) => run.push(p),
-            (None, Some(run)) if !run.is_empty() => out.push(vec![]),
-            _ => {}
-        }
-    }
-    out.retain(|r| !r.is_empty());
-    out
+    let pts: Vec<Option<T>> = pts.into_iter().collect();
+    let runs = pts.split(|p| p.is_none()).filter(|r| !r.is_empty());
+    runs.map(|r| r.iter().flatten().copied().collect())
+        .collect()
 }
 
 /// A box in the normalised plotting area (unit square, y up): lower-left
@@ -116,12 +110,9 @@ impl Occupancy {
             (lo * n as f64).floor().max(0.0) as usize..((hi * n as f64).ceil() as usize).min(n)
         };
         let is = cells(p.u0, p.u0 + p.w, self.nx);
-        let row = |j: usize| {
-            is.clone()
-                .map(|i| self.w[j * self.nx + i] as f64)
-                .sum::<f64>()
-        };
-        cells(p.v0, p.v0 + p.h, self.ny).map(row).sum()
+        let js = cells(p.v0, p.v0 + p.h, self.ny);
+        let w = js.flat_map(|j| is.clone().map(move |i| self.w[j * self.nx + i] as f64));
+        w.sum()
     }
 }
 
@@ -130,16 +121,9 @@ impl Occupancy {
 fn candidates((w, h): Pt, (pad_x, pad_y): Pt) -> [Placed; 8] {
     let (left, center, right) = (pad_x, 0.5 - w / 2.0, 1.0 - pad_x - w);
     let (bottom, mid, top) = (pad_y, 0.5 - h / 2.0, 1.0 - pad_y - h);
-    let at = [
-        (right, top),
-        (left, top),
-        (right, bottom),
-        (left, bottom),
-        (center, top),
-        (center, bottom),
-        (right, mid),
-        (left, mid),
-    ];
+    let us = [right, left, right, left, center, center, right, left];
+    let vs = [top, top, bottom, bottom, top, bottom, mid, mid];
+    let at: [Pt; 8] = std::array::from_fn(|k| (us[k], vs[k]));
     at.map(|(u0, v0)| Placed { u0, v0, w, h })
 }
 
@@ -152,9 +136,8 @@ pub(crate) fn place_boxes(occ: &Occupancy, boxes: &[(Pt, Pt)]) -> (Vec<Placed>, 
         a.u0 < b.u0 + b.w && b.u0 < a.u0 + a.w && a.v0 < b.v0 + b.h && b.v0 < a.v0 + a.h
     };
     // Boxes too big to fit side by side go in different corners.
-    let corners: Vec<Placed> = (cands.iter().enumerate())
-        .map(|(i, c)| c[(3 * i) % 8])
-        .collect();
+    let corner = |(i, c): (usize, &[Placed; 8])| c[(3 * i) % 8];
+    let corners: Vec<Placed> = cands.iter().enumerate().map(corner).collect();
     let corner_cost = corners.iter().map(|p| occ.cost(p)).sum();
     let mut best = (f64::INFINITY, corners, corner_cost);
     let n = boxes.len() as u32;
@@ -189,18 +172,14 @@ mod tests {
             (3.0, 0.25),
             (0.5, 0.25),
         ];
-        let pieces = clip_polyline(&pts, r);
-        let xs: Vec<Vec<f64>> = pieces
-            .iter()
+        let xs: Vec<Vec<f64>> = (clip_polyline(&pts, r).iter())
             .map(|p| p.iter().map(|q| q.0).collect())
             .collect();
-        let close = |a: &[f64], b: &[f64]| {
+        let want = [vec![0.0, 0.5, 1.0], vec![1.0, 0.5]];
+        let close = |(a, b): (&Vec<f64>, &Vec<f64>)| {
             a.len() == b.len() && a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-12)
         };
-        assert!(
-            xs.len() == 2 && close(&xs[0], &[0.0, 0.5, 1.0]) && close(&xs[1], &[1.0, 0.5]),
-            "{pieces:?}"
-        );
+        assert!(xs.len() == 2 && xs.iter().zip(&want).all(close), "{xs:?}");
         assert!(clip_polyline(&[(2.0, 2.0), (3.0, 3.0)], r).is_empty());
     }
 

@@ -10,33 +10,25 @@ use plotters::style::{Color, FontTransform, RGBColor, WHITE};
 use super::style::{text_size, Style, TEXT};
 use super::{Area, PlotError};
 
-/// Marker shapes (contour overlays; line-chart markers cycle through them).
+/// Marker shapes (contour overlays; line-chart markers cycle through them):
+/// filled circle, diagonal cross (×), upward triangle, five-pointed star,
+/// square, diamond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MarkerShape {
-    /// Filled circle.
     #[default]
     Circle,
-    /// Diagonal cross (×).
     Cross,
-    /// Upward triangle.
     Triangle,
-    /// Five-pointed star.
     Star,
-    /// Square.
     Square,
-    /// Diamond.
     Diamond,
 }
 
 /// Marker shapes used in turn by line-chart series with markers.
-pub(crate) const MARKER_CYCLE: [MarkerShape; 6] = [
-    MarkerShape::Circle,
-    MarkerShape::Square,
-    MarkerShape::Triangle,
-    MarkerShape::Diamond,
-    MarkerShape::Star,
-    MarkerShape::Cross,
-];
+pub(crate) const MARKER_CYCLE: [MarkerShape; 6] = {
+    use MarkerShape::*;
+    [Circle, Square, Triangle, Diamond, Star, Cross]
+};
 
 pub(crate) type Px = (i32, i32);
 
@@ -79,12 +71,10 @@ pub(crate) fn draw_text_up(
     size: f64,
     style: &Style,
 ) -> Result<(), PlotError> {
-    let ts = style
-        .font(size)
-        .color(&TEXT)
-        .transform(FontTransform::Rotate270);
+    let ts = style.font(size).color(&TEXT);
+    let ts = ts.pos(Pos::new(HPos::Center, VPos::Top));
     let at = ((x as f64 + (0.66 - TOP_DROP) * size).round() as i32, y);
-    Ok(area.draw_text(text, &ts.pos(Pos::new(HPos::Center, VPos::Top)), at)?)
+    Ok(area.draw_text(text, &ts.transform(FontTransform::Rotate270), at)?)
 }
 
 /// Outline of the rectangle `a`–`b` as a path, since plotters' SVG
@@ -127,15 +117,16 @@ impl Pen {
         let halo = (WHITE, style.line_width + 2 * style.px(1.25).max(1) as u32);
         let layers = [halo, (self.color, style.line_width)];
         for &(color, w) in &layers[usize::from(!self.halo)..] {
+            let stroke = color.stroke_width(w);
             if self.dashed {
                 area.draw(&DashedPathElement::new(
                     pts.iter().copied(),
                     dash,
                     gap,
-                    color.stroke_width(w),
+                    stroke,
                 ))
             } else {
-                area.draw(&PathElement::new(pts.to_vec(), color.stroke_width(w)))
+                area.draw(&PathElement::new(pts.to_vec(), stroke))
             }?;
         }
         Ok(())
@@ -168,31 +159,24 @@ impl MarkerStyle {
                 return Ok(area.draw(&edge)?);
             }
             MarkerShape::Cross => {
-                let (a, w) = (
-                    (r * 1.15).round() as i32,
-                    ((r / 2.0).round() as u32).max(2 * hair),
-                );
-                let edge = [(self.edge, w + 2 * hair)]
-                    .into_iter()
-                    .filter(|_| self.edge != self.fill);
-                for (color, width) in edge.chain([(self.fill, w)]) {
+                let a = (r * 1.15).round() as i32;
+                let w = ((r / 2.0).round() as u32).max(2 * hair);
+                let edge = (self.edge != self.fill).then_some((self.edge, w + 2 * hair));
+                for (color, width) in edge.into_iter().chain([(self.fill, w)]) {
                     area.draw(&Cross::new(c, a, color.stroke_width(width)))?;
                 }
                 return Ok(());
             }
         };
-        let mut pts: Vec<Px> = (0..n)
-            .map(|k| {
-                let rad = r * if k % 2 == 0 { r_even } else { r_odd };
-                let a = TAU * (start + k as f64 / n as f64) - FRAC_PI_2;
-                (
-                    c.0 + (sx * rad * a.cos()).round() as i32,
-                    c.1 + (rad * a.sin()).round() as i32,
-                )
-            })
-            .collect();
-        area.draw(&Polygon::new(pts.clone(), self.fill.filled()))?;
-        pts.extend_from_slice(&pts.clone()[..2]); // closed, every corner a join
+        let vertex = |k: usize| {
+            let rad = r * [r_even, r_odd][k % 2];
+            let a = TAU * (start + k as f64 / n as f64) - FRAC_PI_2;
+            let (dx, dy) = (sx * rad * a.cos(), rad * a.sin());
+            (c.0 + dx.round() as i32, c.1 + dy.round() as i32)
+        };
+        // The edge runs on past the start: closed, every corner a join.
+        let pts: Vec<Px> = (0..n + 2).map(|k| vertex(k % n)).collect();
+        area.draw(&Polygon::new(pts[..n].to_vec(), self.fill.filled()))?;
         Ok(area.draw(&PathElement::new(pts, self.edge.stroke_width(hair)))?)
     }
 }
@@ -209,42 +193,14 @@ pub(crate) struct LegendEntry {
 }
 
 impl LegendEntry {
-    fn is_text(&self) -> bool {
-        self.line.is_none() && self.marker.is_none()
-    }
-}
-
-struct Metrics {
-    sample_w: i32,
-    row_h: i32,
-    pad: i32,
-    font: f64,
-}
-
-impl Metrics {
-    /// Legend rows, or plain text rows (smaller, no sample) when `text`.
-    fn new(style: &Style, text: bool) -> Self {
-        let legend = (
-            style.legend_font,
-            style.px(34.0) + style.px(7.0),
-            style.px(2.0),
-        );
-        let (font, sample_w, extra) = if text {
-            (style.annotation_font, 0, 0)
-        } else {
-            legend
-        };
-        let row_h = (text_size(&style.font(font), "Ag").1 as f64 * 1.3).round() as i32 + extra;
-        Metrics {
-            sample_w,
-            row_h,
-            pad: style.px(7.0),
-            font,
+    pub fn new(label: &str, line: Option<Pen>, marker: Option<MarkerStyle>) -> Self {
+        let (label, band_alpha) = (label.to_string(), None);
+        LegendEntry {
+            label,
+            band_alpha,
+            line,
+            marker,
         }
-    }
-
-    fn width(&self, e: &LegendEntry, style: &Style) -> i32 {
-        self.sample_w + text_size(&style.font(self.font), &e.label).0
     }
 }
 
@@ -252,66 +208,71 @@ impl Metrics {
 /// vertically centred) relative to the legend's top-left corner, and its size.
 pub(crate) struct Legend<'a> {
     entries: &'a [LegendEntry],
-    m: Metrics,
     at: Vec<Px>,
     pub size: Px,
     boxed: bool,
+    font: f64,
+    sample_w: i32,
 }
 
 impl<'a> Legend<'a> {
     /// A boxed single column (a text block when no entry has a sample).
     pub fn column(entries: &'a [LegendEntry], style: &Style) -> Self {
-        let m = Metrics::new(style, entries.iter().all(LegendEntry::is_text));
-        let (n, dy) = (entries.len() as i32, (m.row_h - style.px(4.0)) / 2);
-        let at = (0..n).map(|k| (m.pad, m.pad + m.row_h * k + dy)).collect();
-        let w = entries.iter().map(|e| m.width(e, style)).max().unwrap_or(0);
-        let size = (2 * m.pad + w, 2 * m.pad + m.row_h * n - style.px(4.0));
-        Legend {
-            entries,
-            m,
-            at,
-            size,
-            boxed: true,
-        }
+        Self::flow(entries, None, style)
     }
 
     /// Unboxed rows flowing within `width`, each row centred.
     pub fn strip(entries: &'a [LegendEntry], width: i32, style: &Style) -> Self {
-        let (m, spacing) = (Metrics::new(style, false), style.px(22.0));
+        Self::flow(entries, Some(width), style)
+    }
+
+    /// Rows flowing within `width`; without one, a boxed column, every
+    /// entry a row of its own (of plain text, smaller, if none has a sample).
+    fn flow(entries: &'a [LegendEntry], width: Option<i32>, style: &Style) -> Self {
+        let sample = |e: &LegendEntry| e.line.is_some() || e.marker.is_some();
+        let text = !entries.iter().any(sample);
+        let (font, sample_w, extra) = match text {
+            true => (style.annotation_font, 0, 0),
+            false => (style.legend_font, style.px(41.0), style.px(2.0)),
+        };
+        let row_h = (text_size(&style.font(font), "Ag").1 as f64 * 1.3).round() as i32 + extra;
+        let (pad, spacing, max_w) = (style.px(7.0), style.px(22.0), width.unwrap_or(0));
+        let row_w =
+            |r: &Vec<(usize, i32)>| r.iter().map(|(_, w)| w + spacing).sum::<i32>() - spacing;
         let mut rows: Vec<Vec<(usize, i32)>> = vec![];
-        let mut used = 0;
-        for (k, w) in entries.iter().map(|e| m.width(e, style)).enumerate() {
+        for (k, e) in entries.iter().enumerate() {
+            let w = sample_w + text_size(&style.font(font), &e.label).0;
             match rows.last_mut() {
-                Some(row) if used + spacing + w <= width => {
-                    row.push((k, w));
-                    used += spacing + w;
-                }
-                _ => {
-                    rows.push(vec![(k, w)]);
-                    used = w;
-                }
+                Some(row) if row_w(row) + spacing + w <= max_w => row.push((k, w)),
+                _ => rows.push(vec![(k, w)]),
             }
         }
-        let mut at = vec![(0, 0); entries.len()];
+        let (x0, y0) = match width {
+            None => (pad, pad - style.px(2.0)),
+            Some(_) => (0, pad / 2),
+        };
+        let (mut at, mut widest) = (vec![(0, 0); entries.len()], 0);
         for (r, row) in rows.iter().enumerate() {
-            let total: i32 = row.iter().map(|(_, w)| w + spacing).sum::<i32>() - spacing;
-            let mut x = (width - total).max(0) / 2;
+            let total = row_w(row);
+            let mut x = x0 + (max_w - total).max(0) / 2;
             for &(k, w) in row {
-                at[k] = (x, m.pad / 2 + m.row_h * r as i32 + m.row_h / 2);
+                at[k] = (x, y0 + row_h * r as i32 + row_h / 2);
                 x += w + spacing;
             }
+            widest = widest.max(total);
         }
-        let h = if rows.is_empty() {
-            0
-        } else {
-            rows.len() as i32 * m.row_h + m.pad
+        let n = rows.len() as i32;
+        let size = match width {
+            None => (2 * pad + widest, 2 * pad + row_h * n - style.px(4.0)),
+            Some(w) => (w, if n == 0 { 0 } else { n * row_h + pad }),
         };
         Legend {
             entries,
-            m,
             at,
-            size: (width, h),
-            boxed: false,
+            size,
+            boxed: width.is_none(),
+            font,
+            sample_w,
         }
     }
 
@@ -323,7 +284,7 @@ impl<'a> Legend<'a> {
             area.draw(&bg)?;
             draw_outline(area, corners, RGBColor(150, 150, 150), style.hair())?;
         }
-        let sw = self.m.sample_w - style.px(7.0);
+        let sw = self.sample_w - style.px(7.0);
         for (e, &(dx, dy)) in self.entries.iter().zip(&self.at) {
             let (x0, cy) = (x + dx, y + dy);
             if let (Some(a), Some(pen)) = (e.band_alpha, e.line) {
@@ -338,15 +299,8 @@ impl<'a> Legend<'a> {
             if let Some(mk) = e.marker {
                 mk.draw(area, (x0 + sw / 2, cy), style)?;
             }
-            let at = (x0 + self.m.sample_w, cy);
-            draw_text(
-                area,
-                &e.label,
-                at,
-                self.m.font,
-                (HPos::Left, VAlign::Middle),
-                style,
-            )?;
+            let (at, anchor) = ((x0 + self.sample_w, cy), (HPos::Left, VAlign::Middle));
+            draw_text(area, &e.label, at, self.font, anchor, style)?;
         }
         Ok(())
     }

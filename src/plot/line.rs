@@ -2,28 +2,23 @@
 //! linear/log axes, and a legend and an annotation box placed where they
 //! hide the least data.
 
-use std::path::{Path, PathBuf};
-
 use plotters::prelude::*;
 
 use super::axes::{plot_top, Frame};
 use super::geometry::{place_boxes, split_runs, Occupancy, Placed};
-use super::legend::{Legend, LegendEntry, MarkerShape, MarkerStyle, Pen, Px, MARKER_CYCLE};
+use super::legend::{Legend, LegendEntry, MarkerStyle, Pen, Px, MARKER_CYCLE};
 use super::style::{palette_color, Style, REF_LINE};
 use super::ticks::padded_range;
-use super::{check_len, display_name, write_figure, Area, AxisScale, PlotError};
+use super::{display_name, extent, forward2, Area, AxisScale, Figure, PlotError};
 
-/// How a series is drawn.
+/// How a series is drawn: solid or dashed line, markers only (one per
+/// point), or a solid line with markers (thinned to at most ~20).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LineKind {
-    /// Solid line.
     #[default]
     Solid,
-    /// Dashed line.
     Dashed,
-    /// Markers only, one per point.
     MarkersOnly,
-    /// Solid line with markers (thinned to at most ~20 markers).
     LineAndMarkers,
 }
 
@@ -60,13 +55,11 @@ impl Series {
         self
     }
 
-    /// Sets the line kind.
     pub fn with_kind(mut self, kind: LineKind) -> Self {
         self.kind = kind;
         self
     }
 
-    /// Sets the palette colour index.
     pub fn with_color(mut self, color_index: usize) -> Self {
         self.color_index = Some(color_index);
         self
@@ -110,68 +103,25 @@ pub struct LineChart {
     pub annotations: Vec<String>,
 }
 
-/// A series in drawing space: runs of finite points and of its band
-/// `(x, lower, upper)`, where lower = -inf means "below the axis".
+/// A series in drawing space: its legend entry (which holds its pen and
+/// marker), every how many points the marker is drawn, and runs of finite
+/// points and of its band `(x, lower, upper)`, lower = -inf meaning "below the axis".
 struct PSeries {
-    label: String,
+    entry: LegendEntry,
     color: RGBColor,
-    line: Option<Pen>,
-    /// The marker shape and every how many points it is drawn.
-    marker: Option<(MarkerShape, usize)>,
+    every: usize,
     runs: Vec<Vec<(f64, f64)>>,
     band_runs: Vec<Vec<(f64, f64, f64)>>,
-    has_band: bool,
 }
 
-/// Validated input in drawing space, with its extent `(lo, hi)` along x and y.
+/// Validated input in drawing space.
 struct Prepared {
     series: Vec<PSeries>,
     refs: Vec<RefLine>,
-    x_ext: (f64, f64),
-    y_ext: (f64, f64),
-}
-
-impl PSeries {
-    fn marker(&self, style: &Style) -> Option<(MarkerStyle, usize)> {
-        let (shape, every) = self.marker?;
-        let (radius, fill, edge) = (style.marker_size as i32, self.color, self.color);
-        let marker = MarkerStyle {
-            shape,
-            radius,
-            fill,
-            edge,
-        };
-        Some((marker, every))
-    }
-}
-
-fn extend(ext: &mut (f64, f64), v: f64) {
-    if v.is_finite() {
-        *ext = (ext.0.min(v), ext.1.max(v));
-    }
 }
 
 impl LineChart {
-    /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
-    /// (creating the parent directory if needed); returns both paths.
-    pub fn render(&self, path_stem: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
-        self.render_with_style(path_stem, &Style::default())
-    }
-
-    /// Renders with an explicit [`Style`].
-    pub fn render_with_style(
-        &self,
-        path_stem: impl AsRef<Path>,
-        style: &Style,
-    ) -> Result<Vec<PathBuf>, PlotError> {
-        let prep = self.prepare()?;
-        let dims = (style.width, style.height);
-        write_figure(path_stem.as_ref(), dims, style, |root, _, st| {
-            self.draw(root, &prep, st)
-        })
-    }
-
-    fn prepare(&self) -> Result<Prepared, PlotError> {
+    fn prepare(&self, style: &Style) -> Result<Prepared, PlotError> {
         if self.series.is_empty() {
             let what = match &self.title[..] {
                 "" => "line chart".to_string(),
@@ -180,27 +130,26 @@ impl LineChart {
             return Err(PlotError::NothingToPlot { what });
         }
         let (sx, sy) = (self.x_scale, self.y_scale);
-        let mut x_ext = (f64::INFINITY, f64::NEG_INFINITY);
-        let mut y_ext = x_ext;
         let mut series = Vec::with_capacity(self.series.len());
         for (i, s) in self.series.iter().enumerate() {
             let name = display_name(&s.label, i);
             if s.xs.is_empty() {
                 return Err(PlotError::EmptySeries { label: name });
             }
-            let same_len =
-                |what, n| check_len(&format!("series `{name}`: {what} vs xs"), s.xs.len(), n);
+            let same_len = |what, found| match found == s.xs.len() {
+                true => Ok(()),
+                false => Err(PlotError::LengthMismatch {
+                    what: format!("series `{name}`: {what} vs xs"),
+                    expected: s.xs.len(),
+                    found,
+                }),
+            };
             same_len("ys", s.ys.len())?;
             let pts = s.xs.iter().zip(&s.ys);
-            let runs = split_runs(pts.map(|(&x, &y)| Some((sx.forward(x)?, sy.forward(y)?))));
+            let runs = split_runs(pts.map(|(&x, &y)| forward2((sx, sy), (x, y))));
             if runs.is_empty() {
-                return Err(PlotError::NoFiniteData {
-                    what: format!("series `{name}`"),
-                });
-            }
-            for &(x, y) in runs.iter().flatten() {
-                extend(&mut x_ext, x);
-                extend(&mut y_ext, y);
+                let what = format!("series `{name}`");
+                return Err(PlotError::NoFiniteData { what });
             }
             let mut band_runs = vec![];
             if let Some((lo, hi)) = &s.band {
@@ -208,39 +157,37 @@ impl LineChart {
                 same_len("band upper", hi.len())?;
                 let b = s.xs.iter().zip(lo.iter().zip(hi)).map(|(&x, (&l, &h))| {
                     let (x, h) = (sx.forward(x)?, sy.forward(h)?);
-                    let l = match sy.forward(l) {
-                        Some(l) => l,
-                        None if l.is_finite() => f64::NEG_INFINITY, // <= 0 on a log axis
-                        None => return None,
-                    };
+                    // A finite lower end that is <= 0 on a log axis: below the axis.
+                    let l = sy
+                        .forward(l)
+                        .or(l.is_finite().then_some(f64::NEG_INFINITY))?;
                     Some((x, l.min(h), h.max(l)))
                 });
                 band_runs = split_runs(b);
-                for &(x, l, h) in band_runs.iter().flatten() {
-                    extend(&mut x_ext, x);
-                    extend(&mut y_ext, l);
-                    extend(&mut y_ext, h);
-                }
             }
             let ci = s.color_index.unwrap_or(i);
             let color = palette_color(ci);
-            let shape = MARKER_CYCLE[ci % MARKER_CYCLE.len()];
             let n: usize = runs.iter().map(Vec::len).sum();
-            let line = Some(Pen::new(color, s.kind == LineKind::Dashed, false));
-            let (line, marker) = match s.kind {
-                LineKind::MarkersOnly => (None, Some((shape, 1))),
-                LineKind::LineAndMarkers => (line, Some((shape, n.div_ceil(20).max(1)))),
-                _ => (line, None),
+            let pen = Some(Pen::new(color, s.kind == LineKind::Dashed, false));
+            let (line, every) = match s.kind {
+                LineKind::MarkersOnly => (None, 1),
+                LineKind::LineAndMarkers => (pen, n.div_ceil(20).max(1)),
+                _ => (pen, 0),
             };
-            let (label, has_band) = (s.label.clone(), s.band.is_some());
+            let marker = (every > 0).then_some(MarkerStyle {
+                shape: MARKER_CYCLE[ci % MARKER_CYCLE.len()],
+                radius: style.marker_size as i32,
+                fill: color,
+                edge: color,
+            });
+            let mut entry = LegendEntry::new(&s.label, line, marker);
+            entry.band_alpha = (s.band.is_some() && line.is_some()).then_some(style.band_alpha);
             series.push(PSeries {
-                label,
+                entry,
                 color,
-                line,
-                marker,
+                every,
                 runs,
                 band_runs,
-                has_band,
             });
         }
         let mut refs = vec![];
@@ -248,15 +195,9 @@ impl LineChart {
             let (l, y) = (&r.label, r.y);
             let bad = format!("reference line `{l}` at y = {y} cannot be shown on a {sy:?} axis");
             let y = sy.forward(y).ok_or(PlotError::InvalidInput(bad))?;
-            extend(&mut y_ext, y);
             refs.push(RefLine { y, ..r.clone() });
         }
-        Ok(Prepared {
-            series,
-            refs,
-            x_ext,
-            y_ext,
-        })
+        Ok(Prepared { series, refs })
     }
 
     /// Where the data lies in the plotting area normalised to the unit
@@ -265,14 +206,10 @@ impl LineChart {
         let mut occ = Occupancy::new(80, 56);
         let u = |x: f64| (x - xr.0) / (xr.1 - xr.0);
         let v = |y: f64| (y.max(yr.0) - yr.0) / (yr.1 - yr.0);
-        for w in prep
-            .series
-            .iter()
-            .flat_map(|s| s.band_runs.iter().flat_map(|r| r.windows(2)))
-        {
-            let n = ((u(w[1].0) - u(w[0].0)).abs() * 160.0)
-                .ceil()
-                .clamp(1.0, 400.0) as usize;
+        let band_windows = prep.series.iter().flat_map(|s| &s.band_runs);
+        for w in band_windows.flat_map(|r| r.windows(2)) {
+            let du = (u(w[1].0) - u(w[0].0)).abs();
+            let n = (du * 160.0).ceil().clamp(1.0, 400.0) as usize;
             for k in 0..=n {
                 let t = k as f64 / n as f64;
                 let x = w[0].0 + t * (w[1].0 - w[0].0);
@@ -283,7 +220,7 @@ impl LineChart {
         }
         for s in &prep.series {
             for r in &s.runs {
-                for w in r.windows(2).filter(|_| s.line.is_some()) {
+                for w in r.windows(2).filter(|_| s.entry.line.is_some()) {
                     occ.mark_segment((u(w[0].0), v(w[0].1)), (u(w[1].0), v(w[1].1)), 1.0);
                 }
                 for (a, b) in r.iter().map(|&(x, y)| (u(x), v(y))) {
@@ -299,59 +236,41 @@ impl LineChart {
         occ
     }
 
-    fn legend_entries(prep: &Prepared, style: &Style) -> Vec<LegendEntry> {
-        let series = prep.series.iter().map(|s| LegendEntry {
-            label: s.label.clone(),
-            band_alpha: (s.has_band && s.line.is_some()).then_some(style.band_alpha),
-            line: s.line,
-            marker: s.marker(style).map(|(m, _)| m),
-        });
-        let refs = prep.refs.iter().map(|r| LegendEntry {
-            label: r.label.clone(),
-            line: Some(Pen::new(REF_LINE, r.dashed, false)),
-            ..Default::default()
-        });
-        series.chain(refs).filter(|e| !e.label.is_empty()).collect()
-    }
-
     /// The plot frame, and the legend and annotation box with their
     /// placement; when they would hide data, the y range grows upwards to
     /// make room above the data if that helps enough.
     fn layout(&self, prep: &Prepared, style: &Style) -> (Frame, Vec<(Vec<LegendEntry>, Placed)>) {
-        let m = style.margin as i32;
-        let margins = (
-            plot_top(style, !self.title.is_empty()),
-            m / 2 + style.px(2.0),
-            m + style.px(6.0),
-        );
-        let xr = padded_range(prep.x_ext.0, prep.x_ext.1, self.x_scale, 0.03);
-        let yr = padded_range(prep.y_ext.0, prep.y_ext.1, self.y_scale, 0.06);
+        let (m, top) = (style.margin as i32, plot_top(style, !self.title.is_empty()));
+        let margins = (top, m / 2 + style.px(2.0), m + style.px(6.0));
+        let bands = prep.series.iter().flat_map(|s| &s.band_runs).flatten();
+        let pts = prep.series.iter().flat_map(|s| &s.runs).flatten();
+        let x_ext = extent(pts.clone().map(|p| p.0).chain(bands.clone().map(|b| b.0)));
+        let ys = pts.map(|p| p.1).chain(prep.refs.iter().map(|r| r.y));
+        let y_ext = extent(ys.chain(bands.flat_map(|b| [b.1, b.2])));
+        let xr = padded_range(x_ext.0, x_ext.1, self.x_scale, 0.03);
+        let yr = padded_range(y_ext.0, y_ext.1, self.y_scale, 0.06);
         let size = (style.width as i32, style.height as i32);
         let fit = |yr| Frame::fit(style, size, margins, (self.x_scale, self.y_scale), (xr, yr));
         let mut frame = fit(yr);
 
-        let notes = self.annotations.iter().map(|a| LegendEntry {
-            label: a.clone(),
-            ..Default::default()
+        let refs = prep.refs.iter().map(|r| {
+            let pen = Pen::new(REF_LINE, r.dashed, false);
+            LegendEntry::new(&r.label, Some(pen), None)
         });
-        let mut boxes = vec![Self::legend_entries(prep, style), notes.collect()];
-        boxes.retain(|b| !b.is_empty());
+        let legend = prep.series.iter().map(|s| s.entry.clone()).chain(refs);
+        let note = |a: &String| LegendEntry::new(a, None, None);
+        let legend: Vec<_> = legend.filter(|e| !e.label.is_empty()).collect();
+        let mut boxes = vec![legend, self.annotations.iter().map(note).collect()];
+        boxes.retain(|b: &Vec<_>| !b.is_empty());
         let (pw, ph) = frame.plot_size();
-        let pad = style.px(9.0) as f64;
-        let specs: Vec<_> = (boxes.iter().map(|b| Legend::column(b, style).size))
-            .map(|(w, h)| {
-                (
-                    (w as f64 / pw as f64, h as f64 / ph as f64),
-                    (pad / pw as f64, pad / ph as f64),
-                )
-            })
-            .collect();
+        let unit = |(w, h): Px| (w as f64 / pw as f64, h as f64 / ph as f64);
+        let pad = style.px(9.0);
+        let spec = |b: &Vec<_>| (unit(Legend::column(b, style).size), unit((pad, pad)));
+        let specs: Vec<_> = boxes.iter().map(spec).collect();
         let (mut placed, cost) = place_boxes(&Self::occupancy(prep, xr, yr), &specs);
         // One covered cell is the box's own padding touching a line: tolerated.
-        let need = specs
-            .iter()
-            .map(|(size, pad)| size.1 + 1.5 * pad.1)
-            .fold(0.0, f64::max);
+        let need = specs.iter().map(|(size, pad)| size.1 + 1.5 * pad.1);
+        let need = need.fold(0.0, f64::max);
         if cost > 1.0 && !specs.is_empty() && need < 0.6 {
             let yr2 = (yr.0, yr.0 + (yr.1 - yr.0) / (1.0 - need));
             let (placed2, cost2) = place_boxes(&Self::occupancy(prep, xr, yr2), &specs);
@@ -361,10 +280,17 @@ impl LineChart {
         }
         (frame, boxes.into_iter().zip(placed).collect())
     }
+}
+
+impl Figure for LineChart {
+    fn dims(&self, style: &Style) -> (u32, u32) {
+        (style.width, style.height)
+    }
 
     /// Draws the chart. Nothing needs clipping: the ranges hold all the data.
-    fn draw(&self, root: &Area, prep: &Prepared, style: &Style) -> Result<(), PlotError> {
-        let (frame, boxes) = self.layout(prep, style);
+    fn draw(&self, root: &Area, _: &mut String, style: &Style) -> Result<(), PlotError> {
+        let prep = self.prepare(style)?;
+        let (frame, boxes) = self.layout(&prep, style);
         let chart = frame.chart(root, (&self.x_label, &self.y_label), true, style)?;
         let to_px = |p: (f64, f64)| -> Px { chart.backend_coord(&p) };
         let (xr, yr) = (frame.xr, frame.yr);
@@ -381,7 +307,7 @@ impl LineChart {
             let pen = Pen::new(REF_LINE, r.dashed, false);
             pen.draw(root, &[to_px((xr.0, r.y)), to_px((xr.1, r.y))], style)?;
         }
-        for (s, pen) in prep.series.iter().filter_map(|s| Some((s, s.line?))) {
+        for (s, pen) in prep.series.iter().filter_map(|s| Some((s, s.entry.line?))) {
             for r in &s.runs {
                 if let [p] = r[..] {
                     // An isolated point of a line series: show it as a dot.
@@ -393,24 +319,19 @@ impl LineChart {
             }
         }
         for s in &prep.series {
-            if let Some((m, every)) = s.marker(style) {
-                for &p in s.runs.iter().flatten().step_by(every) {
+            if let Some(m) = s.entry.marker {
+                for &p in s.runs.iter().flatten().step_by(s.every) {
                     m.draw(root, to_px(p), style)?;
                 }
             }
         }
         frame.close(root, &chart, &self.title, style)?;
         let (px_x, px_y) = chart.plotting_area().get_pixel_range();
-        let (pw, ph) = (
-            (px_x.end - px_x.start) as f64,
-            (px_y.end - px_y.start) as f64,
-        );
+        let (pw, ph) = (px_x.end - px_x.start, px_y.end - px_y.start);
         for (entries, p) in &boxes {
-            let (x, y) = (
-                (p.u0 * pw).round() as i32,
-                ((p.v0 + p.h) * ph).round() as i32,
-            );
-            Legend::column(entries, style).draw(root, (px_x.start + x, px_y.end - y), style)?;
+            let x = px_x.start + (p.u0 * pw as f64).round() as i32;
+            let y = px_y.end - ((p.v0 + p.h) * ph as f64).round() as i32;
+            Legend::column(entries, style).draw(root, (x, y), style)?;
         }
         Ok(())
     }

@@ -60,13 +60,12 @@ pub use legend::MarkerShape;
 pub use line::{LineChart, LineKind, RefLine, Series};
 pub use style::{palette_color, Style, FONT_FAMILY, OKABE_ITO};
 
-/// Scale of an axis (or of the colour axis of a contour panel).
+/// Scale of an axis (or of the colour axis of a contour panel): linear, or
+/// base-10 logarithmic (non-positive values are dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AxisScale {
-    /// Plain linear axis.
     #[default]
     Linear,
-    /// Base-10 logarithmic axis; non-positive values are dropped.
     Log10,
 }
 
@@ -86,23 +85,33 @@ impl AxisScale {
     }
 }
 
-/// Errors raised while validating plot input, drawing, or checking output files.
+/// A point in drawing space under the scales of x and y, if it can be shown.
+pub(crate) fn forward2((sx, sy): (AxisScale, AxisScale), (x, y): (f64, f64)) -> Option<(f64, f64)> {
+    Some((sx.forward(x)?, sy.forward(y)?))
+}
+
+/// The range `(lo, hi)` of the finite values.
+pub(crate) fn extent(vs: impl Iterator<Item = f64>) -> (f64, f64) {
+    let all = (f64::INFINITY, f64::NEG_INFINITY);
+    let finite = vs.filter(|v| v.is_finite());
+    finite.fold(all, |e, v| (e.0.min(v), e.1.max(v)))
+}
+
+/// Errors raised while validating plot input, drawing, or checking output
+/// files; each message names the offending item and value.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
-    /// A chart was asked to render without any series / panels.
     #[error("{what}: nothing to plot (no series or panels given)")]
     NothingToPlot { what: String },
-    /// A series has no points at all.
     #[error("series `{label}` is empty")]
     EmptySeries { label: String },
-    /// Two vectors that must have the same length do not.
     #[error("{what}: length mismatch (expected {expected}, found {found})")]
     LengthMismatch {
         what: String,
         expected: usize,
         found: usize,
     },
-    /// All data points are unusable: non-finite, or non-positive on a log axis.
+    /// All data points are unusable.
     #[error("{what}: no finite data to plot (non-finite values, and non-positive values on log axes, are dropped)")]
     NoFiniteData { what: String },
     /// A contour grid is malformed (wrong shape, non-monotone coordinates, ...).
@@ -111,20 +120,16 @@ pub enum PlotError {
     /// Some other invalid input (e.g. a non-finite reference line).
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// File-system error on `path`.
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    /// The plotting backend failed.
     #[error("drawing failed: {0}")]
     Drawing(String),
-    /// The embedded font could not be registered.
     #[error("font registration failed: {0}")]
     Font(String),
-    /// A produced file (`path`) is not well formed.
     #[error("malformed file {path}: {reason}")]
     Malformed { path: PathBuf, reason: String },
 }
@@ -136,17 +141,6 @@ pub(crate) fn display_name(label: &str, i: usize) -> String {
     } else {
         label.to_string()
     }
-}
-
-/// [`PlotError::LengthMismatch`] unless `found == expected`.
-pub(crate) fn check_len(what: &str, expected: usize, found: usize) -> Result<(), PlotError> {
-    let what = what.to_string();
-    let e = PlotError::LengthMismatch {
-        what,
-        expected,
-        found,
-    };
-    (found == expected).then_some(()).ok_or(e)
 }
 
 pub(crate) fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {
@@ -205,16 +199,15 @@ const DEJAVU: [(FontStyle, FontBytes); 3] = [
 /// normally never need it.
 pub fn ensure_fonts() -> Result<(), PlotError> {
     static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
-    RESULT
-        .get_or_init(|| {
-            for (style, bytes) in DEJAVU {
-                register_font(FONT_FAMILY, style, bytes())
-                    .map_err(|_| format!("DejaVu Sans ({}) is not a valid font", style.as_str()))?;
-            }
-            Ok(())
-        })
-        .clone()
-        .map_err(PlotError::Font)
+    let register = || {
+        for (style, bytes) in DEJAVU {
+            let bad = |_| format!("DejaVu Sans ({}) is not a valid font", style.as_str());
+            register_font(FONT_FAMILY, style, bytes()).map_err(bad)?;
+        }
+        Ok(())
+    };
+    let result = RESULT.get_or_init(register).clone();
+    result.map_err(PlotError::Font)
 }
 
 /// usvg options whose font database holds only the embedded DejaVu Sans.
@@ -237,33 +230,56 @@ fn svg_options() -> usvg::Options<'static> {
 /// The plotters drawing area a figure is drawn on.
 pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
-/// Draws a figure of `dims` pixels once as SVG and rasterizes it to PNG;
-/// returns `[stem.svg, stem.png]`. `draw` gets the plotters area (sized
-/// `dims` × `units_per_px`), a string for raw SVG drawn beneath it (filled
-/// contours) and `style` scaled to those units.
-pub(crate) fn write_figure<F>(
-    stem: &Path,
-    dims: (u32, u32),
-    style: &Style,
-    draw: F,
-) -> Result<Vec<PathBuf>, PlotError>
-where
-    F: FnOnce(&Area<'_>, &mut String, &Style) -> Result<(), PlotError>,
-{
+/// A figure as [`write_figure`] draws it.
+pub(crate) trait Figure {
+    /// Size in pixels for `style`.
+    fn dims(&self, style: &Style) -> (u32, u32);
+    /// Validates the input and draws it on `root`, with raw SVG beneath it
+    /// in `under` (filled contours), in `style` scaled to the area's units.
+    fn draw(&self, root: &Area, under: &mut String, style: &Style) -> Result<(), PlotError>;
+}
+
+/// The `render` methods of a [`Figure`] type, written once.
+macro_rules! render_methods {
+    ($figure:ty) => {
+        impl $figure {
+            /// Renders with [`Style::default`] to `stem.svg` and `stem.png`
+            /// (creating the parent directory if needed); returns both paths.
+            pub fn render(&self, path_stem: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
+                write_figure(self, path_stem.as_ref(), &Style::default())
+            }
+
+            /// Renders with an explicit [`Style`].
+            pub fn render_with_style(
+                &self,
+                path_stem: impl AsRef<Path>,
+                style: &Style,
+            ) -> Result<Vec<PathBuf>, PlotError> {
+                write_figure(self, path_stem.as_ref(), style)
+            }
+        }
+    };
+}
+render_methods!(LineChart);
+render_methods!(ContourFigure);
+
+/// Draws `fig` once as SVG and rasterizes it to PNG; returns
+/// `[stem.svg, stem.png]`. plotters draws on an area of the figure's size ×
+/// `units_per_px`, with `style` scaled to those units.
+fn write_figure(fig: &impl Figure, stem: &Path, style: &Style) -> Result<Vec<PathBuf>, PlotError> {
     ensure_fonts()?;
+    let dims = fig.dims(style);
     let k = style.units_per_px.clamp(1, 16);
     let (w, h) = (dims.0 * k, dims.1 * k);
     let (mut top, mut under) = (String::new(), String::new());
     {
         let root = SVGBackend::with_string(&mut top, (w, h)).into_drawing_area();
-        draw(&root, &mut under, &style.scaled(k as f64))?;
+        fig.draw(&root, &mut under, &style.scaled(k as f64))?;
         root.present()?;
     }
     // plotters' layer without its own <svg> element, on top of the raw layer.
-    let body = top
-        .find("<svg")
-        .and_then(|i| top[i..].find('>').map(|j| i + j + 1));
-    let body = body.map_or("", |b| top[b..].trim_end().trim_end_matches("</svg>"));
+    let body = top.split_once('>').map_or("", |(_, b)| b.trim_end());
+    let body = body.trim_end_matches("</svg>");
     // Round joins are inherited by every stroke: noisy trajectories reverse
     // sharply, where mitred joins throw spikes.
     let svg = format!(

@@ -70,9 +70,8 @@ fn nice_steps(start: f64) -> impl Iterator<Item = f64> {
 pub(crate) fn nearest_nice_step(target: f64) -> f64 {
     let off = |s: f64| (s / target).ln().abs();
     let steps = nice_steps(target / 10.0).take(12);
-    steps
-        .min_by(|a, b| off(*a).total_cmp(&off(*b)))
-        .unwrap_or(f64::NAN)
+    let nearest = steps.min_by(|a, b| off(*a).total_cmp(&off(*b)));
+    nearest.unwrap_or(f64::NAN)
 }
 
 /// Round values spaced linearly (steps 1, 2, 2.5, 5 × 10^k, at most 10
@@ -91,14 +90,10 @@ fn stepped_ticks(vlo: f64, vhi: f64, to_axis: fn(f64) -> f64, fit: &Fit) -> Tick
         if vals.len() > 10 {
             continue;
         }
-        let (labels, major) = (
-            format_linear(&vals, step),
-            vals.into_iter().map(to_axis).collect(),
-        );
         let t = Ticks {
-            major,
+            labels: format_linear(&vals, step),
+            major: vals.into_iter().map(to_axis).collect(),
             minor: vec![],
-            labels,
         };
         if t.major.len() < 2 {
             return if best.major.is_empty() { t } else { best };
@@ -151,18 +146,16 @@ pub(crate) fn format_linear(ticks: &[f64], step: f64) -> Vec<String> {
 /// Powers of ten read `1e-3`; other values `2e-3`. If every tick lies in
 /// [0.01, 1000) plain decimals are used instead (`0.02`, `5`, `100`).
 pub(crate) fn format_log(ticks: &[f64]) -> Vec<String> {
-    let parts: Vec<(f64, i32)> = ticks
-        .iter()
-        .map(|&t| {
-            let e = (t + 1e-9).floor() as i32;
-            let m = 10f64.powf(t - e as f64);
-            if m >= 9.9995 {
-                (m / 10.0, e + 1)
-            } else {
-                (m, e)
-            }
-        })
-        .collect();
+    let part = |&t: &f64| {
+        let e = (t + 1e-9).floor() as i32;
+        let m = 10f64.powf(t - e as f64);
+        if m >= 9.9995 {
+            (m / 10.0, e + 1)
+        } else {
+            (m, e)
+        }
+    };
+    let parts: Vec<(f64, i32)> = ticks.iter().map(part).collect();
     let sci = parts.iter().any(|&(_, e)| !(-2..=2).contains(&e));
     let label = |&(m, e): &(f64, i32)| {
         if sci {
@@ -177,12 +170,10 @@ pub(crate) fn format_log(ticks: &[f64]) -> Vec<String> {
 }
 
 fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
+    let (e0, e1) = ((lo - 1e-9).ceil() as i64, (hi + 1e-9).floor() as i64);
     let decades = |every: i64| -> Vec<f64> {
-        let (e0, e1) = ((lo - 1e-9).ceil() as i64, (hi + 1e-9).floor() as i64);
-        (e0..=e1)
-            .filter(|e| e.rem_euclid(every) == 0)
-            .map(|e| e as f64)
-            .collect()
+        let es = (e0..=e1).filter(|e| e.rem_euclid(every) == 0);
+        es.map(|e| e as f64).collect()
     };
     // log10(m × 10^e) inside the range, for the mantissas m.
     let mantissas = |ms: &[f64]| -> Vec<f64> {
@@ -222,10 +213,8 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
         }
     }
     // Fewer than three decades: try 1-2-5 first, then plain decades.
-    let m125 = make(
-        mantissas(&[1.0, 2.0, 5.0]),
-        mantissas(&[3.0, 4.0, 6.0, 7.0, 8.0, 9.0]),
-    );
+    let others = mantissas(&[3.0, 4.0, 6.0, 7.0, 8.0, 9.0]);
+    let m125 = make(mantissas(&[1.0, 2.0, 5.0]), others);
     let fits = |t: &Ticks, n: usize| t.major.len() >= n && fit.ok(t);
     if fits(&m125, 3) {
         return m125;
@@ -234,10 +223,8 @@ fn log_ticks(lo: f64, hi: f64, fit: &Fit) -> Ticks {
         return make(d1, all_minor);
     }
     // Within about a decade: 1-2-5, 1…9, or round values spaced linearly.
-    let m19 = make(
-        mantissas(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]),
-        vec![],
-    );
+    let digits = mantissas(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    let m19 = make(digits, vec![]);
     let lin = stepped_ticks(10f64.powf(lo), 10f64.powf(hi), f64::log10, fit);
     for n in [3, 2] {
         if let Some(t) = [&m125, &m19, &lin].into_iter().find(|t| fits(t, n)) {
@@ -262,6 +249,7 @@ mod tests {
         };
         let labels = |scale, lo: f64, hi: f64, px| ticks(scale, lo, hi, &fit(px)).labels;
         let (lin, log) = (AxisScale::Linear, AxisScale::Log10);
+        let (lo, hi) = (0.31f64.log10(), 0.52f64.log10());
         // (ticks, labels they must contain, at least this many ticks)
         let cases: [(Vec<String>, &[&str], usize); 7] = [
             (labels(lin, 0.0, 1.0, 500.0), &["0.0", "0.2", "1.0"], 3),
@@ -271,22 +259,13 @@ mod tests {
             (labels(log, -1.3, 1.2, 200.0), &["0.1", "10"], 3),
             (labels(log, 0.1, 0.5, 1000.0), &[], 2),
             // 0.31 .. 0.52: round linear values rather than just 0.4 and 0.5
-            (
-                labels(log, 0.31f64.log10(), 0.52f64.log10(), 1500.0),
-                &[],
-                3,
-            ),
+            (labels(log, lo, hi, 1500.0), &[], 3),
         ];
         for (got, want, n) in cases {
-            assert!(
-                got.len() >= n && want.iter().all(|w| got.contains(&w.to_string())),
-                "{got:?}"
-            );
             let negative_zero = |l: &String| l.starts_with('-') && l[1..].parse() == Ok(0.0);
-            assert!(
-                got.iter().all(|l| l.len() <= 5 && !negative_zero(l)),
-                "{got:?}"
-            );
+            let clean = got.iter().all(|l| l.len() <= 5 && !negative_zero(l));
+            let has = want.iter().all(|w| got.contains(&w.to_string()));
+            assert!(got.len() >= n && has && clean, "{got:?}");
         }
     }
 }

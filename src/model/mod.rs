@@ -173,9 +173,19 @@ impl<R: Real, M: Model<R>> Problem<R, M> {
     }
     /// Full gradient ∇L = Jᵀ r / n.
     pub fn gradient(&self, theta: &[R]) -> Vec<R> {
+        let ctx = self.ctx();
         let r = self.residuals(theta);
-        let jac = self.jacobian(theta);
-        let mut g = jac.tr_mul_vec(&r);
+        // Jᵀr one row ∇f_i at a time: the same axpy over i = 0, 1, … from zero
+        // as `jacobian(θ).tr_mul_vec(r)` (so the same bits), without filling
+        // the n × D Jacobian (most of the time of the gradient-flow solves).
+        let mut ws = self.model.workspace(ctx);
+        let mut row = vec![R::zero(ctx); self.dim()];
+        let mut g = vec![R::zero(ctx); self.dim()];
+        for (i, ri) in r.iter().enumerate() {
+            self.model
+                .grad_into(theta, self.data.x.row(i), &mut row, &mut ws);
+            crate::linalg::axpy(&mut g, ri, &row);
+        }
         for gi in g.iter_mut() {
             *gi /= self.n() as f64;
         }

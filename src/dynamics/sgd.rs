@@ -709,7 +709,14 @@ where
             stop = diverged_at("residual", k, lr);
             break;
         }
-        problem.model.descend(&mut state.theta, x, &batch, &mut ws);
+        if batch_size == 1 {
+            // right after predict_into at this θ and row (the Mlp reuses σ(Wx))
+            problem
+                .model
+                .descend_after_predict(&mut state.theta, x, &batch, &mut ws);
+        } else {
+            problem.model.descend(&mut state.theta, x, &batch, &mut ws);
+        }
         if let (Some(s), Some(rng)) = (&iso_scale, state.param_noise.as_mut()) {
             // θ ← θ + η s ζ, ζ ~ N(0, I_D) drawn in f64
             use rand::RngExt;

@@ -62,6 +62,20 @@ pub trait Model<R: Real>: Clone + Send + Sync {
     /// The SGD update θ ← θ − Σ_b coef_b ∇f(x_{row_b}; θ), all gradients taken at
     /// the *old* θ (simultaneous update of every coordinate).
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace);
+    /// [`Model::descend`] with a batch of one, called right after
+    /// `predict_into(θ, x.row(row), …, ws)` with the same θ and workspace:
+    /// a model whose prediction leaves in `ws` what the update needs (the
+    /// Mlp's hidden activations) skips recomputing it — the same values, so
+    /// the same bits. Default: `descend`.
+    fn descend_after_predict(
+        &self,
+        theta: &mut [R],
+        x: &Mat<R>,
+        batch: &[(usize, R)],
+        ws: &mut Self::Workspace,
+    ) {
+        self.descend(theta, x, batch, ws);
+    }
     /// Distance from θ to a reference point θ_ref (θ_mn) up to the parameter
     /// symmetries under which the model's interpolant is the same point:
     /// Euclidean by default; the diagonal network takes the nearest sign flip

@@ -454,7 +454,10 @@ fn stability_limits(jac: &crate::linalg::Mat<f64>, coef: (f64, f64)) -> Option<(
         jac.as_slice().iter().map(|v| v.to_bits()).collect(),
         [coef.0.to_bits(), coef.1.to_bits()],
     );
-    let memo = || MEMO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let memo = || {
+        MEMO.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     if let Some((_, hit)) = memo().iter().find(|(k, _)| *k == key) {
         return *hit;
     }

@@ -421,7 +421,9 @@ mod tests {
     fn descend_after_predict_matches_descend() {
         let (d, m) = (5, 3);
         let xs: Vec<f64> = (0..2 * d).map(|i| (0.7 * i as f64).sin()).collect();
-        let theta0: Vec<f64> = (0..m * d + m).map(|i| (1.3 * i as f64 + 0.2).cos()).collect();
+        let theta0: Vec<f64> = (0..m * d + m)
+            .map(|i| (1.3 * i as f64 + 0.2).cos())
+            .collect();
         for act in [Activation::Tanh, Activation::Relu, Activation::Gelu] {
             let model = Mlp::with_activation(d, m, act);
             let x = Mat::from_f64(2, d, &xs, ());

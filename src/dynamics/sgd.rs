@@ -446,9 +446,10 @@ pub fn divergence_hint<R: Real, M: Model<R>>(
 fn stability_limits(jac: &crate::linalg::Mat<f64>, coef: (f64, f64)) -> Option<(f64, f64)> {
     use std::sync::Mutex;
     type Key = (usize, Vec<u64>, [u64; 2]);
+    type Entry = (Key, Option<(f64, f64)>);
     // A few distinct θ₀ at a time; the oldest entry goes first.
     const CAPACITY: usize = 16;
-    static MEMO: Mutex<Vec<(Key, Option<(f64, f64)>)>> = Mutex::new(Vec::new());
+    static MEMO: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
     let key: Key = (
         jac.cols(),
         jac.as_slice().iter().map(|v| v.to_bits()).collect(),

@@ -79,17 +79,11 @@ impl<R: Real> Model<R> for Diagonal {
         ws: &mut Self::Workspace,
     ) {
         // out_j += c·(v_j x_j), out_{d+j} += c·(u_j x_j): the products of
-        // `grad_into`, rounded as there, then `add_mul`, which is what
-        // `axpy_into` does per element (f64: y + c·t, MPFR: fused).
+        // `grad_into`, rounded as there, then what `axpy_into` does per
+        // element (f64: y + c·t on the SIMD kernels, MPFR: fused).
         let (u, v) = theta.split_at(self.d);
         let (gu, gv) = out.split_at_mut(self.d);
-        let t = &mut ws.tmp;
-        for j in 0..self.d {
-            t.set_mul(&v[j], &x[j]);
-            gu[j].add_mul(c, t);
-            t.set_mul(&u[j], &x[j]);
-            gv[j].add_mul(c, t);
-        }
+        R::diagonal_grad_axpy_into(gu, gv, u, v, x, c, &mut ws.tmp);
     }
     #[inline]
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace) {

@@ -218,6 +218,27 @@ pub trait Real:
             yi.add_mul(alpha, xi);
         }
     }
+    /// The diagonal network's ∇f(x; θ) scaled into an accumulator:
+    /// `gu += c·(v ⊙ x)`, `gv += c·(u ⊙ x)`, each product rounded, then
+    /// `add_mul` (what `axpy_into` does per element; f64: the dispatched SIMD
+    /// kernel of [`crate::simd`]).
+    #[inline]
+    fn diagonal_grad_axpy_into(
+        gu: &mut [Self],
+        gv: &mut [Self],
+        u: &[Self],
+        v: &[Self],
+        x: &[Self],
+        c: &Self,
+        tmp: &mut Self,
+    ) {
+        for ((((gu, gv), uj), vj), xj) in gu.iter_mut().zip(gv).zip(u).zip(v).zip(x) {
+            tmp.set_mul(vj, xj);
+            gu.add_mul(c, tmp);
+            tmp.set_mul(uj, xj);
+            gv.add_mul(c, tmp);
+        }
+    }
     /// The diagonal-network update `u −= w ⊙ v`, `v −= w ⊙ u` (old u, v),
     /// with `w = coef · x` when `coef` is given (`w` then holds x), by
     /// multiplies and subtractions (no fused operations: cheaper in MPFR, and
@@ -371,6 +392,18 @@ impl Real for f64 {
     fn axpy_into(y: &mut [Self], alpha: &Self, x: &[Self]) {
         debug_assert_eq!(y.len(), x.len());
         crate::simd::axpy(y, *alpha, x);
+    }
+    #[inline]
+    fn diagonal_grad_axpy_into(
+        gu: &mut [Self],
+        gv: &mut [Self],
+        u: &[Self],
+        v: &[Self],
+        x: &[Self],
+        c: &Self,
+        _tmp: &mut Self,
+    ) {
+        crate::simd::diag_grad_axpy(gu, gv, u, v, x, *c);
     }
     #[inline]
     fn diagonal_update_into(

@@ -265,6 +265,29 @@ mod portable {
         }
     }
 
+    /// Diagonal network, ∇f scaled into an accumulator:
+    /// gu_j += c (v_j x_j), gv_j += c (u_j x_j).
+    #[inline(always)]
+    pub fn diag_grad_axpy<const STRICT: bool>(
+        gu: &mut [f64],
+        gv: &mut [f64],
+        u: &[f64],
+        v: &[f64],
+        x: &[f64],
+        c: f64,
+    ) {
+        let n = gu
+            .len()
+            .min(gv.len())
+            .min(u.len())
+            .min(v.len())
+            .min(x.len());
+        for j in 0..n {
+            gu[j] += keep::<STRICT>(c * keep::<STRICT>(v[j] * x[j]));
+            gv[j] += keep::<STRICT>(c * keep::<STRICT>(u[j] * x[j]));
+        }
+    }
+
     /// Diagonal network, given direction w: u_j −= w_j v_j, v_j −= w_j u_j.
     #[inline(always)]
     pub fn diag_update<const STRICT: bool>(u: &mut [f64], v: &mut [f64], w: &[f64]) {
@@ -314,6 +337,24 @@ mod x86 {
                     let n = u.len().min(v.len()).min(x.len());
                     let (pu, pv, px) = (u.as_mut_ptr(), v.as_mut_ptr(), x.as_ptr());
                     k::diagonal_update_dot::<V, false>(pu, pv, px, coef, px, n);
+                }
+                #[target_feature(enable = $feat)]
+                pub unsafe fn diag_grad_axpy(
+                    gu: &mut [f64],
+                    gv: &mut [f64],
+                    u: &[f64],
+                    v: &[f64],
+                    x: &[f64],
+                    c: f64,
+                ) {
+                    let n = gu
+                        .len()
+                        .min(gv.len())
+                        .min(u.len())
+                        .min(v.len())
+                        .min(x.len());
+                    let (pgu, pgv) = (gu.as_mut_ptr(), gv.as_mut_ptr());
+                    k::diagonal_grad_axpy::<V>(pgu, pgv, u.as_ptr(), v.as_ptr(), x.as_ptr(), c, n)
                 }
                 #[target_feature(enable = $feat)]
                 pub unsafe fn diag_update(u: &mut [f64], v: &mut [f64], w: &[f64]) {
@@ -604,6 +645,33 @@ pub(crate) mod kernels {
         }
     }
 
+    /// gu += c·(v ⊙ x), gv += c·(u ⊙ x).
+    #[inline(always)]
+    pub unsafe fn diagonal_grad_axpy<T: Lanes>(
+        gu: *mut f64,
+        gv: *mut f64,
+        u: *const f64,
+        v: *const f64,
+        x: *const f64,
+        c: f64,
+        d: usize,
+    ) {
+        let m = d / T::W * T::W;
+        let cv = T::splat(c);
+        let mut i = 0;
+        while i < m {
+            let xv = T::load(x.add(i));
+            let (vx, ux) = (T::load(v.add(i)).mul(xv), T::load(u.add(i)).mul(xv));
+            T::load(gu.add(i)).add(cv.mul(vx)).store(gu.add(i));
+            T::load(gv.add(i)).add(cv.mul(ux)).store(gv.add(i));
+            i += T::W;
+        }
+        for j in m..d {
+            *gu.add(j) += c * (*v.add(j) * *x.add(j));
+            *gv.add(j) += c * (*u.add(j) * *x.add(j));
+        }
+    }
+
     /// u −= w ⊙ v, v −= w ⊙ u (old u, v).
     #[inline(always)]
     pub unsafe fn diagonal_update<T: Lanes>(u: *mut f64, v: *mut f64, w: *const f64, d: usize) {
@@ -782,6 +850,13 @@ pub fn diag_update(u: &mut [f64], v: &mut [f64], w: &[f64]) {
     dispatch!(diag_update(u, v, w))
 }
 
+/// Diagonal-network gradient of one sample scaled into an accumulator:
+/// `gu += c·(v ⊙ x)`, `gv += c·(u ⊙ x)` (the products of ∇f rounded first).
+#[inline]
+pub fn diag_grad_axpy(gu: &mut [f64], gv: &mut [f64], u: &[f64], v: &[f64], x: &[f64], c: f64) {
+    dispatch!(diag_grad_axpy(gu, gv, u, v, x, c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,10 +887,21 @@ mod tests {
             let rd = portable::dot::<true>(a, b).to_bits();
             let rt = portable::triple_dot::<true>(a, b, c).to_bits();
             let run = |f: &dyn Fn() -> u64| f();
+            let grad = |f: &dyn Fn(&mut [f64], &mut [f64])| {
+                let (mut gu, mut gv) = (b.to_vec(), c.to_vec());
+                f(&mut gu, &mut gv);
+                gu.iter()
+                    .chain(&gv)
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            };
+            let rg = grad(&|gu, gv| portable::diag_grad_axpy::<true>(gu, gv, a, c, b, -0.37));
             for l in available() {
                 set_dispatch(Some(l)).unwrap();
                 assert_eq!(run(&|| dot(a, b).to_bits()), rd, "dot {l} len {len}");
                 assert_eq!(triple_dot(a, b, c).to_bits(), rt, "triple {l} len {len}");
+                let got = grad(&|gu, gv| diag_grad_axpy(gu, gv, a, c, b, -0.37));
+                assert_eq!(got, rg, "diag_grad_axpy {l} len {len}");
             }
         }
         set_dispatch(None).unwrap();

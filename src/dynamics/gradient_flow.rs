@@ -406,11 +406,19 @@ pub fn lwa_drift<R: Real, M: Model<R>>(
     h: f64,
     settings: &GradientFlowSettings,
 ) -> Result<Vec<R>, GradientFlowError> {
+    use rayon::prelude::*;
     let ctx = problem.ctx();
+    // The second differences are independent solves: run them in parallel,
+    // then add them (and report the first error) in factor order, the same
+    // whatever the thread count.
+    let factors: Vec<Vec<R>> = factors.into_iter().collect();
+    let d2s: Vec<Result<Vec<R>, GradientFlowError>> = factors
+        .par_iter()
+        .map(|a| second_derivative_of_limit(problem, theta, a, h, settings, true))
+        .collect();
     let mut total = vec![R::zero(ctx); theta.len()];
-    for a in factors {
-        let d2 = second_derivative_of_limit(problem, theta, &a, h, settings, true)?;
-        for (t, v) in total.iter_mut().zip(&d2) {
+    for d2 in d2s {
+        for (t, v) in total.iter_mut().zip(&d2?) {
             *t += v;
         }
     }

@@ -47,11 +47,22 @@ pub fn map_coefficients(batch_size: usize, n: usize, sampling: Sampling) -> (f64
 /// T(M) for gradients given as the rows of `rows` (n × p) and M (p × p,
 /// symmetric): the full map when `rows` = J, the reduced map when `rows` = Y.
 pub fn second_moment_map<R: Real>(rows: &Mat<R>, eta: f64, coef: (f64, f64), m: &Mat<R>) -> Mat<R> {
+    map_with_gram(rows, &gram_cols(rows), eta, coef, m)
+}
+
+/// [`second_moment_map`] with G = `gram_cols(rows)` given: Lanczos applies
+/// the map hundreds of times at one G.
+fn map_with_gram<R: Real>(
+    rows: &Mat<R>,
+    g: &Mat<R>,
+    eta: f64,
+    coef: (f64, f64),
+    m: &Mat<R>,
+) -> Mat<R> {
     let (n, p) = (rows.rows(), rows.cols());
     let ctx = m.ctx();
-    let g = gram_cols(rows);
     let gm = g.mul(m);
-    let mg = m.mul(&g);
+    let mg = m.mul(g);
     let mut out = m.clone();
     // − η (GM + MG) (written for any square M: the map is then self-adjoint
     // on all p × p matrices, not only on the symmetric ones)
@@ -68,7 +79,7 @@ pub fn second_moment_map<R: Real>(rows: &Mat<R>, eta: f64, coef: (f64, f64), m: 
     }
     let eta2 = eta * eta;
     if coef.0 != 0.0 {
-        let gmg = gm.mul(&g);
+        let gmg = gm.mul(g);
         for (o, v) in out.as_mut_slice().iter_mut().zip(gmg.as_slice()) {
             let mut t = v.clone();
             t *= eta2 * coef.0;
@@ -268,9 +279,10 @@ impl<R: Real> ReducedGradients<R> {
             return R::one(ctx);
         }
         let dim = r * (r + 1) / 2;
+        let g = self.gauss_newton();
         lanczos_max(
-            |x| self.apply(eta, coef, x),
-            self.gauss_newton(),
+            |x| map_with_gram(&self.y, &g, eta, coef, x),
+            g.clone(),
             dim.min(400),
         )
     }

@@ -320,28 +320,24 @@ impl<R: Real> Model<R> for Mlp {
             ga[k] *= s;
         }
     }
+    fn descend_after_predict(
+        &self,
+        theta: &mut [R],
+        x: &Mat<R>,
+        batch: &[(usize, R)],
+        ws: &mut Self::Workspace,
+    ) {
+        match batch {
+            // `predict_into` left σ(W x_row) (and the pre-activations) in ws.
+            [(row, coef)] => self.descend_one(theta, x.row(*row), coef, ws),
+            _ => self.descend(theta, x, batch, ws),
+        }
+    }
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace) {
-        let s = self.inv_sqrt_m();
-        let md = self.m * self.d;
         if let [(row, coef)] = batch {
-            // B = 1: update in place; every W_k uses the old a_k (a is updated last).
             let xr = x.row(*row);
             self.hidden_into(theta, xr, ws);
-            let (w, a) = theta.split_at_mut(md);
-            for k in 0..self.m {
-                self.derivative_into(k, ws);
-                let t = &ws.hidden[k];
-                ws.tmp *= &a[k];
-                ws.tmp *= coef;
-                ws.tmp *= s;
-                // w_k −= tmp·x as w_k += (−tmp)·x: the same bits (negation is
-                // exact), and f64 gets the dispatched SIMD axpy.
-                ws.tmp.neg_mut();
-                R::axpy_into(&mut w[k * self.d..(k + 1) * self.d], &ws.tmp, xr);
-                ws.tmp2.set_mul(coef, t);
-                ws.tmp2 *= s;
-                a[k] -= &ws.tmp2;
-            }
+            self.descend_one(theta, xr, coef, ws);
             return;
         }
         for v in ws.direction.iter_mut() {
@@ -355,6 +351,30 @@ impl<R: Real> Model<R> for Mlp {
         ws.grad = grad;
         for (t, g) in theta.iter_mut().zip(&ws.direction) {
             *t -= g;
+        }
+    }
+}
+
+impl Mlp {
+    /// The B = 1 update θ ← θ − coef ∇f(x; θ) in place, with σ(W x) (and
+    /// the pre-activations) already in `ws` from `hidden_into(θ, x)`.
+    fn descend_one<R: Real>(&self, theta: &mut [R], xr: &[R], coef: &R, ws: &mut MlpWorkspace<R>) {
+        let s = self.inv_sqrt_m();
+        // Every W_k uses the old a_k (a is updated last).
+        let (w, a) = theta.split_at_mut(self.m * self.d);
+        for k in 0..self.m {
+            self.derivative_into(k, ws);
+            let t = &ws.hidden[k];
+            ws.tmp *= &a[k];
+            ws.tmp *= coef;
+            ws.tmp *= s;
+            // w_k −= tmp·x as w_k += (−tmp)·x: the same bits (negation is
+            // exact), and f64 gets the dispatched SIMD axpy.
+            ws.tmp.neg_mut();
+            R::axpy_into(&mut w[k * self.d..(k + 1) * self.d], &ws.tmp, xr);
+            ws.tmp2.set_mul(coef, t);
+            ws.tmp2 *= s;
+            a[k] -= &ws.tmp2;
         }
     }
 }
@@ -385,4 +405,47 @@ pub fn heldout_loss<R: Real>(model: &Mlp, theta: &[R], x: &Mat<R>, y: &[R]) -> R
     }
     acc /= 2.0 * y.len() as f64;
     acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Activation, Mlp};
+    use crate::linalg::Mat;
+    use crate::model::Model;
+    use crate::scalar::Mpfr;
+
+    /// `descend_after_predict` (σ(Wx) reused from the prediction) moves θ to
+    /// the same bits as `descend` (σ(Wx) recomputed), for every activation,
+    /// in f64 and in MPFR.
+    #[test]
+    fn descend_after_predict_matches_descend() {
+        let (d, m) = (5, 3);
+        let xs: Vec<f64> = (0..2 * d).map(|i| (0.7 * i as f64).sin()).collect();
+        let theta0: Vec<f64> = (0..m * d + m)
+            .map(|i| (1.3 * i as f64 + 0.2).cos())
+            .collect();
+        for act in [Activation::Tanh, Activation::Relu, Activation::Gelu] {
+            let model = Mlp::with_activation(d, m, act);
+            let x = Mat::from_f64(2, d, &xs, ());
+            let mut ws = Model::<f64>::workspace(&model, ());
+            let (mut a, mut b) = (theta0.clone(), theta0.clone());
+            let mut f = 0.0;
+            model.predict_into(&a, x.row(1), &mut f, &mut ws);
+            model.descend_after_predict(&mut a, &x, &[(1, 0.3 * f)], &mut ws);
+            model.descend(&mut b, &x, &[(1, 0.3 * f)], &mut ws);
+            assert!(a != theta0, "{act:?}: the step moved θ");
+            let bits = |t: &[f64]| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{act:?}");
+            let xm = Mat::from_f64(2, d, &xs, 256);
+            let mut wm = Model::<Mpfr>::workspace(&model, 256);
+            let t0: Vec<Mpfr> = theta0.iter().map(|v| Mpfr::with_val(256, *v)).collect();
+            let (mut am, mut bm) = (t0.clone(), t0);
+            let mut fm = Mpfr::with_val(256, 0.0);
+            model.predict_into(&am, xm.row(0), &mut fm, &mut wm);
+            fm *= 0.3;
+            model.descend_after_predict(&mut am, &xm, &[(0, fm.clone())], &mut wm);
+            model.descend(&mut bm, &xm, &[(0, fm)], &mut wm);
+            assert_eq!(am, bm, "{act:?} (MPFR)");
+        }
+    }
 }

@@ -62,6 +62,34 @@ pub trait Model<R: Real>: Clone + Send + Sync {
     /// The SGD update θ ← θ − Σ_b coef_b ∇f(x_{row_b}; θ), all gradients taken at
     /// the *old* θ (simultaneous update of every coordinate).
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace);
+    /// `out += c · ∇f(x; θ)`, the same bits as `grad_into` into `row` then
+    /// `axpy(out, c, row)` (the default); a model may skip the row buffer.
+    fn add_scaled_grad(
+        &self,
+        theta: &[R],
+        x: &[R],
+        c: &R,
+        out: &mut [R],
+        row: &mut [R],
+        ws: &mut Self::Workspace,
+    ) {
+        self.grad_into(theta, x, row, ws);
+        crate::linalg::axpy(out, c, row);
+    }
+    /// [`Model::descend`] with a batch of one, called right after
+    /// `predict_into(θ, x.row(row), …, ws)` with the same θ and workspace:
+    /// a model whose prediction leaves in `ws` what the update needs (the
+    /// Mlp's hidden activations) skips recomputing it — the same values, so
+    /// the same bits. Default: `descend`.
+    fn descend_after_predict(
+        &self,
+        theta: &mut [R],
+        x: &Mat<R>,
+        batch: &[(usize, R)],
+        ws: &mut Self::Workspace,
+    ) {
+        self.descend(theta, x, batch, ws);
+    }
     /// Distance from θ to a reference point θ_ref (θ_mn) up to the parameter
     /// symmetries under which the model's interpolant is the same point:
     /// Euclidean by default; the diagonal network takes the nearest sign flip
@@ -173,9 +201,19 @@ impl<R: Real, M: Model<R>> Problem<R, M> {
     }
     /// Full gradient ∇L = Jᵀ r / n.
     pub fn gradient(&self, theta: &[R]) -> Vec<R> {
+        let ctx = self.ctx();
         let r = self.residuals(theta);
-        let jac = self.jacobian(theta);
-        let mut g = jac.tr_mul_vec(&r);
+        // Jᵀr one row ∇f_i at a time: the same axpy over i = 0, 1, … from zero
+        // as `jacobian(θ).tr_mul_vec(r)` (so the same bits), without filling
+        // the n × D Jacobian (most of the time of the gradient-flow solves);
+        // the diagonal network fuses each row into its axpy.
+        let mut ws = self.model.workspace(ctx);
+        let mut row = vec![R::zero(ctx); self.dim()];
+        let mut g = vec![R::zero(ctx); self.dim()];
+        for (i, ri) in r.iter().enumerate() {
+            self.model
+                .add_scaled_grad(theta, self.data.x.row(i), ri, &mut g, &mut row, &mut ws);
+        }
         for gi in g.iter_mut() {
             *gi /= self.n() as f64;
         }

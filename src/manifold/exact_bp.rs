@@ -199,17 +199,17 @@ pub(crate) fn simplex<R: Real>(
         // Pricing: relative violation (|X_jᵀλ| − c_j)/c_j beyond the rounding
         // bound of X_jᵀλ.
         let mut entering: Option<(usize, f64, f64)> = None; // (j, violation, σ)
-        for j in 0..d {
+        for (j, cj) in c.iter().enumerate().take(d) {
             if basis.contains(&j) {
                 continue;
             }
             let (z, a) = super::interpolant::column_dual(x, j, &lambda, &abs_lambda);
             let mut excess = z.abs();
-            excess -= &c[j];
+            excess -= cj;
             let mut rel = excess.clone();
-            rel /= &c[j];
+            rel /= cj;
             let mut round = a;
-            round /= &c[j];
+            round /= cj;
             let tol = 4.0 * (n as f64 + 2.0) * eps * round.to_f64();
             let v = rel.to_f64();
             if v > tol {

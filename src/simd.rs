@@ -276,12 +276,7 @@ mod portable {
         x: &[f64],
         c: f64,
     ) {
-        let n = gu
-            .len()
-            .min(gv.len())
-            .min(u.len())
-            .min(v.len())
-            .min(x.len());
+        let n = super::min_len(&[gu.len(), gv.len(), u.len(), v.len(), x.len()]);
         for j in 0..n {
             gu[j] += keep::<STRICT>(c * keep::<STRICT>(v[j] * x[j]));
             gv[j] += keep::<STRICT>(c * keep::<STRICT>(u[j] * x[j]));
@@ -299,6 +294,12 @@ mod portable {
             *vj = vo - wj * uo;
         }
     }
+}
+
+/// The common length of a kernel's slices: every kernel reads and writes
+/// that many elements of each.
+pub(crate) fn min_len(lens: &[usize]) -> usize {
+    lens.iter().copied().min().unwrap_or(0)
 }
 
 /// The per-level slice kernels: each is [`kernels`]' generic kernel compiled
@@ -347,12 +348,7 @@ mod x86 {
                     x: &[f64],
                     c: f64,
                 ) {
-                    let n = gu
-                        .len()
-                        .min(gv.len())
-                        .min(u.len())
-                        .min(v.len())
-                        .min(x.len());
+                    let n = crate::simd::min_len(&[gu.len(), gv.len(), u.len(), v.len(), x.len()]);
                     let (pgu, pgv) = (gu.as_mut_ptr(), gv.as_mut_ptr());
                     k::diagonal_grad_axpy::<V>(pgu, pgv, u.as_ptr(), v.as_ptr(), x.as_ptr(), c, n)
                 }

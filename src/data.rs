@@ -414,11 +414,11 @@ impl Dataset<f64> {
             .zip(&column_scale)
             .map(|(l, s)| l * s * s)
             .collect();
-        if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+        if let Some((i, yi)) = crate::field_error::first_non_finite(&y) {
             return Err(DataError::InvalidField(FieldError::new(
                 "target_noise_sigma / ground_truth",
                 format!("{} / {:?}", cfg.target_noise_sigma, cfg.ground_truth),
-                format!("the targets overflow (y[{i}] = {})", y[i]),
+                format!("the targets overflow (y[{i}] = {yi})"),
             )));
         }
         let mut data = Self::from_parts(

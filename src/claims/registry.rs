@@ -339,12 +339,8 @@ impl Protocol {
                 "need at least one learning rate",
             ));
         }
-        if let Some(&bad) = p.plateau_lrs.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
-            return Err(invalid(
-                "claims.plateau_lrs",
-                bad.to_string(),
-                "must be finite and > 0",
-            ));
+        for &lr in &p.plateau_lrs {
+            FieldError::check_positive("claims.plateau_lrs", lr).map_err(ClaimError::Invalid)?;
         }
         if matches!(p.plateau_steps, Some(k) if k < 4) {
             return Err(invalid(

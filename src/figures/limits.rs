@@ -14,6 +14,7 @@ use crate::dynamics::sde::{sme1_euler_streaming, ContinuousModel, Scheme, SdeSet
 use crate::dynamics::sgd::{run_sgd, RecordPlan, Sgd, SgdState};
 use crate::experiment::run::initial_theta;
 use crate::experiment::ExperimentConfig;
+use crate::field_error::FieldError;
 use crate::io::{read_columns, write_columns};
 use crate::model::diagonal::flip_distance;
 use crate::moments::weak_order::{f6_columns, WeakOrderReport};
@@ -481,10 +482,8 @@ impl WeakErrorTable {
 
     /// Build and validate (η > 0, equal lengths).
     pub fn new(eta: Vec<f64>, columns: Vec<(String, Vec<f64>)>) -> Result<Self, FigureError> {
-        if let Some(e) = eta.iter().find(|e| !(e.is_finite() && **e > 0.0)) {
-            return Err(FigureError::Input(format!(
-                "eta = {e}: must be finite and > 0"
-            )));
+        for &e in &eta {
+            FieldError::check_positive("eta", e).map_err(|e| FigureError::Input(e.to_string()))?;
         }
         if let Some((name, c)) = columns.iter().find(|(_, c)| c.len() != eta.len()) {
             return Err(FigureError::Input(format!(

@@ -196,7 +196,7 @@ pub fn c6_with(mode: Mode, drift_constant: f64) -> Result<ClaimOutcome, ClaimErr
     if !failures.is_empty() {
         evidence = format!("{}; {evidence}", failures.join("; "));
     }
-    let mut outcome = ClaimOutcome::new(
+    let outcome = ClaimOutcome::new(
         "slope of log error on log η (SGD projected on Γ vs slow flow)",
         fit.order,
         format!(
@@ -206,18 +206,21 @@ pub fn c6_with(mode: Mode, drift_constant: f64) -> Result<ClaimOutcome, ClaimErr
         failures.is_empty(),
         evidence,
     );
-    outcome.p_value = Some(p);
-    outcome.seeds = (0..cfg.seeds).collect();
-    outcome.tests.push(ComponentTest {
+    let slope_test = ComponentTest {
         name: "slope > 0 (error vanishes as η → 0)".into(),
         statistic: t,
         estimate: fit.order,
         p_value: p,
         method: format!("one-sided t-test on the OLS slope, {df} df"),
         gating: true,
-    });
-    outcome.details = serde_json::json!({ "table": table });
-    Ok(outcome)
+    };
+    Ok(outcome.with_run(
+        Some(p),
+        vec![slope_test],
+        None,
+        (0..cfg.seeds).collect(),
+        serde_json::json!({ "table": table }),
+    ))
 }
 
 /// C6 (the registered claim: drift constant ¼).

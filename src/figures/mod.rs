@@ -217,15 +217,16 @@ pub struct FigureReport {
     pub seconds: f64,
 }
 
+/// What makes one figure: the files it wrote and its notes.
+type FigureBody<'a> = dyn FnMut() -> Result<(Vec<PathBuf>, Vec<String>), FigureError> + 'a;
+
 /// Make the requested figures (all by default) and return what was written.
 pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> {
     let wanted = |id: FigureId| opts.only.is_empty() || opts.only.contains(&id);
     let dir = &opts.out_dir;
     let q = opts.quick;
     let mut reports = Vec::new();
-    let timed = |id: FigureId,
-                 f: &mut dyn FnMut() -> Result<(Vec<PathBuf>, Vec<String>), FigureError>|
-     -> Result<FigureReport, FigureError> {
+    let timed = |id: FigureId, f: &mut FigureBody| -> Result<FigureReport, FigureError> {
         let t0 = Instant::now();
         let (files, notes) = f()?;
         Ok(FigureReport {
@@ -248,24 +249,21 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     }
     let user = opts.experiment.as_ref();
     // Figures that need the diagonal network say so instead of failing.
-    let diagonal_only = |id: FigureId,
-                         what: &str,
-                         f: &mut dyn FnMut()
-        -> Result<(Vec<PathBuf>, Vec<String>), FigureError>|
-     -> Result<FigureReport, FigureError> {
-        match user {
-            Some(cfg) if cfg.model != crate::model::ModelKind::Diagonal => Ok(FigureReport {
-                id,
-                files: vec![],
-                notes: vec![format!(
-                    "N/A: {id} needs the diagonal network ({what}); model = {}",
-                    cfg.model
-                )],
-                seconds: 0.0,
-            }),
-            _ => timed(id, f),
-        }
-    };
+    let diagonal_only =
+        |id: FigureId, what: &str, f: &mut FigureBody| -> Result<FigureReport, FigureError> {
+            match user {
+                Some(cfg) if cfg.model != crate::model::ModelKind::Diagonal => Ok(FigureReport {
+                    id,
+                    files: vec![],
+                    notes: vec![format!(
+                        "N/A: {id} needs the diagonal network ({what}); model = {}",
+                        cfg.model
+                    )],
+                    seconds: 0.0,
+                }),
+                _ => timed(id, f),
+            }
+        };
     if wanted(FigureId::F2) {
         let what = "Γ and {u⊙v = β*} in the plane";
         reports.push(diagonal_only(FigureId::F2, what, &mut || {

@@ -163,6 +163,7 @@ fn default_threshold() -> f64 {
 
 /// Errors of `compare`.
 #[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub enum CompareError {
     /// Invalid field.
     #[error("invalid compare config: {0}")]
@@ -176,22 +177,17 @@ pub enum CompareError {
         message: String,
     },
     /// Data.
-    #[error(transparent)]
     Data(#[from] crate::data::DataError),
     /// Flow.
-    #[error(transparent)]
     Flow(#[from] crate::dynamics::flow::FlowError),
     /// SDE.
-    #[error(transparent)]
     Sde(#[from] crate::dynamics::sde::SdeError),
     /// SGD.
-    #[error(transparent)]
     Sgd(#[from] crate::dynamics::sgd::SgdError),
     /// Statistics.
     #[error("statistics: {0}")]
     Stats(String),
     /// Linear algebra.
-    #[error(transparent)]
     Linalg(#[from] crate::linalg::LinalgError),
     /// Output.
     #[error("writing {path}: {message}")]

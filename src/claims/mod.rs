@@ -128,30 +128,24 @@ impl Verdict {
 
 /// Errors of a claim's experiment.
 #[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub enum ClaimError {
     /// Invalid setting.
     #[error("invalid claim setting: {0}")]
     Invalid(FieldError),
     /// Configuration error.
-    #[error(transparent)]
     Config(#[from] crate::experiment::config::ConfigError),
     /// Experiment error.
-    #[error(transparent)]
     Experiment(#[from] crate::experiment::ExperimentError),
     /// Data error.
-    #[error(transparent)]
     Data(#[from] crate::data::DataError),
     /// Interpolant error.
-    #[error(transparent)]
     Interpolant(#[from] crate::manifold::InterpolantError),
     /// Linear algebra error.
-    #[error(transparent)]
     Linalg(#[from] crate::linalg::LinalgError),
     /// Slow-flow phase-length prediction error.
-    #[error(transparent)]
     PhaseLength(#[from] flow::PhaseLengthError),
     /// Statistics error.
-    #[error(transparent)]
     Stats(#[from] crate::stats::StatsError),
     /// A shared computation (cached for several claims) failed.
     #[error("{0}")]

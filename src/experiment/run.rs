@@ -18,15 +18,13 @@ use crate::scalar::{Mpfr, Real};
 
 /// Errors of an experiment.
 #[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub enum ExperimentError {
     /// Configuration problem.
-    #[error(transparent)]
     Config(#[from] super::config::ConfigError),
     /// Data problem.
-    #[error(transparent)]
     Data(#[from] crate::data::DataError),
     /// Interpolant computation failed.
-    #[error(transparent)]
     Interpolant(#[from] InterpolantError),
     /// SGD setting or divergence.
     #[error("seed {seed}: {source}")]

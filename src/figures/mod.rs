@@ -73,27 +73,21 @@ pub use precision::{
 
 /// Errors while computing or drawing a figure.
 #[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub enum FigureError {
     /// Plotting or file output.
-    #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),
     /// Reading or writing a figure's CSV.
-    #[error(transparent)]
     Io(#[from] crate::io::IoError),
     /// Experiment setup (data, interpolant).
-    #[error(transparent)]
     Experiment(#[from] crate::experiment::ExperimentError),
     /// Data generation.
-    #[error(transparent)]
     Data(#[from] crate::data::DataError),
     /// SGD setting or divergence.
-    #[error(transparent)]
     Sgd(#[from] crate::dynamics::sgd::SgdError),
     /// Schedule setting.
-    #[error(transparent)]
     Schedule(#[from] crate::schedule::ScheduleError),
     /// Linear algebra (projection onto Γ).
-    #[error(transparent)]
     Linalg(#[from] crate::linalg::LinalgError),
     /// Invalid figure input (names the field and value).
     #[error("invalid figure input: {0}")]

@@ -57,18 +57,16 @@ use crate::scalar::Real;
 
 /// Errors of the moment computations; each names the offending field and value.
 #[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub enum MomentsError {
     /// A setting is out of range.
     #[error("invalid moments setting: {0}")]
     InvalidField(FieldError),
     /// The data could not be built.
-    #[error(transparent)]
     Data(#[from] crate::data::DataError),
     /// Statistics (order fit) failed.
-    #[error(transparent)]
     Stats(#[from] crate::stats::StatsError),
     /// Writing the CSV failed.
-    #[error(transparent)]
     Io(#[from] crate::io::IoError),
 }
 

@@ -47,6 +47,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
+use crate::experiment::ExperimentConfig;
+use experiment::{decay_sweep_params, distance_params, landscape_params};
+
 use crate::number_format::fmt_label;
 
 pub use decay::{
@@ -181,7 +184,7 @@ pub struct FigureOptions {
     pub f1_plane: LandscapePlane,
     /// A user's experiment for F2–F5 and F8 (`figures --config`); F1, F6
     /// and F7 keep their own settings. `None`: the built-in experiment.
-    pub experiment: Option<crate::experiment::ExperimentConfig>,
+    pub experiment: Option<ExperimentConfig>,
 }
 
 impl Default for FigureOptions {
@@ -213,6 +216,16 @@ pub struct FigureReport {
 
 /// What makes one figure: the files it wrote and its notes.
 type FigureBody<'a> = dyn FnMut() -> Result<(Vec<PathBuf>, Vec<String>), FigureError> + 'a;
+
+/// A figure's parameters: its built-in ones, or those of the user's experiment.
+fn params_for<P>(
+    user: Option<&ExperimentConfig>,
+    quick: bool,
+    builtin: fn(bool) -> P,
+    from_user: fn(&ExperimentConfig, bool) -> Result<P, FigureError>,
+) -> Result<P, FigureError> {
+    user.map_or_else(|| Ok(builtin(quick)), |cfg| from_user(cfg, quick))
+}
 
 /// Make the requested figures (all by default) and return what was written.
 pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> {
@@ -261,10 +274,7 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     if wanted(FigureId::F2) {
         let what = "Γ and {u⊙v = β*} in the plane";
         reports.push(diagonal_only(FigureId::F2, what, &mut || {
-            let params = user.map_or_else(
-                || Ok(DiagonalLandscapeParams::new(q)),
-                |cfg| experiment::landscape_params(cfg, q),
-            )?;
+            let params = params_for(user, q, DiagonalLandscapeParams::new, landscape_params)?;
             let data = diagonal_landscape(&params)?;
             let files = render_landscape(&data, &stem(dir, FigureId::F2))?;
             Ok((files, data.notes.clone()))
@@ -272,10 +282,7 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     }
     if wanted(FigureId::F3) || wanted(FigureId::F4) {
         let t0 = Instant::now();
-        let params = user.map_or_else(
-            || Ok(DecaySweepParams::new(q)),
-            |cfg| experiment::decay_sweep_params(cfg, q),
-        )?;
+        let params = params_for(user, q, DecaySweepParams::new, decay_sweep_params)?;
         let sweep = decay_sweep(&params)?;
         let shared = t0.elapsed().as_secs_f64();
         let mut first = true;
@@ -300,10 +307,7 @@ pub fn generate(opts: &FigureOptions) -> Result<Vec<FigureReport>, FigureError> 
     if wanted(FigureId::F5) {
         let what = "the slow flow along Γ";
         reports.push(diagonal_only(FigureId::F5, what, &mut || {
-            let params = user.map_or_else(
-                || Ok(DistanceParams::new(q)),
-                |cfg| experiment::distance_params(cfg, q),
-            )?;
+            let params = params_for(user, q, DistanceParams::new, distance_params)?;
             let mut curves = sgd_distance_curves(&params)?;
             let flow = flow_distance_curve(&params)?;
             let sde_seeds: Vec<u64> = (1..=if q { 2 } else { 4 }).collect();

@@ -707,11 +707,12 @@ where
             stop = diverged_at("residual", k, lr);
             break;
         }
-        if batch_size == 1 {
+        if let [(row, coef)] = batch.as_slice() {
             // right after predict_into at this θ and row (the Mlp reuses σ(Wx))
+            let xr = x.row(*row);
             problem
                 .model
-                .descend_after_predict(&mut state.theta, x, &batch, &mut ws);
+                .descend_one(&mut state.theta, xr, coef, &mut ws);
         } else {
             problem.model.descend(&mut state.theta, x, &batch, &mut ws);
         }

@@ -87,15 +87,10 @@ impl<R: Real> Model<R> for Diagonal {
     }
     #[inline]
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace) {
-        let (u, v) = theta.split_at_mut(self.d);
         if let [(row, coef)] = batch {
-            // B = 1: fuse w_j = coef·x_j into the update (no direction buffer).
-            // Multiplies and subtractions, no fused ops: cheaper in MPFR, and
-            // the products use the old u_j, v_j (simultaneous update). f64:
-            // the dispatched SIMD kernel (crate::simd), same operations.
-            R::diagonal_update_into(u, v, x.row(*row), Some(coef), &mut ws.tmps);
-            return;
+            return self.descend_one(theta, x.row(*row), coef, ws);
         }
+        let (u, v) = theta.split_at_mut(self.d);
         for w in ws.direction.iter_mut() {
             w.set_f64(0.0);
         }
@@ -103,6 +98,14 @@ impl<R: Real> Model<R> for Diagonal {
             crate::linalg::axpy(&mut ws.direction, coef, x.row(*row));
         }
         R::diagonal_update_into(u, v, &ws.direction, None, &mut ws.tmps);
+    }
+    fn descend_one(&self, theta: &mut [R], x: &[R], coef: &R, ws: &mut Self::Workspace) {
+        // Fuse w_j = coef·x_j into the update (no direction buffer).
+        // Multiplies and subtractions, no fused ops: cheaper in MPFR, and the
+        // products use the old u_j, v_j (simultaneous update). f64: the
+        // dispatched SIMD kernel (crate::simd), same operations.
+        let (u, v) = theta.split_at_mut(self.d);
+        R::diagonal_update_into(u, v, x, Some(coef), &mut ws.tmps);
     }
     fn sgd_kernel(&self) -> Option<super::SgdKernel> {
         Some(super::SgdKernel::Diagonal)

@@ -56,10 +56,14 @@ impl<R: Real> Model<R> for Linear {
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace) {
         // ∇f does not depend on θ, so sequential updates equal the simultaneous one.
         for (row, coef) in batch {
-            ws.neg_coef.assign(coef);
-            ws.neg_coef.neg_mut();
-            axpy(theta, &ws.neg_coef, x.row(*row));
+            self.descend_one(theta, x.row(*row), coef, ws);
         }
+    }
+    #[inline]
+    fn descend_one(&self, theta: &mut [R], x: &[R], coef: &R, ws: &mut Self::Workspace) {
+        ws.neg_coef.assign(coef);
+        ws.neg_coef.neg_mut();
+        axpy(theta, &ws.neg_coef, x);
     }
     fn sgd_kernel(&self) -> Option<super::SgdKernel> {
         Some(super::SgdKernel::Linear)

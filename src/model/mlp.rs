@@ -320,19 +320,6 @@ impl<R: Real> Model<R> for Mlp {
             ga[k] *= s;
         }
     }
-    fn descend_after_predict(
-        &self,
-        theta: &mut [R],
-        x: &Mat<R>,
-        batch: &[(usize, R)],
-        ws: &mut Self::Workspace,
-    ) {
-        match batch {
-            // `predict_into` left σ(W x_row) (and the pre-activations) in ws.
-            [(row, coef)] => self.descend_one(theta, x.row(*row), coef, ws),
-            _ => self.descend(theta, x, batch, ws),
-        }
-    }
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace) {
         if let [(row, coef)] = batch {
             let xr = x.row(*row);
@@ -353,12 +340,8 @@ impl<R: Real> Model<R> for Mlp {
             *t -= g;
         }
     }
-}
-
-impl Mlp {
-    /// The B = 1 update θ ← θ − coef ∇f(x; θ) in place, with σ(W x) (and
-    /// the pre-activations) already in `ws` from `hidden_into(θ, x)`.
-    fn descend_one<R: Real>(&self, theta: &mut [R], xr: &[R], coef: &R, ws: &mut MlpWorkspace<R>) {
+    fn descend_one(&self, theta: &mut [R], xr: &[R], coef: &R, ws: &mut Self::Workspace) {
+        // `predict_into` left σ(W x) (and the pre-activations) in ws.
         let s = self.inv_sqrt_m();
         // Every W_k uses the old a_k (a is updated last).
         let (w, a) = theta.split_at_mut(self.m * self.d);
@@ -414,11 +397,11 @@ mod tests {
     use crate::model::Model;
     use crate::scalar::Mpfr;
 
-    /// `descend_after_predict` (σ(Wx) reused from the prediction) moves θ to
+    /// `descend_one` (σ(Wx) reused from the prediction) moves θ to
     /// the same bits as `descend` (σ(Wx) recomputed), for every activation,
     /// in f64 and in MPFR.
     #[test]
-    fn descend_after_predict_matches_descend() {
+    fn descend_one_after_predict_matches_descend() {
         let (d, m) = (5, 3);
         let xs: Vec<f64> = (0..2 * d).map(|i| (0.7 * i as f64).sin()).collect();
         let theta0: Vec<f64> = (0..m * d + m)
@@ -431,7 +414,7 @@ mod tests {
             let (mut a, mut b) = (theta0.clone(), theta0.clone());
             let mut f = 0.0;
             model.predict_into(&a, x.row(1), &mut f, &mut ws);
-            model.descend_after_predict(&mut a, &x, &[(1, 0.3 * f)], &mut ws);
+            model.descend_one(&mut a, x.row(1), &(0.3 * f), &mut ws);
             model.descend(&mut b, &x, &[(1, 0.3 * f)], &mut ws);
             assert!(a != theta0, "{act:?}: the step moved θ");
             let bits = |t: &[f64]| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
@@ -443,7 +426,7 @@ mod tests {
             let mut fm = Mpfr::with_val(256, 0.0);
             model.predict_into(&am, xm.row(0), &mut fm, &mut wm);
             fm *= 0.3;
-            model.descend_after_predict(&mut am, &xm, &[(0, fm.clone())], &mut wm);
+            model.descend_one(&mut am, xm.row(0), &fm, &mut wm);
             model.descend(&mut bm, &xm, &[(0, fm)], &mut wm);
             assert_eq!(am, bm, "{act:?} (MPFR)");
         }

@@ -76,20 +76,12 @@ pub trait Model<R: Real>: Clone + Send + Sync {
         self.grad_into(theta, x, row, ws);
         crate::linalg::axpy(out, c, row);
     }
-    /// [`Model::descend`] with a batch of one, called right after
-    /// `predict_into(θ, x.row(row), …, ws)` with the same θ and workspace:
-    /// a model whose prediction leaves in `ws` what the update needs (the
-    /// Mlp's hidden activations) skips recomputing it — the same values, so
-    /// the same bits. Default: `descend`.
-    fn descend_after_predict(
-        &self,
-        theta: &mut [R],
-        x: &Mat<R>,
-        batch: &[(usize, R)],
-        ws: &mut Self::Workspace,
-    ) {
-        self.descend(theta, x, batch, ws);
-    }
+    /// [`Model::descend`] with the batch of one `(x, coef)`, called right after
+    /// `predict_into(θ, x, …, ws)` with the same θ, x and workspace: a model
+    /// whose prediction leaves in `ws` what the update needs (the Mlp's
+    /// hidden activations) skips recomputing it — the same values, so the
+    /// same bits as `descend`.
+    fn descend_one(&self, theta: &mut [R], x: &[R], coef: &R, ws: &mut Self::Workspace);
     /// Distance from θ to a reference point θ_ref (θ_mn) up to the parameter
     /// symmetries under which the model's interpolant is the same point:
     /// Euclidean by default; the diagonal network takes the nearest sign flip

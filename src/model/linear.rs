@@ -52,6 +52,17 @@ impl<R: Real> Model<R> for Linear {
             o.assign(xi);
         }
     }
+    fn add_scaled_grad(
+        &self,
+        _theta: &[R],
+        x: &[R],
+        c: &R,
+        g: &mut [R],
+        _ws: &mut Self::Workspace,
+    ) {
+        // ∇f = x: `grad_into` copies x exactly, so the axpy on x is the same.
+        axpy(g, c, x);
+    }
     #[inline]
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace) {
         // ∇f does not depend on θ, so sequential updates equal the simultaneous one.

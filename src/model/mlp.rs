@@ -320,6 +320,12 @@ impl<R: Real> Model<R> for Mlp {
             ga[k] *= s;
         }
     }
+    fn add_scaled_grad(&self, theta: &[R], x: &[R], c: &R, g: &mut [R], ws: &mut Self::Workspace) {
+        let mut row = std::mem::take(&mut ws.grad);
+        self.grad_into(theta, x, &mut row, ws);
+        crate::linalg::axpy(g, c, &row);
+        ws.grad = row;
+    }
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace) {
         if let [(row, coef)] = batch {
             let xr = x.row(*row);

@@ -62,20 +62,9 @@ pub trait Model<R: Real>: Clone + Send + Sync {
     /// The SGD update θ ← θ − Σ_b coef_b ∇f(x_{row_b}; θ), all gradients taken at
     /// the *old* θ (simultaneous update of every coordinate).
     fn descend(&self, theta: &mut [R], x: &Mat<R>, batch: &[(usize, R)], ws: &mut Self::Workspace);
-    /// `out += c · ∇f(x; θ)`, the same bits as `grad_into` into `row` then
-    /// `axpy(out, c, row)` (the default); a model may skip the row buffer.
-    fn add_scaled_grad(
-        &self,
-        theta: &[R],
-        x: &[R],
-        c: &R,
-        out: &mut [R],
-        row: &mut [R],
-        ws: &mut Self::Workspace,
-    ) {
-        self.grad_into(theta, x, row, ws);
-        crate::linalg::axpy(out, c, row);
-    }
+    /// `g += c · ∇f(x; θ)`, the same bits as `grad_into` into a row buffer
+    /// then `axpy(g, c, row)` (a model may fuse the two and skip the buffer).
+    fn add_scaled_grad(&self, theta: &[R], x: &[R], c: &R, g: &mut [R], ws: &mut Self::Workspace);
     /// [`Model::descend`] with the batch of one `(x, coef)`, called right after
     /// `predict_into(θ, x, …, ws)` with the same θ, x and workspace: a model
     /// whose prediction leaves in `ws` what the update needs (the Mlp's
@@ -200,11 +189,10 @@ impl<R: Real, M: Model<R>> Problem<R, M> {
         // the n × D Jacobian (most of the time of the gradient-flow solves);
         // the diagonal network fuses each row into its axpy.
         let mut ws = self.model.workspace(ctx);
-        let mut row = vec![R::zero(ctx); self.dim()];
         let mut g = vec![R::zero(ctx); self.dim()];
         for (i, ri) in r.iter().enumerate() {
             self.model
-                .add_scaled_grad(theta, self.data.x.row(i), ri, &mut g, &mut row, &mut ws);
+                .add_scaled_grad(theta, self.data.x.row(i), ri, &mut g, &mut ws);
         }
         for gi in g.iter_mut() {
             *gi /= self.n() as f64;
@@ -264,4 +252,51 @@ pub fn finite_difference_gradient<R: Real>(
         out.push(g);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Diagonal, Linear, Mlp, Model};
+    use crate::scalar::{Mpfr, Real};
+
+    /// `add_scaled_grad` of `model` gives the bits of `grad_into` then `axpy`.
+    fn check_add_scaled_grad<R: Real, M: Model<R>>(model: &M, ctx: R::Ctx) {
+        let dim = model.param_dim();
+        let v = |n: usize, f: fn(f64) -> f64| -> Vec<R> {
+            (0..n).map(|i| R::from_f64(f(i as f64), ctx)).collect()
+        };
+        let theta = v(dim, |i| (0.9 * i + 0.1).sin());
+        let x = v(model.input_dim(), |i| (1.7 * i).cos());
+        let g0 = v(dim, |i| 0.01 * i - 0.05);
+        let c = R::from_f64(-0.37, ctx);
+        let mut ws = model.workspace(ctx);
+        let (mut fused, mut reference, mut row) = (g0.clone(), g0.clone(), g0.clone());
+        model.add_scaled_grad(&theta, &x, &c, &mut fused, &mut ws);
+        model.grad_into(&theta, &x, &mut row, &mut ws);
+        crate::linalg::axpy(&mut reference, &c, &row);
+        assert!(fused != g0, "{}: moved", model.name());
+        let bits = |t: &[R]| t.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&fused),
+            bits(&reference),
+            "{} ({})",
+            model.name(),
+            R::NAME
+        );
+        assert!(fused == reference, "{} ({})", model.name(), R::NAME);
+    }
+
+    /// Every model's `add_scaled_grad` (the diagonal network's fused kernel,
+    /// the others' axpy) gives the bits of its definition, in f64 (on the
+    /// dispatched axpy) and in MPFR.
+    #[test]
+    fn add_scaled_grad_matches_grad_into_then_axpy() {
+        let d = 11;
+        check_add_scaled_grad::<f64, _>(&Diagonal::new(d), ());
+        check_add_scaled_grad::<Mpfr, _>(&Diagonal::new(d), 256);
+        check_add_scaled_grad::<f64, _>(&Linear::new(d), ());
+        check_add_scaled_grad::<Mpfr, _>(&Linear::new(d), 256);
+        check_add_scaled_grad::<f64, _>(&Mlp::new(d, 3), ());
+        check_add_scaled_grad::<Mpfr, _>(&Mlp::new(d, 3), 256);
+    }
 }

@@ -873,13 +873,10 @@ fn diagonal_weighted<R: Real>(
         beta,
         dual,
         support,
-        residual,
-        residual_norm,
-        dual_check,
-        failure,
+        ..
     } = chosen;
-    let certificate_ok = failure.is_none();
-    let certificate_failure = match (failure, failure_note.take()) {
+    let certificate_ok = chosen.failure.is_none();
+    let certificate_failure = match (chosen.failure, failure_note.take()) {
         (Some(f), Some(note)) => Some(format!("{f}; {note}")),
         (f, _) => f,
     };
@@ -940,7 +937,7 @@ fn diagonal_weighted<R: Real>(
     let norm_error_bound = match inv1 {
         Some(inv1) if certificate_ok => {
             let c_max = w64.iter().fold(0.0f64, |m, &v| m.max(v));
-            let delta_beta = 2.0 * inv1 * residual.bound_l1;
+            let delta_beta = 2.0 * inv1 * chosen.residual.bound_l1;
             let rounding = gamma(2 * d + 2, eps) * theta_f;
             match objective_kind {
                 Objective::Norm => {
@@ -957,13 +954,14 @@ fn diagonal_weighted<R: Real>(
                         .zip(&dual)
                         .map(|(a, b)| a.to_f64().abs() * b.to_f64().abs())
                         .sum();
-                    let lower = (y_dot - gamma(n, eps) * y_abs) / (1.0 + dual_check.dual_scale);
+                    let lower =
+                        (y_dot - gamma(n, eps) * y_abs) / (1.0 + chosen.dual_check.dual_scale);
                     let upper_gap = c_max * delta_beta + gamma(d, eps) * obj;
                     let e_obj = (obj - lower).max(upper_gap).max(0.0);
                     2.0 * e_obj / theta_f + rounding
                 }
                 Objective::Weighted => {
-                    if dual_check.margin > tolerance(n, eps) {
+                    if chosen.dual_check.margin > tolerance(n, eps) {
                         2.0 * delta_beta / theta_f + rounding
                     } else {
                         f64::INFINITY
@@ -978,14 +976,14 @@ fn diagonal_weighted<R: Real>(
         theta,
         beta,
         objective,
-        residual_norm,
+        residual_norm: chosen.residual_norm,
         dual,
         support,
         certificate_ok,
-        support_violation: dual_check.support_violation,
-        complementarity_margin: dual_check.margin,
+        support_violation: chosen.dual_check.support_violation,
+        complementarity_margin: chosen.dual_check.margin,
         certificate_failure,
-        backward_error: residual.backward_error,
+        backward_error: chosen.residual.backward_error,
         norm_error_bound,
         lp_support,
         simplex_pivots: pivots,

@@ -857,46 +857,46 @@ struct SummaryRow {
     rel_dist_minnorm_sd: f64,
 }
 
+impl From<&JobResult> for ResultsRow {
+    fn from(job: &JobResult) -> Self {
+        let s = &job.summary;
+        ResultsRow {
+            lr: job.key.lr,
+            decay_step: job.key.decay_step,
+            seed: job.key.seed,
+            steps: s.steps,
+            norm: s.norm,
+            test_loss: s.test_loss,
+            train_loss: s.train_loss,
+            beta_l1: s.beta_l1,
+            dist_minnorm: s.dist_minnorm,
+            rel_dist_minnorm: s.rel_dist_minnorm,
+            completed: s.stop == StopReason::Completed,
+        }
+    }
+}
+
+impl From<&SweepCell> for SummaryRow {
+    fn from(cell: &SweepCell) -> Self {
+        let a = &cell.aggregate;
+        SummaryRow {
+            lr: cell.lr,
+            decay_step: cell.decay_step,
+            seeds: a.seeds,
+            norm_mean: a.norm,
+            norm_sd: a.norm_sd,
+            test_loss_mean: a.test_loss,
+            test_loss_sd: a.test_loss_sd,
+            rel_dist_minnorm_mean: a.rel_dist_minnorm,
+            rel_dist_minnorm_sd: a.rel_dist_minnorm_sd,
+        }
+    }
+}
+
 fn write_sweep_csv(dir: &Path, report: &SweepReport) -> Result<(), ExperimentError> {
     let csv_err = |e: crate::io::IoError| ExperimentError::Resume(format!("writing CSV: {e}"));
-    let results: Vec<ResultsRow> = report
-        .jobs
-        .iter()
-        .map(|j| {
-            let s = &j.summary;
-            ResultsRow {
-                lr: j.key.lr,
-                decay_step: j.key.decay_step,
-                seed: j.key.seed,
-                steps: s.steps,
-                norm: s.norm,
-                test_loss: s.test_loss,
-                train_loss: s.train_loss,
-                beta_l1: s.beta_l1,
-                dist_minnorm: s.dist_minnorm,
-                rel_dist_minnorm: s.rel_dist_minnorm,
-                completed: s.stop == StopReason::Completed,
-            }
-        })
-        .collect();
+    let results: Vec<ResultsRow> = report.jobs.iter().map(ResultsRow::from).collect();
     crate::io::write_rows(dir.join("results.csv"), &results).map_err(csv_err)?;
-    let summary: Vec<SummaryRow> = report
-        .cells
-        .iter()
-        .map(|c| {
-            let a = &c.aggregate;
-            SummaryRow {
-                lr: c.lr,
-                decay_step: c.decay_step,
-                seeds: a.seeds,
-                norm_mean: a.norm,
-                norm_sd: a.norm_sd,
-                test_loss_mean: a.test_loss,
-                test_loss_sd: a.test_loss_sd,
-                rel_dist_minnorm_mean: a.rel_dist_minnorm,
-                rel_dist_minnorm_sd: a.rel_dist_minnorm_sd,
-            }
-        })
-        .collect();
+    let summary: Vec<SummaryRow> = report.cells.iter().map(SummaryRow::from).collect();
     crate::io::write_rows(dir.join("summary.csv"), &summary).map_err(csv_err)
 }

@@ -110,6 +110,19 @@ impl<R: Real> Mat<R> {
     pub fn ctx(&self) -> R::Ctx {
         self.data[0].ctx()
     }
+    /// The matrix with every entry held by [`Real::exact_narrow`], if every
+    /// entry has such a copy (MPFR data converted from f64): for loops that
+    /// only multiply by the entries into values of the working precision.
+    /// Its entries do not carry the working precision: never take `ctx()`
+    /// of it, clone its entries into accumulators, or factor it.
+    pub fn exact_narrow(&self) -> Option<Self> {
+        let data = self
+            .data
+            .iter()
+            .map(Real::exact_narrow)
+            .collect::<Option<Vec<R>>>()?;
+        Some(Self { data, ..*self })
+    }
     /// Transpose as a new matrix.
     pub fn transpose(&self) -> Self {
         let mut data = Vec::with_capacity(self.data.len());

@@ -112,6 +112,14 @@ pub trait Real:
     fn one(ctx: Self::Ctx) -> Self {
         Self::from_f64(1.0, ctx)
     }
+    /// The same value held at the fewest bits that keep it exactly, where
+    /// that makes multiplying by it cheaper: MPFR, a value an f64 holds
+    /// exactly, at 53 bits. `None` when there is nothing to gain (f64) or the
+    /// value needs more bits. A product with it, rounded once into a value
+    /// of the working precision, has the same bits as with the original.
+    fn exact_narrow(&self) -> Option<Self> {
+        None
+    }
     /// `self = other` (keeps `self`'s precision).
     fn assign(&mut self, other: &Self);
     /// `self = x`.
@@ -460,6 +468,10 @@ impl Real for Mpfr {
     fn ctx_bits(ctx: u32) -> u32 {
         ctx
     }
+    fn exact_narrow(&self) -> Option<Self> {
+        let narrow = rug::Float::with_val(f64::MANTISSA_DIGITS, self);
+        (self.prec() > f64::MANTISSA_DIGITS && narrow == *self).then_some(narrow)
+    }
     #[inline]
     fn assign(&mut self, other: &Self) {
         rug::Assign::assign(self, other);
@@ -531,6 +543,38 @@ pub fn relative_difference<R: Real>(a: &R, b: &R) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A product with the 53-bit copy of an f64-exact value, rounded into a
+    /// value of the working precision, has the bits of the product with the
+    /// original (every form the SGD step uses); values that need more bits,
+    /// and f64, have no copy.
+    #[test]
+    fn exact_narrow_products_keep_bits() {
+        for bits in [64u32, 256, 1024] {
+            let third = Mpfr::with_val(bits, 1) / 3u32;
+            assert!(third.exact_narrow().is_none(), "1/3 at {bits} bits");
+            for (i, xv) in [0.1f64, -3.75, 1e-300, 12345.678].into_iter().enumerate() {
+                let x = Mpfr::from_f64(xv, bits);
+                let n = x.exact_narrow().expect("an f64 value is exact in 53 bits");
+                assert_eq!((n.prec(), n.to_f64()), (53, xv));
+                let a = Mpfr::with_val(bits, i + 7) / 11u32;
+                let (mut p, mut q) = (Mpfr::zero(bits), Mpfr::zero(bits));
+                p.set_mul(&a, &x);
+                q.set_mul(&a, &n);
+                assert_eq!(p, q);
+                p.add_mul(&a, &x);
+                q.add_mul(&a, &n);
+                assert_eq!(p, q);
+                p.sub_mul(&a, &x);
+                q.sub_mul(&a, &n);
+                assert_eq!(p, q);
+                p *= &x;
+                q *= &n;
+                assert_eq!((p.prec(), &p), (bits, &q));
+            }
+        }
+        assert!(0.1f64.exact_narrow().is_none());
+    }
 
     #[test]
     fn mpfr_from_f64_is_exact() {

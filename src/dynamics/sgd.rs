@@ -552,7 +552,11 @@ where
     };
     let mut zeta = R::zero(ctx);
     let schedule = &method.schedule;
-    let x = &problem.data.x;
+    // MPFR: X's entries are f64 values; the loop below only multiplies by
+    // them into values of the working precision, so a 53-bit copy gives the
+    // same bits with cheaper products (256 bits: ≈ 1.1× the steps/s).
+    let narrow_x = problem.data.x.exact_narrow();
+    let x = narrow_x.as_ref().unwrap_or(&problem.data.x);
     let y = &problem.data.y;
     let mut ws = problem.model.workspace(ctx);
     let mut indices = vec![0usize; batch_size];

@@ -76,11 +76,9 @@ fn convergence_chart() -> LineChart {
         .map(|(i, h)| 0.03 * h.powf(1.5) * (1.0 + 0.15 * ((i as f64) * 1.7).sin()))
         .collect();
     LineChart {
-        title: "Global error vs step size".into(),
-        x_label: "step size h".into(),
-        y_label: "max |error|".into(),
-        x_scale: AxisScale::Log10,
-        y_scale: AxisScale::Log10,
+        axes: Axes::new("Global error vs step size")
+            .x("step size h", AxisScale::Log10)
+            .y("max |error|", AxisScale::Log10),
         series: vec![
             Series::new("Euler", h.clone(), euler.clone()).with_band(
                 euler.iter().map(|e| e * 0.6).collect(),
@@ -136,9 +134,9 @@ fn line_chart_linear_with_gaps_and_markers() {
         .collect();
     late[50] = f64::NAN; // a gap
     let chart = LineChart {
-        title: "Test loss, step decay at epoch 30 vs 70".into(),
-        x_label: "epoch".into(),
-        y_label: "test loss".into(),
+        axes: Axes::new("Test loss, step decay at epoch 30 vs 70")
+            .x("epoch", AxisScale::Linear)
+            .y("test loss", AxisScale::Linear),
         series: vec![
             Series::new("early decay", t.clone(), early).with_kind(LineKind::LineAndMarkers),
             Series::new("late decay", t.clone(), late.clone()).with_band(
@@ -188,11 +186,9 @@ fn contour_figure() -> ContourFigure {
         .map(|lx| (10f64.powf(lx), 20.0 + 60.0 * ((lx + 3.0) / 3.0).powi(2)))
         .collect();
     let panel = |title: &str, shift: f64| ContourPanel {
-        title: title.into(),
-        x_label: "learning rate η".into(),
-        y_label: "decay epoch".into(),
-        x_scale: AxisScale::Log10,
-        y_scale: AxisScale::Linear,
+        axes: Axes::new(title)
+            .x("learning rate η", AxisScale::Log10)
+            .y("decay epoch", AxisScale::Linear),
         xs: xs.clone(),
         ys: ys.clone(),
         values: landscape(&xs, &ys, shift),
@@ -306,9 +302,9 @@ fn contour_single_panel_own_scale_linear_color() {
     values[0][0] = f64::NAN; // shown as missing
     let fig = ContourFigure {
         panels: vec![ContourPanel {
-            title: "Rosenbrock".into(),
-            x_label: "x".into(),
-            y_label: "y".into(),
+            axes: Axes::new("Rosenbrock")
+                .x("x", AxisScale::Linear)
+                .y("y", AxisScale::Linear),
             xs,
             ys,
             values,
@@ -340,8 +336,8 @@ fn errors_are_clear() {
     let dir = out_dir();
     let stem = |i: usize, ext: &str| dir.path.join(format!("e{i}{ext}"));
     let chart = |s: Series, y_scale, ref_lines| LineChart {
+        axes: Axes::new("").y("", y_scale),
         series: vec![s],
-        y_scale,
         ref_lines,
         ..Default::default()
     };

@@ -10,7 +10,7 @@ use crate::experiment::{
     run_units, BranchRun, DecayGrid, Experiment, ExperimentConfig, Prepared, UnitPlan,
 };
 use crate::io::write_columns;
-use crate::plot::{AxisScale, LineChart, LineKind, RefLine, Series};
+use crate::plot::{Axes, AxisScale, LineChart, LineKind, RefLine, Series};
 
 /// Settings of the decay sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -295,11 +295,9 @@ pub fn render_norm_vs_step(sweep: &DecaySweep, stem: &Path) -> Result<Vec<PathBu
     // that each shorter run's post-decay tail lies on top.
     series.reverse();
     let chart = LineChart {
-        title: "Parameter norm vs step, step decay at T".into(),
-        x_label: "step k".into(),
-        y_label: "‖θ_k‖".into(),
-        x_scale: AxisScale::Log10,
-        y_scale: AxisScale::Linear,
+        axes: Axes::new("Parameter norm vs step, step decay at T")
+            .x("step k", AxisScale::Log10)
+            .y("‖θ_k‖", AxisScale::Linear),
         series,
         ref_lines: vec![RefLine::new(
             format!("‖θ_mn‖ = {}", fmt_label(sweep.reference.minnorm_norm)),
@@ -393,11 +391,9 @@ pub fn render_test_loss_vs_decay(
         false,
     ));
     let chart = LineChart {
-        title: "Final test loss vs decay step T".into(),
-        x_label: "decay step T (×10³ steps)".into(),
-        y_label: "test loss R(β(θ)) after decay".into(),
-        x_scale: AxisScale::Linear,
-        y_scale: AxisScale::Log10,
+        axes: Axes::new("Final test loss vs decay step T")
+            .x("decay step T (×10³ steps)", AxisScale::Linear)
+            .y("test loss R(β(θ)) after decay", AxisScale::Log10),
         series: vec![Series::new(
             "mean (band: 10–90%)",
             ts.iter().map(|t| t / 1e3).collect(),

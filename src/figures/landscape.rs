@@ -14,7 +14,9 @@ use crate::io::{grid_columns, write_columns};
 use crate::linalg::LinalgError;
 use crate::manifold::{project_onto_manifold, Projection};
 use crate::model::{Mlp, Model, Problem};
-use crate::plot::{ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape, PathOverlay};
+use crate::plot::{
+    Axes, AxisScale, ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape, PathOverlay,
+};
 use crate::probe::{MlpProbe, Probe, Record, RecordPoint, StandardProbe};
 use crate::schedule::Schedule;
 
@@ -1031,9 +1033,9 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         })
         .collect();
     let panel = |title: String, values: Vec<Vec<f64>>, legend: bool| ContourPanel {
-        title,
-        x_label: data.axis_labels.0.clone(),
-        y_label: data.axis_labels.1.clone(),
+        axes: Axes::new(title)
+            .x(&data.axis_labels.0, AxisScale::Linear)
+            .y(&data.axis_labels.1, AxisScale::Linear),
         xs: data.surface.xs.clone(),
         ys: data.surface.ys.clone(),
         values,
@@ -1042,7 +1044,6 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         paths: labelled(&paths, legend, |p| &mut p.label),
         markers: labelled(&markers, legend, |m| &mut m.label),
         curves: labelled(&curves, legend, |c| &mut c.label),
-        ..Default::default()
     };
     let fig = ContourFigure {
         panels: vec![

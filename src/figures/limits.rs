@@ -18,7 +18,7 @@ use crate::field_error::FieldError;
 use crate::io::{read_columns, write_columns};
 use crate::model::diagonal::flip_distance;
 use crate::moments::weak_order::{f6_columns, WeakOrderReport};
-use crate::plot::{AxisScale, LineChart, LineKind, Series};
+use crate::plot::{Axes, AxisScale, LineChart, LineKind, Series};
 use crate::probe::StandardProbe;
 use crate::schedule::Schedule;
 use crate::stats::{fit_convergence_order, ConvergenceOrder};
@@ -403,14 +403,12 @@ pub fn render_distance_vs_tau(
         annotations.push(format!("mean over {} seeds", curves.seeds));
     }
     let chart = LineChart {
-        title: "Distance to the minimum-norm interpolant vs rescaled time".into(),
-        x_label: "rescaled time τ = Σ_k η_k²".into(),
-        y_label: "‖θ − θ_mn‖ / ‖θ_mn‖".into(),
-        x_scale: AxisScale::Linear,
-        y_scale: AxisScale::Log10,
+        axes: Axes::new("Distance to the minimum-norm interpolant vs rescaled time")
+            .x("rescaled time τ = Σ_k η_k²", AxisScale::Linear)
+            .y("‖θ − θ_mn‖ / ‖θ_mn‖", AxisScale::Log10),
         series,
-        ref_lines: vec![],
         annotations,
+        ..Default::default()
     };
     let mut files = chart.render(stem)?;
     let (headers, cols) = curves.wide();
@@ -571,16 +569,13 @@ pub fn render_weak_error(
         })
         .collect();
     let chart = LineChart {
-        title: "Weak error of E‖θ‖² at T = Kη vs η (exact moments)".into(),
-        x_label: "learning rate η".into(),
-        y_label: "|E‖θ_K‖² − E‖Θ_T‖²|".into(),
-        x_scale: AxisScale::Log10,
-        y_scale: AxisScale::Log10,
+        axes: Axes::new("Weak error of E‖θ‖² at T = Kη vs η (exact moments)")
+            .x("learning rate η", AxisScale::Log10)
+            .y("|E‖θ_K‖² − E‖Θ_T‖²|", AxisScale::Log10),
         series,
-        ref_lines: vec![],
-        // The fitted orders are in the legend labels (an annotation box would
-        // cover the f64 curves).
-        annotations: vec![],
+        // No annotations: the fitted orders are in the legend labels (an
+        // annotation box would cover the f64 curves).
+        ..Default::default()
     };
     let mut files = chart.render(stem)?;
     let mut headers = vec!["eta".to_string()];

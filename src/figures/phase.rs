@@ -23,7 +23,7 @@ use crate::experiment::stability::jacobian;
 use crate::experiment::{run_units, BranchRun, DecayGrid, ExperimentConfig, UnitPlan};
 use crate::field_error::FieldError;
 use crate::io::write_columns;
-use crate::plot::{AxisScale, ContourFigure, ContourPanel, CurveOverlay};
+use crate::plot::{Axes, AxisScale, ContourFigure, ContourPanel, CurveOverlay};
 
 /// F8 settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -369,16 +369,14 @@ pub fn render_phase_diagram(d: &PhaseDiagram, stem: &Path) -> Result<Vec<PathBuf
         });
     }
     let panel = ContourPanel {
-        title: format!(
+        axes: Axes::new(format!(
             "K = {} steps, B = {}, {} seeds (grey: diverged)",
             d.steps,
             d.batch_size,
             d.cells.first().map_or(0, |c| c.seeds)
-        ),
-        x_label: "constant learning rate η₁".into(),
-        y_label: "label-noise σ".into(),
-        x_scale: AxisScale::Log10,
-        y_scale: AxisScale::Linear,
+        ))
+        .x("constant learning rate η₁", AxisScale::Log10)
+        .y("label-noise σ", AxisScale::Linear),
         xs: d.lrs.clone(),
         ys: d.sigmas.clone(),
         values,

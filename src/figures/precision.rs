@@ -15,7 +15,7 @@ use crate::experiment::{ExperimentConfig, Init};
 use crate::io::write_columns;
 use crate::model::Diagonal;
 use crate::noise::Sampling;
-use crate::plot::{AxisScale, LineChart, RefLine, Series};
+use crate::plot::{Axes, AxisScale, LineChart, RefLine, Series};
 use crate::schedule::Schedule;
 
 /// F7 settings.
@@ -274,11 +274,11 @@ pub fn render_precision_divergence(
         })
         .collect();
     let chart = LineChart {
-        title: format!("f64 vs {bits}-bit MPFR (dashed: threshold {threshold:.0e})"),
-        x_label: "step k".into(),
-        y_label: "‖θ_f64 − θ_mpfr‖ / ‖θ_mpfr‖".into(),
-        x_scale: AxisScale::Log10,
-        y_scale: AxisScale::Log10,
+        axes: Axes::new(format!(
+            "f64 vs {bits}-bit MPFR (dashed: threshold {threshold:.0e})"
+        ))
+        .x("step k", AxisScale::Log10)
+        .y("‖θ_f64 − θ_mpfr‖ / ‖θ_mpfr‖", AxisScale::Log10),
         series,
         ref_lines: vec![RefLine::new(String::new(), threshold, true)],
         annotations: vec![],

@@ -1,7 +1,8 @@
-//! The frame of one plot, shared by line charts and contour panels: ticks
-//! fitted to the label sizes (`ticks`), margins, plotters' mesh (grid, tick
-//! marks, tick labels, axis descriptions), the title, and what plotters'
-//! mesh lacks: the frame and the minor tick marks (it marks labelled ticks only).
+//! The axes of one plot and their frame, shared by line charts and contour
+//! panels: ticks fitted to the label sizes (`ticks`), margins, plotters' mesh
+//! (grid, tick marks, tick labels, axis descriptions), the title, and what
+//! plotters' mesh lacks: the frame and the minor tick marks (it marks
+//! labelled ticks only).
 
 use std::ops::Range;
 
@@ -16,6 +17,43 @@ use super::legend::{draw_outline, draw_text, VAlign};
 use super::style::{text_size, Style, GRID_MAJOR, GRID_MINOR, TEXT};
 use super::ticks::{ticks, Fit, Ticks};
 use super::{Area, AxisScale, PlotError};
+
+/// The title above a plot (may be empty), its axis labels and axis scales.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Axes {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub x_scale: AxisScale,
+    pub y_scale: AxisScale,
+}
+
+impl Axes {
+    /// Linear unlabelled axes under `title`; [`Axes::x`] and [`Axes::y`] label them.
+    pub fn new(title: impl Into<String>) -> Axes {
+        Axes {
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
+    /// With the x axis labelled `label`, on `scale`.
+    pub fn x(mut self, label: impl Into<String>, scale: AxisScale) -> Axes {
+        (self.x_label, self.x_scale) = (label.into(), scale);
+        self
+    }
+
+    /// With the y axis labelled `label`, on `scale`.
+    pub fn y(mut self, label: impl Into<String>, scale: AxisScale) -> Axes {
+        (self.y_label, self.y_scale) = (label.into(), scale);
+        self
+    }
+
+    /// A data point in drawing space, if both coordinates can be shown.
+    pub(crate) fn forward(&self, (x, y): (f64, f64)) -> Option<(f64, f64)> {
+        Some((self.x_scale.forward(x)?, self.y_scale.forward(y)?))
+    }
+}
 
 /// A linear axis whose mesh lines are given ticks: major (bold, labelled)
 /// and minor (light). Like plotters' `WithKeyPoints`, which however does
@@ -94,6 +132,7 @@ pub(crate) fn y_ticks(style: &Style, scale: AxisScale, r: (f64, f64), len: i32) 
 
 /// Layout of one plot inside an area: margins and ticks fitted to them.
 pub(crate) struct Frame {
+    axes: Axes,
     /// Area size; plot margins (top, bottom, left, right); label areas.
     size: (i32, i32),
     margins: [i32; 4],
@@ -107,14 +146,15 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    /// Fits a plot of ranges `xr` × `yr` into an area of `size` with the
-    /// plot `top` and `bottom` (above the x label area) from its edges and
-    /// at least `right` from its right edge, more if the last x label needs it.
+    /// Fits a plot of `axes` over ranges `xr` × `yr` into an area of `size`
+    /// with the plot `top` and `bottom` (above the x label area) from its
+    /// edges and at least `right` from its right edge, more if the last x
+    /// label needs it.
     pub fn fit(
         style: &Style,
         size: (i32, i32),
         (top, bottom, right): (i32, i32, i32),
-        (x_scale, y_scale): (AxisScale, AxisScale),
+        axes: &Axes,
         (xr, yr): ((f64, f64), (f64, f64)),
     ) -> Frame {
         let x_area = tick_band(style, (0.63 * style.tick_font).round() as i32)
@@ -122,9 +162,10 @@ impl Frame {
             + style.px(2.0);
         let left = style.margin as i32 / 2 + style.px(2.0);
         let plot_h = (size.1 - top - x_area - bottom).max(50);
-        let y_ticks = y_ticks(style, y_scale, yr, plot_h);
+        let y_ticks = y_ticks(style, axes.y_scale, yr, plot_h);
         let y_area = tick_band(style, label_width(style, &y_ticks)) + axis_title_band(style);
         let mut f = Frame {
+            axes: axes.clone(),
             size,
             margins: [top, bottom, left, right],
             x_area,
@@ -145,7 +186,7 @@ impl Frame {
                 max_ticks: 9,
                 scale: style.scale,
             };
-            f.x_ticks = ticks(x_scale, xr.0, xr.1, &fit);
+            f.x_ticks = ticks(axes.x_scale, xr.0, xr.1, &fit);
             if let (Some(v), Some(l)) = (f.x_ticks.major.last(), f.x_ticks.labels.last()) {
                 let dist = (xr.1 - v) * fit.px_per_unit;
                 let overhang =
@@ -169,7 +210,6 @@ impl Frame {
     pub fn chart<'a, 'b>(
         &self,
         area: &'a Area<'b>,
-        (x_label, y_label): (&str, &str),
         grid: bool,
         style: &Style,
     ) -> Result<Chart<'a, 'b>, PlotError> {
@@ -187,8 +227,8 @@ impl Frame {
         let mut mesh = chart.configure_mesh();
         mesh.label_style(style.font(style.tick_font).color(&TEXT))
             .axis_desc_style(style.font(style.label_font).color(&TEXT))
-            .x_desc(x_label)
-            .y_desc(y_label)
+            .x_desc(&self.axes.x_label)
+            .y_desc(&self.axes.y_label)
             .axis_style(TEXT.stroke_width(hair))
             .set_all_tick_mark_size(style.tick_len())
             // plotters centres y labels 0.25 em below y; DejaVu digits need 0.33.
@@ -204,13 +244,7 @@ impl Frame {
 
     /// Draws on `root` the half-length minor tick marks, the frame around
     /// the plotting area and the title centred above it.
-    pub fn close(
-        &self,
-        root: &Area,
-        chart: &Chart,
-        title: &str,
-        style: &Style,
-    ) -> Result<(), PlotError> {
+    pub fn close(&self, root: &Area, chart: &Chart, style: &Style) -> Result<(), PlotError> {
         let (px_x, px_y) = chart.plotting_area().get_pixel_range();
         let (l, r, t, b) = (px_x.start, px_x.end - 1, px_y.start, px_y.end - 1);
         let (w, len) = (style.hair(), style.tick_len() / 2);
@@ -226,6 +260,13 @@ impl Frame {
         draw_outline(root, ((l, t), (r, b)), TEXT, w)?;
         let at = ((l + r + 1) / 2, style.margin as i32);
         let top_center = (HPos::Center, VAlign::Top);
-        draw_text(root, title, at, style.title_font, top_center, style)
+        draw_text(
+            root,
+            &self.axes.title,
+            at,
+            style.title_font,
+            top_center,
+            style,
+        )
     }
 }

@@ -13,13 +13,58 @@ use contour::ContourBuilder;
 use plotters::prelude::*;
 use plotters::style::text_anchor::HPos;
 
-use super::axes::{axis_title_band, label_width, plot_top, tick_band, y_ticks, Chart, Frame};
+use super::axes::{axis_title_band, label_width, plot_top, tick_band, y_ticks, Axes, Chart, Frame};
 use super::geometry::{clip_polyline, contains, split_runs, Bounds};
 use super::legend::{draw_outline, draw_text, draw_text_up, Legend, LegendEntry};
 use super::legend::{MarkerShape, MarkerStyle, Pen, Px, VAlign};
 use super::style::{palette_color, Style, MISSING, TEXT};
 use super::ticks::nearest_nice_step;
-use super::{display_name, extent, forward2, Area, AxisScale, Figure, PlotError};
+use super::{display_name, extent, Area, AxisScale, Figure, PlotError};
+
+/// One or more [`ContourPanel`]s side by side with colour bar(s) and a shared
+/// legend strip underneath, written as SVG and PNG by [`ContourFigure::render`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContourFigure {
+    /// Panels, left to right.
+    pub panels: Vec<ContourPanel>,
+    /// Label of the colour bar(s).
+    pub colorbar_label: String,
+    /// One colour scale (and one colour bar) for all panels; otherwise each
+    /// panel gets its own scale and colour bar.
+    pub shared_color_scale: bool,
+    /// Draw thin iso-lines at the level boundaries.
+    pub iso_lines: bool,
+}
+
+impl Default for ContourFigure {
+    fn default() -> Self {
+        ContourFigure {
+            panels: vec![],
+            colorbar_label: String::new(),
+            shared_color_scale: true,
+            iso_lines: true,
+        }
+    }
+}
+
+/// One filled-contour panel: values on a rectilinear grid plus overlays.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContourPanel {
+    /// Title and axes (a log-spaced grid looks right on `Log10`).
+    pub axes: Axes,
+    /// Grid abscissae and ordinates (cell centres), strictly increasing, at least 2.
+    pub xs: Vec<f64>,
+    pub ys: Vec<f64>,
+    /// `values[iy][ix]` at `(xs[ix], ys[iy])`. Non-finite values (and
+    /// non-positive ones when `log_color`) are shown in grey.
+    pub values: Vec<Vec<f64>>,
+    /// Colour levels spaced in `log10(value)`.
+    pub log_color: bool,
+    /// Overlays: curves below paths below markers.
+    pub paths: Vec<PathOverlay>,
+    pub markers: Vec<Marker>,
+    pub curves: Vec<CurveOverlay>,
+}
 
 /// A polyline drawn over a contour panel in a palette colour with a white
 /// halo (e.g. an optimiser trajectory).
@@ -52,56 +97,6 @@ pub struct CurveOverlay {
     pub label: String,
     pub points: Vec<(f64, f64)>,
     pub dashed: bool,
-}
-
-/// One filled-contour panel: values on a rectilinear grid plus overlays.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContourPanel {
-    /// Title above the panel (may be empty), axis labels and scales (a
-    /// log-spaced grid looks right on `Log10`).
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub x_scale: AxisScale,
-    pub y_scale: AxisScale,
-    /// Grid abscissae and ordinates (cell centres), strictly increasing, at least 2.
-    pub xs: Vec<f64>,
-    pub ys: Vec<f64>,
-    /// `values[iy][ix]` at `(xs[ix], ys[iy])`. Non-finite values (and
-    /// non-positive ones when `log_color`) are shown in grey.
-    pub values: Vec<Vec<f64>>,
-    /// Colour levels spaced in `log10(value)`.
-    pub log_color: bool,
-    /// Overlays: curves below paths below markers.
-    pub paths: Vec<PathOverlay>,
-    pub markers: Vec<Marker>,
-    pub curves: Vec<CurveOverlay>,
-}
-
-/// One or more [`ContourPanel`]s side by side with colour bar(s) and a shared
-/// legend strip underneath, written as SVG and PNG by [`ContourFigure::render`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct ContourFigure {
-    /// Panels, left to right.
-    pub panels: Vec<ContourPanel>,
-    /// Label of the colour bar(s).
-    pub colorbar_label: String,
-    /// One colour scale (and one colour bar) for all panels; otherwise each
-    /// panel gets its own scale and colour bar.
-    pub shared_color_scale: bool,
-    /// Draw thin iso-lines at the level boundaries.
-    pub iso_lines: bool,
-}
-
-impl Default for ContourFigure {
-    fn default() -> Self {
-        ContourFigure {
-            panels: vec![],
-            colorbar_label: String::new(),
-            shared_color_scale: true,
-            iso_lines: true,
-        }
-    }
 }
 
 /// Discretised colour levels in colour space (log10 when `log`): `n` levels
@@ -176,10 +171,10 @@ fn edges(g: &[f64]) -> Vec<f64> {
 
 impl<'a> PPanel<'a> {
     fn new(p: &'a ContourPanel, idx: usize) -> Result<Self, PlotError> {
-        let name = display_name(&p.title, idx);
+        let name = display_name(&p.axes.title, idx);
         let grid_err = |e: String| PlotError::InvalidGrid(format!("panel `{name}`: {e}"));
-        let gx = grid_axis(&p.xs, p.x_scale, "xs").map_err(grid_err)?;
-        let gy = grid_axis(&p.ys, p.y_scale, "ys").map_err(grid_err)?;
+        let gx = grid_axis(&p.xs, p.axes.x_scale, "xs").map_err(grid_err)?;
+        let gy = grid_axis(&p.ys, p.axes.y_scale, "ys").map_err(grid_err)?;
         let (nx, ny, rows) = (p.xs.len(), p.ys.len(), p.values.len());
         if rows != ny {
             let e = format!("values has {rows} rows but ys has {ny} points");
@@ -215,8 +210,7 @@ impl<'a> PPanel<'a> {
 
     /// A polyline in drawing space, split at unshowable points and clipped to the panel.
     fn transform(&self, pts: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
-        let scales = (self.src.x_scale, self.src.y_scale);
-        let runs = split_runs(pts.iter().map(|&q| forward2(scales, q)));
+        let runs = split_runs(pts.iter().map(|&q| self.src.axes.forward(q)));
         let clip = |r: &Vec<_>| clip_polyline(r, self.bounds);
         runs.iter().flat_map(clip).collect()
     }
@@ -230,7 +224,7 @@ impl<'a> PPanel<'a> {
             }
         }
         for mk in &self.src.markers {
-            let at = forward2((self.src.x_scale, self.src.y_scale), (mk.x, mk.y));
+            let at = self.src.axes.forward((mk.x, mk.y));
             if let Some(q) = at.filter(|&q| contains(self.bounds, q)) {
                 marker_style(mk, st).draw(root, chart.backend_coord(&q), st)?;
             }
@@ -345,19 +339,18 @@ impl Figure for ContourFigure {
         let entries = self.legend_entries(st);
         let strip = Legend::strip(&entries, w - 2 * m, st);
         let size = (st.contour_panel_width as i32, h - strip.size.1);
-        let top = plot_top(st, self.panels.iter().any(|p| !p.title.is_empty()));
+        let top = plot_top(st, self.panels.iter().any(|p| !p.axes.title.is_empty()));
         let bottom = (if strip.size.1 > 0 { 0 } else { m / 2 }) + st.px(2.0);
         let bar = st.colorbar_width as i32 * i32::from(!self.shared_color_scale);
         for (i, (p, lv)) in panels.iter().zip(&levels).enumerate() {
             let x_off = i as i32 * (size.0 + bar);
-            let scales = (p.src.x_scale, p.src.y_scale);
-            let frame = Frame::fit(st, size, (top, bottom, st.px(14.0)), scales, p.bounds);
+            let frame = Frame::fit(st, size, (top, bottom, st.px(14.0)), &p.src.axes, p.bounds);
             let area = root.clone().shrink((x_off, 0), size);
-            let chart = frame.chart(&area, (&p.src.x_label, &p.src.y_label), false, st)?;
+            let chart = frame.chart(&area, false, st)?;
             let to_px = |q: (f64, f64)| chart.backend_coord(&q);
             fill_panel(under, p, lv, &to_px, self.iso_lines, st);
             p.draw_overlays(root, &chart, st)?;
-            frame.close(root, &chart, &p.src.title, st)?;
+            frame.close(root, &chart, st)?;
             if !self.shared_color_scale || i + 1 == panels.len() {
                 let y = (top, size.1 - bottom - frame.x_area);
                 self.draw_colorbar(root, lv, (x_off + size.0, y), st)?;

@@ -4,12 +4,25 @@
 
 use plotters::prelude::*;
 
-use super::axes::{plot_top, Frame};
+use super::axes::{plot_top, Axes, Frame};
 use super::geometry::{place_boxes, split_runs, Occupancy, Placed};
 use super::legend::{Legend, LegendEntry, MarkerStyle, Pen, Px, MARKER_CYCLE};
 use super::style::{palette_color, Style, REF_LINE};
 use super::ticks::padded_range;
-use super::{display_name, extent, forward2, Area, AxisScale, Figure, PlotError};
+use super::{display_name, extent, Area, Figure, PlotError};
+
+/// A 2-D line chart written as SVG and PNG by [`LineChart::render`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineChart {
+    /// Title, axis labels and scales.
+    pub axes: Axes,
+    /// Data series, drawn in order (later on top).
+    pub series: Vec<Series>,
+    /// Horizontal reference lines.
+    pub ref_lines: Vec<RefLine>,
+    /// Lines of a boxed annotation (e.g. `"fitted order 1.002 ± 0.003"`).
+    pub annotations: Vec<String>,
+}
 
 /// How a series is drawn: solid or dashed line, markers only (one per
 /// point), or a solid line with markers (thinned to at most ~20).
@@ -86,23 +99,6 @@ impl RefLine {
     }
 }
 
-/// A 2-D line chart written as SVG and PNG by [`LineChart::render`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LineChart {
-    /// Title above the plot (may be empty), axis labels and scales.
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub x_scale: AxisScale,
-    pub y_scale: AxisScale,
-    /// Data series, drawn in order (later on top).
-    pub series: Vec<Series>,
-    /// Horizontal reference lines.
-    pub ref_lines: Vec<RefLine>,
-    /// Lines of a boxed annotation (e.g. `"fitted order 1.002 ± 0.003"`).
-    pub annotations: Vec<String>,
-}
-
 /// A series in drawing space: its legend entry (which holds its pen and
 /// marker), every how many points the marker is drawn, and runs of finite
 /// points and of its band `(x, lower, upper)`, lower = -inf meaning "below the axis".
@@ -123,13 +119,13 @@ struct Prepared {
 impl LineChart {
     fn prepare(&self, style: &Style) -> Result<Prepared, PlotError> {
         if self.series.is_empty() {
-            let what = match &self.title[..] {
+            let what = match &self.axes.title[..] {
                 "" => "line chart".to_string(),
                 t => format!("line chart `{t}`"),
             };
             return Err(PlotError::NothingToPlot { what });
         }
-        let (sx, sy) = (self.x_scale, self.y_scale);
+        let (axes, sy) = (&self.axes, self.axes.y_scale);
         let mut series = Vec::with_capacity(self.series.len());
         for (i, s) in self.series.iter().enumerate() {
             let name = display_name(&s.label, i);
@@ -146,7 +142,7 @@ impl LineChart {
             };
             same_len("ys", s.ys.len())?;
             let pts = s.xs.iter().zip(&s.ys);
-            let runs = split_runs(pts.map(|(&x, &y)| forward2((sx, sy), (x, y))));
+            let runs = split_runs(pts.map(|(&x, &y)| axes.forward((x, y))));
             if runs.is_empty() {
                 let what = format!("series `{name}`");
                 return Err(PlotError::NoFiniteData { what });
@@ -156,7 +152,7 @@ impl LineChart {
                 same_len("band lower", lo.len())?;
                 same_len("band upper", hi.len())?;
                 let b = s.xs.iter().zip(lo.iter().zip(hi)).map(|(&x, (&l, &h))| {
-                    let (x, h) = (sx.forward(x)?, sy.forward(h)?);
+                    let (x, h) = axes.forward((x, h))?;
                     // A finite lower end that is <= 0 on a log axis: below the axis.
                     let l = sy
                         .forward(l)
@@ -240,17 +236,18 @@ impl LineChart {
     /// placement; when they would hide data, the y range grows upwards to
     /// make room above the data if that helps enough.
     fn layout(&self, prep: &Prepared, style: &Style) -> (Frame, Vec<(Vec<LegendEntry>, Placed)>) {
-        let (m, top) = (style.margin as i32, plot_top(style, !self.title.is_empty()));
+        let top = plot_top(style, !self.axes.title.is_empty());
+        let m = style.margin as i32;
         let margins = (top, m / 2 + style.px(2.0), m + style.px(6.0));
         let bands = prep.series.iter().flat_map(|s| &s.band_runs).flatten();
         let pts = prep.series.iter().flat_map(|s| &s.runs).flatten();
         let x_ext = extent(pts.clone().map(|p| p.0).chain(bands.clone().map(|b| b.0)));
         let ys = pts.map(|p| p.1).chain(prep.refs.iter().map(|r| r.y));
         let y_ext = extent(ys.chain(bands.flat_map(|b| [b.1, b.2])));
-        let xr = padded_range(x_ext.0, x_ext.1, self.x_scale, 0.03);
-        let yr = padded_range(y_ext.0, y_ext.1, self.y_scale, 0.06);
+        let xr = padded_range(x_ext.0, x_ext.1, self.axes.x_scale, 0.03);
+        let yr = padded_range(y_ext.0, y_ext.1, self.axes.y_scale, 0.06);
         let size = (style.width as i32, style.height as i32);
-        let fit = |yr| Frame::fit(style, size, margins, (self.x_scale, self.y_scale), (xr, yr));
+        let fit = |yr| Frame::fit(style, size, margins, &self.axes, (xr, yr));
         let mut frame = fit(yr);
 
         let refs = prep.refs.iter().map(|r| {
@@ -291,7 +288,7 @@ impl Figure for LineChart {
     fn draw(&self, root: &Area, _: &mut String, style: &Style) -> Result<(), PlotError> {
         let prep = self.prepare(style)?;
         let (frame, boxes) = self.layout(&prep, style);
-        let chart = frame.chart(root, (&self.x_label, &self.y_label), true, style)?;
+        let chart = frame.chart(root, true, style)?;
         let to_px = |p: (f64, f64)| -> Px { chart.backend_coord(&p) };
         let (xr, yr) = (frame.xr, frame.yr);
         for s in &prep.series {
@@ -325,7 +322,7 @@ impl Figure for LineChart {
                 }
             }
         }
-        frame.close(root, &chart, &self.title, style)?;
+        frame.close(root, &chart, style)?;
         let (px_x, px_y) = chart.plotting_area().get_pixel_range();
         let (pw, ph) = (px_x.end - px_x.start, px_y.end - px_y.start);
         for (entries, p) in &boxes {

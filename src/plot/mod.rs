@@ -27,9 +27,7 @@
 //! let xs: Vec<f64> = (1..=50).map(|i| i as f64 * 1e-3).collect();
 //! let ys: Vec<f64> = xs.iter().map(|x| x * x).collect();
 //! let chart = LineChart {
-//!     title: "Error vs step size".into(),
-//!     x_scale: AxisScale::Log10,
-//!     y_scale: AxisScale::Log10,
+//!     axes: Axes::new("Error vs step size").x("h", AxisScale::Log10).y("error", AxisScale::Log10),
 //!     series: vec![Series::new("Euler", xs, ys)],
 //!     ref_lines: vec![RefLine::new("tolerance", 1e-5, true)],
 //!     annotations: vec!["fitted order 2.000 ± 0.001".into()],
@@ -55,6 +53,7 @@ use plotters::prelude::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea, SVGB
 use plotters::style::{register_font, FontStyle};
 use resvg::{tiny_skia, usvg};
 
+pub use axes::Axes;
 pub use contour::{ContourFigure, ContourPanel, CurveOverlay, Marker, PathOverlay};
 pub use legend::MarkerShape;
 pub use line::{LineChart, LineKind, RefLine, Series};
@@ -83,11 +82,6 @@ impl AxisScale {
     pub(crate) fn from_log(log: bool) -> AxisScale {
         [AxisScale::Linear, AxisScale::Log10][log as usize]
     }
-}
-
-/// A point in drawing space under the scales of x and y, if it can be shown.
-pub(crate) fn forward2((sx, sy): (AxisScale, AxisScale), (x, y): (f64, f64)) -> Option<(f64, f64)> {
-    Some((sx.forward(x)?, sy.forward(y)?))
 }
 
 /// The range `(lo, hi)` of the finite values.

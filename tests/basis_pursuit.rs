@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use latedecay::manifold::basis_pursuit::{
-    basis_pursuit, basis_pursuit_from, basis_pursuit_with, check_certificate, BasisPursuit,
-    BasisPursuitError, LpMethod, DEFAULT_TOLERANCE,
+    basis_pursuit, BasisPursuit, BasisPursuitError, BasisPursuitProblem, LpMethod,
+    DEFAULT_TOLERANCE,
 };
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -197,15 +197,24 @@ fn check_certificate_rejects_suboptimal_or_infeasible_pairs() {
     let x = [1.0, 2.0];
     let y = [2.0];
     // the optimal pair passes
-    let cert = check_certificate(&x, 1, 2, &y, None, &[0.0, 1.0], &[0.5], TOL).unwrap();
+    let cert = BasisPursuitProblem::new(&x, 1, 2, &y, None)
+        .unwrap()
+        .check_certificate(&[0.0, 1.0], &[0.5], TOL)
+        .unwrap();
     assert!(cert.ok && cert.unique);
     // feasible but not optimal: β = (2, 0), cost 2; with λ = 1/2 the support condition fails
-    let cert = check_certificate(&x, 1, 2, &y, None, &[2.0, 0.0], &[0.5], TOL).unwrap();
+    let cert = BasisPursuitProblem::new(&x, 1, 2, &y, None)
+        .unwrap()
+        .check_certificate(&[2.0, 0.0], &[0.5], TOL)
+        .unwrap();
     assert!(!cert.ok);
     assert_close(cert.max_support_violation, 0.5, 1e-15, "support violation");
     assert_close(cert.duality_gap, 1.0, 1e-15, "gap");
     // with λ = 1 the support condition holds but λ is dual infeasible (|2λ| = 2 > 1)
-    let cert = check_certificate(&x, 1, 2, &y, None, &[2.0, 0.0], &[1.0], TOL).unwrap();
+    let cert = BasisPursuitProblem::new(&x, 1, 2, &y, None)
+        .unwrap()
+        .check_certificate(&[2.0, 0.0], &[1.0], TOL)
+        .unwrap();
     assert!(!cert.ok);
     assert_close(
         cert.max_offsupport_slack_violation,
@@ -214,7 +223,10 @@ fn check_certificate_rejects_suboptimal_or_infeasible_pairs() {
         "slack violation",
     );
     // slightly infeasible primal
-    let cert = check_certificate(&x, 1, 2, &y, None, &[0.0, 1.0 + 1e-6], &[0.5], TOL).unwrap();
+    let cert = BasisPursuitProblem::new(&x, 1, 2, &y, None)
+        .unwrap()
+        .check_certificate(&[0.0, 1.0 + 1e-6], &[0.5], TOL)
+        .unwrap();
     assert!(!cert.ok);
     assert_close(cert.primal_residual, 2e-6, 1e-15, "residual");
 }
@@ -329,11 +341,16 @@ fn weights_change_the_solution() {
         "objective",
     );
     // the dual respects the weights
-    let cert =
-        check_certificate(&x, n, d, &y, Some(&c), &weighted.beta, &weighted.dual, TOL).unwrap();
+    let cert = BasisPursuitProblem::new(&x, n, d, &y, Some(&c))
+        .unwrap()
+        .check_certificate(&weighted.beta, &weighted.dual, TOL)
+        .unwrap();
     assert!(cert.ok);
     // ... and the unweighted certificate rejects the weighted solution
-    let cert = check_certificate(&x, n, d, &y, None, &weighted.beta, &weighted.dual, TOL).unwrap();
+    let cert = BasisPursuitProblem::new(&x, n, d, &y, None)
+        .unwrap()
+        .check_certificate(&weighted.beta, &weighted.dual, TOL)
+        .unwrap();
     assert!(!cert.ok);
 }
 
@@ -481,18 +498,18 @@ fn input_errors_name_the_field_and_value() {
         err_msg(basis_pursuit(&[], 0, 3, &[], None, TOL)),
         "n = 0: X must have at least one row and one column"
     );
-    assert_eq!(
-        check_certificate(&x, 2, 3, &y, None, &[0.0; 2], &[0.0; 2], TOL)
-            .unwrap_err()
-            .to_string(),
-        "beta has length 2 but X has 3 columns"
-    );
-    assert_eq!(
-        check_certificate(&x, 2, 3, &y, None, &[0.0; 3], &[0.0; 3], TOL)
-            .unwrap_err()
-            .to_string(),
-        "lambda has length 3 but X has 2 rows"
-    );
+    let problem = BasisPursuitProblem::new(&x, 2, 3, &y, None).unwrap();
+    for (beta, lambda, msg) in [
+        (
+            &[0.0; 2][..],
+            &[0.0; 2][..],
+            "beta has length 2 but X has 3 columns",
+        ),
+        (&[0.0; 3], &[0.0; 3], "lambda has length 3 but X has 2 rows"),
+    ] {
+        let err = problem.check_certificate(beta, lambda, TOL).unwrap_err();
+        assert_eq!(err.to_string(), msg);
+    }
 }
 
 #[test]
@@ -528,8 +545,14 @@ fn column_generation_matches_the_full_lp() {
         let mut rng = StdRng::seed_from_u64(seed + 100);
         let c: Vec<f64> = (0..d).map(|_| rng.random_range(0.8..1.2)).collect();
         for w in [None, Some(&c[..])] {
-            let full = basis_pursuit_with(&x, n, d, &y, w, TOL, LpMethod::Full).unwrap();
-            let cg = basis_pursuit_with(&x, n, d, &y, w, TOL, LpMethod::ColumnGeneration).unwrap();
+            let full = BasisPursuitProblem::new(&x, n, d, &y, w)
+                .unwrap()
+                .solve(TOL, LpMethod::Full)
+                .unwrap();
+            let cg = BasisPursuitProblem::new(&x, n, d, &y, w)
+                .unwrap()
+                .solve(TOL, LpMethod::ColumnGeneration)
+                .unwrap();
             let auto = basis_pursuit(&x, n, d, &y, w, TOL).unwrap();
             assert!(full.certificate.ok && cg.certificate.ok && auto.certificate.ok);
             assert!(cg.refined && cg.certificate.unique);
@@ -537,7 +560,10 @@ fn column_generation_matches_the_full_lp() {
             let bits = |b: &BasisPursuit| b.beta.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&cg), bits(&full));
             assert_eq!(bits(&auto), bits(&full));
-            let cert = check_certificate(&x, n, d, &y, w, &cg.beta, &cg.dual, TOL).unwrap();
+            let cert = BasisPursuitProblem::new(&x, n, d, &y, w)
+                .unwrap()
+                .check_certificate(&cg.beta, &cg.dual, TOL)
+                .unwrap();
             assert!(cert.ok);
         }
     }
@@ -552,7 +578,9 @@ fn reused_solution_is_certified_or_refused() {
     let (x, y, _, support) = sparse_instance(5, n, d, 3);
     let ones = basis_pursuit(&x, n, d, &y, None, TOL).unwrap();
     let near: Vec<f64> = (0..d).map(|j| 1.0 + 1e-9 * (j % 7) as f64).collect();
-    let reused = basis_pursuit_from(&x, n, d, &y, Some(&near), TOL, &ones.beta, &ones.dual)
+    let reused = BasisPursuitProblem::new(&x, n, d, &y, Some(&near))
+        .unwrap()
+        .solve_from(TOL, &ones.beta, &ones.dual)
         .unwrap()
         .expect("certified");
     let direct = basis_pursuit(&x, n, d, &y, Some(&near), TOL).unwrap();
@@ -564,7 +592,9 @@ fn reused_solution_is_certified_or_refused() {
     for &j in &support {
         far[j] = 50.0;
     }
-    let refused =
-        basis_pursuit_from(&x, n, d, &y, Some(&far), TOL, &ones.beta, &ones.dual).unwrap();
+    let refused = BasisPursuitProblem::new(&x, n, d, &y, Some(&far))
+        .unwrap()
+        .solve_from(TOL, &ones.beta, &ones.dual)
+        .unwrap();
     assert!(refused.is_none() || refused.unwrap().certificate.ok);
 }

@@ -25,7 +25,7 @@
 //!    to satisfy `X_Sᵀ λ = c_S ⊙ sign(β_S)` exactly (either the smallest
 //!    correction of clarabel's dual or the minimum-norm solution, whichever has
 //!    the larger strict-complementarity margin).
-//! 4. The KKT certificate ([`check_certificate`]) decides: the first
+//! 4. The KKT certificate ([`BasisPursuitProblem::check_certificate`]) decides: the first
 //!    refined candidate that passes it is returned. Otherwise clarabel's raw
 //!    solution is returned with `certificate.ok = false` and `refined = false`.
 
@@ -109,7 +109,7 @@ pub struct BasisPursuit {
     pub solver_iterations: u32,
 }
 
-/// Input and solver errors of [`basis_pursuit`] and [`check_certificate`].
+/// Input and solver errors of [`BasisPursuitProblem`] and [`basis_pursuit`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BasisPursuitError {
     #[error("{name} = 0: X must have at least one row and one column")]
@@ -147,7 +147,9 @@ pub enum BasisPursuitError {
     SolverFailed { status: String },
 }
 
-/// Solve the weighted basis-pursuit problem `min Σ c_j|β_j|` s.t. `Xβ = y`.
+/// Solve the weighted basis-pursuit problem `min Σ c_j|β_j|` s.t. `Xβ = y`
+/// in one call: [`BasisPursuitProblem::new`] then
+/// [`solve`](BasisPursuitProblem::solve) with [`LpMethod::Auto`].
 ///
 /// * `x`: `X` row-major, `x[i * d + j] = X_ij`, length `n * d`.
 /// * `weights`: `c` (all ones when `None`), every entry finite and `> 0`.
@@ -163,10 +165,23 @@ pub fn basis_pursuit(
     weights: Option<&[f64]>,
     tol: f64,
 ) -> Result<BasisPursuit, BasisPursuitError> {
-    basis_pursuit_with(x, n, d, y, weights, tol, LpMethod::Auto)
+    BasisPursuitProblem::new(x, n, d, y, weights)?.solve(tol, LpMethod::Auto)
 }
 
-/// How [`basis_pursuit_with`] solves the linear program.
+/// A weighted basis-pursuit problem `min Σ c_j|β_j|` s.t. `Xβ = y`, its
+/// input checked once by [`BasisPursuitProblem::new`] (dimensions,
+/// finiteness, positive weights); solving and certifying take only checked
+/// problems.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasisPursuitProblem<'a> {
+    x: &'a [f64],
+    n: usize,
+    d: usize,
+    y: &'a [f64],
+    c: Vec<f64>,
+}
+
+/// How [`BasisPursuitProblem::solve`] solves the linear program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LpMethod {
     /// [`LpMethod::ColumnGeneration`] when `d ≥ COLUMN_GENERATION_MIN_D`
@@ -201,132 +216,169 @@ impl LpMethod {
     }
 }
 
-/// [`basis_pursuit`] with an explicit LP method (same certificate whatever
-/// the method).
-pub fn basis_pursuit_with(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    y: &[f64],
-    weights: Option<&[f64]>,
-    tol: f64,
-    method: LpMethod,
-) -> Result<BasisPursuit, BasisPursuitError> {
-    let c = validate_problem(x, n, d, y, weights)?;
-    validate_tolerance(tol)?;
-
-    if y.iter().all(|&v| v == 0.0) {
-        // β = 0 is feasible with zero cost, λ = 0 is dual optimal.
-        let beta = vec![0.0; d];
-        let lambda = vec![0.0; n];
-        let certificate = evaluate_certificate(x, n, d, y, &c, &beta, &lambda, tol);
-        return Ok(assemble(
-            y,
-            &c,
-            beta,
-            lambda,
-            Vec::new(),
-            certificate,
-            true,
-            "Trivial".to_string(),
-            0,
-        ));
+impl<'a> BasisPursuitProblem<'a> {
+    /// Check `X` (row-major `n × d`, finite), `y` (length `n`, finite) and the
+    /// weights (`None`: all ones; else length `d`, finite, `> 0`).
+    pub fn new(
+        x: &'a [f64],
+        n: usize,
+        d: usize,
+        y: &'a [f64],
+        weights: Option<&[f64]>,
+    ) -> Result<Self, BasisPursuitError> {
+        let c = validate_problem(x, n, d, y, weights)?;
+        Ok(Self { x, n, d, y, c })
     }
 
-    let raw = match method.resolve(n, d) {
-        LpMethod::ColumnGeneration => match solve_lp_column_generation(x, n, d, y, &c)? {
-            Some(raw) => raw,
-            None => solve_lp(x, n, d, y, &c)?,
-        },
-        _ => solve_lp(x, n, d, y, &c)?,
-    };
-    let status_name = raw.status.to_string();
-    match raw.status {
-        SolverStatus::PrimalInfeasible
-        | SolverStatus::AlmostPrimalInfeasible
-        | SolverStatus::DualInfeasible
-        | SolverStatus::AlmostDualInfeasible
-        | SolverStatus::Unsolved => {
+    /// Solve with the LP `method` and certify the solution (the same
+    /// certificate whatever the method); `tol` as in [`basis_pursuit`].
+    pub fn solve(&self, tol: f64, method: LpMethod) -> Result<BasisPursuit, BasisPursuitError> {
+        let Self { n, d, y, .. } = *self;
+        validate_tolerance(tol)?;
+
+        if y.iter().all(|&v| v == 0.0) {
+            // β = 0 is feasible with zero cost, λ = 0 is dual optimal.
+            let beta = vec![0.0; d];
+            let lambda = vec![0.0; n];
+            let certificate = self.certificate(&beta, &lambda, tol);
+            return Ok(self.assemble(
+                beta,
+                lambda,
+                Vec::new(),
+                certificate,
+                true,
+                "Trivial".to_string(),
+                0,
+            ));
+        }
+
+        let raw = match method.resolve(n, d) {
+            LpMethod::ColumnGeneration => match self.solve_lp_column_generation()? {
+                Some(raw) => raw,
+                None => self.solve_lp()?,
+            },
+            _ => self.solve_lp()?,
+        };
+        let status_name = raw.status.to_string();
+        match raw.status {
+            SolverStatus::PrimalInfeasible
+            | SolverStatus::AlmostPrimalInfeasible
+            | SolverStatus::DualInfeasible
+            | SolverStatus::AlmostDualInfeasible
+            | SolverStatus::Unsolved => {
+                return Err(BasisPursuitError::SolverFailed {
+                    status: status_name,
+                })
+            }
+            _ => {}
+        }
+        if raw.beta.iter().chain(&raw.lambda).any(|v| !v.is_finite()) {
             return Err(BasisPursuitError::SolverFailed {
                 status: status_name,
-            })
+            });
         }
-        _ => {}
-    }
-    if raw.beta.iter().chain(&raw.lambda).any(|v| !v.is_finite()) {
-        return Err(BasisPursuitError::SolverFailed {
-            status: status_name,
-        });
-    }
 
-    if let Some(r) = refine(x, n, d, y, &c, &raw.beta, &raw.lambda, tol) {
-        return Ok(assemble(
-            y,
-            &c,
-            r.beta,
-            r.lambda,
-            r.support,
-            r.certificate,
-            true,
-            status_name,
-            raw.iterations,
-        ));
-    }
-
-    match raw.status {
-        SolverStatus::Solved | SolverStatus::AlmostSolved => {
-            let mut certificate = evaluate_certificate(x, n, d, y, &c, &raw.beta, &raw.lambda, tol);
-            certificate.ok = false;
-            certificate.unique = false;
-            let support = support_of(&raw.beta, tol);
-            Ok(assemble(
-                y,
-                &c,
-                raw.beta,
-                raw.lambda,
-                support,
-                certificate,
-                false,
+        if let Some(r) = self.refine(&raw.beta, &raw.lambda, tol) {
+            return Ok(self.assemble(
+                r.beta,
+                r.lambda,
+                r.support,
+                r.certificate,
+                true,
                 status_name,
                 raw.iterations,
-            ))
+            ));
         }
-        _ => Err(BasisPursuitError::SolverFailed {
-            status: status_name,
-        }),
-    }
-}
 
-/// Evaluate the KKT certificate of a candidate primal–dual pair `(β, λ)`.
-///
-/// Conditions (with `S = { j : |β_j| > tol·‖β‖_∞ }`):
-/// `Xβ = y`, `(Xᵀλ)_j = c_j sign(β_j)` on `S`, `|Xᵀλ|_j ≤ c_j` off `S`, and a
-/// zero duality gap, each up to `tol` (see [`Certificate`] for the scaling).
-#[allow(clippy::too_many_arguments)]
-pub fn check_certificate(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    y: &[f64],
-    weights: Option<&[f64]>,
-    beta: &[f64],
-    lambda: &[f64],
-    tol: f64,
-) -> Result<Certificate, BasisPursuitError> {
-    let c = validate_problem(x, n, d, y, weights)?;
-    validate_tolerance(tol)?;
-    if beta.len() != d {
-        return Err(BasisPursuitError::BetaLength { len: beta.len(), d });
+        match raw.status {
+            SolverStatus::Solved | SolverStatus::AlmostSolved => {
+                let mut certificate = self.certificate(&raw.beta, &raw.lambda, tol);
+                certificate.ok = false;
+                certificate.unique = false;
+                let support = support_of(&raw.beta, tol);
+                Ok(self.assemble(
+                    raw.beta,
+                    raw.lambda,
+                    support,
+                    certificate,
+                    false,
+                    status_name,
+                    raw.iterations,
+                ))
+            }
+            _ => Err(BasisPursuitError::SolverFailed {
+                status: status_name,
+            }),
+        }
     }
-    if lambda.len() != n {
-        return Err(BasisPursuitError::LambdaLength {
-            len: lambda.len(),
-            n,
-        });
+
+    /// Evaluate the KKT certificate of a candidate primal–dual pair `(β, λ)`.
+    ///
+    /// Conditions (with `S = { j : |β_j| > tol·‖β‖_∞ }`):
+    /// `Xβ = y`, `(Xᵀλ)_j = c_j sign(β_j)` on `S`, `|Xᵀλ|_j ≤ c_j` off `S`, and a
+    /// zero duality gap, each up to `tol` (see [`Certificate`] for the scaling).
+    pub fn check_certificate(
+        &self,
+        beta: &[f64],
+        lambda: &[f64],
+        tol: f64,
+    ) -> Result<Certificate, BasisPursuitError> {
+        let (n, d) = (self.n, self.d);
+        validate_tolerance(tol)?;
+        if beta.len() != d {
+            return Err(BasisPursuitError::BetaLength { len: beta.len(), d });
+        }
+        if lambda.len() != n {
+            return Err(BasisPursuitError::LambdaLength {
+                len: lambda.len(),
+                n,
+            });
+        }
+        check_finite("beta", beta)?;
+        check_finite("lambda", lambda)?;
+        Ok(self.certificate(beta, lambda, tol))
     }
-    check_finite("beta", beta)?;
-    check_finite("lambda", lambda)?;
-    Ok(evaluate_certificate(x, n, d, y, &c, beta, lambda, tol))
+
+    /// Certify a known primal–dual pair for (possibly different) weights without
+    /// solving an LP: the support refinement of [`basis_pursuit`] is run from
+    /// `(beta_start, lambda_start)` (e.g. the solution for other weights) and the
+    /// KKT certificate is checked on the full problem. `Ok(None)`: the pair
+    /// does not lead to a certified solution for these weights (solve with
+    /// [`BasisPursuitProblem::solve`] instead).
+    pub fn solve_from(
+        &self,
+        tol: f64,
+        beta_start: &[f64],
+        lambda_start: &[f64],
+    ) -> Result<Option<BasisPursuit>, BasisPursuitError> {
+        let (n, d) = (self.n, self.d);
+        validate_tolerance(tol)?;
+        if beta_start.len() != d {
+            return Err(BasisPursuitError::BetaLength {
+                len: beta_start.len(),
+                d,
+            });
+        }
+        if lambda_start.len() != n {
+            return Err(BasisPursuitError::LambdaLength {
+                len: lambda_start.len(),
+                n,
+            });
+        }
+        check_finite("beta", beta_start)?;
+        check_finite("lambda", lambda_start)?;
+        Ok(self.refine(beta_start, lambda_start, tol).map(|r| {
+            self.assemble(
+                r.beta,
+                r.lambda,
+                r.support,
+                r.certificate,
+                true,
+                "Reused".to_string(),
+                0,
+            )
+        }))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -398,91 +450,8 @@ fn validate_tolerance(tol: f64) -> Result<(), BasisPursuitError> {
 }
 
 // ---------------------------------------------------------------------------
-// interior-point solve
-
-struct RawSolution {
-    beta: Vec<f64>,
-    lambda: Vec<f64>,
-    status: SolverStatus,
-    iterations: u32,
-}
-
-/// Solve `min cᵀp + cᵀq` s.t. `X(p − q) = y`, `p, q ≥ 0` with clarabel.
-///
-/// Clarabel form: `min qᵀz` s.t. `Az + s = b`, `s ∈ {0}^n × R_+^{2d}` with
-/// `A = [X, −X; −I, 0; 0, −I]`, `b = (y, 0, 0)`. Its stationarity condition
-/// `[c; c] + Aᵀz_dual = 0` gives `c ± Xᵀz_eq ≥ 0`, so `λ = −z_eq` is the
-/// basis-pursuit dual (`|Xᵀλ| ≤ c`, dual objective `yᵀλ`).
-fn solve_lp(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    y: &[f64],
-    c: &[f64],
-) -> Result<RawSolution, BasisPursuitError> {
-    let y_scale = max_abs(y);
-    let c_scale = c.iter().cloned().fold(0.0, f64::max);
-    let nvar = 2 * d;
-    let ncon = n + 2 * d;
-
-    let mut colptr = Vec::with_capacity(nvar + 1);
-    let mut rowval = Vec::with_capacity(2 * (n + 1) * d);
-    let mut nzval = Vec::with_capacity(2 * (n + 1) * d);
-    colptr.push(0);
-    for (half, sign) in [(0usize, 1.0f64), (1, -1.0)] {
-        for j in 0..d {
-            for i in 0..n {
-                let v = x[i * d + j];
-                if v != 0.0 {
-                    rowval.push(i);
-                    nzval.push(sign * v);
-                }
-            }
-            rowval.push(n + half * d + j);
-            nzval.push(-1.0);
-            colptr.push(rowval.len());
-        }
-    }
-    let a = CscMatrix::new(ncon, nvar, colptr, rowval, nzval);
-    let p = CscMatrix::<f64>::zeros((nvar, nvar));
-    let q: Vec<f64> = c.iter().chain(c).map(|&v| v / c_scale).collect();
-    let mut b = vec![0.0; ncon];
-    for (bi, &yi) in b.iter_mut().zip(y) {
-        *bi = yi / y_scale;
-    }
-    let cones = [
-        SupportedConeT::ZeroConeT(n),
-        SupportedConeT::NonnegativeConeT(2 * d),
-    ];
-    let settings = DefaultSettingsBuilder::default()
-        .verbose(false)
-        .max_iter(SOLVER_MAX_ITER)
-        .tol_gap_abs(SOLVER_TOLERANCE)
-        .tol_gap_rel(SOLVER_TOLERANCE)
-        .tol_feas(SOLVER_TOLERANCE)
-        .tol_ktratio(1e-8)
-        .build()
-        .map_err(|e| BasisPursuitError::SolverSetup {
-            message: e.to_string(),
-        })?;
-    let mut solver = DefaultSolver::new(&p, &q, &a, &b, &cones, settings).map_err(|e| {
-        BasisPursuitError::SolverSetup {
-            message: e.to_string(),
-        }
-    })?;
-    solver.solve();
-    let sol = &solver.solution;
-    let beta = (0..d)
-        .map(|j| y_scale * (sol.x[j] - sol.x[d + j]))
-        .collect();
-    let lambda = sol.z[..n].iter().map(|&z| -c_scale * z).collect();
-    Ok(RawSolution {
-        beta,
-        lambda,
-        status: sol.status,
-        iterations: sol.iterations,
-    })
-}
+// the solver: interior-point LP, column generation, support refinement,
+// certificate
 
 /// Relative margin of the pricing step: columns with `|X_jᵀλ| > (1 − margin)
 /// c_j` enter the working set (near-active ones too, so that the restricted
@@ -491,148 +460,15 @@ const PRICING_MARGIN: f64 = 1e-6;
 /// Rounds of column generation before falling back to the full LP.
 const MAX_PRICING_ROUNDS: usize = 60;
 
-/// Column generation for the LP (see [`LpMethod::ColumnGeneration`]).
-/// `Ok(None)`: it did not settle (the caller solves the full LP).
-fn solve_lp_column_generation(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    y: &[f64],
-    c: &[f64],
-) -> Result<Option<RawSolution>, BasisPursuitError> {
-    let all: Vec<usize> = (0..d).collect();
-    let score = transpose_times_rows(x, n, d, y);
-    let mut order: Vec<usize> = all.clone();
-    order.sort_by(|&a, &b| {
-        (score[b].abs() / c[b])
-            .total_cmp(&(score[a].abs() / c[a]))
-            .then(a.cmp(&b))
-    });
-    let batch = (4 * n).max(64);
-    let mut working: Vec<usize> = order[..batch.min(d)].to_vec();
-    let mut in_set = vec![false; d];
-    for &j in &working {
-        in_set[j] = true;
-    }
-    let mut iterations = 0;
-    for _ in 0..MAX_PRICING_ROUNDS {
-        working.sort_unstable();
-        let k = working.len();
-        let mut xw = Vec::with_capacity(n * k);
-        for i in 0..n {
-            let row = &x[i * d..(i + 1) * d];
-            xw.extend(working.iter().map(|&j| row[j]));
-        }
-        let cw: Vec<f64> = working.iter().map(|&j| c[j]).collect();
-        let raw = solve_lp(&xw, n, k, y, &cw)?;
-        iterations += raw.iterations;
-        let solved = matches!(
-            raw.status,
-            SolverStatus::Solved | SolverStatus::AlmostSolved
-        ) && raw.beta.iter().chain(&raw.lambda).all(|v| v.is_finite());
-        let mut entering: Vec<(f64, usize)> = if solved {
-            let xt_lambda = transpose_times_rows(x, n, d, &raw.lambda);
-            (0..d)
-                .filter(|&j| !in_set[j])
-                .map(|j| (xt_lambda[j].abs() / c[j], j))
-                .filter(|&(ratio, _)| ratio > 1.0 - PRICING_MARGIN)
-                .collect()
-        } else {
-            // Restricted problem infeasible (or not solved): grow the set.
-            order
-                .iter()
-                .filter(|&&j| !in_set[j])
-                .map(|&j| (0.0, j))
-                .collect()
-        };
-        if solved && entering.is_empty() {
-            let mut beta = vec![0.0; d];
-            for (&j, &b) in working.iter().zip(&raw.beta) {
-                beta[j] = b;
-            }
-            return Ok(Some(RawSolution {
-                beta,
-                lambda: raw.lambda,
-                status: raw.status,
-                iterations,
-            }));
-        }
-        if entering.is_empty() {
-            return Ok(None);
-        }
-        entering.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        for &(_, j) in entering.iter().take(batch) {
-            in_set[j] = true;
-            working.push(j);
-        }
-    }
-    Ok(None)
+/// A clarabel solution mapped back to `(β, λ)`.
+struct RawSolution {
+    beta: Vec<f64>,
+    lambda: Vec<f64>,
+    status: SolverStatus,
+    iterations: u32,
 }
 
-/// `Xᵀλ` for the row-major `n×d` matrix (row by row, cache friendly).
-fn transpose_times_rows(x: &[f64], n: usize, d: usize, lambda: &[f64]) -> Vec<f64> {
-    let mut out = vec![0.0; d];
-    for (i, &l) in lambda.iter().enumerate().take(n) {
-        for (o, &v) in out.iter_mut().zip(&x[i * d..(i + 1) * d]) {
-            *o += v * l;
-        }
-    }
-    out
-}
-
-/// Certify a known primal–dual pair for (possibly different) weights without
-/// solving an LP: the support refinement of [`basis_pursuit`] is run from
-/// `(beta_start, lambda_start)` (e.g. the solution for other weights) and the
-/// KKT certificate is checked on the full problem. `Ok(None)`: the pair
-/// does not lead to a certified solution for these weights (solve with
-/// [`basis_pursuit`] instead).
-#[allow(clippy::too_many_arguments)]
-pub fn basis_pursuit_from(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    y: &[f64],
-    weights: Option<&[f64]>,
-    tol: f64,
-    beta_start: &[f64],
-    lambda_start: &[f64],
-) -> Result<Option<BasisPursuit>, BasisPursuitError> {
-    let c = validate_problem(x, n, d, y, weights)?;
-    validate_tolerance(tol)?;
-    if beta_start.len() != d {
-        return Err(BasisPursuitError::BetaLength {
-            len: beta_start.len(),
-            d,
-        });
-    }
-    if lambda_start.len() != n {
-        return Err(BasisPursuitError::LambdaLength {
-            len: lambda_start.len(),
-            n,
-        });
-    }
-    check_finite("beta", beta_start)?;
-    check_finite("lambda", lambda_start)?;
-    Ok(
-        refine(x, n, d, y, &c, beta_start, lambda_start, tol).map(|r| {
-            assemble(
-                y,
-                &c,
-                r.beta,
-                r.lambda,
-                r.support,
-                r.certificate,
-                true,
-                "Reused".to_string(),
-                0,
-            )
-        }),
-    )
-}
-
-// ---------------------------------------------------------------------------
-// refinement
-
+/// A refined primal–dual pair that passed the certificate.
 struct Refined {
     beta: Vec<f64>,
     lambda: Vec<f64>,
@@ -640,194 +476,362 @@ struct Refined {
     certificate: Certificate,
 }
 
-/// Try the gap-ranked candidate supports; return the first refined pair that
-/// passes the certificate.
-#[allow(clippy::too_many_arguments)]
-fn refine(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    y: &[f64],
-    c: &[f64],
-    beta_raw: &[f64],
-    lambda_raw: &[f64],
-    tol: f64,
-) -> Option<Refined> {
-    let mut order: Vec<usize> = (0..d).collect();
-    order.sort_by(|&a, &b| beta_raw[b].abs().total_cmp(&beta_raw[a].abs()));
-    let mut candidates: Vec<(f64, usize)> = (1..=n.min(d))
-        .filter_map(|k| {
-            let hi = beta_raw[order[k - 1]].abs();
-            let lo = if k < d { beta_raw[order[k]].abs() } else { 0.0 };
-            (hi > 0.0).then(|| (if lo > 0.0 { hi / lo } else { f64::INFINITY }, k))
-        })
-        .collect();
-    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    candidates.truncate(MAX_SUPPORT_CANDIDATES);
-
-    for &(_, k) in &candidates {
-        let mut support = order[..k].to_vec();
-        support.sort_unstable();
-        let qr = SupportQr::new(columns(x, n, d, &support), n, k);
-        if !qr.full_column_rank() {
-            continue;
-        }
-        let Some(beta_s) = qr.least_squares(y) else {
-            continue;
-        };
-        let signs_agree = support
-            .iter()
-            .zip(&beta_s)
-            .all(|(&j, &b)| b != 0.0 && b.signum() == beta_raw[j].signum());
-        if !signs_agree {
-            continue;
-        }
-        let mut beta = vec![0.0; d];
-        for (&j, &b) in support.iter().zip(&beta_s) {
-            beta[j] = b;
-        }
-        // Target X_Sᵀλ = g := c_S ⊙ sign(β_S).
-        let g: Vec<f64> = support.iter().map(|&j| c[j] * beta[j].signum()).collect();
-        // (a) smallest correction of clarabel's dual: λ_raw + X_S(X_SᵀX_S)⁻¹(g − X_Sᵀλ_raw)
-        let xs_t_lambda = transpose_times(x, n, d, &support, lambda_raw);
-        let defect: Vec<f64> = g.iter().zip(&xs_t_lambda).map(|(a, b)| a - b).collect();
-        let Some(correction) = qr.min_norm_transpose_solve(&defect) else {
-            continue;
-        };
-        let projected: Vec<f64> = lambda_raw
-            .iter()
-            .zip(&correction)
-            .map(|(a, b)| a + b)
-            .collect();
-        // (b) minimum-norm solution of X_Sᵀλ = g.
-        let Some(min_norm) = qr.min_norm_transpose_solve(&g) else {
-            continue;
-        };
-
-        let mut best: Option<(Vec<f64>, Certificate)> = None;
-        for lambda in [projected, min_norm] {
-            let cert = evaluate_certificate(x, n, d, y, c, &beta, &lambda, tol);
-            let better = match &best {
-                None => cert.ok,
-                Some((_, b)) => {
-                    cert.ok && cert.strict_complementarity_margin > b.strict_complementarity_margin
-                }
-            };
-            if better {
-                best = Some((lambda, cert));
-            }
-        }
-        if let Some((lambda, certificate)) = best {
-            return Some(Refined {
-                beta,
-                lambda,
-                support,
-                certificate,
-            });
-        }
-    }
-    None
-}
-
-// ---------------------------------------------------------------------------
-// certificate
-
-#[allow(clippy::too_many_arguments)]
-fn evaluate_certificate(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    y: &[f64],
-    c: &[f64],
-    beta: &[f64],
-    lambda: &[f64],
-    tol: f64,
-) -> Certificate {
-    let beta_max = max_abs(beta);
-    let threshold = tol * beta_max;
-
-    let mut residual = y.iter().map(|&v| -v).collect::<Vec<f64>>();
-    for (i, r) in residual.iter_mut().enumerate() {
-        let row = &x[i * d..(i + 1) * d];
-        *r += row.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>();
-    }
-    let primal_residual = norm2(&residual);
-    let y_norm = norm2(y);
-
-    let xt_lambda = transpose_times(x, n, d, &(0..d).collect::<Vec<_>>(), lambda);
-    let objective: f64 = c.iter().zip(beta).map(|(c, b)| c * b.abs()).sum();
-    let dual_objective: f64 = y.iter().zip(lambda).map(|(a, b)| a * b).sum();
-    let duality_gap = (objective - dual_objective).abs();
-
-    let mut max_support_violation: f64 = 0.0;
-    let mut max_offsupport_slack_violation: f64 = 0.0;
-    let mut strict_complementarity_margin = f64::INFINITY;
-    let mut support = Vec::new();
-    for j in 0..d {
-        if beta[j].abs() > threshold {
-            support.push(j);
-            let v = (xt_lambda[j] - c[j] * beta[j].signum()).abs() / c[j];
-            max_support_violation = max_support_violation.max(v);
-        } else {
-            let slack = (c[j] - xt_lambda[j].abs()) / c[j];
-            max_offsupport_slack_violation = max_offsupport_slack_violation.max(-slack);
-            strict_complementarity_margin = strict_complementarity_margin.min(slack);
-        }
-    }
-    let support_injective = support.len() <= n
-        && SupportQr::new(columns(x, n, d, &support), n, support.len()).full_column_rank();
-
-    let ok = primal_residual <= tol * y_norm
-        && duality_gap <= tol * objective.max(dual_objective.abs())
-        && max_support_violation <= tol
-        && max_offsupport_slack_violation <= tol;
-    let unique = ok && strict_complementarity_margin > tol && support_injective;
-    Certificate {
-        ok,
-        primal_residual,
-        duality_gap,
-        max_support_violation,
-        max_offsupport_slack_violation,
-        strict_complementarity_margin,
-        support_injective,
-        unique,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn assemble(
-    y: &[f64],
-    c: &[f64],
-    beta: Vec<f64>,
-    lambda: Vec<f64>,
-    support: Vec<usize>,
-    certificate: Certificate,
-    refined: bool,
-    solver_status: String,
-    solver_iterations: u32,
-) -> BasisPursuit {
-    let objective = c.iter().zip(&beta).map(|(c, b)| c * b.abs()).sum();
-    let dual_objective = y.iter().zip(&lambda).map(|(a, b)| a * b).sum();
-    BasisPursuit {
-        beta,
-        dual: lambda,
-        support,
-        objective,
-        dual_objective,
-        primal_residual: certificate.primal_residual,
-        duality_gap: certificate.duality_gap,
-        certificate,
-        refined,
-        solver_status,
-        solver_iterations,
-    }
-}
-
 fn support_of(beta: &[f64], tol: f64) -> Vec<usize> {
     let threshold = tol * max_abs(beta);
     (0..beta.len())
         .filter(|&j| beta[j].abs() > threshold)
         .collect()
+}
+
+impl BasisPursuitProblem<'_> {
+    /// Solve `min cᵀp + cᵀq` s.t. `X(p − q) = y`, `p, q ≥ 0` with clarabel.
+    ///
+    /// Clarabel form: `min qᵀz` s.t. `Az + s = b`, `s ∈ {0}^n × R_+^{2d}` with
+    /// `A = [X, −X; −I, 0; 0, −I]`, `b = (y, 0, 0)`. Its stationarity condition
+    /// `[c; c] + Aᵀz_dual = 0` gives `c ± Xᵀz_eq ≥ 0`, so `λ = −z_eq` is the
+    /// basis-pursuit dual (`|Xᵀλ| ≤ c`, dual objective `yᵀλ`).
+    fn solve_lp(&self) -> Result<RawSolution, BasisPursuitError> {
+        let Self { x, n, d, y, .. } = *self;
+        let c = &self.c;
+        let y_scale = max_abs(y);
+        let c_scale = c.iter().cloned().fold(0.0, f64::max);
+        let nvar = 2 * d;
+        let ncon = n + 2 * d;
+
+        let mut colptr = Vec::with_capacity(nvar + 1);
+        let mut rowval = Vec::with_capacity(2 * (n + 1) * d);
+        let mut nzval = Vec::with_capacity(2 * (n + 1) * d);
+        colptr.push(0);
+        for (half, sign) in [(0usize, 1.0f64), (1, -1.0)] {
+            for j in 0..d {
+                for i in 0..n {
+                    let v = x[i * d + j];
+                    if v != 0.0 {
+                        rowval.push(i);
+                        nzval.push(sign * v);
+                    }
+                }
+                rowval.push(n + half * d + j);
+                nzval.push(-1.0);
+                colptr.push(rowval.len());
+            }
+        }
+        let a = CscMatrix::new(ncon, nvar, colptr, rowval, nzval);
+        let p = CscMatrix::<f64>::zeros((nvar, nvar));
+        let q: Vec<f64> = c.iter().chain(c).map(|&v| v / c_scale).collect();
+        let mut b = vec![0.0; ncon];
+        for (bi, &yi) in b.iter_mut().zip(y) {
+            *bi = yi / y_scale;
+        }
+        let cones = [
+            SupportedConeT::ZeroConeT(n),
+            SupportedConeT::NonnegativeConeT(2 * d),
+        ];
+        let settings = DefaultSettingsBuilder::default()
+            .verbose(false)
+            .max_iter(SOLVER_MAX_ITER)
+            .tol_gap_abs(SOLVER_TOLERANCE)
+            .tol_gap_rel(SOLVER_TOLERANCE)
+            .tol_feas(SOLVER_TOLERANCE)
+            .tol_ktratio(1e-8)
+            .build()
+            .map_err(|e| BasisPursuitError::SolverSetup {
+                message: e.to_string(),
+            })?;
+        let mut solver = DefaultSolver::new(&p, &q, &a, &b, &cones, settings).map_err(|e| {
+            BasisPursuitError::SolverSetup {
+                message: e.to_string(),
+            }
+        })?;
+        solver.solve();
+        let sol = &solver.solution;
+        let beta = (0..d)
+            .map(|j| y_scale * (sol.x[j] - sol.x[d + j]))
+            .collect();
+        let lambda = sol.z[..n].iter().map(|&z| -c_scale * z).collect();
+        Ok(RawSolution {
+            beta,
+            lambda,
+            status: sol.status,
+            iterations: sol.iterations,
+        })
+    }
+
+    /// Column generation for the LP (see [`LpMethod::ColumnGeneration`]).
+    /// `Ok(None)`: it did not settle (the caller solves the full LP).
+    fn solve_lp_column_generation(&self) -> Result<Option<RawSolution>, BasisPursuitError> {
+        let Self { x, n, d, y, .. } = *self;
+        let c = &self.c;
+        let all: Vec<usize> = (0..d).collect();
+        let score = self.transpose_times_rows(y);
+        let mut order: Vec<usize> = all.clone();
+        order.sort_by(|&a, &b| {
+            (score[b].abs() / c[b])
+                .total_cmp(&(score[a].abs() / c[a]))
+                .then(a.cmp(&b))
+        });
+        let batch = (4 * n).max(64);
+        let mut working: Vec<usize> = order[..batch.min(d)].to_vec();
+        let mut in_set = vec![false; d];
+        for &j in &working {
+            in_set[j] = true;
+        }
+        let mut iterations = 0;
+        for _ in 0..MAX_PRICING_ROUNDS {
+            working.sort_unstable();
+            let k = working.len();
+            let mut xw = Vec::with_capacity(n * k);
+            for i in 0..n {
+                let row = &x[i * d..(i + 1) * d];
+                xw.extend(working.iter().map(|&j| row[j]));
+            }
+            let cw: Vec<f64> = working.iter().map(|&j| c[j]).collect();
+            let raw = BasisPursuitProblem {
+                x: &xw,
+                n,
+                d: k,
+                y,
+                c: cw,
+            }
+            .solve_lp()?;
+            iterations += raw.iterations;
+            let solved = matches!(
+                raw.status,
+                SolverStatus::Solved | SolverStatus::AlmostSolved
+            ) && raw.beta.iter().chain(&raw.lambda).all(|v| v.is_finite());
+            let mut entering: Vec<(f64, usize)> = if solved {
+                let xt_lambda = self.transpose_times_rows(&raw.lambda);
+                (0..d)
+                    .filter(|&j| !in_set[j])
+                    .map(|j| (xt_lambda[j].abs() / c[j], j))
+                    .filter(|&(ratio, _)| ratio > 1.0 - PRICING_MARGIN)
+                    .collect()
+            } else {
+                // Restricted problem infeasible (or not solved): grow the set.
+                order
+                    .iter()
+                    .filter(|&&j| !in_set[j])
+                    .map(|&j| (0.0, j))
+                    .collect()
+            };
+            if solved && entering.is_empty() {
+                let mut beta = vec![0.0; d];
+                for (&j, &b) in working.iter().zip(&raw.beta) {
+                    beta[j] = b;
+                }
+                return Ok(Some(RawSolution {
+                    beta,
+                    lambda: raw.lambda,
+                    status: raw.status,
+                    iterations,
+                }));
+            }
+            if entering.is_empty() {
+                return Ok(None);
+            }
+            entering.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            for &(_, j) in entering.iter().take(batch) {
+                in_set[j] = true;
+                working.push(j);
+            }
+        }
+        Ok(None)
+    }
+
+    /// `Xᵀλ` for the row-major `n×d` matrix (row by row, cache friendly).
+    fn transpose_times_rows(&self, lambda: &[f64]) -> Vec<f64> {
+        let (x, n, d) = (self.x, self.n, self.d);
+        let mut out = vec![0.0; d];
+        for (i, &l) in lambda.iter().enumerate().take(n) {
+            for (o, &v) in out.iter_mut().zip(&x[i * d..(i + 1) * d]) {
+                *o += v * l;
+            }
+        }
+        out
+    }
+
+    /// Try the gap-ranked candidate supports; return the first refined pair that
+    /// passes the certificate.
+    fn refine(&self, beta_raw: &[f64], lambda_raw: &[f64], tol: f64) -> Option<Refined> {
+        let Self { n, d, y, .. } = *self;
+        let c = &self.c;
+        let mut order: Vec<usize> = (0..d).collect();
+        order.sort_by(|&a, &b| beta_raw[b].abs().total_cmp(&beta_raw[a].abs()));
+        let mut candidates: Vec<(f64, usize)> = (1..=n.min(d))
+            .filter_map(|k| {
+                let hi = beta_raw[order[k - 1]].abs();
+                let lo = if k < d { beta_raw[order[k]].abs() } else { 0.0 };
+                (hi > 0.0).then(|| (if lo > 0.0 { hi / lo } else { f64::INFINITY }, k))
+            })
+            .collect();
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        candidates.truncate(MAX_SUPPORT_CANDIDATES);
+
+        for &(_, k) in &candidates {
+            let mut support = order[..k].to_vec();
+            support.sort_unstable();
+            let qr = SupportQr::new(self.columns(&support), n, k);
+            if !qr.full_column_rank() {
+                continue;
+            }
+            let Some(beta_s) = qr.least_squares(y) else {
+                continue;
+            };
+            let signs_agree = support
+                .iter()
+                .zip(&beta_s)
+                .all(|(&j, &b)| b != 0.0 && b.signum() == beta_raw[j].signum());
+            if !signs_agree {
+                continue;
+            }
+            let mut beta = vec![0.0; d];
+            for (&j, &b) in support.iter().zip(&beta_s) {
+                beta[j] = b;
+            }
+            // Target X_Sᵀλ = g := c_S ⊙ sign(β_S).
+            let g: Vec<f64> = support.iter().map(|&j| c[j] * beta[j].signum()).collect();
+            // (a) smallest correction of clarabel's dual: λ_raw + X_S(X_SᵀX_S)⁻¹(g − X_Sᵀλ_raw)
+            let xs_t_lambda = self.transpose_times(&support, lambda_raw);
+            let defect: Vec<f64> = g.iter().zip(&xs_t_lambda).map(|(a, b)| a - b).collect();
+            let Some(correction) = qr.min_norm_transpose_solve(&defect) else {
+                continue;
+            };
+            let projected: Vec<f64> = lambda_raw
+                .iter()
+                .zip(&correction)
+                .map(|(a, b)| a + b)
+                .collect();
+            // (b) minimum-norm solution of X_Sᵀλ = g.
+            let Some(min_norm) = qr.min_norm_transpose_solve(&g) else {
+                continue;
+            };
+
+            let mut best: Option<(Vec<f64>, Certificate)> = None;
+            for lambda in [projected, min_norm] {
+                let cert = self.certificate(&beta, &lambda, tol);
+                let better = match &best {
+                    None => cert.ok,
+                    Some((_, b)) => {
+                        cert.ok
+                            && cert.strict_complementarity_margin > b.strict_complementarity_margin
+                    }
+                };
+                if better {
+                    best = Some((lambda, cert));
+                }
+            }
+            if let Some((lambda, certificate)) = best {
+                return Some(Refined {
+                    beta,
+                    lambda,
+                    support,
+                    certificate,
+                });
+            }
+        }
+        None
+    }
+
+    fn certificate(&self, beta: &[f64], lambda: &[f64], tol: f64) -> Certificate {
+        let Self { x, n, d, y, .. } = *self;
+        let c = &self.c;
+        let beta_max = max_abs(beta);
+        let threshold = tol * beta_max;
+
+        let mut residual = y.iter().map(|&v| -v).collect::<Vec<f64>>();
+        for (i, r) in residual.iter_mut().enumerate() {
+            let row = &x[i * d..(i + 1) * d];
+            *r += row.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>();
+        }
+        let primal_residual = norm2(&residual);
+        let y_norm = norm2(y);
+
+        let xt_lambda = self.transpose_times(&(0..d).collect::<Vec<_>>(), lambda);
+        let objective: f64 = c.iter().zip(beta).map(|(c, b)| c * b.abs()).sum();
+        let dual_objective: f64 = y.iter().zip(lambda).map(|(a, b)| a * b).sum();
+        let duality_gap = (objective - dual_objective).abs();
+
+        let mut max_support_violation: f64 = 0.0;
+        let mut max_offsupport_slack_violation: f64 = 0.0;
+        let mut strict_complementarity_margin = f64::INFINITY;
+        let mut support = Vec::new();
+        for j in 0..d {
+            if beta[j].abs() > threshold {
+                support.push(j);
+                let v = (xt_lambda[j] - c[j] * beta[j].signum()).abs() / c[j];
+                max_support_violation = max_support_violation.max(v);
+            } else {
+                let slack = (c[j] - xt_lambda[j].abs()) / c[j];
+                max_offsupport_slack_violation = max_offsupport_slack_violation.max(-slack);
+                strict_complementarity_margin = strict_complementarity_margin.min(slack);
+            }
+        }
+        let support_injective = support.len() <= n
+            && SupportQr::new(self.columns(&support), n, support.len()).full_column_rank();
+
+        let ok = primal_residual <= tol * y_norm
+            && duality_gap <= tol * objective.max(dual_objective.abs())
+            && max_support_violation <= tol
+            && max_offsupport_slack_violation <= tol;
+        let unique = ok && strict_complementarity_margin > tol && support_injective;
+        Certificate {
+            ok,
+            primal_residual,
+            duality_gap,
+            max_support_violation,
+            max_offsupport_slack_violation,
+            strict_complementarity_margin,
+            support_injective,
+            unique,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        &self,
+        beta: Vec<f64>,
+        lambda: Vec<f64>,
+        support: Vec<usize>,
+        certificate: Certificate,
+        refined: bool,
+        solver_status: String,
+        solver_iterations: u32,
+    ) -> BasisPursuit {
+        let (y, c) = (self.y, &self.c);
+        let objective = c.iter().zip(&beta).map(|(c, b)| c * b.abs()).sum();
+        let dual_objective = y.iter().zip(&lambda).map(|(a, b)| a * b).sum();
+        BasisPursuit {
+            beta,
+            dual: lambda,
+            support,
+            objective,
+            dual_objective,
+            primal_residual: certificate.primal_residual,
+            duality_gap: certificate.duality_gap,
+            certificate,
+            refined,
+            solver_status,
+            solver_iterations,
+        }
+    }
+
+    /// Columns `cols` of the row-major `n×d` matrix as a column-major `n×|cols|` array.
+    fn columns(&self, cols: &[usize]) -> Vec<f64> {
+        let (x, n, d) = (self.x, self.n, self.d);
+        let mut out = Vec::with_capacity(n * cols.len());
+        for &j in cols {
+            out.extend((0..n).map(|i| x[i * d + j]));
+        }
+        out
+    }
+
+    /// `(X_{:,cols})ᵀ λ`.
+    fn transpose_times(&self, cols: &[usize], lambda: &[f64]) -> Vec<f64> {
+        let (x, n, d) = (self.x, self.n, self.d);
+        cols.iter()
+            .map(|&j| (0..n).map(|i| x[i * d + j] * lambda[i]).sum())
+            .collect()
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -848,22 +852,6 @@ fn norm2(v: &[f64]) -> f64 {
             .map(|a| (a / scale) * (a / scale))
             .sum::<f64>()
             .sqrt()
-}
-
-/// Columns `cols` of the row-major `n×d` matrix as a column-major `n×|cols|` array.
-fn columns(x: &[f64], n: usize, d: usize, cols: &[usize]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(n * cols.len());
-    for &j in cols {
-        out.extend((0..n).map(|i| x[i * d + j]));
-    }
-    out
-}
-
-/// `(X_{:,cols})ᵀ λ`.
-fn transpose_times(x: &[f64], n: usize, d: usize, cols: &[usize], lambda: &[f64]) -> Vec<f64> {
-    cols.iter()
-        .map(|&j| (0..n).map(|i| x[i * d + j] * lambda[i]).sum())
-        .collect()
 }
 
 /// QR `A = Q R` of a column-major `n×k` matrix with `k ≤ n` (`X_S`),

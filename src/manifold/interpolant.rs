@@ -24,7 +24,7 @@
 
 use serde::Serialize;
 
-use super::basis_pursuit::{basis_pursuit, basis_pursuit_from, BasisPursuitError};
+use super::basis_pursuit::{BasisPursuitError, BasisPursuitProblem, LpMethod};
 use super::exact_bp::{simplex, starting_basis};
 use crate::data::Dataset;
 use crate::linalg::{dot, norm, Cholesky, LinalgError, Lu, Mat};
@@ -794,19 +794,18 @@ fn diagonal_weighted<R: Real>(
     // from a basis chosen from X alone.
     // A given start (θ_mn for θ_R) whose support and dual certify the LP's
     // optimality replaces the solve.
+    let problem = BasisPursuitProblem::new(x64.as_slice(), n, d, &y64, Some(&w64))?;
     let reused = match start {
         Some(s) => {
             let b64: Vec<f64> = s.beta.iter().map(Real::to_f64).collect();
             let l64: Vec<f64> = s.dual.iter().map(Real::to_f64).collect();
-            basis_pursuit_from(x64.as_slice(), n, d, &y64, Some(&w64), 1e-9, &b64, &l64)
-                .ok()
-                .flatten()
+            problem.solve_from(1e-9, &b64, &l64).ok().flatten()
         }
         None => None,
     };
     let lp = match reused {
         Some(lp) => Some(lp),
-        None => match basis_pursuit(x64.as_slice(), n, d, &y64, Some(&w64), 1e-9) {
+        None => match problem.solve(1e-9, LpMethod::Auto) {
             Ok(lp) => Some(lp),
             Err(BasisPursuitError::SolverFailed { .. }) => None,
             Err(e) => return Err(e.into()),

@@ -90,9 +90,9 @@ pub(crate) type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axi
 /// Height reserved above the plots for titles (0 without one), plus the
 /// half tick label that sticks out above the plot.
 pub(crate) fn plot_top(style: &Style, has_title: bool) -> i32 {
-    let title = (0.9 * style.title_font).round() as i32 + style.px(10.0);
-    let half_label = (0.35 * style.tick_font).round() as i32 + style.px(2.0);
-    style.margin as i32 + if has_title { title } else { 0 } + half_label
+    let title = style.px(0.9 * style.title_font) + style.px(10.0);
+    let half_label = style.px(0.35 * style.tick_font) + style.px(2.0);
+    style.len(style.margin) + if has_title { title } else { 0 } + half_label
 }
 
 /// Space taken by tick marks and labels next to an axis, whose labels are
@@ -103,7 +103,7 @@ pub(crate) fn tick_band(style: &Style, label: i32) -> i32 {
 
 /// Space taken by an axis title across its axis.
 pub(crate) fn axis_title_band(style: &Style) -> i32 {
-    style.px(8.0) + (0.87 * style.label_font).round() as i32
+    style.px(8.0) + style.px(0.87 * style.label_font)
 }
 
 fn label_w(style: &Style, label: &str) -> i32 {
@@ -157,10 +157,10 @@ impl Frame {
         axes: &Axes,
         (xr, yr): ((f64, f64), (f64, f64)),
     ) -> Frame {
-        let x_area = tick_band(style, (0.63 * style.tick_font).round() as i32)
+        let x_area = tick_band(style, style.px(0.63 * style.tick_font))
             + axis_title_band(style)
             + style.px(2.0);
-        let left = style.margin as i32 / 2 + style.px(2.0);
+        let left = style.len(style.margin) / 2 + style.px(2.0);
         let plot_h = (size.1 - top - x_area - bottom).max(50);
         let y_ticks = y_ticks(style, axes.y_scale, yr, plot_h);
         let y_area = tick_band(style, label_width(style, &y_ticks)) + axis_title_band(style);
@@ -232,7 +232,7 @@ impl Frame {
             .axis_style(TEXT.stroke_width(hair))
             .set_all_tick_mark_size(style.tick_len())
             // plotters centres y labels 0.25 em below y; DejaVu digits need 0.33.
-            .y_label_offset((0.068 * style.tick_font).round() as i32)
+            .y_label_offset(style.px(0.068 * style.tick_font))
             .bold_line_style(GRID_MAJOR.stroke_width(hair))
             .light_line_style(GRID_MINOR.stroke_width(hair));
         if !grid {
@@ -258,7 +258,7 @@ impl Frame {
             line((l - len, y), (l, y))?;
         }
         draw_outline(root, ((l, t), (r, b)), TEXT, w)?;
-        let at = ((l + r + 1) / 2, style.margin as i32);
+        let at = ((l + r + 1) / 2, style.len(style.margin));
         let top_center = (HPos::Center, VAlign::Top);
         draw_text(
             root,

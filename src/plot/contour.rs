@@ -238,8 +238,9 @@ impl ContourFigure {
     pub fn dimensions(&self, style: &Style) -> (u32, u32) {
         let n = self.panels.len() as u32;
         let bars = if self.shared_color_scale { 1 } else { n };
-        let w = n * style.contour_panel_width + bars * style.colorbar_width;
-        (w, style.contour_height)
+        let len = |v| style.len(v) as u32;
+        let w = n * len(style.contour_panel_width) + bars * len(style.colorbar_width);
+        (w, len(style.contour_height))
     }
 
     /// Colour levels per panel.
@@ -261,13 +262,11 @@ impl ContourFigure {
     /// Legend entries of all panels, each distinct one once.
     fn legend_entries(&self, style: &Style) -> Vec<LegendEntry> {
         let mut entries: Vec<LegendEntry> = vec![];
+        let line = |(label, _, pen)| LegendEntry::new(label, Some(pen), None);
+        let marker = |m: &Marker| LegendEntry::new(&m.label, None, Some(marker_style(m, style)));
         for p in &self.panels {
-            let lines =
-                overlay_lines(p).map(|(label, _, pen)| LegendEntry::new(label, Some(pen), None));
-            let marker =
-                |m: &Marker| LegendEntry::new(&m.label, None, Some(marker_style(m, style)));
             let markers = p.markers.iter().map(marker);
-            for e in lines.chain(markers) {
+            for e in overlay_lines(p).map(line).chain(markers) {
                 if !e.label.is_empty() && !entries.contains(&e) {
                     entries.push(e);
                 }
@@ -289,8 +288,8 @@ impl ContourFigure {
         let t = y_ticks(st, AxisScale::from_log(lv.log), (lo, hi), y_bot - y_top);
         let tw = label_width(st, &t);
         let title_w = axis_title_band(st) * i32::from(!self.colorbar_label.is_empty());
-        let (left, m) = (st.px(12.0), st.margin as i32);
-        let bar_w = st.colorbar_width as i32 - left - m / 2 - tick_band(st, tw) - title_w;
+        let (left, m) = (st.px(12.0), st.len(st.margin));
+        let bar_w = st.len(st.colorbar_width) - left - m / 2 - tick_band(st, tw) - title_w;
         let x0 = x_off + left;
         let x1 = x0 + bar_w.clamp(st.px(10.0), st.px(22.0));
         let fy = |v: f64| (y_bot as f64 - (v - lo) / (hi - lo) * (y_bot - y_top) as f64).round();
@@ -335,13 +334,13 @@ impl Figure for ContourFigure {
         let panels: Vec<PPanel> = panels.collect::<Result<_, _>>()?;
         let levels = self.levels(&panels, st)?;
         let (w, h) = self.dimensions(st);
-        let (w, h, m) = (w as i32, h as i32, st.margin as i32);
+        let (w, h, m) = (w as i32, h as i32, st.len(st.margin));
         let entries = self.legend_entries(st);
-        let strip = Legend::strip(&entries, w - 2 * m, st);
-        let size = (st.contour_panel_width as i32, h - strip.size.1);
+        let strip = Legend::flow(&entries, Some(w - 2 * m), st);
+        let size = (st.len(st.contour_panel_width), h - strip.size.1);
         let top = plot_top(st, self.panels.iter().any(|p| !p.axes.title.is_empty()));
         let bottom = (if strip.size.1 > 0 { 0 } else { m / 2 }) + st.px(2.0);
-        let bar = st.colorbar_width as i32 * i32::from(!self.shared_color_scale);
+        let bar = st.len(st.colorbar_width) * i32::from(!self.shared_color_scale);
         for (i, (p, lv)) in panels.iter().zip(&levels).enumerate() {
             let x_off = i as i32 * (size.0 + bar);
             let frame = Frame::fit(st, size, (top, bottom, st.px(14.0)), &p.src.axes, p.bounds);
@@ -505,7 +504,7 @@ fn marker_style(m: &Marker, style: &Style) -> MarkerStyle {
         MarkerShape::Cross => (fill, WHITE),
         _ => (fill, BLACK),
     };
-    let radius = style.marker_size as i32 + style.px(2.0);
+    let radius = style.len(style.marker_size) + style.px(2.0);
     MarkerStyle {
         shape: m.shape,
         radius,

@@ -57,8 +57,9 @@ pub(crate) fn draw_text(
     if text.is_empty() {
         return Ok(());
     }
+    let (ts, size) = (style.font(size).color(&TEXT), size * style.scale);
     let baseline = y as f64 + if v == VAlign::Top { 0.63 } else { 0.27 } * size;
-    let ts = style.font(size).color(&TEXT).pos(Pos::new(h, VPos::Top));
+    let ts = ts.pos(Pos::new(h, VPos::Top));
     let at = (x, (baseline - TOP_DROP * size).round() as i32);
     Ok(area.draw_text(text, &ts, at)?)
 }
@@ -71,7 +72,7 @@ pub(crate) fn draw_text_up(
     size: f64,
     style: &Style,
 ) -> Result<(), PlotError> {
-    let ts = style.font(size).color(&TEXT);
+    let (ts, size) = (style.font(size).color(&TEXT), size * style.scale);
     let ts = ts.pos(Pos::new(HPos::Center, VPos::Top));
     let at = ((x as f64 + (0.66 - TOP_DROP) * size).round() as i32, y);
     Ok(area.draw_text(text, &ts.transform(FontTransform::Rotate270), at)?)
@@ -114,19 +115,14 @@ impl Pen {
             return Ok(());
         }
         let (dash, gap) = (style.px(8.0).max(2), style.px(5.0).max(2));
-        let halo = (WHITE, style.line_width + 2 * style.px(1.25).max(1) as u32);
-        let layers = [halo, (self.color, style.line_width)];
+        let w = style.len(style.line_width) as u32;
+        let halo = (WHITE, w + 2 * style.px(1.25).max(1) as u32);
+        let layers = [halo, (self.color, w)];
         for &(color, w) in &layers[usize::from(!self.halo)..] {
-            let stroke = color.stroke_width(w);
-            if self.dashed {
-                area.draw(&DashedPathElement::new(
-                    pts.iter().copied(),
-                    dash,
-                    gap,
-                    stroke,
-                ))
-            } else {
-                area.draw(&PathElement::new(pts.to_vec(), stroke))
+            let (stroke, pts) = (color.stroke_width(w), pts.iter().copied());
+            match self.dashed {
+                true => area.draw(&DashedPathElement::new(pts, dash, gap, stroke)),
+                false => area.draw(&PathElement::new(pts.collect::<Vec<_>>(), stroke)),
             }?;
         }
         Ok(())
@@ -216,19 +212,10 @@ pub(crate) struct Legend<'a> {
 }
 
 impl<'a> Legend<'a> {
-    /// A boxed single column (a text block when no entry has a sample).
-    pub fn column(entries: &'a [LegendEntry], style: &Style) -> Self {
-        Self::flow(entries, None, style)
-    }
-
-    /// Unboxed rows flowing within `width`, each row centred.
-    pub fn strip(entries: &'a [LegendEntry], width: i32, style: &Style) -> Self {
-        Self::flow(entries, Some(width), style)
-    }
-
-    /// Rows flowing within `width`; without one, a boxed column, every
-    /// entry a row of its own (of plain text, smaller, if none has a sample).
-    fn flow(entries: &'a [LegendEntry], width: Option<i32>, style: &Style) -> Self {
+    /// Unboxed rows flowing within `width`, each row centred; without a
+    /// width, a boxed column, every entry a row of its own (of plain text,
+    /// smaller, if none has a sample).
+    pub fn flow(entries: &'a [LegendEntry], width: Option<i32>, style: &Style) -> Self {
         let sample = |e: &LegendEntry| e.line.is_some() || e.marker.is_some();
         let text = !entries.iter().any(sample);
         let (font, sample_w, extra) = match text {

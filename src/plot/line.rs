@@ -172,7 +172,7 @@ impl LineChart {
             };
             let marker = (every > 0).then_some(MarkerStyle {
                 shape: MARKER_CYCLE[ci % MARKER_CYCLE.len()],
-                radius: style.marker_size as i32,
+                radius: style.len(style.marker_size),
                 fill: color,
                 edge: color,
             });
@@ -237,7 +237,7 @@ impl LineChart {
     /// make room above the data if that helps enough.
     fn layout(&self, prep: &Prepared, style: &Style) -> (Frame, Vec<(Vec<LegendEntry>, Placed)>) {
         let top = plot_top(style, !self.axes.title.is_empty());
-        let m = style.margin as i32;
+        let m = style.len(style.margin);
         let margins = (top, m / 2 + style.px(2.0), m + style.px(6.0));
         let bands = prep.series.iter().flat_map(|s| &s.band_runs).flatten();
         let pts = prep.series.iter().flat_map(|s| &s.runs).flatten();
@@ -246,7 +246,7 @@ impl LineChart {
         let y_ext = extent(ys.chain(bands.flat_map(|b| [b.1, b.2])));
         let xr = padded_range(x_ext.0, x_ext.1, self.axes.x_scale, 0.03);
         let yr = padded_range(y_ext.0, y_ext.1, self.axes.y_scale, 0.06);
-        let size = (style.width as i32, style.height as i32);
+        let size = (style.len(style.width), style.len(style.height));
         let fit = |yr| Frame::fit(style, size, margins, &self.axes, (xr, yr));
         let mut frame = fit(yr);
 
@@ -262,7 +262,7 @@ impl LineChart {
         let (pw, ph) = frame.plot_size();
         let unit = |(w, h): Px| (w as f64 / pw as f64, h as f64 / ph as f64);
         let pad = style.px(9.0);
-        let spec = |b: &Vec<_>| (unit(Legend::column(b, style).size), unit((pad, pad)));
+        let spec = |b: &Vec<_>| (unit(Legend::flow(b, None, style).size), unit((pad, pad)));
         let specs: Vec<_> = boxes.iter().map(spec).collect();
         let (mut placed, cost) = place_boxes(&Self::occupancy(prep, xr, yr), &specs);
         // One covered cell is the box's own padding touching a line: tolerated.
@@ -281,7 +281,8 @@ impl LineChart {
 
 impl Figure for LineChart {
     fn dims(&self, style: &Style) -> (u32, u32) {
-        (style.width, style.height)
+        let len = |v| style.len(v) as u32;
+        (len(style.width), len(style.height))
     }
 
     /// Draws the chart. Nothing needs clipping: the ranges hold all the data.
@@ -308,7 +309,7 @@ impl Figure for LineChart {
             for r in &s.runs {
                 if let [p] = r[..] {
                     // An isolated point of a line series: show it as a dot.
-                    let rad = (style.line_width as i32 + style.px(1.0)).max(2);
+                    let rad = (style.len(style.line_width) + style.px(1.0)).max(2);
                     root.draw(&Circle::new(to_px(p), rad, s.color.filled()))?;
                 }
                 let pts: Vec<Px> = r.iter().map(|&p| to_px(p)).collect();
@@ -328,7 +329,7 @@ impl Figure for LineChart {
         for (entries, p) in &boxes {
             let x = px_x.start + (p.u0 * pw as f64).round() as i32;
             let y = px_y.end - ((p.v0 + p.h) * ph as f64).round() as i32;
-            Legend::column(entries, style).draw(root, (x, y), style)?;
+            Legend::flow(entries, None, style).draw(root, (x, y), style)?;
         }
         Ok(())
     }

@@ -1,20 +1,17 @@
 //! Paper-style figures: line charts (with confidence bands, reference lines and
 //! log axes) and filled-contour panels (with trajectory / marker / curve overlays
-//! and a colour bar), each written as both SVG and PNG (the CSV behind them: [`crate::io`]).
-//!
-//! Everything here takes plain data (`Vec<f64>` and friends) and depends on no
-//! other module of the crate.
+//! and a colour bar), each written as both SVG and PNG (the CSV behind them:
+//! [`crate::io`]). Everything here takes plain data and uses no other module.
 //!
 //! Each figure is drawn once, as SVG: plotters' `SVGBackend` draws the chart,
 //! mesh (grid, tick marks, tick labels, axis descriptions) and the overlays;
 //! filled contours and iso-lines come from the `contour` crate (marching
 //! squares) and are written as SVG paths beneath that layer, because plotters
-//! polygons cannot have holes. The PNG is rasterized from that same SVG by
-//! `resvg`, with the DejaVu Sans font of the `dejavu` crate loaded into usvg's
-//! font database from bytes (`write_figure`), so the text does not depend on
-//! the machine's fonts. plotters' backend coordinates are integers, so figures
-//! are drawn at [`Style::units_per_px`] SVG units per output pixel inside a
-//! `viewBox` of the nominal size: curves and markers stay sub-pixel exact.
+//! polygons cannot have holes. `resvg` rasterizes that SVG to the PNG, with
+//! the DejaVu Sans font of the `dejavu` crate loaded from bytes, so the text
+//! does not depend on the machine's fonts. plotters' coordinates are integers,
+//! so figures are drawn at [`Style::units_per_px`] SVG units per output pixel
+//! inside a `viewBox` of the nominal size: curves and markers stay sub-pixel exact.
 //!
 //! Hand-written, because no plotting library offers them: tick choice fitted
 //! to the label widths (`ticks`), legend and annotation placement where they
@@ -31,7 +28,6 @@
 //!     series: vec![Series::new("Euler", xs, ys)],
 //!     ref_lines: vec![RefLine::new("tolerance", 1e-5, true)],
 //!     annotations: vec!["fitted order 2.000 ± 0.001".into()],
-//!     ..Default::default()
 //! };
 //! chart.render("figures/error_vs_h").unwrap(); // .svg and .png
 //! ```

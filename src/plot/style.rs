@@ -30,9 +30,10 @@ pub(crate) const GRID_MAJOR: RGBColor = RGBColor(222, 222, 222);
 pub(crate) const GRID_MINOR: RGBColor = RGBColor(240, 240, 240);
 pub(crate) const MISSING: RGBColor = RGBColor(200, 200, 200);
 
-/// Sizes of a figure: lengths in pixels, font sizes in plotters units
-/// (1.24 × the SVG font size). The default suits a 640×440 single-column
-/// figure still readable at ~3.4 in; [`Style::scaled`] makes a larger one.
+/// Sizes of a figure at scale 1: lengths in pixels, font sizes in plotters
+/// units (1.24 × the SVG font size); all are drawn `scale` times as large.
+/// The default suits a 640×440 single-column figure still readable at
+/// ~3.4 in; [`Style::scaled`] makes a larger one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Style {
     /// Size of a line chart.
@@ -59,7 +60,8 @@ pub struct Style {
     pub contour_levels: usize,
     /// Outer margin of the figure.
     pub margin: u32,
-    /// Multiplier of built-in paddings, tick lengths and hairlines.
+    /// Multiplier of every size above and of built-in paddings, tick
+    /// lengths and hairlines.
     pub scale: f64,
     /// SVG units per output pixel: plotters rounds coordinates to whole
     /// units, so figures are drawn this much larger inside a `viewBox`.
@@ -93,34 +95,27 @@ impl Default for Style {
 impl Style {
     /// A copy with every length and font size multiplied by `factor`.
     pub fn scaled(&self, factor: f64) -> Style {
-        let u = |v: u32| ((v as f64) * factor).round().max(1.0) as u32;
-        let f = |v: f64| v * factor;
+        let scale = self.scale * factor;
         Style {
-            width: u(self.width),
-            height: u(self.height),
-            contour_panel_width: u(self.contour_panel_width),
-            colorbar_width: u(self.colorbar_width),
-            contour_height: u(self.contour_height),
-            title_font: f(self.title_font),
-            label_font: f(self.label_font),
-            tick_font: f(self.tick_font),
-            legend_font: f(self.legend_font),
-            annotation_font: f(self.annotation_font),
-            line_width: u(self.line_width),
-            marker_size: u(self.marker_size),
-            margin: u(self.margin),
-            scale: f(self.scale),
+            scale,
             ..self.clone()
         }
     }
 
+    /// The figure font at `size` (at scale 1).
     pub(crate) fn font(&self, size: f64) -> FontDesc<'static> {
+        let size = size * self.scale;
         FontDesc::new(FontFamily::Name(FONT_FAMILY), size, FontStyle::Normal)
     }
 
-    /// A built-in length of `v` pixels at scale 1.
+    /// A length of `v` pixels at scale 1.
     pub(crate) fn px(&self, v: f64) -> i32 {
         (v * self.scale).round() as i32
+    }
+
+    /// A length of the style (`margin`, `width`, ...), scaled.
+    pub(crate) fn len(&self, v: u32) -> i32 {
+        self.px(v as f64)
     }
 
     /// Width of hairlines (axes, frames, grid, marker edges).

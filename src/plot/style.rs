@@ -113,9 +113,14 @@ impl Style {
         (v * self.scale).round() as i32
     }
 
-    /// A length of the style (`margin`, `width`, ...), scaled.
+    /// A length of the style (`margin`, `width`, ...), scaled; a non-zero
+    /// one stays at least a pixel (a line at a small scale stays visible).
     pub(crate) fn len(&self, v: u32) -> i32 {
-        self.px(v as f64)
+        if v == 0 {
+            0
+        } else {
+            self.px(v as f64).max(1)
+        }
     }
 
     /// Width of hairlines (axes, frames, grid, marker edges).

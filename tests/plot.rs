@@ -195,14 +195,22 @@ fn contour_figure() -> ContourFigure {
         log_color: true,
         paths: vec![
             PathOverlay {
+                label: "stability edge".into(),
+                points: boundary.clone(),
+                color_index: Some(6),
+                dashed: true,
+            },
+            PathOverlay {
                 label: "GD, η₀ = 0.5".into(),
                 points: path(0.5),
                 color_index: None,
+                dashed: false,
             },
             PathOverlay {
                 label: "GD, η₀ = 0.05".into(),
                 points: path(0.05),
                 color_index: None,
+                dashed: false,
             },
         ],
         markers: vec![
@@ -235,11 +243,6 @@ fn contour_figure() -> ContourFigure {
                 color_index: None,
             },
         ],
-        curves: vec![CurveOverlay {
-            label: "stability edge".into(),
-            points: boundary.clone(),
-            dashed: true,
-        }],
     };
     ContourFigure {
         panels: vec![panel("early decay", 0.0), panel("late decay", 0.6)],

@@ -14,9 +14,7 @@ use crate::io::{grid_columns, write_columns};
 use crate::linalg::LinalgError;
 use crate::manifold::{project_onto_manifold, Projection};
 use crate::model::{Mlp, Model, Problem};
-use crate::plot::{
-    Axes, AxisScale, ContourFigure, ContourPanel, CurveOverlay, Marker, MarkerShape, PathOverlay,
-};
+use crate::plot::{Axes, AxisScale, ContourFigure, ContourPanel, Marker, MarkerShape, PathOverlay};
 use crate::probe::{MlpProbe, Probe, Record, RecordPoint, StandardProbe};
 use crate::schedule::Schedule;
 
@@ -993,34 +991,30 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
             })
             .collect()
     };
-    let paths: Vec<PathOverlay> = data
-        .trajectories
-        .iter()
-        .map(|t| PathOverlay {
-            label: t.label.clone(),
-            points: t.points.clone(),
-            color_index: Some(t.color_index),
-        })
-        .collect();
-    let mut curves = if data.gamma.len() >= 2 {
-        vec![CurveOverlay {
+    // The curves (black: palette colour 6) beneath the trajectories.
+    let mut paths = if data.gamma.len() >= 2 {
+        vec![PathOverlay {
             label: data.gamma_label.clone(),
             points: data.gamma.clone(),
+            color_index: Some(6),
             dashed: true,
         }]
     } else {
         vec![]
     };
-    curves.extend(
-        data.extra_curves
-            .iter()
-            .filter(|c| c.points.len() >= 2)
-            .map(|c| CurveOverlay {
-                label: c.label.clone(),
-                points: c.points.clone(),
-                dashed: false,
-            }),
-    );
+    let extra = data.extra_curves.iter().filter(|c| c.points.len() >= 2);
+    paths.extend(extra.map(|c| PathOverlay {
+        label: c.label.clone(),
+        points: c.points.clone(),
+        color_index: Some(6),
+        dashed: false,
+    }));
+    paths.extend(data.trajectories.iter().map(|t| PathOverlay {
+        label: t.label.clone(),
+        points: t.points.clone(),
+        color_index: Some(t.color_index),
+        dashed: false,
+    }));
     let markers: Vec<Marker> = data
         .markers
         .iter()
@@ -1043,7 +1037,6 @@ pub fn render_landscape(data: &LandscapeData, stem: &Path) -> Result<Vec<PathBuf
         // The second panel repeats the overlays without legend entries.
         paths: labelled(&paths, legend, |p| &mut p.label),
         markers: labelled(&markers, legend, |m| &mut m.label),
-        curves: labelled(&curves, legend, |c| &mut c.label),
     };
     let fig = ContourFigure {
         panels: vec![

@@ -23,7 +23,7 @@ use crate::experiment::stability::jacobian;
 use crate::experiment::{run_units, BranchRun, DecayGrid, ExperimentConfig, UnitPlan};
 use crate::field_error::FieldError;
 use crate::io::write_columns;
-use crate::plot::{Axes, AxisScale, ContourFigure, ContourPanel, CurveOverlay};
+use crate::plot::{Axes, AxisScale, ContourFigure, ContourPanel, PathOverlay};
 
 /// F8 settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -350,21 +350,24 @@ pub fn render_phase_diagram(d: &PhaseDiagram, stem: &Path) -> Result<Vec<PathBuf
         }
     }
     let edge_line = vec![(d.critical_lr, s_lo), (d.critical_lr, s_hi)];
-    let mut curves = vec![CurveOverlay {
+    // Black curves: palette colour 6.
+    let mut curves = vec![PathOverlay {
         label: format!(
             "mean-square stability edge η*(θ₀) = {}",
             fmt_label(d.critical_lr)
         ),
         points: edge_line.clone(),
+        color_index: Some(6),
         dashed: true,
     }];
     if prediction.len() >= 2 {
-        curves.push(CurveOverlay {
+        curves.push(PathOverlay {
             label: format!(
                 "slow flow reaches {} within K steps to the right: η₁ = √(τ(σ)/K)",
                 pct(d.target_rel_dist)
             ),
             points: prediction.clone(),
+            color_index: Some(6),
             dashed: false,
         });
     }
@@ -381,7 +384,7 @@ pub fn render_phase_diagram(d: &PhaseDiagram, stem: &Path) -> Result<Vec<PathBuf
         ys: d.sigmas.clone(),
         values,
         log_color: true,
-        curves,
+        paths: curves,
         ..Default::default()
     };
     let fig = ContourFigure {

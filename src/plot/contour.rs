@@ -60,14 +60,14 @@ pub struct ContourPanel {
     pub values: Vec<Vec<f64>>,
     /// Colour levels spaced in `log10(value)`.
     pub log_color: bool,
-    /// Overlays: curves below paths below markers.
+    /// Overlays: paths in order, below markers.
     pub paths: Vec<PathOverlay>,
     pub markers: Vec<Marker>,
-    pub curves: Vec<CurveOverlay>,
 }
 
 /// A polyline drawn over a contour panel in a palette colour with a white
-/// halo (e.g. an optimiser trajectory).
+/// halo: an optimiser trajectory, or a curve such as a stability boundary
+/// (black, palette colour 6).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PathOverlay {
     /// Legend label (empty: not in the legend), points in data coordinates.
@@ -75,6 +75,7 @@ pub struct PathOverlay {
     pub points: Vec<(f64, f64)>,
     /// Palette colour index; `None` picks one that stands out on viridis.
     pub color_index: Option<usize>,
+    pub dashed: bool,
 }
 
 /// A single marker drawn over a contour panel.
@@ -87,16 +88,6 @@ pub struct Marker {
     pub shape: MarkerShape,
     /// Palette colour index of the fill; `None`: white fill, black edge.
     pub color_index: Option<usize>,
-}
-
-/// A black curve (with white halo) drawn over a contour panel, e.g. a
-/// stability boundary.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CurveOverlay {
-    /// Legend label (empty: not in the legend), points in data coordinates.
-    pub label: String,
-    pub points: Vec<(f64, f64)>,
-    pub dashed: bool,
 }
 
 /// Discretised colour levels in colour space (log10 when `log`): `n` levels
@@ -215,7 +206,7 @@ impl<'a> PPanel<'a> {
         runs.iter().flat_map(clip).collect()
     }
 
-    /// Curves, then paths, then markers on top.
+    /// Paths, then markers on top.
     fn draw_overlays(&self, root: &Area, chart: &Chart, st: &Style) -> Result<(), PlotError> {
         for (_, points, pen) in overlay_lines(self.src) {
             for run in self.transform(points) {
@@ -482,17 +473,14 @@ fn fill_panel(
     put(&d, fill(MISSING));
 }
 
-/// The curves (black), then the paths (palette colours, by default ones that
-/// stand out on viridis) of a panel: label, points and pen, all with a halo.
+/// The paths of a panel (by default in colours that stand out on viridis):
+/// label, points and pen, all with a halo.
 fn overlay_lines(p: &ContourPanel) -> impl Iterator<Item = (&str, &[(f64, f64)], Pen)> {
     const PATH_AUTO: [usize; 6] = [1, 4, 3, 5, 0, 2];
-    let curves =
-        (p.curves.iter()).map(|c| (&c.label[..], &c.points[..], Pen::new(BLACK, c.dashed, true)));
-    let paths = p.paths.iter().enumerate().map(|(k, o)| {
+    p.paths.iter().enumerate().map(|(k, o)| {
         let color = palette_color(o.color_index.unwrap_or(PATH_AUTO[k % PATH_AUTO.len()]));
-        (&o.label[..], &o.points[..], Pen::new(color, false, true))
-    });
-    curves.chain(paths)
+        (&o.label[..], &o.points[..], Pen::new(color, o.dashed, true))
+    })
 }
 
 /// Markers over contours: white with a black edge by default, palette

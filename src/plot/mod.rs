@@ -50,7 +50,7 @@ use plotters::style::{register_font, FontStyle};
 use resvg::{tiny_skia, usvg};
 
 pub use axes::Axes;
-pub use contour::{ContourFigure, ContourPanel, CurveOverlay, Marker, PathOverlay};
+pub use contour::{ContourFigure, ContourPanel, Marker, PathOverlay};
 pub use legend::MarkerShape;
 pub use line::{LineChart, LineKind, RefLine, Series};
 pub use style::{palette_color, Style, FONT_FAMILY, OKABE_ITO};

@@ -10,10 +10,9 @@ use plotters::coord::cartesian::Cartesian2d;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::{ChartBuilder, ChartContext, PathElement, SVGBackend};
-use plotters::style::text_anchor::HPos;
 use plotters::style::Color;
 
-use super::legend::{draw_outline, draw_text, VAlign};
+use super::legend::{draw_outline, draw_text, Anchor};
 use super::style::{text_size, Style, GRID_MAJOR, GRID_MINOR, TEXT};
 use super::ticks::{ticks, Fit, Ticks};
 use super::{Area, AxisScale, PlotError};
@@ -259,14 +258,7 @@ impl Frame {
         }
         draw_outline(root, ((l, t), (r, b)), TEXT, w)?;
         let at = ((l + r + 1) / 2, style.len(style.margin));
-        let top_center = (HPos::Center, VAlign::Top);
-        draw_text(
-            root,
-            &self.axes.title,
-            at,
-            style.title_font,
-            top_center,
-            style,
-        )
+        let title = &self.axes.title;
+        draw_text(root, title, at, style.title_font, Anchor::TopCentre, style)
     }
 }

@@ -11,12 +11,11 @@ use std::fmt::Write;
 
 use contour::ContourBuilder;
 use plotters::prelude::*;
-use plotters::style::text_anchor::HPos;
 
 use super::axes::{axis_title_band, label_width, plot_top, tick_band, y_ticks, Axes, Chart, Frame};
 use super::geometry::{clip_polyline, contains, split_runs, Bounds};
-use super::legend::{draw_outline, draw_text, draw_text_up, Legend, LegendEntry};
-use super::legend::{MarkerShape, MarkerStyle, Pen, Px, VAlign};
+use super::legend::{draw_outline, draw_text, Anchor, Legend, LegendEntry};
+use super::legend::{MarkerShape, MarkerStyle, Pen, Px};
 use super::style::{palette_color, Style, MISSING, TEXT};
 use super::ticks::nearest_nice_step;
 use super::{display_name, extent, Area, AxisScale, Figure, PlotError};
@@ -300,12 +299,12 @@ impl ContourFigure {
             }
         }
         let lx = x1 + tl + st.px(4.0);
-        let anchor = (HPos::Left, VAlign::Middle);
         for (&v, l) in t.major.iter().zip(&t.labels) {
-            draw_text(root, l, (lx, fy(v)), st.tick_font, anchor, st)?;
+            draw_text(root, l, (lx, fy(v)), st.tick_font, Anchor::LeftMiddle, st)?;
         }
         let at = (lx + tw + st.px(8.0), (y_top + y_bot) / 2);
-        draw_text_up(root, &self.colorbar_label, at, st.label_font, st)
+        let label = &self.colorbar_label;
+        draw_text(root, label, at, st.label_font, Anchor::Up, st)
     }
 }
 

@@ -32,12 +32,15 @@ pub(crate) const MARKER_CYCLE: [MarkerShape; 6] = {
 
 pub(crate) type Px = (i32, i32);
 
-/// Vertical alignment of a line of text: top of the capitals, or its visual
-/// middle (between x-height and cap height), at the given y.
+/// Where a line of text sits relative to its point: centred with the top
+/// of its capitals there (titles); starting there, its visual middle
+/// (between x-height and cap height) there (labels); or reading
+/// bottom-to-top, centred on it, the tops of its letters there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum VAlign {
-    Top,
-    Middle,
+pub(crate) enum Anchor {
+    TopCentre,
+    LeftMiddle,
+    Up,
 }
 
 /// Baseline offset of plotters' top-anchored SVG text (`0.76em`, the em being
@@ -51,31 +54,27 @@ pub(crate) fn draw_text(
     text: &str,
     (x, y): Px,
     size: f64,
-    (h, v): (HPos, VAlign),
+    anchor: Anchor,
     style: &Style,
 ) -> Result<(), PlotError> {
     if text.is_empty() {
         return Ok(());
     }
     let (ts, size) = (style.font(size).color(&TEXT), size * style.scale);
-    let baseline = y as f64 + if v == VAlign::Top { 0.63 } else { 0.27 } * size;
-    let ts = ts.pos(Pos::new(h, VPos::Top));
-    let at = (x, (baseline - TOP_DROP * size).round() as i32);
+    let top = |h| ts.pos(Pos::new(h, VPos::Top));
+    let at = |cap: f64| (x, (y as f64 + cap * size - TOP_DROP * size).round() as i32);
+    let (ts, at) = match anchor {
+        Anchor::TopCentre => (top(HPos::Center), at(0.63)),
+        Anchor::LeftMiddle => (top(HPos::Left), at(0.27)),
+        Anchor::Up => {
+            let up = top(HPos::Center).transform(FontTransform::Rotate270);
+            (
+                up,
+                ((x as f64 + (0.66 - TOP_DROP) * size).round() as i32, y),
+            )
+        }
+    };
     Ok(area.draw_text(text, &ts, at)?)
-}
-
-/// Draws text reading bottom-to-top, centred on `y`, the tops of its letters at `x`.
-pub(crate) fn draw_text_up(
-    area: &Area,
-    text: &str,
-    (x, y): Px,
-    size: f64,
-    style: &Style,
-) -> Result<(), PlotError> {
-    let (ts, size) = (style.font(size).color(&TEXT), size * style.scale);
-    let ts = ts.pos(Pos::new(HPos::Center, VPos::Top));
-    let at = ((x as f64 + (0.66 - TOP_DROP) * size).round() as i32, y);
-    Ok(area.draw_text(text, &ts.transform(FontTransform::Rotate270), at)?)
 }
 
 /// Outline of the rectangle `a`–`b` as a path, since plotters' SVG
@@ -286,8 +285,8 @@ impl<'a> Legend<'a> {
             if let Some(mk) = e.marker {
                 mk.draw(area, (x0 + sw / 2, cy), style)?;
             }
-            let (at, anchor) = ((x0 + self.sample_w, cy), (HPos::Left, VAlign::Middle));
-            draw_text(area, &e.label, at, self.font, anchor, style)?;
+            let at = (x0 + self.sample_w, cy);
+            draw_text(area, &e.label, at, self.font, Anchor::LeftMiddle, style)?;
         }
         Ok(())
     }

@@ -109,7 +109,6 @@ fn label_w(style: &Style, label: &str) -> i32 {
     text_size(&style.font(style.tick_font), label).0
 }
 
-/// Width of the widest tick label.
 pub(crate) fn label_width(style: &Style, t: &Ticks) -> i32 {
     let widths = t.labels.iter().map(|l| label_w(style, l));
     widths.max().unwrap_or(0)
@@ -196,7 +195,6 @@ impl Frame {
         f
     }
 
-    /// Width and height of the plotting area.
     pub fn plot_size(&self) -> (i32, i32) {
         let [top, bottom, left, right] = self.margins;
         let w = self.size.0 - left - self.y_area - right;

@@ -26,7 +26,6 @@ use super::{display_name, extent, Area, AxisScale, Figure, PlotError};
 pub struct ContourFigure {
     /// Panels, left to right.
     pub panels: Vec<ContourPanel>,
-    /// Label of the colour bar(s).
     pub colorbar_label: String,
     /// One colour scale (and one colour bar) for all panels; otherwise each
     /// panel gets its own scale and colour bar.
@@ -233,7 +232,6 @@ impl ContourFigure {
         (w, len(style.contour_height))
     }
 
-    /// Colour levels per panel.
     fn levels(&self, panels: &[PPanel], style: &Style) -> Result<Vec<Levels>, PlotError> {
         let target = style.contour_levels;
         if !self.shared_color_scale {

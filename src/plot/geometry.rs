@@ -3,7 +3,8 @@
 
 type Pt = (f64, f64);
 
-/// An axis-aligned rectangle in drawing space: x range, y range.
+/// An axis-aligned rectangle, x range and y range: in drawing space, or
+/// (placed boxes) in the normalised plotting area, the unit square, y up.
 pub(crate) type Bounds = (Pt, Pt);
 
 pub(crate) fn contains(((x0, x1), (y0, y1)): Bounds, (x, y): Pt) -> bool {
@@ -61,16 +62,6 @@ pub(crate) fn split_runs<T: Copy>(pts: impl IntoIterator<Item = Option<T>>) -> V
         .collect()
 }
 
-/// A box in the normalised plotting area (unit square, y up): lower-left
-/// corner and size.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Placed {
-    pub u0: f64,
-    pub v0: f64,
-    pub w: f64,
-    pub h: f64,
-}
-
 /// Coarse occupancy grid over the normalised plotting area, used to put
 /// legends where they hide the least data.
 pub(crate) struct Occupancy {
@@ -94,7 +85,6 @@ impl Occupancy {
         }
     }
 
-    /// Marks the cells along a segment.
     pub fn mark_segment(&mut self, a: Pt, b: Pt, weight: f32) {
         let len = ((b.0 - a.0) * self.nx as f64).hypot((b.1 - a.1) * self.ny as f64);
         let n = (len * 2.0).ceil().clamp(1.0, 10_000.0) as usize;
@@ -105,12 +95,12 @@ impl Occupancy {
     }
 
     /// Total weight of the cells that `p` overlaps.
-    fn cost(&self, p: &Placed) -> f64 {
+    fn cost(&self, &((u0, u1), (v0, v1)): &Bounds) -> f64 {
         let cells = |lo: f64, hi: f64, n: usize| {
             (lo * n as f64).floor().max(0.0) as usize..((hi * n as f64).ceil() as usize).min(n)
         };
-        let is = cells(p.u0, p.u0 + p.w, self.nx);
-        let js = cells(p.v0, p.v0 + p.h, self.ny);
+        let is = cells(u0, u1, self.nx);
+        let js = cells(v0, v1, self.ny);
         let w = js.flat_map(|j| is.clone().map(move |i| self.w[j * self.nx + i] as f64));
         w.sum()
     }
@@ -118,33 +108,32 @@ impl Occupancy {
 
 /// A box of `size` placed `pad` in from the sides, in preference order:
 /// the corners (right first), then the middles of the top, bottom and sides.
-fn candidates((w, h): Pt, (pad_x, pad_y): Pt) -> [Placed; 8] {
+fn candidates((w, h): Pt, (pad_x, pad_y): Pt) -> [Bounds; 8] {
     let (left, center, right) = (pad_x, 0.5 - w / 2.0, 1.0 - pad_x - w);
     let (bottom, mid, top) = (pad_y, 0.5 - h / 2.0, 1.0 - pad_y - h);
     let us = [right, left, right, left, center, center, right, left];
     let vs = [top, top, bottom, bottom, top, bottom, mid, mid];
     let at: [Pt; 8] = std::array::from_fn(|k| (us[k], vs[k]));
-    at.map(|(u0, v0)| Placed { u0, v0, w, h })
+    at.map(|(u0, v0)| ((u0, u0 + w), (v0, v0 + h)))
 }
 
 /// Places boxes of the given `(size, pad)` so that they do not overlap each
 /// other and cover as little data as possible, earlier candidates winning
 /// near-ties. Returns the placements and the total covered weight.
-pub(crate) fn place_boxes(occ: &Occupancy, boxes: &[(Pt, Pt)]) -> (Vec<Placed>, f64) {
-    let cands: Vec<[Placed; 8]> = boxes.iter().map(|&(s, p)| candidates(s, p)).collect();
-    let overlap = |a: &Placed, b: &Placed| {
-        a.u0 < b.u0 + b.w && b.u0 < a.u0 + a.w && a.v0 < b.v0 + b.h && b.v0 < a.v0 + a.h
-    };
+pub(crate) fn place_boxes(occ: &Occupancy, boxes: &[(Pt, Pt)]) -> (Vec<Bounds>, f64) {
+    let cands: Vec<[Bounds; 8]> = boxes.iter().map(|&(s, p)| candidates(s, p)).collect();
+    let apart = |(a0, a1): Pt, (b0, b1): Pt| a1 <= b0 || b1 <= a0;
+    let overlap = |a: &Bounds, b: &Bounds| !apart(a.0, b.0) && !apart(a.1, b.1);
     // Boxes too big to fit side by side go in different corners.
-    let corner = |(i, c): (usize, &[Placed; 8])| c[(3 * i) % 8];
-    let corners: Vec<Placed> = cands.iter().enumerate().map(corner).collect();
+    let corner = |(i, c): (usize, &[Bounds; 8])| c[(3 * i) % 8];
+    let corners: Vec<Bounds> = cands.iter().enumerate().map(corner).collect();
     let corner_cost = corners.iter().map(|p| occ.cost(p)).sum();
     let mut best = (f64::INFINITY, corners, corner_cost);
     let n = boxes.len() as u32;
     for combo in 0..8usize.pow(n) {
         // Candidate index of box i: digit i (most significant first) in base 8.
         let ks: Vec<usize> = (0..n).map(|i| combo / 8usize.pow(n - 1 - i) % 8).collect();
-        let placed: Vec<Placed> = ks.iter().zip(&cands).map(|(&k, c)| c[k]).collect();
+        let placed: Vec<Bounds> = ks.iter().zip(&cands).map(|(&k, c)| c[k]).collect();
         let clash = |i: usize| placed[..i].iter().any(|b| overlap(&placed[i], b));
         if (0..placed.len()).any(clash) {
             continue;
@@ -190,7 +179,7 @@ mod tests {
         let b = ((0.3, 0.2), (0.02, 0.02));
         let (p, cost) = place_boxes(&occ, &[b, b]);
         assert_eq!(cost, 0.0);
-        assert!(p.iter().all(|p| p.v0 + p.h < 0.5), "{p:?}");
+        assert!(p.iter().all(|p| p.1 .1 < 0.5), "{p:?}");
         assert_eq!(p[0], candidates(b.0, b.1)[2]); // bottom right, then bottom left
         assert_eq!(p[1], candidates(b.0, b.1)[3]);
     }

@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 
 use super::axes::{plot_top, Axes, Frame};
-use super::geometry::{place_boxes, split_runs, Occupancy, Placed};
+use super::geometry::{place_boxes, split_runs, Bounds, Occupancy};
 use super::legend::{Legend, LegendEntry, MarkerStyle, Pen, Px, MARKER_CYCLE};
 use super::style::{palette_color, Style, REF_LINE};
 use super::ticks::padded_range;
@@ -14,11 +14,9 @@ use super::{display_name, extent, Area, Figure, PlotError};
 /// A 2-D line chart written as SVG and PNG by [`LineChart::render`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LineChart {
-    /// Title, axis labels and scales.
     pub axes: Axes,
     /// Data series, drawn in order (later on top).
     pub series: Vec<Series>,
-    /// Horizontal reference lines.
     pub ref_lines: Vec<RefLine>,
     /// Lines of a boxed annotation (e.g. `"fitted order 1.002 ± 0.003"`).
     pub annotations: Vec<String>,
@@ -89,7 +87,6 @@ pub struct RefLine {
 }
 
 impl RefLine {
-    /// A reference line at `y`.
     pub fn new(label: impl Into<String>, y: f64, dashed: bool) -> Self {
         RefLine {
             label: label.into(),
@@ -235,7 +232,7 @@ impl LineChart {
     /// The plot frame, and the legend and annotation box with their
     /// placement; when they would hide data, the y range grows upwards to
     /// make room above the data if that helps enough.
-    fn layout(&self, prep: &Prepared, style: &Style) -> (Frame, Vec<(Vec<LegendEntry>, Placed)>) {
+    fn layout(&self, prep: &Prepared, style: &Style) -> (Frame, Vec<(Vec<LegendEntry>, Bounds)>) {
         let top = plot_top(style, !self.axes.title.is_empty());
         let m = style.len(style.margin);
         let margins = (top, m / 2 + style.px(2.0), m + style.px(6.0));
@@ -326,9 +323,9 @@ impl Figure for LineChart {
         frame.close(root, &chart, style)?;
         let (px_x, px_y) = chart.plotting_area().get_pixel_range();
         let (pw, ph) = (px_x.end - px_x.start, px_y.end - px_y.start);
-        for (entries, p) in &boxes {
-            let x = px_x.start + (p.u0 * pw as f64).round() as i32;
-            let y = px_y.end - ((p.v0 + p.h) * ph as f64).round() as i32;
+        for (entries, ((u0, _), (_, v1))) in &boxes {
+            let x = px_x.start + (*u0 * pw as f64).round() as i32;
+            let y = px_y.end - (*v1 * ph as f64).round() as i32;
             Legend::flow(entries, None, style).draw(root, (x, y), style)?;
         }
         Ok(())

@@ -101,7 +101,6 @@ pub enum PlotError {
         expected: usize,
         found: usize,
     },
-    /// All data points are unusable.
     #[error("{what}: no finite data to plot (non-finite values, and non-positive values on log axes, are dropped)")]
     NoFiniteData { what: String },
     /// A contour grid is malformed (wrong shape, non-monotone coordinates, ...).

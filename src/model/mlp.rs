@@ -333,18 +333,17 @@ impl<R: Real> Model<R> for Mlp {
             self.descend_one(theta, xr, coef, ws);
             return;
         }
-        for v in ws.direction.iter_mut() {
+        let mut direction = std::mem::take(&mut ws.direction);
+        for v in direction.iter_mut() {
             v.set_f64(0.0);
         }
-        let mut grad = std::mem::take(&mut ws.grad);
         for (row, coef) in batch {
-            self.grad_into(theta, x.row(*row), &mut grad, ws);
-            crate::linalg::axpy(&mut ws.direction, coef, &grad);
+            self.add_scaled_grad(theta, x.row(*row), coef, &mut direction, ws);
         }
-        ws.grad = grad;
-        for (t, g) in theta.iter_mut().zip(&ws.direction) {
+        for (t, g) in theta.iter_mut().zip(&direction) {
             *t -= g;
         }
+        ws.direction = direction;
     }
     fn descend_one(&self, theta: &mut [R], xr: &[R], coef: &R, ws: &mut Self::Workspace) {
         // `predict_into` left σ(W x) (and the pre-activations) in ws.

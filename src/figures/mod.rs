@@ -48,9 +48,8 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use crate::experiment::ExperimentConfig;
-use experiment::{decay_sweep_params, distance_params, landscape_params};
-
 use crate::number_format::fmt_label;
+use experiment::{decay_sweep_params, distance_params, landscape_params};
 
 pub use decay::{
     decay_sweep, render_norm_vs_step, render_test_loss_vs_decay, DecaySweep, DecaySweepParams,

@@ -5,6 +5,9 @@
 //! (`latedecay::simd`, forced with `set_dispatch`): the SIMD levels run SGD's
 //! f64 fast path, `scalar` the generic reference path; `rng_B1` times the
 //! random numbers of one step alone (index + label noise, ChaCha8).
+//! `roofline` measures the vector peak the fraction in README is taken of:
+//! separate multiplies and adds (no FMA, as in every kernel) on 16
+//! independent registers, FLOP/s per level on one core.
 
 use criterion::measurement::WallTime;
 use criterion::{
@@ -19,6 +22,7 @@ use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
 use latedecay::simd;
+use std::hint::black_box;
 
 fn method(batch_size: usize) -> Sgd {
     Sgd {
@@ -192,5 +196,90 @@ fn bench_mlp(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_f64, bench_lockstep, bench_mpfr, bench_mlp);
+/// The no-FMA vector peak of one core: x ← x·m + a (a multiply, then an
+/// add) on 16 independent registers, enough to cover the latency of two
+/// ports; elements = flops.
+#[cfg(target_arch = "x86_64")]
+mod peak {
+    use std::arch::x86_64::*;
+    use std::hint::black_box;
+
+    /// Registers × (multiply + add) per iteration.
+    pub const FLOPS_PER_LANE: u64 = 16 * 2;
+
+    macro_rules! peak_kernel {
+        ($name:ident, $feat:literal, $t:ty, $set1:ident, $mul:ident, $add:ident) => {
+            /// SAFETY: the CPU has the feature.
+            #[target_feature(enable = $feat)]
+            pub unsafe fn $name(iters: u64) -> [$t; 16] {
+                // Stays near 1 for 10⁹ iterations; opaque, so not folded.
+                let (m, a) = ($set1(black_box(1.0 + 1e-10)), $set1(black_box(1e-12)));
+                let mut acc = [$set1(black_box(1.0)); 16];
+                for _ in 0..iters {
+                    for x in acc.iter_mut() {
+                        *x = $add($mul(*x, m), a);
+                    }
+                }
+                acc
+            }
+        };
+    }
+    peak_kernel!(
+        avx512,
+        "avx512f",
+        __m512d,
+        _mm512_set1_pd,
+        _mm512_mul_pd,
+        _mm512_add_pd
+    );
+    peak_kernel!(
+        avx2,
+        "avx2",
+        __m256d,
+        _mm256_set1_pd,
+        _mm256_mul_pd,
+        _mm256_add_pd
+    );
+    peak_kernel!(sse2, "sse2", __m128d, _mm_set1_pd, _mm_mul_pd, _mm_add_pd);
+}
+
+fn bench_roofline(c: &mut Criterion) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let iters = 10_000_000u64;
+        let mut group = c.benchmark_group("roofline_no_fma");
+        group.sample_size(10);
+        for level in simd::available() {
+            let lanes: u64 = match level {
+                simd::Level::Avx512 => 8,
+                simd::Level::Avx2 => 4,
+                simd::Level::Sse2 => 2,
+                _ => continue,
+            };
+            group.throughput(Throughput::Elements(iters * peak::FLOPS_PER_LANE * lanes));
+            group.bench_function(BenchmarkId::new("flops", level), |b| {
+                // SAFETY: `simd::available` lists only levels the CPU has.
+                b.iter(|| unsafe {
+                    match level {
+                        simd::Level::Avx512 => black_box(peak::avx512(iters)).len(),
+                        simd::Level::Avx2 => black_box(peak::avx2(iters)).len(),
+                        _ => black_box(peak::sse2(iters)).len(),
+                    }
+                })
+            });
+        }
+        group.finish();
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = c;
+}
+
+criterion_group!(
+    benches,
+    bench_f64,
+    bench_lockstep,
+    bench_mpfr,
+    bench_mlp,
+    bench_roofline
+);
 criterion_main!(benches);

@@ -21,7 +21,7 @@ use latedecay::noise::Sampling;
 use latedecay::probe::StandardProbe;
 use latedecay::scalar::{Mpfr, Real};
 use latedecay::schedule::Schedule;
-use latedecay::simd;
+use latedecay::simd::{self, Level};
 use std::hint::black_box;
 
 fn method(batch_size: usize) -> Sgd {
@@ -150,17 +150,22 @@ fn bench_lockstep(c: &mut Criterion) {
 fn bench_mpfr(c: &mut Criterion) {
     let steps = 5_000u64;
     let mut group = timed_group(c, "sgd_mpfr_d100_n40", steps);
-    for bits in [256u32, 1024] {
+    // 256 bits runs the limb-array fast path (64·N bits, N ≤ 8); `generic`
+    // is the MPFR loop it replaces (Level::Scalar, the reference path);
+    // 1024 bits is beyond the fast path.
+    for (name, bits, level) in [
+        ("diagonal_B1_bits", 256u32, None),
+        ("diagonal_B1_generic_bits", 256, Some(Level::Scalar)),
+        ("diagonal_B1_bits", 1024, None),
+    ] {
         let problem = Problem::new(Diagonal::new(100), data().convert::<Mpfr>(bits));
         let m = method(1);
-        group.bench_with_input(
-            BenchmarkId::new("diagonal_B1_bits", bits),
-            &bits,
-            |b, &bits| {
-                b.iter(|| timed_run(&problem, &m, vec![Mpfr::from_f64(1.0, bits); 200], steps))
-            },
-        );
+        simd::set_dispatch(level).unwrap();
+        group.bench_with_input(BenchmarkId::new(name, bits), &bits, |b, &bits| {
+            b.iter(|| timed_run(&problem, &m, vec![Mpfr::from_f64(1.0, bits); 200], steps))
+        });
     }
+    simd::set_dispatch(None).unwrap();
     group.finish();
 }
 

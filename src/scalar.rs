@@ -184,6 +184,18 @@ pub trait Real:
         let _ = x;
         None
     }
+    /// `x` as MPFR numbers when `Self` is [`Mpfr`] (SGD's MPFR fast path).
+    #[inline]
+    fn as_mpfr_slice(x: &[Self]) -> Option<&[Mpfr]> {
+        let _ = x;
+        None
+    }
+    /// Mutable [`Real::as_mpfr_slice`].
+    #[inline]
+    fn as_mpfr_slice_mut(x: &mut [Self]) -> Option<&mut [Mpfr]> {
+        let _ = x;
+        None
+    }
 
     /// `self += a · b` through the scratch `tmp` (a multiply and an add: in MPFR
     /// this is cheaper than a fused multiply-add, at the cost of one more rounding).
@@ -467,6 +479,14 @@ impl Real for Mpfr {
     }
     fn ctx_bits(ctx: u32) -> u32 {
         ctx
+    }
+    #[inline]
+    fn as_mpfr_slice(x: &[Self]) -> Option<&[Mpfr]> {
+        Some(x)
+    }
+    #[inline]
+    fn as_mpfr_slice_mut(x: &mut [Self]) -> Option<&mut [Mpfr]> {
+        Some(x)
     }
     fn exact_narrow(&self) -> Option<Self> {
         let narrow = rug::Float::with_val(f64::MANTISSA_DIGITS, self);

@@ -8,6 +8,11 @@
 //! cadences (every step, every 7, log-spaced, final only, an explicit list
 //! with a repeated step), on 1 and 2 threads.
 //!
+//! The MPFR fast path (Diagonal, B = 1, 64·N bits) is compared with the
+//! generic MPFR loop the same way: every limb count, two precisions it
+//! refuses, σ = 1, σ = 0 and `noise = none`, both samplings, every record
+//! plan, and two diverging runs that leave its exponent bound.
+//!
 //! One test function: the dispatch level is process-wide.
 
 mod common;
@@ -213,5 +218,154 @@ fn fast_path_is_bit_identical_to_the_generic_path_on_every_level() {
             );
         }
     }
+    // MPFR (Diagonal, B = 1: the limb-array fast path at 64·N bits) against
+    // the generic MPFR loop, which `Level::Scalar` runs.
+    simd::set_dispatch(Some(Level::Scalar)).unwrap();
+    let reference = mpfr_cases()
+        .into_iter()
+        .map(run_mpfr_case)
+        .collect::<Vec<_>>();
+    let diverged = reference
+        .iter()
+        .filter(|o| matches!(o.stop, StopReason::Diverged(_)))
+        .count();
+    assert_eq!(
+        diverged, 2,
+        "the two η = 3 runs diverge, the others complete"
+    );
     simd::set_dispatch(None).unwrap();
+    for (case, a) in mpfr_cases().into_iter().zip(&reference) {
+        let b = run_mpfr_case(case);
+        assert!(
+            a == &b,
+            "MPFR fast path differs from the generic path: {case:?}"
+        );
+    }
+}
+
+/// An MPFR case: precision, d, σ (None: `noise = none`), sampling, η, plan.
+#[derive(Clone, Copy, Debug)]
+struct MpfrCase {
+    bits: u32,
+    d: usize,
+    sigma: Option<f64>,
+    sampling: Sampling,
+    lr: f64,
+    plan: usize,
+}
+
+fn mpfr_cases() -> Vec<MpfrCase> {
+    let base = MpfrCase {
+        bits: 256,
+        d: 100,
+        sigma: Some(1.0),
+        sampling: Sampling::WithReplacement,
+        lr: 0.004,
+        plan: 3,
+    };
+    let mut v = Vec::new();
+    // Every limb count of the fast path, and two precisions it refuses
+    // (not a multiple of 64; a single limb).
+    for bits in [64u32, 128, 192, 200, 256, 320, 448, 512] {
+        v.push(MpfrCase { bits, ..base });
+    }
+    for sigma in [Some(0.0), None] {
+        v.push(MpfrCase { sigma, ..base });
+    }
+    for plan in 0..5 {
+        v.push(MpfrCase {
+            d: 5,
+            plan,
+            sampling: if plan == 2 {
+                Sampling::Shuffle
+            } else {
+                Sampling::WithReplacement
+            },
+            ..base
+        });
+    }
+    // Divergence: θ leaves the fast path's exponent bound, the generic loop
+    // takes over until MPFR's own overflow makes the residual non-finite.
+    for plan in [0usize, 3] {
+        v.push(MpfrCase {
+            lr: 3.0,
+            plan,
+            ..base
+        });
+    }
+    v
+}
+
+/// θ and records of an MPFR run (θ exactly, as hexadecimal strings).
+#[derive(Debug, PartialEq)]
+struct MpfrObserved {
+    theta: Vec<String>,
+    records: Vec<(u64, Vec<u64>)>,
+    stop: StopReason,
+    steps: u64,
+    progress: Vec<u64>,
+    continued: Vec<String>,
+}
+
+fn run_mpfr_case(case: MpfrCase) -> MpfrObserved {
+    use latedecay::scalar::{Mpfr, Real};
+    let data = Dataset::synthetic(&SyntheticConfig {
+        n: 40,
+        d: case.d,
+        normalize_columns: true,
+        ..Default::default()
+    })
+    .unwrap()
+    .convert::<Mpfr>(case.bits);
+    let problem = Problem::new(Diagonal::new(case.d), data);
+    let method = Sgd {
+        batch_size: 1,
+        label_noise_sigma: case.sigma.unwrap_or(0.0),
+        noise: if case.sigma.is_some() {
+            NoiseModel::Label
+        } else {
+            NoiseModel::None
+        },
+        sampling: case.sampling,
+        schedule: Schedule::step_decay(case.lr, case.lr / 10.0, 700).unwrap(),
+    };
+    let total = 1000u64;
+    let theta0: Vec<Mpfr> = (0..2 * case.d)
+        .map(|j| Mpfr::from_f64(1.0 + 0.01 * j as f64, case.bits))
+        .collect();
+    let reference: Vec<Mpfr> = vec![Mpfr::from_f64(0.5, case.bits); theta0.len()];
+    let mut probe = StandardProbe::new(&problem, Some(&reference));
+    let mut state = SgdState::new(theta0, 11, problem.n(), &method);
+    let mut progress = Vec::new();
+    let out = run_sgd_recording(
+        &problem,
+        &method,
+        &mut state,
+        total,
+        &plans(total)[case.plan],
+        &mut probe,
+        |k| progress.push(k),
+    );
+    let more = run_sgd(
+        &problem,
+        &method,
+        &mut state,
+        100,
+        RecordPlan::FinalOnly,
+        &mut probe,
+        |_| {},
+    );
+    let exact = |t: &[Mpfr]| t.iter().map(|v| v.to_string_radix(16, None)).collect();
+    MpfrObserved {
+        theta: exact(&out.theta),
+        records: out
+            .records
+            .iter()
+            .map(|r| (r.step, common::record_bits(r)))
+            .collect(),
+        stop: out.stop,
+        steps: out.steps,
+        progress,
+        continued: exact(&more.theta),
+    }
 }

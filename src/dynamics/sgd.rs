@@ -7,6 +7,7 @@
 //! scalar type and the model.
 
 mod fast;
+mod fast_mpfr;
 mod lockstep;
 
 pub use lockstep::run_sgd_lockstep;
@@ -589,6 +590,21 @@ where
             && R::as_f64_slice(&state.theta).is_some()
             && crate::simd::active() != crate::simd::Level::Scalar
     });
+    // The MPFR fast path: Diagonal, B = 1, label or no noise, 64·N bits.
+    let mut mpfr_fast = match (
+        problem.model.sgd_kernel(),
+        R::as_mpfr_slice(x.as_slice()),
+        R::as_mpfr_slice(y),
+    ) {
+        (Some(crate::model::SgdKernel::Diagonal), Some(xm), Some(ym))
+            if batch_size == 1
+                && matches!(method.noise, NoiseModel::Label | NoiseModel::None)
+                && crate::simd::active() != crate::simd::Level::Scalar =>
+        {
+            fast_mpfr::MpfrFastProblem::new(R::ctx_bits(ctx), xm, ym, problem.data.d())
+        }
+        _ => None,
+    };
     let (mut coefs, mut direction) = match fast_kernel {
         Some(_) => (vec![0.0f64; batch_size], vec![0.0f64; problem.data.d()]),
         None => (Vec::new(), Vec::new()),
@@ -608,24 +624,51 @@ where
         if k == end {
             break;
         }
-        if let (Some(kernel), Some(xf), Some(yf)) = (
-            fast_kernel,
-            R::as_f64_slice(x.as_slice()),
-            R::as_f64_slice(y),
-        ) {
-            // Up to the next record (a record step ≤ k is never reached again,
-            // as in the loop below), progress call or the end.
+        // Up to the next record (a record step ≤ k is never reached again,
+        // as in the loop below), progress call or the end; η constant over
+        // the segment is looked up once (the same value).
+        let segment_end = || {
             let mut seg_end = end.min((k / progress_every + 1) * progress_every);
             if let Some(&r) = record_steps.get(next_record) {
                 if r > k {
                     seg_end = seg_end.min(r);
                 }
             }
-            // η constant over the segment: looked up once (same value).
             let constant_lr = schedule.constant_until(k).map(|change| {
                 seg_end = seg_end.min(change);
                 lr
             });
+            (seg_end, constant_lr)
+        };
+        if let (Some(fp), Some(theta)) = (&mpfr_fast, R::as_mpfr_slice_mut(&mut state.theta)) {
+            // MPFR, Diagonal, B = 1 (`fast_mpfr`): the same bits; a segment
+            // that stops early (θ outside its exponent bound, or not
+            // representable) hands the rest of the run to the loop below.
+            let (seg_end, constant_lr) = segment_end();
+            let mut feed = fast::Feed {
+                noise: &mut state.noise,
+                schedule,
+                times: state.times,
+                step: k,
+                constant_lr,
+            };
+            let done = fast_mpfr::run_segment(fp, theta, sigma, &mut feed, seg_end - k);
+            state.times = feed.times;
+            state.step += done;
+            if state.step < seg_end {
+                mpfr_fast = None;
+            }
+            if done > 0 && state.step.is_multiple_of(progress_every) {
+                on_progress(state.step);
+            }
+            continue;
+        }
+        if let (Some(kernel), Some(xf), Some(yf)) = (
+            fast_kernel,
+            R::as_f64_slice(x.as_slice()),
+            R::as_f64_slice(y),
+        ) {
+            let (seg_end, constant_lr) = segment_end();
             let theta = R::as_f64_slice_mut(&mut state.theta).expect("f64 iterate");
             let mut segment = fast::Segment {
                 kernel,

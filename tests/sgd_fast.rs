@@ -247,6 +247,8 @@ fn fast_path_is_bit_identical_to_the_generic_path_on_every_level() {
 #[derive(Clone, Copy, Debug)]
 struct MpfrCase {
     bits: u32,
+    /// θ₀'s precision (≠ `bits`: the fast path refuses θ, the generic loop runs).
+    theta_bits: u32,
     d: usize,
     sigma: Option<f64>,
     sampling: Sampling,
@@ -257,6 +259,7 @@ struct MpfrCase {
 fn mpfr_cases() -> Vec<MpfrCase> {
     let base = MpfrCase {
         bits: 256,
+        theta_bits: 256,
         d: 100,
         sigma: Some(1.0),
         sampling: Sampling::WithReplacement,
@@ -267,8 +270,19 @@ fn mpfr_cases() -> Vec<MpfrCase> {
     // Every limb count of the fast path, and two precisions it refuses
     // (not a multiple of 64; a single limb).
     for bits in [64u32, 128, 192, 200, 256, 320, 448, 512] {
-        v.push(MpfrCase { bits, ..base });
+        v.push(MpfrCase {
+            bits,
+            theta_bits: bits,
+            ..base
+        });
     }
+    // θ at another precision than the data: refused at entry, with a
+    // repeated record step (recorded once, as in the generic loop).
+    v.push(MpfrCase {
+        theta_bits: 320,
+        plan: 4,
+        ..base
+    });
     for sigma in [Some(0.0), None] {
         v.push(MpfrCase { sigma, ..base });
     }
@@ -331,7 +345,7 @@ fn run_mpfr_case(case: MpfrCase) -> MpfrObserved {
     };
     let total = 1000u64;
     let theta0: Vec<Mpfr> = (0..2 * case.d)
-        .map(|j| Mpfr::from_f64(1.0 + 0.01 * j as f64, case.bits))
+        .map(|j| Mpfr::from_f64(1.0 + 0.01 * j as f64, case.theta_bits))
         .collect();
     let reference: Vec<Mpfr> = vec![Mpfr::from_f64(0.5, case.bits); theta0.len()];
     let mut probe = StandardProbe::new(&problem, Some(&reference));

@@ -658,10 +658,14 @@ where
             if state.step < seg_end {
                 mpfr_fast = None;
             }
-            if done > 0 && state.step.is_multiple_of(progress_every) {
-                on_progress(state.step);
+            if done > 0 {
+                if state.step.is_multiple_of(progress_every) {
+                    on_progress(state.step);
+                }
+                continue;
             }
-            continue;
+            // Nothing ran (θ not representable): step k in the loop below,
+            // without coming back to k's records.
         }
         if let (Some(kernel), Some(xf), Some(yf)) = (
             fast_kernel,

@@ -19,27 +19,52 @@ mod common;
 
 use latedecay::data::{Dataset, SyntheticConfig};
 use latedecay::dynamics::sgd::{
-    run_sgd, run_sgd_recording, NoiseModel, RecordPlan, Sgd, SgdState, StopReason,
+    run_sgd, run_sgd_recording, NoiseModel, RecordPlan, Sgd, SgdRun, SgdState, StopReason,
 };
 use latedecay::model::{Diagonal, Linear, LinearInX, Problem};
 use latedecay::noise::Sampling;
 use latedecay::probe::StandardProbe;
+use latedecay::scalar::Real;
 use latedecay::schedule::Schedule;
 use latedecay::simd::{self, Level};
 use rayon::prelude::*;
 
-/// Everything observable of a run, as bits.
+/// Everything observable of a run, exactly (θ as hexadecimal strings: the
+/// f64 bits, or MPFR's exact value).
 #[derive(Debug, PartialEq)]
 struct Observed {
-    theta: Vec<u64>,
+    theta: Vec<String>,
     records: Vec<(u64, Vec<u64>)>,
     stop: StopReason,
     steps: u64,
     progress: Vec<u64>,
     /// Final iterate of 300 more steps from the returned state (RNG stream,
     /// step counter and elapsed times carried over).
-    continued: Vec<u64>,
+    continued: Vec<String>,
     continued_records: Vec<Vec<u64>>,
+}
+
+impl Observed {
+    fn of<R>(
+        out: SgdRun<R>,
+        progress: Vec<u64>,
+        more: SgdRun<R>,
+        exact: impl Fn(&R) -> String,
+    ) -> Self {
+        Self {
+            theta: out.theta.iter().map(&exact).collect(),
+            records: out
+                .records
+                .iter()
+                .map(|r| (r.step, common::record_bits(r)))
+                .collect(),
+            stop: out.stop,
+            steps: out.steps,
+            progress,
+            continued: more.theta.iter().map(&exact).collect(),
+            continued_records: more.records.iter().map(common::record_bits).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -65,54 +90,68 @@ fn plans(total: u64) -> Vec<Vec<u64>> {
     ]
 }
 
-fn observe<M: LinearInX<f64>>(problem: &Problem<f64, M>, case: Case, theta0: Vec<f64>) -> Observed {
-    let method = Sgd {
-        batch_size: case.batch_size,
-        label_noise_sigma: if case.plain { 0.0 } else { case.sigma },
-        noise: if case.plain {
-            NoiseModel::None
-        } else {
+/// Label noise σ (`None`: `noise = none`), η decayed tenfold at `decay_step`.
+fn sgd(batch_size: usize, sigma: Option<f64>, sampling: Sampling, lr: f64, decay_step: u64) -> Sgd {
+    Sgd {
+        batch_size,
+        label_noise_sigma: sigma.unwrap_or(0.0),
+        noise: if sigma.is_some() {
             NoiseModel::Label
+        } else {
+            NoiseModel::None
         },
-        sampling: case.sampling,
-        schedule: Schedule::step_decay(case.lr, case.lr / 10.0, 1100).unwrap(),
-    };
-    let total = 2000u64;
-    let reference = vec![0.5; theta0.len()];
+        sampling,
+        schedule: Schedule::step_decay(lr, lr / 10.0, decay_step).unwrap(),
+    }
+}
+
+/// `total` steps from θ₀ (noise seed 11) recorded at `plan` (the probe's
+/// reference point 0.5 everywhere), then `more` steps from the state it
+/// returns (RNG stream, step counter and elapsed times carried over): both
+/// runs and the progress calls of the first.
+fn run_and_continue<R: Real, M: LinearInX<R>>(
+    problem: &Problem<R, M>,
+    method: &Sgd,
+    theta0: Vec<R>,
+    total: u64,
+    plan: &[u64],
+    more: u64,
+    more_plan: RecordPlan,
+) -> (SgdRun<R>, Vec<u64>, SgdRun<R>) {
+    let reference = vec![R::from_f64(0.5, problem.ctx()); theta0.len()];
     let mut probe = StandardProbe::new(problem, Some(&reference));
-    let mut state = SgdState::new(theta0, 11, problem.n(), &method);
+    let mut state = SgdState::new(theta0, 11, problem.n(), method);
     let mut progress = Vec::new();
-    let out = run_sgd_recording(
+    let out = run_sgd_recording(problem, method, &mut state, total, plan, &mut probe, |k| {
+        progress.push(k)
+    });
+    let continued = run_sgd(
         problem,
-        &method,
+        method,
         &mut state,
-        total,
-        &plans(total)[case.plan],
-        &mut probe,
-        |k| progress.push(k),
-    );
-    let more = run_sgd(
-        problem,
-        &method,
-        &mut state,
-        300,
-        RecordPlan::Every { every: 50 },
+        more,
+        more_plan,
         &mut probe,
         |_| {},
     );
-    Observed {
-        theta: out.theta.iter().map(|v| v.to_bits()).collect(),
-        records: out
-            .records
-            .iter()
-            .map(|r| (r.step, common::record_bits(r)))
-            .collect(),
-        stop: out.stop,
-        steps: out.steps,
-        progress,
-        continued: more.theta.iter().map(|v| v.to_bits()).collect(),
-        continued_records: more.records.iter().map(common::record_bits).collect(),
-    }
+    (out, progress, continued)
+}
+
+fn observe<M: LinearInX<f64>>(problem: &Problem<f64, M>, case: Case, theta0: Vec<f64>) -> Observed {
+    let sigma = (!case.plain).then_some(case.sigma);
+    let method = sgd(case.batch_size, sigma, case.sampling, case.lr, 1100);
+    let total = 2000u64;
+    let plan = &plans(total)[case.plan];
+    let (out, progress, more) = run_and_continue(
+        problem,
+        &method,
+        theta0,
+        total,
+        plan,
+        300,
+        RecordPlan::Every { every: 50 },
+    );
+    Observed::of(out, progress, more, |v| format!("{:016x}", v.to_bits()))
 }
 
 fn run_case(case: Case) -> Observed {
@@ -310,19 +349,8 @@ fn mpfr_cases() -> Vec<MpfrCase> {
     v
 }
 
-/// θ and records of an MPFR run (θ exactly, as hexadecimal strings).
-#[derive(Debug, PartialEq)]
-struct MpfrObserved {
-    theta: Vec<String>,
-    records: Vec<(u64, Vec<u64>)>,
-    stop: StopReason,
-    steps: u64,
-    progress: Vec<u64>,
-    continued: Vec<String>,
-}
-
-fn run_mpfr_case(case: MpfrCase) -> MpfrObserved {
-    use latedecay::scalar::{Mpfr, Real};
+fn run_mpfr_case(case: MpfrCase) -> Observed {
+    use latedecay::scalar::Mpfr;
     let data = Dataset::synthetic(&SyntheticConfig {
         n: 40,
         d: case.d,
@@ -332,54 +360,20 @@ fn run_mpfr_case(case: MpfrCase) -> MpfrObserved {
     .unwrap()
     .convert::<Mpfr>(case.bits);
     let problem = Problem::new(Diagonal::new(case.d), data);
-    let method = Sgd {
-        batch_size: 1,
-        label_noise_sigma: case.sigma.unwrap_or(0.0),
-        noise: if case.sigma.is_some() {
-            NoiseModel::Label
-        } else {
-            NoiseModel::None
-        },
-        sampling: case.sampling,
-        schedule: Schedule::step_decay(case.lr, case.lr / 10.0, 700).unwrap(),
-    };
+    let method = sgd(1, case.sigma, case.sampling, case.lr, 700);
     let total = 1000u64;
     let theta0: Vec<Mpfr> = (0..2 * case.d)
         .map(|j| Mpfr::from_f64(1.0 + 0.01 * j as f64, case.theta_bits))
         .collect();
-    let reference: Vec<Mpfr> = vec![Mpfr::from_f64(0.5, case.bits); theta0.len()];
-    let mut probe = StandardProbe::new(&problem, Some(&reference));
-    let mut state = SgdState::new(theta0, 11, problem.n(), &method);
-    let mut progress = Vec::new();
-    let out = run_sgd_recording(
+    let plan = &plans(total)[case.plan];
+    let (out, progress, more) = run_and_continue(
         &problem,
         &method,
-        &mut state,
+        theta0,
         total,
-        &plans(total)[case.plan],
-        &mut probe,
-        |k| progress.push(k),
-    );
-    let more = run_sgd(
-        &problem,
-        &method,
-        &mut state,
+        plan,
         100,
         RecordPlan::FinalOnly,
-        &mut probe,
-        |_| {},
     );
-    let exact = |t: &[Mpfr]| t.iter().map(|v| v.to_string_radix(16, None)).collect();
-    MpfrObserved {
-        theta: exact(&out.theta),
-        records: out
-            .records
-            .iter()
-            .map(|r| (r.step, common::record_bits(r)))
-            .collect(),
-        stop: out.stop,
-        steps: out.steps,
-        progress,
-        continued: exact(&more.theta),
-    }
+    Observed::of(out, progress, more, |v| v.to_string_radix(16, None))
 }

@@ -601,7 +601,7 @@ where
                 && matches!(method.noise, NoiseModel::Label | NoiseModel::None)
                 && crate::simd::active() != crate::simd::Level::Scalar =>
         {
-            fast_mpfr::MpfrFastProblem::new(R::ctx_bits(ctx), xm, ym, problem.data.d())
+            fast_mpfr::MpfrFastProblem::new(R::ctx_bits(ctx), xm, ym, problem.data.d(), sigma)
         }
         _ => None,
     };
@@ -645,14 +645,8 @@ where
             // that stops early (θ outside its exponent bound, or not
             // representable) hands the rest of the run to the loop below.
             let (seg_end, constant_lr) = segment_end();
-            let mut feed = fast::Feed {
-                noise: &mut state.noise,
-                schedule,
-                times: state.times,
-                step: k,
-                constant_lr,
-            };
-            let done = fast_mpfr::run_segment(fp, theta, sigma, &mut feed, seg_end - k);
+            let mut feed = fast::Feed::new(&mut state.noise, schedule, state.times, k, constant_lr);
+            let done = fast_mpfr::run_segment(fp, theta, &mut feed, seg_end - k);
             state.times = feed.times;
             state.step += done;
             if state.step < seg_end {
@@ -686,13 +680,7 @@ where
                 coefs: &mut coefs,
                 direction: &mut direction,
             };
-            let mut feed = fast::Feed {
-                noise: &mut state.noise,
-                schedule,
-                times: state.times,
-                step: k,
-                constant_lr,
-            };
+            let mut feed = fast::Feed::new(&mut state.noise, schedule, state.times, k, constant_lr);
             let done = fast::run_segment(&mut segment, &mut feed, seg_end - k);
             state.times = feed.times;
             state.step += done;

@@ -64,7 +64,24 @@ pub(super) struct Feed<'a> {
     pub constant_lr: Option<f64>,
 }
 
-impl Feed<'_> {
+impl<'a> Feed<'a> {
+    /// The feed of a segment from `step`.
+    pub(super) fn new(
+        noise: &'a mut BatchNoise,
+        schedule: &'a Schedule,
+        times: ElapsedTimes,
+        step: u64,
+        constant_lr: Option<f64>,
+    ) -> Self {
+        Self {
+            noise,
+            schedule,
+            times,
+            step,
+            constant_lr,
+        }
+    }
+
     /// Draw the next step's batch into `indices`/`xi`; its learning rate.
     #[inline(always)]
     pub(super) fn draw(&mut self, indices: &mut [usize], xi: &mut [f64]) -> f64 {

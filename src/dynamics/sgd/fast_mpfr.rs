@@ -183,6 +183,25 @@ fn magnitude_less<const N: usize>(a: &Limbs<N>, b: &Limbs<N>) -> bool {
     false
 }
 
+/// out = a op b over the N + 1 window limbs with the carry (or borrow) `c`
+/// in; the carry (borrow) out.
+#[inline(always)]
+fn limbwise<const N: usize>(
+    a: &[u64; 9],
+    b: &[u64; 9],
+    mut c: bool,
+    op: fn(u64, u64) -> (u64, bool),
+    out: &mut [u64; 9],
+) -> bool {
+    for k in 0..=N {
+        let (t, c1) = op(a[k], b[k]);
+        let (t, c2) = op(t, c as u64);
+        out[k] = t;
+        c = c1 || c2;
+    }
+    c
+}
+
 /// a + (−1)^negate_b · b rounded to nearest-even (MPFR's `mpfr_add` /
 /// `mpfr_sub` in round-to-nearest: an exact zero is +0 unless both terms
 /// are −0).
@@ -226,14 +245,7 @@ pub(super) fn add<const N: usize>(a: &Limbs<N>, b: &Limbs<N>, negate_b: bool) ->
     let neg = big.neg;
     let mut s = [0u64; 9];
     if big.neg == small.neg {
-        let mut carry = false;
-        for k in 0..=N {
-            let (t, c1) = wa[k].overflowing_add(wb[k]);
-            let (t, c2) = t.overflowing_add(carry as u64);
-            s[k] = t;
-            carry = c1 || c2;
-        }
-        if carry {
+        if limbwise::<N>(&wa, &wb, false, u64::overflowing_add, &mut s) {
             sticky |= s[0] & 1 == 1;
             for k in 0..N {
                 s[k] = (s[k] >> 1) | (s[k + 1] << 63);
@@ -245,13 +257,7 @@ pub(super) fn add<const N: usize>(a: &Limbs<N>, b: &Limbs<N>, negate_b: bool) ->
         // |big| ≥ |small|; bits of small below the window (sticky) are
         // subtracted as one more unit of the window's last bit, the rest
         // kept in `sticky`: floor and fraction of the exact difference.
-        let mut borrow = sticky;
-        for k in 0..=N {
-            let (t, b1) = wa[k].overflowing_sub(wb[k]);
-            let (t, b2) = t.overflowing_sub(borrow as u64);
-            s[k] = t;
-            borrow = b1 || b2;
-        }
+        let borrow = limbwise::<N>(&wa, &wb, sticky, u64::overflowing_sub, &mut s);
         debug_assert!(!borrow);
         let Some(top) = (0..=N).rev().find(|&k| s[k] != 0) else {
             return Limbs::zero(false);
@@ -352,6 +358,8 @@ fn store_float<const N: usize>(a: &Limbs<N>, x: &mut Float) {
 /// converted once per run.
 pub(super) struct MpfrFastProblem {
     limbs: usize,
+    /// The label-noise σ of the batch residuals (0: none).
+    sigma: f64,
     d: usize,
     x: Vec<Limbs<1>>,
     /// y at 8 limbs (the widest N); narrowed per segment.
@@ -362,7 +370,13 @@ impl MpfrFastProblem {
     /// `None` when the fast path does not apply: a precision that is not
     /// 64·N with N in 2..=8, an entry of X that is not an f64 value, a y not
     /// representable, or a changed MPFR exponent range.
-    pub(super) fn new(precision: u32, x: &[Float], y: &[Float], d: usize) -> Option<Self> {
+    pub(super) fn new(
+        precision: u32,
+        x: &[Float],
+        y: &[Float],
+        d: usize,
+        sigma: f64,
+    ) -> Option<Self> {
         let limbs = precision as usize / 64;
         // 64-bit limbs (GMP's on 64-bit targets) are what `Limbs` mirrors.
         if gmp_mpfr_sys::gmp::NUMB_BITS != 64
@@ -387,7 +401,13 @@ impl MpfrFastProblem {
                     .flatten()
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(Self { limbs, d, x, y })
+        Some(Self {
+            limbs,
+            sigma,
+            d,
+            x,
+            y,
+        })
     }
 }
 
@@ -396,31 +416,29 @@ impl MpfrFastProblem {
 /// a step left θ outside the exponent bound (that step is done, the rest is
 /// the generic loop's), or 0 when θ is not representable on entry.
 pub(super) fn run_segment(
-    problem: &MpfrFastProblem,
+    p: &MpfrFastProblem,
     theta: &mut [Float],
-    sigma: f64,
     feed: &mut Feed,
-    steps: u64,
+    n: u64,
 ) -> u64 {
-    match problem.limbs {
-        2 => segment::<2>(problem, theta, sigma, feed, steps),
-        3 => segment::<3>(problem, theta, sigma, feed, steps),
-        4 => segment::<4>(problem, theta, sigma, feed, steps),
-        5 => segment::<5>(problem, theta, sigma, feed, steps),
-        6 => segment::<6>(problem, theta, sigma, feed, steps),
-        7 => segment::<7>(problem, theta, sigma, feed, steps),
-        _ => segment::<8>(problem, theta, sigma, feed, steps),
+    match p.limbs {
+        2 => segment::<2>(p, theta, feed, n),
+        3 => segment::<3>(p, theta, feed, n),
+        4 => segment::<4>(p, theta, feed, n),
+        5 => segment::<5>(p, theta, feed, n),
+        6 => segment::<6>(p, theta, feed, n),
+        7 => segment::<7>(p, theta, feed, n),
+        _ => segment::<8>(p, theta, feed, n),
     }
 }
 
 fn segment<const N: usize>(
     problem: &MpfrFastProblem,
     theta: &mut [Float],
-    sigma: f64,
     feed: &mut Feed,
     steps: u64,
 ) -> u64 {
-    let d = problem.d;
+    let (d, sigma) = (problem.d, problem.sigma);
     let Some(state) = theta
         .iter()
         .map(|t| {

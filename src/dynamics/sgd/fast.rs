@@ -170,35 +170,22 @@ unsafe fn segment<T: Lanes>(sg: &mut Segment, feed: &mut Feed, steps: u64) -> u6
 #[inline(always)]
 unsafe fn diagonal_b1<T: Lanes>(sg: &mut Segment, feed: &mut Feed, steps: u64) -> u64 {
     let d = sg.d;
-    let stride = d.div_ceil(8) * 8;
-    let n = sg.x.len() / d;
-    let mut buf = vec![0.0f64; stride * (n + 2) + 8];
-    let off = buf.as_ptr().align_offset(64);
-    let base = buf.as_mut_ptr().add(off);
-    let (u, v) = (base, base.add(stride));
-    let xs = base.add(2 * stride);
-    std::ptr::copy_nonoverlapping(sg.theta.as_ptr(), u, d);
-    std::ptr::copy_nonoverlapping(sg.theta.as_ptr().add(d), v, d);
-    for i in 0..n {
-        std::ptr::copy_nonoverlapping(sg.x.as_ptr().add(i * d), xs.add(i * stride), d);
-    }
-    let x = xs as *const f64;
-    let dd = stride;
+    let (u, v) = sg.theta.split_at_mut(d);
+    let (u, v) = (u.as_mut_ptr(), v.as_mut_ptr());
+    let x = sg.x.as_ptr();
     let (mut row, mut xi) = ([0usize; 1], [0.0f64; 1]);
     let mut lr = feed.draw(&mut row, &mut xi);
-    let mut pred = triple_dot::<T>(u, v, x.add(row[0] * dd), d);
-    let mut done = steps;
+    let mut pred = triple_dot::<T>(u, v, x.add(row[0] * d), d);
     for s in 0..steps {
         let r = residual(pred, sg.y[row[0]], sg.sigma, xi[0]);
         if !r.is_finite() {
-            done = s;
-            break;
+            return s;
         }
         let coef = r * lr;
-        let xk = x.add(row[0] * dd);
+        let xk = x.add(row[0] * d);
         if s + 1 < steps {
             let next_lr = feed.draw(&mut row, &mut xi);
-            pred = diagonal_update_dot::<T, true>(u, v, xk, coef, x.add(row[0] * dd), d);
+            pred = diagonal_update_dot::<T, true>(u, v, xk, coef, x.add(row[0] * d), d);
             feed.times.advance(lr);
             lr = next_lr;
         } else {
@@ -206,9 +193,7 @@ unsafe fn diagonal_b1<T: Lanes>(sg: &mut Segment, feed: &mut Feed, steps: u64) -
             feed.times.advance(lr);
         }
     }
-    std::ptr::copy_nonoverlapping(u, sg.theta.as_mut_ptr(), d);
-    std::ptr::copy_nonoverlapping(v, sg.theta.as_mut_ptr().add(d), d);
-    done
+    steps
 }
 
 #[inline(always)]

@@ -77,6 +77,8 @@ struct Case {
     sampling: Sampling,
     lr: f64,
     plan: usize,
+    /// Steps (segments between progress calls: steps / 100).
+    steps: u64,
 }
 
 fn plans(total: u64) -> Vec<Vec<u64>> {
@@ -140,7 +142,7 @@ fn run_and_continue<R: Real, M: LinearInX<R>>(
 fn observe<M: LinearInX<f64>>(problem: &Problem<f64, M>, case: Case, theta0: Vec<f64>) -> Observed {
     let sigma = (!case.plain).then_some(case.sigma);
     let method = sgd(case.batch_size, sigma, case.sampling, case.lr, 1100);
-    let total = 2000u64;
+    let total = case.steps;
     let plan = &plans(total)[case.plan];
     let (out, progress, more) = run_and_continue(
         problem,
@@ -191,9 +193,29 @@ fn cases() -> Vec<Case> {
                             },
                             lr: 0.004,
                             plan,
+                            steps: 2000,
                         });
                     }
                 }
+            }
+        }
+    }
+    // Long segments (12,800 steps: 128 between progress calls), which run
+    // on the aligned copies of θ; with σ and without, d with a tail.
+    for diagonal in [true, false] {
+        for batch_size in [1usize, 8] {
+            for d in [5usize, 101] {
+                v.push(Case {
+                    diagonal,
+                    d,
+                    batch_size,
+                    sigma: 1.0,
+                    plain: d == 5,
+                    sampling: Sampling::WithReplacement,
+                    lr: 0.004,
+                    plan: 3,
+                    steps: 12_800,
+                });
             }
         }
     }
@@ -211,6 +233,7 @@ fn cases() -> Vec<Case> {
                     sampling: Sampling::WithReplacement,
                     lr: 3.0,
                     plan,
+                    steps: 2000,
                 });
             }
         }

@@ -605,6 +605,14 @@ where
         }
         _ => None,
     };
+    // The fast path's X and θ on 64-byte-aligned padded rows (built once per call).
+    let mut fast_rows = fast_kernel.and(R::as_f64_slice(x.as_slice())).map(|xf| {
+        let d = problem.data.d();
+        (
+            fast::AlignedRows::from_rows(xf, d),
+            fast::AlignedRows::zeroed(2, d),
+        )
+    });
     let (mut coefs, mut direction) = match fast_kernel {
         Some(_) => (vec![0.0f64; batch_size], vec![0.0f64; problem.data.d()]),
         None => (Vec::new(), Vec::new()),
@@ -661,17 +669,16 @@ where
             // Nothing ran (θ not representable): step k in the loop below,
             // without coming back to k's records.
         }
-        if let (Some(kernel), Some(xf), Some(yf)) = (
-            fast_kernel,
-            R::as_f64_slice(x.as_slice()),
-            R::as_f64_slice(y),
-        ) {
+        if let (Some(kernel), Some((xf, theta_rows)), Some(yf)) =
+            (fast_kernel, fast_rows.as_mut(), R::as_f64_slice(y))
+        {
             let (seg_end, constant_lr) = segment_end();
             let theta = R::as_f64_slice_mut(&mut state.theta).expect("f64 iterate");
             let mut segment = fast::Segment {
                 kernel,
                 theta,
                 x: xf,
+                theta_rows,
                 d: problem.data.d(),
                 y: yf,
                 sigma,

@@ -605,14 +605,14 @@ where
         }
         _ => None,
     };
-    // The fast path's X and θ on 64-byte-aligned padded rows (built once per call).
-    let mut fast_rows = fast_kernel.and(R::as_f64_slice(x.as_slice())).map(|xf| {
-        let d = problem.data.d();
-        (
-            fast::AlignedRows::from_rows(xf, d),
-            fast::AlignedRows::zeroed(2, d),
-        )
-    });
+    // The fast path's X and θ on 64-byte-aligned padded rows: θ's two rows
+    // always, X's copy once per call when the call runs at least n steps
+    // (the copy costs about as much as n/8 steps).
+    let d = problem.data.d();
+    let padded_x = R::as_f64_slice(x.as_slice())
+        .filter(|_| fast_kernel.is_some() && steps >= problem.n() as u64)
+        .map(|xf| fast::AlignedRows::from_rows(xf, d));
+    let mut theta_rows = fast_kernel.map(|_| fast::AlignedRows::zeroed(2, d));
     let (mut coefs, mut direction) = match fast_kernel {
         Some(_) => (vec![0.0f64; batch_size], vec![0.0f64; problem.data.d()]),
         None => (Vec::new(), Vec::new()),
@@ -669,17 +669,25 @@ where
             // Nothing ran (θ not representable): step k in the loop below,
             // without coming back to k's records.
         }
-        if let (Some(kernel), Some((xf, theta_rows)), Some(yf)) =
-            (fast_kernel, fast_rows.as_mut(), R::as_f64_slice(y))
-        {
+        if let (Some(kernel), Some(theta_rows), Some(xf), Some(yf)) = (
+            fast_kernel,
+            theta_rows.as_mut(),
+            R::as_f64_slice(x.as_slice()),
+            R::as_f64_slice(y),
+        ) {
             let (seg_end, constant_lr) = segment_end();
             let theta = R::as_f64_slice_mut(&mut state.theta).expect("f64 iterate");
+            let (x, stride) = match &padded_x {
+                Some(p) => (p.as_slice(), p.stride),
+                None => (xf, d),
+            };
             let mut segment = fast::Segment {
                 kernel,
                 theta,
-                x: xf,
+                x,
+                stride,
                 theta_rows,
-                d: problem.data.d(),
+                d,
                 y: yf,
                 sigma,
                 indices: &mut indices,

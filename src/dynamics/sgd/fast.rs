@@ -66,8 +66,9 @@ impl AlignedRows {
         let o = self.start + i * self.stride;
         &mut self.buf[o..o + self.stride]
     }
-    fn as_ptr(&self) -> *const f64 {
-        self.buf[self.start..].as_ptr()
+    /// The rows, from the aligned start.
+    pub(super) fn as_slice(&self) -> &[f64] {
+        &self.buf[self.start..]
     }
     fn as_mut_ptr(&mut self) -> *mut f64 {
         self.buf[self.start..].as_mut_ptr()
@@ -84,8 +85,10 @@ pub(super) struct Segment<'a> {
     pub kernel: SgdKernel,
     /// θ (Linear: d entries; Diagonal: u then v, 2d entries).
     pub theta: &'a mut [f64],
-    /// X, n rows of length d, padded ([`AlignedRows`]).
-    pub x: &'a AlignedRows,
+    /// X, n rows of length d, `stride` apart (padded [`AlignedRows`], or X
+    /// itself with stride d).
+    pub x: &'a [f64],
+    pub stride: usize,
     /// Two aligned rows: θ (Linear) or u and v (Diagonal) of long segments.
     pub theta_rows: &'a mut AlignedRows,
     pub d: usize,
@@ -155,7 +158,7 @@ pub(super) fn run_segment(sg: &mut Segment, feed: &mut Feed, steps: u64) -> u64 
         SgdKernel::Diagonal => 2,
     };
     debug_assert_eq!(sg.theta.len(), parts * d);
-    debug_assert!(sg.x.stride >= d && sg.theta_rows.stride == sg.x.stride);
+    debug_assert!(sg.stride >= d && sg.theta_rows.stride >= d);
     // θ = (u, v): in place, or on the aligned rows for a long segment.
     let aligned = steps >= ALIGNED_THETA_MIN_STEPS;
     let uv = if aligned {
@@ -240,7 +243,7 @@ unsafe fn segment<T: Lanes>(sg: &mut Segment, uv: Parts, feed: &mut Feed, steps:
 
 #[inline(always)]
 unsafe fn diagonal_b1<T: Lanes>(sg: &mut Segment, uv: Parts, feed: &mut Feed, steps: u64) -> u64 {
-    let (d, stride) = (sg.d, sg.x.stride);
+    let (d, stride) = (sg.d, sg.stride);
     let (u, v) = uv;
     let x = sg.x.as_ptr();
     let (mut row, mut xi) = ([0usize; 1], [0.0f64; 1]);
@@ -273,7 +276,7 @@ unsafe fn linear_b1<T: Lanes>(
     feed: &mut Feed,
     steps: u64,
 ) -> u64 {
-    let (d, stride) = (sg.d, sg.x.stride);
+    let (d, stride) = (sg.d, sg.stride);
     let x = sg.x.as_ptr();
     let (mut row, mut xi) = ([0usize; 1], [0.0f64; 1]);
     let mut lr = feed.draw(&mut row, &mut xi);
@@ -302,7 +305,7 @@ unsafe fn linear_b1<T: Lanes>(
 /// loop (no fusion: the B forward passes all precede the update).
 #[inline(always)]
 unsafe fn minibatch<T: Lanes>(sg: &mut Segment, uv: Parts, feed: &mut Feed, steps: u64) -> u64 {
-    let (d, stride) = (sg.d, sg.x.stride);
+    let (d, stride) = (sg.d, sg.stride);
     let b = sg.indices.len() as f64;
     let x = sg.x.as_ptr();
     let (theta, (u, v)) = (uv.0, uv);

@@ -332,7 +332,7 @@ fn mpfr_cases() -> Vec<MpfrCase> {
     let mut v = Vec::new();
     // Every limb count of the fast path, and two precisions it refuses
     // (not a multiple of 64; a single limb).
-    for bits in [64u32, 128, 192, 200, 256, 320, 448, 512] {
+    for bits in [64u32, 128, 192, 200, 256, 320, 384, 448, 512] {
         v.push(MpfrCase {
             bits,
             theta_bits: bits,

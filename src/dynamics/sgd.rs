@@ -590,6 +590,7 @@ where
             && R::as_f64_slice(&state.theta).is_some()
             && crate::simd::active() != crate::simd::Level::Scalar
     });
+    let d = problem.data.d();
     // The MPFR fast path: Diagonal, B = 1, label or no noise, 64·N bits.
     let mut mpfr_fast = match (
         problem.model.sgd_kernel(),
@@ -601,20 +602,19 @@ where
                 && matches!(method.noise, NoiseModel::Label | NoiseModel::None)
                 && crate::simd::active() != crate::simd::Level::Scalar =>
         {
-            fast_mpfr::MpfrFastProblem::new(R::ctx_bits(ctx), xm, ym, problem.data.d(), sigma)
+            fast_mpfr::MpfrFastProblem::new(R::ctx_bits(ctx), xm, ym, d, sigma)
         }
         _ => None,
     };
     // The fast path's X and θ on 64-byte-aligned padded rows: θ's two rows
     // always, X's copy once per call when the call runs at least n steps
     // (the copy costs about as much as n/8 steps).
-    let d = problem.data.d();
     let padded_x = R::as_f64_slice(x.as_slice())
         .filter(|_| fast_kernel.is_some() && steps >= problem.n() as u64)
         .map(|xf| fast::AlignedRows::from_rows(xf, d));
     let mut theta_rows = fast_kernel.map(|_| fast::AlignedRows::zeroed(2, d));
     let (mut coefs, mut direction) = match fast_kernel {
-        Some(_) => (vec![0.0f64; batch_size], vec![0.0f64; problem.data.d()]),
+        Some(_) => (vec![0.0f64; batch_size], vec![0.0f64; d]),
         None => (Vec::new(), Vec::new()),
     };
     while state.step <= end {

@@ -34,8 +34,8 @@ use crate::simd::{self, Lanes, Level};
 /// f64 rows of `stride` = d rounded up to a multiple of 8, the first one
 /// 64-byte aligned (a `Vec` is only 8-byte aligned): the 8-lane loads and
 /// stores of the fast path then never straddle two cache lines (measured:
-/// 20M B = 1 Diagonal steps at d = 100 took 0.94 s against 1.01 s, medians
-/// of 12 alternated runs). The padding is never read.
+/// 20M B = 1 Diagonal steps at d = 100 took 1.08 s against 1.19 s, medians
+/// of 10 alternated runs). The padding is never read.
 pub(super) struct AlignedRows {
     buf: Vec<f64>,
     start: usize,
@@ -228,7 +228,7 @@ pub(super) fn residual(pred: f64, y: f64, sigma: f64, xi: f64) -> f64 {
 
 /// SAFETY (every function below): called from a function compiled with
 /// `T`'s target feature; the pointers address `d` valid elements (rows of X
-/// are `d` apart, indices < n).
+/// are `stride` apart, indices < n).
 #[inline(always)]
 unsafe fn segment<T: Lanes>(sg: &mut Segment, uv: Parts, feed: &mut Feed, steps: u64) -> u64 {
     if steps == 0 {

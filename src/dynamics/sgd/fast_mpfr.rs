@@ -14,10 +14,10 @@
 //! fixed-limb binary floats with MPFR's semantics; `rug` (MPFR) stays the
 //! reference and the fallback.
 //!
-//! Scope and fallbacks: every value of the state, y and the coefficients is
-//! a finite MPFR number whose exponent stays within ±2²⁴ (checked on entry
-//! and after every step: far inside MPFR's default exponent range ±(2³⁰ − 1),
-//! so no operation of a step can overflow or underflow there, see
+//! Scope and fallbacks: every value of θ and y is a finite MPFR number whose
+//! exponent stays within ±2²⁴ (checked on entry and after every step); then
+//! every intermediate of a step stays far inside MPFR's default exponent
+//! range ±(2³⁰ − 1), so no operation can overflow or underflow there (see
 //! [`EXP_LIMIT`]); X's entries are f64 values (the 53-bit copy the generic
 //! loop uses). When a step leaves the exponent bound the segment stops there
 //! and the generic loop takes over for the rest of the run. `Level::Scalar`
@@ -362,7 +362,7 @@ pub(super) struct MpfrFastProblem {
     sigma: f64,
     d: usize,
     x: Vec<Limbs<1>>,
-    /// y at 8 limbs (the widest N); narrowed per segment.
+    /// y at 8 limbs (the widest N); narrowed where it is used.
     y: Vec<Limbs<8>>,
 }
 
@@ -439,7 +439,7 @@ fn segment<const N: usize>(
     steps: u64,
 ) -> u64 {
     let (d, sigma) = (problem.d, problem.sigma);
-    let Some(state) = theta
+    let Some(mut state) = theta
         .iter()
         .map(|t| {
             (t.prec() as usize == 64 * N)
@@ -450,11 +450,7 @@ fn segment<const N: usize>(
     else {
         return 0;
     };
-    let y: Vec<Limbs<N>> = problem.y.iter().map(narrow::<N>).collect();
-    let (mut u, mut v) = {
-        let (u, v) = state.split_at(d);
-        (u.to_vec(), v.to_vec())
-    };
+    let (u, v) = state.split_at_mut(d);
     let sigma_limbs = Limbs::from_f64(sigma);
     let noisy = sigma > 0.0;
     let (mut row, mut xi) = ([0usize; 1], [0.0f64; 1]);
@@ -465,11 +461,11 @@ fn segment<const N: usize>(
         // pred = Σ_j (u_j v_j) x_j from +0, then r = (pred − y) − ξσ, c = r η:
         // the generic step's operations in its order.
         let mut pred = Limbs::<N>::zero(false);
-        for ((uj, vj), xj) in u.iter().zip(&v).zip(x) {
+        for ((uj, vj), xj) in u.iter().zip(v.iter()).zip(x) {
             let t = mul(&mul(uj, vj), xj);
             pred = add(&pred, &t, false);
         }
-        let mut r = add(&pred, &y[row[0]], true);
+        let mut r = add(&pred, &narrow::<N>(&problem.y[row[0]]), true);
         if noisy {
             let noise = mul(&widen::<1, N>(&Limbs::from_f64(xi[0])), &sigma_limbs);
             r = add(&r, &noise, true);
@@ -490,7 +486,7 @@ fn segment<const N: usize>(
             break;
         }
     }
-    for (t, a) in theta.iter_mut().zip(u.iter().chain(&v)) {
+    for (t, a) in theta.iter_mut().zip(&state) {
         store_float(a, t);
     }
     done

@@ -399,9 +399,31 @@ pub(crate) trait Lanes: Copy {
         }
         reduce_lanes(lanes)
     }
+    /// [`Lanes::reduce`] in every lane, so that a B = 1 step computes its
+    /// coefficient already splatted (no broadcast on the critical path).
+    /// Lane 0 makes the same additions in the same order; the other lanes add
+    /// the same pairs with the operands swapped, which IEEE 754 addition
+    /// rounds to the same bits (only a NaN's payload may differ, and a NaN
+    /// residual stops the run before any lane is used).
+    #[inline(always)]
+    unsafe fn reduce_splat(acc: &[Self; LANES]) -> Self {
+        Self::splat(Self::reduce(acc))
+    }
+    /// Lane 0.
+    unsafe fn first(self) -> f64;
+    /// Lane-wise −self (the sign flipped, as f64 negation).
+    unsafe fn neg(self) -> Self;
 }
 
 impl Lanes for f64 {
+    #[inline(always)]
+    unsafe fn first(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    unsafe fn neg(self) -> Self {
+        -self
+    }
     const W: usize = 1;
     #[inline(always)]
     unsafe fn load(p: *const f64) -> Self {
@@ -447,9 +469,35 @@ pub(crate) mod kernels {
     #[inline(always)]
     unsafe fn ordered_sum<T: Lanes, const SUM: bool>(
         d: usize,
-        mut lane: impl FnMut(usize) -> T,
+        lane: impl FnMut(usize) -> T,
         scalar: impl FnMut(usize) -> f64,
     ) -> f64 {
+        let (acc, tail) = ordered_parts::<T, SUM>(d, lane, scalar);
+        if SUM {
+            T::reduce(&acc) + tail
+        } else {
+            0.0
+        }
+    }
+
+    /// [`ordered_sum`] (with the sum) in every lane ([`Lanes::reduce_splat`]).
+    #[inline(always)]
+    unsafe fn ordered_sum_splat<T: Lanes>(
+        d: usize,
+        lane: impl FnMut(usize) -> T,
+        scalar: impl FnMut(usize) -> f64,
+    ) -> T {
+        let (acc, tail) = ordered_parts::<T, true>(d, lane, scalar);
+        T::reduce_splat(&acc).add(T::splat(tail))
+    }
+
+    /// The accumulators and the tail's sum of [`ordered_sum`].
+    #[inline(always)]
+    unsafe fn ordered_parts<T: Lanes, const SUM: bool>(
+        d: usize,
+        mut lane: impl FnMut(usize) -> T,
+        scalar: impl FnMut(usize) -> f64,
+    ) -> ([T; LANES], f64) {
         let m = d / LANES * LANES;
         let mut acc = [T::splat(0.0); LANES];
         let mut i = 0;
@@ -457,12 +505,7 @@ pub(crate) mod kernels {
             block::<T, SUM>(i, &mut acc, &mut lane);
             i += LANES;
         }
-        let tail = tail_sum::<SUM>(m, d, scalar);
-        if SUM {
-            T::reduce(&acc) + tail
-        } else {
-            0.0
-        }
+        (acc, tail_sum::<SUM>(m, d, scalar))
     }
 
     /// One 8-element block of [`ordered_sum`].
@@ -542,6 +585,26 @@ pub(crate) mod kernels {
         )
     }
 
+    /// [`diagonal_update_dot`] with the next forward product, taking the
+    /// coefficient splatted (`c`, lane 0 = `coef`) and returning the product
+    /// in every lane (the B = 1 fast path's step).
+    #[inline(always)]
+    pub unsafe fn diagonal_update_dot_splat<T: Lanes>(
+        u: *mut f64,
+        v: *mut f64,
+        x: *const f64,
+        c: T,
+        coef: f64,
+        xn: *const f64,
+        d: usize,
+    ) -> T {
+        ordered_sum_splat::<T>(
+            d,
+            |o| diagonal_lane(u, v, x, c, xn, o),
+            |j| diagonal_lane(u, v, x, coef, xn, j),
+        )
+    }
+
     /// The vector at `o` of [`diagonal_update_dot`] (`c` = coef splatted; a
     /// 1-lane `f64` for the tail): stores the new u, v, returns (u v) xn.
     #[inline(always)]
@@ -603,6 +666,25 @@ pub(crate) mod kernels {
     ) -> f64 {
         let al = T::splat(neg);
         ordered_sum::<T, NEXT>(
+            d,
+            |o| linear_lane(theta, x, al, xn, o),
+            |j| linear_lane(theta, x, neg, xn, j),
+        )
+    }
+
+    /// [`linear_update_dot`] with the next forward product, taking `neg`
+    /// splatted (`al`, lane 0 = `neg`) and returning the product in every
+    /// lane (the B = 1 fast path's step).
+    #[inline(always)]
+    pub unsafe fn linear_update_dot_splat<T: Lanes>(
+        theta: *mut f64,
+        x: *const f64,
+        al: T,
+        neg: f64,
+        xn: *const f64,
+        d: usize,
+    ) -> T {
+        ordered_sum_splat::<T>(
             d,
             |o| linear_lane(theta, x, al, xn, o),
             |j| linear_lane(theta, x, neg, xn, j),
@@ -719,16 +801,68 @@ mod x86_reduce {
     pub unsafe fn sse2(acc: &[__m128d; LANES]) -> f64 {
         finish(_mm_add_pd(acc[0], acc[2]), _mm_add_pd(acc[1], acc[3]))
     }
+
+    /// [`avx512`] in every lane: s_i in lanes i and i + 4 (the 256-bit
+    /// halves swapped and added), then the pairs (s0 + s1), (s2 + s3) (lanes
+    /// swapped within 128 bits), then their sum (128-bit blocks swapped).
+    #[inline(always)]
+    pub unsafe fn avx512_splat(acc: &[__m512d; LANES]) -> __m512d {
+        let a = acc[0];
+        let s = _mm512_add_pd(a, _mm512_shuffle_f64x2::<0x4E>(a, a));
+        let p = _mm512_add_pd(s, _mm512_permute_pd::<0x55>(s));
+        _mm512_add_pd(p, _mm512_shuffle_f64x2::<0xB1>(p, p))
+    }
+    /// [`avx2`] in every lane (the same steps as [`avx512_splat`]).
+    #[inline(always)]
+    pub unsafe fn avx2_splat(acc: &[__m256d; LANES]) -> __m256d {
+        let s = _mm256_add_pd(acc[0], acc[1]);
+        let p = _mm256_add_pd(s, _mm256_permute_pd::<0x5>(s));
+        _mm256_add_pd(p, _mm256_permute2f128_pd::<0x01>(p, p))
+    }
+    /// [`sse2`] in both lanes.
+    #[inline(always)]
+    pub unsafe fn sse2_splat(acc: &[__m128d; LANES]) -> __m128d {
+        let (s01, s23) = (_mm_add_pd(acc[0], acc[2]), _mm_add_pd(acc[1], acc[3]));
+        let lo = _mm_add_pd(s01, _mm_shuffle_pd::<0b01>(s01, s01));
+        let hi = _mm_add_pd(s23, _mm_shuffle_pd::<0b01>(s23, s23));
+        _mm_add_pd(lo, hi)
+    }
+
+    #[inline(always)]
+    pub unsafe fn avx512_neg(a: __m512d) -> __m512d {
+        let sign = _mm512_set1_epi64(i64::MIN);
+        _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a), sign))
+    }
+    #[inline(always)]
+    pub unsafe fn avx2_neg(a: __m256d) -> __m256d {
+        _mm256_xor_pd(a, _mm256_set1_pd(-0.0))
+    }
+    #[inline(always)]
+    pub unsafe fn sse2_neg(a: __m128d) -> __m128d {
+        _mm_xor_pd(a, _mm_set1_pd(-0.0))
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 macro_rules! x86_lanes {
-    ($vec:ty, $w:expr, $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident, $reduce:ident) => {
+    ($vec:ty, $w:expr, $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident, $first:ident, $reduce:ident, $reduce_splat:ident, $neg:ident) => {
         impl Lanes for $vec {
             const W: usize = $w;
             #[inline(always)]
             unsafe fn reduce(acc: &[Self; LANES]) -> f64 {
                 x86_reduce::$reduce(acc)
+            }
+            #[inline(always)]
+            unsafe fn reduce_splat(acc: &[Self; LANES]) -> Self {
+                x86_reduce::$reduce_splat(acc)
+            }
+            #[inline(always)]
+            unsafe fn first(self) -> f64 {
+                std::arch::x86_64::$first(self)
+            }
+            #[inline(always)]
+            unsafe fn neg(self) -> Self {
+                x86_reduce::$neg(self)
             }
             #[inline(always)]
             unsafe fn load(p: *const f64) -> Self {
@@ -767,7 +901,10 @@ x86_lanes!(
     _mm512_add_pd,
     _mm512_sub_pd,
     _mm512_mul_pd,
-    avx512
+    _mm512_cvtsd_f64,
+    avx512,
+    avx512_splat,
+    avx512_neg
 );
 #[cfg(target_arch = "x86_64")]
 x86_lanes!(
@@ -779,7 +916,10 @@ x86_lanes!(
     _mm256_add_pd,
     _mm256_sub_pd,
     _mm256_mul_pd,
-    avx2
+    _mm256_cvtsd_f64,
+    avx2,
+    avx2_splat,
+    avx2_neg
 );
 #[cfg(target_arch = "x86_64")]
 x86_lanes!(
@@ -791,7 +931,10 @@ x86_lanes!(
     _mm_add_pd,
     _mm_sub_pd,
     _mm_mul_pd,
-    sse2
+    _mm_cvtsd_f64,
+    sse2,
+    sse2_splat,
+    sse2_neg
 );
 
 /// Dispatch one kernel on the active level. The AVX levels are only ever
@@ -856,6 +999,107 @@ pub fn diag_grad_axpy(gu: &mut [f64], gv: &mut [f64], u: &[f64], v: &[f64], x: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every lane of `reduce_splat`, `reduce`, and `neg` of `T` on `acc`
+    /// (lanes 8m + l of the accumulators as the kernels lay them out).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn splat_lanes<T: Lanes>(acc: &[f64; LANES]) -> (Vec<u64>, u64, Vec<u64>) {
+        let mut v = [T::splat(0.0); LANES];
+        for (r, a) in v.iter_mut().take(LANES / T::W).enumerate() {
+            *a = T::load(acc.as_ptr().add(r * T::W));
+        }
+        let (mut out, mut neg) = ([0.0f64; LANES], [0.0f64; LANES]);
+        T::reduce_splat(&v).store(out.as_mut_ptr());
+        for (r, a) in v.iter().take(LANES / T::W).enumerate() {
+            a.neg().store(neg.as_mut_ptr().add(r * T::W));
+        }
+        assert_eq!(T::reduce_splat(&v).first().to_bits(), out[0].to_bits());
+        let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        (bits(&out[..T::W]), T::reduce(&v).to_bits(), bits(&neg))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn splat_lanes_avx2(acc: &[f64; LANES]) -> (Vec<u64>, u64, Vec<u64>) {
+        splat_lanes::<std::arch::x86_64::__m256d>(acc)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn splat_lanes_avx512(acc: &[f64; LANES]) -> (Vec<u64>, u64, Vec<u64>) {
+        splat_lanes::<std::arch::x86_64::__m512d>(acc)
+    }
+
+    /// The B = 1 fast path computes its coefficient from `reduce_splat`: each
+    /// lane must be the fixed-order reduction's bits (signed zeros, ±∞,
+    /// subnormals, cancellations included), and `neg` must flip only signs.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn reduce_splat_is_the_fixed_reduction_in_every_lane() {
+        let special = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            -3.5,
+            1e-16,
+            5e-324,
+            -2.5e-310,
+            9007199254740993.0,
+            1e308,
+            -1e308,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        let mut checked = 0;
+        for case in 0..20_000 {
+            let mut acc = [0.0f64; LANES];
+            for a in acc.iter_mut() {
+                let k = next();
+                *a = if case % 2 == 0 {
+                    special[(k % special.len() as u64) as usize]
+                } else {
+                    (k as f64 / 2f64.powi(31) - 0.5) * 2f64.powi((k % 41) as i32 - 20)
+                };
+            }
+            let want = reduce_lanes(acc);
+            if want.is_nan() {
+                continue; // a NaN residual stops the run before its lanes are used
+            }
+            let neg_want: Vec<u64> = acc.iter().map(|a| (-a).to_bits()).collect();
+            let mut levels: Vec<(Vec<u64>, u64, Vec<u64>)> = Vec::new();
+            // SAFETY: SSE2 is the x86-64 baseline; the others run only when detected.
+            unsafe {
+                levels.push(splat_lanes::<std::arch::x86_64::__m128d>(&acc));
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    levels.push(splat_lanes_avx2(&acc));
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    levels.push(splat_lanes_avx512(&acc));
+                }
+            }
+            for (lanes, reduced, neg) in levels {
+                assert_eq!(reduced, want.to_bits(), "reduce of {acc:?}");
+                assert!(
+                    lanes.iter().all(|&l| l == want.to_bits()),
+                    "reduce_splat of {acc:?}: {lanes:x?}, want {:x}",
+                    want.to_bits()
+                );
+                assert_eq!(neg, neg_want, "neg of {acc:?}");
+            }
+            checked += 1;
+        }
+        assert!(checked > 15_000, "only {checked} finite cases");
+    }
 
     #[test]
     fn parse_names() {

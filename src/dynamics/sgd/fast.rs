@@ -12,7 +12,11 @@
 //! stream only ever advances), then one pass over u, v, x_k, x_{k+1} writes
 //! the new u_j, v_j and adds (u_j v_j) x_{k+1,j} to the accumulators. The
 //! dot product's dependency chain (⌊d/8⌋ dependent adds per accumulator)
-//! then overlaps the throughput-bound update instead of following it.
+//! then overlaps the throughput-bound update instead of following it. The
+//! lanes are reduced with the sum in every lane ([`Lanes::reduce_splat`]) and
+//! the residual and coefficient computed lane-wise, so the path from one
+//! forward product to the next has no broadcast; the σ test is hoisted out
+//! of the loop.
 //!
 //! Every operation is the generic step's, in its order (lane l of the 8
 //! accumulators sums the elements 8m + l, the lanes reduced by
@@ -27,7 +31,8 @@ use crate::model::SgdKernel;
 use crate::noise::BatchNoise;
 use crate::schedule::Schedule;
 use crate::simd::kernels::{
-    axpy, diagonal_update, diagonal_update_dot, dot, linear_update_dot, triple_dot,
+    axpy, diagonal_update, diagonal_update_dot, diagonal_update_dot_splat, dot, linear_update_dot,
+    linear_update_dot_splat, triple_dot,
 };
 use crate::simd::{self, Lanes, Level};
 
@@ -235,30 +240,55 @@ unsafe fn segment<T: Lanes>(sg: &mut Segment, uv: Parts, feed: &mut Feed, steps:
         return 0;
     }
     match (sg.kernel, sg.indices.len()) {
-        (SgdKernel::Diagonal, 1) => diagonal_b1::<T>(sg, uv, feed, steps),
-        (SgdKernel::Linear, 1) => linear_b1::<T>(sg, uv.0, feed, steps),
+        (SgdKernel::Diagonal, 1) if sg.sigma > 0.0 => diagonal_b1::<T, true>(sg, uv, feed, steps),
+        (SgdKernel::Diagonal, 1) => diagonal_b1::<T, false>(sg, uv, feed, steps),
+        (SgdKernel::Linear, 1) if sg.sigma > 0.0 => linear_b1::<T, true>(sg, uv.0, feed, steps),
+        (SgdKernel::Linear, 1) => linear_b1::<T, false>(sg, uv.0, feed, steps),
         _ => minibatch::<T>(sg, uv, feed, steps),
     }
 }
 
+/// The B = 1 residual of [`residual`] in every lane of `pred` (the same
+/// operations per lane); the σ test is hoisted out of the loop (`NOISE`).
 #[inline(always)]
-unsafe fn diagonal_b1<T: Lanes>(sg: &mut Segment, uv: Parts, feed: &mut Feed, steps: u64) -> u64 {
+unsafe fn residual_lanes<T: Lanes, const NOISE: bool>(pred: T, y: f64, sigma: f64, xi: f64) -> T {
+    let r = pred.sub(T::splat(y));
+    if NOISE {
+        r.sub(T::splat(xi * sigma))
+    } else {
+        r
+    }
+}
+
+/// Diagonal, B = 1: each step's update is fused with the next step's forward
+/// product (`diagonal_update_dot_splat`), and the residual and coefficient
+/// are computed in every lane, so the critical path from one forward product
+/// to the next has no broadcast.
+#[inline(always)]
+unsafe fn diagonal_b1<T: Lanes, const NOISE: bool>(
+    sg: &mut Segment,
+    uv: Parts,
+    feed: &mut Feed,
+    steps: u64,
+) -> u64 {
     let (d, stride) = (sg.d, sg.stride);
     let (u, v) = uv;
     let x = sg.x.as_ptr();
     let (mut row, mut xi) = ([0usize; 1], [0.0f64; 1]);
     let mut lr = feed.draw(&mut row, &mut xi);
-    let mut pred = triple_dot::<T>(u, v, x.add(row[0] * stride), d);
+    let mut pred = T::splat(triple_dot::<T>(u, v, x.add(row[0] * stride), d));
     for s in 0..steps {
-        let r = residual(pred, sg.y[row[0]], sg.sigma, xi[0]);
-        if !r.is_finite() {
+        let r = residual_lanes::<T, NOISE>(pred, sg.y[row[0]], sg.sigma, xi[0]);
+        if !r.first().is_finite() {
             return s;
         }
-        let coef = r * lr;
+        let c = r.mul(T::splat(lr));
+        let coef = c.first();
         let xk = x.add(row[0] * stride);
         if s + 1 < steps {
             let next_lr = feed.draw(&mut row, &mut xi);
-            pred = diagonal_update_dot::<T, true>(u, v, xk, coef, x.add(row[0] * stride), d);
+            let xn = x.add(row[0] * stride);
+            pred = diagonal_update_dot_splat::<T>(u, v, xk, c, coef, xn, d);
             feed.times.advance(lr);
             lr = next_lr;
         } else {
@@ -269,8 +299,10 @@ unsafe fn diagonal_b1<T: Lanes>(sg: &mut Segment, uv: Parts, feed: &mut Feed, st
     steps
 }
 
+/// Linear, B = 1: as [`diagonal_b1`] (θ += −(r η) x fused with the next
+/// forward product).
 #[inline(always)]
-unsafe fn linear_b1<T: Lanes>(
+unsafe fn linear_b1<T: Lanes, const NOISE: bool>(
     sg: &mut Segment,
     theta: *mut f64,
     feed: &mut Feed,
@@ -280,17 +312,19 @@ unsafe fn linear_b1<T: Lanes>(
     let x = sg.x.as_ptr();
     let (mut row, mut xi) = ([0usize; 1], [0.0f64; 1]);
     let mut lr = feed.draw(&mut row, &mut xi);
-    let mut pred = dot::<T>(theta, x.add(row[0] * stride), d);
+    let mut pred = T::splat(dot::<T>(theta, x.add(row[0] * stride), d));
     for s in 0..steps {
-        let r = residual(pred, sg.y[row[0]], sg.sigma, xi[0]);
-        if !r.is_finite() {
+        let r = residual_lanes::<T, NOISE>(pred, sg.y[row[0]], sg.sigma, xi[0]);
+        if !r.first().is_finite() {
             return s;
         }
-        let neg = -(r * lr);
+        let al = r.mul(T::splat(lr)).neg();
+        let neg = al.first();
         let xk = x.add(row[0] * stride);
         if s + 1 < steps {
             let next_lr = feed.draw(&mut row, &mut xi);
-            pred = linear_update_dot::<T, true>(theta, xk, neg, x.add(row[0] * stride), d);
+            let xn = x.add(row[0] * stride);
+            pred = linear_update_dot_splat::<T>(theta, xk, al, neg, xn, d);
             feed.times.advance(lr);
             lr = next_lr;
         } else {

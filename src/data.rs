@@ -16,9 +16,8 @@ pub mod teacher;
 pub use digits::{DigitsConfig, DigitsTask};
 pub use teacher::{TeacherConfig, TeacherTask};
 
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::field_error::FieldError;
@@ -374,7 +373,7 @@ impl Dataset<f64> {
         let mut x = Mat::<f64>::zeros(n, d, ());
         for i in 0..n {
             for (j, l) in lambda.iter().enumerate() {
-                let z: f64 = rng.sample(StandardNormal);
+                let z: f64 = crate::noise::standard_normal(&mut rng);
                 x[(i, j)] = z * l.sqrt();
             }
         }
@@ -397,7 +396,7 @@ impl Dataset<f64> {
                 .collect(),
             GroundTruth::Dense { scale } => (0..d)
                 .map(|_| {
-                    let z: f64 = rng.sample(StandardNormal);
+                    let z: f64 = crate::noise::standard_normal(&mut rng);
                     z * scale / (d as f64).sqrt()
                 })
                 .collect(),
@@ -405,7 +404,7 @@ impl Dataset<f64> {
         let y: Vec<f64> = (0..n)
             .map(|i| {
                 let clean: f64 = x.row(i).iter().zip(&beta_star).map(|(a, b)| a * b).sum();
-                let eps: f64 = rng.sample(StandardNormal);
+                let eps: f64 = crate::noise::standard_normal(&mut rng);
                 clean + cfg.target_noise_sigma * eps
             })
             .collect();
@@ -511,14 +510,14 @@ impl Dataset<f64> {
         let mut x = Mat::<f64>::zeros(n_test, d, ());
         for i in 0..n_test {
             for j in 0..d {
-                let z: f64 = rng.sample(StandardNormal);
+                let z: f64 = crate::noise::standard_normal(&mut rng);
                 x[(i, j)] = quantize(z * lambda[j].sqrt() * self.column_scale[j]);
             }
         }
         let y = (0..n_test)
             .map(|i| {
                 let clean: f64 = x.row(i).iter().zip(&beta_star).map(|(a, b)| a * b).sum();
-                let eps: f64 = rng.sample(StandardNormal);
+                let eps: f64 = crate::noise::standard_normal(&mut rng);
                 clean + cfg.target_noise_sigma * eps
             })
             .collect();

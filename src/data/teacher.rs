@@ -3,9 +3,7 @@
 //! large held-out sample (`proofs/models.md`, "Mlp"). Its random numbers come
 //! from their own stream, [`stream::TEACHER`].
 
-use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
 use super::{DataError, Dataset};
 use crate::field_error::FieldError;
@@ -97,7 +95,9 @@ impl TeacherTask {
         // must not reuse its data's random numbers).
         let mut rng: ChaCha8Rng = rng_for(cfg.seed, stream::TEACHER);
         let mut draw = |rows: usize| {
-            let v: Vec<f64> = (0..rows * d).map(|_| rng.sample(StandardNormal)).collect();
+            let v: Vec<f64> = (0..rows * d)
+                .map(|_| crate::noise::standard_normal(&mut rng))
+                .collect();
             Mat::from_f64(rows, d, &v, ())
         };
         let x = draw(cfg.n);
@@ -115,7 +115,7 @@ impl TeacherTask {
         let mut y = label(&x);
         let test_y = label(&test_x);
         for yi in y.iter_mut() {
-            let z: f64 = rng.sample(StandardNormal);
+            let z: f64 = crate::noise::standard_normal(&mut rng);
             *yi += cfg.target_noise_sigma * z;
         }
         let train = Dataset::from_parts(x, y, None, vec![1.0; d], cfg.target_noise_sigma, false)?;

@@ -22,8 +22,6 @@
 //! path at level l+1 contains the path at level l exactly: runs at h and h/2
 //! are coupled. Derivations: `proofs/covariance.md`.
 
-use rand::RngExt;
-use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::field_error::FieldError;
@@ -235,7 +233,7 @@ impl BrownianPath {
         for k in 0..base {
             let sd = schedule.lr(k as u64).sqrt();
             for j in 0..dim {
-                let z: f64 = rng.sample(StandardNormal);
+                let z: f64 = crate::noise::standard_normal(&mut rng);
                 values[(k + 1) * dim + j] = values[k * dim + j] + sd * z;
             }
         }
@@ -253,7 +251,7 @@ impl BrownianPath {
                 // bridge: W(mid) | W(a), W(b) ~ N((W(a)+W(b))/2, (b−a)/4)
                 let sd = (0.25 * (b - a)).sqrt();
                 for j in 0..dim {
-                    let z: f64 = rng.sample(StandardNormal);
+                    let z: f64 = crate::noise::standard_normal(&mut rng);
                     new_values
                         .push(0.5 * (values[i * dim + j] + values[(i + 1) * dim + j]) + sd * z);
                 }
@@ -806,8 +804,8 @@ pub fn sme1_euler_streaming<R: Real, M: Model<R>>(
             problem.residuals_into(&theta, &mut residuals, &mut ws);
             let mut xi_sum = 0.0;
             for i in 0..n {
-                xi[i] = rng.sample(StandardNormal);
-                zeta[i] = rng.sample(StandardNormal);
+                xi[i] = crate::noise::standard_normal(&mut rng);
+                zeta[i] = crate::noise::standard_normal(&mut rng);
                 xi_sum += xi[i];
             }
             for (i, (entry, r)) in batch.iter_mut().zip(&residuals).enumerate() {

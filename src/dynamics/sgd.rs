@@ -772,9 +772,8 @@ where
         }
         if let (Some(s), Some(rng)) = (&iso_scale, state.param_noise.as_mut()) {
             // θ ← θ + η s ζ, ζ ~ N(0, I_D) drawn in f64
-            use rand::RngExt;
             for t in state.theta.iter_mut() {
-                let z: f64 = rng.sample(rand_distr::StandardNormal);
+                let z: f64 = crate::noise::standard_normal(&mut *rng);
                 zeta.set_f64(z);
                 zeta *= s;
                 zeta *= lr;

@@ -242,11 +242,10 @@ pub fn initial_theta<R: Real>(init: &Init, dim: usize, seed: u64, ctx: R::Ctx) -
             values.iter().map(|&x| R::from_f64(x, ctx)).collect()
         }
         Init::Gaussian { scale } => {
-            use rand::RngExt;
             let mut rng = rng_for(seed, stream::INIT);
             (0..dim)
                 .map(|_| {
-                    let z: f64 = rng.sample(rand_distr::StandardNormal);
+                    let z: f64 = crate::noise::standard_normal(&mut rng);
                     let mut v = R::from_f64(z, ctx);
                     v *= scale;
                     v

@@ -488,12 +488,11 @@ fn dataset_label(cfg: &ExperimentConfig, n: usize) -> String {
 
 /// Two filter-normalized random directions at θ (Li et al. 2018).
 fn filter_normalized_directions(model: &Mlp, theta: &[f64], seed: u64) -> [Vec<f64>; 2] {
-    use rand::RngExt;
     let mut rng = crate::noise::rng_for(seed, crate::noise::stream::INIT);
     let (m, d) = (model.m, model.d);
     let mut dir = || -> Vec<f64> {
         let mut v: Vec<f64> = (0..m * d + m)
-            .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal))
+            .map(|_| crate::noise::standard_normal(&mut rng))
             .collect();
         // Filters: the rows w_k of W, and the output weights a.
         let mut filters: Vec<std::ops::Range<usize>> = (0..m).map(|k| k * d..(k + 1) * d).collect();

@@ -9,8 +9,6 @@
 //! teacher–student task of [`crate::data::teacher`]), which
 //! [`crate::probe::MlpProbe`] records during SGD.
 
-use rand::RngExt;
-use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use super::Model;
@@ -83,7 +81,7 @@ impl Mlp {
         let sw = w_scale / (self.d as f64).sqrt();
         (0..self.m * self.d + self.m)
             .map(|k| {
-                let z: f64 = rng.sample(StandardNormal);
+                let z: f64 = crate::noise::standard_normal(&mut rng);
                 let s = if k < self.m * self.d { sw } else { a_scale };
                 R::from_f64(z * s, ctx)
             })

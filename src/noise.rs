@@ -1,7 +1,9 @@
 //! Randomness: one ChaCha8 stream per (seed, purpose), minibatch sampling and
 //! label noise. Every random number is drawn in f64, so runs at any precision
 //! with the same seed see the same noise path, and results never depend on the
-//! number of threads (each run owns its stream).
+//! number of threads (each run owns its stream). Normal draws go through
+//! [`standard_normal`], rand_distr's ziggurat with its common case written
+//! here so that it inlines into vector loops (same bits; see its doc).
 
 use rand::distr::Open01;
 use rand::{Rng, RngExt, SeedableRng};

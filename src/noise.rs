@@ -86,8 +86,7 @@ fn ziggurat_layer(bits: u64) -> (usize, f64, f64) {
 /// The rest of rand_distr's ziggurat loop after a failed first test.
 #[cold]
 #[inline(never)]
-fn standard_normal_rare<R: Rng + ?Sized>(rng: &mut R, i: usize, u: f64, x: f64) -> f64 {
-    let (mut i, mut u, mut x) = (i, u, x);
+fn standard_normal_rare<R: Rng + ?Sized>(rng: &mut R, mut i: usize, mut u: f64, mut x: f64) -> f64 {
     loop {
         if i == 0 {
             // The tail beyond r (rand_distr's `zero_case`).

@@ -337,7 +337,7 @@ mod x86 {
                 ) {
                     let n = u.len().min(v.len()).min(x.len());
                     let (pu, pv, px) = (u.as_mut_ptr(), v.as_mut_ptr(), x.as_ptr());
-                    k::diagonal_update_dot::<V, false>(pu, pv, px, coef, px, n);
+                    k::diagonal_update_scaled::<V>(pu, pv, px, coef, n);
                 }
                 #[target_feature(enable = $feat)]
                 pub unsafe fn diag_grad_axpy(
@@ -454,7 +454,8 @@ impl Lanes for f64 {
 /// The whole-slice f64 kernels, generic over the vector type ([`Lanes`]):
 /// one source for every level, used by the dispatched slice functions of
 /// this module and by `dynamics::sgd`'s fast path and lockstep kernel. The
-/// fused variants (`NEXT`) also return the next step's forward product.
+/// fused B = 1 steps (`*_update_dot`) also return the next step's forward
+/// product, in every lane.
 ///
 /// SAFETY (every function): called from a function compiled with `T`'s
 /// target feature; the pointers address `d` valid elements.
@@ -566,30 +567,29 @@ pub(crate) mod kernels {
     }
 
     /// w = c x; u −= w ⊙ v, v −= w ⊙ u (old u, v) (the slice
-    /// `diag_update_scaled`); with `NEXT`, also Σ (u_j v_j) xn_j of the new
-    /// u, v (`triple_dot`).
+    /// `diag_update_scaled`; the last step of a B = 1 segment).
     #[inline(always)]
-    pub unsafe fn diagonal_update_dot<T: Lanes, const NEXT: bool>(
+    pub unsafe fn diagonal_update_scaled<T: Lanes>(
         u: *mut f64,
         v: *mut f64,
         x: *const f64,
         coef: f64,
-        xn: *const f64,
         d: usize,
-    ) -> f64 {
+    ) {
         let c = T::splat(coef);
-        ordered_sum::<T, NEXT>(
+        ordered_sum::<T, false>(
             d,
-            |o| diagonal_lane(u, v, x, c, xn, o),
-            |j| diagonal_lane(u, v, x, coef, xn, j),
-        )
+            |o| diagonal_lane(u, v, x, c, x, o),
+            |j| diagonal_lane(u, v, x, coef, x, j),
+        );
     }
 
-    /// [`diagonal_update_dot`] with the next forward product, taking the
+    /// [`diagonal_update_scaled`] fused with the next forward product
+    /// Σ (u_j v_j) xn_j of the new u, v (`triple_dot`'s order), taking the
     /// coefficient splatted (`c`, lane 0 = `coef`) and returning the product
     /// in every lane (the B = 1 fast path's step).
     #[inline(always)]
-    pub unsafe fn diagonal_update_dot_splat<T: Lanes>(
+    pub unsafe fn diagonal_update_dot<T: Lanes>(
         u: *mut f64,
         v: *mut f64,
         x: *const f64,
@@ -655,28 +655,12 @@ pub(crate) mod kernels {
         tail_sum::<NEXT>(m, d, |j| diagonal_lane(u, v, x, coef, xn, j))
     }
 
-    /// θ += neg x; with `NEXT`, also Σ θ_j xn_j of the new θ.
+    /// θ += neg x (as [`axpy`]) fused with the next forward product
+    /// Σ θ_j xn_j of the new θ (`dot`'s order), taking `neg` splatted (`al`,
+    /// lane 0 = `neg`) and returning the product in every lane (the B = 1
+    /// fast path's step).
     #[inline(always)]
-    pub unsafe fn linear_update_dot<T: Lanes, const NEXT: bool>(
-        theta: *mut f64,
-        x: *const f64,
-        neg: f64,
-        xn: *const f64,
-        d: usize,
-    ) -> f64 {
-        let al = T::splat(neg);
-        ordered_sum::<T, NEXT>(
-            d,
-            |o| linear_lane(theta, x, al, xn, o),
-            |j| linear_lane(theta, x, neg, xn, j),
-        )
-    }
-
-    /// [`linear_update_dot`] with the next forward product, taking `neg`
-    /// splatted (`al`, lane 0 = `neg`) and returning the product in every
-    /// lane (the B = 1 fast path's step).
-    #[inline(always)]
-    pub unsafe fn linear_update_dot_splat<T: Lanes>(
+    pub unsafe fn linear_update_dot<T: Lanes>(
         theta: *mut f64,
         x: *const f64,
         al: T,

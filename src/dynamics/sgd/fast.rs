@@ -31,8 +31,8 @@ use crate::model::SgdKernel;
 use crate::noise::BatchNoise;
 use crate::schedule::Schedule;
 use crate::simd::kernels::{
-    axpy, diagonal_update, diagonal_update_dot, diagonal_update_dot_splat, dot, linear_update_dot,
-    linear_update_dot_splat, triple_dot,
+    axpy, diagonal_update, diagonal_update_dot, diagonal_update_scaled, dot, linear_update_dot,
+    triple_dot,
 };
 use crate::simd::{self, Lanes, Level};
 
@@ -224,11 +224,14 @@ unsafe fn segment_sse2(sg: &mut Segment, uv: Parts, feed: &mut Feed, steps: u64)
 /// noise term only with σ > 0, as there).
 #[inline(always)]
 pub(super) fn residual(pred: f64, y: f64, sigma: f64, xi: f64) -> f64 {
-    let mut r = pred - y;
-    if sigma > 0.0 {
-        r -= xi * sigma;
+    // SAFETY: the 1-lane f64 vector needs no target feature.
+    unsafe {
+        if sigma > 0.0 {
+            residual_lanes::<f64, true>(pred, y, sigma, xi)
+        } else {
+            residual_lanes::<f64, false>(pred, y, sigma, xi)
+        }
     }
-    r
 }
 
 /// SAFETY (every function below): called from a function compiled with
@@ -248,8 +251,8 @@ unsafe fn segment<T: Lanes>(sg: &mut Segment, uv: Parts, feed: &mut Feed, steps:
     }
 }
 
-/// The B = 1 residual of [`residual`] in every lane of `pred` (the same
-/// operations per lane); the σ test is hoisted out of the loop (`NOISE`).
+/// [`residual`] in every lane of `pred` (the same operations per lane), the
+/// σ > 0 test decided by the caller (`NOISE`: hoisted out of a B = 1 loop).
 #[inline(always)]
 unsafe fn residual_lanes<T: Lanes, const NOISE: bool>(pred: T, y: f64, sigma: f64, xi: f64) -> T {
     let r = pred.sub(T::splat(y));
@@ -261,7 +264,7 @@ unsafe fn residual_lanes<T: Lanes, const NOISE: bool>(pred: T, y: f64, sigma: f6
 }
 
 /// Diagonal, B = 1: each step's update is fused with the next step's forward
-/// product (`diagonal_update_dot_splat`), and the residual and coefficient
+/// product (`diagonal_update_dot`), and the residual and coefficient
 /// are computed in every lane, so the critical path from one forward product
 /// to the next has no broadcast.
 #[inline(always)]
@@ -288,11 +291,11 @@ unsafe fn diagonal_b1<T: Lanes, const NOISE: bool>(
         if s + 1 < steps {
             let next_lr = feed.draw(&mut row, &mut xi);
             let xn = x.add(row[0] * stride);
-            pred = diagonal_update_dot_splat::<T>(u, v, xk, c, coef, xn, d);
+            pred = diagonal_update_dot::<T>(u, v, xk, c, coef, xn, d);
             feed.times.advance(lr);
             lr = next_lr;
         } else {
-            diagonal_update_dot::<T, false>(u, v, xk, coef, xk, d);
+            diagonal_update_scaled::<T>(u, v, xk, coef, d);
             feed.times.advance(lr);
         }
     }
@@ -324,11 +327,11 @@ unsafe fn linear_b1<T: Lanes, const NOISE: bool>(
         if s + 1 < steps {
             let next_lr = feed.draw(&mut row, &mut xi);
             let xn = x.add(row[0] * stride);
-            pred = linear_update_dot_splat::<T>(theta, xk, al, neg, xn, d);
+            pred = linear_update_dot::<T>(theta, xk, al, neg, xn, d);
             feed.times.advance(lr);
             lr = next_lr;
         } else {
-            linear_update_dot::<T, false>(theta, xk, neg, xk, d);
+            axpy::<T>(theta, neg, xk, d);
             feed.times.advance(lr);
         }
     }
